@@ -22,7 +22,7 @@ PYTEST_ARGS ?=
 include mk/rules.mk
 # Each directory declares its programs, tests and fuzzers in its own module.mk.
 include common/module.mk
-include $(filter-out common/module.mk,$(sort $(wildcard */module.mk */*/module.mk)))
+include $(filter-out common/module.mk,$(sort $(wildcard */module.mk */*/module.mk */*/*/module.mk)))
 
 $(foreach p,$(PROGRAMS),$(eval $(call PROGRAM_template,$(p))))
 $(foreach t,$(UNIT_TESTS),$(eval $(call UNIT_template,$(t))))
