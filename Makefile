@@ -104,7 +104,7 @@ C_SOURCES = $(sort $(ALL_SRCS))
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --inline-suppr --suppress=missingIncludeSystem -D__x86_64__ -I. -Icommon $(C_SOURCES)
-	clang-tidy --quiet $(C_SOURCES) -- $(BASE_CFLAGS)
+	clang-tidy --quiet $(C_SOURCES) -- $(filter-out -MMD -MP,$(BASE_CFLAGS))
 
 format:
 	clang-format -i $(C_SOURCES) $(wildcard */*.h */*/*.h)
