@@ -1,0 +1,7 @@
+# virtio-fs FUSE passthrough server (transport independent) and share helper.
+FS_SRCS := vmm/devices/fs/fs_server.c vmm/devices/fs/fs_inode.c vmm/devices/fs/fs_handle.c \
+	vmm/devices/fs/fs_iov.c vmm/devices/fs/fs_entry.c vmm/devices/fs/fs_dir.c \
+	vmm/devices/fs/fs_file.c vmm/devices/fs/fs_xattr.c
+
+UNIT_TESTS += test_fs_ops
+test_fs_ops_SRCS = tests/unit/test_fs_ops.c tests/unit/test_fs_util.c $(FS_SRCS) $(COMMON_SRCS)
