@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * `runm-vmm vhost-user`: serve device-library devices to another VMM (QEMU)
+ * over vhost-user.
+ *
+ *   runm-vmm vhost-user --socket PATH --device SPEC [--socket PATH --device SPEC]...
+ *                       [--ready-fd FD]
+ *
+ * Each --socket/--device pair is one device on its own listening socket (the
+ * frontend connects; one connection per device). When every socket listens,
+ * "1" is written to FD (if given) and FD closed. The server exits when a
+ * connected frontend goes away (status 0), on SIGTERM/SIGINT (0), or on a
+ * protocol violation (1); it removes its sockets in every case.
+ */
+#ifndef RUNM_VHOST_USER_H
+#define RUNM_VHOST_USER_H
+
+/* argv[0] is "vhost-user". Returns the process exit status. */
+int vhost_user_main(int argc, char **argv);
+
+#endif
