@@ -5,3 +5,9 @@ FS_SRCS := vmm/devices/fs/fs_server.c vmm/devices/fs/fs_inode.c vmm/devices/fs/f
 
 UNIT_TESTS += test_fs_ops
 test_fs_ops_SRCS = tests/unit/test_fs_ops.c tests/unit/test_fs_util.c $(FS_SRCS) $(COMMON_SRCS)
+
+UNIT_TESTS += test_fs_escape
+test_fs_escape_SRCS = tests/unit/test_fs_escape.c tests/unit/test_fs_util.c $(FS_SRCS) $(COMMON_SRCS)
+
+UNIT_TESTS += test_fs_dir
+test_fs_dir_SRCS = tests/unit/test_fs_dir.c tests/unit/test_fs_util.c $(FS_SRCS) $(COMMON_SRCS)
