@@ -792,6 +792,15 @@ static int expect_size(const struct vu_msg *m, uint32_t size)
 	return -EINVAL;
 }
 
+/* CONFIG only for devices that have a config space (QEMU warns otherwise). */
+static uint64_t protocol_features(const struct vu_backend *b)
+{
+	uint64_t f = VU_PROTOCOL_FEATURES;
+	if (b->d->config_len == 0)
+		f &= ~(1ull << VU_PROTOCOL_F_CONFIG);
+	return f;
+}
+
 static int dispatch(struct vu_backend *b, struct vu_msg *m, bool *replied)
 {
 	int e;
@@ -817,11 +826,11 @@ static int dispatch(struct vu_backend *b, struct vu_msg *m, bool *replied)
 		return 0;
 	case VU_GET_PROTOCOL_FEATURES:
 		*replied = true;
-		return reply_u64(b, m, VU_PROTOCOL_FEATURES) < 0 ? -EPROTO : 0;
+		return reply_u64(b, m, protocol_features(b)) < 0 ? -EPROTO : 0;
 	case VU_SET_PROTOCOL_FEATURES:
 		if ((e = expect_size(m, 8)) < 0)
 			return e;
-		if (m->p.u64 & ~VU_PROTOCOL_FEATURES) {
+		if (m->p.u64 & ~protocol_features(b)) {
 			log_error("vhost-user: SET_PROTOCOL_FEATURES: 0x%llx has bits we did not offer",
 				  (unsigned long long)m->p.u64);
 			return -EINVAL;
