@@ -1,6 +1,9 @@
 # runm-agent: PID 1 of the guest. Static in the normal flavour (it is /init).
+AGENT_SRCS = agent/spec.c agent/mounts.c agent/identity.c agent/caps.c agent/seccomp.c agent/cgroups.c \
+	agent/proc.c agent/streams.c agent/exit.c agent/server.c agent/ops.c agent/init.c \
+	$(PROTO_SRCS) $(COMMON_SRCS)
 PROGRAMS += runm-agent
 STATIC_PROGRAMS += runm-agent
-runm-agent_SRCS := agent/main.c $(COMMON_SRCS)
-runm-agent_LIBS := -lyajl
-runm-agent_STATIC_LIBS := -lyajl_s
+runm-agent_SRCS = agent/main.c $(AGENT_SRCS)
+runm-agent_LIBS := -lyajl -lseccomp -lcap
+runm-agent_STATIC_LIBS := -lyajl_s -lseccomp -lcap

@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* runm-agent internals shared between its files. */
+#ifndef RUNM_AGENT_H
+#define RUNM_AGENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include "proto/proto.h"
+
+/* ---- agent-wide state (main.c) ---- */
+struct agent_opts {
+	const char *listen_unix; /* host test mode: AF_UNIX path answering CONNECT <port> */
+	bool pid1;               /* we are the guest's init: PID-1-only steps, reboot at the end */
+	bool debug;
+};
+extern struct agent_opts g_opts;
+
+/* ---- PID-1 duties (init.c) ---- */
+int init_mount_basics(void);
+int init_set_clock(long long unix_ns);
+void init_seed_entropy(const void *seed, size_t n);
+void init_poweroff(void) __attribute__((noreturn));
+
+/* snprintf into ERR; returns -1 (for "return ERR(...)"). */
+int agent_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* ---- OCI spec (spec.c) ---- */
+#define SPEC_CAP_SETS 5 /* bounding, effective, inheritable, permitted, ambient */
+struct spec_rlimit {
+	int resource;
+	rlim_t soft, hard;
+};
+struct spec_process {
+	char **args, **env;
+	const char *cwd;
+	uid_t uid;
+	gid_t gid;
+	gid_t *gids;
+	size_t ngids;
+	bool terminal;
+	bool has_caps;
+	uint64_t caps[SPEC_CAP_SETS];
+	struct spec_rlimit *rlimits;
+	size_t nrlimits;
+	bool no_new_privs;
+	bool has_oom;
+	int oom_score_adj;
+	unsigned short rows, cols; /* consoleSize */
+};
+struct spec_mount {
+	const char *dest, *type, *source;
+	unsigned long flags;       /* MS_* applied at mount time (and remount for bind) */
+	unsigned long propagation; /* MS_SHARED/SLAVE/PRIVATE/UNBINDABLE (+MS_REC) or 0 */
+	char *data;                /* filesystem options */
+	bool bind;
+};
+struct spec_kv {
+	const char *key, *val;
+};
+enum { NS_PID, NS_NET, NS_IPC, NS_UTS, NS_MNT, NS_CGROUP, NS_USER, NS_TIME, NS_COUNT };
+struct spec {
+	yajl_val root; /* owns every string below */
+	struct spec_process proc;
+	char *root_path; /* absolute */
+	bool root_ro;
+	const char *hostname, *domainname;
+	bool ns_new[NS_COUNT];
+	const char *ns_path[NS_COUNT];
+	struct spec_mount *mounts;
+	size_t nmounts;
+	const char **masked, **readonly;
+	size_t nmasked, nreadonly;
+	struct spec_kv *sysctl;
+	size_t nsysctl;
+	unsigned long rootfs_propagation;
+	yajl_val seccomp;   /* linux.seccomp or NULL */
+	yajl_val resources; /* linux.resources or NULL */
+	const char *cgroups_path;
+};
+int ns_clone_flag(int ns);
+const char *ns_name(int ns);
+/* Parse config.json text; BUNDLE resolves a relative root.path. 0, or -1 with ERR. */
+int spec_parse(const char *json, const char *bundle, struct spec *s, char *err, size_t errlen);
+/* Parse a process object (exec); keeps TREE alive in *owner. */
+int spec_process_parse_json(const char *json, yajl_val *owner, struct spec_process *p, char *err,
+			    size_t errlen);
+int spec_process_parse(yajl_val proc, struct spec_process *p, char *err, size_t errlen);
+void spec_process_free(struct spec_process *p);
+void spec_free(struct spec *s);
+int spec_cap_from_name(const char *name); /* -1 unknown */
+
+/* ---- child-side setup: a failing step reports (step, target, errno) ---- */
+struct setup_err {
+	char step[48];
+	char target[400];
+	int err;
+};
+/* Everything below runs in the forked child and returns -1 after filling *e. */
+int setup_fail(struct setup_err *e, const char *step, const char *target, int err);
+int container_setup_rootfs(const struct spec *s, struct setup_err *e);        /* mounts.c */
+int container_setup_dev(const struct spec *s, struct setup_err *e);           /* devices.c */
+int container_pivot(const struct spec *s, bool no_pivot, struct setup_err *e); /* mounts.c */
+int container_finish_rootfs(const struct spec *s, struct setup_err *e);       /* mounts.c */
+int container_sysctl(const struct spec *s, struct setup_err *e);
+int process_prepare(const struct spec_process *p, struct setup_err *e);       /* identity.c */
+int process_identity(const struct spec_process *p, struct setup_err *e);
+int process_caps(const struct spec_process *p, struct setup_err *e);          /* caps.c */
+int process_seccomp(yajl_val seccomp, struct setup_err *e);                   /* seccomp.c */
+/* Resolve args[0] against PATH of the process env; writes into BUF. */
+int process_lookup(const struct spec_process *p, char *buf, size_t len, struct setup_err *e);
+
+/* ---- guest cgroups (cgroups.c) ---- */
+int cgroup_create(const struct spec *s, const char *id, char *path, size_t len, char *err, size_t errlen);
+int cgroup_enter(const char *path, pid_t pid, struct setup_err *e);
+int cgroup_stats(const char *path, struct proto_gen *pg);
+void cgroup_remove(const char *path);
+
+/* ---- processes and streams (proc.c) ---- */
+enum proc_state { PROC_CREATED, PROC_RUNNING, PROC_EXITED };
+struct conn;
+struct stream {
+	struct proc *p;
+	int kind;       /* enum proto_stream */
+	int pfd;        /* process side: pipe read end (out), write end (stdin), pty master (tty) */
+	int sock;       /* host connection, -1 until attached */
+	bool attached, done;
+	bool pfd_eof, sock_eof;
+	/* tty only: bounded buffers each way */
+	char *to_host, *to_proc;
+	size_t th_len, th_off, tp_len, tp_off;
+	bool splice_ok;
+};
+struct waiter {
+	struct conn *c;
+	uint64_t id;
+	struct waiter *next;
+};
+struct proc {
+	char id[PROTO_MAX_ID + 1];
+	pid_t pid;
+	bool is_init;
+	enum proc_state state;
+	int wstatus;
+	bool reported;       /* exit sent to the host */
+	int sync_fd;         /* socketpair to the child: start byte, setup errors */
+	struct stream *streams[PROTO_NSTREAMS];
+	struct waiter *waiters;
+	char cgroup[256];
+	struct proc *next;
+};
+extern struct proc *g_procs;
+struct proc *proc_find(const char *id);
+struct stdio_req {
+	bool want[PROTO_NSTREAMS];
+};
+/* create/exec: both return a proc in CREATED (create) or RUNNING (exec) state, or NULL + ERR. */
+struct proc *proc_create_container(const char *id, const char *bundle, const char *config, bool no_pivot,
+				   const struct stdio_req *io, char *err, size_t errlen);
+struct proc *proc_exec(const char *id, const char *process_json, const struct stdio_req *io, char *err,
+		       size_t errlen);
+int proc_start(struct proc *p, char *err, size_t errlen);
+int proc_signal(struct proc *p, int sig, bool all);
+int proc_resize(struct proc *p, unsigned rows, unsigned cols);
+/* Attach a host connection SOCK as stream KIND of P; 0 or -1 with ERR. */
+int proc_attach(struct proc *p, int kind, int sock, char *err, size_t errlen);
+/* SIGCHLD: reap everything. */
+void proc_reap(void);
+int streams_register(struct proc *p);
+void proc_check_complete(struct proc *p);
+void streams_process_exited(struct proc *p);
+/* Called from the event loop when a stream fd is ready. */
+void stream_event(struct stream *st, int fd, uint32_t events);
+/* Kill everything (shutdown). */
+void proc_kill_all(void);
+/* All processes created so far have exited and been reported. */
+bool proc_all_reported(void);
+bool proc_init_reported(void);
+void proc_forget_conn(struct conn *c);
+int proc_add_waiter(struct proc *p, struct conn *c, uint64_t id);
+
+/* ---- event loop and connections (server.c) ---- */
+enum watch_kind { W_LISTEN, W_CONN, W_STREAM, W_SIGNAL };
+struct watch {
+	enum watch_kind kind;
+	void *obj;
+	int fd;
+};
+int loop_add(int fd, uint32_t events, struct watch *w);
+int loop_mod(int fd, uint32_t events, struct watch *w);
+void loop_del(int fd);
+int loop_add_stream(int fd, uint32_t events, struct watch *w); /* W takes ownership */
+void server_quit(void);
+void conn_set_events(struct conn *c, bool on);
+int server_run(void);
+/* Send a response/event frame to a control connection (may close it on error). */
+int conn_send(struct conn *c, const char *json, size_t len);
+void conn_reply_exit(struct conn *c, uint64_t id, struct proc *p);
+void server_broadcast_exit(struct proc *p);
+void server_check_done(void);
+void set_nonblock(int fd, bool on);
+
+#endif

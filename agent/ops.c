@@ -1,0 +1,280 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Control requests: one handler per op (see docs/protocol.md). */
+#include "agent.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysinfo.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "version.h"
+
+struct conn;
+void conn_set_events(struct conn *c, bool on);
+void server_quit(void);
+
+struct reply {
+	struct proto_gen pg;
+	char err[1024];
+};
+
+static struct proc *need_proc(struct proto_msg *m, struct reply *r)
+{
+	const char *id = proto_get_str(m->root, "process");
+	if (!id) {
+		snprintf(r->err, sizeof(r->err), "%s: missing \"process\"", m->op);
+		return NULL;
+	}
+	struct proc *p = proc_find(id);
+	if (!p)
+		snprintf(r->err, sizeof(r->err), "%s: process %s does not exist", m->op, id);
+	return p;
+}
+
+static void get_stdio(yajl_val root, struct stdio_req *io)
+{
+	yajl_val s = proto_get(root, "stdio", yajl_t_object);
+	for (int i = 0; i < 3; i++)
+		io->want[i] = proto_get_bool(s, proto_stream_name((enum proto_stream)i), 0) == 1;
+}
+
+static int op_hello(struct conn *c, struct proto_msg *m, struct reply *r)
+{
+	long long v, t;
+	if (proto_get_int(m->root, "version", 1, INT32_MAX, &v) < 0) {
+		snprintf(r->err, sizeof(r->err), "hello: missing \"version\"");
+		return -1;
+	}
+	if (v != PROTO_VERSION) {
+		snprintf(r->err, sizeof(r->err), "hello: protocol version %lld not supported (agent speaks %d)", v,
+			 PROTO_VERSION);
+		return -1;
+	}
+	if (g_opts.pid1 && proto_get_int(m->root, "time_ns", 1, INT64_MAX, &t) == 0 && init_set_clock(t) < 0) {
+		snprintf(r->err, sizeof(r->err), "hello: set clock: %s", strerror(errno));
+		return -1;
+	}
+	const char *seed = proto_get_str(m->root, "entropy");
+	if (g_opts.pid1 && seed)
+		init_seed_entropy(seed, strlen(seed));
+	conn_set_events(c, proto_get_bool(m->root, "events", 0) == 1);
+	proto_gen_int(&r->pg, "version", PROTO_VERSION);
+	proto_gen_str(&r->pg, "agent", RUNM_VERSION);
+	proto_gen_int(&r->pg, "pid", getpid());
+	return 0;
+}
+
+static int mkdir_p(char *path)
+{
+	for (char *c = path + 1; *c; c++) {
+		if (*c != '/')
+			continue;
+		*c = '\0';
+		int rr = mkdir(path, 0755);
+		*c = '/';
+		if (rr < 0 && errno != EEXIST)
+			return -1;
+	}
+	return mkdir(path, 0755) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+static int op_mount(struct conn *c, struct proto_msg *m, struct reply *r)
+{
+	const char *src = proto_get_str(m->root, "source"), *tgt = proto_get_str(m->root, "target");
+	const char *fs = proto_get_str(m->root, "fstype"), *data = proto_get_str(m->root, "options");
+	int ro = proto_get_bool(m->root, "readonly", 0);
+	if (!src || !tgt || !fs || tgt[0] != '/' || ro < 0 || strlen(tgt) >= PATH_MAX) {
+		snprintf(r->err, sizeof(r->err), "mount: needs \"source\", absolute \"target\", \"fstype\"");
+		return -1;
+	}
+	char t[PATH_MAX];
+	snprintf(t, sizeof(t), "%s", tgt);
+	if (mkdir_p(t) < 0) {
+		snprintf(r->err, sizeof(r->err), "mount: mkdir %s: %s", tgt, strerror(errno));
+		return -1;
+	}
+	if (mount(src, tgt, fs, ro ? MS_RDONLY : 0, data) < 0) {
+		snprintf(r->err, sizeof(r->err), "mount %s (%s) on %s: %s", src, fs, tgt, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int op_create(struct conn *c, struct proto_msg *m, struct reply *r)
+{
+	const char *id = proto_get_str(m->root, "process"), *cfg = proto_get_str(m->root, "config");
+	const char *bundle = proto_get_str(m->root, "bundle");
+	if (!id || !cfg) {
+		snprintf(r->err, sizeof(r->err), "create: needs \"process\" and \"config\"");
+		return -1;
+	}
+	struct stdio_req io;
+	get_stdio(m->root, &io);
+	char err[900];
+	struct proc *p = proc_create_container(id, bundle, cfg, proto_get_bool(m->root, "no_pivot", 0) == 1, &io,
+					       err, sizeof(err));
+	if (!p) {
+		snprintf(r->err, sizeof(r->err), "create %s: %s", id, err);
+		return -1;
+	}
+	proto_gen_int(&r->pg, "pid", p->pid);
+	return 0;
+}
+
+static int op_start(struct conn *c, struct proto_msg *m, struct reply *r)
+{
+	struct proc *p = need_proc(m, r);
+	char err[900];
+	if (!p)
+		return -1;
+	if (proc_start(p, err, sizeof(err)) < 0) {
+		snprintf(r->err, sizeof(r->err), "start %s: %s", p->id, err);
+		return -1;
+	}
+	return 0;
+}
+
+static int op_exec(struct conn *c, struct proto_msg *m, struct reply *r)
+{
+	const char *id = proto_get_str(m->root, "process"), *spec = proto_get_str(m->root, "spec");
+	if (!id || !spec) {
+		snprintf(r->err, sizeof(r->err), "exec: needs \"process\" and \"spec\"");
+		return -1;
+	}
+	struct stdio_req io;
+	get_stdio(m->root, &io);
+	char err[900];
+	struct proc *p = proc_exec(id, spec, &io, err, sizeof(err));
+	if (!p) {
+		snprintf(r->err, sizeof(r->err), "exec %s: %s", id, err);
+		return -1;
+	}
+	proto_gen_int(&r->pg, "pid", p->pid);
+	return 0;
+}
+
+static int op_signal(struct conn *c, struct proto_msg *m, struct reply *r)
+{
+	struct proc *p = need_proc(m, r);
+	long long sig;
+	if (!p)
+		return -1;
+	if (proto_get_int(m->root, "signal", 0, _NSIG - 1, &sig) < 0) {
+		snprintf(r->err, sizeof(r->err), "signal: \"signal\" must be a number in [0, %d]", _NSIG - 1);
+		return -1;
+	}
+	int all = proto_get_bool(m->root, "all", 0);
+	if (proc_signal(p, (int)sig, all == 1) < 0) {
+		snprintf(r->err, sizeof(r->err), "signal %lld to %s: %s", sig, p->id,
+			 errno == ESRCH ? "container not running" : strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int op_resize(struct conn *c, struct proto_msg *m, struct reply *r)
+{
+	struct proc *p = need_proc(m, r);
+	long long rows, cols;
+	if (!p)
+		return -1;
+	if (proto_get_int(m->root, "rows", 0, 65535, &rows) < 0 || proto_get_int(m->root, "cols", 0, 65535, &cols) < 0) {
+		snprintf(r->err, sizeof(r->err), "resize: \"rows\" and \"cols\" must be in [0, 65535]");
+		return -1;
+	}
+	if (proc_resize(p, (unsigned)rows, (unsigned)cols) < 0) {
+		snprintf(r->err, sizeof(r->err), "resize %s: %s", p->id, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void gen_stats(struct reply *r)
+{
+	struct sysinfo si;
+	if (sysinfo(&si) == 0) {
+		proto_gen_int(&r->pg, "mem_total", (long long)si.totalram * si.mem_unit);
+		proto_gen_int(&r->pg, "mem_free", (long long)si.freeram * si.mem_unit);
+		proto_gen_int(&r->pg, "uptime", si.uptime);
+		proto_gen_int(&r->pg, "procs", si.procs);
+	}
+	struct proc *init = NULL;
+	for (struct proc *p = g_procs; p; p = p->next)
+		if (p->is_init)
+			init = p;
+	if (init && init->cgroup[0])
+		cgroup_stats(init->cgroup, &r->pg);
+	int n = 0, running = 0;
+	for (struct proc *p = g_procs; p; p = p->next, n++)
+		running += p->state != PROC_EXITED;
+	proto_gen_int(&r->pg, "processes", n);
+	proto_gen_int(&r->pg, "running", running);
+}
+
+int ops_dispatch(struct conn *c, struct proto_msg *m)
+{
+	struct reply r;
+	r.err[0] = '\0';
+	proto_gen_begin(&r.pg);
+	proto_gen_int(&r.pg, "id", (long long)m->id);
+	int rc = -1;
+	bool quit = false;
+	if (!strcmp(m->op, "hello"))
+		rc = op_hello(c, m, &r);
+	else if (!strcmp(m->op, "mount"))
+		rc = op_mount(c, m, &r);
+	else if (!strcmp(m->op, "create"))
+		rc = op_create(c, m, &r);
+	else if (!strcmp(m->op, "start"))
+		rc = op_start(c, m, &r);
+	else if (!strcmp(m->op, "exec"))
+		rc = op_exec(c, m, &r);
+	else if (!strcmp(m->op, "signal"))
+		rc = op_signal(c, m, &r);
+	else if (!strcmp(m->op, "resize"))
+		rc = op_resize(c, m, &r);
+	else if (!strcmp(m->op, "stats")) {
+		gen_stats(&r);
+		rc = 0;
+	} else if (!strcmp(m->op, "wait")) {
+		struct proc *p = need_proc(m, &r);
+		if (p) {
+			proto_gen_free(&r.pg);
+			if (proc_add_waiter(p, c, m->id) < 0) {
+				proto_gen_begin(&r.pg);
+				proto_gen_int(&r.pg, "id", (long long)m->id);
+				snprintf(r.err, sizeof(r.err), "wait: out of memory");
+			} else {
+				return 0; /* answered when the process has exited and its output is drained */
+			}
+		}
+	} else if (!strcmp(m->op, "shutdown")) {
+		rc = 0;
+		quit = true;
+	} else {
+		snprintf(r.err, sizeof(r.err), "unknown op %s", m->op);
+	}
+	const char *json;
+	size_t len;
+	if (rc == 0) {
+		proto_gen_bool(&r.pg, "ok", 1);
+	} else {
+		proto_gen_bool(&r.pg, "ok", 0);
+		proto_gen_str(&r.pg, "error", r.err[0] ? r.err : "failed");
+		log_debug("%s", r.err);
+	}
+	if (proto_gen_end(&r.pg, &json, &len) == 0)
+		conn_send(c, json, len);
+	proto_gen_free(&r.pg);
+	if (quit)
+		server_quit();
+	return 0;
+}

@@ -1,0 +1,588 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Processes: the container init (created, held, started) and exec'd processes; their exit. */
+#include "agent.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define ERR(...) agent_errf(err, errlen, __VA_ARGS__)
+#define SETUP_TIMEOUT_MS 30000
+#define MAX_PROCS 1024
+
+struct proc *g_procs;
+static struct spec g_spec; /* the container's config (one container per agent) */
+static bool g_have_spec;
+
+struct proc *proc_find(const char *id)
+{
+	for (struct proc *p = g_procs; p; p = p->next)
+		if (strcmp(p->id, id) == 0)
+			return p;
+	return NULL;
+}
+
+static struct proc *proc_init(void)
+{
+	for (struct proc *p = g_procs; p; p = p->next)
+		if (p->is_init)
+			return p;
+	return NULL;
+}
+
+/* ---- what the child runs ---- */
+struct child_args {
+	const struct spec *s;   /* container init only */
+	const struct spec_process *proc;
+	yajl_val seccomp;
+	int sync;
+	int io[3];              /* fds for 0, 1, 2 (-1: /dev/null) */
+	int tty;                /* pty slave or -1 */
+	bool no_pivot;
+	int nsfd[NS_COUNT];     /* exec: namespaces of the container to join (-1: none) */
+	bool wait_cgroup;
+};
+
+static void child_report(int sync, const struct setup_err *e)
+{
+	ssize_t r = send(sync, e, sizeof(*e), MSG_NOSIGNAL);
+	(void)r;
+}
+
+static int child_stdio(struct child_args *a, struct setup_err *e)
+{
+	if (setsid() < 0)
+		return setup_fail(e, "setsid", "", errno);
+	if (a->tty >= 0) {
+		if (ioctl(a->tty, TIOCSCTTY, 0) < 0)
+			return setup_fail(e, "set controlling terminal", "pty", errno);
+		for (int i = 0; i < 3; i++)
+			if (dup2(a->tty, i) < 0)
+				return setup_fail(e, "dup2", "pty", errno);
+		return 0;
+	}
+	int null = -1;
+	for (int i = 0; i < 3; i++) {
+		int fd = a->io[i];
+		if (fd < 0) {
+			if (null < 0 && (null = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
+				return setup_fail(e, "open", "/dev/null", errno);
+			fd = null;
+		}
+		if (dup2(fd, i) < 0)
+			return setup_fail(e, "dup2", proto_stream_name((enum proto_stream)i), errno);
+	}
+	return 0;
+}
+
+static int child_run(void *arg)
+{
+	struct child_args *a = arg;
+	struct setup_err e = {0};
+	char path[PATH_MAX];
+	char c;
+	sigset_t all;
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	for (int sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+
+	if (child_stdio(a, &e) < 0)
+		goto fail;
+	if (a->wait_cgroup) {
+		/* The agent moves us into the container's cgroup first, so that our cgroup
+		 * namespace is rooted there. */
+		if (recv(a->sync, &c, 1, 0) != 1) {
+			setup_fail(&e, "wait for cgroup", "", EPIPE);
+			goto fail;
+		}
+	}
+	if (a->s) {
+		const struct spec *s = a->s;
+		for (int ns = 0; ns < NS_COUNT; ns++) {
+			if (!s->ns_path[ns])
+				continue;
+			int fd = open(s->ns_path[ns], O_RDONLY | O_CLOEXEC);
+			if (fd < 0 || setns(fd, ns_clone_flag(ns)) < 0) {
+				setup_fail(&e, "join namespace", s->ns_path[ns], errno);
+				goto fail;
+			}
+			close(fd);
+		}
+		if (s->ns_new[NS_CGROUP] && unshare(CLONE_NEWCGROUP) < 0) {
+			setup_fail(&e, "unshare", "cgroup namespace", errno);
+			goto fail;
+		}
+		if (s->ns_new[NS_UTS] && s->hostname && sethostname(s->hostname, strlen(s->hostname)) < 0) {
+			setup_fail(&e, "sethostname", s->hostname, errno);
+			goto fail;
+		}
+		if (s->ns_new[NS_UTS] && s->domainname &&
+		    setdomainname(s->domainname, strlen(s->domainname)) < 0) {
+			setup_fail(&e, "setdomainname", s->domainname, errno);
+			goto fail;
+		}
+		if (s->ns_new[NS_MNT] || s->ns_path[NS_MNT]) {
+			if (container_setup_rootfs(s, &e) < 0 || container_setup_dev(s, &e) < 0 ||
+			    container_pivot(s, a->no_pivot, &e) < 0 || container_finish_rootfs(s, &e) < 0)
+				goto fail;
+		} else if (chroot(s->root_path) < 0 || chdir("/") < 0) {
+			setup_fail(&e, "chroot", s->root_path, errno);
+			goto fail;
+		}
+		if (container_sysctl(s, &e) < 0)
+			goto fail;
+	} else {
+		/* exec: join the container; the mount namespace last (it changes / and cwd). */
+		static const int order[] = {NS_CGROUP, NS_IPC, NS_UTS, NS_NET, NS_MNT};
+		for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+			int ns = order[i];
+			if (a->nsfd[ns] >= 0 && setns(a->nsfd[ns], ns_clone_flag(ns)) < 0) {
+				setup_fail(&e, "join namespace", ns_name(ns), errno);
+				goto fail;
+			}
+		}
+	}
+	if (process_prepare(a->proc, &e) < 0 || process_lookup(a->proc, path, sizeof(path), &e) < 0)
+		goto fail;
+	/* Created: tell the agent, then hold until start. */
+	c = 'R';
+	if (send(a->sync, &c, 1, MSG_NOSIGNAL) != 1)
+		_exit(127);
+	if (recv(a->sync, &c, 1, 0) != 1 || c != 'S')
+		_exit(127);
+	bool nnp = a->proc->no_new_privs;
+	/* Without no_new_privs only CAP_SYS_ADMIN allows the filter: load it before dropping. */
+	if (!nnp && process_seccomp(a->seccomp, &e) < 0)
+		goto fail;
+	if (process_identity(a->proc, &e) < 0 || process_caps(a->proc, &e) < 0)
+		goto fail;
+	if (chdir(a->proc->cwd) < 0) {
+		setup_fail(&e, "chdir to cwd", a->proc->cwd, errno);
+		goto fail;
+	}
+	if (nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+		setup_fail(&e, "prctl", "PR_SET_NO_NEW_PRIVS", errno);
+		goto fail;
+	}
+	if (nnp && process_seccomp(a->seccomp, &e) < 0)
+		goto fail;
+	execve(path, a->proc->args, a->proc->env);
+	setup_fail(&e, "exec", path, errno);
+fail:
+	child_report(a->sync, &e);
+	_exit(127);
+}
+
+/* ---- agent side ---- */
+static void stream_free(struct stream *st)
+{
+	if (!st)
+		return;
+	if (st->pfd >= 0) {
+		loop_del(st->pfd);
+		close(st->pfd);
+	}
+	if (st->sock >= 0) {
+		loop_del(st->sock);
+		close(st->sock);
+	}
+	free(st->to_host);
+	free(st->to_proc);
+	free(st);
+}
+
+static void proc_free(struct proc *p)
+{
+	for (int i = 0; i < PROTO_NSTREAMS; i++)
+		stream_free(p->streams[i]);
+	if (p->sync_fd >= 0)
+		close(p->sync_fd);
+	while (p->waiters) {
+		struct waiter *w = p->waiters;
+		p->waiters = w->next;
+		free(w);
+	}
+	free(p);
+}
+
+static struct stream *stream_new(struct proc *p, int kind, int pfd)
+{
+	struct stream *st = calloc(1, sizeof(*st));
+	if (!st)
+		return NULL;
+	st->p = p;
+	st->kind = kind;
+	st->pfd = pfd;
+	st->sock = -1;
+	st->splice_ok = kind != PROTO_TTY;
+	p->streams[kind] = st;
+	return st;
+}
+
+/* Make the process-side fds: pipes (or a pty) and the agent's stream ends. */
+static int setup_io(struct proc *p, const struct stdio_req *io, bool terminal, const struct spec_process *sp,
+		    struct child_args *a, char *err, size_t errlen)
+{
+	a->tty = -1;
+	a->io[0] = a->io[1] = a->io[2] = -1;
+	if (terminal) {
+		int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+		if (m < 0)
+			return ERR("open pty master /dev/ptmx: %s", strerror(errno));
+		char name[64];
+		if (grantpt(m) < 0 || unlockpt(m) < 0 || ptsname_r(m, name, sizeof(name)) != 0) {
+			close(m);
+			return ERR("set up pty: %s", strerror(errno));
+		}
+		int s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+		if (s < 0) {
+			close(m);
+			return ERR("open pty slave %s: %s", name, strerror(errno));
+		}
+		if (sp->rows && sp->cols) {
+			struct winsize ws = {.ws_row = sp->rows, .ws_col = sp->cols};
+			ioctl(m, TIOCSWINSZ, &ws);
+		}
+		set_nonblock(m, true);
+		if (!stream_new(p, PROTO_TTY, m)) {
+			close(m);
+			close(s);
+			return ERR("out of memory");
+		}
+		a->tty = s;
+		return 0;
+	}
+	for (int i = 0; i < 3; i++) {
+		if (!io->want[i])
+			continue;
+		int fds[2];
+		if (pipe2(fds, O_CLOEXEC) < 0)
+			return ERR("pipe for %s: %s", proto_stream_name((enum proto_stream)i), strerror(errno));
+		int mine = i == 0 ? fds[1] : fds[0], theirs = i == 0 ? fds[0] : fds[1];
+		fcntl(mine, F_SETPIPE_SZ, 1 << 20);
+		set_nonblock(mine, true);
+		if (!stream_new(p, i, mine)) {
+			close(mine);
+			close(theirs);
+			return ERR("out of memory");
+		}
+		a->io[i] = theirs;
+	}
+	return 0;
+}
+
+static void close_child_io(struct child_args *a)
+{
+	for (int i = 0; i < 3; i++)
+		if (a->io[i] >= 0)
+			close(a->io[i]);
+	if (a->tty >= 0)
+		close(a->tty);
+}
+
+/* Wait for the child's 'R' (created) or its setup error. */
+static int wait_ready(struct proc *p, char *err, size_t errlen)
+{
+	struct setup_err e;
+	struct pollfd pfd = {.fd = p->sync_fd, .events = POLLIN};
+	int r = poll(&pfd, 1, SETUP_TIMEOUT_MS);
+	if (r <= 0)
+		return ERR("container setup: no answer from process %d in %d ms", p->pid, SETUP_TIMEOUT_MS);
+	ssize_t n = recv(p->sync_fd, &e, sizeof(e), 0);
+	if (n == 1 && ((char *)&e)[0] == 'R')
+		return 0;
+	if (n == (ssize_t)sizeof(e)) {
+		e.step[sizeof(e.step) - 1] = '\0';
+		e.target[sizeof(e.target) - 1] = '\0';
+		return ERR("%s %s: %s", e.step, e.target, strerror(e.err));
+	}
+	return ERR("container setup: process %d exited before it was ready", p->pid);
+}
+
+static struct proc *proc_new(const char *id, char *err, size_t errlen)
+{
+	size_t n = 0;
+	for (struct proc *q = g_procs; q; q = q->next)
+		n++;
+	if (n >= MAX_PROCS) {
+		ERR("too many processes (%d)", MAX_PROCS);
+		return NULL;
+	}
+	if (!id || !*id || strlen(id) > PROTO_MAX_ID) {
+		ERR("process id missing or longer than %d bytes", PROTO_MAX_ID);
+		return NULL;
+	}
+	if (proc_find(id)) {
+		ERR("process %s already exists", id);
+		return NULL;
+	}
+	struct proc *p = calloc(1, sizeof(*p));
+	if (!p) {
+		ERR("out of memory");
+		return NULL;
+	}
+	snprintf(p->id, sizeof(p->id), "%s", id);
+	p->sync_fd = -1;
+	p->pid = -1;
+	return p;
+}
+
+static int spawn(struct proc *p, struct child_args *a, int flags, char *err, size_t errlen)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return ERR("socketpair: %s", strerror(errno));
+	a->sync = sv[1];
+	size_t stack_sz = 256 * 1024;
+	char *stack = malloc(stack_sz);
+	if (!stack) {
+		close(sv[0]);
+		close(sv[1]);
+		return ERR("out of memory");
+	}
+	pid_t pid = clone(child_run, stack + stack_sz, flags | SIGCHLD, a);
+	int e = errno;
+	free(stack);
+	close(sv[1]);
+	close_child_io(a);
+	if (pid < 0) {
+		close(sv[0]);
+		return ERR("clone (namespaces 0x%x): %s", (unsigned)flags, strerror(e));
+	}
+	p->pid = pid;
+	p->sync_fd = sv[0];
+	return 0;
+}
+
+static void link_proc(struct proc *p)
+{
+	p->next = g_procs;
+	g_procs = p;
+}
+
+static void unlink_proc(struct proc *p)
+{
+	for (struct proc **pp = &g_procs; *pp; pp = &(*pp)->next)
+		if (*pp == p) {
+			*pp = p->next;
+			return;
+		}
+}
+
+/* The child failed or was abandoned: make sure it is gone and reaped. */
+static void abandon(struct proc *p)
+{
+	if (p->pid > 0) {
+		kill(p->pid, SIGKILL);
+		waitpid(p->pid, NULL, 0);
+	}
+	proc_free(p);
+}
+
+
+
+struct proc *proc_create_container(const char *id, const char *bundle, const char *config, bool no_pivot,
+				   const struct stdio_req *io, char *err, size_t errlen)
+{
+	if (g_have_spec) {
+		ERR("a container already exists in this VM");
+		return NULL;
+	}
+	struct proc *p = proc_new(id, err, errlen);
+	if (!p)
+		return NULL;
+	if (spec_parse(config, bundle, &g_spec, err, errlen) < 0) {
+		free(p);
+		return NULL;
+	}
+	p->is_init = true;
+	struct child_args a = {.s = &g_spec, .proc = &g_spec.proc, .seccomp = g_spec.seccomp,
+			       .no_pivot = no_pivot};
+	for (int i = 0; i < NS_COUNT; i++)
+		a.nsfd[i] = -1;
+	if (setup_io(p, io, g_spec.proc.terminal, &g_spec.proc, &a, err, errlen) < 0) {
+		close_child_io(&a);
+		goto fail;
+	}
+	if (g_opts.pid1 && cgroup_create(&g_spec, id, p->cgroup, sizeof(p->cgroup), err, errlen) < 0) {
+		close_child_io(&a);
+		goto fail;
+	}
+	a.wait_cgroup = true;
+	int flags = 0;
+	for (int ns = 0; ns < NS_COUNT; ns++)
+		if (g_spec.ns_new[ns] && ns != NS_CGROUP)
+			flags |= ns_clone_flag(ns);
+	if (spawn(p, &a, flags, err, errlen) < 0)
+		goto fail;
+	struct setup_err ce = {0};
+	if (p->cgroup[0] && cgroup_enter(p->cgroup, p->pid, &ce) < 0) {
+		ERR("%s %s: %s", ce.step, ce.target, strerror(ce.err));
+		goto fail;
+	}
+	char c = 'C';
+	if (send(p->sync_fd, &c, 1, MSG_NOSIGNAL) != 1) {
+		ERR("container setup: process %d exited early", p->pid);
+		goto fail;
+	}
+	if (wait_ready(p, err, errlen) < 0 || streams_register(p) < 0)
+		goto fail;
+	p->state = PROC_CREATED;
+	link_proc(p);
+	g_have_spec = true;
+	return p;
+fail:
+	abandon(p);
+	if (g_spec.root) {
+		if (g_opts.pid1)
+			cgroup_remove(p->cgroup);
+		spec_free(&g_spec);
+	}
+	return NULL;
+}
+
+static int open_ns(pid_t pid, const char *name, int *fd)
+{
+	char a[64], b[64];
+	struct stat sa, sb;
+	*fd = -1;
+	snprintf(a, sizeof(a), "/proc/%d/ns/%s", pid, name);
+	snprintf(b, sizeof(b), "/proc/self/ns/%s", name);
+	if (stat(a, &sa) < 0)
+		return -1;
+	if (stat(b, &sb) == 0 && sa.st_ino == sb.st_ino && sa.st_dev == sb.st_dev)
+		return 0; /* the same as ours: nothing to join */
+	*fd = open(a, O_RDONLY | O_CLOEXEC);
+	return *fd < 0 ? -1 : 0;
+}
+
+struct proc *proc_exec(const char *id, const char *process_json, const struct stdio_req *io, char *err,
+		       size_t errlen)
+{
+	struct proc *init = proc_init();
+	if (!init || init->state != PROC_RUNNING) {
+		ERR("container not running");
+		return NULL;
+	}
+	struct proc *p = proc_new(id, err, errlen);
+	if (!p)
+		return NULL;
+	yajl_val tree = NULL;
+	struct spec_process sp;
+	if (spec_process_parse_json(process_json, &tree, &sp, err, errlen) < 0) {
+		free(p);
+		return NULL;
+	}
+	struct child_args a = {.proc = &sp, .seccomp = g_spec.seccomp};
+	static const char *const names[NS_COUNT] = {"pid", "net", "ipc", "uts", "mnt", "cgroup", "user", "time"};
+	int pidns = -1, self_pidns = -1;
+	for (int i = 0; i < NS_COUNT; i++)
+		a.nsfd[i] = -1;
+	for (int i = 0; i < NS_COUNT; i++) {
+		if (i == NS_USER || i == NS_TIME)
+			continue;
+		int *dst = i == NS_PID ? &pidns : &a.nsfd[i];
+		if (open_ns(init->pid, names[i], dst) < 0) {
+			ERR("open namespace %s of process %d: %s", names[i], init->pid, strerror(errno));
+			goto fail_ns;
+		}
+	}
+	if (setup_io(p, io, sp.terminal, &sp, &a, err, errlen) < 0) {
+		close_child_io(&a);
+		goto fail_ns;
+	}
+	/* The new pid namespace applies to our next child only; restore ours right after. */
+	if (pidns >= 0) {
+		self_pidns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+		if (self_pidns < 0 || setns(pidns, CLONE_NEWPID) < 0) {
+			ERR("join pid namespace of process %d: %s", init->pid, strerror(errno));
+			close_child_io(&a);
+			goto fail_ns;
+		}
+	}
+	int r = spawn(p, &a, 0, err, errlen);
+	if (pidns >= 0 && setns(self_pidns, CLONE_NEWPID) < 0)
+		log_errno(errno, "restore pid namespace");
+	if (r < 0)
+		goto fail_ns;
+	snprintf(p->cgroup, sizeof(p->cgroup), "%s", init->cgroup);
+	struct setup_err ce = {0};
+	if (p->cgroup[0] && cgroup_enter(p->cgroup, p->pid, &ce) < 0) {
+		ERR("%s %s: %s", ce.step, ce.target, strerror(ce.err));
+		goto fail_ns;
+	}
+	if (wait_ready(p, err, errlen) < 0 || streams_register(p) < 0)
+		goto fail_ns;
+	for (int i = 0; i < NS_COUNT; i++)
+		if (a.nsfd[i] >= 0)
+			close(a.nsfd[i]);
+	if (pidns >= 0)
+		close(pidns);
+	if (self_pidns >= 0)
+		close(self_pidns);
+	p->state = PROC_CREATED;
+	link_proc(p);
+	r = proc_start(p, err, errlen);
+	spec_process_free(&sp);
+	yajl_tree_free(tree);
+	if (r < 0) {
+		unlink_proc(p);
+		abandon(p);
+		return NULL;
+	}
+	return p;
+fail_ns:
+	for (int i = 0; i < NS_COUNT; i++)
+		if (a.nsfd[i] >= 0)
+			close(a.nsfd[i]);
+	if (pidns >= 0)
+		close(pidns);
+	if (self_pidns >= 0)
+		close(self_pidns);
+	spec_process_free(&sp);
+	yajl_tree_free(tree);
+	abandon(p);
+	return NULL;
+}
+
+int proc_start(struct proc *p, char *err, size_t errlen)
+{
+	if (p->state != PROC_CREATED)
+		return ERR("process %s is not in the created state", p->id);
+	char c = 'S';
+	if (send(p->sync_fd, &c, 1, MSG_NOSIGNAL) != 1)
+		return ERR("start %s: process %d is gone", p->id, p->pid);
+	p->state = PROC_RUNNING;
+	/* The sync socket closes on a successful exec (CLOEXEC); a setup error arrives instead. */
+	struct setup_err e;
+	struct pollfd pfd = {.fd = p->sync_fd, .events = POLLIN};
+	int r = poll(&pfd, 1, SETUP_TIMEOUT_MS);
+	ssize_t n = r > 0 ? recv(p->sync_fd, &e, sizeof(e), 0) : -1;
+	close(p->sync_fd);
+	p->sync_fd = -1;
+	if (n == (ssize_t)sizeof(e)) {
+		e.step[sizeof(e.step) - 1] = '\0';
+		e.target[sizeof(e.target) - 1] = '\0';
+		return ERR("%s %s: %s", e.step, e.target, strerror(e.err));
+	}
+	if (n != 0)
+		return ERR("start %s: no answer from process %d", p->id, p->pid);
+	return 0;
+}

@@ -1,0 +1,440 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Framing, handshake and message encode/decode for the runm agent protocol. */
+#include "proto/proto.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PROTO_MAX_DEPTH 64
+
+static const char *const stream_names[PROTO_NSTREAMS] = {"stdin", "stdout", "stderr", "tty"};
+
+const char *proto_stream_name(enum proto_stream s)
+{
+	return (unsigned)s < PROTO_NSTREAMS ? stream_names[s] : "?";
+}
+
+int proto_stream_parse(const char *name)
+{
+	for (int i = 0; name && i < PROTO_NSTREAMS; i++)
+		if (strcmp(name, stream_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+/* --- framing ------------------------------------------------------------------------------- */
+int proto_rx_read(struct proto_rx *rx, int fd)
+{
+	for (;;) {
+		ssize_t n;
+		if (rx->hdr_got < 4) {
+			n = read(fd, rx->hdr + rx->hdr_got, 4 - rx->hdr_got);
+			if (n == 0) {
+				errno = rx->hdr_got ? EPROTO : 0;
+				return -1;
+			}
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				return errno == EAGAIN ? 0 : -1;
+			}
+			rx->hdr_got += (size_t)n;
+			if (rx->hdr_got < 4)
+				continue;
+			rx->len = (uint32_t)rx->hdr[0] << 24 | (uint32_t)rx->hdr[1] << 16 |
+				  (uint32_t)rx->hdr[2] << 8 | rx->hdr[3];
+			if (rx->len == 0 || rx->len > PROTO_MAX_MSG) {
+				errno = EPROTO;
+				return -1;
+			}
+			rx->buf = malloc(rx->len + 1);
+			if (!rx->buf)
+				return -1;
+			rx->got = 0;
+		}
+		if (rx->got == rx->len) {
+			rx->buf[rx->len] = '\0';
+			return 1;
+		}
+		n = read(fd, rx->buf + rx->got, rx->len - rx->got);
+		if (n == 0) {
+			errno = EPROTO;
+			return -1;
+		}
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == EAGAIN ? 0 : -1;
+		}
+		rx->got += (size_t)n;
+	}
+}
+
+char *proto_rx_take(struct proto_rx *rx, size_t *len)
+{
+	char *b = rx->buf;
+	if (len)
+		*len = rx->len;
+	memset(rx, 0, sizeof(*rx));
+	return b;
+}
+
+void proto_rx_free(struct proto_rx *rx)
+{
+	free(rx->buf);
+	memset(rx, 0, sizeof(*rx));
+}
+
+static int write_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+	while (n) {
+		ssize_t w = write(fd, c, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN) {
+				struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+				poll(&pfd, 1, -1);
+				continue;
+			}
+			return -1;
+		}
+		c += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int proto_write_frame(int fd, const char *json, size_t len)
+{
+	if (len == 0 || len > PROTO_MAX_MSG) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	uint8_t hdr[4] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len};
+	if (len <= 4096) {
+		char buf[4100];
+		memcpy(buf, hdr, 4);
+		memcpy(buf + 4, json, len);
+		return write_all(fd, buf, len + 4);
+	}
+	if (write_all(fd, hdr, 4) < 0)
+		return -1;
+	return write_all(fd, json, len);
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int proto_read_frame(int fd, char **out, size_t *len, int timeout_ms)
+{
+	struct proto_rx rx = {0};
+	long long deadline = timeout_ms < 0 ? 0 : now_ms() + timeout_ms;
+	*out = NULL;
+	for (;;) {
+		int r = proto_rx_read(&rx, fd);
+		if (r == 1) {
+			*out = proto_rx_take(&rx, len);
+			return 0;
+		}
+		if (r < 0) {
+			int e = errno ? errno : ECONNRESET;
+			proto_rx_free(&rx);
+			errno = e;
+			return -1;
+		}
+		/* EAGAIN on a non-blocking fd: wait for more. */
+		int wait = -1;
+		if (timeout_ms >= 0) {
+			long long left = deadline - now_ms();
+			if (left <= 0) {
+				proto_rx_free(&rx);
+				errno = ETIMEDOUT;
+				return -1;
+			}
+			wait = left > INT_MAX ? INT_MAX : (int)left;
+		}
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		if (poll(&pfd, 1, wait) < 0 && errno != EINTR) {
+			proto_rx_free(&rx);
+			return -1;
+		}
+	}
+}
+
+/* --- handshake ----------------------------------------------------------------------------- */
+static long parse_num_line(const char *line, size_t len, const char *prefix)
+{
+	size_t pl = strlen(prefix);
+	if (len < pl + 2 || len > PROTO_HANDSHAKE_MAX || memcmp(line, prefix, pl) != 0 ||
+	    line[len - 1] != '\n')
+		return -1;
+	unsigned long long v = 0;
+	size_t i = pl;
+	if (line[i] < '0' || line[i] > '9')
+		return -1;
+	for (; i < len - 1; i++) {
+		if (line[i] < '0' || line[i] > '9')
+			return -1;
+		v = v * 10 + (unsigned)(line[i] - '0');
+		if (v > UINT32_MAX)
+			return -1;
+	}
+	return (long)v;
+}
+
+long proto_parse_connect(const char *line, size_t len)
+{
+	return parse_num_line(line, len, "CONNECT ");
+}
+
+int proto_parse_ok(const char *line, size_t len)
+{
+	return parse_num_line(line, len, "OK ") < 0 ? -1 : 0;
+}
+
+/* --- messages ------------------------------------------------------------------------------ */
+/* Reject NUL bytes and nesting deeper than PROTO_MAX_DEPTH (yajl frees trees recursively). */
+static int precheck(const char *buf, size_t len, char *err, size_t errlen)
+{
+	int depth = 0, in_str = 0, esc = 0;
+	for (size_t i = 0; i < len; i++) {
+		char c = buf[i];
+		if (c == '\0') {
+			snprintf(err, errlen, "NUL byte at offset %zu", i);
+			return -1;
+		}
+		if (in_str) {
+			if (esc)
+				esc = 0;
+			else if (c == '\\')
+				esc = 1;
+			else if (c == '"')
+				in_str = 0;
+			continue;
+		}
+		if (c == '"')
+			in_str = 1;
+		else if (c == '{' || c == '[') {
+			if (++depth > PROTO_MAX_DEPTH) {
+				snprintf(err, errlen, "nesting deeper than %d", PROTO_MAX_DEPTH);
+				return -1;
+			}
+		} else if (c == '}' || c == ']')
+			depth--;
+	}
+	return 0;
+}
+
+yajl_val proto_tree_parse(const char *json, size_t len, char *err, size_t errlen)
+{
+	if (precheck(json, len, err, errlen) < 0)
+		return NULL;
+	char perr[256];
+	perr[0] = '\0';
+	yajl_val t = yajl_tree_parse(json, perr, sizeof(perr));
+	if (!t) {
+		char *nl = strchr(perr, '\n');
+		if (nl)
+			*nl = '\0';
+		snprintf(err, errlen, "invalid JSON: %s", perr[0] ? perr : "parse error");
+	}
+	return t;
+}
+
+yajl_val proto_get(yajl_val obj, const char *key, yajl_type type)
+{
+	if (!obj || !YAJL_IS_OBJECT(obj))
+		return NULL;
+	for (size_t i = 0; i < obj->u.object.len; i++) {
+		if (strcmp(obj->u.object.keys[i], key) == 0) {
+			yajl_val v = obj->u.object.values[i];
+			if (!v)
+				return NULL;
+			if (type == yajl_t_any || v->type == type)
+				return v;
+			if (type == yajl_t_true && v->type == yajl_t_false)
+				return v; /* "boolean" */
+			return NULL;
+		}
+	}
+	return NULL;
+}
+
+const char *proto_get_str(yajl_val obj, const char *key)
+{
+	yajl_val v = proto_get(obj, key, yajl_t_string);
+	return v ? v->u.string : NULL;
+}
+
+int proto_get_int(yajl_val obj, const char *key, long long min, long long max, long long *out)
+{
+	yajl_val v = proto_get(obj, key, yajl_t_number);
+	if (!v || !YAJL_IS_INTEGER(v))
+		return -1;
+	long long x = YAJL_GET_INTEGER(v);
+	if (x < min || x > max)
+		return -1;
+	*out = x;
+	return 0;
+}
+
+int proto_get_bool(yajl_val obj, const char *key, int dflt)
+{
+	yajl_val v = proto_get(obj, key, yajl_t_any);
+	if (!v)
+		return dflt;
+	if (YAJL_IS_TRUE(v))
+		return 1;
+	if (YAJL_IS_FALSE(v))
+		return 0;
+	return -1;
+}
+
+int proto_msg_parse(const char *buf, size_t len, struct proto_msg *m, char *err, size_t errlen)
+{
+	memset(m, 0, sizeof(*m));
+	if (len == 0 || len > PROTO_MAX_MSG) {
+		snprintf(err, errlen, "message size %zu out of range", len);
+		return -1;
+	}
+	if (buf[len] != '\0') {
+		snprintf(err, errlen, "message not terminated");
+		return -1;
+	}
+	m->root = proto_tree_parse(buf, len, err, errlen);
+	if (!m->root)
+		return -1;
+	if (!YAJL_IS_OBJECT(m->root)) {
+		snprintf(err, errlen, "message is not a JSON object");
+		goto bad;
+	}
+	long long id;
+	int has_id = proto_get_int(m->root, "id", 0, INT64_MAX, &id) == 0;
+	if (proto_get(m->root, "id", yajl_t_any) && !has_id) {
+		snprintf(err, errlen, "\"id\" must be a non-negative integer");
+		goto bad;
+	}
+	m->id = has_id ? (uint64_t)id : 0;
+	const char *op = proto_get_str(m->root, "op");
+	const char *ev = proto_get_str(m->root, "event");
+	int ok = proto_get_bool(m->root, "ok", -2);
+	if (op && has_id) {
+		m->kind = PROTO_REQUEST;
+		m->op = op;
+	} else if (ev && !op) {
+		m->kind = PROTO_EVENT;
+		m->op = ev;
+	} else if (ok >= 0 && !op) {
+		m->kind = PROTO_RESPONSE;
+		m->ok = ok;
+		m->error = proto_get_str(m->root, "error");
+		if (!ok && !m->error) {
+			snprintf(err, errlen, "error response without \"error\"");
+			goto bad;
+		}
+	} else {
+		snprintf(err, errlen, "message is neither request (id+op), response (ok) nor event");
+		goto bad;
+	}
+	if ((m->op && (strlen(m->op) == 0 || strlen(m->op) > 32))) {
+		snprintf(err, errlen, "bad op/event name");
+		goto bad;
+	}
+	return 0;
+bad:
+	yajl_tree_free(m->root);
+	memset(m, 0, sizeof(*m));
+	return -1;
+}
+
+void proto_msg_free(struct proto_msg *m)
+{
+	if (m->root)
+		yajl_tree_free(m->root);
+	memset(m, 0, sizeof(*m));
+}
+
+/* --- encoding ------------------------------------------------------------------------------ */
+int proto_gen_begin(struct proto_gen *pg)
+{
+	pg->err = 0;
+	pg->g = yajl_gen_alloc(NULL);
+	if (!pg->g || yajl_gen_map_open(pg->g) != yajl_gen_status_ok) {
+		pg->err = 1;
+		return -1;
+	}
+	return 0;
+}
+
+void proto_gen_key(struct proto_gen *pg, const char *key)
+{
+	if (!pg->err && yajl_gen_string(pg->g, (const unsigned char *)key, strlen(key)) != yajl_gen_status_ok)
+		pg->err = 1;
+}
+
+void proto_gen_strn(struct proto_gen *pg, const char *key, const char *val, size_t n)
+{
+	proto_gen_key(pg, key);
+	if (!pg->err && yajl_gen_string(pg->g, (const unsigned char *)val, n) != yajl_gen_status_ok)
+		pg->err = 1;
+}
+
+void proto_gen_str(struct proto_gen *pg, const char *key, const char *val)
+{
+	proto_gen_strn(pg, key, val, strlen(val));
+}
+
+void proto_gen_int(struct proto_gen *pg, const char *key, long long val)
+{
+	proto_gen_key(pg, key);
+	if (!pg->err && yajl_gen_integer(pg->g, val) != yajl_gen_status_ok)
+		pg->err = 1;
+}
+
+void proto_gen_bool(struct proto_gen *pg, const char *key, int val)
+{
+	proto_gen_key(pg, key);
+	if (!pg->err && yajl_gen_bool(pg->g, val) != yajl_gen_status_ok)
+		pg->err = 1;
+}
+
+int proto_gen_end(struct proto_gen *pg, const char **json, size_t *len)
+{
+	const unsigned char *b;
+	if (pg->err || yajl_gen_map_close(pg->g) != yajl_gen_status_ok ||
+	    yajl_gen_get_buf(pg->g, &b, len) != yajl_gen_status_ok) {
+		pg->err = 1;
+		return -1;
+	}
+	*json = (const char *)b;
+	return 0;
+}
+
+void proto_gen_free(struct proto_gen *pg)
+{
+	if (pg->g)
+		yajl_gen_free(pg->g);
+	pg->g = NULL;
+}
+
+int proto_exit_code(int wstatus)
+{
+	if (WIFEXITED(wstatus))
+		return WEXITSTATUS(wstatus);
+	if (WIFSIGNALED(wstatus))
+		return 128 + WTERMSIG(wstatus);
+	return 255;
+}

@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * runm host <-> agent protocol, version 1 (compiled by both sides; see docs/protocol.md).
+ *
+ * Transport: hybrid vsock.  The control connection is guest port PROTO_PORT_CONTROL, every
+ * process stream (stdin, stdout, stderr or the one tty stream) is its own connection to
+ * PROTO_PORT_STREAM.  Every message is a frame: u32 big-endian length, then that many bytes of
+ * one JSON object.  Frames larger than PROTO_MAX_MSG are a protocol error (connection closed).
+ *
+ *   request   {"id":N,"op":"<op>",...}
+ *   response  {"id":N,"ok":true,...}  or  {"id":N,"ok":false,"error":"<step>: <target>: <why>"}
+ *   event     {"event":"exit","process":"<id>",...}   (no "id"; only on subscribed connections)
+ *
+ * A stream connection starts with one frame {"process":"<id>","stream":"stdout"} answered by a
+ * response frame {"ok":true} (or an error and close); after that it carries raw bytes.
+ */
+#ifndef RUNM_COMMON_PROTO_H
+#define RUNM_COMMON_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <yajl/yajl_gen.h>
+#include <yajl/yajl_tree.h>
+
+#define PROTO_VERSION       1
+#define PROTO_PORT_CONTROL  1024
+#define PROTO_PORT_STREAM   1025
+#define PROTO_MAX_MSG       (4u << 20) /* biggest frame either side accepts */
+#define PROTO_MAX_ID        64         /* process id length limit (bytes, without NUL) */
+#define PROTO_HANDSHAKE_MAX 32         /* "CONNECT 4294967295\n" fits */
+
+enum proto_stream { PROTO_STDIN = 0, PROTO_STDOUT, PROTO_STDERR, PROTO_TTY, PROTO_NSTREAMS };
+const char *proto_stream_name(enum proto_stream s);
+/* -1 when NAME is not a stream name. */
+int proto_stream_parse(const char *name);
+
+/* --- framing -------------------------------------------------------------------------------- */
+/* Incremental, bounded frame receiver for non-blocking sockets. */
+struct proto_rx {
+	uint8_t hdr[4];
+	size_t hdr_got;
+	uint32_t len;
+	size_t got;
+	char *buf; /* len + 1 bytes, NUL terminated when complete */
+};
+/* Read from FD: 1 = a complete frame is in rx->buf (rx->len bytes; take it with
+ * proto_rx_take), 0 = need more (EAGAIN), -1 = EOF/error/oversized (errno: 0 for clean EOF
+ * between frames, EPROTO for oversized or truncated). */
+int proto_rx_read(struct proto_rx *rx, int fd);
+/* Detach the completed frame (caller frees) and reset for the next one. */
+char *proto_rx_take(struct proto_rx *rx, size_t *len);
+void proto_rx_free(struct proto_rx *rx);
+
+/* Blocking helpers (retry on EINTR/short I/O). 0 on success, -1 with errno. */
+int proto_write_frame(int fd, const char *json, size_t len);
+/* Reads one frame into a malloc'd NUL-terminated buffer; errno EPROTO when oversized,
+ * ECONNRESET (and *out NULL) on EOF. timeout_ms < 0 waits forever. */
+int proto_read_frame(int fd, char **out, size_t *len, int timeout_ms);
+
+/* --- hybrid vsock handshake ------------------------------------------------------------------ */
+/* Parse "CONNECT <port>\n" (exactly, no extras): port or -1. */
+long proto_parse_connect(const char *line, size_t len);
+/* Parse "OK <n>\n": 0 or -1. */
+int proto_parse_ok(const char *line, size_t len);
+
+/* --- messages -------------------------------------------------------------------------------- */
+enum proto_kind { PROTO_REQUEST = 1, PROTO_RESPONSE, PROTO_EVENT };
+
+struct proto_msg {
+	enum proto_kind kind;
+	uint64_t id;      /* request / response */
+	const char *op;   /* request: op name; event: event name */
+	int ok;           /* response */
+	const char *error;/* response when !ok */
+	yajl_val root;    /* the whole object (owned; proto_msg_free) */
+};
+/* Parse one frame. 0 on success; -1 with a reason in ERR on malformed input. */
+int proto_msg_parse(const char *buf, size_t len, struct proto_msg *m, char *err, size_t errlen);
+void proto_msg_free(struct proto_msg *m);
+/* Parse untrusted JSON text (NUL-terminated, LEN bytes) into a tree, rejecting NUL bytes and
+ * nesting deeper than 64 levels. NULL with a reason in ERR. */
+yajl_val proto_tree_parse(const char *json, size_t len, char *err, size_t errlen);
+
+/* Typed field access on an object (NULL / -1 when missing or of the wrong type). */
+const char *proto_get_str(yajl_val obj, const char *key);
+/* 0 on success with *out set, -1 when missing/not an integer/out of [min,max]. */
+int proto_get_int(yajl_val obj, const char *key, long long min, long long max, long long *out);
+/* 1 true, 0 false, DFLT when missing, -1 wrong type. */
+int proto_get_bool(yajl_val obj, const char *key, int dflt);
+yajl_val proto_get(yajl_val obj, const char *key, yajl_type type);
+
+/* --- encoding -------------------------------------------------------------------------------- */
+/* A JSON object under construction; all kv functions are no-ops once an error happened. */
+struct proto_gen {
+	yajl_gen g;
+	int err;
+};
+int proto_gen_begin(struct proto_gen *pg);
+void proto_gen_str(struct proto_gen *pg, const char *key, const char *val);
+void proto_gen_strn(struct proto_gen *pg, const char *key, const char *val, size_t n);
+void proto_gen_int(struct proto_gen *pg, const char *key, long long val);
+void proto_gen_bool(struct proto_gen *pg, const char *key, int val);
+/* Raw access for nested values: emits KEY, then the caller uses pg->g. */
+void proto_gen_key(struct proto_gen *pg, const char *key);
+/* Finish the object: *json points into the generator (valid until proto_gen_free). */
+int proto_gen_end(struct proto_gen *pg, const char **json, size_t *len);
+void proto_gen_free(struct proto_gen *pg);
+
+/* Exit code as shells and engines report it: code, or 128+signal. */
+int proto_exit_code(int wstatus);
+
+#endif
