@@ -1,22 +1,219 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Placeholder entry point: replaced by the component's own implementation. */
+/*
+ * runm-vmm: boot a KVM microVM from a kernel (+ initrd) with an 8250 console,
+ * an i8042 for reset and virtio-mmio devices from the device library.
+ * Threads: one per vCPU, the event loop (this thread), the control socket.
+ * Everything that can fail on bad input is checked before anything is created
+ * on the filesystem, and whatever was created is removed on failure.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
+#include <termios.h>
+#include <unistd.h>
 
+#include "devices/evloop.h"
 #include "log.h"
-#include "version.h"
+#include "vm.h"
+
+#if __has_include("vhost_user/vhost_user.h")
+#include "vhost_user/vhost_user.h"
+#define HAVE_VHOST_USER 1
+#endif
+
+static struct termios saved_tty;
+static bool tty_raw;
+
+static void tty_set_raw(void)
+{
+	struct termios t;
+	if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &saved_tty) < 0)
+		return;
+	t = saved_tty;
+	cfmakeraw(&t);
+	t.c_oflag |= OPOST | ONLCR; /* keep our own messages readable */
+	if (tcsetattr(STDIN_FILENO, TCSANOW, &t) == 0)
+		tty_raw = true;
+}
+
+static void tty_restore(void)
+{
+	if (tty_raw)
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved_tty);
+	tty_raw = false;
+}
+
+static void on_signal(void *opaque, uint32_t events)
+{
+	struct vm *vm = opaque;
+	struct signalfd_siginfo si;
+	int fd = vm->sig_fd;
+	if (read(fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	log_error("received %s: stopping the VM", strsignal((int)si.ssi_signo));
+	vm_request_exit(vm, 128 + (int)si.ssi_signo);
+}
+
+static int create_devices(struct vm *vm)
+{
+	const struct vm_config *c = vm->cfg;
+	char spec[PATH_MAX + 64], err[512];
+	unsigned n = vm_planned_devices(c);
+	for (unsigned i = 0; i < n; i++) {
+		unsigned fs_i = i - (c->vsock_uds ? 1 : 0);
+		if (c->vsock_uds && i == 0)
+			snprintf(spec, sizeof(spec), "vsock,uds=%s,cid=%u", c->vsock_uds, c->vsock_cid);
+		else if (fs_i < c->n_fs) {
+			const char *eq = strchr(c->fs[fs_i], '=');
+			snprintf(spec, sizeof(spec), "fs,tag=%.*s,dir=%s", (int)(eq - c->fs[fs_i]), c->fs[fs_i], eq + 1);
+		} else
+			snprintf(spec, sizeof(spec), "rng");
+		struct virtio_dev *d = virtio_dev_create(spec, vm->loop, err, sizeof(err));
+		if (!d) {
+			log_error("%s", err);
+			return -1;
+		}
+		struct mmio_dev *m = mmio_dev_new(vm, d, i, err, sizeof(err));
+		if (!m) {
+			log_error("virtio-mmio %s: %s", d->ops->name, err);
+			virtio_dev_destroy(d);
+			return -1;
+		}
+		vm->devs[vm->ndevs++] = m;
+		vm->virtio[i] = d;
+	}
+	return 0;
+}
+
+static void destroy_devices(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->ndevs; i++) {
+		mmio_dev_free(vm->devs[i]);
+		virtio_dev_destroy(vm->virtio[i]);
+	}
+	vm->ndevs = 0;
+}
+
+static int open_console(struct vm *vm, int *in_fd, int *out_fd)
+{
+	const struct vm_config *c = vm->cfg;
+	*in_fd = *out_fd = -1;
+	if (c->console == CONSOLE_STDIO) {
+		*in_fd = STDIN_FILENO;
+		*out_fd = STDOUT_FILENO;
+	} else if (c->console == CONSOLE_FILE) {
+		*out_fd = open(c->console_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+		if (*out_fd < 0) {
+			log_errno(errno, "open console file %s", c->console_path);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int run(struct vm *vm)
+{
+	struct vm_config *c = vm->cfg;
+	int in_fd, out_fd = -1, rc = 1;
+	sigset_t mask;
+
+	if (vm_kvm_init(vm) < 0 || vm_memory_init(vm, c->mem_mib, c->hugepages) < 0 ||
+	    vm_kvm_init_memory(vm) < 0 || vm_load_kernel(vm) < 0 || vm_vcpus_init(vm) < 0)
+		return 1;
+	vm->loop = evloop_new();
+	if (!vm->loop) {
+		log_errno(errno, "event loop");
+		return 1;
+	}
+	/* from here on, things exist outside this process: undo them on failure */
+	if (create_devices(vm) < 0 || open_console(vm, &in_fd, &out_fd) < 0)
+		goto out;
+	vm->serial = serial_new(vm, in_fd, out_fd);
+	if (!vm->serial || serial_attach(vm->serial, vm->loop) < 0)
+		goto out;
+	if (c->control && control_open(vm, c->control) < 0)
+		goto out;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	vm->sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (vm->sig_fd < 0 || evloop_add(vm->loop, vm->sig_fd, EPOLLIN, on_signal, vm) < 0) {
+		log_errno(errno, "signalfd");
+		goto out;
+	}
+	if (!c->no_seccomp && sandbox_drop_caps(c->n_fs > 0) < 0)
+		goto out;
+	if (c->console == CONSOLE_STDIO)
+		tty_set_raw();
+	if (vm_vcpus_start(vm) < 0)
+		goto out;
+	if (!c->no_seccomp && sandbox_seccomp_loop() < 0)
+		vm_request_exit(vm, 1);
+	while (atomic_load(&vm->state) != VM_STOPPING) {
+		int r = evloop_run(vm->loop);
+		if (r < 0) {
+			log_errno(-r, "event loop");
+			vm_request_exit(vm, 1);
+		}
+	}
+	vm_vcpus_join(vm);
+	rc = atomic_load(&vm->exit_code);
+	if (rc < 0)
+		rc = 1;
+out:
+	vm_request_exit(vm, 1);
+	vm_vcpus_join(vm);
+	tty_restore();
+	control_close(vm);
+	destroy_devices(vm);
+	serial_free(vm->serial);
+	vm->serial = NULL;
+	if (vm->sig_fd >= 0)
+		close(vm->sig_fd);
+	if (c->console == CONSOLE_FILE && out_fd >= 0)
+		close(out_fd);
+	return rc;
+}
 
 int main(int argc, char **argv)
 {
+	struct vm_config cfg;
+	struct vm vm;
 	log_set_prog("runm-vmm");
-	if (argc > 1 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-v") == 0)) {
-		printf("runm-vmm version %s\n", RUNM_VERSION);
-		return 0;
+	if (argc > 1 && strcmp(argv[1], "vhost-user") == 0) {
+#ifdef HAVE_VHOST_USER
+		return vhost_user_main(argc - 1, argv + 1);
+#else
+		log_error("vhost-user: this build has no vhost-user backend");
+		return 1;
+#endif
 	}
-	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-		printf("usage: runm-vmm [--version] [--help]\n");
-		return 0;
+	int r = vm_config_parse(&cfg, argc, argv);
+	if (r != 0) {
+		vm_config_free(&cfg);
+		return r > 0 ? 0 : 1;
 	}
-	log_error("%s: not implemented yet", argc > 1 ? argv[1] : "run");
-	return 1;
+	signal(SIGPIPE, SIG_IGN);
+	memset(&vm, 0, sizeof(vm));
+	vm.cfg = &cfg;
+	vm.kvm_fd = vm.vm_fd = vm.sig_fd = vm.control_fd = -1;
+	vm.ncpus = cfg.cpus;
+	atomic_init(&vm.state, VM_RUNNING);
+	atomic_init(&vm.exit_code, -1);
+	pthread_mutex_init(&vm.lock, NULL);
+	pthread_cond_init(&vm.cond, NULL);
+	int rc = run(&vm);
+	if (vm.loop)
+		evloop_free(vm.loop);
+	vm_kvm_free(&vm);
+	vm_memory_free(&vm);
+	vm_config_free(&cfg);
+	return rc;
 }

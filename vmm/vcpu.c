@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The vCPU thread: KVM_RUN, exit dispatch, pause parking, fatal exits. */
+#include <errno.h>
+#include <linux/kvm.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+
+#include "log.h"
+#include "vm.h"
+
+uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void vcpu_report(struct vcpu *v, const char *why)
+{
+	struct kvm_regs r;
+	struct kvm_sregs s;
+	char bytes[16 * 3 + 1] = "unavailable";
+	if (ioctl(v->fd, KVM_GET_REGS, &r) < 0 || ioctl(v->fd, KVM_GET_SREGS, &s) < 0) {
+		log_error("vCPU %u: %s (registers unavailable: %s)", v->id, why, strerror(errno));
+		return;
+	}
+	uint64_t lin = s.cs.base + r.rip;
+	struct kvm_translation t = {.linear_address = lin};
+	uint64_t gpa = lin;
+	if ((s.cr0 & 0x80000000) && ioctl(v->fd, KVM_TRANSLATE, &t) == 0 && t.valid)
+		gpa = t.physical_address;
+	const uint8_t *p = vm_gpa(v->vm, gpa, 16);
+	if (!p)
+		p = vm_gpa(v->vm, gpa, 1);
+	if (p) {
+		size_t n = 0;
+		for (unsigned i = 0; i < 16 && vm_gpa(v->vm, gpa + i, 1); i++)
+			n += (size_t)snprintf(bytes + n, sizeof(bytes) - n, "%s%02x", i ? " " : "", p[i]);
+	}
+	log_error("vCPU %u: %s at rip 0x%llx (cs 0x%x, cr0 0x%llx): instruction bytes %s", v->id, why,
+		  (unsigned long long)r.rip, s.cs.selector, (unsigned long long)s.cr0, bytes);
+}
+
+static void park_if_paused(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	if (atomic_load(&vm->state) == VM_PAUSED) {
+		vm->paused_vcpus++;
+		pthread_cond_broadcast(&vm->cond);
+		while (atomic_load(&vm->state) == VM_PAUSED)
+			pthread_cond_wait(&vm->cond, &vm->lock);
+		vm->paused_vcpus--;
+	}
+	pthread_mutex_unlock(&vm->lock);
+}
+
+void *vcpu_thread(void *arg)
+{
+	struct vcpu *v = arg;
+	struct vm *vm = v->vm;
+	struct kvm_run *run = v->run;
+	char why[96];
+
+	if (!vm->cfg->no_seccomp && sandbox_seccomp_vcpu() < 0) {
+		vm_request_exit(vm, 1);
+		return NULL;
+	}
+	for (;;) {
+		int st = atomic_load(&vm->state);
+		if (st == VM_STOPPING)
+			break;
+		if (st == VM_PAUSED) {
+			park_if_paused(vm);
+			continue;
+		}
+		__atomic_store_n(&run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+		/* re-check after clearing: a kick between the check and here sets it again */
+		if (atomic_load(&vm->state) != VM_RUNNING)
+			continue;
+		int r = ioctl(v->fd, KVM_RUN, 0);
+		if (r < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			log_errno(errno, "vCPU %u: KVM_RUN", v->id);
+			vm_request_exit(vm, 1);
+			break;
+		}
+		switch (run->exit_reason) {
+		case KVM_EXIT_IO: {
+			uint8_t *data = (uint8_t *)run + run->io.data_offset;
+			bool wr = run->io.direction == KVM_EXIT_IO_OUT;
+			for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size)
+				vm_pio(vm, run->io.port, wr, data, run->io.size);
+			break;
+		}
+		case KVM_EXIT_MMIO:
+			vm_mmio(vm, run->mmio.phys_addr, run->mmio.is_write, run->mmio.data, run->mmio.len);
+			break;
+		case KVM_EXIT_HLT:
+			/* only without an in-kernel LAPIC; nothing wakes a halted CPU then */
+			vcpu_report(v, "halted with interrupts off");
+			vm_request_exit(vm, 1);
+			break;
+		case KVM_EXIT_SHUTDOWN:
+			vcpu_report(v, "triple fault (KVM_EXIT_SHUTDOWN)");
+			vm_request_exit(vm, 1);
+			break;
+		case KVM_EXIT_SYSTEM_EVENT:
+			/* guest asked for shutdown/reset: a normal end */
+			vm_request_exit(vm, 0);
+			break;
+		case KVM_EXIT_INTERNAL_ERROR:
+			snprintf(why, sizeof(why), "KVM internal error (suberror %u)", run->internal.suberror);
+			vcpu_report(v, why);
+			vm_request_exit(vm, 1);
+			break;
+		case KVM_EXIT_FAIL_ENTRY:
+			snprintf(why, sizeof(why), "VM entry failed (reason 0x%llx)",
+				 (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+			vcpu_report(v, why);
+			vm_request_exit(vm, 1);
+			break;
+		case KVM_EXIT_INTR:
+			break;
+		default:
+			snprintf(why, sizeof(why), "unexpected KVM exit %u", run->exit_reason);
+			vcpu_report(v, why);
+			vm_request_exit(vm, 1);
+			break;
+		}
+	}
+	return NULL;
+}
