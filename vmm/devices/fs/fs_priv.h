@@ -71,6 +71,7 @@ struct fs_server {
 	struct fs_htable ht;
 	uint32_t proto_minor;
 	bool inited;
+	bool warned_fit; /* logged a reply that did not fit (once) */
 	uid_t cur_uid;
 	gid_t cur_gid;
 	uint64_t requests;

@@ -436,8 +436,10 @@ ssize_t fs_server_handle(struct fs_server *s, const struct iovec *req, unsigned 
 		return oh.len;
 	}
 	if (res >= 0 && (size_t)res + sizeof(oh) > r.repcap) {
-		log_warn("fs: reply of %zu bytes to opcode %u does not fit the %zu-byte buffer",
+		if (!s->warned_fit)
+			log_warn("fs: reply of %zu bytes to opcode %u does not fit the %zu-byte buffer",
 			 (size_t)res + sizeof(oh), h.opcode, r.repcap);
+		s->warned_fit = true;
 		res = -EIO;
 	}
 	if (res < 0) {

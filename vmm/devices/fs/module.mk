@@ -11,3 +11,6 @@ test_fs_escape_SRCS = tests/unit/test_fs_escape.c tests/unit/test_fs_util.c $(FS
 
 UNIT_TESTS += test_fs_dir
 test_fs_dir_SRCS = tests/unit/test_fs_dir.c tests/unit/test_fs_util.c $(FS_SRCS) $(COMMON_SRCS)
+
+FUZZERS += fuzz_fuse
+fuzz_fuse_SRCS = tests/fuzz/fuzz_fuse.c $(FS_SRCS) $(COMMON_SRCS)
