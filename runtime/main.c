@@ -1,22 +1,271 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Placeholder entry point: replaced by the component's own implementation. */
+/* runm: runc-compatible CLI. Global flags, then a verb (one file per verb). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
+#include "runm.h"
 #include "version.h"
+
+struct globals G = {.root = RUNM_DEFAULT_ROOT, .log_format = "text"};
+
+static const struct optdef O_NONE[] = {{NULL, 0, 0, NULL}};
+static const struct optdef O_CREATE[] = {
+	{"bundle", 'b', 1, "path to the root of the bundle directory (default: current directory)"},
+	{"console-socket", 0, 1, "AF_UNIX socket that receives the pty master"},
+	{"pid-file", 0, 1, "file to write the container's host pid (the shim) to"},
+	{"no-pivot", 0, 0, "accepted; the guest always pivots"},
+	{"no-new-keyring", 0, 0, "accepted; keyrings are per VM"},
+	{"preserve-fds", 0, 1, "pass N additional fds (not supported across a VM: must be 0)"},
+	{"detach", 'd', 0, "(run) detach from the container's process"},
+	{"keep", 0, 0, "(run) do not delete the container after it exits"},
+	{"no-subreaper", 0, 0, "(run) accepted"},
+	{NULL, 0, 0, NULL}};
+static const struct optdef O_KILL[] = {{"all", 'a', 0, "send the signal to all processes"}, {NULL, 0, 0, NULL}};
+static const struct optdef O_DELETE[] = {{"force", 'f', 0, "kill the container if it runs"}, {NULL, 0, 0, NULL}};
+static const struct optdef O_EXEC[] = {
+	{"console-socket", 0, 1, "AF_UNIX socket that receives the pty master"},
+	{"cwd", 0, 1, "working directory"},
+	{"env", 'e', 2, "set an environment variable"},
+	{"tty", 't', 0, "allocate a pseudo-TTY"},
+	{"user", 'u', 1, "UID[:GID]"},
+	{"additional-gids", 'g', 2, "additional gids"},
+	{"process", 'p', 1, "path to process.json"},
+	{"detach", 'd', 0, "detach from the process"},
+	{"pid-file", 0, 1, "file to write the exec shim's pid to"},
+	{"process-label", 0, 1, "accepted"},
+	{"apparmor", 0, 1, "accepted"},
+	{"no-new-privs", 0, 0, "set no_new_privs"},
+	{"cap", 'c', 2, "add a capability"},
+	{"preserve-fds", 0, 1, "pass N additional fds (must be 0)"},
+	{"cgroup", 0, 2, "accepted"},
+	{"ignore-paused", 0, 0, "accepted"},
+	{NULL, 0, 0, NULL}};
+static const struct optdef O_PS[] = {{"format", 'f', 1, "table or json"}, {NULL, 0, 0, NULL}};
+static const struct optdef O_LIST[] = {
+	{"format", 'f', 1, "table or json"}, {"quiet", 'q', 0, "display only ids"}, {NULL, 0, 0, NULL}};
+static const struct optdef O_EVENTS[] = {
+	{"stats", 0, 0, "display the stats once"}, {"interval", 0, 1, "stats interval (default 5s)"}, {NULL, 0, 0, NULL}};
+static const struct optdef O_UPDATE[] = {
+	{"resources", 'r', 1, "path to a resources JSON file, or - for stdin"},
+	{"memory", 0, 1, "memory limit"},
+	{"cpu-quota", 0, 1, "CPU quota"},
+	{"cpu-period", 0, 1, "CPU period"},
+	{"cpu-shares", 0, 1, "CPU shares"},
+	{"cpuset-cpus", 0, 1, "CPUs"},
+	{"pids-limit", 0, 1, "pids limit"},
+	{NULL, 0, 0, NULL}};
+static const struct optdef O_SPEC[] = {
+	{"bundle", 'b', 1, "where to write config.json"}, {"rootless", 0, 0, "rootless spec"}, {NULL, 0, 0, NULL}};
+static const struct optdef O_SHIM[] = {
+	{"bundle", 0, 1, NULL},      {"console-socket", 0, 1, NULL}, {"pid-file", 0, 1, NULL},
+	{"sync-fd", 0, 1, NULL},     {"foreground", 0, 0, NULL},     {NULL, 0, 0, NULL}};
+
+const struct verb VERBS[] = {
+	{"create", cmd_create, "<container-id>", "create a container (boots its microVM)", O_CREATE, false},
+	{"start", cmd_start, "<container-id>", "start the user process of a created container", O_NONE, false},
+	{"run", cmd_run, "<container-id>", "create and start a container", O_CREATE, false},
+	{"state", cmd_state, "<container-id>", "output the state of a container", O_NONE, false},
+	{"kill", cmd_kill, "<container-id> [signal]", "send a signal (default SIGTERM) to the container's init",
+	 O_KILL, false},
+	{"delete", cmd_delete, "<container-id>", "delete a container and everything it holds", O_DELETE, false},
+	{"exec", cmd_exec, "<container-id> <command> [command options]", "run a process in a container", O_EXEC,
+	 false},
+	{"ps", cmd_ps, "<container-id> [ps options]", "processes running inside a container", O_PS, false},
+	{"list", cmd_list, "", "list containers started by runm with the given root", O_LIST, false},
+	{"pause", cmd_pause, "<container-id>", "pause all processes of the container (freezes the VM)", O_NONE,
+	 false},
+	{"resume", cmd_resume, "<container-id>", "resume a paused container", O_NONE, false},
+	{"events", cmd_events, "<container-id>", "container events and stats", O_EVENTS, false},
+	{"update", cmd_update, "<container-id>", "update container resource constraints", O_UPDATE, false},
+	{"spec", cmd_spec, "", "create a new specification file", O_SPEC, false},
+	{"features", cmd_features, "", "show the enabled features", O_NONE, false},
+	{"checkpoint", cmd_checkpoint, "<container-id>", "not supported by runm", O_NONE, false},
+	{"restore", cmd_restore, "<container-id>", "not supported by runm", O_NONE, false},
+	{"check", cmd_check, "", "check the host: virtualization, QEMU, guest artifacts, backend", O_NONE, false},
+	{"shim", cmd_shim, "<container-id>", "internal: the per-container host process", O_SHIM, true},
+	{NULL, NULL, NULL, NULL, NULL, false}};
+
+const struct verb *find_verb(const char *name)
+{
+	for (const struct verb *v = VERBS; v->name; v++)
+		if (!strcmp(v->name, name))
+			return v;
+	return NULL;
+}
+
+void print_verb_help(const struct verb *v, int fd)
+{
+	dprintf(fd, "NAME:\n   runm %s - %s\n\nUSAGE:\n   runm %s [command options] %s\n", v->name, v->summary,
+		v->name, v->usage);
+	if (v->opts && v->opts[0].lname) {
+		dprintf(fd, "\nOPTIONS:\n");
+		for (const struct optdef *o = v->opts; o->lname; o++) {
+			char left[64];
+			snprintf(left, sizeof(left), "--%s%s%s%s%s", o->lname, o->has_arg ? " value" : "",
+				 o->sname ? ", -" : "", o->sname ? (char[]){o->sname, 0} : "",
+				 o->sname && o->has_arg ? " value" : "");
+			dprintf(fd, "   %-32s %s\n", left, o->help ? o->help : "");
+		}
+	}
+}
+
+int usage_error(const char *verb, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	const struct verb *v = verb ? find_verb(verb) : NULL;
+	if (v) {
+		dprintf(STDERR_FILENO, "Incorrect Usage.\n\n");
+		print_verb_help(v, STDERR_FILENO);
+	}
+	log_error("%s", msg);
+	return 1;
+}
+
+static void print_usage(int fd)
+{
+	dprintf(fd, "NAME:\n   runm - OCI runtime that runs each container in its own KVM microVM\n\n"
+		    "USAGE:\n   runm [global options] command [command options] [arguments...]\n\n"
+		    "VERSION:\n   %s\n\nCOMMANDS:\n",
+		RUNM_VERSION);
+	for (const struct verb *v = VERBS; v->name; v++)
+		if (!v->hidden)
+			dprintf(fd, "   %-11s %s\n", v->name, v->summary);
+	dprintf(fd, "\nGLOBAL OPTIONS:\n"
+		    "   --root value         state directory (default: " RUNM_DEFAULT_ROOT ")\n"
+		    "   --log value          also write errors to this file\n"
+		    "   --log-format value   text or json (default: text)\n"
+		    "   --debug              debug output\n"
+		    "   --systemd-cgroup     accepted: cgroups live in the guest; the VMM stays in the caller's cgroup\n"
+		    "   --rootless value     true, false or auto (accepted)\n"
+		    "   --criu value         accepted and ignored (checkpoint is not supported)\n"
+		    "   --help, -h           show help\n"
+		    "   --version, -v        print the version\n");
+}
+
+static void print_version(void)
+{
+	printf("runm version %s\ncommit: %s\nspec: %s\n", RUNM_VERSION,
+#ifdef RUNM_COMMIT
+	       RUNM_COMMIT,
+#else
+	       "unknown",
+#endif
+	       RUNM_OCI_VERSION);
+}
+
+static int open_log(void)
+{
+	if (strcmp(G.log_format, "text") && strcmp(G.log_format, "json")) {
+		log_error("invalid log-format: %s", G.log_format);
+		return -1;
+	}
+	if (!G.log_file || !*G.log_file)
+		return 0;
+	int fd = open(G.log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		log_errno(errno, "open log file %s", G.log_file);
+		return -1;
+	}
+	log_set_sink(fd, !strcmp(G.log_format, "json"));
+	return 0;
+}
 
 int main(int argc, char **argv)
 {
 	log_set_prog("runm");
-	if (argc > 1 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-v") == 0)) {
-		printf("runm version %s\n", RUNM_VERSION);
+	G.argv0 = argv[0];
+	int i = 1;
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		const char *a = argv[i];
+		const char *name = a + (a[1] == '-' ? 2 : 1);
+		const char *eq = strchr(name, '=');
+		size_t nl = eq ? (size_t)(eq - name) : strlen(name);
+		const char *val = eq ? eq + 1 : NULL;
+#define IS(n) (nl == strlen(n) && !strncmp(name, n, nl))
+#define NEEDVAL()                                                                                  \
+	do {                                                                                       \
+		if (!val) {                                                                        \
+			if (i + 1 >= argc) {                                                       \
+				log_error("flag needs an argument: %s", a);                        \
+				return 1;                                                          \
+			}                                                                          \
+			val = argv[++i];                                                           \
+		}                                                                                  \
+	} while (0)
+		if (IS("version") || IS("v")) {
+			print_version();
+			return 0;
+		} else if (IS("help") || IS("h")) {
+			print_usage(STDOUT_FILENO);
+			return 0;
+		} else if (IS("root")) {
+			NEEDVAL();
+			G.root = val;
+		} else if (IS("log")) {
+			NEEDVAL();
+			G.log_file = val;
+		} else if (IS("log-format")) {
+			NEEDVAL();
+			G.log_format = val;
+		} else if (IS("criu")) {
+			NEEDVAL();
+		} else if (IS("rootless")) {
+			/* urfave: --rootless takes a value (true|false|auto); accept the bare form too */
+			if (!val && i + 1 < argc &&
+			    (!strcmp(argv[i + 1], "true") || !strcmp(argv[i + 1], "false") || !strcmp(argv[i + 1], "auto")))
+				val = argv[++i];
+			G.rootless = val ? val : "true";
+		} else if (IS("debug")) {
+			G.debug = true;
+		} else if (IS("systemd-cgroup")) {
+			G.systemd_cgroup = true;
+		} else {
+			log_error("flag provided but not defined: %s", a);
+			print_usage(STDERR_FILENO);
+			return 1;
+		}
+	}
+	if (open_log() < 0)
+		return 1;
+	log_set_debug(G.debug);
+	if (!G.root[0] || G.root[0] != '/') {
+		/* runc makes --root absolute; do the same so the shim and hooks agree */
+		static char absroot[4096];
+		char cwd[2048];
+		if (!getcwd(cwd, sizeof(cwd)) || (size_t)snprintf(absroot, sizeof(absroot), "%s/%s", cwd, G.root) >= sizeof(absroot)) {
+			log_error("--root %s: cannot make it absolute", G.root);
+			return 1;
+		}
+		G.root = absroot;
+	}
+	if (i >= argc) {
+		print_usage(STDOUT_FILENO);
 		return 0;
 	}
-	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-		printf("usage: runm [--version] [--help]\n");
-		return 0;
+	const struct verb *v = find_verb(argv[i]);
+	if (!v) {
+		log_error("No help topic for '%s'", argv[i]);
+		return 1;
 	}
-	log_error("%s: not implemented yet", argc > 1 ? argv[1] : "run");
-	return 1;
+	/* "runm VERB --help": print the verb's help (checkpoint/restore handle it themselves). */
+	for (int k = i + 1; k < argc; k++) {
+		if (!strcmp(argv[k], "--"))
+			break;
+		if ((!strcmp(argv[k], "--help") || !strcmp(argv[k], "-h")) && v->fn != cmd_checkpoint &&
+		    v->fn != cmd_restore && v->fn != cmd_exec) {
+			print_verb_help(v, STDOUT_FILENO);
+			return 0;
+		}
+	}
+	return v->fn(argc - i - 1, argv + i + 1);
 }

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Where the guest kernel/initramfs are, which backend runs the VM, how big the VM is. */
+#ifndef RUNM_RUNTIME_ARTIFACTS_H
+#define RUNM_RUNTIME_ARTIFACTS_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "spec.h"
+
+#define VM_BASE_MEM_MIB 128 /* guest kernel + agent overhead added to a memory limit */
+#define VM_DEFAULT_MEM_MIB 256
+#define VM_MAX_VCPUS 16
+
+struct vm_plan {
+	char kernel[PATH_MAX];
+	char initrd[PATH_MAX];
+	char backend[16];     /* "runm-vmm" or "qemu" */
+	char backend_why[512];
+	int vcpus;
+	int mem_mib;
+};
+
+/* Hardware virtualization usable by KVM? Fills WHY either way. */
+bool host_hw_virt(char *why, size_t cap);
+/* Absolute path of an executable NAME in $PATH, or false. */
+bool find_in_path(const char *name, char *out, size_t cap);
+/* Guest artifact NAME next to the binary (DIR/guest, DIR/../guest) or in
+ * DIR/../share/runm. */
+bool find_guest_file(const char *name, char *out, size_t cap);
+/* Everything from the spec (resources, io.runm.* annotations) and the host. 0 or -1 + ERR. */
+int vm_plan(const struct spec *s, struct vm_plan *p, char *err, size_t errlen);
+/* Pure part of vm_plan for tests: vCPUs and MiB from limits/annotations. */
+int vm_size(long long mem_limit, long long quota, long long period, const char *cpuset, const char *ann_vcpus,
+	    const char *ann_mem, int host_cpus, int *vcpus, int *mem_mib, char *err, size_t errlen);
+
+#endif

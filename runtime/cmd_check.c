@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* runm check: can this host run containers in microVMs, and how will runm do it? */
+#include <stdio.h>
+#include <string.h>
+#include <sys/utsname.h>
+
+#include "artifacts.h"
+#include "cmd_util.h"
+
+int cmd_check(int argc, char **argv)
+{
+	struct parsed p;
+	if (parse_verb("check", argc, argv, 0, 0, 0, &p) < 0)
+		return 1;
+	parsed_free(&p);
+	char why[256], qemu[PATH_MAX], k[PATH_MAX], i[PATH_MAX], bz[PATH_MAX];
+	bool hw = host_hw_virt(why, sizeof(why));
+	bool q = find_in_path("qemu-system-x86_64", qemu, sizeof(qemu));
+	bool hk = find_guest_file("vmlinux", k, sizeof(k));
+	bool hb = find_guest_file("bzImage", bz, sizeof(bz));
+	bool hi = find_guest_file("initramfs.cpio", i, sizeof(i));
+	struct utsname u;
+	uname(&u);
+	printf("host kernel:      %s %s %s\n", u.sysname, u.release, u.machine);
+	printf("virtualization:   %s: %s\n", hw ? "hardware" : "emulated/unusable", why);
+	printf("qemu:             %s\n", q ? qemu : "qemu-system-x86_64 not found in PATH");
+	printf("guest kernel:     %s\n", hk ? k : "vmlinux not found (make guest)");
+	printf("guest bzImage:    %s\n", hb ? bz : "bzImage not found (make guest)");
+	printf("guest initramfs:  %s\n", hi ? i : "initramfs.cpio not found (make guest)");
+	const char *backend = hw ? "runm-vmm (KVM)" : q ? "qemu (TCG) + runm vhost-user devices" : NULL;
+	printf("backend:          %s\n", backend ? backend : "none: no hardware KVM and no QEMU");
+	bool ok = backend && hk && hi;
+	printf("status:           %s\n", ok ? "ok" : "cannot run containers");
+	return ok ? 0 : 1;
+}

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* runm delete [--force] ID: only stopped containers unless --force; removes mounts, sockets,
+ * the state directory; poststop hooks run. --force on an unknown id succeeds. */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd_util.h"
+#include "log.h"
+
+int delete_container(const char *id, bool force)
+{
+	struct cstate st;
+	char dir[PATH_MAX];
+	if (force && (!valid_id(id) || state_dir(id, dir, sizeof(dir)) < 0 || access(dir, F_OK) < 0))
+		return 0;
+	if (state_dir(id, dir, sizeof(dir)) == 0 && access(dir, F_OK) == 0 && state_load(id, &st) < 0) {
+		/* a directory without readable state: a create that died half-way */
+		if (!force) {
+			log_error("container %s: no usable state (use --force to remove it)", id);
+			return 1;
+		}
+		unmount_below(dir);
+		return rm_rf(dir) < 0 ? 1 : 0;
+	}
+	if (load_container(id, &st, dir) < 0)
+		return 1;
+	int fd = state_lock(dir, true);
+	const char *s = state_status(&st);
+	int rc = 1;
+	if (strcmp(s, "stopped") && !force) {
+		log_error("cannot delete container %s that is not stopped: %s", id, s);
+		goto out;
+	}
+	if (strcmp(s, "stopped")) {
+		/* ask the shim to kill the container and tear the VM down, then make sure */
+		shim_call(dir, "{\"op\":\"kill\",\"signal\":9,\"all\":true}", NULL);
+		for (int i = 0; i < 200 && shim_alive(&st); i++)
+			usleep(10000);
+		shim_force_stop(&st, 2000);
+	}
+	rc = destroy_container(&st, dir) < 0 ? 1 : 0;
+out:
+	if (fd >= 0)
+		close_lock(fd);
+	state_free(&st);
+	return rc;
+}
+
+int cmd_delete(int argc, char **argv)
+{
+	struct parsed p;
+	if (parse_verb("delete", argc, argv, 1, 1, 0, &p) < 0)
+		return 1;
+	int rc = delete_container(p.pos[0], optset(find_verb("delete")->opts, &p, "force"));
+	parsed_free(&p);
+	return rc;
+}

@@ -1,0 +1,399 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* runm exec [options] ID [COMMAND ARGS…] | --process F: run a process in the container.
+ * Foreground: this process is the host side (stdio, signals, exit status); setup failure
+ * exits 255. --detach: a small exec shim (our child, pid in --pid-file) stays behind. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+#include <yajl/yajl_gen.h>
+#include <yajl/yajl_tree.h>
+
+#include "cmd_util.h"
+#include "ctl.h"
+#include "log.h"
+#include "shim.h"
+#include "spec.h"
+
+static void GS(yajl_gen g, const char *s)
+{
+	if (!s)
+		s = "";
+	yajl_gen_string(g, (const unsigned char *)s, strlen(s));
+}
+
+static char *read_file(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	size_t cap = 1 << 16, len = 0;
+	char *b = malloc(cap);
+	while (b) {
+		ssize_t n = read(fd, b + len, cap - len - 1);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		if (len + 1 >= cap) {
+			if (cap > (4 << 20))
+				break;
+			char *nb = realloc(b, cap * 2);
+			if (!nb)
+				break;
+			b = nb;
+			cap *= 2;
+		}
+	}
+	close(fd);
+	if (b)
+		b[len] = '\0';
+	return b;
+}
+
+/* Build the process JSON from the container's config (env, cwd, user) and the flags. */
+static char *build_process(const struct cstate *st, const struct optdef *o, struct parsed *p, bool tty)
+{
+	struct spec sp;
+	bool have = spec_load(st->bundle, &sp) == 0;
+	const char *pe[] = {"process", "env", NULL}, *pc[] = {"process", "cwd", NULL},
+		   *pu[] = {"process", "user", "uid", NULL}, *pg[] = {"process", "user", "gid", NULL};
+	yajl_val env = have ? yajl_tree_get(sp.root, pe, yajl_t_array) : NULL;
+	yajl_val cwd = have ? yajl_tree_get(sp.root, pc, yajl_t_string) : NULL;
+	yajl_val uid = have ? yajl_tree_get(sp.root, pu, yajl_t_number) : NULL;
+	yajl_val gid = have ? yajl_tree_get(sp.root, pg, yajl_t_number) : NULL;
+	yajl_gen g = yajl_gen_alloc(NULL);
+	yajl_gen_map_open(g);
+	GS(g, "terminal");
+	yajl_gen_bool(g, tty);
+	GS(g, "args");
+	yajl_gen_array_open(g);
+	for (int i = 1; i < p->npos; i++)
+		GS(g, p->pos[i]);
+	yajl_gen_array_close(g);
+	GS(g, "env");
+	yajl_gen_array_open(g);
+	for (size_t i = 0; env && i < env->u.array.len; i++)
+		if (YAJL_IS_STRING(env->u.array.values[i]))
+			GS(g, YAJL_GET_STRING(env->u.array.values[i]));
+	int ie = opt_index(o, "env");
+	for (int i = 0; i < p->set[ie]; i++)
+		GS(g, p->list[ie][i]);
+	yajl_gen_array_close(g);
+	GS(g, "cwd");
+	const char *c = optval(o, p, "cwd");
+	GS(g, c ? c : cwd ? YAJL_GET_STRING(cwd) : "/");
+	long long u = uid && YAJL_IS_INTEGER(uid) ? YAJL_GET_INTEGER(uid) : 0;
+	long long gr = gid && YAJL_IS_INTEGER(gid) ? YAJL_GET_INTEGER(gid) : 0;
+	const char *us = optval(o, p, "user");
+	if (us) {
+		char *end;
+		u = strtoll(us, &end, 10);
+		if (*end == ':')
+			gr = strtoll(end + 1, &end, 10);
+	}
+	GS(g, "user");
+	yajl_gen_map_open(g);
+	GS(g, "uid");
+	yajl_gen_integer(g, u);
+	GS(g, "gid");
+	yajl_gen_integer(g, gr);
+	int ig = opt_index(o, "additional-gids");
+	if (p->set[ig]) {
+		GS(g, "additionalGids");
+		yajl_gen_array_open(g);
+		for (int i = 0; i < p->set[ig]; i++)
+			yajl_gen_integer(g, atoll(p->list[ig][i]));
+		yajl_gen_array_close(g);
+	}
+	yajl_gen_map_close(g);
+	if (optset(o, p, "no-new-privs")) {
+		GS(g, "noNewPrivileges");
+		yajl_gen_bool(g, 1);
+	}
+	yajl_gen_map_close(g);
+	const unsigned char *buf;
+	size_t len;
+	char *out = NULL;
+	if (yajl_gen_get_buf(g, &buf, &len) == yajl_gen_status_ok)
+		out = strndup((const char *)buf, len);
+	yajl_gen_free(g);
+	if (have)
+		spec_free(&sp);
+	return out;
+}
+
+static char *read_reply_line(int s)
+{
+	size_t cap = 256, len = 0;
+	char *b = malloc(cap);
+	while (b) {
+		ssize_t n = read(s, b + len, 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			free(b);
+			return NULL;
+		}
+		if (b[len] == '\n')
+			break;
+		if (++len + 1 >= cap) {
+			if (cap > (1 << 16)) {
+				free(b);
+				return NULL;
+			}
+			char *nb = realloc(b, cap * 2);
+			if (!nb) {
+				free(b);
+				return NULL;
+			}
+			b = nb;
+			cap *= 2;
+		}
+	}
+	if (b)
+		b[len] = '\0';
+	return b;
+}
+
+/* Wait for {"exit":N} on CONN, forwarding our signals (and window size) to the process. */
+static int wait_exec(const char *dir, const char *exec_id, int conn, int winfd)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	for (int sig = 1; sig < 32; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP && sig != SIGCHLD && sig != SIGPIPE && sig != SIGSEGV &&
+		    sig != SIGBUS && sig != SIGFPE && sig != SIGILL && sig != SIGTRAP)
+			sigaddset(&set, sig);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	int sfd = signalfd(-1, &set, SFD_CLOEXEC);
+	char req[256];
+	for (;;) {
+		struct pollfd pf[2] = {{.fd = conn, .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
+		if (poll(pf, 2, -1) < 0 && errno != EINTR)
+			return 255;
+		if (pf[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+				char *rep = NULL;
+				struct winsize ws;
+				if (si.ssi_signo == SIGWINCH) {
+					if (winfd >= 0 && ioctl(winfd, TIOCGWINSZ, &ws) == 0) {
+						snprintf(req, sizeof(req),
+							 "{\"op\":\"resize\",\"process\":\"%s\",\"rows\":%u,\"cols\":%u}",
+							 exec_id, ws.ws_row, ws.ws_col);
+						ctl_call(dir, req, NULL, 0, &rep);
+					}
+				} else {
+					snprintf(req, sizeof(req), "{\"op\":\"kill\",\"process\":\"%s\",\"signal\":%u}",
+						 exec_id, si.ssi_signo);
+					ctl_call(dir, req, NULL, 0, &rep);
+				}
+				free(rep);
+			}
+		}
+		if (pf[0].revents) {
+			char *line = read_reply_line(conn);
+			if (!line) {
+				log_error("exec %s: lost the container's shim", exec_id);
+				return 255;
+			}
+			char err[128];
+			yajl_val v = yajl_tree_parse(line, err, sizeof(err));
+			long long code = 255;
+			const char *pe[] = {"exit", NULL};
+			yajl_val e = v ? yajl_tree_get(v, pe, yajl_t_number) : NULL;
+			if (e && YAJL_IS_INTEGER(e))
+				code = YAJL_GET_INTEGER(e);
+			else
+				ctl_reply_error(line);
+			if (v)
+				yajl_tree_free(v);
+			free(line);
+			return (int)(code & 0xff);
+		}
+	}
+}
+
+int cmd_exec(int argc, char **argv)
+{
+	struct parsed p;
+	const struct optdef *o = find_verb("exec")->opts;
+	if (argc >= 1 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h"))) {
+		print_verb_help(find_verb("exec"), STDOUT_FILENO);
+		return 0;
+	}
+	if (parse_verb("exec", argc, argv, 1, -1, 2, &p) < 0)
+		return 255;
+	int rc = 255;
+	const char *procf = optval(o, &p, "process"), *pidf = optval(o, &p, "pid-file"),
+		   *cs = optval(o, &p, "console-socket"), *pfd = optval(o, &p, "preserve-fds");
+	bool detach = optset(o, &p, "detach"), tty = optset(o, &p, "tty");
+	char *proc = NULL;
+	struct cstate st;
+	char dir[PATH_MAX];
+	int fds[3], nfds = 0, master = -1, slave = -1, conn = -1;
+	struct termios saved;
+	bool raw = false;
+	if (!procf && p.npos < 2) {
+		usage_error("exec", "\"exec\" requires a minimum of 2 argument(s)");
+		goto out0;
+	}
+	if (pfd && strcmp(pfd, "0")) {
+		log_error("--preserve-fds %s: passing extra file descriptors into a microVM is not supported", pfd);
+		goto out0;
+	}
+	if (load_container(p.pos[0], &st, dir) < 0)
+		goto out0;
+	const char *s = state_status(&st);
+	if (!strcmp(s, "stopped")) {
+		log_error("cannot exec in a stopped container");
+		goto out;
+	}
+	if (!strcmp(s, "paused")) {
+		log_error("cannot exec in a paused container");
+		goto out;
+	}
+	if (procf) {
+		proc = read_file(procf);
+		char err[256];
+		yajl_val v = proc ? yajl_tree_parse(proc, err, sizeof(err)) : NULL;
+		const char *pt[] = {"terminal", NULL};
+		if (!proc) {
+			log_errno(errno, "read process file %s", procf);
+			goto out;
+		}
+		if (!v || !YAJL_IS_OBJECT(v)) {
+			log_error("process file %s: not a JSON object", procf);
+			if (v)
+				yajl_tree_free(v);
+			goto out;
+		}
+		yajl_val t = yajl_tree_get(v, pt, yajl_t_any);
+		tty = t && YAJL_IS_TRUE(t);
+		yajl_tree_free(v);
+	} else {
+		proc = build_process(&st, o, &p, tty);
+	}
+	if (!proc) {
+		log_error("exec: cannot build the process");
+		goto out;
+	}
+	if (tty && cs) {
+		if (open_host_pty(&master, &slave, false) < 0)
+			goto out;
+		int c = console_send(cs, master);
+		close(master);
+		if (c < 0)
+			goto out;
+		fds[nfds++] = slave;
+	} else if (tty) {
+		if (tcgetattr(STDIN_FILENO, &saved) == 0) {
+			struct termios t = saved;
+			cfmakeraw(&t);
+			tcsetattr(STDIN_FILENO, TCSANOW, &t);
+			raw = true;
+		}
+		fds[nfds++] = STDIN_FILENO;
+	} else {
+		fds[0] = STDIN_FILENO;
+		fds[1] = STDOUT_FILENO;
+		fds[2] = STDERR_FILENO;
+		nfds = 3;
+	}
+	char exec_id[64];
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(exec_id, sizeof(exec_id), "exec-%d-%lx", (int)getpid(), (unsigned long)ts.tv_nsec);
+	char *req = NULL;
+	if (asprintf(&req, "{\"op\":\"exec\",\"id\":\"%s\",\"tty\":%s,\"stdin\":true,\"process\":%s}", exec_id,
+		     tty ? "true" : "false", proc) < 0)
+		goto out;
+	conn = ctl_connect(dir);
+	if (conn < 0) {
+		log_error("container not running");
+		free(req);
+		goto out;
+	}
+	/* send the request with our stdio fds, get {"ok":true,"started":true} */
+	struct iovec iov = {.iov_base = req, .iov_len = strlen(req)};
+	char cbuf[CMSG_SPACE(sizeof(int) * 3)];
+	memset(cbuf, 0, sizeof(cbuf));
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			    .msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds)};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+	memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)nfds);
+	ssize_t sent = sendmsg(conn, &mh, MSG_NOSIGNAL);
+	if (sent > 0 && (size_t)sent < strlen(req))
+		ctl_write_all(conn, req + sent, strlen(req) - (size_t)sent);
+	free(req);
+	if (sent <= 0 || ctl_write_all(conn, "\n", 1) < 0) {
+		log_errno(errno, "exec: send request to the shim");
+		goto out;
+	}
+	char *line = read_reply_line(conn);
+	if (!line || ctl_reply_error(line)) {
+		if (!line)
+			log_error("exec: the shim closed the connection");
+		free(line);
+		goto out;
+	}
+	free(line);
+	if (slave >= 0) {
+		close(slave);
+		slave = -1;
+	}
+	if (detach) {
+		pid_t pid = fork();
+		if (pid < 0) {
+			log_errno(errno, "fork exec shim");
+			goto out;
+		}
+		if (pid == 0) {
+			int nul = open("/dev/null", O_RDWR);
+			if (nul >= 0) {
+				dup2(nul, 0);
+				dup2(nul, 1);
+				dup2(nul, 2);
+			}
+			setsid();
+			_exit(wait_exec(dir, exec_id, conn, -1));
+		}
+		if (pidf) {
+			char tmp[PATH_MAX + 16];
+			snprintf(tmp, sizeof(tmp), "%s.runm-tmp", pidf);
+			int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+			if (fd < 0 || dprintf(fd, "%d", pid) < 0 || close(fd) < 0 || rename(tmp, pidf) < 0) {
+				log_errno(errno, "write pid file %s", pidf);
+				kill(pid, SIGKILL);
+				goto out;
+			}
+		}
+		rc = 0;
+		goto out;
+	}
+	rc = wait_exec(dir, exec_id, conn, tty ? STDIN_FILENO : -1);
+out:
+	if (raw)
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+	if (conn >= 0)
+		close(conn);
+	if (slave >= 0)
+		close(slave);
+	free(proc);
+	state_free(&st);
+out0:
+	parsed_free(&p);
+	return rc;
+}

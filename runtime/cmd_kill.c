@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* runm kill [--all] ID [SIGNAL]: names, numbers and SIG-prefixed names; default SIGTERM. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd_util.h"
+#include "log.h"
+
+int cmd_kill(int argc, char **argv)
+{
+	struct parsed p;
+	if (parse_verb("kill", argc, argv, 1, 2, 0, &p) < 0)
+		return 1;
+	int rc = 1;
+	struct cstate st;
+	char dir[PATH_MAX];
+	if (load_container(p.pos[0], &st, dir) < 0)
+		goto out;
+	int sig = p.npos > 1 ? parse_signal(p.pos[1]) : 15;
+	if (sig < 0) {
+		log_error("unknown signal \"%s\"", p.pos[1]);
+		goto out_st;
+	}
+	const char *s = state_status(&st);
+	if (!strcmp(s, "stopped")) {
+		log_error("container not running");
+		goto out_st;
+	}
+	char req[128];
+	snprintf(req, sizeof(req), "{\"op\":\"kill\",\"signal\":%d,\"all\":%s}", sig,
+		 optset(find_verb("kill")->opts, &p, "all") ? "true" : "false");
+	rc = shim_call(dir, req, NULL);
+out_st:
+	state_free(&st);
+out:
+	parsed_free(&p);
+	return rc;
+}

@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "cmd_util.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "hooks.h"
+#include "log.h"
+#include "spec.h"
+
+int parse_verb(const char *verb, int argc, char **argv, int min, int max, int stop_after, struct parsed *p)
+{
+	const struct verb *v = find_verb(verb);
+	if (parse_args(verb, v->opts, argc, argv, stop_after, p) < 0)
+		return -1;
+	if (p->npos < min || (max >= 0 && p->npos > max)) {
+		if (min == max)
+			usage_error(verb, "\"%s\" requires exactly %d argument(s)", verb, min);
+		else if (p->npos < min)
+			usage_error(verb, "\"%s\" requires a minimum of %d argument(s)", verb, min);
+		else
+			usage_error(verb, "\"%s\" requires a maximum of %d argument(s)", verb, max);
+		parsed_free(p);
+		return -1;
+	}
+	return 0;
+}
+
+int load_container(const char *id, struct cstate *st, char dir[PATH_MAX])
+{
+	if (!valid_id(id)) {
+		log_error("container does not exist");
+		return -1;
+	}
+	int r = state_dir(id, dir, PATH_MAX);
+	if (r == 0)
+		r = state_load(id, st);
+	if (r == -ENOENT || r == -ENOTDIR) {
+		log_error("container does not exist");
+		return -1;
+	}
+	if (r < 0) {
+		if (r != -EINVAL)
+			log_errno(-r, "load state of container %s", id);
+		return -1;
+	}
+	return 0;
+}
+
+int shim_call(const char *dir, const char *req, char **reply)
+{
+	char *rep = NULL;
+	int r = ctl_call(dir, req, NULL, 0, &rep);
+	if (r < 0) {
+		if (r == -ENOENT || r == -ECONNREFUSED || r == -ECONNRESET)
+			log_error("container not running");
+		else
+			log_errno(-r, "talk to the container's shim at %s/%s", dir, CTL_SOCK);
+		return 1;
+	}
+	int e = ctl_reply_error(rep);
+	if (reply && !e)
+		*reply = rep;
+	else
+		free(rep);
+	return e;
+}
+
+void shim_force_stop(const struct cstate *st, int ms)
+{
+	if (!shim_alive(st))
+		return;
+	kill(st->pid, SIGKILL);
+	for (int i = 0; i < ms / 10 && shim_alive(st); i++) {
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+}
+
+void unmount_below(const char *dir)
+{
+	size_t dl = strlen(dir);
+	for (int pass = 0; pass < 8; pass++) {
+		FILE *f = fopen("/proc/self/mountinfo", "re");
+		if (!f)
+			return;
+		char line[8192], deepest[PATH_MAX] = "";
+		while (fgets(line, sizeof(line), f)) {
+			char mp[PATH_MAX];
+			/* id parent major:minor root mountpoint ... */
+			if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1)
+				continue;
+			if (strncmp(mp, dir, dl) || (mp[dl] != '/' && mp[dl] != '\0'))
+				continue;
+			if (strlen(mp) > strlen(deepest))
+				snprintf(deepest, sizeof(deepest), "%s", mp);
+		}
+		fclose(f);
+		if (!deepest[0])
+			return;
+		if (umount2(deepest, MNT_DETACH) < 0) {
+			log_errno(errno, "unmount %s", deepest);
+			return;
+		}
+	}
+}
+
+int destroy_container(const struct cstate *st, const char *dir)
+{
+	struct spec sp;
+	char *js = state_to_json(st, false, true);
+	/* poststop hooks run on the host; a broken bundle must not block the cleanup */
+	if (st->bundle[0]) {
+		char path[PATH_MAX + 16];
+		snprintf(path, sizeof(path), "%s/config.json", st->bundle);
+		if (access(path, R_OK) == 0 && spec_load(st->bundle, &sp) == 0) {
+			if (js)
+				run_hooks(&sp, HOOK_POSTSTOP, js, false);
+			spec_free(&sp);
+		}
+	}
+	free(js);
+	unmount_below(dir);
+	int r = rm_rf(dir);
+	if (r < 0) {
+		log_errno(-r, "remove %s", dir);
+		return -1;
+	}
+	return 0;
+}
+
+char *json_quote(const char *s)
+{
+	size_t n = strlen(s);
+	char *out = malloc(n * 6 + 3), *o = out;
+	if (!out)
+		return NULL;
+	*o++ = '"';
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\') {
+			*o++ = '\\';
+			*o++ = (char)c;
+		} else if (c < 0x20) {
+			o += sprintf(o, "\\u%04x", c);
+		} else {
+			*o++ = (char)c;
+		}
+	}
+	*o++ = '"';
+	*o = '\0';
+	return out;
+}
+
+void close_lock(int fd)
+{
+	close(fd);
+}

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Helpers shared by the verbs. */
+#ifndef RUNM_RUNTIME_CMD_UTIL_H
+#define RUNM_RUNTIME_CMD_UTIL_H
+
+#include <limits.h>
+
+#include "runm.h"
+#include "state.h"
+
+/* Parse ARGV for VERB expecting exactly/at least N positionals; prints runc's usage errors. */
+int parse_verb(const char *verb, int argc, char **argv, int min, int max, int stop_after, struct parsed *p);
+/* Load container ID into ST/DIR; prints "container does not exist" (and returns -1) if absent. */
+int load_container(const char *id, struct cstate *st, char dir[PATH_MAX]);
+/* Ask the shim of DIR: REQ → reply; errors printed; 0 on {"ok":…}, 1 otherwise.
+ * *REPLY is set (caller frees) when non-NULL. */
+int shim_call(const char *dir, const char *req, char **reply);
+/* Verb bodies reused by other verbs (run). */
+int start_container(const char *id);
+int delete_container(const char *id, bool force);
+void close_lock(int fd);
+/* Kill the shim (SIGKILL, only if pid+start time still match) and wait up to MS for it. */
+void shim_force_stop(const struct cstate *st, int ms);
+/* Unmount anything mounted below DIR (deepest first). */
+void unmount_below(const char *dir);
+/* Remove a container completely: poststop hooks, mounts, sockets, directory. */
+int destroy_container(const struct cstate *st, const char *dir);
+/* JSON-escape S into a malloc'd quoted string. */
+char *json_quote(const char *s);
+
+#endif

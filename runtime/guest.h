@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The shim's view of one microVM and its agent: boot, create/start the container, exec,
+ * signals, resize, pause, stats, exit events. Implemented in guest.c on top of
+ * runtime/backend (VMM processes) and runtime/agentclient (agent protocol). */
+#ifndef RUNM_RUNTIME_GUEST_H
+#define RUNM_RUNTIME_GUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "artifacts.h"
+#include "spec.h"
+
+struct guest;
+
+/* Host-side ends of a process's streams: write to in, read from out/err; with a tty only
+ * tty (bidirectional). -1 when absent. */
+struct guest_stdio {
+	int in, out, err, tty;
+};
+
+struct guest_exit {
+	char process[72]; /* "init" or an exec id */
+	int status;       /* code, or 128+signal */
+};
+
+/* Boot the VM for container ID with state directory DIR (VMM sockets go there). */
+int guest_boot(const char *id, const char *dir, const struct spec *s, const struct vm_plan *plan,
+	       struct guest **out, char *err, size_t errlen);
+/* Create the container (held before exec) and connect its streams. WANT_STDIN: connect stdin. */
+int guest_create(struct guest *g, const struct spec *s, bool want_stdin, struct guest_stdio *io, char *err,
+		 size_t errlen);
+int guest_start(struct guest *g, char *err, size_t errlen);
+/* PROCESS is "init" or an exec id. */
+int guest_signal(struct guest *g, const char *process, int sig, bool all, char *err, size_t errlen);
+int guest_resize(struct guest *g, const char *process, unsigned rows, unsigned cols);
+int guest_exec(struct guest *g, const char *exec_id, const char *process_json, bool want_stdin,
+	       struct guest_stdio *io, char *err, size_t errlen);
+int guest_pause(struct guest *g, bool pause, char *err, size_t errlen);
+/* Reply documents (malloc'd JSON): {"processes":[{"pid":N,"cmd":"…"}]} / stats data object. */
+int guest_ps(struct guest *g, char **json, char *err, size_t errlen);
+int guest_stats(struct guest *g, char **json, char *err, size_t errlen);
+int guest_update(struct guest *g, const char *resources_json, char *err, size_t errlen);
+/* fd that becomes readable when guest_next_exit may have something, or the VM died. */
+int guest_event_fd(struct guest *g);
+/* 1 = *ex filled, 0 = nothing yet, -1 = the VM or the agent connection is gone. */
+int guest_next_exit(struct guest *g, struct guest_exit *ex);
+/* Stop the VM (if running) and release everything. */
+void guest_destroy(struct guest *g);
+
+#endif

@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* OCI hooks that run on the host: the state JSON on stdin, their timeout enforced. */
+#ifndef RUNM_RUNTIME_HOOKS_H
+#define RUNM_RUNTIME_HOOKS_H
+
+#include <stdbool.h>
+
+#include "spec.h"
+
+/* Run every hook of KIND in order. STOP_ON_ERROR: return -1 at the first failure
+ * (prestart/createRuntime/startContainer…); otherwise warn and continue (poststart/poststop). */
+int run_hooks(const struct spec *s, enum hook_kind kind, const char *state_json, bool stop_on_error);
+
+#endif

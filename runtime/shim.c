@@ -1,0 +1,580 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* runm shim: the per-container host process (its pid is the container's pid for engines).
+ * Exec'd by create; boots the VM through guest.c, has the agent create the container, answers
+ * the control socket, forwards signals to the container's init, relays stdio or the pty, and
+ * exits with the container's status. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+#include <yajl/yajl_tree.h>
+
+#include "artifacts.h"
+#include "cmd_util.h"
+#include "ctl.h"
+#include "guest.h"
+#include "hooks.h"
+#include "log.h"
+#include "relay.h"
+#include "shim.h"
+#include "spec.h"
+
+#define MAX_EXECS 32
+
+struct execp {
+	bool used;
+	char id[72];
+	int conn; /* control connection waiting for {"exit":N} */
+	int fds[3];
+	int nfds;
+	int status;
+	bool exited;
+};
+
+struct shim {
+	const char *id;
+	char dir[PATH_MAX];
+	struct spec spec;
+	struct cstate st;
+	struct guest *g;
+	struct relays rs;
+	struct execp ex[MAX_EXECS + 1]; /* [0] unused: owner 0 is init */
+	int lsock, sfd;
+	int tty_slave; /* host pty slave for the init's terminal, -1 without */
+	bool init_exited;
+	int init_status;
+};
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void save_state(struct shim *s, const char *status)
+{
+	snprintf(s->st.status, sizeof(s->st.status), "%s", status);
+	int r = state_save(s->dir, &s->st);
+	if (r < 0)
+		log_errno(-r, "write %s/state.json", s->dir);
+}
+
+static void reply(int conn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void reply(int conn, const char *fmt, ...)
+{
+	char *m = NULL;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vasprintf(&m, fmt, ap);
+	va_end(ap);
+	if (n >= 0) {
+		ctl_write_all(conn, m, (size_t)n);
+		ctl_write_all(conn, "\n", 1);
+	}
+	free(m);
+}
+
+static void reply_err(int conn, const char *msg)
+{
+	char *q = json_quote(msg);
+	reply(conn, "{\"error\":%s}", q ? q : "\"error\"");
+	free(q);
+}
+
+/* Send the pty master to the engine's console socket: one fd, non-empty payload. */
+int console_send(const char *path, int master)
+{
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		log_error("console socket %s: path too long", path);
+		close(s);
+		return -1;
+	}
+	strcpy(sa.sun_path, path);
+	if (s < 0 || connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		log_errno(errno, "connect console socket %s", path);
+		if (s >= 0)
+			close(s);
+		return -1;
+	}
+	int r = send_fd(s, master, "/dev/ptmx");
+	close(s);
+	if (r < 0) {
+		log_errno(-r, "send pty master to console socket %s", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* A host pty pair: the master goes to the engine, the slave (raw) is relayed to the guest
+ * tty stream; the slave becomes our controlling terminal so resizes arrive as SIGWINCH. */
+int open_host_pty(int *master, int *slave, bool ctty)
+{
+	*master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (*master < 0 || grantpt(*master) < 0 || unlockpt(*master) < 0) {
+		log_errno(errno, "allocate a pty");
+		return -1;
+	}
+	*slave = ioctl(*master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (*slave < 0) {
+		char name[64];
+		if (ptsname_r(*master, name, sizeof(name)) == 0)
+			*slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	}
+	if (*slave < 0) {
+		log_errno(errno, "open pty slave");
+		close(*master);
+		return -1;
+	}
+	struct termios t;
+	if (tcgetattr(*slave, &t) == 0) {
+		cfmakeraw(&t);
+		tcsetattr(*slave, TCSANOW, &t);
+	}
+	if (ctty) {
+		setsid();
+		ioctl(*slave, TIOCSCTTY, 0);
+	}
+	return 0;
+}
+
+static void forward_winsize(struct shim *s)
+{
+	struct winsize ws;
+	if (s->tty_slave >= 0 && ioctl(s->tty_slave, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col)
+		guest_resize(s->g, "init", ws.ws_row, ws.ws_col);
+}
+
+static int new_exec_slot(struct shim *s)
+{
+	for (int i = 1; i <= MAX_EXECS; i++)
+		if (!s->ex[i].used)
+			return i;
+	return -1;
+}
+
+static void finish_exec(struct shim *s, int i)
+{
+	struct execp *e = &s->ex[i];
+	relay_close_owner(&s->rs, i);
+	if (e->conn >= 0) {
+		reply(e->conn, "{\"ok\":true,\"exit\":%d}", e->status);
+		close(e->conn);
+	}
+	for (int k = 0; k < e->nfds; k++)
+		close(e->fds[k]);
+	memset(e, 0, sizeof(*e));
+}
+
+static void handle_exec(struct shim *s, int conn, yajl_val req, int *fds, int nfds)
+{
+	char err[512];
+	const char *pid[] = {"id", NULL}, *ptty[] = {"tty", NULL}, *pin[] = {"stdin", NULL};
+	yajl_val idv = yajl_tree_get(req, pid, yajl_t_string);
+	yajl_val ttyv = yajl_tree_get(req, ptty, yajl_t_any);
+	yajl_val inv = yajl_tree_get(req, pin, yajl_t_any);
+	bool tty = ttyv && YAJL_IS_TRUE(ttyv);
+	const char *proc = strstr(ctl_last_request, "\"process\":");
+	int slot = new_exec_slot(s);
+	if (!idv || !proc || nfds != (tty ? 1 : 3) || slot < 0) {
+		reply_err(conn, slot < 0 ? "exec: too many exec processes" : "exec: malformed request");
+		goto fail;
+	}
+	/* process is the last member of the request object: take the text verbatim */
+	char *pj = strndup(proc + 10, strlen(proc + 10) - 1);
+	struct guest_stdio io = {-1, -1, -1, -1};
+	int r = pj ? guest_exec(s->g, YAJL_GET_STRING(idv), pj, inv && YAJL_IS_TRUE(inv), &io, err, sizeof(err))
+		   : -1;
+	free(pj);
+	if (r < 0) {
+		reply_err(conn, err);
+		goto fail;
+	}
+	struct execp *e = &s->ex[slot];
+	e->used = true;
+	snprintf(e->id, sizeof(e->id), "%s", YAJL_GET_STRING(idv));
+	e->conn = conn;
+	e->nfds = nfds;
+	memcpy(e->fds, fds, sizeof(int) * (size_t)nfds);
+	if (tty) {
+		relay_add(&s->rs, fds[0], io.tty, slot, false, false);
+		int k = relay_add(&s->rs, io.tty, fds[0], slot, true, false);
+		if (k >= 0)
+			s->rs.r[k].output = true;
+	} else {
+		relay_add(&s->rs, fds[0], io.in, slot, false, true);
+		int k = relay_add(&s->rs, io.out, fds[1], slot, true, false);
+		if (k >= 0)
+			s->rs.r[k].output = true;
+		k = relay_add(&s->rs, io.err, fds[2], slot, true, false);
+		if (k >= 0)
+			s->rs.r[k].output = true;
+	}
+	reply(conn, "{\"ok\":true,\"started\":true}");
+	return;
+fail:
+	for (int k = 0; k < nfds; k++)
+		close(fds[k]);
+	close(conn);
+}
+
+const char *ctl_last_request;
+
+static void handle_conn(struct shim *s, int conn)
+{
+	int fds[4], nfds = 0;
+	struct timeval tv = {5, 0};
+	setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	char *line = ctl_read_request(conn, fds, 4, &nfds);
+	char err[512];
+	if (!line) {
+		close(conn);
+		return;
+	}
+	yajl_val req = yajl_tree_parse(line, err, sizeof(err));
+	const char *pop[] = {"op", NULL};
+	yajl_val opv = req ? yajl_tree_get(req, pop, yajl_t_string) : NULL;
+	const char *op = opv ? YAJL_GET_STRING(opv) : "";
+	ctl_last_request = line;
+	if (!strcmp(op, "exec")) {
+		if (s->init_exited) {
+			reply_err(conn, "cannot exec in a stopped container");
+			for (int k = 0; k < nfds; k++)
+				close(fds[k]);
+			close(conn);
+		} else {
+			handle_exec(s, conn, req, fds, nfds);
+		}
+		goto out;
+	}
+	for (int k = 0; k < nfds; k++)
+		close(fds[k]);
+	if (!strcmp(op, "start")) {
+		if (strcmp(s->st.status, "created")) {
+			reply_err(conn, "cannot start an already running container");
+		} else {
+			char *js = state_to_json(&s->st, false, true);
+			int hr = js ? run_hooks(&s->spec, HOOK_START_CONTAINER, js, true) : -1;
+			if (hr < 0) {
+				reply_err(conn, "startContainer hook failed");
+			} else if (guest_start(s->g, err, sizeof(err)) < 0) {
+				reply_err(conn, err);
+			} else {
+				save_state(s, "running");
+				reply(conn, "{\"ok\":true}");
+				free(js);
+				js = state_to_json(&s->st, false, true);
+				if (js)
+					run_hooks(&s->spec, HOOK_POSTSTART, js, false);
+			}
+			free(js);
+		}
+	} else if (!strcmp(op, "kill")) {
+		long long sig = 0;
+		const char *pproc[] = {"process", NULL}, *psig[] = {"signal", NULL}, *pall[] = {"all", NULL};
+		yajl_val pv = yajl_tree_get(req, pproc, yajl_t_string);
+		yajl_val sv = yajl_tree_get(req, psig, yajl_t_number);
+		yajl_val av = yajl_tree_get(req, pall, yajl_t_any);
+		if (sv && YAJL_IS_INTEGER(sv))
+			sig = YAJL_GET_INTEGER(sv);
+		if (sig <= 0 || sig > 64)
+			reply_err(conn, "kill: invalid signal");
+		else if (s->init_exited && !pv)
+			reply_err(conn, "container not running");
+		else if (guest_signal(s->g, pv ? YAJL_GET_STRING(pv) : "init", (int)sig, av && YAJL_IS_TRUE(av),
+				      err, sizeof(err)) < 0)
+			reply_err(conn, err);
+		else
+			reply(conn, "{\"ok\":true}");
+	} else if (!strcmp(op, "resize")) {
+		const char *pproc[] = {"process", NULL};
+		yajl_val pv = yajl_tree_get(req, pproc, yajl_t_string);
+		long long rows = 0, cols = 0;
+		const char *pr[] = {"rows", NULL}, *pc[] = {"cols", NULL};
+		yajl_val rv = yajl_tree_get(req, pr, yajl_t_number), cv = yajl_tree_get(req, pc, yajl_t_number);
+		if (rv && YAJL_IS_INTEGER(rv))
+			rows = YAJL_GET_INTEGER(rv);
+		if (cv && YAJL_IS_INTEGER(cv))
+			cols = YAJL_GET_INTEGER(cv);
+		if (rows <= 0 || cols <= 0 || rows > 65535 || cols > 65535)
+			reply_err(conn, "resize: invalid size");
+		else if (guest_resize(s->g, pv ? YAJL_GET_STRING(pv) : "init", (unsigned)rows, (unsigned)cols) < 0)
+			reply_err(conn, "resize failed");
+		else
+			reply(conn, "{\"ok\":true}");
+	} else if (!strcmp(op, "pause") || !strcmp(op, "resume")) {
+		bool p = !strcmp(op, "pause");
+		if (guest_pause(s->g, p, err, sizeof(err)) < 0) {
+			reply_err(conn, err);
+		} else {
+			/* resume returns to where pause left: created stays created */
+			static char before[16] = "running";
+			if (p)
+				snprintf(before, sizeof(before), "%s", s->st.status);
+			save_state(s, p ? "paused" : before);
+			reply(conn, "{\"ok\":true}");
+		}
+	} else if (!strcmp(op, "ps") || !strcmp(op, "stats")) {
+		char *js = NULL;
+		int r = !strcmp(op, "ps") ? guest_ps(s->g, &js, err, sizeof(err))
+					 : guest_stats(s->g, &js, err, sizeof(err));
+		if (r < 0)
+			reply_err(conn, err);
+		else if (!strcmp(op, "ps"))
+			reply(conn, "{\"ok\":true,%s", js[0] == '{' ? js + 1 : "\"processes\":[]}");
+		else
+			reply(conn, "{\"ok\":true,\"data\":%s}", js);
+		free(js);
+	} else if (!strcmp(op, "update")) {
+		const char *pr = strstr(line, "\"resources\":");
+		char *rj = pr ? strndup(pr + 12, strlen(pr + 12) - 1) : NULL;
+		if (!rj)
+			reply_err(conn, "update: malformed request");
+		else if (guest_update(s->g, rj, err, sizeof(err)) < 0)
+			reply_err(conn, err);
+		else
+			reply(conn, "{\"ok\":true}");
+		free(rj);
+	} else {
+		reply_err(conn, "unknown request");
+	}
+	close(conn);
+out:
+	ctl_last_request = NULL;
+	if (req)
+		yajl_tree_free(req);
+	free(line);
+}
+
+static int write_pid_file(const char *path, int pid)
+{
+	char tmp[PATH_MAX + 16];
+	snprintf(tmp, sizeof(tmp), "%s.runm-tmp", path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || dprintf(fd, "%d", pid) < 0 || close(fd) < 0 || rename(tmp, path) < 0) {
+		log_errno(errno, "write pid file %s", path);
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/* The signals forwarded to the container: every catchable one but SIGCHLD (ours), SIGPIPE
+ * (our own broken relays), SIGWINCH (turned into a resize). */
+static void forwarded_set(sigset_t *set)
+{
+	sigemptyset(set);
+	for (int sig = 1; sig < SIGRTMIN; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP && sig != SIGCHLD && sig != SIGPIPE && sig != SIGSEGV &&
+		    sig != SIGBUS && sig != SIGFPE && sig != SIGILL && sig != SIGTRAP)
+			sigaddset(set, sig);
+	for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
+		sigaddset(set, sig);
+}
+
+int shim_main(const struct shim_args *a)
+{
+	struct shim S = {.id = a->id, .lsock = -1, .sfd = -1, .tty_slave = -1};
+	struct shim *s = &S;
+	char err[1024];
+	int rc = 1, master = -1;
+	sigset_t fwd;
+	forwarded_set(&fwd);
+	sigprocmask(SIG_BLOCK, &fwd, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	state_dir(a->id, s->dir, sizeof(s->dir));
+	if (spec_load(a->bundle, &s->spec) < 0)
+		goto fail;
+	struct vm_plan plan;
+	if (vm_plan(&s->spec, &plan, err, sizeof(err)) < 0) {
+		log_error("create %s: %s", a->id, err);
+		goto fail;
+	}
+	s->lsock = ctl_listen(s->dir);
+	if (s->lsock < 0) {
+		log_errno(errno, "listen on %s/%s", s->dir, CTL_SOCK);
+		goto fail;
+	}
+	if (guest_boot(a->id, s->dir, &s->spec, &plan, &s->g, err, sizeof(err)) < 0) {
+		log_error("create %s: boot microVM (%s): %s", a->id, plan.backend, err);
+		goto fail;
+	}
+	struct guest_stdio io = {-1, -1, -1, -1};
+	if (guest_create(s->g, &s->spec, true, &io, err, sizeof(err)) < 0) {
+		log_error("create %s: %s", a->id, err);
+		goto fail;
+	}
+	if (s->spec.terminal) {
+		if (!a->console_socket) {
+			log_error("create %s: process.terminal is true but --console-socket was not given", a->id);
+			goto fail;
+		}
+		if (open_host_pty(&master, &s->tty_slave, true) < 0 || console_send(a->console_socket, master) < 0)
+			goto fail;
+		close(master);
+		master = -1;
+		relay_add(&s->rs, s->tty_slave, io.tty, 0, false, false);
+		int k = relay_add(&s->rs, io.tty, s->tty_slave, 0, true, false);
+		if (k >= 0)
+			s->rs.r[k].output = true;
+	} else {
+		relay_add(&s->rs, STDIN_FILENO, io.in, 0, false, true);
+		int k = relay_add(&s->rs, io.out, STDOUT_FILENO, 0, true, false);
+		if (k >= 0)
+			s->rs.r[k].output = true;
+		k = relay_add(&s->rs, io.err, STDERR_FILENO, 0, true, false);
+		if (k >= 0)
+			s->rs.r[k].output = true;
+	}
+	/* state: created; the shim's pid (+ start time) is the container's pid */
+	s->st = (struct cstate){.exit_status = -1, .pid = getpid()};
+	snprintf(s->st.id, sizeof(s->st.id), "%s", a->id);
+	snprintf(s->st.bundle, sizeof(s->st.bundle), "%s", a->bundle);
+	memcpy(s->st.rootfs, s->spec.rootfs, sizeof(s->st.rootfs));
+	rfc3339_now(s->st.created, sizeof(s->st.created));
+	proc_start_time(getpid(), &s->st.start_time);
+	for (int i = 0; i < s->spec.nann && i < MAX_ANNOTATIONS; i++) {
+		s->st.ann_key[i] = strdup(s->spec.ann_key[i]);
+		s->st.ann_val[i] = strdup(s->spec.ann_val[i]);
+		s->st.nann = i + 1;
+	}
+	save_state(s, "created");
+	char *js = state_to_json(&s->st, false, true);
+	if (!js || run_hooks(&s->spec, HOOK_PRESTART, js, true) < 0 ||
+	    run_hooks(&s->spec, HOOK_CREATE_RUNTIME, js, true) < 0 ||
+	    run_hooks(&s->spec, HOOK_CREATE_CONTAINER, js, true) < 0) {
+		free(js);
+		goto fail;
+	}
+	free(js);
+	if (a->pid_file && write_pid_file(a->pid_file, getpid()) < 0)
+		goto fail;
+	forward_winsize(s);
+	s->sfd = signalfd(-1, &fwd, SFD_CLOEXEC | SFD_NONBLOCK);
+	/* created: tell `runm create` and let go of its stdio unless it is the container's */
+	if (a->sync_fd >= 0) {
+		ctl_write_all(a->sync_fd, "ok\n", 3);
+		close(a->sync_fd);
+	}
+	if (s->spec.terminal || a->detach_stdio) {
+		int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (nul >= 0) {
+			dup2(nul, STDIN_FILENO);
+			dup2(nul, STDOUT_FILENO);
+			dup2(nul, STDERR_FILENO);
+			close(nul);
+		}
+	}
+	/* --- event loop ------------------------------------------------------------------------- */
+	long long exit_deadline = 0;
+	for (;;) {
+		struct pollfd pfd[RELAY_MAX + 4];
+		int idx[RELAY_MAX];
+		int n = 0;
+		pfd[n++] = (struct pollfd){.fd = s->lsock, .events = POLLIN};
+		pfd[n++] = (struct pollfd){.fd = s->sfd, .events = POLLIN};
+		pfd[n++] = (struct pollfd){.fd = guest_event_fd(s->g), .events = POLLIN};
+		int nr = relay_pollfds(&s->rs, pfd + n, idx, RELAY_MAX);
+		int timeout = -1;
+		if (s->init_exited) {
+			if (relay_count(&s->rs, 0) == 0 || mono_ms() >= exit_deadline)
+				break;
+			timeout = (int)(exit_deadline - mono_ms());
+		}
+		int pr = poll(pfd, (nfds_t)(n + nr), timeout);
+		if (pr < 0 && errno != EINTR) {
+			log_errno(errno, "shim %s: poll", a->id);
+			break;
+		}
+		if (pr <= 0)
+			continue;
+		for (int k = 0; k < nr; k++)
+			if (pfd[n + k].revents)
+				relay_pump(&s->rs, idx[k]);
+		if (pfd[0].revents & POLLIN) {
+			int c = accept4(s->lsock, NULL, NULL, SOCK_CLOEXEC);
+			if (c >= 0)
+				handle_conn(s, c);
+		}
+		if (pfd[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			while (read(s->sfd, &si, sizeof(si)) == sizeof(si)) {
+				if (si.ssi_signo == SIGWINCH)
+					forward_winsize(s);
+				else if (!s->init_exited)
+					guest_signal(s->g, "init", (int)si.ssi_signo, false, err, sizeof(err));
+			}
+		}
+		if (pfd[2].revents) {
+			struct guest_exit ge;
+			int r;
+			while ((r = guest_next_exit(s->g, &ge)) == 1) {
+				if (!strcmp(ge.process, "init")) {
+					s->init_exited = true;
+					s->init_status = ge.status;
+					exit_deadline = mono_ms() + 2000;
+					continue;
+				}
+				for (int i = 1; i <= MAX_EXECS; i++)
+					if (s->ex[i].used && !strcmp(s->ex[i].id, ge.process)) {
+						s->ex[i].status = ge.status;
+						s->ex[i].exited = true;
+					}
+			}
+			if (r < 0 && !s->init_exited) {
+				log_error("shim %s: the microVM or its agent went away", a->id);
+				s->init_exited = true;
+				s->init_status = 137;
+				exit_deadline = mono_ms();
+			}
+		}
+		/* an exec is done once it exited and its output drained */
+		for (int i = 1; i <= MAX_EXECS; i++)
+			if (s->ex[i].used && s->ex[i].exited && relay_count(&s->rs, i) == 0)
+				finish_exec(s, i);
+	}
+	for (int i = 1; i <= MAX_EXECS; i++)
+		if (s->ex[i].used) {
+			if (!s->ex[i].exited)
+				s->ex[i].status = 137;
+			finish_exec(s, i);
+		}
+	s->st.exit_status = s->init_status;
+	save_state(s, "stopped");
+	rc = s->init_status;
+	guest_destroy(s->g);
+	s->g = NULL;
+	goto out;
+fail:
+	if (master >= 0)
+		close(master);
+	if (s->g)
+		guest_destroy(s->g);
+	s->g = NULL;
+	rc = 1;
+out:
+	if (s->lsock >= 0) {
+		close(s->lsock);
+		int dfd = open(s->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (dfd >= 0) {
+			unlinkat(dfd, CTL_SOCK, 0);
+			close(dfd);
+		}
+	}
+	state_free(&s->st);
+	spec_free(&s->spec);
+	return rc;
+}

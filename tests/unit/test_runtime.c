@@ -1,0 +1,300 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* runtime/: runc-style argument parsing, signal names, container ids, /proc stat parsing,
+ * state.json round trip, config.json validation, VM sizing from resources. */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "runtime/artifacts.h"
+#include "runtime/runm.h"
+#include "runtime/spec.h"
+#include "runtime/state.h"
+
+struct globals G = {.root = "/tmp", .log_format = "text"};
+static int usage_errors;
+
+/* args.c reports usage errors through main.c's usage_error; count them here. */
+int usage_error(const char *verb, const char *fmt, ...)
+{
+	usage_errors++;
+	return 1;
+}
+
+static const struct optdef OPTS[] = {{"bundle", 'b', 1, NULL}, {"detach", 'd', 0, NULL}, {"tty", 't', 0, NULL},
+				     {"env", 'e', 2, NULL},    {"pid-file", 0, 1, NULL},  {NULL, 0, 0, NULL}};
+
+static void test_args_forms(void **st)
+{
+	char *argv[] = {"--bundle", "/b", "id1", "--pid-file=/p", "-dt", "-e", "A=1", "--env=B=2", "-eC=3"};
+	struct parsed p;
+	assert_int_equal(parse_args("create", OPTS, 9, argv, 0, &p), 0);
+	assert_int_equal(p.npos, 1);
+	assert_string_equal(p.pos[0], "id1");
+	assert_string_equal(optval(OPTS, &p, "bundle"), "/b");
+	assert_string_equal(optval(OPTS, &p, "pid-file"), "/p");
+	assert_int_equal(optset(OPTS, &p, "detach"), 1);
+	assert_int_equal(optset(OPTS, &p, "tty"), 1);
+	int ie = opt_index(OPTS, "env");
+	assert_int_equal(p.set[ie], 3);
+	assert_string_equal(p.list[ie][0], "A=1");
+	assert_string_equal(p.list[ie][1], "B=2");
+	assert_string_equal(p.list[ie][2], "C=3");
+	parsed_free(&p);
+}
+
+static void test_args_single_dash_long_and_bool_value(void **st)
+{
+	char *argv[] = {"-bundle", "/x", "--detach=false", "--tty=true", "id"};
+	struct parsed p;
+	assert_int_equal(parse_args("create", OPTS, 5, argv, 0, &p), 0);
+	assert_string_equal(optval(OPTS, &p, "bundle"), "/x");
+	assert_int_equal(optset(OPTS, &p, "detach"), 0);
+	assert_int_equal(optset(OPTS, &p, "tty"), 1);
+	parsed_free(&p);
+}
+
+static void test_args_stop_after(void **st)
+{
+	/* exec ID sh -c "echo -t": flags after the command belong to the command */
+	char *argv[] = {"-t", "id", "sh", "-c", "echo", "-t", "--", "x"};
+	struct parsed p;
+	assert_int_equal(parse_args("exec", OPTS, 8, argv, 2, &p), 0);
+	assert_int_equal(p.npos, 7);
+	assert_string_equal(p.pos[1], "sh");
+	assert_string_equal(p.pos[2], "-c");
+	assert_string_equal(p.pos[4], "-t");
+	assert_string_equal(p.pos[5], "--");
+	assert_int_equal(optset(OPTS, &p, "tty"), 1);
+	parsed_free(&p);
+}
+
+static void test_args_errors(void **st)
+{
+	struct parsed p;
+	char *unknown[] = {"--nope", "id"};
+	char *missing[] = {"id", "--bundle"};
+	char *badbool[] = {"--detach=maybe"};
+	char *badshort[] = {"-x"};
+	usage_errors = 0;
+	assert_int_equal(parse_args("create", OPTS, 2, unknown, 0, &p), -1);
+	parsed_free(&p);
+	assert_int_equal(parse_args("create", OPTS, 2, missing, 0, &p), -1);
+	parsed_free(&p);
+	assert_int_equal(parse_args("create", OPTS, 1, badbool, 0, &p), -1);
+	parsed_free(&p);
+	assert_int_equal(parse_args("create", OPTS, 1, badshort, 0, &p), -1);
+	parsed_free(&p);
+	assert_int_equal(usage_errors, 4);
+}
+
+static void test_signals(void **st)
+{
+	assert_int_equal(parse_signal("KILL"), SIGKILL);
+	assert_int_equal(parse_signal("SIGKILL"), SIGKILL);
+	assert_int_equal(parse_signal("kill"), SIGKILL);
+	assert_int_equal(parse_signal("sigterm"), SIGTERM);
+	assert_int_equal(parse_signal("9"), 9);
+	assert_int_equal(parse_signal("15"), 15);
+	assert_int_equal(parse_signal("WINCH"), SIGWINCH);
+	assert_int_equal(parse_signal("RTMIN"), SIGRTMIN);
+	assert_int_equal(parse_signal("RTMIN+2"), SIGRTMIN + 2);
+	assert_int_equal(parse_signal("SIGRTMAX-1"), SIGRTMAX - 1);
+	assert_int_equal(parse_signal("FOO"), -1);
+	assert_int_equal(parse_signal("0"), -1);
+	assert_int_equal(parse_signal("65"), -1);
+	assert_int_equal(parse_signal("9x"), -1);
+	assert_int_equal(parse_signal(""), -1);
+	assert_int_equal(parse_signal("RTMIN+99"), -1);
+	assert_string_equal(signal_name(SIGUSR1), "USR1");
+}
+
+static void test_ids(void **st)
+{
+	assert_true(valid_id("abc"));
+	assert_true(valid_id("a.b-c_d+e"));
+	assert_true(valid_id("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"));
+	assert_false(valid_id(""));
+	assert_false(valid_id("."));
+	assert_false(valid_id(".."));
+	assert_false(valid_id("a/b"));
+	assert_false(valid_id("a b"));
+	assert_false(valid_id("a\nb"));
+}
+
+static void test_stat_starttime(void **st)
+{
+	unsigned long long t = 0;
+	/* comm with spaces and a ')' inside */
+	const char *line = "1234 (we ird) name) S 1 1234 1234 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 "
+			   "1000 100 18446744073709551615\n";
+	assert_int_equal(parse_stat_starttime(line, &t), 0);
+	assert_int_equal(t, 987654ULL);
+	assert_int_equal(parse_stat_starttime("1 (x) S 1 2 3", &t), -EINVAL);
+	assert_int_equal(parse_stat_starttime("garbage", &t), -EINVAL);
+	/* our own start time is readable and stable */
+	unsigned long long a = 0, b = 1;
+	assert_int_equal(proc_start_time(getpid(), &a), 0);
+	assert_int_equal(proc_start_time(getpid(), &b), 0);
+	assert_int_equal(a, b);
+}
+
+static void test_state_roundtrip(void **st)
+{
+	struct cstate s = {.pid = 42, .start_time = 777, .exit_status = 137, .nann = 1};
+	strcpy(s.id, "c1");
+	strcpy(s.bundle, "/b \"q\"");
+	strcpy(s.rootfs, "/b/rootfs");
+	strcpy(s.created, "2026-11-22T04:00:00.000000001Z");
+	strcpy(s.status, "running");
+	s.ann_key[0] = strdup("io.runm.vcpus");
+	s.ann_val[0] = strdup("2");
+	char *js = state_to_json(&s, false, false);
+	assert_non_null(js);
+	struct cstate r;
+	char err[128];
+	assert_int_equal(state_parse(js, &r, err, sizeof(err)), 0);
+	assert_string_equal(r.id, "c1");
+	assert_string_equal(r.bundle, "/b \"q\"");
+	assert_string_equal(r.status, "running");
+	assert_int_equal(r.pid, 42);
+	assert_int_equal(r.start_time, 777ULL);
+	assert_int_equal(r.exit_status, 137);
+	assert_int_equal(r.nann, 1);
+	assert_string_equal(r.ann_val[0], "2");
+	/* truthful view: pid 42 with start time 777 is not a live shim → stopped, pid 0 */
+	assert_string_equal(state_status(&r), "stopped");
+	assert_int_equal(state_pid(&r), 0);
+	/* and our own pid with our start time is alive */
+	r.pid = getpid();
+	assert_int_equal(proc_start_time(getpid(), &r.start_time), 0);
+	assert_string_equal(state_status(&r), "running");
+	assert_int_equal(state_pid(&r), getpid());
+	r.start_time++;
+	assert_string_equal(state_status(&r), "stopped");
+	free(js);
+	state_free(&r);
+	state_free(&s);
+	assert_int_equal(state_parse("[1]", &r, err, sizeof(err)), -EINVAL);
+	assert_int_equal(state_parse("{\"id\":\"x\"}", &r, err, sizeof(err)), -EINVAL);
+	assert_int_equal(state_parse("{", &r, err, sizeof(err)), -EINVAL);
+}
+
+static void test_state_save_atomic(void **st)
+{
+	char dir[] = "/tmp/runm-unit-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	struct cstate s = {.pid = 1, .exit_status = -1};
+	strcpy(s.id, "x");
+	strcpy(s.status, "created");
+	assert_int_equal(state_save(dir, &s), 0);
+	char path[128];
+	snprintf(path, sizeof(path), "%s/state.json", dir);
+	assert_int_equal(access(path, R_OK), 0);
+	assert_int_equal(rm_rf(dir), 0);
+	assert_int_not_equal(access(dir, F_OK), 0);
+}
+
+static int spec_err(const char *json, char *err)
+{
+	struct spec s;
+	int r = spec_parse(json, "/bundle", &s, err, 256);
+	spec_free(&s);
+	return r;
+}
+
+static void test_spec_validation(void **st)
+{
+	char err[256];
+	const char *ok = "{\"ociVersion\":\"1.0.2\",\"process\":{\"args\":[\"sh\"],\"cwd\":\"/\",\"terminal\":true},"
+			 "\"root\":{\"path\":\"rootfs\"},\"annotations\":{\"io.runm.vcpus\":\"2\"},"
+			 "\"hooks\":{\"poststop\":[{\"path\":\"/bin/true\",\"args\":[\"true\"],\"timeout\":3}]},"
+			 "\"linux\":{\"resources\":{\"memory\":{\"limit\":67108864},\"cpu\":{\"quota\":150000,"
+			 "\"period\":100000}}}}";
+	struct spec s;
+	assert_int_equal(spec_parse(ok, "/bundle", &s, err, sizeof(err)), 0);
+	assert_true(s.terminal);
+	assert_string_equal(s.rootfs, "/bundle/rootfs");
+	assert_string_equal(spec_annotation(&s, "io.runm.vcpus"), "2");
+	assert_int_equal(s.nhooks[HOOK_POSTSTOP], 1);
+	assert_int_equal(s.hooks[HOOK_POSTSTOP][0].timeout, 3);
+	assert_int_equal(s.mem_limit, 67108864);
+	assert_int_equal(s.cpu_quota, 150000);
+	spec_free(&s);
+
+	assert_int_equal(spec_err("{", err), -1);
+	assert_non_null(strstr(err, "invalid JSON"));
+	assert_int_equal(spec_err("[]", err), -1);
+	assert_int_equal(spec_err("{\"ociVersion\":\"1\",\"root\":{\"path\":\"r\"}}", err), -1);
+	assert_non_null(strstr(err, "process"));
+	assert_int_equal(spec_err("{\"ociVersion\":\"1\",\"process\":{\"args\":[]},\"root\":{\"path\":\"r\"}}", err), -1);
+	assert_non_null(strstr(err, "args must not be empty"));
+	assert_int_equal(spec_err("{\"ociVersion\":\"1\",\"process\":{\"args\":[1]},\"root\":{\"path\":\"r\"}}", err), -1);
+	assert_int_equal(spec_err("{\"ociVersion\":\"1\",\"process\":{\"args\":[\"a\"],\"cwd\":\"rel\"},"
+				  "\"root\":{\"path\":\"r\"}}",
+				  err),
+			 -1);
+	assert_non_null(strstr(err, "cwd"));
+	assert_int_equal(spec_err("{\"ociVersion\":\"1\",\"process\":{\"args\":[\"a\"]}}", err), -1);
+	assert_non_null(strstr(err, "root.path"));
+	assert_int_equal(spec_err("{\"ociVersion\":\"1\",\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"r\"},"
+				  "\"hooks\":{\"prestart\":[{\"path\":\"rel\"}]}}",
+				  err),
+			 -1);
+	assert_non_null(strstr(err, "hooks.prestart[0].path"));
+	assert_int_equal(spec_err("{\"ociVersion\":\"1\",\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"r\"},"
+				  "\"annotations\":{\"k\":1}}",
+				  err),
+			 -1);
+}
+
+static void test_vm_size(void **st)
+{
+	int v, m;
+	char err[128];
+	assert_int_equal(vm_size(0, 0, 0, NULL, NULL, NULL, 8, &v, &m, err, sizeof(err)), 0);
+	assert_int_equal(v, 1);
+	assert_int_equal(m, VM_DEFAULT_MEM_MIB);
+	/* 64 MiB limit → 64 + overhead; quota 1.5 CPUs → 2 vCPUs */
+	assert_int_equal(vm_size(64 << 20, 150000, 100000, NULL, NULL, NULL, 8, &v, &m, err, sizeof(err)), 0);
+	assert_int_equal(v, 2);
+	assert_int_equal(m, 64 + VM_BASE_MEM_MIB);
+	assert_int_equal(vm_size(0, 0, 0, "0-2,5", NULL, NULL, 8, &v, &m, err, sizeof(err)), 0);
+	assert_int_equal(v, 4);
+	/* capped by host CPUs */
+	assert_int_equal(vm_size(0, 800000, 100000, NULL, NULL, NULL, 2, &v, &m, err, sizeof(err)), 0);
+	assert_int_equal(v, 2);
+	/* annotations win */
+	assert_int_equal(vm_size(64 << 20, 0, 0, NULL, "3", "512", 8, &v, &m, err, sizeof(err)), 0);
+	assert_int_equal(v, 3);
+	assert_int_equal(m, 512);
+	assert_int_equal(vm_size(0, 0, 0, NULL, "0", NULL, 8, &v, &m, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "io.runm.vcpus"));
+	assert_int_equal(vm_size(0, 0, 0, NULL, NULL, "lots", 8, &v, &m, err, sizeof(err)), -1);
+	assert_int_equal(vm_size(0, 0, 0, "3-1", NULL, NULL, 8, &v, &m, err, sizeof(err)), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_args_forms),
+		cmocka_unit_test(test_args_single_dash_long_and_bool_value),
+		cmocka_unit_test(test_args_stop_after),
+		cmocka_unit_test(test_args_errors),
+		cmocka_unit_test(test_signals),
+		cmocka_unit_test(test_ids),
+		cmocka_unit_test(test_stat_starttime),
+		cmocka_unit_test(test_state_roundtrip),
+		cmocka_unit_test(test_state_save_atomic),
+		cmocka_unit_test(test_spec_validation),
+		cmocka_unit_test(test_vm_size),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
