@@ -1,0 +1,461 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* VMM backend: choices, process spawning, watching and teardown. */
+#include "runtime/backend/backend.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+
+const char *vm_backend_name(enum vm_backend_kind k)
+{
+	switch (k) {
+	case VM_BACKEND_RUNM_VMM:
+		return "runm-vmm";
+	case VM_BACKEND_QEMU:
+		return "qemu";
+	default:
+		return "auto";
+	}
+}
+
+const char *vm_accel_name(enum vm_accel a)
+{
+	switch (a) {
+	case VM_ACCEL_KVM:
+		return "kvm";
+	case VM_ACCEL_TCG:
+		return "tcg";
+	default:
+		return "auto";
+	}
+}
+
+int vm_backend_parse(const char *s, enum vm_backend_kind *k)
+{
+	if (!strcmp(s, "auto"))
+		*k = VM_BACKEND_AUTO;
+	else if (!strcmp(s, "runm-vmm"))
+		*k = VM_BACKEND_RUNM_VMM;
+	else if (!strcmp(s, "qemu"))
+		*k = VM_BACKEND_QEMU;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+int vm_accel_parse(const char *s, enum vm_accel *a)
+{
+	if (!strcmp(s, "auto"))
+		*a = VM_ACCEL_AUTO;
+	else if (!strcmp(s, "kvm"))
+		*a = VM_ACCEL_KVM;
+	else if (!strcmp(s, "tcg"))
+		*a = VM_ACCEL_TCG;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+int vm_machine_parse(const char *s, enum vm_machine *m)
+{
+	if (!strcmp(s, "auto"))
+		*m = VM_MACHINE_AUTO;
+	else if (!strcmp(s, "pc"))
+		*m = VM_MACHINE_PC;
+	else if (!strcmp(s, "microvm"))
+		*m = VM_MACHINE_MICROVM;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* Whether KVM can run a Linux guest at speed here; why not in `why`. */
+static bool hw_virt_usable(char *why, size_t len)
+{
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	if (!f) {
+		snprintf(why, len, "cannot read /proc/cpuinfo: %s", strerror(errno));
+		return false;
+	}
+	char line[4096];
+	bool found = false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "flags", 5))
+			continue;
+		for (char *save, *t = strtok_r(line, " \t\n", &save); t; t = strtok_r(NULL, " \t\n", &save))
+			if (!strcmp(t, "vmx") || !strcmp(t, "svm"))
+				found = true;
+	}
+	fclose(f);
+	if (!found) {
+		snprintf(why, len, "the host CPU has no vmx/svm flag (this /dev/kvm cannot boot Linux)");
+		return false;
+	}
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(why, len, "open /dev/kvm: %s", strerror(errno));
+		return false;
+	}
+	close(fd);
+	snprintf(why, len, "the host CPU has vmx/svm and /dev/kvm is usable");
+	return true;
+}
+
+enum vm_accel vm_accel_choose(enum vm_accel req, char *why, size_t len)
+{
+	char r[200];
+	if (req != VM_ACCEL_AUTO) {
+		snprintf(why, len, "%s requested explicitly", vm_accel_name(req));
+		return req;
+	}
+	if (hw_virt_usable(r, sizeof(r))) {
+		snprintf(why, len, "kvm: %s", r);
+		return VM_ACCEL_KVM;
+	}
+	snprintf(why, len, "tcg: %s", r);
+	return VM_ACCEL_TCG;
+}
+
+enum vm_backend_kind vm_backend_choose(enum vm_backend_kind req, char *why, size_t len)
+{
+	char r[200];
+	if (req != VM_BACKEND_AUTO) {
+		snprintf(why, len, "%s requested explicitly", vm_backend_name(req));
+		return req;
+	}
+	if (hw_virt_usable(r, sizeof(r))) {
+		snprintf(why, len, "runm-vmm: %s", r);
+		return VM_BACKEND_RUNM_VMM;
+	}
+	snprintf(why, len, "qemu (TCG): %s", r);
+	return VM_BACKEND_QEMU;
+}
+
+char *vm_sibling_path(const char *name)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		char *dir = dirname(self);
+		char *p;
+		if (asprintf(&p, "%s/%s", dir, name) >= 0) {
+			if (access(p, X_OK) == 0)
+				return p;
+			free(p);
+		}
+	}
+	return strdup(name);
+}
+
+int vm_add_cleanup(struct vm *v, const char *path)
+{
+	if (v->ncleanup >= sizeof(v->cleanup) / sizeof(v->cleanup[0]))
+		return -ENOSPC;
+	v->cleanup[v->ncleanup] = strdup(path);
+	if (!v->cleanup[v->ncleanup])
+		return -ENOMEM;
+	v->ncleanup++;
+	return 0;
+}
+
+int vm_spawn(struct vm *v, const char *what, char *const argv[], int log_fd, int keep_fd)
+{
+	if (v->nproc >= VM_MAX_PROCS)
+		return -ENOSPC;
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	if (pid < 0) {
+		int e = errno;
+		log_errno(e, "start %s: fork", what);
+		return -e;
+	}
+	if (pid == 0) {
+		/* Die with the caller, even if it is killed -9. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
+		setpgid(0, v->pgid);
+		sigset_t all;
+		sigemptyset(&all);
+		sigprocmask(SIG_SETMASK, &all, NULL);
+		for (int s = 1; s < NSIG; s++)
+			if (s != SIGKILL && s != SIGSTOP)
+				signal(s, SIG_DFL);
+		int null = open("/dev/null", O_RDWR);
+		if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(log_fd, 2) < 0)
+			_exit(127);
+		if (keep_fd >= 0)
+			fcntl(keep_fd, F_SETFD, 0);
+		execvp(argv[0], argv);
+		dprintf(2, "%s: exec %s: %s\n", log_prog(), argv[0], strerror(errno));
+		_exit(127);
+	}
+	if (v->pgid == 0)
+		v->pgid = pid;
+	setpgid(pid, v->pgid); /* also from here: no race with the child */
+	int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pfd < 0) {
+		int e = errno;
+		log_errno(e, "start %s: pidfd_open %d", what, pid);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return -e;
+	}
+	fcntl(pfd, F_SETFD, FD_CLOEXEC);
+	v->proc[v->nproc++] = (struct vm_proc){.pid = pid, .pidfd = pfd, .what = what};
+	return 0;
+}
+
+static void reap_all(struct vm *v)
+{
+	for (unsigned i = 0; i < v->nproc; i++) {
+		struct vm_proc *p = &v->proc[i];
+		if (p->reaped)
+			continue;
+		int st;
+		while (waitpid(p->pid, &st, 0) < 0 && errno == EINTR)
+			;
+		p->status = st;
+		p->reaped = true;
+		close(p->pidfd);
+		p->pidfd = -1;
+	}
+}
+
+static void log_tail(const struct vm *v)
+{
+	if (!v->log_path)
+		return;
+	FILE *f = fopen(v->log_path, "r");
+	if (!f)
+		return;
+	char buf[4096];
+	size_t n = 0;
+	fseek(f, 0, SEEK_END);
+	long size = ftell(f);
+	fseek(f, size > (long)sizeof(buf) - 1 ? size - (long)sizeof(buf) + 1 : 0, SEEK_SET);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	for (char *save, *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+		log_error("vmm log: %s", l);
+}
+
+/* One process ended: the VM is over. Kill the rest, reap, clean up. */
+static void end_vm(struct vm *v, unsigned first)
+{
+	if (v->pgid > 0)
+		kill(-v->pgid, SIGKILL);
+	for (unsigned i = 0; i < v->nproc; i++)
+		if (!v->proc[i].reaped)
+			kill(v->proc[i].pid, SIGKILL);
+	reap_all(v);
+	for (unsigned i = 0; i < v->ncleanup; i++)
+		unlink(v->cleanup[i]);
+	const struct vm_proc *p = &v->proc[first];
+	int st = p->status;
+	if (first == 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+		v->status = 0;
+	} else {
+		v->status = 1;
+		if (WIFSIGNALED(st))
+			log_error("VM ended: %s (pid %d) was killed by signal %d", p->what, p->pid,
+				  WTERMSIG(st));
+		else
+			log_error("VM ended: %s (pid %d) exited with status %d", p->what, p->pid,
+				  WEXITSTATUS(st));
+		log_tail(v);
+	}
+	v->ended = true;
+}
+
+int vm_wait(struct vm *v, int timeout_ms, int *status)
+{
+	if (v->ended) {
+		*status = v->status;
+		return 1;
+	}
+	struct pollfd pf[VM_MAX_PROCS];
+	for (unsigned i = 0; i < v->nproc; i++)
+		pf[i] = (struct pollfd){.fd = v->proc[i].pidfd, .events = POLLIN};
+	int n;
+	do
+		n = poll(pf, v->nproc, timeout_ms);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if (n == 0)
+		return 0;
+	/* Prefer the VMM's own status when several ended together. */
+	unsigned first = v->nproc;
+	for (unsigned i = 0; i < v->nproc; i++)
+		if (pf[i].revents && first == v->nproc)
+			first = i;
+	struct vm_proc *p = &v->proc[first];
+	int st;
+	while (waitpid(p->pid, &st, 0) < 0 && errno == EINTR)
+		;
+	p->status = st;
+	p->reaped = true;
+	close(p->pidfd);
+	p->pidfd = -1;
+	if (first != 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0 && !v->proc[0].reaped) {
+		/* A device server leaves cleanly when the VMM disconnects: the VMM
+		 * is on its way out, and its status is the VM's. */
+		struct pollfd q = {.fd = v->proc[0].pidfd, .events = POLLIN};
+		if (poll(&q, 1, 2000) == 1) {
+			while (waitpid(v->proc[0].pid, &st, 0) < 0 && errno == EINTR)
+				;
+			v->proc[0].status = st;
+			v->proc[0].reaped = true;
+			close(v->proc[0].pidfd);
+			v->proc[0].pidfd = -1;
+			first = 0;
+		}
+	}
+	/* The VMM's exit makes the device servers exit on their own (disconnect):
+	 * give them a moment so their status is not a kill. */
+	if (first == 0) {
+		for (unsigned i = 1; i < v->nproc; i++) {
+			struct pollfd q = {.fd = v->proc[i].pidfd, .events = POLLIN};
+			if (!v->proc[i].reaped)
+				poll(&q, 1, 200);
+		}
+	}
+	end_vm(v, first);
+	*status = v->status;
+	return 1;
+}
+
+int vm_kill(struct vm *v, int sig)
+{
+	if (v->ended)
+		return -ESRCH;
+	if (v->pgid > 0 && kill(-v->pgid, sig) == 0)
+		return 0;
+	return -errno;
+}
+
+int vm_stop(struct vm *v, int grace_ms)
+{
+	int st;
+	if (v->ended)
+		return 0;
+	if (grace_ms > 0) {
+		vm_kill(v, SIGTERM);
+		if (vm_wait(v, grace_ms, &st) == 1)
+			return 0;
+	}
+	vm_kill(v, SIGKILL);
+	return vm_wait(v, -1, &st) == 1 ? 0 : -EIO;
+}
+
+void vm_free(struct vm *v)
+{
+	if (!v)
+		return;
+	if (!v->ended)
+		vm_stop(v, 0);
+	for (unsigned i = 0; i < v->ncleanup; i++)
+		free(v->cleanup[i]);
+	free(v->log_path);
+	free(v);
+}
+
+int vm_pids(const struct vm *v, pid_t *pids, int max)
+{
+	int n = 0;
+	for (unsigned i = 0; i < v->nproc && n < max; i++)
+		pids[n++] = v->proc[i].pid;
+	return n;
+}
+
+int vm_pidfds(const struct vm *v, int *fds, int max)
+{
+	int n = 0;
+	for (unsigned i = 0; i < v->nproc && n < max; i++)
+		if (!v->proc[i].reaped)
+			fds[n++] = v->proc[i].pidfd;
+	return n;
+}
+
+enum vm_backend_kind vm_backend_of(const struct vm *v)
+{
+	return v->kind;
+}
+
+int vm_start(const struct vm_config *c, struct vm **out)
+{
+	char why[256];
+	if (!c->kernel || (!c->vsock_uds && !c->run_dir)) {
+		log_error("start VM: %s is required",
+			  !c->kernel ? "a kernel" : "a vsock socket path or a run directory");
+		return -EINVAL;
+	}
+	if (access(c->kernel, R_OK) < 0) {
+		int e = errno;
+		log_errno(e, "start VM: kernel %s", c->kernel);
+		return -e;
+	}
+	if (c->initrd && access(c->initrd, R_OK) < 0) {
+		int e = errno;
+		log_errno(e, "start VM: initrd %s", c->initrd);
+		return -e;
+	}
+	struct vm *v = calloc(1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	v->kind = vm_backend_choose(c->backend, why, sizeof(why));
+	log_debug("backend %s", why);
+
+	char *dup = strdup(c->vsock_uds ? c->vsock_uds : ".");
+	const char *run_dir = c->run_dir ? c->run_dir : dirname(dup);
+	if (asprintf(&v->log_path, "%s/vmm.log", run_dir) < 0) {
+		free(dup);
+		free(v);
+		return -ENOMEM;
+	}
+	free(dup);
+	int log_fd = open(v->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_APPEND, 0600);
+	if (log_fd < 0) {
+		int e = errno;
+		log_errno(e, "start VM: create %s", v->log_path);
+		vm_free(v);
+		return -e;
+	}
+	int r = v->kind == VM_BACKEND_QEMU ? vm_start_qemu(v, c, log_fd) : vm_start_runm_vmm(v, c, log_fd);
+	close(log_fd);
+	if (r < 0) {
+		if (v->nproc) {
+			vm_kill(v, SIGKILL);
+			int st;
+			vm_wait(v, -1, &st);
+		}
+		for (unsigned i = 0; i < v->ncleanup; i++)
+			unlink(v->cleanup[i]);
+		v->ended = true;
+		vm_free(v);
+		return r;
+	}
+	*out = v;
+	return 0;
+}

@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * VMM backends: start the microVM of one container and watch it.
+ *
+ *   runm-vmm  the KVM VMM (needs hardware virtualization to boot Linux);
+ *   qemu      qemu-system-x86_64 (KVM or TCG) with runm's own device code
+ *             served over vhost-user by `runm-vmm vhost-user` processes.
+ *
+ * Every process of a VM is in one process group, dies with the caller
+ * (PR_SET_PDEATHSIG: call vm_start from the thread that will outlive the VM)
+ * and is watched through a pidfd: when any of them ends, the VM is over and
+ * vm_wait tears the rest down, so no VMM, device server or socket survives.
+ */
+#ifndef RUNM_BACKEND_H
+#define RUNM_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum vm_backend_kind { VM_BACKEND_AUTO = 0, VM_BACKEND_RUNM_VMM, VM_BACKEND_QEMU };
+enum vm_accel { VM_ACCEL_AUTO = 0, VM_ACCEL_KVM, VM_ACCEL_TCG };
+enum vm_machine { VM_MACHINE_AUTO = 0, VM_MACHINE_PC, VM_MACHINE_MICROVM };
+
+#define VM_MAX_FS 4
+
+struct vm_fs_share {
+	const char *tag;
+	const char *dir;
+};
+
+struct vm_config {
+	enum vm_backend_kind backend; /* AUTO: runm-vmm when KVM can run Linux, else qemu */
+	enum vm_accel accel;          /* qemu only; AUTO: kvm when usable, else tcg */
+	enum vm_machine machine;      /* qemu only; AUTO: pc (measured faster, docs/backends.md) */
+	const char *kernel;           /* vmlinux (PVH ELF) or bzImage */
+	const char *initrd;           /* may be NULL */
+	const char *cmdline;          /* base command line; backends add device words */
+	unsigned vcpus;               /* 0 → 1 */
+	unsigned mem_mib;             /* 0 → 256 */
+	const char *vsock_uds;        /* hybrid vsock socket; NULL: no vsock device */
+	uint32_t guest_cid;           /* 0 → 3 */
+	struct vm_fs_share fs[VM_MAX_FS];
+	unsigned n_fs;
+	bool rng;                     /* a virtio-rng device (guest entropy) */
+	const char *console_log;      /* guest serial console → this file; NULL: discarded */
+	const char *run_dir;          /* private sockets and vmm.log; NULL: dirname(vsock_uds)
+	                               * (required without vsock) */
+	const char *runm_vmm;         /* NULL: runm-vmm next to this executable, else $PATH */
+	const char *qemu;             /* NULL: qemu-system-x86_64 from $PATH */
+};
+
+struct vm;
+
+/* Start the VM. Returns 0 with *out set, or -errno after logging what failed
+ * (nothing is left running and no socket is left behind). */
+int vm_start(const struct vm_config *c, struct vm **out);
+
+/* Wait up to timeout_ms (-1: forever) for the VM to end. Returns 1 when it
+ * ended (then every process is reaped, sockets removed, *status set: 0 for a
+ * guest reset/poweroff, else non-zero), 0 on timeout, -errno on error. */
+int vm_wait(struct vm *v, int timeout_ms, int *status);
+
+/* Signal every process of the VM (SIGKILL: immediate end). */
+int vm_kill(struct vm *v, int sig);
+
+/* Stop the VM (SIGTERM, then SIGKILL after grace_ms) and reap it. */
+int vm_stop(struct vm *v, int grace_ms);
+
+/* vm_stop(v, 0) if still running, then free. */
+void vm_free(struct vm *v);
+
+/* Processes to watch: pids of the VMM and its device servers (first = VMM). */
+int vm_pids(const struct vm *v, pid_t *pids, int max);
+/* The pidfds of those processes (readable when one exits), for the caller's poll. */
+int vm_pidfds(const struct vm *v, int *fds, int max);
+enum vm_backend_kind vm_backend_of(const struct vm *v);
+
+/* The choices AUTO resolves to on this host, and why (for `runm check`). */
+enum vm_backend_kind vm_backend_choose(enum vm_backend_kind req, char *why, size_t len);
+enum vm_accel vm_accel_choose(enum vm_accel req, char *why, size_t len);
+const char *vm_backend_name(enum vm_backend_kind k);
+const char *vm_accel_name(enum vm_accel a);
+/* Parse "auto"/"runm-vmm"/"qemu", "auto"/"kvm"/"tcg", "auto"/"pc"/"microvm": 0 or -EINVAL. */
+int vm_backend_parse(const char *s, enum vm_backend_kind *k);
+int vm_accel_parse(const char *s, enum vm_accel *a);
+int vm_machine_parse(const char *s, enum vm_machine *m);
+
+/* ---- shared by the backends (backend.c) ---- */
+#define VM_MAX_PROCS (1 + VM_MAX_FS + 1)
+
+struct vm_proc {
+	pid_t pid;
+	int pidfd;
+	bool reaped;
+	int status; /* wait status once reaped */
+	const char *what;
+};
+
+struct vm {
+	enum vm_backend_kind kind;
+	struct vm_proc proc[VM_MAX_PROCS];
+	unsigned nproc;       /* proc[0] is the VMM */
+	pid_t pgid;
+	char *cleanup[VM_MAX_PROCS + 1]; /* socket paths to remove at the end */
+	unsigned ncleanup;
+	char *log_path;       /* vmm.log: stderr of every VM process */
+	bool ended;
+	int status;
+};
+
+/* fork+exec argv with PDEATHSIG, in v's process group, stdin/stdout to
+ * /dev/null, stderr to log_fd; keep_fd (or -1) survives exec. */
+int vm_spawn(struct vm *v, const char *what, char *const argv[], int log_fd, int keep_fd);
+int vm_add_cleanup(struct vm *v, const char *path);
+/* Path of a sibling program of this executable (or the bare name for $PATH). */
+char *vm_sibling_path(const char *name);
+
+int vm_start_qemu(struct vm *v, const struct vm_config *c, int log_fd);
+int vm_start_runm_vmm(struct vm *v, const struct vm_config *c, int log_fd);
+
+#endif

@@ -1,0 +1,273 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * QEMU backend: qemu-system-x86_64 with guest RAM in a shared memfd, and the
+ * container's devices (hybrid vsock, virtio-fs shares) served over vhost-user
+ * by runm's own device code, one `runm-vmm vhost-user` process per device.
+ */
+#include "runtime/backend/backend.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define ARGV_MAX 96
+
+struct argv {
+	char *a[ARGV_MAX];
+	unsigned n;
+	bool oom;
+};
+
+static void add(struct argv *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add(struct argv *v, const char *fmt, ...)
+{
+	va_list ap;
+	char *s = NULL;
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	if (!s || v->n + 1 >= ARGV_MAX) {
+		free(s);
+		v->oom = true;
+		return;
+	}
+	v->a[v->n++] = s;
+	v->a[v->n] = NULL;
+}
+
+static void argv_free(struct argv *v)
+{
+	for (unsigned i = 0; i < v->n; i++)
+		free(v->a[i]);
+	v->n = 0;
+}
+
+/* QEMU's option parser splits on ','; a literal comma is written ",,". */
+static char *qemu_escape(const char *s)
+{
+	size_t n = strlen(s), extra = 0;
+	for (size_t i = 0; i < n; i++)
+		extra += s[i] == ',';
+	char *o = malloc(n + extra + 1), *p = o;
+	if (!o)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		*p++ = s[i];
+		if (s[i] == ',')
+			*p++ = ',';
+	}
+	*p = '\0';
+	return o;
+}
+
+/* The base command line without words that would hide PCI devices. */
+static char *cmdline_for(const char *base, enum vm_machine m)
+{
+	char *out = calloc(1, strlen(base ? base : "") + 64);
+	char *dup = strdup(base ? base : "");
+	if (!out || !dup) {
+		free(out);
+		free(dup);
+		return NULL;
+	}
+	for (char *save, *w = strtok_r(dup, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+		if (m == VM_MACHINE_PC && !strcmp(w, "pci=off"))
+			continue;
+		if (*out)
+			strcat(out, " ");
+		strcat(out, w);
+	}
+	free(dup);
+	return out;
+}
+
+/* Start one device server and wait until its socket listens. */
+static int start_device_server(struct vm *v, const struct vm_config *c, const char *sock,
+			       const char *spec, const char *what, int log_fd)
+{
+	int pfd[2];
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		int e = errno;
+		log_errno(e, "start %s: pipe", what);
+		return -e;
+	}
+	char *bin = c->runm_vmm ? strdup(c->runm_vmm) : vm_sibling_path("runm-vmm");
+	char fdarg[16];
+	snprintf(fdarg, sizeof(fdarg), "%d", pfd[1]);
+	char *argv[] = {bin,     "vhost-user", "--socket", (char *)sock, "--device", (char *)spec,
+			"--ready-fd", fdarg,  NULL};
+	unlink(sock); /* a stale socket of a previous run of this container */
+	int r = bin ? vm_spawn(v, what, argv, log_fd, pfd[1]) : -ENOMEM;
+	free(bin);
+	close(pfd[1]);
+	if (r < 0) {
+		close(pfd[0]);
+		return r;
+	}
+	vm_add_cleanup(v, sock);
+	struct pollfd p = {.fd = pfd[0], .events = POLLIN};
+	char b = 0;
+	int n = poll(&p, 1, 10000);
+	ssize_t got = n > 0 ? read(pfd[0], &b, 1) : -1;
+	close(pfd[0]);
+	if (got != 1 || b != '1') {
+		log_error("start %s: the device server did not come up (%s; see %s)", what,
+			  n == 0 ? "timed out" : "it exited", v->log_path);
+		return -EIO;
+	}
+	return 0;
+}
+
+int vm_start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
+{
+	char why[256];
+	enum vm_accel accel = vm_accel_choose(c->accel, why, sizeof(why));
+	enum vm_machine mach = c->machine == VM_MACHINE_AUTO ? VM_MACHINE_PC : c->machine;
+	unsigned mem = c->mem_mib ? c->mem_mib : 256, cpus = c->vcpus ? c->vcpus : 1;
+	uint32_t cid = c->guest_cid ? c->guest_cid : 3;
+	const char *run_dir = c->run_dir;
+	char *dirbuf = NULL;
+	struct argv a = {0};
+	int r;
+
+	log_debug("qemu accel %s", why);
+	if (!run_dir) {
+		dirbuf = strdup(c->vsock_uds);
+		char *slash = dirbuf ? strrchr(dirbuf, '/') : NULL;
+		if (slash)
+			*slash = '\0';
+		run_dir = slash ? dirbuf : ".";
+	}
+	if (c->vsock_uds && strchr(c->vsock_uds, ',')) {
+		log_error("start VM: vsock socket path %s: commas are not supported", c->vsock_uds);
+		free(dirbuf);
+		return -EINVAL;
+	}
+
+	/* Device servers first: QEMU connects to their sockets at startup. */
+	char sock[4096], spec[4096];
+	char *bin = c->qemu ? strdup(c->qemu) : strdup("qemu-system-x86_64");
+	add(&a, "%s", bin ? bin : "qemu-system-x86_64");
+	free(bin);
+	add(&a, "-name");
+	add(&a, "runm");
+	add(&a, "-nodefaults");
+	add(&a, "-no-user-config");
+	add(&a, "-display");
+	add(&a, "none");
+	add(&a, "-no-reboot");
+	if (mach == VM_MACHINE_MICROVM) {
+		add(&a, "-M");
+		/* The PIT gives the guest a clock reference for TSC calibration. */
+		add(&a, "microvm,x-option-roms=off,pit=on,pic=on,rtc=off,isa-serial=on,memory-backend=mem");
+	} else {
+		add(&a, "-M");
+		add(&a, "pc,memory-backend=mem");
+	}
+	add(&a, "-accel");
+	add(&a, "%s", accel == VM_ACCEL_KVM ? "kvm" : "tcg");
+	add(&a, "-cpu");
+	add(&a, "%s", accel == VM_ACCEL_KVM ? "host" : "max");
+	add(&a, "-m");
+	add(&a, "%uM", mem);
+	add(&a, "-smp");
+	add(&a, "%u", cpus);
+	add(&a, "-object");
+	add(&a, "memory-backend-memfd,id=mem,size=%uM,share=on", mem);
+	if (c->vsock_uds) {
+		snprintf(sock, sizeof(sock), "%s/vhost-vsock.sock", run_dir);
+		snprintf(spec, sizeof(spec), "vsock,uds=%s,cid=%u", c->vsock_uds, cid);
+		unlink(c->vsock_uds);
+		vm_add_cleanup(v, c->vsock_uds);
+		r = start_device_server(v, c, sock, spec, "vhost-user vsock server", log_fd);
+		if (r < 0)
+			goto out;
+		add(&a, "-chardev");
+		add(&a, "socket,id=vsock0,path=%s", sock);
+		add(&a, "-device");
+		add(&a, "%s,chardev=vsock0",
+		    mach == VM_MACHINE_MICROVM ? "vhost-user-vsock-device" : "vhost-user-vsock-pci");
+	}
+	if (c->rng) {
+		snprintf(sock, sizeof(sock), "%s/vhost-rng.sock", run_dir);
+		r = start_device_server(v, c, sock, "rng", "vhost-user rng server", log_fd);
+		if (r < 0)
+			goto out;
+		add(&a, "-chardev");
+		add(&a, "socket,id=rng0,path=%s", sock);
+		add(&a, "-device");
+		add(&a, "%s,chardev=rng0", mach == VM_MACHINE_MICROVM ? "vhost-user-rng" : "vhost-user-rng-pci");
+	}
+
+	for (unsigned i = 0; i < c->n_fs; i++) {
+		char what[64];
+		snprintf(what, sizeof(what), "vhost-user fs server %u", i);
+		snprintf(sock, sizeof(sock), "%s/vhost-fs%u.sock", run_dir, i);
+		if (strchr(c->fs[i].tag, ',') || strchr(c->fs[i].dir, ',')) {
+			log_error("start VM: fs share %s=%s: commas are not supported", c->fs[i].tag,
+				  c->fs[i].dir);
+			r = -EINVAL;
+			goto out;
+		}
+		snprintf(spec, sizeof(spec), "fs,tag=%s,dir=%s", c->fs[i].tag, c->fs[i].dir);
+		r = start_device_server(v, c, sock, spec, "vhost-user fs server", log_fd);
+		if (r < 0)
+			goto out;
+		add(&a, "-chardev");
+		add(&a, "socket,id=fs%u,path=%s", i, sock);
+		add(&a, "-device");
+		add(&a, "%s,chardev=fs%u,tag=%s",
+		    mach == VM_MACHINE_MICROVM ? "vhost-user-fs-device" : "vhost-user-fs-pci", i,
+		    c->fs[i].tag);
+	}
+
+	add(&a, "-serial");
+	if (c->console_log) {
+		char *esc = qemu_escape(c->console_log);
+		add(&a, "file:%s", esc ? esc : c->console_log);
+		free(esc);
+	} else {
+		add(&a, "null");
+	}
+	add(&a, "-kernel");
+	add(&a, "%s", c->kernel);
+	if (c->initrd) {
+		add(&a, "-initrd");
+		add(&a, "%s", c->initrd);
+	}
+	char *cl = cmdline_for(c->cmdline ? c->cmdline : "console=ttyS0 reboot=k panic=-1 quiet", mach);
+	add(&a, "-append");
+	add(&a, "%s", cl ? cl : "");
+	free(cl);
+	if (a.oom) {
+		r = -ENOMEM;
+		goto out;
+	}
+	/* The VMM goes first in proc[]: move the device servers behind it. */
+	struct vm_proc servers[VM_MAX_PROCS];
+	unsigned ns = v->nproc;
+	memcpy(servers, v->proc, sizeof(servers[0]) * ns);
+	v->nproc = 0;
+	r = vm_spawn(v, "qemu", a.a, log_fd, -1);
+	if (r == 0) {
+		struct vm_proc q = v->proc[0];
+		memcpy(&v->proc[1], servers, sizeof(servers[0]) * ns);
+		v->proc[0] = q;
+		v->nproc = ns + 1;
+	} else {
+		memcpy(v->proc, servers, sizeof(servers[0]) * ns);
+		v->nproc = ns;
+	}
+out:
+	argv_free(&a);
+	free(dirbuf);
+	return r;
+}
