@@ -6,6 +6,8 @@
  * environment variables):
  *
  *   runm_test=rng     read 32 bytes from /dev/hwrng, print "RNG <hex>"
+ *   runm_test=idle    print "RUNM-TEST-INIT READY" and wait forever
+ *   runm_test=boot    print "RUNM-TEST-INIT READY" and power off
  *   runm_test=vsock   listen on vsock port 1234: for each of two connections
  *                     read a line and answer "echo:<line>"; meanwhile connect
  *                     to the host (cid 2) port 5678, send "hello from guest\n"
@@ -160,7 +162,11 @@ int main(void)
 		r = do_rng();
 	else if (!strcmp(what, "vsock"))
 		r = do_vsock();
-	else if (!strcmp(what, "boot"))
+	else if (!strcmp(what, "idle")) {
+		say("RUNM-TEST-INIT READY\n");
+		for (;;)
+			pause();
+	} else if (!strcmp(what, "boot"))
 		r = 0, say("RUNM-TEST-INIT READY\n");
 	else
 		say("RUNM-TEST-INIT ERROR unknown runm_test=%s\n", what);

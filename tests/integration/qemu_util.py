@@ -1,0 +1,97 @@
+"""Helpers for the QEMU backend tests: test initramfs images, runm-vmctl runs, process checks."""
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+MKINITRAMFS = ROOT / "rootfs-builder" / "mkinitramfs.py"
+BASE_CMDLINE = "console=ttyS0 reboot=k panic=-1 quiet"
+
+
+def test_init_path(build_dir):
+    p = build_dir / "linux-guests" / "runm-test-init"
+    if not p.exists():
+        pytest.fail(f"{p} missing: run `make` first")
+    return p
+
+
+def make_test_initramfs(build_dir, out):
+    subprocess.run([sys.executable, str(MKINITRAMFS), "--init", str(test_init_path(build_dir)),
+                    "-o", str(out)], check=True)
+    return out
+
+
+def pid_alive(pid):
+    """True while pid exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        return state != "Z"
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+
+
+def wait_dead(pids, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not any(pid_alive(p) for p in pids):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def wait_for_text(path, text, timeout=30.0, proc=None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if text in pathlib.Path(path).read_text(errors="replace"):
+                return True
+        except FileNotFoundError:
+            pass
+        if proc is not None and proc.poll() is not None:
+            return False
+        time.sleep(0.05)
+    return False
+
+
+class VmCtl:
+    """One runm-vmctl run in the background."""
+
+    def __init__(self, build_dir, run_dir, kernel, initrd, test_mode, extra=(), cmdline_extra=""):
+        self.run_dir = pathlib.Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.console = self.run_dir / "console.log"
+        cmd = [str(build_dir / "runm-vmctl"), "--backend", "qemu", "--kernel", str(kernel),
+               "--initrd", str(initrd), "--cmdline",
+               f"{BASE_CMDLINE} runm_test={test_mode} {cmdline_extra}".strip(),
+               "--run-dir", str(self.run_dir), "--console", str(self.console),
+               "--timeout", "60"] + list(extra)
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        if not line:
+            out, err = self.proc.communicate(timeout=30)
+            raise AssertionError(f"runm-vmctl did not start the VM: rc={self.proc.returncode} {err}")
+        self.started = json.loads(line)
+        self.pids = self.started["pids"]
+
+    def wait(self, timeout=60):
+        out, err = self.proc.communicate(timeout=timeout)
+        self.stderr = err
+        lines = [json.loads(l) for l in out.splitlines() if l.strip()]
+        return self.proc.returncode, lines, err
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+        for p in self.pids:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass

@@ -1,0 +1,112 @@
+"""The QEMU backend (runtime/backend via runm-vmctl): our kernel boots under QEMU with a device
+served over vhost-user by `runm-vmm vhost-user` (virtio-rng from the device library), and every
+process and socket is gone when the VM ends — also when any one of them is killed -9."""
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from qemu_util import VmCtl, make_test_initramfs, pid_alive, wait_dead, wait_for_text
+
+
+@pytest.fixture(scope="module")
+def initrd(build_dir, tmp_path_factory):
+    return make_test_initramfs(build_dir, tmp_path_factory.mktemp("initrd") / "test-init.cpio")
+
+
+@pytest.fixture(scope="module")
+def kernel(guest_dir):
+    return guest_dir / "vmlinux"
+
+
+def hw_virt():
+    flags = open("/proc/cpuinfo").read().split()
+    return ("vmx" in flags or "svm" in flags) and os.access("/dev/kvm", os.R_OK | os.W_OK)
+
+
+def test_explain_reports_choice_and_reason(build_dir):
+    out = subprocess.run([str(build_dir / "runm-vmctl"), "--explain"], capture_output=True,
+                         text=True, check=True).stdout
+    e = json.loads(out)
+    if hw_virt():
+        assert (e["backend"], e["accel"]) == ("runm-vmm", "kvm")
+    else:
+        assert (e["backend"], e["accel"]) == ("qemu", "tcg")
+        assert "vmx/svm" in e["accel_reason"]
+    forced = json.loads(subprocess.run([str(build_dir / "runm-vmctl"), "--explain", "--accel", "kvm",
+                                        "--backend", "qemu"], capture_output=True, text=True,
+                                       check=True).stdout)
+    assert forced["accel"] == "kvm" and "explicitly" in forced["accel_reason"]
+    assert forced["backend"] == "qemu" and "explicitly" in forced["backend_reason"]
+
+
+def test_rng_served_over_vhost_user(build_dir, kernel, initrd, tmp_path):
+    vm = VmCtl(build_dir, tmp_path / "run", kernel, initrd, "rng", extra=["--rng"])
+    assert vm.started["backend"] == "qemu"
+    assert len(vm.pids) == 2  # qemu + the rng device server
+    rc, lines, err = vm.wait()
+    console = vm.console.read_text(errors="replace")
+    assert rc == 0, f"{err}\n{console}"
+    assert lines[-1] == {"event": "exited", "status": 0}
+    rng = [l for l in console.splitlines() if l.startswith("RNG ")]
+    assert rng, console
+    hexs = rng[0].split()[1]
+    assert len(hexs) == 64 and int(hexs, 16) != 0
+    assert "RUNM-TEST-INIT DONE 0" in console
+    assert wait_dead(vm.pids, 2)
+    # Only the logs remain: the device socket is gone.
+    assert sorted(p.name for p in vm.run_dir.iterdir()) == ["console.log", "vmm.log"]
+
+
+def test_without_the_device_the_guest_has_no_hwrng(build_dir, kernel, initrd, tmp_path):
+    vm = VmCtl(build_dir, tmp_path / "run", kernel, initrd, "rng")
+    rc, lines, err = vm.wait()
+    console = vm.console.read_text(errors="replace")
+    assert rc == 0
+    assert "RNG-ERROR" in console and "RUNM-TEST-INIT DONE 1" in console
+
+
+@pytest.mark.parametrize("victim", ["qemu", "device-server", "runm-vmctl"])
+def test_kill9_any_process_tears_down_everything(build_dir, kernel, initrd, tmp_path, victim):
+    vm = VmCtl(build_dir, tmp_path / "run", kernel, initrd, "idle", extra=["--rng"])
+    try:
+        assert wait_for_text(vm.console, "RUNM-TEST-INIT READY", 30, vm.proc), \
+            vm.console.read_text(errors="replace") if vm.console.exists() else "no console"
+        qemu_pid, server_pid = vm.pids
+        target = {"qemu": qemu_pid, "device-server": server_pid, "runm-vmctl": vm.proc.pid}[victim]
+        t0 = time.monotonic()
+        os.kill(target, signal.SIGKILL)
+        if victim != "runm-vmctl":
+            rc, lines, err = vm.wait(timeout=20)
+            assert rc != 0
+            assert lines[-1]["event"] == "exited" and lines[-1]["status"] != 0
+            assert "killed by signal 9" in err
+        else:
+            vm.proc.wait(timeout=5)
+        assert wait_dead(vm.pids, 10), [p for p in vm.pids if pid_alive(p)]
+        assert time.monotonic() - t0 < 10
+        if victim != "runm-vmctl":
+            assert not any(p.name.endswith(".sock") for p in vm.run_dir.iterdir())
+    finally:
+        vm.kill()
+
+
+def test_missing_kernel_is_one_clear_error(build_dir, tmp_path):
+    r = subprocess.run([str(build_dir / "runm-vmctl"), "--backend", "qemu", "--kernel",
+                        str(tmp_path / "nope"), "--run-dir", str(tmp_path)], capture_output=True,
+                       text=True)
+    assert r.returncode == 1
+    assert f"kernel {tmp_path / 'nope'}: No such file or directory" in r.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_device_server_that_cannot_start_leaves_nothing(build_dir, kernel, initrd, tmp_path):
+    r = subprocess.run([str(build_dir / "runm-vmctl"), "--backend", "qemu", "--kernel", str(kernel),
+                        "--initrd", str(initrd), "--run-dir", str(tmp_path), "--rng",
+                        "--runm-vmm", "/bin/false"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1
+    assert "device server did not come up" in r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["vmm.log"]
