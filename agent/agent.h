@@ -145,7 +145,8 @@ struct proc {
 	bool is_init;
 	enum proc_state state;
 	int wstatus;
-	bool reported;       /* exit sent to the host */
+	bool complete;       /* exited and its output drained */
+	bool reported;       /* exit status delivered to the host */
 	int sync_fd;         /* socketpair to the child: start byte, setup errors */
 	struct stream *streams[PROTO_NSTREAMS];
 	struct waiter *waiters;
@@ -198,8 +199,8 @@ void conn_set_events(struct conn *c, bool on);
 int server_run(void);
 /* Send a response/event frame to a control connection (may close it on error). */
 int conn_send(struct conn *c, const char *json, size_t len);
-void conn_reply_exit(struct conn *c, uint64_t id, struct proc *p);
-void server_broadcast_exit(struct proc *p);
+int conn_reply_exit(struct conn *c, uint64_t id, struct proc *p);
+int server_broadcast_exit(struct proc *p); /* number of connections that got it */
 void server_check_done(void);
 void set_nonblock(int fd, bool on);
 

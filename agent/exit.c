@@ -26,28 +26,35 @@ static bool output_done(struct proc *p)
 	return true;
 }
 
+/* The exit is reported once exited and drained; "reported" means the host really got it. */
 void proc_check_complete(struct proc *p)
 {
-	if (p->state != PROC_EXITED || p->reported || !output_done(p))
+	if (p->state != PROC_EXITED || p->complete || !output_done(p))
 		return;
+	p->complete = true;
 	bool sent = false;
 	while (p->waiters) {
 		struct waiter *w = p->waiters;
 		p->waiters = w->next;
-		conn_reply_exit(w->c, w->id, p);
+		if (conn_reply_exit(w->c, w->id, p) == 0)
+			sent = true;
 		free(w);
-		sent = true;
 	}
-	server_broadcast_exit(p);
-	(void)sent;
-	p->reported = true;
-	server_check_done();
+	if (server_broadcast_exit(p) > 0)
+		sent = true;
+	if (sent) {
+		p->reported = true;
+		server_check_done();
+	}
 }
 
 int proc_add_waiter(struct proc *p, struct conn *c, uint64_t id)
 {
-	if (p->state == PROC_EXITED && p->reported) {
-		conn_reply_exit(c, id, p);
+	if (p->complete) {
+		if (conn_reply_exit(c, id, p) == 0) {
+			p->reported = true;
+			server_check_done();
+		}
 		return 0;
 	}
 	struct waiter *w = calloc(1, sizeof(*w));

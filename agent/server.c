@@ -145,33 +145,37 @@ static void gen_exit(struct proto_gen *pg, struct proc *p)
 		proto_gen_int(pg, "signal", WTERMSIG(p->wstatus));
 }
 
-void conn_reply_exit(struct conn *c, uint64_t id, struct proc *p)
+int conn_reply_exit(struct conn *c, uint64_t id, struct proc *p)
 {
 	struct proto_gen pg;
 	const char *json;
 	size_t len;
+	int rc = -1;
 	proto_gen_begin(&pg);
 	proto_gen_int(&pg, "id", (long long)id);
 	proto_gen_bool(&pg, "ok", 1);
 	gen_exit(&pg, p);
 	if (proto_gen_end(&pg, &json, &len) == 0)
-		conn_send(c, json, len);
+		rc = conn_send(c, json, len);
 	proto_gen_free(&pg);
+	return rc;
 }
 
-void server_broadcast_exit(struct proc *p)
+int server_broadcast_exit(struct proc *p)
 {
 	struct proto_gen pg;
 	const char *json;
 	size_t len;
+	int n = 0;
 	proto_gen_begin(&pg);
 	proto_gen_str(&pg, "event", "exit");
 	gen_exit(&pg, p);
 	if (proto_gen_end(&pg, &json, &len) == 0)
 		for (struct conn *c = conns; c; c = c->next)
-			if (c->state == C_CONTROL && c->events)
-				conn_send(c, json, len);
+			if (c->state == C_CONTROL && c->events && conn_send(c, json, len) == 0)
+				n++;
 	proto_gen_free(&pg);
+	return n;
 }
 
 void server_check_done(void)

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Host side of the runm agent protocol (common/proto/proto.h, docs/protocol.md).
+ *
+ *   struct agentclient *ac = ac_connect("/run/runm/ID/vsock.sock", 5000, err, sizeof(err));
+ *   ac_hello(ac, false);
+ *   ac_create(ac, "init", "/bundle", config_json, &(struct ac_stdio){.out = true, .err = true}, false, &pid);
+ *   int out = ac_attach(uds, "init", PROTO_STDOUT, 5000, err, sizeof(err));   (before start)
+ *   ac_start(ac, "init");
+ *   ... relay out with ac_relay() ...
+ *   ac_wait(ac, "init", &ex);     → ex.exit_code (code, or 128+signal), after all output
+ *   ac_shutdown(ac); ac_close(ac);
+ *
+ * Every call is synchronous on its connection: 0 on success, -1 with the reason in ac_error()
+ * (the agent's message, e.g. "create init: mount /x/proc (type proc): Operation not permitted").
+ * ac_wait blocks its connection until the process exits: use a second connection for
+ * concurrent requests (signals, resize).  Not thread-safe per connection.
+ */
+#ifndef RUNM_AGENTCLIENT_H
+#define RUNM_AGENTCLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "proto/proto.h"
+
+struct agentclient;
+
+/* Connect through the hybrid vsock UDS, send "CONNECT <port>\n", expect "OK <n>\n".
+ * Retries (refused / no such socket / closed by the VMM because nobody listens yet) until
+ * timeout_ms.  Returns a blocking fd, or -1 with ERR. */
+int ac_dial(const char *uds, unsigned port, int timeout_ms, char *err, size_t errlen);
+
+struct agentclient *ac_connect(const char *uds, int timeout_ms, char *err, size_t errlen);
+void ac_close(struct agentclient *ac);
+const char *ac_error(const struct agentclient *ac);
+int ac_fd(const struct agentclient *ac);
+
+struct ac_stdio {
+	bool in, out, err; /* which streams the host will attach (ignored with a terminal) */
+};
+struct ac_exit {
+	pid_t pid;
+	int status;    /* raw wait status */
+	int exit_code; /* code, or 128+signal */
+	int signal;    /* 0 unless killed by a signal */
+};
+
+/* hello: protocol version check; sets the guest clock to ours; EVENTS subscribes this
+ * connection to asynchronous "exit" events. */
+int ac_hello(struct agentclient *ac, bool events);
+int ac_mount(struct agentclient *ac, const char *source, const char *target, const char *fstype,
+	     const char *options, bool readonly);
+/* Create the container: CONFIG is config.json text with guest paths; BUNDLE (guest path)
+ * resolves a relative root.path.  The init is held in the created state until ac_start. */
+int ac_create(struct agentclient *ac, const char *id, const char *bundle, const char *config,
+	      const struct ac_stdio *io, bool no_pivot, pid_t *pid);
+int ac_start(struct agentclient *ac, const char *id);
+/* Run another process in the container (process.json text); it starts at once, its output
+ * waits in the agent's pipe until the streams are attached. */
+int ac_exec(struct agentclient *ac, const char *id, const char *process_json, const struct ac_stdio *io,
+	    pid_t *pid);
+int ac_signal(struct agentclient *ac, const char *id, int sig, bool all);
+int ac_resize(struct agentclient *ac, const char *id, unsigned rows, unsigned cols);
+/* Blocks until ID exited and its stdout/stderr/tty were drained to EOF. */
+int ac_wait(struct agentclient *ac, const char *id, struct ac_exit *ex);
+/* Stats as the agent's JSON response (caller frees). */
+int ac_stats(struct agentclient *ac, char **json);
+/* Kill everything and power the VM off (host mode: the agent exits). */
+int ac_shutdown(struct agentclient *ac);
+/* Receive one asynchronous event on a subscribed connection (timeout_ms < 0: forever). */
+int ac_next_event(struct agentclient *ac, struct ac_exit *ex, char *process, size_t len, int timeout_ms);
+
+/* Open stream KIND of process ID: a blocking fd carrying raw bytes, or -1 with ERR. */
+int ac_attach(const char *uds, const char *id, enum proto_stream kind, int timeout_ms, char *err,
+	      size_t errlen);
+
+/* Relay bytes between fd pairs until every source reached EOF (then its destination is shut
+ * down for writing / closed when close_to is set).  Back-pressure: a pair only reads when its
+ * bounded buffer (or pipe, for splice) has room.  SIGNAL_FD (or -1) is polled too: when it
+ * becomes readable, on_signal(arg) is called.  0 when done, -1 on a poll error. */
+struct ac_pipe {
+	int from, to;
+	bool close_to;
+	bool optional; /* ac_relay returns once every non-optional pipe is done (e.g. stdin) */
+	/* private */
+	char *buf;
+	size_t len, off;
+	bool eof, done, nosplice, out_blocked;
+};
+int ac_relay(struct ac_pipe *pipes, size_t n, int signal_fd, void (*on_signal)(void *), void *arg);
+
+#endif
