@@ -255,6 +255,10 @@ void fs_server_stats(const struct fs_server *s, struct fs_stats *st)
 	st->requests = s->requests;
 }
 
+#ifndef FUSE_DIRECT_IO_ALLOW_MMAP
+#define FUSE_DIRECT_IO_ALLOW_MMAP (1ULL << 36) /* protocol 7.39: shared mmap with cache=none */
+#endif
+
 static int64_t op_init(struct fs_req *r)
 {
 	const struct fuse_init_in *in = (const void *)r->arg;
@@ -272,7 +276,7 @@ static int64_t op_init(struct fs_req *r)
 	uint64_t want = in->flags;
 	if (in->minor >= 36 && r->arglen >= sizeof(*in) && (in->flags & FUSE_INIT_EXT))
 		want |= (uint64_t)in->flags2 << 32;
-	uint64_t offer = FUSE_ASYNC_READ | FUSE_ATOMIC_O_TRUNC | FUSE_BIG_WRITES | FUSE_DO_READDIRPLUS |
+	uint64_t offer = FUSE_INIT_EXT | FUSE_DIRECT_IO_ALLOW_MMAP | FUSE_ASYNC_READ | FUSE_ATOMIC_O_TRUNC | FUSE_BIG_WRITES | FUSE_DO_READDIRPLUS |
 			 FUSE_READDIRPLUS_AUTO | FUSE_PARALLEL_DIROPS | FUSE_MAX_PAGES | FUSE_CACHE_SYMLINKS;
 	if (s->cache == FS_CACHE_ALWAYS)
 		offer |= FUSE_AUTO_INVAL_DATA;
@@ -310,6 +314,7 @@ static int64_t op_destroy(struct fs_req *r)
 	s->inited = false;
 	return 0;
 }
+
 
 struct fs_opdesc {
 	fs_op_fn fn;

@@ -14,3 +14,7 @@ test_fs_dir_SRCS = tests/unit/test_fs_dir.c tests/unit/test_fs_util.c $(FS_SRCS)
 
 FUZZERS += fuzz_fuse
 fuzz_fuse_SRCS = tests/fuzz/fuzz_fuse.c $(FS_SRCS) $(COMMON_SRCS)
+
+# Host-side FUSE mount of the same server (tests, debugging, benchmarks).
+PROGRAMS += runm-fusemount
+runm-fusemount_SRCS = vmm/devices/fs/fusemount.c $(FS_SRCS) $(COMMON_SRCS)
