@@ -198,4 +198,15 @@ const char *virtio_dev_kinds(void);
  * a non-zero return stops and is returned. Used by each device's constructor. */
 int virtio_parse_opts(const char *opts, int (*fn)(const char *k, const char *v, void *opaque), void *opaque);
 
+/* A device constructor: `opts` is the spec after "kind," ("" when none). On
+ * failure it returns NULL with a one-line reason in err and leaves nothing
+ * behind. The returned device is freed with virtio_dev_destroy(). */
+typedef struct virtio_dev *(*virtio_dev_ctor)(const char *opts, struct evloop *loop, char *err, size_t errlen);
+struct virtio_dev *virtio_rng_create(const char *opts, struct evloop *loop, char *err, size_t errlen);
+struct virtio_dev *virtio_vsock_create(const char *opts, struct evloop *loop, char *err, size_t errlen);
+struct virtio_dev *virtio_fs_create(const char *opts, struct evloop *loop, char *err, size_t errlen);
+
+/* ops->destroy: frees the device's state, its config space and `d` itself. */
+void virtio_dev_destroy(struct virtio_dev *d);
+
 #endif

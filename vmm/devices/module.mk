@@ -1,0 +1,13 @@
+# The virtio device library: guest memory, split virtqueues, event loop,
+# device registry and the devices themselves. Linked by runm-vmm and the
+# vhost-user backend: `x_SRCS = ... $(DEVLIB_SRCS)`.
+DEVLIB_SRCS = vmm/devices/gmem.c vmm/devices/virtq.c vmm/devices/virtio_dev.c vmm/devices/evloop.c \
+	vmm/devices/registry.c vmm/devices/rng.c $(DEVLIB_EXTRA_SRCS)
+
+UNIT_TESTS += test_virtq test_evloop test_virtq_devs
+test_virtq_SRCS = tests/unit/test_virtq.c $(DEVLIB_SRCS) $(COMMON_SRCS)
+test_evloop_SRCS = tests/unit/test_evloop.c $(DEVLIB_SRCS) $(COMMON_SRCS)
+test_virtq_devs_SRCS = tests/unit/test_virtq_devs.c $(DEVLIB_SRCS) $(COMMON_SRCS)
+
+FUZZERS += fuzz_virtq
+fuzz_virtq_SRCS = tests/fuzz/fuzz_virtq.c $(DEVLIB_SRCS) $(COMMON_SRCS)
