@@ -3,7 +3,7 @@ PROGRAMS += runm
 RUNTIME_CORE_SRCS := runtime/args.c runtime/state.c runtime/spec.c runtime/hooks.c runtime/ctl.c \
 	runtime/artifacts.c runtime/relay.c runtime/cmd_util.c
 RUNTIME_CMD_SRCS := $(sort $(wildcard runtime/cmd_*.c))
-runm_SRCS = runtime/main.c $(RUNTIME_CORE_SRCS) $(RUNTIME_CMD_SRCS) runtime/shim.c runtime/guest.c \
+runm_SRCS = runtime/main.c $(RUNTIME_CORE_SRCS) $(RUNTIME_CMD_SRCS) runtime/shim.c runtime/guest.c runtime/guest_config.c \
 	$(AGENTCLIENT_SRCS) $(BACKEND_SRCS) $(PROTO_SRCS) $(COMMON_SRCS)
 runm_LIBS := -lyajl
 
