@@ -108,7 +108,8 @@ int container_finish_rootfs(const struct spec *s, struct setup_err *e);       /*
 int container_sysctl(const struct spec *s, struct setup_err *e);
 int process_prepare(const struct spec_process *p, struct setup_err *e);       /* identity.c */
 int process_identity(const struct spec_process *p, struct setup_err *e);
-int process_caps(const struct spec_process *p, struct setup_err *e);          /* caps.c */
+int process_caps_bounding(const struct spec_process *p, struct setup_err *e); /* caps.c */
+int process_caps(const struct spec_process *p, struct setup_err *e);
 int process_seccomp(yajl_val seccomp, struct setup_err *e);                   /* seccomp.c */
 /* Resolve args[0] against PATH of the process env; writes into BUF. */
 int process_lookup(const struct spec_process *p, char *buf, size_t len, struct setup_err *e);

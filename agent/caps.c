@@ -10,7 +10,8 @@
 
 enum { SET_BOUNDING, SET_EFFECTIVE, SET_INHERITABLE, SET_PERMITTED, SET_AMBIENT };
 
-int process_caps(const struct spec_process *p, struct setup_err *e)
+/* Needs CAP_SETPCAP in the effective set: before the uid change. */
+int process_caps_bounding(const struct spec_process *p, struct setup_err *e)
 {
 	cap_value_t last = (cap_value_t)cap_max_bits() - 1;
 	uint64_t none[SPEC_CAP_SETS] = {0};
@@ -24,6 +25,14 @@ int process_caps(const struct spec_process *p, struct setup_err *e)
 			return setup_fail(e, "drop bounding capability", t, errno);
 		}
 	}
+	return 0;
+}
+
+int process_caps(const struct spec_process *p, struct setup_err *e)
+{
+	cap_value_t last = (cap_value_t)cap_max_bits() - 1;
+	uint64_t none[SPEC_CAP_SETS] = {0};
+	const uint64_t *c = p->has_caps ? p->caps : none;
 	cap_t caps = cap_init();
 	if (!caps)
 		return setup_fail(e, "cap_init", "", errno);

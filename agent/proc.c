@@ -139,15 +139,17 @@ static int child_run(void *arg)
 			goto fail;
 		}
 		if (s->ns_new[NS_MNT] || s->ns_path[NS_MNT]) {
+			/* sysctl before the readonly paths (/proc/sys) are locked. */
 			if (container_setup_rootfs(s, &e) < 0 || container_setup_dev(s, &e) < 0 ||
-			    container_pivot(s, a->no_pivot, &e) < 0 || container_finish_rootfs(s, &e) < 0)
+			    container_pivot(s, a->no_pivot, &e) < 0 || container_sysctl(s, &e) < 0 ||
+			    container_finish_rootfs(s, &e) < 0)
 				goto fail;
 		} else if (chroot(s->root_path) < 0 || chdir("/") < 0) {
 			setup_fail(&e, "chroot", s->root_path, errno);
 			goto fail;
-		}
-		if (container_sysctl(s, &e) < 0)
+		} else if (container_sysctl(s, &e) < 0) {
 			goto fail;
+		}
 	} else {
 		/* exec: join the container; the mount namespace last (it changes / and cwd). */
 		static const int order[] = {NS_CGROUP, NS_IPC, NS_UTS, NS_NET, NS_MNT};
@@ -171,7 +173,8 @@ static int child_run(void *arg)
 	/* Without no_new_privs only CAP_SYS_ADMIN allows the filter: load it before dropping. */
 	if (!nnp && process_seccomp(a->seccomp, &e) < 0)
 		goto fail;
-	if (process_identity(a->proc, &e) < 0 || process_caps(a->proc, &e) < 0)
+	if (process_caps_bounding(a->proc, &e) < 0 || process_identity(a->proc, &e) < 0 ||
+	    process_caps(a->proc, &e) < 0)
 		goto fail;
 	if (chdir(a->proc->cwd) < 0) {
 		setup_fail(&e, "chdir to cwd", a->proc->cwd, errno);

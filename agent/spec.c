@@ -450,7 +450,7 @@ int spec_parse(const char *json, const char *bundle, struct spec *s, char *err, 
 				goto fail;
 		}
 	}
-	yajl_val lnx = proto_get(s->root, "lnx", yajl_t_object);
+	yajl_val lnx = proto_get(s->root, "linux", yajl_t_object);
 	yajl_val nss = proto_get(lnx, "namespaces", yajl_t_any);
 	if (nss && !YAJL_IS_ARRAY(nss)) {
 		ERR("linux.namespaces: not an array");
