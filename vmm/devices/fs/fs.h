@@ -34,6 +34,10 @@ struct fs_server;
 struct fs_server *fs_server_new(const char *dir, enum fs_cache cache, char *err, size_t errlen);
 void fs_server_free(struct fs_server *s);
 
+/* Forget every inode but the root and close every handle; the next request
+ * must be INIT (device reset, FUSE_DESTROY). */
+void fs_server_reset(struct fs_server *s);
+
 /* Handle one FUSE request held in req[0..nreq) and write the reply into
  * rep[0..nrep). Returns the number of reply bytes written (0: the request
  * takes no reply, e.g. FORGET), or -EINVAL when the request is too malformed

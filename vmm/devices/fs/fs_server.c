@@ -297,10 +297,8 @@ static int64_t op_init(struct fs_req *r)
 	return sizeof(*o);
 }
 
-/* Forget every inode but the root and close every handle. */
-static int64_t op_destroy(struct fs_req *r)
+void fs_server_reset(struct fs_server *s)
 {
-	struct fs_server *s = r->s;
 	struct fs_itable *t = &s->it;
 	for (size_t b = 0; b < t->nbuckets; b++) {
 		struct fs_inode *in = t->by_id[b];
@@ -312,6 +310,11 @@ static int64_t op_destroy(struct fs_req *r)
 	}
 	fs_htable_destroy(&s->ht);
 	s->inited = false;
+}
+
+static int64_t op_destroy(struct fs_req *r)
+{
+	fs_server_reset(r->s);
 	return 0;
 }
 
@@ -428,8 +431,12 @@ ssize_t fs_server_handle(struct fs_server *s, const struct iovec *req, unsigned 
 		} else {
 			if (h.opcode == FUSE_WRITE)
 				r.arglen = len - sizeof(h); /* payload length, checked by the op */
+			uid_t ouid = s->cur_uid;
+			gid_t ogid = s->cur_gid;
 			set_creds(s, h.uid, h.gid);
 			res = d->fn(&r);
+			/* The thread may serve other devices: give back its own ids. */
+			set_creds(s, ouid, ogid);
 		}
 	}
 	if (res == FS_NOREPLY || h.opcode == FUSE_FORGET || h.opcode == FUSE_BATCH_FORGET)

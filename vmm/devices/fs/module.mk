@@ -18,3 +18,9 @@ fuzz_fuse_SRCS = tests/fuzz/fuzz_fuse.c $(FS_SRCS) $(COMMON_SRCS)
 # Host-side FUSE mount of the same server (tests, debugging, benchmarks).
 PROGRAMS += runm-fusemount
 runm-fusemount_SRCS = vmm/devices/fs/fusemount.c $(FS_SRCS) $(COMMON_SRCS)
+
+# The virtio-fs device joins the device library (runm-vmm, vhost-user backend).
+DEVLIB_EXTRA_SRCS += vmm/devices/virtio_fs.c $(FS_SRCS)
+
+UNIT_TESTS += test_fs_virtio
+test_fs_virtio_SRCS = tests/unit/test_fs_virtio.c $(DEVLIB_SRCS) $(COMMON_SRCS)
