@@ -1,0 +1,224 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Host-side share directory: binds, read-only stays read-only, private
+ * propagation, served by the FUSE server, cleanup leaves nothing behind. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "vmm/devices/fs/share.h"
+
+static char base[64], rootfs[128], srcdir[160], srcfile[160], share[128];
+
+static void write_file(const char *p, const char *s)
+{
+	FILE *f = fopen(p, "w");
+	assert_non_null(f);
+	fputs(s, f);
+	fclose(f);
+}
+
+static char *read_file(const char *p, char *buf, size_t n)
+{
+	FILE *f = fopen(p, "r");
+	if (!f)
+		return NULL;
+	size_t k = fread(buf, 1, n - 1, f);
+	buf[k] = 0;
+	fclose(f);
+	return buf;
+}
+
+static int count_mounts_under(const char *prefix)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+	char line[4096], mp[4096];
+	int n = 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) == 1 && !strncmp(mp, prefix, strlen(prefix)))
+			n++;
+	fclose(f);
+	return n;
+}
+
+/* Propagation field of the mount at exactly `mp`: 1 shared, 0 private, -1 absent. */
+static int is_shared(const char *mp)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+	char line[4096], p[4096];
+	int r = -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", p) == 1 && !strcmp(p, mp))
+			r = strstr(line, " shared:") != NULL;
+	fclose(f);
+	return r;
+}
+
+static int setup(void **state)
+{
+	if (geteuid() != 0) {
+		print_message("share tests need root (mount); skipped\n");
+		return 0;
+	}
+	snprintf(base, sizeof(base), "/tmp/runm-test-share.XXXXXX");
+	assert_non_null(mkdtemp(base));
+	snprintf(rootfs, sizeof(rootfs), "%s/rootfs", base);
+	snprintf(srcdir, sizeof(srcdir), "%s/data", base);
+	snprintf(srcfile, sizeof(srcfile), "%s/single.conf", base);
+	snprintf(share, sizeof(share), "%s/share", base);
+	assert_int_equal(mkdir(rootfs, 0755), 0);
+	assert_int_equal(mkdir(srcdir, 0755), 0);
+	char p[256];
+	snprintf(p, sizeof(p), "%s/etc-hostname", rootfs);
+	write_file(p, "box\n");
+	snprintf(p, sizeof(p), "%s/ro.txt", srcdir);
+	write_file(p, "read only\n");
+	write_file(srcfile, "conf\n");
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	if (geteuid() != 0)
+		return 0;
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "umount -R -l %s 2>/dev/null; rm -rf %s", share, base);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void test_prepare_and_cleanup(void **state)
+{
+	if (geteuid() != 0)
+		skip();
+	char err[512], p[256], buf[64];
+	struct fs_share_bind b[] = {{srcdir, true}, {srcfile, false}};
+	assert_int_equal(fs_share_prepare(share, rootfs, false, b, 2, err, sizeof(err)), 0);
+	snprintf(p, sizeof(p), "%s/rootfs/etc-hostname", share);
+	assert_string_equal(read_file(p, buf, sizeof(buf)), "box\n");
+	snprintf(p, sizeof(p), "%s/mounts/0/ro.txt", share);
+	assert_string_equal(read_file(p, buf, sizeof(buf)), "read only\n");
+	/* read-only bind refuses writes on the host side */
+	assert_int_equal(open(p, O_WRONLY), -1);
+	assert_int_equal(errno, EROFS);
+	snprintf(p, sizeof(p), "%s/mounts/0/new", share);
+	assert_int_equal(open(p, O_CREAT | O_WRONLY, 0644), -1);
+	assert_int_equal(errno, EROFS);
+	/* the read-write file bind writes through to its source */
+	snprintf(p, sizeof(p), "%s/mounts/1", share);
+	write_file(p, "changed\n");
+	assert_string_equal(read_file(srcfile, buf, sizeof(buf)), "changed\n");
+	/* rootfs writable */
+	snprintf(p, sizeof(p), "%s/rootfs/newfile", share);
+	write_file(p, "x");
+	/* every mount is private */
+	assert_int_equal(count_mounts_under(share), 4);
+	assert_int_equal(is_shared(share), 0);
+	snprintf(p, sizeof(p), "%s/rootfs", share);
+	assert_int_equal(is_shared(p), 0);
+	snprintf(p, sizeof(p), "%s/mounts/0", share);
+	assert_int_equal(is_shared(p), 0);
+	/* preparing the same share twice fails without touching the first */
+	assert_int_equal(fs_share_prepare(share, rootfs, false, b, 2, err, sizeof(err)), -EEXIST);
+	assert_non_null(strstr(err, "fs share: mkdir: "));
+	assert_int_equal(count_mounts_under(share), 4);
+	/* cleanup: no mounts, no directory, sources intact */
+	assert_int_equal(fs_share_cleanup(share, err, sizeof(err)), 0);
+	assert_int_equal(count_mounts_under(share), 0);
+	struct stat st;
+	assert_int_equal(stat(share, &st), -1);
+	assert_int_equal(errno, ENOENT);
+	snprintf(p, sizeof(p), "%s/ro.txt", srcdir);
+	assert_string_equal(read_file(p, buf, sizeof(buf)), "read only\n");
+	snprintf(p, sizeof(p), "%s/newfile", rootfs);
+	assert_int_equal(stat(p, &st), 0);
+	/* cleanup of a missing share is fine */
+	assert_int_equal(fs_share_cleanup(share, err, sizeof(err)), 0);
+}
+
+static void test_readonly_rootfs(void **state)
+{
+	if (geteuid() != 0)
+		skip();
+	char err[512], p[256];
+	assert_int_equal(fs_share_prepare(share, rootfs, true, NULL, 0, err, sizeof(err)), 0);
+	snprintf(p, sizeof(p), "%s/rootfs/etc-hostname", share);
+	assert_int_equal(open(p, O_WRONLY), -1);
+	assert_int_equal(errno, EROFS);
+	assert_int_equal(fs_share_cleanup(share, err, sizeof(err)), 0);
+}
+
+static void test_bad_source_leaves_nothing(void **state)
+{
+	if (geteuid() != 0)
+		skip();
+	char err[512], missing[200];
+	snprintf(missing, sizeof(missing), "%s/does-not-exist", base);
+	struct fs_share_bind b[] = {{srcdir, true}, {missing, false}};
+	assert_int_equal(fs_share_prepare(share, rootfs, false, b, 2, err, sizeof(err)), -ENOENT);
+	assert_non_null(strstr(err, "fs share: stat bind source: "));
+	assert_non_null(strstr(err, missing));
+	assert_non_null(strstr(err, "No such file or directory"));
+	assert_int_equal(count_mounts_under(share), 0);
+	struct stat st;
+	assert_int_equal(stat(share, &st), -1);
+	/* missing rootfs */
+	assert_int_equal(fs_share_prepare(share, missing, false, NULL, 0, err, sizeof(err)), -ENOENT);
+	assert_non_null(strstr(err, "bind mount: "));
+	assert_int_equal(stat(share, &st), -1);
+	/* parent of the share missing */
+	char deep[256];
+	snprintf(deep, sizeof(deep), "%s/no/share", base);
+	assert_int_equal(fs_share_prepare(deep, rootfs, false, NULL, 0, err, sizeof(err)), -ENOENT);
+}
+
+static void test_cleanup_never_deletes_through_mounts(void **state)
+{
+	if (geteuid() != 0)
+		skip();
+	char err[512], p[256], buf[64];
+	/* A live bind left at mounts/0 outside our self-bind: cleanup must refuse,
+	 * not remove what is mounted there. */
+	assert_int_equal(mkdir(share, 0700), 0);
+	snprintf(p, sizeof(p), "%s/mounts", share);
+	assert_int_equal(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/mounts/0", share);
+	assert_int_equal(mkdir(p, 0755), 0);
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd), "mount --bind %s %s", srcdir, p);
+	assert_int_equal(system(cmd), 0);
+	assert_int_not_equal(fs_share_cleanup(share, err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "mounts/0"));
+	snprintf(p, sizeof(p), "%s/ro.txt", srcdir);
+	assert_string_equal(read_file(p, buf, sizeof(buf)), "read only\n");
+	snprintf(cmd, sizeof(cmd), "umount %s/mounts/0", share);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(fs_share_cleanup(share, err, sizeof(err)), 0);
+	/* a share directory with unexpected content is not removed recursively */
+	assert_int_equal(mkdir(share, 0700), 0);
+	snprintf(p, sizeof(p), "%s/precious", share);
+	write_file(p, "keep");
+	assert_int_not_equal(fs_share_cleanup(share, err, sizeof(err)), 0);
+	assert_string_equal(read_file(p, buf, sizeof(buf)), "keep");
+	unlink(p);
+	rmdir(share);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_prepare_and_cleanup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_readonly_rootfs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_source_leaves_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cleanup_never_deletes_through_mounts, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

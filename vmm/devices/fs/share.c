@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Host-side shared directory for one container: see share.h. */
+#include "share.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int fail(char *err, size_t n, int e, const char *what, const char *on)
+{
+	snprintf(err, n, "fs share: %s: %s: %s", what, on, strerror(e));
+	return -e;
+}
+
+/* Bind src on dst (recursively), make it private, and read-only if asked. */
+static int bind_one(const char *src, const char *dst, bool ro, char *err, size_t n)
+{
+	if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) < 0)
+		return fail(err, n, errno, "bind mount", src);
+	if (mount(NULL, dst, NULL, MS_PRIVATE | MS_REC, NULL) < 0)
+		return fail(err, n, errno, "make mount private", dst);
+	if (ro && mount(NULL, dst, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0)
+		return fail(err, n, errno, "remount read-only", dst);
+	return 0;
+}
+
+static int make_point(const char *src, const char *dst, char *err, size_t n)
+{
+	struct stat st;
+	if (stat(src, &st) < 0)
+		return fail(err, n, errno, "stat bind source", src);
+	if (S_ISDIR(st.st_mode)) {
+		if (mkdir(dst, 0755) < 0)
+			return fail(err, n, errno, "mkdir", dst);
+	} else {
+		int fd = open(dst, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+		if (fd < 0)
+			return fail(err, n, errno, "create", dst);
+		close(fd);
+	}
+	return 0;
+}
+
+int fs_share_prepare(const char *share_dir, const char *bundle_rootfs, bool rootfs_readonly,
+		     const struct fs_share_bind *binds, size_t nbinds, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	int rc;
+	if (mkdir(share_dir, 0700) < 0)
+		return fail(err, errlen, errno, "mkdir", share_dir);
+	/* A private mount of its own: nothing below propagates anywhere. */
+	if (mount(share_dir, share_dir, NULL, MS_BIND, NULL) < 0) {
+		rc = fail(err, errlen, errno, "bind mount", share_dir);
+		rmdir(share_dir);
+		return rc;
+	}
+	if (mount(NULL, share_dir, NULL, MS_PRIVATE, NULL) < 0) {
+		rc = fail(err, errlen, errno, "make mount private", share_dir);
+		goto undo;
+	}
+	if ((size_t)snprintf(path, sizeof(path), "%s/rootfs", share_dir) >= sizeof(path)) {
+		rc = fail(err, errlen, ENAMETOOLONG, "path", share_dir);
+		goto undo;
+	}
+	if (mkdir(path, 0755) < 0) {
+		rc = fail(err, errlen, errno, "mkdir", path);
+		goto undo;
+	}
+	rc = bind_one(bundle_rootfs, path, rootfs_readonly, err, errlen);
+	if (rc)
+		goto undo;
+	snprintf(path, sizeof(path), "%s/mounts", share_dir);
+	if (mkdir(path, 0755) < 0) {
+		rc = fail(err, errlen, errno, "mkdir", path);
+		goto undo;
+	}
+	for (size_t i = 0; i < nbinds; i++) {
+		if ((size_t)snprintf(path, sizeof(path), "%s/mounts/%zu", share_dir, i) >= sizeof(path)) {
+			rc = fail(err, errlen, ENAMETOOLONG, "path", share_dir);
+			goto undo;
+		}
+		rc = make_point(binds[i].source, path, err, errlen);
+		if (rc)
+			goto undo;
+		rc = bind_one(binds[i].source, path, binds[i].readonly, err, errlen);
+		if (rc)
+			goto undo;
+	}
+	return 0;
+undo:;
+	char ignored[256];
+	fs_share_cleanup(share_dir, ignored, sizeof(ignored));
+	return rc;
+}
+
+/* Remove the empty mount points under SHARE/mounts, then the skeleton. */
+static int remove_skeleton(const char *share_dir, char *err, size_t n)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/mounts", share_dir);
+	DIR *d = opendir(path);
+	if (d) {
+		struct dirent *de;
+		while ((de = readdir(d))) {
+			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+				continue;
+			/* rmdir fails on non-empty, unlinkat on a live mount point (EBUSY). */
+			if (unlinkat(dirfd(d), de->d_name, de->d_type == DT_DIR ? AT_REMOVEDIR : 0) < 0 &&
+			    errno != ENOENT) {
+				int e = errno;
+				closedir(d);
+				snprintf(path, sizeof(path), "%s/mounts/%s", share_dir, de->d_name);
+				return fail(err, n, e, "remove", path);
+			}
+		}
+		closedir(d);
+	}
+	const char *names[] = {"mounts", "rootfs"};
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/%s", share_dir, names[i]);
+		if (rmdir(path) < 0 && errno != ENOENT)
+			return fail(err, n, errno, "remove", path);
+	}
+	if (rmdir(share_dir) < 0 && errno != ENOENT)
+		return fail(err, n, errno, "remove", share_dir);
+	return 0;
+}
+
+static bool is_mount_point(const char *path)
+{
+	struct stat a, b;
+	char parent[PATH_MAX];
+	if (stat(path, &a) < 0)
+		return false;
+	snprintf(parent, sizeof(parent), "%s/..", path);
+	if (stat(parent, &b) < 0)
+		return false;
+	if (a.st_dev != b.st_dev)
+		return true;
+	/* Same device (bind of the same filesystem): ask mountinfo. */
+	char real[PATH_MAX];
+	if (!realpath(path, real))
+		return false;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return false;
+	char line[4096];
+	bool found = false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char mp[PATH_MAX];
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) == 1 && !strcmp(mp, real))
+			found = true;
+	}
+	fclose(f);
+	return found;
+}
+
+int fs_share_cleanup(const char *share_dir, char *err, size_t errlen)
+{
+	struct stat st;
+	if (lstat(share_dir, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return fail(err, errlen, errno, "stat", share_dir);
+	}
+	/* Detaching the self-bind takes every mount below it along. */
+	while (is_mount_point(share_dir)) {
+		if (umount2(share_dir, MNT_DETACH) < 0)
+			return fail(err, errlen, errno, "unmount", share_dir);
+	}
+	return remove_skeleton(share_dir, err, errlen);
+}
