@@ -115,8 +115,8 @@ static int remove_skeleton(const char *share_dir, char *err, size_t n)
 			if (unlinkat(dirfd(d), de->d_name, de->d_type == DT_DIR ? AT_REMOVEDIR : 0) < 0 &&
 			    errno != ENOENT) {
 				int e = errno;
-				closedir(d);
 				snprintf(path, sizeof(path), "%s/mounts/%s", share_dir, de->d_name);
+				closedir(d);
 				return fail(err, n, e, "remove", path);
 			}
 		}
