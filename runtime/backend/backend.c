@@ -411,6 +411,19 @@ int vm_start(const struct vm_config *c, struct vm **out)
 			  !c->kernel ? "a kernel" : "a vsock socket path or a run directory");
 		return -EINVAL;
 	}
+	if (c->n_fs > VM_MAX_FS) {
+		log_error("start VM: %u fs shares (at most %d)", c->n_fs, VM_MAX_FS);
+		return -EINVAL;
+	}
+	for (unsigned i = 0; i < c->n_fs; i++) {
+		struct stat st;
+		if (!c->fs[i].tag || !*c->fs[i].tag || !c->fs[i].dir || stat(c->fs[i].dir, &st) < 0 ||
+		    !S_ISDIR(st.st_mode)) {
+			log_error("start VM: fs share %s=%s: not a tag and a directory",
+				  c->fs[i].tag ? c->fs[i].tag : "", c->fs[i].dir ? c->fs[i].dir : "");
+			return -EINVAL;
+		}
+	}
 	if (access(c->kernel, R_OK) < 0) {
 		int e = errno;
 		log_errno(e, "start VM: kernel %s", c->kernel);

@@ -88,7 +88,7 @@ int vm_accel_parse(const char *s, enum vm_accel *a);
 int vm_machine_parse(const char *s, enum vm_machine *m);
 
 /* ---- shared by the backends (backend.c) ---- */
-#define VM_MAX_PROCS (1 + VM_MAX_FS + 1)
+#define VM_MAX_PROCS (1 + 2 + VM_MAX_FS) /* VMM, vsock, rng, fs shares */
 
 struct vm_proc {
 	pid_t pid;
