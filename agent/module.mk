@@ -7,3 +7,10 @@ STATIC_PROGRAMS += runm-agent
 runm-agent_SRCS = agent/main.c $(AGENT_SRCS)
 runm-agent_LIBS := -lyajl -lseccomp -lcap
 runm-agent_STATIC_LIBS := -lyajl_s -lseccomp -lcap
+
+UNIT_TESTS += test_agent_spec
+test_agent_spec_SRCS = tests/unit/test_agent_spec.c agent/spec.c $(PROTO_SRCS) $(COMMON_SRCS)
+test_agent_spec_LIBS := -lyajl
+FUZZERS += fuzz_agent_spec
+fuzz_agent_spec_SRCS = tests/fuzz/fuzz_agent_spec.c agent/spec.c $(PROTO_SRCS) $(COMMON_SRCS)
+fuzz_agent_spec_LIBS := -lyajl

@@ -1,2 +1,9 @@
 # The host <-> agent protocol: one header and codec compiled by both sides.
 PROTO_SRCS := common/proto/proto.c
+
+UNIT_TESTS += test_proto
+test_proto_SRCS = tests/unit/test_proto.c $(PROTO_SRCS)
+test_proto_LIBS := -lyajl
+FUZZERS += fuzz_proto
+fuzz_proto_SRCS = tests/fuzz/fuzz_proto.c $(PROTO_SRCS)
+fuzz_proto_LIBS := -lyajl

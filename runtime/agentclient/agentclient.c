@@ -105,19 +105,26 @@ int ac_dial(const char *uds, unsigned port, int timeout_ms, char *err, size_t er
 	}
 }
 
+struct agentclient *ac_from_fd(int fd)
+{
+	struct agentclient *ac = calloc(1, sizeof(*ac));
+	if (!ac)
+		return NULL;
+	ac->fd = fd;
+	ac->next_id = 1;
+	return ac;
+}
+
 struct agentclient *ac_connect(const char *uds, int timeout_ms, char *err, size_t errlen)
 {
 	int fd = ac_dial(uds, PROTO_PORT_CONTROL, timeout_ms, err, errlen);
 	if (fd < 0)
 		return NULL;
-	struct agentclient *ac = calloc(1, sizeof(*ac));
+	struct agentclient *ac = ac_from_fd(fd);
 	if (!ac) {
 		close(fd);
 		seterr(err, errlen, "out of memory");
-		return NULL;
 	}
-	ac->fd = fd;
-	ac->next_id = 1;
 	return ac;
 }
 

@@ -33,6 +33,8 @@ struct agentclient;
 int ac_dial(const char *uds, unsigned port, int timeout_ms, char *err, size_t errlen);
 
 struct agentclient *ac_connect(const char *uds, int timeout_ms, char *err, size_t errlen);
+/* Wrap an already connected control fd (after the handshake); takes ownership. */
+struct agentclient *ac_from_fd(int fd);
 void ac_close(struct agentclient *ac);
 const char *ac_error(const struct agentclient *ac);
 int ac_fd(const struct agentclient *ac);

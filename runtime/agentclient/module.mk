@@ -4,3 +4,7 @@ AGENTCLIENT_SRCS = runtime/agentclient/agentclient.c $(PROTO_SRCS)
 PROGRAMS += runm-agentctl
 runm-agentctl_SRCS = runtime/agentclient/agentctl.c $(AGENTCLIENT_SRCS) $(COMMON_SRCS)
 runm-agentctl_LIBS := -lyajl
+
+FUZZERS += fuzz_proto_client
+fuzz_proto_client_SRCS = tests/fuzz/fuzz_proto_client.c $(AGENTCLIENT_SRCS)
+fuzz_proto_client_LIBS := -lyajl

@@ -17,10 +17,16 @@ import agent_util as au
 
 @pytest.fixture
 def agent(build_dir, tmp_path):
-    a = au.Agent(build_dir / "runm-agent", tmp_path)
+    # The ASan+UBSan agent when built (make asan), so memory errors fail the tests.
+    default = build_dir / "asan" / "runm-agent"
+    if not default.exists():
+        default = build_dir / "runm-agent"
+    a = au.Agent(pathlib.Path(os.environ.get("RUNM_AGENT_BIN", default)), tmp_path)
     a.check("hello", version=1, time_ns=time.time_ns())
     yield a
     a.close()
+    err = a.proc.stderr.read().decode(errors="replace")
+    assert "Sanitizer" not in err and "runtime error" not in err, err
 
 
 def set_args(bundle, args, **proc):

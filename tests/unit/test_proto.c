@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Unit tests for common/proto: framing, handshake, message parse/encode. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "proto/proto.h"
+
+static void frame_roundtrip(void **state)
+{
+	int sv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	const char *msg = "{\"id\":1,\"op\":\"hello\",\"version\":1}";
+	assert_int_equal(proto_write_frame(sv[0], msg, strlen(msg)), 0);
+	char *buf;
+	size_t len;
+	assert_int_equal(proto_read_frame(sv[1], &buf, &len, 1000), 0);
+	assert_int_equal(len, strlen(msg));
+	assert_string_equal(buf, msg);
+	free(buf);
+	/* clean EOF between frames */
+	close(sv[0]);
+	assert_int_equal(proto_read_frame(sv[1], &buf, &len, 1000), -1);
+	assert_int_equal(errno, ECONNRESET);
+	assert_null(buf);
+	close(sv[1]);
+}
+
+static void rx_byte_by_byte(void **state)
+{
+	int p[2];
+	assert_int_equal(pipe2(p, O_NONBLOCK), 0);
+	const char body[] = "{\"ok\":true}";
+	uint8_t wire[4 + sizeof(body) - 1] = {0, 0, 0, sizeof(body) - 1};
+	memcpy(wire + 4, body, sizeof(body) - 1);
+	struct proto_rx rx = {0};
+	for (size_t i = 0; i < sizeof(wire); i++) {
+		assert_int_equal(proto_rx_read(&rx, p[0]), 0); /* nothing yet */
+		assert_int_equal(write(p[1], wire + i, 1), 1);
+	}
+	assert_int_equal(proto_rx_read(&rx, p[0]), 1);
+	size_t len;
+	char *b = proto_rx_take(&rx, &len);
+	assert_int_equal(len, sizeof(body) - 1);
+	assert_memory_equal(b, body, len);
+	assert_int_equal(b[len], '\0');
+	free(b);
+	close(p[0]);
+	close(p[1]);
+}
+
+static void rx_rejects_bad_lengths(void **state)
+{
+	const uint8_t cases[][4] = {{0, 0, 0, 0}, {0xff, 0xff, 0xff, 0xff}, {0, 0x40, 0, 1}};
+	for (size_t i = 0; i < 3; i++) {
+		int p[2];
+		assert_int_equal(pipe2(p, O_NONBLOCK), 0);
+		assert_int_equal(write(p[1], cases[i], 4), 4);
+		struct proto_rx rx = {0};
+		assert_int_equal(proto_rx_read(&rx, p[0]), -1);
+		assert_int_equal(errno, EPROTO);
+		proto_rx_free(&rx);
+		close(p[0]);
+		close(p[1]);
+	}
+	/* truncated: header says 10, 3 bytes then EOF */
+	int p[2];
+	assert_int_equal(pipe2(p, O_NONBLOCK), 0);
+	assert_int_equal(write(p[1], "\0\0\0\x0a{\"a", 7), 7);
+	close(p[1]);
+	struct proto_rx rx = {0};
+	assert_int_equal(proto_rx_read(&rx, p[0]), -1);
+	assert_int_equal(errno, EPROTO);
+	proto_rx_free(&rx);
+	close(p[0]);
+	/* writer refuses oversized and empty frames */
+	assert_int_equal(proto_write_frame(1, "", 0), -1);
+	assert_int_equal(errno, EMSGSIZE);
+}
+
+static void handshake(void **state)
+{
+	assert_int_equal(proto_parse_connect("CONNECT 1024\n", 13), 1024);
+	assert_int_equal(proto_parse_connect("CONNECT 4294967295\n", 19), 4294967295L);
+	assert_int_equal(proto_parse_connect("CONNECT 4294967296\n", 19), -1);
+	assert_int_equal(proto_parse_connect("CONNECT 1024", 12), -1);
+	assert_int_equal(proto_parse_connect("CONNECT \n", 9), -1);
+	assert_int_equal(proto_parse_connect("CONNECT -1\n", 11), -1);
+	assert_int_equal(proto_parse_connect("CONNECT 12a\n", 12), -1);
+	assert_int_equal(proto_parse_connect("connect 1\n", 10), -1);
+	assert_int_equal(proto_parse_ok("OK 1073741824\n", 14), 0);
+	assert_int_equal(proto_parse_ok("OK\n", 3), -1);
+	assert_int_equal(proto_parse_ok("NO 1\n", 5), -1);
+}
+
+static int parse(const char *s, struct proto_msg *m)
+{
+	char err[256];
+	return proto_msg_parse(s, strlen(s), m, err, sizeof(err));
+}
+
+static void messages(void **state)
+{
+	struct proto_msg m;
+	assert_int_equal(parse("{\"id\":7,\"op\":\"start\",\"process\":\"init\"}", &m), 0);
+	assert_int_equal(m.kind, PROTO_REQUEST);
+	assert_int_equal(m.id, 7);
+	assert_string_equal(m.op, "start");
+	assert_string_equal(proto_get_str(m.root, "process"), "init");
+	assert_null(proto_get_str(m.root, "nope"));
+	long long v;
+	assert_int_equal(proto_get_int(m.root, "id", 0, 5, &v), -1); /* out of range */
+	proto_msg_free(&m);
+
+	assert_int_equal(parse("{\"id\":7,\"ok\":false,\"error\":\"boom\"}", &m), 0);
+	assert_int_equal(m.kind, PROTO_RESPONSE);
+	assert_false(m.ok);
+	assert_string_equal(m.error, "boom");
+	proto_msg_free(&m);
+
+	assert_int_equal(parse("{\"event\":\"exit\",\"process\":\"x\",\"exit_code\":3}", &m), 0);
+	assert_int_equal(m.kind, PROTO_EVENT);
+	assert_string_equal(m.op, "exit");
+	proto_msg_free(&m);
+
+	const char *bad[] = {"", "[]", "1", "{", "{\"op\":\"x\"}", "{\"id\":-1,\"op\":\"x\"}", "{\"id\":1.5,\"op\":\"x\"}",
+			     "{\"id\":1,\"ok\":false}", "{\"id\":1,\"op\":\"\"}", "{\"id\":\"1\",\"op\":\"x\"}",
+			     "{\"id\":1,\"op\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(parse(bad[i], &m), -1);
+		assert_null(m.root);
+	}
+	/* embedded NUL is rejected, not silently truncated */
+	char err[128];
+	const char nul[] = "{\"id\":1,\"op\":\"x\"}\0garbage";
+	assert_int_equal(proto_msg_parse(nul, sizeof(nul) - 1, &m, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "NUL"));
+	/* nesting limit */
+	char deep[300];
+	memset(deep, '[', 100);
+	memset(deep + 100, ']', 100);
+	deep[200] = '\0';
+	assert_int_equal(parse(deep, &m), -1);
+}
+
+static void encode(void **state)
+{
+	struct proto_gen pg;
+	const char *json;
+	size_t len;
+	assert_int_equal(proto_gen_begin(&pg), 0);
+	proto_gen_int(&pg, "id", 3);
+	proto_gen_str(&pg, "op", "exec");
+	proto_gen_str(&pg, "spec", "{\"args\":[\"a\\\"b\"]}\n");
+	proto_gen_bool(&pg, "all", 1);
+	assert_int_equal(proto_gen_end(&pg, &json, &len), 0);
+	char *copy = strndup(json, len);
+	struct proto_msg m;
+	assert_int_equal(parse(copy, &m), 0);
+	assert_int_equal(m.kind, PROTO_REQUEST);
+	assert_string_equal(proto_get_str(m.root, "spec"), "{\"args\":[\"a\\\"b\"]}\n");
+	assert_int_equal(proto_get_bool(m.root, "all", 0), 1);
+	assert_int_equal(proto_get_bool(m.root, "op", 0), -1);
+	proto_msg_free(&m);
+	free(copy);
+	proto_gen_free(&pg);
+}
+
+static void exit_codes(void **state)
+{
+	assert_int_equal(proto_exit_code(3 << 8), 3);
+	assert_int_equal(proto_exit_code(SIGTERM), 128 + SIGTERM);
+	assert_int_equal(proto_exit_code(SIGKILL), 137);
+	assert_int_equal(proto_stream_parse("tty"), PROTO_TTY);
+	assert_int_equal(proto_stream_parse("stdio"), -1);
+	assert_int_equal(proto_stream_parse(NULL), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(frame_roundtrip), cmocka_unit_test(rx_byte_by_byte),
+		cmocka_unit_test(rx_rejects_bad_lengths), cmocka_unit_test(handshake),
+		cmocka_unit_test(messages), cmocka_unit_test(encode), cmocka_unit_test(exit_codes),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
