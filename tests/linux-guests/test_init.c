@@ -6,6 +6,9 @@
  * environment variables):
  *
  *   runm_test=rng     read 32 bytes from /dev/hwrng, print "RNG <hex>"
+ *   runm_test=fs      mount virtio-fs tag "share" on /mnt, print "FS <first line of
+ *                     /mnt/hello.txt>", write /mnt/from-guest.txt ("written by guest\n"),
+ *                     print "FSLIST <sorted names in /mnt>"
  *   runm_test=idle    print "RUNM-TEST-INIT READY" and wait forever
  *   runm_test=boot    print "RUNM-TEST-INIT READY" and power off
  *   runm_test=vsock   listen on vsock port 1234: for each of two connections
@@ -16,6 +19,7 @@
  * It prints "RUNM-TEST-INIT READY" once the vsock listener is up and
  * "RUNM-TEST-INIT DONE" at the end, then powers the VM off (reboot(2)).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/vm_sockets.h>
@@ -76,6 +80,50 @@ static int do_rng(void)
 	for (size_t i = 0; i < sizeof(b); i++)
 		snprintf(hex + 2 * i, 3, "%02x", b[i]);
 	say("RNG %s\n", hex);
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int do_fs(void)
+{
+	mkdir("/mnt", 0755);
+	if (mount("share", "/mnt", "virtiofs", 0, NULL) < 0) {
+		say("FS-ERROR mount virtiofs share: %s\n", strerror(errno));
+		return 1;
+	}
+	char line[256] = "";
+	FILE *f = fopen("/mnt/hello.txt", "r");
+	if (!f || !fgets(line, sizeof(line), f)) {
+		say("FS-ERROR read /mnt/hello.txt: %s\n", strerror(errno));
+		return 1;
+	}
+	fclose(f);
+	say("FS %s", line);
+	f = fopen("/mnt/from-guest.txt", "w");
+	if (!f || fputs("written by guest\n", f) < 0 || fclose(f) != 0) {
+		say("FS-ERROR write /mnt/from-guest.txt: %s\n", strerror(errno));
+		return 1;
+	}
+	DIR *d = opendir("/mnt");
+	char *names[64];
+	int n = 0;
+	for (struct dirent *e; d && n < 64 && (e = readdir(d));)
+		if (e->d_name[0] != '.')
+			names[n++] = strdup(e->d_name);
+	if (d)
+		closedir(d);
+	qsort(names, (size_t)n, sizeof(names[0]), cmp_str);
+	char list[2048] = "";
+	for (int i = 0; i < n; i++) {
+		strncat(list, " ", sizeof(list) - strlen(list) - 1);
+		strncat(list, names[i], sizeof(list) - strlen(list) - 1);
+	}
+	say("FSLIST%s\n", list);
+	umount("/mnt");
 	return 0;
 }
 
@@ -160,6 +208,8 @@ int main(void)
 		say("RUNM-TEST-INIT ERROR no runm_test= on the kernel command line\n");
 	else if (!strcmp(what, "rng"))
 		r = do_rng();
+	else if (!strcmp(what, "fs"))
+		r = do_fs();
 	else if (!strcmp(what, "vsock"))
 		r = do_vsock();
 	else if (!strcmp(what, "idle")) {

@@ -792,11 +792,12 @@ static int expect_size(const struct vu_msg *m, uint32_t size)
 	return -EINVAL;
 }
 
-/* CONFIG only for devices that have a config space (QEMU warns otherwise). */
+/* CONFIG only where the frontend reads the config space from us (QEMU warns
+ * otherwise): not without one, and not for fs (QEMU builds the tag itself). */
 static uint64_t protocol_features(const struct vu_backend *b)
 {
 	uint64_t f = VU_PROTOCOL_FEATURES;
-	if (b->d->config_len == 0)
+	if (b->d->config_len == 0 || b->d->ops->device_id == VIRTIO_ID_FS)
 		f &= ~(1ull << VU_PROTOCOL_F_CONFIG);
 	return f;
 }
