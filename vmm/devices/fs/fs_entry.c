@@ -72,7 +72,7 @@ int64_t fs_op_getattr(struct fs_req *r)
 	if (h)
 		rc = fstat(h->fd, &st);
 	else
-		rc = fstatat(in->fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+		rc = fstat(in->fd, &st);
 	if (rc < 0)
 		return -errno;
 	return reply_attr(r, &st);
@@ -154,7 +154,7 @@ int64_t fs_op_setattr(struct fs_req *r)
 			return rc;
 	}
 	struct stat st;
-	if (fstatat(in->fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+	if (fstat(in->fd, &st) < 0)
 		return -errno;
 	return reply_attr(r, &st);
 }

@@ -147,24 +147,34 @@ int fs_do_lookup(struct fs_server *s, struct fs_inode *parent, const char *name,
 {
 	if (parent->type != S_IFDIR)
 		return -ENOTDIR;
-	int fd = fs_openat_beneath(parent->fd, name, O_PATH | O_NOFOLLOW, 0);
-	if (fd < 0)
-		return fd;
+	/* Known inode: one stat of a single checked component (no symlink is
+	 * followed, no '/' or '..' can appear) finds it without opening. */
 	struct stat st;
-	if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
-		int err = -errno;
-		close(fd);
-		return err;
-	}
+	if (fstatat(parent->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
 	struct fs_inode *in = fs_inode_find(&s->it, st.st_dev, st.st_ino);
 	if (in) {
-		close(fd);
 		in->nlookup++;
 	} else {
-		in = fs_inode_insert(&s->it, fd, &st);
-		if (!in) {
+		int fd = fs_openat_beneath(parent->fd, name, O_PATH | O_NOFOLLOW, 0);
+		if (fd < 0)
+			return fd;
+		/* The name may have changed in between: the handle is the truth. */
+		if (fstat(fd, &st) < 0) {
+			int err = -errno;
 			close(fd);
-			return -ENOMEM;
+			return err;
+		}
+		in = fs_inode_find(&s->it, st.st_dev, st.st_ino);
+		if (in) {
+			close(fd);
+			in->nlookup++;
+		} else {
+			in = fs_inode_insert(&s->it, fd, &st);
+			if (!in) {
+				close(fd);
+				return -ENOMEM;
+			}
 		}
 	}
 	memset(e, 0, sizeof(*e));

@@ -29,3 +29,11 @@ test_fs_virtio_SRCS = tests/unit/test_fs_virtio.c $(DEVLIB_SRCS) $(COMMON_SRCS)
 FS_SHARE_SRCS = vmm/devices/fs/share.c
 UNIT_TESTS += test_fs_share
 test_fs_share_SRCS = tests/unit/test_fs_share.c $(FS_SHARE_SRCS) $(FS_SRCS) $(COMMON_SRCS)
+
+# bench/fs_ops: the server's per-op cost vs native syscalls (bench/fs_ops.sh).
+FS_BENCH_SRCS = bench/fs_ops.c $(FS_SRCS) $(COMMON_SRCS)
+ALL_SRCS += bench/fs_ops.c
+EXTRA_ALL += $(B)/bench/fs_ops
+$(B)/bench/fs_ops: $(patsubst %.c,$(B)/obj/%.o,$(FS_BENCH_SRCS))
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^
