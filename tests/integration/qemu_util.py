@@ -27,6 +27,13 @@ def make_test_initramfs(build_dir, out):
     return out
 
 
+def vsock_available(build_dir):
+    """Whether `runm-vmm vhost-user` can serve a vsock device (the device library has it)."""
+    out = subprocess.run([str(build_dir / "runm-vmm"), "vhost-user", "--help"], capture_output=True,
+                         text=True).stdout
+    return "vsock" in out.split("kinds here:")[-1]
+
+
 def pid_alive(pid):
     """True while pid exists and is not a zombie."""
     try:

@@ -4,19 +4,12 @@ to the test init through the UDS with `CONNECT <port>`, both ways, byte for byte
 connection reaches `<uds>_<port>`."""
 import os
 import socket
-import subprocess
 import threading
 import time
 
 import pytest
 
-from qemu_util import VmCtl, make_test_initramfs, wait_dead
-
-
-def vsock_available(build_dir):
-    out = subprocess.run([str(build_dir / "runm-vmm"), "vhost-user", "--help"], capture_output=True,
-                         text=True).stdout
-    return "vsock" in out.split("kinds here:")[-1]
+from qemu_util import VmCtl, make_test_initramfs, vsock_available, wait_dead
 
 
 @pytest.fixture(scope="module")
