@@ -110,3 +110,39 @@ def test_device_server_that_cannot_start_leaves_nothing(build_dir, kernel, initr
     assert r.returncode == 1
     assert "device server did not come up" in r.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["vmm.log"]
+
+
+@pytest.mark.parametrize("machine,dev", [("pc", "vhost-user-rng-pci"), ("microvm", "vhost-user-rng")])
+def test_qemu_command_line(build_dir, kernel, initrd, tmp_path, machine, dev):
+    """A stand-in QEMU records its argv: shared memfd RAM, our devices, console, cmdline rewrite."""
+    fake = tmp_path / "fake-qemu"
+    argv_file = tmp_path / "argv"
+    fake.write_text(f"#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done > {argv_file}\n")
+    fake.chmod(0o755)
+    run = tmp_path / "run"
+    run.mkdir()
+    r = subprocess.run([str(build_dir / "runm-vmctl"), "--backend", "qemu", "--accel", "tcg",
+                        "--machine", machine, "--qemu", str(fake), "--kernel", str(kernel),
+                        "--initrd", str(initrd), "--cmdline", "console=ttyS0 pci=off quiet",
+                        "--mem", "192", "--cpus", "2", "--run-dir", str(run), "--rng",
+                        "--console", str(run / "console.log")], capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode == 0, r.stderr
+    a = argv_file.read_text().splitlines()
+
+    def after(opt):
+        return [a[i + 1] for i, x in enumerate(a) if x == opt]
+
+    assert "memory-backend-memfd,id=mem,size=192M,share=on" in after("-object")
+    assert after("-m") == ["192M"] and after("-smp") == ["2"]
+    assert after("-accel") == ["tcg"] and after("-cpu") == ["max"]
+    assert after("-M")[0].startswith(machine + ",") and "memory-backend=mem" in after("-M")[0]
+    assert f"{dev},chardev=rng0" in after("-device")
+    assert f"socket,id=rng0,path={run}/vhost-rng.sock" in after("-chardev")
+    assert after("-serial") == [f"file:{run}/console.log"]
+    assert after("-kernel") == [str(kernel)] and after("-initrd") == [str(initrd)]
+    # pc has PCI devices: pci=off is dropped; microvm (virtio-mmio) keeps the line as given.
+    want = "console=ttyS0 quiet" if machine == "pc" else "console=ttyS0 pci=off quiet"
+    assert after("-append") == [want]
+    assert "-no-reboot" in a
+    assert sorted(p.name for p in run.iterdir()) == ["vmm.log"]
