@@ -21,6 +21,7 @@ extern struct agent_opts g_opts;
 
 /* ---- PID-1 duties (init.c) ---- */
 int init_mount_basics(void);
+bool init_cmdline_has(const char *word);
 int init_set_clock(long long unix_ns);
 void init_seed_entropy(const void *seed, size_t n);
 void init_poweroff(void) __attribute__((noreturn));

@@ -55,6 +55,24 @@ int init_mount_basics(void)
 	return rc;
 }
 
+bool init_cmdline_has(const char *word)
+{
+	char buf[4096];
+	int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	size_t wl = strlen(word);
+	for (char *t = strtok(buf, " \n"); t; t = strtok(NULL, " \n"))
+		if (strncmp(t, word, wl) == 0 && (t[wl] == '\0' || t[wl] == '='))
+			return true;
+	return false;
+}
+
 int init_set_clock(long long unix_ns)
 {
 	struct timespec ts = {.tv_sec = unix_ns / 1000000000LL, .tv_nsec = unix_ns % 1000000000LL};

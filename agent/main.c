@@ -54,6 +54,8 @@ int main(int argc, char **argv)
 	}
 	if (g_opts.pid1) {
 		init_mount_basics();
+		if (init_cmdline_has("runm.debug"))
+			log_set_debug(1);
 	} else if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) {
 		log_errno(errno, "prctl PR_SET_CHILD_SUBREAPER");
 		return 1;

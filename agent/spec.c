@@ -471,6 +471,10 @@ int spec_parse(const char *json, const char *bundle, struct spec *s, char *err, 
 			goto fail;
 		}
 		const char *path = proto_get_str(nss->u.array.values[i], "path");
+		if (path && *path && k == NS_PID) {
+			ERR("linux.namespaces[%zu]: joining a pid namespace by path is not supported", i);
+			goto fail;
+		}
 		if (path && *path)
 			s->ns_path[k] = path;
 		else
