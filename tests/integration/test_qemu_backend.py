@@ -146,3 +146,17 @@ def test_qemu_command_line(build_dir, kernel, initrd, tmp_path, machine, dev):
     assert after("-append") == [want]
     assert "-no-reboot" in a
     assert sorted(p.name for p in run.iterdir()) == ["vmm.log"]
+
+
+def test_device_server_runs_confined(build_dir, kernel, initrd, tmp_path):
+    """Once its devices are open the rng server has no capabilities and a seccomp filter."""
+    vm = VmCtl(build_dir, tmp_path / "run", kernel, initrd, "idle", extra=["--rng"])
+    try:
+        assert wait_for_text(vm.console, "RUNM-TEST-INIT READY", 30, vm.proc)
+        status = open(f"/proc/{vm.pids[1]}/status").read()
+        fields = dict(l.split(":\t", 1) for l in status.splitlines() if ":\t" in l)
+        assert fields["Seccomp"].strip() == "2"
+        assert int(fields["CapEff"], 16) == 0
+        assert fields["NoNewPrivs"].strip() == "1"
+    finally:
+        vm.kill()

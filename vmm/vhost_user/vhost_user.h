@@ -4,13 +4,15 @@
  * over vhost-user.
  *
  *   runm-vmm vhost-user --socket PATH --device SPEC [--socket PATH --device SPEC]...
- *                       [--ready-fd FD]
+ *                       [--ready-fd FD] [--no-seccomp] [--debug]
  *
  * Each --socket/--device pair is one device on its own listening socket (the
  * frontend connects; one connection per device). When every socket listens,
  * "1" is written to FD (if given) and FD closed. The server exits when a
  * connected frontend goes away (status 0), on SIGTERM/SIGINT (0), or on a
- * protocol violation (1); it removes its sockets in every case.
+ * protocol violation (1); it removes its sockets in every case. Once its
+ * devices and sockets are open it drops capabilities (an fs server keeps the
+ * file ones) and installs the event-loop seccomp filter of vmm/sandbox.c.
  */
 #ifndef RUNM_VHOST_USER_H
 #define RUNM_VHOST_USER_H
