@@ -194,6 +194,7 @@ static bool conn_connect_host(struct vsock_dev *v, struct vsock_conn *c)
  * when the connection was freed. */
 static bool conn_apply(struct vsock_dev *v, struct vsock_conn *c)
 {
+	c->owner = v;
 	if (c->actions & VSC_ACT_CONNECT) {
 		c->actions &= (uint8_t)~VSC_ACT_CONNECT;
 		vsock_conn_connected(&v->mux, c, conn_connect_host(v, c));
