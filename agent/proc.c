@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -52,7 +53,9 @@ struct child_args {
 	yajl_val seccomp;
 	int sync;
 	int io[3];              /* fds for 0, 1, 2 (-1: /dev/null) */
-	int tty;                /* pty slave or -1 */
+	bool terminal;          /* make a pty inside the container, send the master back */
+	bool console;           /* bind the pty slave onto /dev/console (container init) */
+	int tty;                /* unused: -1 */
 	bool no_pivot;
 	int nsfd[NS_COUNT];     /* exec: namespaces of the container to join (-1: none) */
 	bool wait_cgroup;
@@ -68,14 +71,8 @@ static int child_stdio(struct child_args *a, struct setup_err *e)
 {
 	if (setsid() < 0)
 		return setup_fail(e, "setsid", "", errno);
-	if (a->tty >= 0) {
-		if (ioctl(a->tty, TIOCSCTTY, 0) < 0)
-			return setup_fail(e, "set controlling terminal", "pty", errno);
-		for (int i = 0; i < 3; i++)
-			if (dup2(a->tty, i) < 0)
-				return setup_fail(e, "dup2", "pty", errno);
-		return 0;
-	}
+	if (a->terminal)
+		return 0; /* the pty is made inside the container, once its /dev is in place */
 	int null = -1;
 	for (int i = 0; i < 3; i++) {
 		int fd = a->io[i];
@@ -88,6 +85,65 @@ static int child_stdio(struct child_args *a, struct setup_err *e)
 			return setup_fail(e, "dup2", proto_stream_name((enum proto_stream)i), errno);
 	}
 	return 0;
+}
+
+/* Open a pty in the container's devpts (so ttyname works there), make it our controlling
+ * terminal and stdio. Returns the master fd. */
+static int child_pty(struct child_args *a, struct setup_err *e)
+{
+	int m = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (m < 0)
+		return setup_fail(e, "open pty master", "/dev/ptmx", errno);
+	char name[64];
+	if (grantpt(m) < 0 || unlockpt(m) < 0 || ptsname_r(m, name, sizeof(name)) != 0)
+		return setup_fail(e, "set up pty", "/dev/ptmx", errno);
+	int sl = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (sl < 0)
+		return setup_fail(e, "open pty slave", name, errno);
+	if (a->proc->rows && a->proc->cols) {
+		struct winsize ws = {.ws_row = a->proc->rows, .ws_col = a->proc->cols};
+		ioctl(m, TIOCSWINSZ, &ws);
+	}
+	if (ioctl(sl, TIOCSCTTY, 0) < 0)
+		return setup_fail(e, "set controlling terminal", name, errno);
+	for (int i = 0; i < 3; i++)
+		if (dup2(sl, i) < 0)
+			return setup_fail(e, "dup2", name, errno);
+	if (a->console) {
+		struct stat st;
+		if (stat("/dev/console", &st) < 0) {
+			int fd = open("/dev/console", O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+			if (fd >= 0)
+				close(fd);
+		}
+		if (mount(name, "/dev/console", NULL, MS_BIND, NULL) < 0)
+			return setup_fail(e, "bind pty to /dev/console", name, errno);
+	}
+	close(sl);
+	return m;
+}
+
+/* 'R' (created) with the pty master attached when there is one. */
+static int child_send_ready(int sync, int master)
+{
+	char c = 'R';
+	struct iovec iov = {.iov_base = &c, .iov_len = 1};
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+	if (master >= 0) {
+		memset(&u, 0, sizeof(u));
+		msg.msg_control = u.buf;
+		msg.msg_controllen = sizeof(u.buf);
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &master, sizeof(int));
+	}
+	return sendmsg(sync, &msg, MSG_NOSIGNAL) == 1 ? 0 : -1;
 }
 
 static int child_run(void *arg)
@@ -163,10 +219,14 @@ static int child_run(void *arg)
 	}
 	if (process_prepare(a->proc, &e) < 0 || process_lookup(a->proc, path, sizeof(path), &e) < 0)
 		goto fail;
+	int master = -1;
+	if (a->terminal && (master = child_pty(a, &e)) < 0)
+		goto fail;
 	/* Created: tell the agent, then hold until start. */
-	c = 'R';
-	if (send(a->sync, &c, 1, MSG_NOSIGNAL) != 1)
+	if (child_send_ready(a->sync, master) < 0)
 		_exit(127);
+	if (master >= 0)
+		close(master);
 	if (recv(a->sync, &c, 1, 0) != 1 || c != 'S')
 		_exit(127);
 	bool nnp = a->proc->no_new_privs;
@@ -246,30 +306,10 @@ static int setup_io(struct proc *p, const struct stdio_req *io, bool terminal, c
 	a->tty = -1;
 	a->io[0] = a->io[1] = a->io[2] = -1;
 	if (terminal) {
-		int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-		if (m < 0)
-			return ERR("open pty master /dev/ptmx: %s", strerror(errno));
-		char name[64];
-		if (grantpt(m) < 0 || unlockpt(m) < 0 || ptsname_r(m, name, sizeof(name)) != 0) {
-			close(m);
-			return ERR("set up pty: %s", strerror(errno));
-		}
-		int s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
-		if (s < 0) {
-			close(m);
-			return ERR("open pty slave %s: %s", name, strerror(errno));
-		}
-		if (sp->rows && sp->cols) {
-			struct winsize ws = {.ws_row = sp->rows, .ws_col = sp->cols};
-			ioctl(m, TIOCSWINSZ, &ws);
-		}
-		set_nonblock(m, true);
-		if (!stream_new(p, PROTO_TTY, m)) {
-			close(m);
-			close(s);
+		/* The child opens the pty in the container's /dev/pts and sends us the master. */
+		if (!stream_new(p, PROTO_TTY, -1))
 			return ERR("out of memory");
-		}
-		a->tty = s;
+		a->terminal = true;
 		return 0;
 	}
 	for (int i = 0; i < 3; i++) {
@@ -308,9 +348,27 @@ static int wait_ready(struct proc *p, char *err, size_t errlen)
 	int r = poll(&pfd, 1, SETUP_TIMEOUT_MS);
 	if (r <= 0)
 		return ERR("container setup: no answer from process %d in %d ms", p->pid, SETUP_TIMEOUT_MS);
-	ssize_t n = recv(p->sync_fd, &e, sizeof(e), 0);
-	if (n == 1 && ((char *)&e)[0] == 'R')
+	struct iovec iov = {.iov_base = &e, .iov_len = sizeof(e)};
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
+	ssize_t n = recvmsg(p->sync_fd, &msg, MSG_CMSG_CLOEXEC);
+	int fd = -1;
+	struct cmsghdr *cm = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL;
+	if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS && cm->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	struct stream *tty = p->streams[PROTO_TTY];
+	if (n == 1 && ((char *)&e)[0] == 'R' && (fd >= 0) == (tty != NULL)) {
+		if (tty) {
+			set_nonblock(fd, true);
+			tty->pfd = fd;
+		}
 		return 0;
+	}
+	if (fd >= 0)
+		close(fd);
 	if (n == (ssize_t)sizeof(e)) {
 		e.step[sizeof(e.step) - 1] = '\0';
 		e.target[sizeof(e.target) - 1] = '\0';
@@ -417,7 +475,7 @@ struct proc *proc_create_container(const char *id, const char *bundle, const cha
 	}
 	p->is_init = true;
 	struct child_args a = {.s = &g_spec, .proc = &g_spec.proc, .seccomp = g_spec.seccomp,
-			       .no_pivot = no_pivot};
+			       .no_pivot = no_pivot, .console = true};
 	for (int i = 0; i < NS_COUNT; i++)
 		a.nsfd[i] = -1;
 	if (setup_io(p, io, g_spec.proc.terminal, &g_spec.proc, &a, err, errlen) < 0) {

@@ -27,6 +27,7 @@ struct conn {
 	size_t hs_len;
 	struct proto_rx rx;
 	bool events;
+	bool dead; /* a send failed: closed on the next event */
 	struct watch w;
 	struct conn *next;
 };
@@ -126,10 +127,17 @@ static void conn_close(struct conn *c)
 	conn_release(c, true);
 }
 
+/* A host that stops reading its control connection must not stall the agent: after
+ * SEND_TIMEOUT_MS of a full socket the connection is shut down (and closed on its next event). */
+#define SEND_TIMEOUT_MS 5000
 int conn_send(struct conn *c, const char *json, size_t len)
 {
-	if (proto_write_frame(c->fd, json, len) < 0) {
+	if (c->dead)
+		return -1;
+	if (proto_write_frame_timeout(c->fd, json, len, SEND_TIMEOUT_MS) < 0) {
 		log_debug("send to connection %d: %s", c->fd, strerror(errno));
+		c->dead = true;
+		shutdown(c->fd, SHUT_RDWR);
 		return -1;
 	}
 	return 0;
@@ -286,6 +294,10 @@ static int handle_handshake(struct conn *c)
 
 static void conn_event(struct conn *c)
 {
+	if (c->dead) {
+		conn_close(c);
+		return;
+	}
 	if (c->state == C_HANDSHAKE) {
 		int r = handle_handshake(c);
 		if (r < 0) {
@@ -320,10 +332,11 @@ static void conn_event(struct conn *c)
 			reply_error(c, m.id, "expected a request");
 			proto_msg_free(&m);
 		} else {
-			int closed = ops_dispatch(c, &m);
+			ops_dispatch(c, &m);
 			proto_msg_free(&m);
-			if (closed) {
+			if (c->dead) {
 				free(buf);
+				conn_close(c);
 				return;
 			}
 		}

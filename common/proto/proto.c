@@ -92,7 +92,7 @@ void proto_rx_free(struct proto_rx *rx)
 	memset(rx, 0, sizeof(*rx));
 }
 
-static int write_all(int fd, const void *p, size_t n)
+static int write_all(int fd, const void *p, size_t n, int timeout_ms)
 {
 	const char *c = p;
 	while (n) {
@@ -102,7 +102,11 @@ static int write_all(int fd, const void *p, size_t n)
 				continue;
 			if (errno == EAGAIN) {
 				struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-				poll(&pfd, 1, -1);
+				int r = poll(&pfd, 1, timeout_ms);
+				if (r == 0) {
+					errno = ETIMEDOUT;
+					return -1;
+				}
 				continue;
 			}
 			return -1;
@@ -115,6 +119,11 @@ static int write_all(int fd, const void *p, size_t n)
 
 int proto_write_frame(int fd, const char *json, size_t len)
 {
+	return proto_write_frame_timeout(fd, json, len, -1);
+}
+
+int proto_write_frame_timeout(int fd, const char *json, size_t len, int timeout_ms)
+{
 	if (len == 0 || len > PROTO_MAX_MSG) {
 		errno = EMSGSIZE;
 		return -1;
@@ -124,11 +133,11 @@ int proto_write_frame(int fd, const char *json, size_t len)
 		char buf[4100];
 		memcpy(buf, hdr, 4);
 		memcpy(buf + 4, json, len);
-		return write_all(fd, buf, len + 4);
+		return write_all(fd, buf, len + 4, timeout_ms);
 	}
-	if (write_all(fd, hdr, 4) < 0)
+	if (write_all(fd, hdr, 4, timeout_ms) < 0)
 		return -1;
-	return write_all(fd, json, len);
+	return write_all(fd, json, len, timeout_ms);
 }
 
 static long long now_ms(void)

@@ -54,6 +54,8 @@ void proto_rx_free(struct proto_rx *rx);
 
 /* Blocking helpers (retry on EINTR/short I/O). 0 on success, -1 with errno. */
 int proto_write_frame(int fd, const char *json, size_t len);
+/* The same, giving up with ETIMEDOUT when a non-blocking FD stays full for TIMEOUT_MS. */
+int proto_write_frame_timeout(int fd, const char *json, size_t len, int timeout_ms);
 /* Reads one frame into a malloc'd NUL-terminated buffer; errno EPROTO when oversized,
  * ECONNRESET (and *out NULL) on EOF. timeout_ms < 0 waits forever. */
 int proto_read_frame(int fd, char **out, size_t *len, int timeout_ms);

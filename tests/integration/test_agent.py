@@ -134,7 +134,7 @@ def test_large_output_exact(agent, bundle):
 
 
 def test_tty_with_resize(agent, bundle):
-    cfg = set_args(bundle, ["sh", "-c", "stty size; read x; echo got $x; exit 5"], terminal=True)
+    cfg = set_args(bundle, ["sh", "-c", "tty; stty size; read x; echo got $x; exit 5"], terminal=True)
     r = agent.create(bundle, config=cfg)
     assert r["ok"], r
     t = agent.stream("init", "tty")
@@ -145,6 +145,7 @@ def test_tty_with_resize(agent, bundle):
         c = t.recv(4096)
         assert c, buf
         buf += c
+    assert b"/dev/pts/0" in buf, buf  # the pty lives in the container's own devpts
     t.sendall(b"hello\n")
     buf += au.read_all(t)
     assert b"got hello" in buf, buf
@@ -343,3 +344,74 @@ def test_agentctl_forwards_signals(build_dir, bundle, tmp_path):
         if ag.poll() is None:
             ag.kill()
             ag.wait()
+
+
+def test_exec_tty_and_signal_all(agent, bundle):
+    r = agent.create(bundle, config=set_args(bundle, ["sh", "-c", "sleep 100 & sleep 100 & wait"]))
+    assert r["ok"], r
+    out, err = agent.stream("init", "stdout"), agent.stream("init", "stderr")
+    agent.check("start", process="init")
+    spec = {"args": ["sh", "-c", "tty; stty size; read l; echo [$l]"], "cwd": "/", "terminal": True,
+            "consoleSize": {"height": 30, "width": 90}, "env": ["PATH=/bin"]}
+    r = agent.call("exec", process="t1", spec=json.dumps(spec))
+    assert r["ok"], r
+    t = agent.stream("t1", "tty")
+    buf = b""
+    while b"30 90" not in buf:
+        c = t.recv(4096)
+        assert c, buf
+        buf += c
+    assert b"/dev/pts/" in buf
+    t.sendall(b"line\n")
+    buf += au.read_all(t)
+    assert b"[line]" in buf, buf
+    assert agent.check("wait", process="t1")["exit_code"] == 0
+    r = agent.call("signal", process="t1", signal=9)
+    assert not r["ok"] and "not running" in r["error"]
+    st = agent.check("stats")
+    assert st["processes"] == 2 and st["running"] == 1 and st["mem_total"] > 0
+    # signal every process of the container (its pid namespace): the init's shell and both sleeps
+    agent.check("signal", process="init", signal=9, all=True)
+    w = agent.check("wait", process="init")
+    assert w["exit_code"] == 137
+    assert au.read_all(out) == b"" and au.read_all(err) == b""
+
+
+def test_no_pivot(agent, bundle):
+    cfg = set_args(bundle, ["sh", "-c", "ls /; cat /proc/self/mountinfo | head -1"])
+    r = agent.call("create", process="init", bundle=str(bundle), config=json.dumps(cfg), no_pivot=True,
+                   stdio={"stdout": True, "stderr": True})
+    assert r["ok"], r
+    out, err = agent.stream("init", "stdout"), agent.stream("init", "stderr")
+    agent.check("start", process="init")
+    o = au.read_all(out).decode()
+    assert "bin" in o.split() and "proc" in o.split(), o
+    assert au.read_all(err) == b""
+    assert agent.check("wait", process="init")["exit_code"] == 0
+
+
+def test_orphans_reaped_and_output_kept(agent, bundle):
+    # Without a pid namespace the orphans are re-parented to the agent (a subreaper, like PID 1).
+    cfg = no_pidns(bundle, ["sh", "-c", "(sleep 0.3; echo late) & echo early"])
+    r = agent.create(bundle, config=cfg)
+    assert r["ok"], r
+    out, err = agent.stream("init", "stdout"), agent.stream("init", "stderr")
+    agent.check("start", process="init")
+    # the exit waits for the orphan holding stdout: no trailing output is lost
+    assert au.read_all(out) == b"early\nlate\n"
+    assert agent.check("wait", process="init")["exit_code"] == 0
+    assert agent.wait_exit() == 0
+
+
+def test_mount_op(agent, tmp_path):
+    target = tmp_path / "m" / "nt"
+    r = agent.call("mount", source="runmtest", target=str(target), fstype="tmpfs", options="size=1m")
+    assert r["ok"], r
+    try:
+        assert any(l.split()[1] == str(target) and l.split()[0] == "runmtest"
+                   for l in open("/proc/self/mounts"))
+    finally:
+        subprocess.run(["umount", str(target)], check=True)
+    r = agent.call("mount", source="x", target=str(tmp_path / "y"), fstype="nosuchfs")
+    assert not r["ok"] and "No such device" in r["error"]
+    assert not agent.call("mount", source="x", target="relative", fstype="tmpfs")["ok"]
