@@ -93,7 +93,18 @@ class VmCtl:
         lines = [json.loads(l) for l in out.splitlines() if l.strip()]
         return self.proc.returncode, lines, err
 
+    def stop(self):
+        """SIGTERM: runm-vmctl stops the VM and cleans up; returns its exit status."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+        return self.proc.poll()
+
     def kill(self):
+        self.stop()
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait()

@@ -108,5 +108,8 @@ def test_connect_to_a_port_without_listener_is_closed(build_dir, guest_dir, init
         s.sendall(b"x\n")
         assert f.readline() == b"echo:x\n"
         s.close()
+        assert vm.stop() == 128 + 15  # SIGTERM: the VM is stopped and cleaned up
+        assert wait_dead(vm.pids, 5)
+        assert not uds.exists()
     finally:
         vm.kill()
