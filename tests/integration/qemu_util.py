@@ -3,6 +3,7 @@ import json
 import os
 import pathlib
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -32,6 +33,29 @@ def vsock_available(build_dir):
     out = subprocess.run([str(build_dir / "runm-vmm"), "vhost-user", "--help"], capture_output=True,
                          text=True).stdout
     return "vsock" in out.split("kinds here:")[-1]
+
+
+def connect_port(uds, port, timeout=30.0):
+    """Connect through the hybrid vsock UDS, retrying until the guest listens."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(10)
+        try:
+            s.connect(str(uds))
+            s.sendall(f"CONNECT {port}\n".encode())
+            f = s.makefile("rb")
+            line = f.readline()
+            if line.startswith(b"OK "):
+                int(line[3:].strip())  # the host-side port number
+                return s, f
+            last = line
+        except OSError as e:
+            last = e
+        s.close()
+        time.sleep(0.1)
+    raise AssertionError(f"CONNECT {port} never succeeded: {last!r}")
 
 
 def pid_alive(pid):

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from conftest import make_bundle
-from qemu_util import VmCtl, vsock_available, wait_dead
+from qemu_util import VmCtl, connect_port, vsock_available, wait_dead
 
 
 def test_agent_hello_over_qemu_vsock(build_dir, guest_dir, tmp_path):
@@ -19,6 +19,9 @@ def test_agent_hello_over_qemu_vsock(build_dir, guest_dir, tmp_path):
     vm = VmCtl(build_dir, run, guest_dir / "vmlinux", guest_dir / "initramfs.cpio", "agent",
                extra=["--vsock-uds", str(uds)])
     try:
+        # Wait until the agent listens on its control port (runm-agentctl does not retry yet).
+        s, _ = connect_port(uds, 1024, timeout=60)
+        s.close()
         r = subprocess.run([str(build_dir / "runm-agentctl"), "--uds", str(uds), "--timeout", "30000",
                             "hello"], capture_output=True, text=True, timeout=60)
         assert r.returncode == 0, f"{r.stdout}{r.stderr}\n{vm.console.read_text(errors='replace')}"

@@ -5,39 +5,15 @@ connection reaches `<uds>_<port>`."""
 import os
 import socket
 import threading
-import time
 
 import pytest
 
-from qemu_util import VmCtl, make_test_initramfs, vsock_available, wait_dead
+from qemu_util import VmCtl, connect_port, make_test_initramfs, vsock_available, wait_dead
 
 
 @pytest.fixture(scope="module")
 def initrd(build_dir, tmp_path_factory):
     return make_test_initramfs(build_dir, tmp_path_factory.mktemp("initrd") / "test-init.cpio")
-
-
-def connect_port(uds, port, timeout=30.0):
-    """Connect through the hybrid vsock UDS, retrying until the guest listens."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(10)
-        try:
-            s.connect(str(uds))
-            s.sendall(f"CONNECT {port}\n".encode())
-            f = s.makefile("rb")
-            line = f.readline()
-            if line.startswith(b"OK "):
-                int(line[3:].strip())  # the host-side port number
-                return s, f
-            last = line
-        except OSError as e:
-            last = e
-        s.close()
-        time.sleep(0.1)
-    raise AssertionError(f"CONNECT {port} never succeeded: {last!r}")
 
 
 def test_vsock_both_ways_under_qemu(build_dir, guest_dir, initrd, tmp_path):
