@@ -2,7 +2,9 @@
 # QEMU backend boot latency under the host's accelerator (TCG here): runm-vmctl launch →
 #   - "to_init_ms":   the test init's first console line (kernel booted, /init runs), and
 #   - "to_vsock_ms":  the test init's answer over hybrid vsock (CONNECT 1234 via our
-#                     vhost-user vsock server), when the device library has vsock.
+#                     vhost-user vsock server), when the device library has vsock;
+#   - "to_agent_hello_ms": the real guest (build/guest/initramfs.cpio, runm-agent as /init)
+#                     answering runm-agentctl hello.
 # Prints one JSON object. Usage: bench/qemu_boot.sh [RUNS] [pc|microvm]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +27,8 @@ kinds = subprocess.run([str(b / "runm-vmm"), "vhost-user", "--help"], capture_ou
 has_vsock = "vsock" in kinds.split("kinds here:")[-1]
 explain = json.loads(subprocess.run([str(b / "runm-vmctl"), "--explain"], capture_output=True,
                                     text=True, check=True).stdout)
+
+ms = lambda xs: [round(x * 1000) for x in xs if x is not None]
 
 def one(i):
     d = work / f"run{i}"
@@ -69,13 +73,43 @@ def one(i):
         p.wait()
     return t_init, t_vsock
 
+def agent(i):
+    d = work / f"agent{i}"
+    d.mkdir()
+    uds = d / "vsock.sock"
+    cmd = [str(b / "runm-vmctl"), "--backend", "qemu", "--machine", machine, "--kernel",
+           str(b / "guest/vmlinux"), "--initrd", str(b / "guest/initramfs.cpio"), "--run-dir", str(d),
+           "--console", str(d / "console.log"), "--vsock-uds", str(uds), "--timeout", "60"]
+    t0 = time.monotonic()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        while time.monotonic() - t0 < 60 and p.poll() is None:
+            try:  # the agent listens on 1024 once it runs; then say hello through the library
+                s = socket.socket(socket.AF_UNIX)
+                s.settimeout(5)
+                s.connect(str(uds))
+                s.sendall(b"CONNECT 1024\n")
+                ok = s.makefile("rb").readline().startswith(b"OK")
+                s.close()
+                if ok and subprocess.run([str(b / "runm-agentctl"), "--uds", str(uds), "hello"],
+                                         capture_output=True).returncode == 0:
+                    return time.monotonic() - t0
+            except OSError:
+                pass
+            time.sleep(0.005)
+    finally:
+        p.terminate()
+        p.wait()
+    return None
+
 res = [one(i) for i in range(runs)]
-ms = lambda xs: [round(x * 1000) for x in xs if x is not None]
+hello = ms([agent(i) for i in range(runs)]) if has_vsock and (b / "runm-agentctl").exists() else []
 inits, vs = ms([r[0] for r in res]), ms([r[1] for r in res])
 print(json.dumps({
     "bench": "qemu_boot", "machine": machine, "accel": explain["accel"], "runs": runs,
     "to_init_ms": inits, "to_init_median_ms": statistics.median(inits) if inits else None,
     "to_vsock_ms": vs, "to_vsock_median_ms": statistics.median(vs) if vs else None,
+    "to_agent_hello_ms": hello, "to_agent_hello_median_ms": statistics.median(hello) if hello else None,
     "vsock": "served by runm-vmm vhost-user" if has_vsock else "device library has no vsock yet",
     "goal_ms": 1500}))
 PY
