@@ -8,3 +8,6 @@ runm-agentctl_LIBS := -lyajl
 FUZZERS += fuzz_proto_client
 fuzz_proto_client_SRCS = tests/fuzz/fuzz_proto_client.c $(AGENTCLIENT_SRCS)
 fuzz_proto_client_LIBS := -lyajl
+UNIT_TESTS += test_agent_client
+test_agent_client_SRCS = tests/unit/test_agent_client.c $(AGENTCLIENT_SRCS)
+test_agent_client_LIBS := -lyajl -lpthread
