@@ -55,8 +55,23 @@ static void on_signal(void *opaque, uint32_t events)
 	int fd = vm->sig_fd;
 	if (read(fd, &si, sizeof(si)) != sizeof(si))
 		return;
-	log_error("received %s: stopping the VM", strsignal((int)si.ssi_signo));
+	log_error("received SIG%s: stopping the VM", sigabbrev_np((int)si.ssi_signo));
 	vm_request_exit(vm, 128 + (int)si.ssi_signo);
+}
+
+static void *loop_main(void *arg)
+{
+	struct vm *vm = arg;
+	if (!vm->cfg->no_seccomp && sandbox_seccomp_loop() < 0)
+		vm_request_exit(vm, 1);
+	while (atomic_load(&vm->state) != VM_STOPPING) {
+		int r = evloop_run(vm->loop);
+		if (r < 0) {
+			log_errno(-r, "event loop");
+			vm_request_exit(vm, 1);
+		}
+	}
+	return NULL;
 }
 
 static int create_devices(struct vm *vm)
@@ -121,6 +136,7 @@ static int run(struct vm *vm)
 	struct vm_config *c = vm->cfg;
 	int in_fd, out_fd = -1, rc = 1;
 	sigset_t mask;
+	pthread_t loop_thread;
 
 	if (vm_kvm_init(vm) < 0 || vm_memory_init(vm, c->mem_mib, c->hugepages) < 0 ||
 	    vm_kvm_init_memory(vm) < 0 || vm_load_kernel(vm) < 0 || vm_vcpus_init(vm) < 0)
@@ -154,15 +170,14 @@ static int run(struct vm *vm)
 		tty_set_raw();
 	if (vm_vcpus_start(vm) < 0)
 		goto out;
-	if (!c->no_seccomp && sandbox_seccomp_loop() < 0)
-		vm_request_exit(vm, 1);
-	while (atomic_load(&vm->state) != VM_STOPPING) {
-		int r = evloop_run(vm->loop);
-		if (r < 0) {
-			log_errno(-r, "event loop");
-			vm_request_exit(vm, 1);
-		}
+	/* The event loop gets its own filtered thread; this one only supervises
+	 * (and stays unfiltered, so sanitizer runtimes can work at exit). */
+	int e = pthread_create(&loop_thread, NULL, loop_main, vm);
+	if (e) {
+		log_errno(e, "start event loop thread");
+		goto out;
 	}
+	pthread_join(loop_thread, NULL);
 	vm_vcpus_join(vm);
 	rc = atomic_load(&vm->exit_code);
 	if (rc < 0)

@@ -449,7 +449,7 @@ struct mmio_dev *mmio_dev_new(struct vm *vm, struct virtio_dev *d, unsigned inde
 		m->irqfd = -1;
 	}
 	m->call_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	int r;
+	int r = 0;
 	if (m->call_fd < 0 || (r = evloop_add(vm->loop, m->call_fd, EPOLLIN, on_call, m)) < 0) {
 		snprintf(err, errlen, "event loop: %s", strerror(m->call_fd < 0 ? errno : -r));
 		goto fail;

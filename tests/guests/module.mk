@@ -2,7 +2,7 @@
 # vmlinux. Every tests/guests/<name>.c becomes build/guests/<name>.elf, linked
 # with the guest library in tests/guests/lib (see lib/guest.h).
 GUEST_CC     ?= gcc
-GUEST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wshadow -ffreestanding -fno-pic -fno-pie \
+GUEST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -ffreestanding -fno-pic -fno-pie \
 	-fno-stack-protector -fno-builtin -mno-red-zone -mgeneral-regs-only -mcmodel=small \
 	-fcf-protection=none -Itests/guests/lib -MMD -MP
 GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,tests/guests/lib/guest.ld -Wl,--build-id=none \

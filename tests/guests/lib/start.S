@@ -85,11 +85,13 @@ isr_common:
 	push	%r9
 	push	%r10
 	push	%r11
-	mov	%rsp, %rdi		/* struct isr_frame * */
+	push	%rbx
+	lea	8(%rsp), %rdi		/* struct isr_frame * (above the saved rbx) */
 	mov	%rsp, %rbx
 	and	$-16, %rsp
 	call	isr_dispatch
 	mov	%rbx, %rsp
+	pop	%rbx
 	pop	%r11
 	pop	%r10
 	pop	%r9
