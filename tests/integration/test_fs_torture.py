@@ -1,17 +1,20 @@
 """virtio-fs torture: the same busybox sh sequence run directly on the host and
 through the FUSE server must print the same thing.
 
-The server is exercised here through a real host FUSE mount (runm-fusemount:
-/dev/fuse driven by the same dispatch code the guest device uses). The guest
-variant runs the script inside a VM once the QEMU vhost-user path exists."""
+The server is exercised through a real host FUSE mount (runm-fusemount:
+/dev/fuse driven by the same dispatch code the guest device uses) for each
+cache mode, and inside a VM (QEMU + `runm-vmm vhost-user` serving the device)."""
 import os
 import pathlib
 import shutil
 import subprocess
+import sys
 
 import pytest
 
-from fs_util import FuseMount, build_helper, run_torture
+from fs_util import HERE, FuseMount, build_helper, run_torture
+
+ROOT = HERE.parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -79,10 +82,41 @@ def test_bad_arguments(fusemount, tmp_path):
     assert r.returncode == 2 and "--cache bogus" in r.stderr
 
 
-def test_torture_in_guest(build_dir):
-    vhost = build_dir / "runm-vhost-user"
-    if not vhost.exists() or not shutil.which("qemu-system-x86_64"):
-        pytest.skip("guest variant: the QEMU vhost-user-fs path (build/runm-vhost-user) is not built yet; "
-                    "the same script runs through a host FUSE mount of the server above")
-    pytest.skip("guest variant: waiting for the vhost-user developer's QEMU launcher to boot the torture "
-                "script in a VM")
+def test_torture_in_guest(build_dir, guest_dir, helper, host_output, tmp_path):
+    """The same script inside a VM: QEMU (TCG here) boots our kernel, the guest
+    mounts the virtio-fs tag served by `runm-vmm vhost-user` (this device
+    library, this server) and runs the script in it."""
+    vmctl = build_dir / "runm-vmctl"
+    if not vmctl.exists():
+        pytest.skip(f"guest variant: {vmctl} not built")
+    if not shutil.which("qemu-system-x86_64"):
+        pytest.skip("guest variant: qemu-system-x86_64 not installed")
+    initrd = tmp_path / "init.cpio"
+    subprocess.run([sys.executable, str(ROOT / "rootfs-builder" / "mkinitramfs.py"),
+                    "--init", str(HERE / "test_fs_guest_init.sh"), "-o", str(initrd),
+                    "--file", "bin/busybox=/bin/busybox:0755",
+                    "--file", f"bin/test_fs_helper={helper}:0755",
+                    "--file", f"torture.sh={HERE / 'test_fs_torture.sh'}:0755"], check=True)
+    share, run = tmp_path / "share", tmp_path / "run"
+    share.mkdir()
+    run.mkdir()
+    console = run / "console.log"
+    r = subprocess.run([str(vmctl), "--backend", "qemu", "--kernel", str(guest_dir / "vmlinux"),
+                        "--initrd", str(initrd), "--cmdline", "console=ttyS0 reboot=k panic=-1 quiet",
+                        "--run-dir", str(run), "--console", str(console), "--fs", f"share={share}",
+                        "--mem", "512", "--timeout", "400"],
+                       capture_output=True, text=True, timeout=460)
+    text = console.read_text(errors="replace").replace("\r\n", "\n")
+    assert r.returncode == 0, f"{r.stderr}\n{text[-3000:]}"
+    assert "RUNM-FS-MOUNT-FAILED" not in text, text[-3000:]
+    assert "RUNM-FS-TORTURE-END" in text, text[-3000:]
+    out = text.split("RUNM-FS-TORTURE-BEGIN\n", 1)[1].split("RUNM-FS-TORTURE-END", 1)[0]
+    if out != host_output:
+        import difflib
+        diff = "".join(difflib.unified_diff(host_output.splitlines(True), out.splitlines(True),
+                                            "host", "guest"))
+        pytest.fail("guest output differs from the host run:\n" + diff)
+    # What the guest did is on the host, through the share.
+    assert (share / "work" / "big").stat().st_size == 65536 * 40
+    assert os.readlink(share / "work" / "sout") == "/etc/passwd"
+    assert (share / "work" / "cw").stat().st_size == 400 * 4096

@@ -1,24 +1,33 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Extended attributes: set/get/list/remove. O_PATH handles do not carry xattr
- * operations, so the inode is reached through its /proc/self/fd entry (our own
- * descriptor; symlinks are refused so nothing is followed). */
+ * operations, so regular files and directories are reopened (read-only,
+ * non-blocking) through the server's own /proc/self/fd entry and the f*xattr
+ * calls used; links and special files are refused so nothing is followed. */
 #include "fs_priv.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <string.h>
 #include <sys/xattr.h>
 
 #define XATTR_MAX_VALUE 65536
 
-static int xattr_target(struct fs_req *r, char *path, size_t n, struct fs_inode **out)
+/* A descriptor (>= 0) to run f*xattr on, or -errno. */
+static int xattr_target(struct fs_req *r)
 {
 	struct fs_inode *in = fs_req_inode(r, r->h->nodeid);
 	if (!in)
 		return -EBADF;
 	if (in->type != S_IFREG && in->type != S_IFDIR)
 		return -EPERM;
-	*out = in;
-	return fs_proc_path(in, path, n);
+	return fs_reopen(r->s, in, O_RDONLY | O_NONBLOCK | (in->type == S_IFDIR ? O_DIRECTORY : 0));
+}
+
+static int64_t done(int fd, int64_t rc)
+{
+	close(fd);
+	return rc;
 }
 
 static int check_xname(const char *name)
@@ -47,14 +56,10 @@ int64_t fs_op_setxattr(struct fs_req *r)
 		return -EINVAL;
 	if (in->flags & ~(uint32_t)(XATTR_CREATE | XATTR_REPLACE))
 		return -EINVAL;
-	char path[32];
-	struct fs_inode *ino;
-	err = xattr_target(r, path, sizeof(path), &ino);
-	if (err)
-		return err;
-	if (setxattr(path, name, r->arg + next, in->size, (int)in->flags) < 0)
-		return -errno;
-	return 0;
+	int fd = xattr_target(r);
+	if (fd < 0)
+		return fd;
+	return done(fd, fsetxattr(fd, name, r->arg + next, in->size, (int)in->flags) < 0 ? -errno : 0);
 }
 
 int64_t fs_op_getxattr(struct fs_req *r)
@@ -66,34 +71,30 @@ int64_t fs_op_getxattr(struct fs_req *r)
 	int err = check_xname(name);
 	if (err)
 		return err;
-	char path[32];
-	struct fs_inode *ino;
-	err = xattr_target(r, path, sizeof(path), &ino);
-	if (err)
-		return err == -EPERM ? -ENODATA : err;
+	int fd = xattr_target(r);
+	if (fd < 0)
+		return fd == -EPERM ? -ENODATA : fd;
 	if (in->size == 0) {
-		ssize_t n = getxattr(path, name, NULL, 0);
+		ssize_t n = fgetxattr(fd, name, NULL, 0);
 		if (n < 0)
-			return -errno;
+			return done(fd, -errno);
 		struct fuse_getxattr_out *o = (void *)fs_reply_buf(r);
 		memset(o, 0, sizeof(*o));
 		o->size = (uint32_t)n;
-		return sizeof(*o);
+		return done(fd, sizeof(*o));
 	}
 	size_t cap = in->size > XATTR_MAX_VALUE ? XATTR_MAX_VALUE : in->size;
-	ssize_t n = getxattr(path, name, fs_reply_buf(r), cap);
-	return n < 0 ? -errno : n;
+	ssize_t n = fgetxattr(fd, name, fs_reply_buf(r), cap);
+	return done(fd, n < 0 ? -errno : n);
 }
 
 int64_t fs_op_listxattr(struct fs_req *r)
 {
 	const struct fuse_getxattr_in *in = (const void *)r->arg;
-	char path[32];
-	struct fs_inode *ino;
-	int err = xattr_target(r, path, sizeof(path), &ino);
+	int fd = xattr_target(r);
 	ssize_t n;
-	if (err == -EPERM) {
-		n = 0; /* symlinks and special files: no attributes reachable */
+	if (fd == -EPERM) {
+		/* links and special files: no attributes reachable */
 		if (in->size == 0) {
 			struct fuse_getxattr_out *o = (void *)fs_reply_buf(r);
 			memset(o, 0, sizeof(*o));
@@ -101,20 +102,20 @@ int64_t fs_op_listxattr(struct fs_req *r)
 		}
 		return 0;
 	}
-	if (err)
-		return err;
+	if (fd < 0)
+		return fd;
 	if (in->size == 0) {
-		n = listxattr(path, NULL, 0);
+		n = flistxattr(fd, NULL, 0);
 		if (n < 0)
-			return -errno;
+			return done(fd, -errno);
 		struct fuse_getxattr_out *o = (void *)fs_reply_buf(r);
 		memset(o, 0, sizeof(*o));
 		o->size = (uint32_t)n;
-		return sizeof(*o);
+		return done(fd, sizeof(*o));
 	}
 	size_t cap = in->size > XATTR_MAX_VALUE ? XATTR_MAX_VALUE : in->size;
-	n = listxattr(path, (char *)fs_reply_buf(r), cap);
-	return n < 0 ? -errno : n;
+	n = flistxattr(fd, (char *)fs_reply_buf(r), cap);
+	return done(fd, n < 0 ? -errno : n);
 }
 
 int64_t fs_op_removexattr(struct fs_req *r)
@@ -125,10 +126,8 @@ int64_t fs_op_removexattr(struct fs_req *r)
 	int err = check_xname(name);
 	if (err)
 		return err;
-	char path[32];
-	struct fs_inode *ino;
-	err = xattr_target(r, path, sizeof(path), &ino);
-	if (err)
-		return err;
-	return removexattr(path, name) < 0 ? -errno : 0;
+	int fd = xattr_target(r);
+	if (fd < 0)
+		return fd;
+	return done(fd, fremovexattr(fd, name) < 0 ? -errno : 0);
 }
