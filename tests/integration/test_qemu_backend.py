@@ -112,8 +112,10 @@ def test_device_server_that_cannot_start_leaves_nothing(build_dir, kernel, initr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["vmm.log"]
 
 
-@pytest.mark.parametrize("machine,dev", [("pc", "vhost-user-rng-pci"), ("microvm", "vhost-user-rng")])
-def test_qemu_command_line(build_dir, kernel, initrd, tmp_path, machine, dev):
+@pytest.mark.parametrize("machine,dev,accel", [("pc", "vhost-user-rng-pci", "tcg"),
+                                               ("microvm", "vhost-user-rng", "tcg"),
+                                               ("pc", "vhost-user-rng-pci", "kvm")])
+def test_qemu_command_line(build_dir, kernel, initrd, tmp_path, machine, dev, accel):
     """A stand-in QEMU records its argv: shared memfd RAM, our devices, console, cmdline rewrite."""
     fake = tmp_path / "fake-qemu"
     argv_file = tmp_path / "argv"
@@ -121,7 +123,7 @@ def test_qemu_command_line(build_dir, kernel, initrd, tmp_path, machine, dev):
     fake.chmod(0o755)
     run = tmp_path / "run"
     run.mkdir()
-    r = subprocess.run([str(build_dir / "runm-vmctl"), "--backend", "qemu", "--accel", "tcg",
+    r = subprocess.run([str(build_dir / "runm-vmctl"), "--backend", "qemu", "--accel", accel,
                         "--machine", machine, "--qemu", str(fake), "--kernel", str(kernel),
                         "--initrd", str(initrd), "--cmdline", "console=ttyS0 pci=off quiet",
                         "--mem", "192", "--cpus", "2", "--run-dir", str(run), "--rng",
@@ -135,7 +137,7 @@ def test_qemu_command_line(build_dir, kernel, initrd, tmp_path, machine, dev):
 
     assert "memory-backend-memfd,id=mem,size=192M,share=on" in after("-object")
     assert after("-m") == ["192M"] and after("-smp") == ["2"]
-    assert after("-accel") == ["tcg"] and after("-cpu") == ["max"]
+    assert after("-accel") == [accel] and after("-cpu") == ["max" if accel == "tcg" else "host"]
     assert after("-M")[0].startswith(machine + ",") and "memory-backend=mem" in after("-M")[0]
     assert f"{dev},chardev=rng0" in after("-device")
     assert f"socket,id=rng0,path={run}/vhost-rng.sock" in after("-chardev")
