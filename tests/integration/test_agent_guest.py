@@ -33,3 +33,59 @@ def test_agent_pid1_boots_to_listening(guest_dir):
     # every PID-1 step worked: no error lines before "listening"
     assert "runm-agent: " not in text.replace("runm-agent: debug: listening", ""), text[-3000:]
     print(f"agent listening {seen:.2f}s after QEMU start")
+
+
+def _vsock_or_skip(build_dir):
+    from qemu_util import vsock_available
+    if not vsock_available(build_dir):
+        pytest.skip("the device library has no vsock device yet (runm-vmm vhost-user --help)")
+
+
+def _runm_run(build_dir, tmp_path, bundle, name, stdin=b""):
+    import os as _os
+    env = dict(_os.environ, RUNM_BACKEND="qemu")
+    root = tmp_path / "root"
+    try:
+        return subprocess.run([str(build_dir / "runm"), "--root", str(root), "run", "--bundle", str(bundle),
+                               name], input=stdin, capture_output=True, env=env, timeout=120)
+    finally:
+        subprocess.run([str(build_dir / "runm"), "--root", str(root), "delete", "--force", name],
+                       capture_output=True, timeout=30)
+
+
+def test_guest_cgroups_clock_and_namespaces(build_dir, guest_dir, tmp_path):
+    """In the real guest (agent = PID 1): resources become the container's cgroup v2 limits,
+    the clock is the host's (hello time_ns), hostname and cgroup namespace are the spec's."""
+    import json
+    from conftest import make_bundle
+    _vsock_or_skip(build_dir)
+    b = make_bundle(tmp_path / "bundle", args=[
+        "sh", "-c", "cat /sys/fs/cgroup/pids.max /sys/fs/cgroup/memory.max /sys/fs/cgroup/cpu.max; "
+        "date +%s; hostname; cat /proc/self/cgroup; echo $$"], extra=["--hostname", "guestbox"])
+    cfg = json.loads((b / "config.json").read_text())
+    cfg["linux"]["resources"].update({"pids": {"limit": 20}, "memory": {"limit": 64 << 20},
+                                      "cpu": {"quota": 50000, "period": 100000}})
+    cfg["linux"]["namespaces"].append({"type": "cgroup"})
+    (b / "config.json").write_text(json.dumps(cfg))
+    before = int(time.time())
+    r = _runm_run(build_dir, tmp_path, b, "agent-guest-cg")
+    after = int(time.time())
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.decode().splitlines()
+    assert lines[0:3] == ["20", str(64 << 20), "50000 100000"], lines
+    assert before - 1 <= int(lines[3]) <= after + 1, (before, lines[3], after)
+    assert lines[4:] == ["guestbox", "0::/", "1"], lines
+
+
+def test_guest_output_exact_and_exit_code(build_dir, guest_dir, tmp_path):
+    """Every byte of a large stdout and of stderr arrives before the exit status (exit after EOF)."""
+    from conftest import make_bundle
+    _vsock_or_skip(build_dir)
+    b = make_bundle(tmp_path / "bundle", args=[
+        "sh", "-c", "seq 1 100000; cat; echo bye >&2; exit 42"])
+    data = bytes(range(256)) * 200
+    r = _runm_run(build_dir, tmp_path, b, "agent-guest-out", stdin=data)
+    want = "".join(f"{i}\n" for i in range(1, 100001)).encode() + data
+    assert r.returncode == 42, r.stderr
+    assert r.stdout == want
+    assert r.stderr == b"bye\n"
