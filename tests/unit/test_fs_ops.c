@@ -431,6 +431,28 @@ static void test_fallocate_lseek_copy(void **state)
 	assert_int_equal(tfs_release(t, b, fb), 0);
 }
 
+/* The guest's modes are applied exactly, whatever the process umask, and the
+ * process umask is left alone. */
+static void test_umask(void **state)
+{
+	struct tfs *t = *state;
+	mode_t old = umask(077);
+	uint64_t ino, fh;
+	assert_int_equal(tfs_create(t, FUSE_ROOT_ID, "f", O_RDWR, 0664, &ino, &fh), 0);
+	assert_int_equal(tfs_release(t, ino, fh), 0);
+	assert_int_equal(tfs_mkdir(t, FUSE_ROOT_ID, "d", 0775, NULL), 0);
+	struct fuse_mknod_in m = {.mode = S_IFIFO | 0666};
+	assert_int_equal(tfs_call(t, FUSE_MKNOD, FUSE_ROOT_ID, &m, sizeof(m), "p", 2, NULL, 0), 0);
+	assert_int_equal(umask(old), 077);
+	struct stat st;
+	assert_int_equal(stat(tfs_path(t, "f"), &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0664);
+	assert_int_equal(stat(tfs_path(t, "d"), &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0775);
+	assert_int_equal(stat(tfs_path(t, "p"), &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0666);
+}
+
 static void test_destroy(void **state)
 {
 	struct tfs *t = *state;
@@ -461,6 +483,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_statfs_access, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_xattr, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fallocate_lseek_copy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_umask, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_destroy, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -46,7 +46,7 @@ int64_t fs_op_mknod(struct fs_req *r)
 	mode_t t = m->mode & S_IFMT;
 	if (t != S_IFREG && t != S_IFIFO && t != S_IFSOCK && t != S_IFCHR && t != S_IFBLK)
 		return -EINVAL;
-	if (mknodat(p->fd, name, m->mode, m->rdev) < 0)
+	if (FS_NO_UMASK(mknodat(p->fd, name, m->mode, m->rdev)) < 0)
 		return -errno;
 	return reply_entry(r, p, name);
 }
@@ -59,7 +59,7 @@ int64_t fs_op_mkdir(struct fs_req *r)
 	int err = parent_and_name(r, r->h->nodeid, sizeof(*m), &p, &name, NULL);
 	if (err)
 		return err;
-	if (mkdirat(p->fd, name, m->mode & 07777) < 0)
+	if (FS_NO_UMASK(mkdirat(p->fd, name, m->mode & 07777)) < 0)
 		return -errno;
 	return reply_entry(r, p, name);
 }

@@ -74,7 +74,7 @@ int64_t fs_op_create(struct fs_req *r)
 	if ((in->flags & O_ACCMODE) == O_ACCMODE)
 		return -EINVAL;
 	int flags = clean_flags(in->flags) | O_CREAT | (int)(in->flags & O_EXCL);
-	int fd = fs_openat_beneath(p->fd, name, flags, in->mode & 07777);
+	int fd = FS_NO_UMASK(fs_openat_beneath(p->fd, name, flags, in->mode & 07777));
 	if (fd < 0)
 		return fd;
 	struct fuse_entry_out *e = (void *)fs_reply_buf(r);

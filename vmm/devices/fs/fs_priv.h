@@ -6,6 +6,7 @@
 #include "fs.h"
 
 #include <linux/fuse.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <sys/stat.h>
 
@@ -117,6 +118,18 @@ int fs_do_lookup(struct fs_server *s, struct fs_inode *parent, const char *name,
 int fs_openat_beneath(int dirfd, const char *name, int flags, mode_t mode);
 size_t fs_entry_out_size(const struct fs_server *s);
 size_t fs_attr_out_size(const struct fs_server *s);
+
+/* Modes arrive with the guest's umask already applied: creating calls run
+ * with umask 0 for their duration only (the process keeps its own). */
+#define FS_NO_UMASK(expr)                                                                                     \
+	({                                                                                                     \
+		mode_t _old = umask(0);                                                                        \
+		__typeof__(expr) _r = (expr);                                                                  \
+		int _e = errno;                                                                                \
+		umask(_old);                                                                                   \
+		errno = _e;                                                                                    \
+		_r;                                                                                            \
+	})
 
 /* iovec helpers */
 size_t fs_iov_copy_from(const struct iovec *iov, unsigned n, size_t off, void *buf, size_t len);

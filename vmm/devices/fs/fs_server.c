@@ -219,8 +219,6 @@ struct fs_server *fs_server_new(const char *dir, enum fs_cache cache, char *err,
 	s->root_fd = -1; /* owned by the root inode now */
 	s->cur_uid = (uid_t)setfsuid((uid_t)-1);
 	s->cur_gid = (gid_t)setfsgid((gid_t)-1);
-	/* Modes arrive with the guest's umask already applied. */
-	umask(0);
 	return s;
 fail:
 	fs_server_free(s);
