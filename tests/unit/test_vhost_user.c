@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -87,7 +88,8 @@ static int teardown(void **state)
 {
 	struct env *e = *state;
 	vu_backend_free(e->b);
-	virtio_dev_destroy(e->dev);
+	if (e->dev)
+		virtio_dev_destroy(e->dev);
 	evloop_free(e->loop);
 	munmap(e->mem, MEM_SIZE);
 	close(e->memfd);
@@ -589,6 +591,80 @@ static void test_framing_errors(void **state)
 	close(sv[1]);
 }
 
+/* vsock: QEMU keeps the event queue (2) in the frontend, so the device runs
+ * once rx (0) and tx (1) do; its config space (guest_cid) is read with
+ * GET_CONFIG, which is offered for it. */
+static void test_vsock_runs_on_rx_tx_and_reports_cid(void **state)
+{
+	struct env *e = *state;
+	char dir[] = "/tmp/test-vhost-vsock-XXXXXX", uds[64], err[256];
+	assert_non_null(mkdtemp(dir));
+	snprintf(uds, sizeof(uds), "%s/v.sock", dir);
+	char spec[128];
+	snprintf(spec, sizeof(spec), "vsock,uds=%s,cid=42", uds);
+	struct virtio_dev *vs = virtio_dev_create(spec, e->loop, err, sizeof(err));
+	assert_non_null(vs);
+	vu_backend_free(e->b);
+	virtio_dev_destroy(e->dev);
+	e->dev = vs;
+	e->b = vu_backend_new(vs, e->loop, e->be);
+
+	assert_int_equal(fe_get_u64(e, VU_GET_QUEUE_NUM), 3);
+	uint64_t pf = fe_get_u64(e, VU_GET_PROTOCOL_FEATURES);
+	assert_true(pf & (1ull << VU_PROTOCOL_F_CONFIG));
+	uint64_t want = (1ull << VU_PROTOCOL_F_REPLY_ACK) | (1ull << VU_PROTOCOL_F_CONFIG);
+	fe_send(e, VU_SET_PROTOCOL_FEATURES, 0, &want, 8, NULL, 0);
+	assert_int_equal(be_step(e), 0);
+	struct vu_config c = {.offset = 0, .size = 8};
+	fe_send(e, VU_GET_CONFIG, 0, &c, VU_CONFIG_HDR_SIZE + 8, NULL, 0);
+	assert_int_equal(be_step(e), 0);
+	assert_int_equal(fe_reply(e, VU_GET_CONFIG, &c, sizeof(c)), VU_CONFIG_HDR_SIZE + 8);
+	uint64_t cid;
+	memcpy(&cid, c.region, 8);
+	assert_int_equal(cid, 42);
+
+	uint64_t f = fe_get_u64(e, VU_GET_FEATURES);
+	fe_send(e, VU_SET_FEATURES, 0, &f, 8, NULL, 0);
+	assert_int_equal(be_step(e), 0);
+	set_mem(e);
+	int kicks[2], calls[2];
+	for (uint32_t q = 0; q < 2; q++) {
+		kicks[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		calls[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		uint32_t base = q * 0x8000;
+		struct vu_vring_state st = {.index = q, .num = QNUM};
+		assert_int_equal(fe_ack(e, VU_SET_VRING_NUM, &st, sizeof(st), NULL, 0), 0);
+		struct vu_vring_addr a = {.index = q,
+					  .desc_user_addr = UVA_BASE + base + DESC_OFF,
+					  .used_user_addr = UVA_BASE + base + USED_OFF,
+					  .avail_user_addr = UVA_BASE + base + AVAIL_OFF};
+		assert_int_equal(fe_ack(e, VU_SET_VRING_ADDR, &a, sizeof(a), NULL, 0), 0);
+		uint64_t idx = q;
+		assert_int_equal(fe_ack(e, VU_SET_VRING_CALL, &idx, 8, &calls[q], 1), 0);
+		assert_int_equal(fe_ack(e, VU_SET_VRING_KICK, &idx, 8, &kicks[q], 1), 0);
+		st = (struct vu_vring_state){.index = q, .num = 1};
+		assert_int_equal(fe_ack(e, VU_SET_VRING_ENABLE, &st, sizeof(st), NULL, 0), 0);
+		/* Active exactly when both rx and tx run; the event queue never comes. */
+		assert_int_equal(vu_backend_active(e->b), q == 1);
+	}
+	/* Stopping one ring stops the device. */
+	struct vu_vring_state st = {.index = 1};
+	fe_send(e, VU_GET_VRING_BASE, 0, &st, sizeof(st), NULL, 0);
+	assert_int_equal(be_step(e), 0);
+	assert_int_equal(fe_reply(e, VU_GET_VRING_BASE, &st, sizeof(st)), sizeof(st));
+	assert_false(vu_backend_active(e->b));
+	for (int q = 0; q < 2; q++) {
+		close(kicks[q]);
+		close(calls[q]);
+	}
+	vu_backend_free(e->b);
+	e->b = NULL;
+	virtio_dev_destroy(e->dev);
+	e->dev = NULL;
+	unlink(uds);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	log_set_prog("test_vhost_user");
@@ -602,6 +678,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_config_space, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_num_and_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_framing_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vsock_runs_on_rx_tx_and_reports_cid, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
