@@ -138,6 +138,14 @@ static int run(struct vm *vm)
 	sigset_t mask;
 	pthread_t loop_thread;
 
+	/* termination signals are taken by the event loop (signalfd); block them
+	 * first so that one arriving during setup is handled, not fatal */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+
 	if (vm_kvm_init(vm) < 0 || vm_memory_init(vm, c->mem_mib, c->hugepages) < 0 ||
 	    vm_kvm_init_memory(vm) < 0 || vm_load_kernel(vm) < 0 || vm_vcpus_init(vm) < 0)
 		return 1;
@@ -158,7 +166,6 @@ static int run(struct vm *vm)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	vm->sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (vm->sig_fd < 0 || evloop_add(vm->loop, vm->sig_fd, EPOLLIN, on_signal, vm) < 0) {
 		log_errno(errno, "signalfd");

@@ -1,0 +1,244 @@
+"""runm-vmm command line, JSON config, control socket and bad input (ASan build)."""
+import json
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import time
+
+import pytest
+
+from vmm_util import ASAN_ENV, assert_sanitizer_clean, guest, run_guest, run_vmm, vmm
+
+
+def assert_one_error(r, *words):
+    assert r.returncode == 1, (r.returncode, r.stderr)
+    lines = [l for l in r.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1, r.stderr
+    assert lines[0].startswith("runm-vmm: "), lines[0]
+    for w in words:
+        assert w in lines[0], lines[0]
+    assert_sanitizer_clean(r)
+
+
+def test_help_and_version():
+    r = run_vmm(["--help"])
+    assert r.returncode == 0
+    for opt in ("--kernel", "--initrd", "--cmdline", "--cpus", "--mem", "--vsock-uds", "--vsock-cid", "--fs",
+                "--rng", "--console", "--control", "--config"):
+        assert opt in r.stdout
+    r = run_vmm(["--version"])
+    assert r.returncode == 0 and r.stdout.startswith("runm-vmm version ")
+
+
+def test_no_kernel_and_unknown_option():
+    assert_one_error(run_vmm([]), "--kernel is required")
+    assert_one_error(run_vmm(["--kernel", guest("hello"), "--bogus"]), "--bogus")
+    assert_one_error(run_vmm(["--kernel", guest("hello"), "--cpus", "0"]), "--cpus 0")
+    assert_one_error(run_vmm(["--kernel", guest("hello"), "--cpus", "x"]), "--cpus x")
+
+
+def test_missing_kernel_leaves_no_files(tmp_path):
+    log = tmp_path / "console.log"
+    ctl = tmp_path / "ctl.sock"
+    r = run_vmm(["--kernel", tmp_path / "nope", "--console", log, "--control", ctl])
+    assert_one_error(r, "open kernel", str(tmp_path / "nope"), "No such file or directory")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_corrupt_kernels(tmp_path):
+    junk = tmp_path / "junk"
+    junk.write_bytes(os.urandom(8192))
+    assert_one_error(run_vmm(["--kernel", junk]), "neither an ELF vmlinux nor a bzImage")
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"")
+    assert_one_error(run_vmm(["--kernel", empty]), "file is empty")
+    # a real ELF with its program headers pointing past the end of the file
+    elf = bytearray(guest("hello").read_bytes()[:64])
+    struct.pack_into("<Q", elf, 32, 1 << 40)  # e_phoff
+    bad = tmp_path / "bad.elf"
+    bad.write_bytes(bytes(elf))
+    assert_one_error(run_vmm(["--kernel", bad]), "corrupt ELF program headers")
+    # a segment larger than guest memory
+    data = bytearray(guest("hello").read_bytes())
+    phoff = struct.unpack_from("<Q", data, 32)[0]
+    struct.pack_into("<Q", data, phoff + 40, 1 << 36)  # p_memsz of the first phdr
+    big = tmp_path / "big.elf"
+    big.write_bytes(bytes(data))
+    assert_one_error(run_vmm(["--kernel", big]), "does not fit in guest memory")
+    # bzImage signature but an old boot protocol
+    bz = bytearray(0x1000)
+    bz[0x202:0x206] = b"HdrS"
+    struct.pack_into("<H", bz, 0x206, 0x0200)
+    old = tmp_path / "old.bz"
+    old.write_bytes(bytes(bz))
+    assert_one_error(run_vmm(["--kernel", old]), "boot protocol 2.0 is too old")
+
+
+def test_bad_initrd(tmp_path):
+    assert_one_error(run_guest("hello", "--initrd", tmp_path / "none"), "open initrd", "No such file")
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"")
+    assert_one_error(run_guest("hello", "--initrd", empty), "initrd", "file is empty")
+    assert_one_error(run_guest("hello", "--initrd", tmp_path), "initrd", "not a regular file")
+    big = tmp_path / "big"
+    big.write_bytes(b"\0" * (20 << 20))
+    assert_one_error(run_guest("hello", "--initrd", big), "initrd", "do not fit in guest memory")
+
+
+def test_cmdline_too_long():
+    assert_one_error(run_guest("hello", "--cmdline", "x" * 3000), "cmdline", "longer than the kernel accepts")
+
+
+def test_bad_memory_sizes():
+    assert_one_error(run_vmm(["--kernel", guest("hello"), "--mem", "0"]), "--mem 0")
+    assert_one_error(run_vmm(["--kernel", guest("hello"), "--mem", "2"]), "at least 4 MiB")
+    assert_one_error(run_vmm(["--kernel", guest("hello"), "--mem", str(1 << 29)]), "more than the host's RAM")
+
+
+def test_uds_path_too_long(tmp_path):
+    long = tmp_path / ("s" * 120)
+    assert_one_error(run_guest("hello", "--vsock-uds", long), "--vsock-uds", "too long")
+    assert_one_error(run_guest("hello", "--control", long), "--control", "too long")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_socket_paths_in_use(tmp_path):
+    busy = tmp_path / "busy.sock"
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(str(busy))
+    srv.listen(1)
+    try:
+        vs = tmp_path / "v.sock"
+        r = run_guest("hello", "--vsock-uds", vs, "--control", busy)
+        assert_one_error(r, "control socket", "in use")
+        assert not vs.exists(), "vsock socket left behind after a failed start"
+        assert busy.exists()
+        assert_one_error(run_guest("hello", "--vsock-uds", busy), "vsock", "in use")
+        assert busy.exists()
+    finally:
+        srv.close()
+
+
+def test_no_kvm_device(tmp_path):
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare(1) not installed")
+    cmd = ["unshare", "-m", "--", "sh", "-c",
+           'mount -t tmpfs none /dev && exec "$0" --kernel "$1" --mem 16', str(vmm()), str(guest("hello"))]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=ASAN_ENV)
+    assert r.returncode == 1, r.stderr
+    assert r.stderr.strip() == "runm-vmm: open /dev/kvm: No such file or directory"
+
+
+def test_kvm_permission_denied(tmp_path):
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv(1) to drop to an unprivileged user")
+    k = tmp_path / "hello.elf"
+    shutil.copy(guest("hello"), k)
+    os.chmod(tmp_path, 0o755)
+    os.chmod(k, 0o644)
+    cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", str(vmm()), "--kernel", str(k)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=ASAN_ENV)
+    if os.access("/dev/kvm", os.R_OK) and r.returncode == 0:
+        pytest.skip("/dev/kvm is world-accessible here")
+    assert r.returncode == 1, r.stderr
+    assert r.stderr.strip() == "runm-vmm: open /dev/kvm: Permission denied"
+
+
+def test_json_config(tmp_path):
+    cfg = tmp_path / "vm.json"
+    cfg.write_text(json.dumps({"kernel": str(guest("bootparams")), "mem": 24, "cpus": 1,
+                               "cmdline": "console=ttyS0 from.json=1", "rng": True}))
+    r = run_vmm(["--config", cfg])
+    assert r.returncode == 0, r.stderr
+    assert "cmdline=console=ttyS0 from.json=1 virtio_mmio.device=4K@0xd0000000:5" in r.stdout
+    assert "e820 0x100000 0x1700000 1" in r.stdout  # 24 MiB
+    # flags after --config override it
+    r = run_vmm(["--config", cfg, "--cmdline", "override"])
+    assert "cmdline=override virtio_mmio.device" in r.stdout
+    bad = tmp_path / "bad.json"
+    bad.write_text("{\"kernel\": ")
+    assert_one_error(run_vmm(["--config", bad]), "config", "invalid JSON")
+    unk = tmp_path / "unk.json"
+    unk.write_text(json.dumps({"kernel": "x", "colour": "blue"}))
+    assert_one_error(run_vmm(["--config", unk]), "--colour", "unknown option")
+
+
+def test_console_to_file_and_off(tmp_path):
+    log = tmp_path / "console.log"
+    r = run_guest("hello", "--console", log)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == ""
+    assert "hello from runm mini-guest" in log.read_text()
+    r = run_guest("hello", "--console", "off")
+    assert r.returncode == 0 and r.stdout == ""
+
+
+class Control:
+    def __init__(self, path):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        for _ in range(100):
+            try:
+                self.s.connect(str(path))
+                break
+            except (FileNotFoundError, ConnectionRefusedError):
+                time.sleep(0.05)
+        self.f = self.s.makefile("rwb")
+
+    def call(self, req):
+        self.f.write((req if isinstance(req, str) else json.dumps(req)).encode() + b"\n")
+        self.f.flush()
+        return json.loads(self.f.readline())
+
+
+def _read_ticks(path):
+    return path.read_text().count("tick ")
+
+
+def test_control_socket_pause_resume_status_stop(tmp_path):
+    ctl = tmp_path / "ctl.sock"
+    log = tmp_path / "console.log"
+    p = subprocess.Popen([str(vmm()), "--kernel", str(guest("ticker")), "--mem", "16", "--cpus", "2",
+                          "--console", str(log), "--control", str(ctl)],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ASAN_ENV)
+    try:
+        c = Control(ctl)
+        st = c.call({"cmd": "status"})
+        assert st["ok"] and st["state"] == "running" and st["vcpus"] == 2 and st["memory_mib"] == 16
+        assert isinstance(st["uptime_ms"], int)
+        time.sleep(0.3)
+        assert c.call({"cmd": "pause"}) == {"ok": True, "state": "paused"}
+        n1 = _read_ticks(log)
+        time.sleep(0.5)
+        n2 = _read_ticks(log)
+        assert n1 == n2, "guest kept running while paused"
+        assert c.call({"cmd": "status"})["state"] == "paused"
+        assert c.call({"cmd": "resume"}) == {"ok": True, "state": "running"}
+        time.sleep(0.5)
+        assert _read_ticks(log) > n2, "guest did not resume"
+        bad = c.call("not json")
+        assert bad["ok"] is False and "invalid request" in bad["error"]
+        unk = c.call({"cmd": "reboot"})
+        assert unk["ok"] is False and "unknown cmd" in unk["error"]
+        assert c.call({"cmd": "stop"})["ok"] is True
+        out, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0, err.decode()
+    assert not ctl.exists(), "control socket left behind"
+    assert b"AddressSanitizer" not in err and b"LeakSanitizer" not in err
+
+
+def test_sigterm_stops_vm_and_cleans_up(tmp_path):
+    ctl = tmp_path / "ctl.sock"
+    p = subprocess.Popen([str(vmm()), "--kernel", str(guest("ticker")), "--mem", "16", "--console", "off",
+                          "--control", str(ctl)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ASAN_ENV)
+    Control(ctl).call({"cmd": "status"})
+    p.terminate()
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 128 + 15
+    assert b"received SIGTERM" in err
+    assert not ctl.exists()

@@ -1,0 +1,139 @@
+"""runm-vmm against the freestanding mini-guests in tests/guests (ASan build)."""
+import os
+import re
+import subprocess
+import time
+
+import pytest
+
+from conftest import hw_virt_reason
+from vmm_util import assert_sanitizer_clean, guest, run_guest, run_vmm, vmm, ASAN_ENV
+
+
+def test_hello_serial_and_i8042_reset():
+    r = run_guest("hello")
+    assert r.returncode == 0, r.stderr
+    assert "hello from runm mini-guest" in r.stdout
+    assert r.stderr == ""
+    assert_sanitizer_clean(r)
+
+
+def test_bootparams_cmdline_e820_initrd(tmp_path):
+    initrd = tmp_path / "initrd.img"
+    data = bytes((i * 7 + 3) & 0xFF for i in range(10000))
+    initrd.write_bytes(data)
+    r = run_vmm(["--kernel", guest("bootparams"), "--mem", "32", "--initrd", initrd,
+                 "--cmdline", "console=ttyS0 runm.test=42", "--rng"])
+    assert r.returncode == 0, r.stderr
+    out = dict(line.split("=", 1) for line in r.stdout.splitlines() if "=" in line and " " not in line.split("=")[0])
+    # cmdline: ours first, then one declaration per virtio-mmio device
+    assert out["cmdline"] == "console=ttyS0 runm.test=42 virtio_mmio.device=4K@0xd0000000:5"
+    assert out["cmdline_ptr"] == "0x20000"
+    m = re.search(r"initrd=0x([0-9a-f]+) size=(\d+)", r.stdout)
+    addr, size = int(m.group(1), 16), int(m.group(2))
+    assert size == len(data)
+    assert addr % 4096 == 0
+    assert addr + size <= 32 << 20 and addr + size > (32 << 20) - 4096  # top of low RAM
+    s = 0
+    for b in data[:4096]:
+        s = (s * 31 + b) & 0xFFFFFFFF
+    assert int(out["initrd_sum"]) == s
+    e820 = re.findall(r"^e820 0x([0-9a-f]+) 0x([0-9a-f]+) (\d+)$", r.stdout, re.M)
+    assert [(int(a, 16), int(b, 16), int(t)) for a, b, t in e820] == [
+        (0, 0x9FC00, 1), (0x100000, (32 << 20) - 0x100000, 1)]
+    assert_sanitizer_clean(r)
+
+
+def test_default_cmdline_without_devices():
+    r = run_guest("bootparams")
+    assert r.returncode == 0, r.stderr
+    assert "cmdline=console=ttyS0 reboot=k panic=-1 " in r.stdout
+    assert "virtio_mmio.device" not in r.stdout
+    assert "initrd=0x0 size=0" in r.stdout
+
+
+def test_smp_each_vcpu_prints_apic_id():
+    r = run_guest("smp", "--cpus", "2", timeout=90)
+    assert r.returncode == 0, r.stderr
+    assert "mp cpus=2" in r.stdout
+    ids = sorted(re.findall(r"cpu apic=(\d+)", r.stdout))
+    assert ids == ["0", "1"]
+    assert "online=2" in r.stdout
+    assert_sanitizer_clean(r)
+
+
+def test_serial_input_echo_by_interrupt():
+    p = subprocess.Popen([str(vmm()), "--kernel", str(guest("serial_echo")), "--mem", "16"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ASAN_ENV)
+    # wait for the guest to be listening before typing
+    line = p.stdout.readline()
+    assert line.strip() == b"ready"
+    p.stdin.write(b"hello runm\n")
+    p.stdin.flush()
+    time.sleep(0.3)
+    out, err = p.communicate(input=b"second line\nquit\n", timeout=60)
+    assert p.returncode == 0, err.decode()
+    text = out.decode()
+    assert "echo: hello runm" in text
+    assert "echo: second line" in text
+    assert int(re.search(r"irqs=(\d+)", text).group(1)) >= 1
+
+
+def test_triple_fault_reports_vcpu_rip_and_bytes():
+    r = run_guest("fault")
+    assert r.returncode != 0
+    assert "FAIL: deliberate triple fault" in r.stdout
+    m = re.search(r"vCPU 0: triple fault \(KVM_EXIT_SHUTDOWN\) at rip 0x([0-9a-f]+).*instruction bytes ((?:[0-9a-f]{2} ?)+)",
+                  r.stderr)
+    assert m, r.stderr
+    assert m.group(2).startswith("0f 0b")  # the ud2 that faulted
+    assert_sanitizer_clean(r)
+
+
+def test_virtio_probe_and_feature_negotiation():
+    r = run_guest("virtio_probe", "--rng")
+    assert r.returncode == 0, r.stderr + r.stdout
+    assert "device id=4 irq=5 base=0xd0000000 vendor=0x4d4e5552" in r.stdout
+    feats = int(re.search(r"^features=0x([0-9a-f]+)", r.stdout, re.M).group(1), 16)
+    assert feats & (1 << 32)  # VERSION_1
+    assert "without VERSION_1: refused" in r.stdout
+    assert "unoffered bit: refused" in r.stdout
+    assert re.search(r"negotiated=0x1?[0-9a-f]{8} status=0xb", r.stdout)
+    assert "queue0 max=256" in r.stdout or re.search(r"queue0 max=[1-9]", r.stdout)
+    assert "queue7 max=0" in r.stdout
+    assert_sanitizer_clean(r)
+
+
+def test_virtio_rng_virtqueue_with_interrupt():
+    r = run_guest("virtio_rng", "--rng")
+    assert r.returncode == 0, r.stderr + r.stdout
+    rounds = re.findall(r"round (\d): used id=\d+ len=64 nonzero=(\d+)", r.stdout)
+    assert len(rounds) == 2
+    assert all(int(nz) > 40 for _, nz in rounds)
+    m = re.search(r"irqs=(\d+) isr=0x([0-9a-f]+)", r.stdout)
+    assert int(m.group(1)) >= 2 and int(m.group(2), 16) & 1
+    assert_sanitizer_clean(r)
+
+
+def test_hostile_guest_gets_needs_reset_and_vmm_survives():
+    r = run_guest("hostile", "--rng", timeout=120)
+    assert r.returncode == 0, r.stderr + r.stdout
+    for case in ("addr_out_of_range", "loop", "huge_len", "bad_avail_idx", "bad_head", "bad_next"):
+        assert f"case {case}: needs_reset=1" in r.stdout, r.stdout
+    assert "recovered: used len=32" in r.stdout
+    assert_sanitizer_clean(r)
+
+
+def test_linux_boots_on_runm_vmm(guest_dir, tmp_path):
+    reason = hw_virt_reason()
+    if reason:
+        pytest.skip(f"Linux boot on runm-vmm skipped: {reason}")
+    # An init that does not exist makes the kernel panic after mounting the
+    # initramfs; with panic=-1 reboot=k it resets through the i8042 -> exit 0.
+    r = run_vmm(["--kernel", guest_dir / "vmlinux", "--initrd", guest_dir / "initramfs.cpio", "--mem", "256",
+                 "--cmdline", "console=ttyS0 reboot=k panic=-1 pci=off rdinit=/runm-no-such-init "
+                 "init=/runm-no-such-init"], timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "Linux version" in r.stdout
+    assert "Run /runm-no-such-init as init process" in r.stdout
+    assert "Kernel panic" in r.stdout
