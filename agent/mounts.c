@@ -12,6 +12,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <linux/openat2.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -34,55 +35,78 @@ static bool path_escapes(const char *p)
 	return false;
 }
 
-static int mkdir_p(const char *path, mode_t mode)
+/* Resolve REL inside ROOT as if ROOT were "/" (symlinks cannot lead out: openat2
+ * RESOLVE_IN_ROOT), creating missing components (directories; the last one a file when FILE).
+ * Returns an O_PATH fd, or -1 with errno. */
+static int open_in_root(int rootfd, const char *rel, bool file)
 {
+	struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+	int fd = (int)syscall(SYS_openat2, rootfd, rel, &how, sizeof(how));
+	if (fd >= 0 || errno != ENOENT)
+		return fd;
 	char buf[PATH_MAX];
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
+	if (snprintf(buf, sizeof(buf), "%s", rel) >= (int)sizeof(buf)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	for (char *c = buf + 1; *c; c++) {
-		if (*c != '/')
+	char *p = buf;
+	while (*p == '/')
+		p++;
+	for (char *c = p;; c++) {
+		bool last = *c == '\0';
+		if (*c != '/' && !last)
 			continue;
+		char save = *c;
 		*c = '\0';
-		if (mkdir(buf, mode) < 0 && errno != EEXIST)
-			return -1;
-		*c = '/';
+		if (*p) {
+			fd = (int)syscall(SYS_openat2, rootfd, buf, &how, sizeof(how));
+			if (fd < 0 && errno == ENOENT) {
+				/* Create the last component in its (resolved) parent. */
+				char *slash = strrchr(buf, '/');
+				const char *name = slash ? slash + 1 : buf;
+				int parent;
+				if (slash && slash != buf) {
+					*slash = '\0';
+					parent = (int)syscall(SYS_openat2, rootfd, buf, &how, sizeof(how));
+					*slash = '/';
+				} else {
+					parent = dup(rootfd);
+				}
+				if (parent < 0)
+					return -1;
+				int r;
+				if (last && file) {
+					r = openat(parent, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+					if (r >= 0)
+						close(r);
+				} else {
+					r = mkdirat(parent, name, 0755);
+				}
+				int err = errno;
+				close(parent);
+				if (r < 0 && err != EEXIST) {
+					errno = err;
+					return -1;
+				}
+				fd = (int)syscall(SYS_openat2, rootfd, buf, &how, sizeof(how));
+			}
+			if (fd < 0)
+				return -1;
+			if (!last)
+				close(fd);
+		}
+		*c = save;
+		if (last)
+			return fd;
 	}
-	if (mkdir(buf, mode) < 0 && errno != EEXIST)
-		return -1;
-	return 0;
 }
 
-/* Make DEST a directory, or an empty file when the bind source is not a directory. */
-static int make_target(const char *dest, bool file)
+static int mount_one(const struct spec *s, int rootfd, const struct spec_mount *m, struct setup_err *e)
 {
-	struct stat st;
-	if (lstat(dest, &st) == 0)
-		return 0;
-	if (!file)
-		return mkdir_p(dest, 0755);
-	char parent[PATH_MAX];
-	snprintf(parent, sizeof(parent), "%s", dest);
-	char *slash = strrchr(parent, '/');
-	if (slash && slash != parent) {
-		*slash = '\0';
-		if (mkdir_p(parent, 0755) < 0)
-			return -1;
-	}
-	int fd = open(dest, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -1;
-	close(fd);
-	return 0;
-}
-
-static int mount_one(const struct spec *s, const struct spec_mount *m, struct setup_err *e)
-{
-	char dest[PATH_MAX];
+	char shown[PATH_MAX], dest[64];
 	if (path_escapes(m->dest))
 		return setup_fail(e, "mount", m->dest, EINVAL);
-	snprintf(dest, sizeof(dest), "%s%s", s->root_path, m->dest);
+	snprintf(shown, sizeof(shown), "%s%s", s->root_path, m->dest);
 	unsigned long flags = m->flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
 	bool file = false;
 	if (m->bind) {
@@ -91,36 +115,63 @@ static int mount_one(const struct spec *s, const struct spec_mount *m, struct se
 			return setup_fail(e, "bind mount source", m->source, errno);
 		file = !S_ISDIR(st.st_mode);
 	}
-	if (make_target(dest, file) < 0)
-		return setup_fail(e, "create mount point", dest, errno);
+	int fd = open_in_root(rootfd, m->dest, file);
+	if (fd < 0)
+		return setup_fail(e, "create mount point", shown, errno);
+	snprintf(dest, sizeof(dest), "/proc/self/fd/%d", fd);
+	int rc = -1;
 	if (m->bind) {
-		if (mount(m->source, dest, NULL, MS_BIND | (m->flags & MS_REC), NULL) < 0)
-			return setup_fail(e, "bind mount", dest, errno);
-		if (flags && mount(NULL, dest, NULL, MS_BIND | MS_REMOUNT | flags, NULL) < 0)
-			return setup_fail(e, "remount bind", dest, errno);
+		if (mount(m->source, dest, NULL, MS_BIND | (m->flags & MS_REC), NULL) < 0) {
+			setup_fail(e, "bind mount", shown, errno);
+			goto out;
+		}
 	} else if (strcmp(m->type, "cgroup") == 0 || strcmp(m->type, "cgroup2") == 0) {
 		/* Unified hierarchy only (the guest mounts cgroup2). */
-		if (mount("cgroup2", dest, "cgroup2", flags, NULL) < 0)
-			return setup_fail(e, "mount cgroup2", dest, errno);
+		if (mount("cgroup2", dest, "cgroup2", flags, NULL) < 0) {
+			setup_fail(e, "mount cgroup2", shown, errno);
+			goto out;
+		}
 	} else {
 		const char *data = m->data && *m->data ? m->data : NULL;
 		if (mount(m->source, dest, m->type, flags, data) < 0) {
 			int err = errno;
 			/* sysfs cannot be mounted without a new network namespace: bind it. */
-			if (strcmp(m->type, "sysfs") == 0 && (err == EPERM || err == EBUSY)) {
-				if (mount("/sys", dest, NULL, MS_BIND | MS_REC, NULL) == 0 &&
-				    (!flags || mount(NULL, dest, NULL, MS_BIND | MS_REMOUNT | flags, NULL) == 0))
-					goto prop;
+			if (strcmp(m->type, "sysfs") == 0 && (err == EPERM || err == EBUSY) &&
+			    mount("/sys", dest, NULL, MS_BIND | MS_REC, NULL) == 0) {
+				/* flags are applied by the bind remount below */
+			} else {
+				char t[PATH_MAX + 32];
+				snprintf(t, sizeof(t), "%s (type %s)", shown, m->type);
+				setup_fail(e, "mount", t, err);
+				goto out;
 			}
-			char t[PATH_MAX + 32];
-			snprintf(t, sizeof(t), "%s (type %s)", dest, m->type);
-			return setup_fail(e, "mount", t, err);
+		} else {
+			flags = 0; /* applied by the mount itself */
 		}
 	}
-prop:
-	if (m->propagation && mount(NULL, dest, NULL, m->propagation, NULL) < 0)
-		return setup_fail(e, "set mount propagation", dest, errno);
-	return 0;
+	if (flags || m->propagation) {
+		/* The fd still names the covered mount point: reopen to reach the new mount. */
+		close(fd);
+		fd = open_in_root(rootfd, m->dest, file);
+		if (fd < 0) {
+			setup_fail(e, "reopen mount point", shown, errno);
+			goto out;
+		}
+		snprintf(dest, sizeof(dest), "/proc/self/fd/%d", fd);
+		if (flags && mount(NULL, dest, NULL, MS_BIND | MS_REMOUNT | flags, NULL) < 0) {
+			setup_fail(e, "remount", shown, errno);
+			goto out;
+		}
+		if (m->propagation && mount(NULL, dest, NULL, m->propagation, NULL) < 0) {
+			setup_fail(e, "set mount propagation", shown, errno);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	return rc;
 }
 
 int container_setup_rootfs(const struct spec *s, struct setup_err *e)
@@ -129,13 +180,20 @@ int container_setup_rootfs(const struct spec *s, struct setup_err *e)
 		return setup_fail(e, "set rootfs propagation", "/", errno);
 	if (mount(s->root_path, s->root_path, NULL, MS_BIND | MS_REC, NULL) < 0)
 		return setup_fail(e, "bind rootfs", s->root_path, errno);
+	int rootfd = open(s->root_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		return setup_fail(e, "open rootfs", s->root_path, errno);
 	for (size_t i = 0; i < s->nmounts; i++)
-		if (mount_one(s, &s->mounts[i], e) < 0)
+		if (mount_one(s, rootfd, &s->mounts[i], e) < 0) {
+			close(rootfd);
 			return -1;
+		}
+	close(rootfd);
 	return 0;
 }
 
-/* /dev: device nodes (bind-mounted from ours: works without CAP_MKNOD) and the usual links. */
+/* /dev: device nodes (bind-mounted from ours: works without CAP_MKNOD) and the usual links,
+ * all resolved inside the rootfs. */
 int container_setup_dev(const struct spec *s, struct setup_err *e)
 {
 	static const char *const devs[] = {"null", "zero", "full", "random", "urandom", "tty"};
@@ -145,24 +203,46 @@ int container_setup_dev(const struct spec *s, struct setup_err *e)
 			dev_mounted = true;
 	if (!dev_mounted)
 		return 0;
-	char p[PATH_MAX], src[64];
+	int rootfd = open(s->root_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		return setup_fail(e, "open rootfs", s->root_path, errno);
+	int rc = -1, devfd = open_in_root(rootfd, "/dev", false);
+	char p[64], src[64];
+	if (devfd < 0) {
+		setup_fail(e, "open /dev in rootfs", s->root_path, errno);
+		goto out;
+	}
 	for (size_t i = 0; i < sizeof(devs) / sizeof(devs[0]); i++) {
-		snprintf(p, sizeof(p), "%s/dev/%s", s->root_path, devs[i]);
 		snprintf(src, sizeof(src), "/dev/%s", devs[i]);
-		if (make_target(p, true) < 0)
-			return setup_fail(e, "create device node", p, errno);
-		if (mount(src, p, NULL, MS_BIND, NULL) < 0)
-			return setup_fail(e, "bind device node", p, errno);
+		int fd = open_in_root(rootfd, src, true);
+		if (fd < 0) {
+			setup_fail(e, "create device node", src, errno);
+			goto out;
+		}
+		snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+		int r = mount(src, p, NULL, MS_BIND, NULL);
+		int err = errno;
+		close(fd);
+		if (r < 0) {
+			setup_fail(e, "bind device node", src, err);
+			goto out;
+		}
 	}
 	static const char *const links[][2] = {{"/proc/self/fd", "fd"},   {"/proc/self/fd/0", "stdin"},
 					       {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"},
 					       {"pts/ptmx", "ptmx"},        {"/proc/kcore", "core"}};
 	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
-		snprintf(p, sizeof(p), "%s/dev/%s", s->root_path, links[i][1]);
-		if (symlink(links[i][0], p) < 0 && errno != EEXIST)
-			return setup_fail(e, "create /dev symlink", p, errno);
+		if (symlinkat(links[i][0], devfd, links[i][1]) < 0 && errno != EEXIST) {
+			setup_fail(e, "create /dev symlink", links[i][1], errno);
+			goto out;
+		}
 	}
-	return 0;
+	rc = 0;
+out:
+	if (devfd >= 0)
+		close(devfd);
+	close(rootfd);
+	return rc;
 }
 
 int container_pivot(const struct spec *s, bool no_pivot, struct setup_err *e)

@@ -415,3 +415,23 @@ def test_mount_op(agent, tmp_path):
     r = agent.call("mount", source="x", target=str(tmp_path / "y"), fstype="nosuchfs")
     assert not r["ok"] and "No such device" in r["error"]
     assert not agent.call("mount", source="x", target="relative", fstype="tmpfs")["ok"]
+
+
+def test_mount_destinations_cannot_escape_the_rootfs(agent, bundle):
+    # Hostile rootfs: symlinks that would lead mount points out of it when followed on the host.
+    os.symlink("/", bundle / "rootfs" / "evil")
+    os.symlink("../../../../../../tmp", bundle / "rootfs" / "evil2")
+    cfg = set_args(bundle, ["sh", "-c", "grep -o ' [/a-z]*runm-escape-[a-z]* ' /proc/self/mountinfo"])
+    cfg["mounts"] += [{"destination": "/evil/runm-escape-a", "type": "tmpfs", "source": "tmpfs"},
+                      {"destination": "/evil2/runm-escape-b", "type": "tmpfs", "source": "tmpfs"}]
+    try:
+        o, e, w = run(agent, bundle, None, cfg=cfg, expect_exit=0)
+        # both landed inside the rootfs (/evil → / and /evil2 → /tmp *of the container*)
+        assert o.split() == [b"/runm-escape-a", b"/tmp/runm-escape-b"], (o, e)
+        assert not os.path.exists("/runm-escape-a") and not os.path.exists("/tmp/runm-escape-b")
+        assert (bundle / "rootfs" / "runm-escape-a").is_dir()
+        assert (bundle / "rootfs" / "tmp" / "runm-escape-b").is_dir()
+    finally:
+        for p in ("/runm-escape-a", "/tmp/runm-escape-b"):
+            if os.path.isdir(p):
+                os.rmdir(p)
