@@ -5,10 +5,13 @@ The server is exercised through a real host FUSE mount (runm-fusemount:
 /dev/fuse driven by the same dispatch code the guest device uses) for each
 cache mode, and inside a VM (QEMU + `runm-vmm vhost-user` serving the device)."""
 import os
+import signal
+import time
 import pathlib
 import shutil
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -120,3 +123,76 @@ def test_torture_in_guest(build_dir, guest_dir, helper, host_output, tmp_path):
     assert (share / "work" / "big").stat().st_size == 65536 * 40
     assert os.readlink(share / "work" / "sout") == "/etc/passwd"
     assert (share / "work" / "cw").stat().st_size == 400 * 4096
+
+
+def _stats(m):
+    m.proc.send_signal(signal.SIGUSR1)
+    os.stat(m.mnt)  # wake the server: the signal is noticed between requests
+    line = m.proc.stdout.readline().split()
+    assert line[0] == "stats", line
+    return {k: int(v) for k, v in (f.split("=") for f in line[1:])}
+
+
+def test_forget_bookkeeping_with_the_kernel(fusemount, tmp_path):
+    """The real kernel's FORGETs bring the inode table back down: memory is
+    bounded by what the kernel holds, not by history."""
+    src, mnt = tmp_path / "src", tmp_path / "mnt"
+    src.mkdir()
+    mnt.mkdir()
+    with FuseMount(fusemount, src, mnt, "auto") as m:
+        d = mnt / "d"
+        d.mkdir()
+        for i in range(2000):
+            (d / f"f{i}").write_text("x")
+        assert len(os.listdir(d)) == 2000
+        held = _stats(m)["inodes"]
+        assert held >= 2000
+        for i in range(2000):
+            (d / f"f{i}").unlink()
+        d.rmdir()
+        # Ask the kernel to drop its dentries/inodes: it sends (batch) forgets.
+        for _ in range(50):
+            with open("/proc/sys/vm/drop_caches", "w") as f:
+                f.write("2")
+            st = _stats(m)
+            if st["inodes"] <= 2:
+                break
+            time.sleep(0.1)
+        assert st["inodes"] <= 2, st
+        assert st["handles"] == 0
+
+
+def test_credentials_through_host_fuse(fusemount, tmp_path):
+    """A non-root caller gets the host's answer for its uid; what it creates is its own."""
+    if not shutil.which("setpriv"):
+        pytest.skip("setpriv not installed")
+    src = tmp_path / "src"
+    src.mkdir()
+    # The mount point must be reachable for uid 1000 (tmp_path's parents are 0700).
+    mnt = pathlib.Path(tempfile.mkdtemp(prefix="runm-fs-cred-", dir="/tmp"))
+    mnt.chmod(0o755)
+    src.chmod(0o755)
+    (src / "rootonly").mkdir(mode=0o700)
+    (src / "pub").mkdir()
+    (src / "pub").chmod(0o1777)
+    try:
+        _credentials(fusemount, src, mnt)
+    finally:
+        mnt.rmdir()
+    assert not (src / "rootonly" / "x").exists()
+
+
+def _credentials(fusemount, src, mnt):
+    with FuseMount(fusemount, src, mnt, "none"):
+        as_user = ["setpriv", "--reuid", "1000", "--regid", "1000", "--clear-groups", "sh", "-c"]
+        r = subprocess.run(as_user + [f"ls -a {mnt}"], capture_output=True, text=True)
+        assert r.returncode == 0 and "rootonly" in r.stdout, r.stderr
+        r = subprocess.run(as_user + [f"touch {mnt}/rootonly/x"], capture_output=True, text=True)
+        assert r.returncode != 0 and "Permission denied" in r.stderr
+        r = subprocess.run(as_user + [f"echo hi > {mnt}/pub/mine && chmod 600 {mnt}/pub/mine"],
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        st = (src / "pub" / "mine").stat()
+        assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (1000, 1000, 0o600)
+        r = subprocess.run(as_user + [f"chown 0 {mnt}/pub/mine"], capture_output=True, text=True)
+        assert r.returncode != 0

@@ -8,7 +8,9 @@
  *   runm-fusemount [--cache auto|always|none] DIR MOUNTPOINT
  *
  * Prints "ready" on stdout once mounted; serves until the mount goes away
- * (umount) or SIGTERM/SIGINT (then unmounts lazily). Needs CAP_SYS_ADMIN.
+ * (umount) or SIGTERM/SIGINT (then unmounts lazily). SIGUSR1 prints
+ * "stats inodes=N handles=M requests=R" on stdout (tests check lookup
+ * bookkeeping against the real kernel with it). Needs CAP_SYS_ADMIN.
  */
 #include "fs.h"
 #include "log.h"
@@ -24,12 +26,14 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t stop;
+static volatile sig_atomic_t stop, want_stats;
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	stop = 1;
+	if (sig == SIGUSR1)
+		want_stats = 1;
+	else
+		stop = 1;
 }
 
 static int usage(void)
@@ -81,6 +85,7 @@ int main(int argc, char **argv)
 	struct sigaction sa = {.sa_handler = on_signal}; /* no SA_RESTART: read() returns EINTR */
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 	printf("ready\n");
 	fflush(stdout);
 
@@ -93,6 +98,14 @@ int main(int argc, char **argv)
 	}
 	int rc = 0;
 	while (!stop) {
+		if (want_stats) {
+			want_stats = 0;
+			struct fs_stats fst;
+			fs_server_stats(s, &fst);
+			printf("stats inodes=%llu handles=%llu requests=%llu\n", (unsigned long long)fst.inodes,
+			       (unsigned long long)fst.handles, (unsigned long long)fst.requests);
+			fflush(stdout);
+		}
 		ssize_t n = read(fd, buf, bufsz);
 		if (n < 0) {
 			if (errno == EINTR || errno == ENOENT || errno == EAGAIN)
