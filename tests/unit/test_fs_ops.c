@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -71,6 +72,33 @@ static void test_init_and_before_init(void **state)
 	assert_null(fs_server_new("/nonexistent/dir", FS_CACHE_AUTO, err, sizeof(err)));
 	assert_non_null(strstr(err, "/nonexistent/dir"));
 	assert_non_null(strstr(err, "No such file"));
+}
+
+/* Each held inode is a descriptor: the server lifts the soft limit. */
+static void test_nofile_raised(void **state)
+{
+	(void)state;
+	struct rlimit rl, low;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	if (rl.rlim_max < 1024)
+		skip();
+	low = (struct rlimit){64, rl.rlim_max};
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	struct tfs t;
+	tfs_setup(&t);
+	struct rlimit now;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &now), 0);
+	assert_int_equal(now.rlim_cur, rl.rlim_max);
+	char name[32];
+	for (int i = 0; i < 300; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		uint64_t ino, fh;
+		assert_int_equal(tfs_create(&t, FUSE_ROOT_ID, name, O_RDWR, 0644, &ino, &fh), 0);
+		assert_int_equal(tfs_release(&t, ino, fh), 0);
+	}
+	assert_int_equal(tfs_inodes(&t), 301);
+	tfs_teardown(&t);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
 }
 
 static void test_unknown_opcode(void **state)
@@ -470,6 +498,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_init_and_before_init),
+		cmocka_unit_test(test_nofile_raised),
 		cmocka_unit_test_setup_teardown(test_unknown_opcode, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lookup_getattr, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mkdir_rmdir, setup, teardown),

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/fsuid.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -181,6 +182,19 @@ uint8_t *fs_reply_buf(struct fs_req *r)
 
 /* ---------------------------------------------------------- server */
 
+/* Every inode the guest holds is an open O_PATH descriptor: lift the soft
+ * descriptor limit to the hard one (done once, before any sandbox). */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_warn("fs: raise RLIMIT_NOFILE to %llu: %s", (unsigned long long)rl.rlim_max,
+				 strerror(errno));
+	}
+}
+
 struct fs_server *fs_server_new(const char *dir, enum fs_cache cache, char *err, size_t errlen)
 {
 	struct fs_server *s = calloc(1, sizeof(*s));
@@ -190,6 +204,7 @@ struct fs_server *fs_server_new(const char *dir, enum fs_cache cache, char *err,
 	}
 	s->root_fd = s->proc_fd = -1;
 	s->cache = cache;
+	raise_nofile();
 	fs_htable_init(&s->ht);
 	s->reqbuf = malloc(FS_REQ_MAX);
 	s->repbuf = malloc(FS_REPLY_MAX);
