@@ -166,8 +166,9 @@ int vm_start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 	add(&a, "-no-reboot");
 	if (mach == VM_MACHINE_MICROVM) {
 		add(&a, "-M");
-		/* The PIT gives the guest a clock reference for TSC calibration. */
-		add(&a, "microvm,x-option-roms=off,pit=on,pic=on,rtc=off,isa-serial=on,memory-backend=mem");
+		/* acpi=off: QEMU then appends virtio_mmio.device= words for the guest;
+		 * the PIT gives it a clock reference for TSC calibration. */
+		add(&a, "microvm,x-option-roms=off,acpi=off,pit=on,pic=on,rtc=off,isa-serial=on,memory-backend=mem");
 	} else {
 		add(&a, "-M");
 		add(&a, "pc,memory-backend=mem");

@@ -578,8 +578,8 @@ static int set_vring_num(struct vu_backend *b, struct vu_msg *m)
 	uint32_t num = m->p.state.num;
 	unsigned max = b->d->ops->queue_max ? b->d->ops->queue_max : VIRTQ_MAX_SIZE;
 	if (num == 0 || num > max || num > VIRTQ_MAX_SIZE || (num & (num - 1))) {
-		log_error("vhost-user: SET_VRING_NUM: ring %u: size %u is not a power of two in 1..%u",
-			  m->p.state.index, num, max);
+		log_error("vhost-user: SET_VRING_NUM: ring %u: size %u (%s takes a power of two from 1 "
+			  "to %u)", m->p.state.index, num, b->d->ops->name, max);
 		return -EINVAL;
 	}
 	r->num = (uint16_t)num;
