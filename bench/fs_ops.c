@@ -33,8 +33,8 @@ static double now_ns(void)
 
 static int call(uint32_t op, uint64_t node, const void *a, size_t al, const void *b, size_t bl)
 {
-	struct fuse_in_header h = {.len = (uint32_t)(sizeof(h) + al + bl), .opcode = op, .unique = ++uniq,
-				   .nodeid = node};
+	struct fuse_in_header h = {
+	    .len = (uint32_t)(sizeof(h) + al + bl), .opcode = op, .unique = ++uniq, .nodeid = node};
 	struct iovec req[3] = {{&h, sizeof(h)}, {(void *)a, al}, {(void *)b, bl}};
 	struct iovec out = {rep, sizeof(rep)};
 	ssize_t n = fs_server_handle(srv, req, 3, &out, 1);
@@ -55,18 +55,18 @@ static void must(int rc, const char *what)
 
 /* Best of ROUNDS timed runs (the machine is shared; the minimum is the cost). */
 #define ROUNDS 7
-#define BENCH(var, n, ...)                                                                                    \
-	do {                                                                                                   \
-		var = 1e300;                                                                                   \
-		for (int _r = 0; _r < ROUNDS; _r++) {                                                          \
-			double _t = now_ns();                                                                  \
-			for (long _i = 0; _i < (n) / ROUNDS; _i++) {                                           \
-				__VA_ARGS__;                                                                   \
-			}                                                                                      \
-			double _v = (now_ns() - _t) / (double)((n) / ROUNDS);                                  \
-			if (_v < var)                                                                          \
-				var = _v;                                                                      \
-		}                                                                                              \
+#define BENCH(var, n, ...)                                                                                   \
+	do {                                                                                                 \
+		var = 1e300;                                                                                 \
+		for (int _r = 0; _r < ROUNDS; _r++) {                                                        \
+			double _t = now_ns();                                                                \
+			for (long _i = 0; _i < (n) / ROUNDS; _i++) {                                         \
+				__VA_ARGS__;                                                                 \
+			}                                                                                    \
+			double _v = (now_ns() - _t) / (double)((n) / ROUNDS);                                \
+			if (_v < var)                                                                        \
+				var = _v;                                                                    \
+		}                                                                                            \
 	} while (0)
 
 int main(int argc, char **argv)
@@ -111,7 +111,8 @@ int main(int argc, char **argv)
 	snprintf(p, sizeof(p), "%s/d", dir);
 	int ndir = open(p, O_RDONLY | O_DIRECTORY);
 
-	double s_lookup, n_lookup, s_getattr, n_getattr, s_read, n_read, s_write, n_write, s_readdir, n_readdir;
+	double s_lookup, n_lookup, s_getattr, n_getattr, s_read, n_read, s_write, n_write, s_readdir,
+	    n_readdir;
 	struct fuse_forget_in fg = {.nlookup = 1};
 	/* lookup (+ the forget the kernel eventually sends, so counts stay bounded) */
 	BENCH(s_lookup, n, {
@@ -152,7 +153,9 @@ int main(int argc, char **argv)
 		while (syscall(SYS_getdents64, ndir, rep, 4096) > 0)
 			;
 	});
-	printf("{\"bench\": \"fs_ops\", \"unit\": \"ns/op\", \"iterations\": %ld, \"goal_ratio\": 1.3, \"ops\": {", n);
+	printf("{\"bench\": \"fs_ops\", \"unit\": \"ns/op\", \"iterations\": %ld, \"goal_ratio\": 1.3, "
+	       "\"ops\": {",
+	       n);
 	struct {
 		const char *name;
 		double s, nat;
@@ -162,8 +165,8 @@ int main(int argc, char **argv)
 		 {"write_4k", s_write, n_write},
 		 {"readdir_100", s_readdir, n_readdir}};
 	for (size_t i = 0; i < sizeof(r) / sizeof(r[0]); i++)
-		printf("%s\"%s\": {\"server_ns\": %.0f, \"native_ns\": %.0f, \"ratio\": %.2f}", i ? ", " : "", r[i].name,
-		       r[i].s, r[i].nat, r[i].s / r[i].nat);
+		printf("%s\"%s\": {\"server_ns\": %.0f, \"native_ns\": %.0f, \"ratio\": %.2f}", i ? ", " : "",
+		       r[i].name, r[i].s, r[i].nat, r[i].s / r[i].nat);
 	printf("}, \"note\": \"lookup includes the matching FORGET; native lookup is fstatat\"}\n");
 	fs_server_free(srv);
 	char cmd[128];

@@ -42,16 +42,16 @@ static uint64_t opendir_fh(struct tfs *t, uint64_t ino)
 
 /* Read the whole directory with `size`-byte READDIR(PLUS) requests, each one
  * continuing from the previous reply's last offset. Marks seen[i] for "f<i>". */
-static unsigned list_all(struct tfs *t, uint64_t ino, uint64_t fh, bool plus, uint32_t size, unsigned char *seen,
-			 uint64_t *offsets, unsigned *noff)
+static unsigned list_all(struct tfs *t, uint64_t ino, uint64_t fh, bool plus, uint32_t size,
+			 unsigned char *seen, uint64_t *offsets, unsigned *noff)
 {
 	uint64_t off = 0;
 	unsigned entries = 0, requests = 0;
 	for (;;) {
 		struct fuse_read_in r = {.fh = fh, .offset = off, .size = size};
-		assert_int_equal(tfs_call(t, plus ? FUSE_READDIRPLUS : FUSE_READDIR, ino, &r, sizeof(r), NULL, 0, NULL,
-					  0),
-				 0);
+		assert_int_equal(
+		    tfs_call(t, plus ? FUSE_READDIRPLUS : FUSE_READDIR, ino, &r, sizeof(r), NULL, 0, NULL, 0),
+		    0);
 		requests++;
 		assert_true(t->replen <= size);
 		if (t->replen == 0)
@@ -185,7 +185,7 @@ static void test_readdirplus_lookup_counts(void **state)
 			one[j] = (struct fuse_forget_one){.nodeid = ids[i + j], .nlookup = 2};
 		struct fuse_batch_forget_in bf = {.count = n};
 		assert_int_equal(
-			tfs_call(t, FUSE_BATCH_FORGET, 0, &bf, sizeof(bf), one, n * sizeof(one[0]), NULL, 0), 0);
+		    tfs_call(t, FUSE_BATCH_FORGET, 0, &bf, sizeof(bf), one, n * sizeof(one[0]), NULL, 0), 0);
 		assert_true(t->noreply);
 	}
 	/* memory is bounded by live inodes: only root and "big" remain */
@@ -240,9 +240,9 @@ static void test_readdirplus_small_buffer(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_readdir_10000, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_readdirplus_lookup_counts, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_readdirplus_small_buffer, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_readdir_10000, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_readdirplus_lookup_counts, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_readdirplus_small_buffer, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

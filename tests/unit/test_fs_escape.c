@@ -71,13 +71,15 @@ static void test_bad_names(void **state)
 	uint64_t ino, fh;
 	assert_int_equal(tfs_create(t, FUSE_ROOT_ID, "f", O_RDWR, 0644, &ino, &fh), 0);
 	struct fuse_rename_in rn = {.newdir = FUSE_ROOT_ID};
-	assert_int_equal(tfs_call(t, FUSE_RENAME, FUSE_ROOT_ID, &rn, sizeof(rn), "f", 2, rel, strlen(rel) + 1),
-			 -EINVAL);
+	assert_int_equal(
+	    tfs_call(t, FUSE_RENAME, FUSE_ROOT_ID, &rn, sizeof(rn), "f", 2, rel, strlen(rel) + 1), -EINVAL);
 	assert_int_equal(tfs_call(t, FUSE_RENAME, FUSE_ROOT_ID, &rn, sizeof(rn), "f", 2, "..", 3), -EINVAL);
 	struct fuse_link_in l = {.oldnodeid = ino};
-	assert_int_equal(tfs_call(t, FUSE_LINK, FUSE_ROOT_ID, &l, sizeof(l), rel, strlen(rel) + 1, NULL, 0), -EINVAL);
+	assert_int_equal(tfs_call(t, FUSE_LINK, FUSE_ROOT_ID, &l, sizeof(l), rel, strlen(rel) + 1, NULL, 0),
+			 -EINVAL);
 	const char sym[] = "s";
-	assert_int_equal(tfs_call(t, FUSE_SYMLINK, FUSE_ROOT_ID, "../s", 5, sym, sizeof(sym), NULL, 0), -EINVAL);
+	assert_int_equal(tfs_call(t, FUSE_SYMLINK, FUSE_ROOT_ID, "../s", 5, sym, sizeof(sym), NULL, 0),
+			 -EINVAL);
 }
 
 /* Symlinks pointing out are stored and read back, but never followed by the server. */
@@ -103,7 +105,8 @@ static void test_symlinks_not_followed(void **state)
 		assert_int_equal(tfs_mkdir(t, e.nodeid, "x", 0755, NULL), -ENOTDIR);
 		assert_int_equal(tfs_create(t, e.nodeid, "x", O_RDWR, 0644, NULL, NULL), -ENOTDIR);
 		struct fuse_open_in o = {.flags = O_RDONLY};
-		assert_int_equal(tfs_call(t, FUSE_OPENDIR, e.nodeid, &o, sizeof(o), NULL, 0, NULL, 0), -ENOTDIR);
+		assert_int_equal(tfs_call(t, FUSE_OPENDIR, e.nodeid, &o, sizeof(o), NULL, 0, NULL, 0),
+				 -ENOTDIR);
 		/* setattr size/mode does not go through to the target */
 		struct fuse_setattr_in a = {.valid = FATTR_SIZE, .size = 0};
 		assert_int_not_equal(tfs_call(t, FUSE_SETATTR, e.nodeid, &a, sizeof(a), NULL, 0, NULL, 0), 0);
@@ -135,7 +138,8 @@ static void test_hardlink_and_forged_ids(void **state)
 	assert_int_equal(tfs_call(t, FUSE_LINK, FUSE_ROOT_ID, &l, sizeof(l), "h", 2, NULL, 0), -EBADF);
 	for (uint64_t id = 2; id < 200; id++) {
 		l.oldnodeid = id;
-		assert_int_equal(tfs_call(t, FUSE_LINK, FUSE_ROOT_ID, &l, sizeof(l), "h", 2, NULL, 0), -EBADF);
+		assert_int_equal(tfs_call(t, FUSE_LINK, FUSE_ROOT_ID, &l, sizeof(l), "h", 2, NULL, 0),
+				 -EBADF);
 	}
 	l.oldnodeid = UINT64_MAX;
 	assert_int_equal(tfs_call(t, FUSE_LINK, FUSE_ROOT_ID, &l, sizeof(l), "h", 2, NULL, 0), -EBADF);
@@ -240,8 +244,8 @@ static void test_hostile_lengths(void **state)
 	char data[100];
 	memset(data, 'z', sizeof(data));
 	assert_int_equal(tfs_write(t, ino, fh, 0, data, sizeof(data)), 100);
-	struct fuse_in_header rh = {.len = sizeof(rh) + sizeof(struct fuse_read_in), .opcode = FUSE_READ,
-				    .unique = 9, .nodeid = ino};
+	struct fuse_in_header rh = {
+	    .len = sizeof(rh) + sizeof(struct fuse_read_in), .opcode = FUSE_READ, .unique = 9, .nodeid = ino};
 	struct fuse_read_in rd = {.fh = fh, .offset = 0, .size = UINT32_MAX};
 	struct iovec rreq[2] = {{&rh, sizeof(rh)}, {&rd, sizeof(rd)}};
 	struct iovec rrep = {t->rep, 16 + 10};
@@ -267,11 +271,11 @@ static void test_hostile_lengths(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_bad_names, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_symlinks_not_followed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_hardlink_and_forged_ids, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_credentials, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_hostile_lengths, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_names, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_symlinks_not_followed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_hardlink_and_forged_ids, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_credentials, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_hostile_lengths, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -250,8 +250,8 @@ static void test_symlink_readlink(void **state)
 {
 	struct tfs *t = *state;
 	const char name[] = "ln", target[] = "../../some/where";
-	assert_int_equal(tfs_call(t, FUSE_SYMLINK, FUSE_ROOT_ID, name, sizeof(name), target, sizeof(target), NULL, 0),
-			 0);
+	assert_int_equal(
+	    tfs_call(t, FUSE_SYMLINK, FUSE_ROOT_ID, name, sizeof(name), target, sizeof(target), NULL, 0), 0);
 	uint64_t ino = ((struct fuse_entry_out *)tfs_out(t))->nodeid;
 	assert_true(S_ISLNK(((struct fuse_entry_out *)tfs_out(t))->attr.mode));
 	assert_int_equal(tfs_call(t, FUSE_READLINK, ino, NULL, 0, NULL, 0, NULL, 0), 0);
@@ -262,7 +262,8 @@ static void test_symlink_readlink(void **state)
 	assert_int_equal(tfs_call(t, FUSE_READLINK, FUSE_ROOT_ID, NULL, 0, NULL, 0, NULL, 0), -EINVAL);
 	/* missing target */
 	assert_int_equal(tfs_call(t, FUSE_SYMLINK, FUSE_ROOT_ID, "l2", 3, NULL, 0, NULL, 0), -EINVAL);
-	assert_int_equal(tfs_call(t, FUSE_SYMLINK, FUSE_ROOT_ID, name, sizeof(name), "x", 2, NULL, 0), -EEXIST);
+	assert_int_equal(tfs_call(t, FUSE_SYMLINK, FUSE_ROOT_ID, name, sizeof(name), "x", 2, NULL, 0),
+			 -EEXIST);
 	/* times on a symlink itself */
 	struct fuse_setattr_in a = {.valid = FATTR_MTIME, .mtime = 123456};
 	assert_int_equal(tfs_call(t, FUSE_SETATTR, ino, &a, sizeof(a), NULL, 0, NULL, 0), 0);
@@ -324,7 +325,8 @@ static void test_rename(void **state)
 	/* directory over non-empty directory */
 	assert_int_equal(tfs_mkdir(t, FUSE_ROOT_ID, "e", 0755, NULL), 0);
 	rn.newdir = FUSE_ROOT_ID;
-	assert_int_equal(tfs_call(t, FUSE_RENAME, FUSE_ROOT_ID, &rn, sizeof(rn), "e", 2, "dir", 4), -ENOTEMPTY);
+	assert_int_equal(tfs_call(t, FUSE_RENAME, FUSE_ROOT_ID, &rn, sizeof(rn), "e", 2, "dir", 4),
+			 -ENOTEMPTY);
 	/* missing source */
 	assert_int_equal(tfs_call(t, FUSE_RENAME, FUSE_ROOT_ID, &rn, sizeof(rn), "nope", 5, "x", 2), -ENOENT);
 	/* second name not terminated */
@@ -446,8 +448,8 @@ static void test_fallocate_lseek_copy(void **state)
 	l.whence = SEEK_DATA;
 	l.offset = 1 << 20;
 	assert_int_equal(tfs_call(t, FUSE_LSEEK, a, &l, sizeof(l), NULL, 0, NULL, 0), -ENXIO);
-	struct fuse_copy_file_range_in c = {.fh_in = fa, .off_in = 2, .nodeid_out = b, .fh_out = fb, .off_out = 0,
-					   .len = 5};
+	struct fuse_copy_file_range_in c = {
+	    .fh_in = fa, .off_in = 2, .nodeid_out = b, .fh_out = fb, .off_out = 0, .len = 5};
 	assert_int_equal(tfs_call(t, FUSE_COPY_FILE_RANGE, a, &c, sizeof(c), NULL, 0, NULL, 0), 0);
 	assert_int_equal(((struct fuse_write_out *)tfs_out(t))->size, 5);
 	char buf[8] = {0};
@@ -497,23 +499,23 @@ static void test_destroy(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_init_and_before_init),
-		cmocka_unit_test(test_nofile_raised),
-		cmocka_unit_test_setup_teardown(test_unknown_opcode, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_lookup_getattr, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_mkdir_rmdir, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_create_write_read, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_setattr, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_symlink_readlink, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_mknod_unlink, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rename, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rename_exdev, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_link, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_statfs_access, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_xattr, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_fallocate_lseek_copy, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_umask, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_destroy, setup, teardown),
+	    cmocka_unit_test(test_init_and_before_init),
+	    cmocka_unit_test(test_nofile_raised),
+	    cmocka_unit_test_setup_teardown(test_unknown_opcode, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_lookup_getattr, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_mkdir_rmdir, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_create_write_read, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_setattr, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_symlink_readlink, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_mknod_unlink, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rename, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rename_exdev, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_link, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_statfs_access, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_xattr, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fallocate_lseek_copy, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_umask, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_destroy, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -215,10 +215,10 @@ static void test_cleanup_never_deletes_through_mounts(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_prepare_and_cleanup, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_readonly_rootfs, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_source_leaves_nothing, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_cleanup_never_deletes_through_mounts, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_prepare_and_cleanup, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_readonly_rootfs, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_source_leaves_nothing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_cleanup_never_deletes_through_mounts, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

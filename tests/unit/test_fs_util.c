@@ -23,7 +23,9 @@ void tfs_setup(struct tfs *t)
 	t->repcap = 256 * 1024;
 	t->rep = malloc(t->repcap);
 	assert_non_null(t->rep);
-	struct fuse_init_in in = {.major = 7, .minor = FUSE_KERNEL_MINOR_VERSION, .max_readahead = 65536,
+	struct fuse_init_in in = {.major = 7,
+				  .minor = FUSE_KERNEL_MINOR_VERSION,
+				  .max_readahead = 65536,
 				  .flags = FUSE_ASYNC_READ | FUSE_DO_READDIRPLUS | FUSE_MAX_PAGES};
 	assert_int_equal(tfs_call(t, FUSE_INIT, 0, &in, sizeof(in), NULL, 0, NULL, 0), 0);
 	struct fuse_init_out *o = tfs_out(t);
@@ -54,17 +56,17 @@ void *tfs_out(struct tfs *t)
 	return t->rep + sizeof(struct fuse_out_header);
 }
 
-int tfs_call(struct tfs *t, uint32_t opcode, uint64_t nodeid, const void *a1, size_t l1, const void *a2, size_t l2,
-	     const void *a3, size_t l3)
+int tfs_call(struct tfs *t, uint32_t opcode, uint64_t nodeid, const void *a1, size_t l1, const void *a2,
+	     size_t l2, const void *a3, size_t l3)
 {
 	struct fuse_in_header h = {
-		.len = (uint32_t)(sizeof(h) + l1 + l2 + l3),
-		.opcode = opcode,
-		.unique = ++t->unique,
-		.nodeid = nodeid,
-		.uid = t->uid,
-		.gid = t->gid,
-		.pid = 1,
+	    .len = (uint32_t)(sizeof(h) + l1 + l2 + l3),
+	    .opcode = opcode,
+	    .unique = ++t->unique,
+	    .nodeid = nodeid,
+	    .uid = t->uid,
+	    .gid = t->gid,
+	    .pid = 1,
 	};
 	/* Split the reply buffer in two segments to exercise scatter writes. */
 	struct iovec req[4] = {{&h, sizeof(h)}, {(void *)a1, l1}, {(void *)a2, l2}, {(void *)a3, l3}};
@@ -105,8 +107,8 @@ int tfs_mkdir(struct tfs *t, uint64_t parent, const char *name, uint32_t mode, u
 	return err;
 }
 
-int tfs_create(struct tfs *t, uint64_t parent, const char *name, uint32_t flags, uint32_t mode, uint64_t *nodeid,
-	       uint64_t *fh)
+int tfs_create(struct tfs *t, uint64_t parent, const char *name, uint32_t flags, uint32_t mode,
+	       uint64_t *nodeid, uint64_t *fh)
 {
 	struct fuse_create_in c = {.flags = flags, .mode = mode};
 	int err = tfs_call(t, FUSE_CREATE, parent, &c, sizeof(c), name, strlen(name) + 1, NULL, 0);

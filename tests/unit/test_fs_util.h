@@ -14,11 +14,11 @@ struct tfs {
 	struct fs_server *s;
 	char dir[PATH_MAX];
 	uint64_t unique;
-	uint32_t uid, gid;   /* credentials put in request headers */
-	uint8_t *rep;        /* reply buffer */
+	uint32_t uid, gid; /* credentials put in request headers */
+	uint8_t *rep;	   /* reply buffer */
 	size_t repcap;
-	size_t replen;       /* payload bytes of the last reply */
-	int noreply;         /* the last request got no reply */
+	size_t replen; /* payload bytes of the last reply */
+	int noreply;   /* the last request got no reply */
 };
 
 void tfs_setup(struct tfs *t);
@@ -26,14 +26,14 @@ void tfs_teardown(struct tfs *t);
 /* Build "<dir>/<rel>" */
 const char *tfs_path(struct tfs *t, const char *rel);
 /* Send opcode with up to three argument pieces; returns the reply's error (0 or -errno). */
-int tfs_call(struct tfs *t, uint32_t opcode, uint64_t nodeid, const void *a1, size_t l1, const void *a2, size_t l2,
-	     const void *a3, size_t l3);
+int tfs_call(struct tfs *t, uint32_t opcode, uint64_t nodeid, const void *a1, size_t l1, const void *a2,
+	     size_t l2, const void *a3, size_t l3);
 void *tfs_out(struct tfs *t); /* reply payload */
 
 int tfs_lookup(struct tfs *t, uint64_t parent, const char *name, struct fuse_entry_out *e);
 int tfs_mkdir(struct tfs *t, uint64_t parent, const char *name, uint32_t mode, uint64_t *nodeid);
-int tfs_create(struct tfs *t, uint64_t parent, const char *name, uint32_t flags, uint32_t mode, uint64_t *nodeid,
-	       uint64_t *fh);
+int tfs_create(struct tfs *t, uint64_t parent, const char *name, uint32_t flags, uint32_t mode,
+	       uint64_t *nodeid, uint64_t *fh);
 int tfs_open(struct tfs *t, uint64_t nodeid, uint32_t flags, uint64_t *fh);
 int tfs_release(struct tfs *t, uint64_t nodeid, uint64_t fh);
 ssize_t tfs_write(struct tfs *t, uint64_t nodeid, uint64_t fh, uint64_t off, const void *buf, size_t len);

@@ -20,8 +20,8 @@
 
 #define GPA_BASE 0x100000ull
 #define MEM_SIZE 0x40000
-#define QNUM 8
-#define QSTRIDE 0x3000 /* per queue: desc, avail, used pages */
+#define QNUM	 8
+#define QSTRIDE	 0x3000 /* per queue: desc, avail, used pages */
 #define DATA_OFF 0x20000
 
 static uint8_t mem[MEM_SIZE] __attribute__((aligned(4096)));
@@ -113,8 +113,8 @@ static uint32_t send(struct virtio_dev *d, unsigned q, uint32_t opcode, uint64_t
 		     size_t blen, void *reply, size_t rcap)
 {
 	static uint64_t unique;
-	struct fuse_in_header h = {.len = (uint32_t)(sizeof(h) + blen), .opcode = opcode, .unique = ++unique,
-				   .nodeid = nodeid};
+	struct fuse_in_header h = {
+	    .len = (uint32_t)(sizeof(h) + blen), .opcode = opcode, .unique = ++unique, .nodeid = nodeid};
 	uint32_t base = DATA_OFF + (slot % 4) * 0x4000;
 	unsigned head = (slot * 3) % QNUM;
 	slot++;
@@ -122,7 +122,8 @@ static uint32_t send(struct virtio_dev *d, unsigned q, uint32_t opcode, uint64_t
 	memcpy(mem + base + 0x100, body, blen);
 	memset(mem + base + 0x1000, 0xee, 0x3000);
 	set_desc(q, head, GPA_BASE + base, sizeof(h), 1 /* NEXT */, (uint16_t)((head + 1) % QNUM));
-	set_desc(q, (head + 1) % QNUM, GPA_BASE + base + 0x100, (uint32_t)blen, 1, (uint16_t)((head + 2) % QNUM));
+	set_desc(q, (head + 1) % QNUM, GPA_BASE + base + 0x100, (uint32_t)blen, 1,
+		 (uint16_t)((head + 2) % QNUM));
 	set_desc(q, (head + 2) % QNUM, GPA_BASE + base + 0x1000, (uint32_t)rcap, 2 /* WRITE */, 0);
 	uint16_t before = used_idx(q);
 	avail_add(q, (uint16_t)head);
@@ -145,15 +146,15 @@ static void test_spec_errors(void **state)
 	struct {
 		const char *opts, *want;
 	} bad[] = {
-		{"dir=/tmp", "tag="},
-		{"tag=,dir=/tmp", "tag="},
-		{"tag=0123456789012345678901234567890123456,dir=/tmp", "1..36"},
-		{"tag=x", "missing dir"},
-		{"tag=x,dir=/tmp,cache=sometimes", "cache=sometimes"},
-		{"tag=x,dir=/tmp,queues=0", "queues=0"},
-		{"tag=x,dir=/tmp,queues=9", "queues=9"},
-		{"tag=x,dir=/tmp,colour=red", "unknown option 'colour'"},
-		{"tag=x,dir=/nonexistent/share", "/nonexistent/share: No such file"},
+	    {"dir=/tmp", "tag="},
+	    {"tag=,dir=/tmp", "tag="},
+	    {"tag=0123456789012345678901234567890123456,dir=/tmp", "1..36"},
+	    {"tag=x", "missing dir"},
+	    {"tag=x,dir=/tmp,cache=sometimes", "cache=sometimes"},
+	    {"tag=x,dir=/tmp,queues=0", "queues=0"},
+	    {"tag=x,dir=/tmp,queues=9", "queues=9"},
+	    {"tag=x,dir=/tmp,colour=red", "unknown option 'colour'"},
+	    {"tag=x,dir=/nonexistent/share", "/nonexistent/share: No such file"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		snprintf(spec, sizeof(spec), "fs,%s", bad[i].opts);
@@ -203,7 +204,8 @@ static void test_requests_through_queues(void **state)
 	uint64_t node = e->nodeid;
 	/* open + read: data lands in the writable descriptor */
 	struct fuse_open_in o = {.flags = O_RDONLY};
-	assert_int_equal(send(d, 1, FUSE_OPEN, node, &o, sizeof(o), rep, sizeof(rep)), 16 + sizeof(struct fuse_open_out));
+	assert_int_equal(send(d, 1, FUSE_OPEN, node, &o, sizeof(o), rep, sizeof(rep)),
+			 16 + sizeof(struct fuse_open_out));
 	uint64_t fh = ((struct fuse_open_out *)(rep + 16))->fh;
 	struct fuse_read_in r = {.fh = fh, .size = 100};
 	assert_int_equal(send(d, 1, FUSE_READ, node, &r, sizeof(r), rep, sizeof(rep)), 16 + 5);
@@ -211,8 +213,8 @@ static void test_requests_through_queues(void **state)
 	/* FORGET on the hiprio queue is consumed with no reply */
 	struct fuse_forget_in f = {.nlookup = 1};
 	assert_int_equal(send(d, 0, FUSE_FORGET, node, &f, sizeof(f), NULL, 64), 0);
-	assert_int_equal(send(d, 1, FUSE_GETATTR, node, &(struct fuse_getattr_in){0}, sizeof(struct fuse_getattr_in),
-			      rep, sizeof(rep)),
+	assert_int_equal(send(d, 1, FUSE_GETATTR, node, &(struct fuse_getattr_in){0},
+			      sizeof(struct fuse_getattr_in), rep, sizeof(rep)),
 			 16);
 	assert_int_equal(((struct fuse_out_header *)rep)->error, -EBADF);
 	/* a reply buffer too small for the answer gets an error header */
@@ -284,10 +286,10 @@ static int group_teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_spec_errors),
-		cmocka_unit_test(test_config_space),
-		cmocka_unit_test(test_requests_through_queues),
-		cmocka_unit_test(test_malformed_chain),
+	    cmocka_unit_test(test_spec_errors),
+	    cmocka_unit_test(test_config_space),
+	    cmocka_unit_test(test_requests_through_queues),
+	    cmocka_unit_test(test_malformed_chain),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

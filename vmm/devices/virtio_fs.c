@@ -69,15 +69,15 @@ static void vfs_destroy(struct virtio_dev *d)
 }
 
 static const struct virtio_dev_ops vfs_ops_template = {
-	.name = "fs",
-	.device_id = VIRTIO_ID_FS,
-	.num_queues = 2,
-	.queue_max = 1024,
-	.features = 0,
-	.activate = vfs_activate,
-	.queue_notify = vfs_queue_notify,
-	.reset = vfs_reset,
-	.destroy = vfs_destroy,
+    .name = "fs",
+    .device_id = VIRTIO_ID_FS,
+    .num_queues = 2,
+    .queue_max = 1024,
+    .features = 0,
+    .activate = vfs_activate,
+    .queue_notify = vfs_queue_notify,
+    .reset = vfs_reset,
+    .destroy = vfs_destroy,
 };
 
 struct vfs_opts {
@@ -105,7 +105,8 @@ static int vfs_opt(const char *k, const char *v, void *opaque)
 		char *end;
 		unsigned long n = strtoul(v, &end, 10);
 		if (!*v || *end || n < 1 || n > VIRTIO_FS_MAX_REQUEST_QUEUES) {
-			snprintf(o->err, o->errlen, "queues=%s: expected 1..%d", v, VIRTIO_FS_MAX_REQUEST_QUEUES);
+			snprintf(o->err, o->errlen, "queues=%s: expected 1..%d", v,
+				 VIRTIO_FS_MAX_REQUEST_QUEUES);
 			return -EINVAL;
 		}
 		o->queues = (unsigned)n;

@@ -10,12 +10,12 @@
 
 #include <stdint.h>
 
-#define VIRTIO_FS_TAG_LEN 36
+#define VIRTIO_FS_TAG_LEN	     36
 #define VIRTIO_FS_MAX_REQUEST_QUEUES 7 /* VIRTIO_MAX_QUEUES - hiprio */
 
 struct virtio_fs_config {
 	uint8_t tag[VIRTIO_FS_TAG_LEN]; /* UTF-8, NUL-padded, not terminated when 36 long */
-	uint32_t num_request_queues;    /* little endian */
+	uint32_t num_request_queues;	/* little endian */
 } __attribute__((packed));
 
 #endif

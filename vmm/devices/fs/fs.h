@@ -20,9 +20,9 @@
 #include <sys/uio.h>
 
 enum fs_cache {
-	FS_CACHE_AUTO,   /* 1 s entry/attr timeouts, page cache dropped on open */
+	FS_CACHE_AUTO,	 /* 1 s entry/attr timeouts, page cache dropped on open */
 	FS_CACHE_ALWAYS, /* long timeouts, page cache kept across opens */
-	FS_CACHE_NONE,   /* no timeouts, direct I/O */
+	FS_CACHE_NONE,	 /* no timeouts, direct I/O */
 };
 
 /* Parse "auto" | "always" | "none"; -1 when unknown. */

@@ -13,8 +13,8 @@
 #include <unistd.h>
 
 /* Parent directory from the header node id and a checked name at `off`. */
-static int parent_and_name(struct fs_req *r, uint64_t nodeid, size_t off, struct fs_inode **p, const char **name,
-			   size_t *next)
+static int parent_and_name(struct fs_req *r, uint64_t nodeid, size_t off, struct fs_inode **p,
+			   const char **name, size_t *next)
 {
 	*p = fs_req_inode(r, nodeid);
 	if (!*p)

@@ -68,7 +68,8 @@ int64_t fs_op_getattr(struct fs_req *r)
 		return -EBADF;
 	struct stat st;
 	int rc;
-	struct fs_handle *h = (g->getattr_flags & FUSE_GETATTR_FH) ? fs_handle_get(&r->s->ht, g->fh, false) : NULL;
+	struct fs_handle *h =
+	    (g->getattr_flags & FUSE_GETATTR_FH) ? fs_handle_get(&r->s->ht, g->fh, false) : NULL;
 	if (h)
 		rc = fstat(h->fd, &st);
 	else
@@ -118,7 +119,8 @@ int64_t fs_op_setattr(struct fs_req *r)
 	if (a->valid & FATTR_MODE) {
 		if (in->type == S_IFLNK)
 			return -EOPNOTSUPP;
-		int rc = h ? fchmod(h->fd, a->mode & 07777) : fchmodat(r->s->proc_fd, name, a->mode & 07777, 0);
+		int rc =
+		    h ? fchmod(h->fd, a->mode & 07777) : fchmodat(r->s->proc_fd, name, a->mode & 07777, 0);
 		if (rc < 0)
 			return -errno;
 	}
@@ -221,6 +223,8 @@ int64_t fs_op_access(struct fs_req *r)
 			return -EACCES;
 		return 0;
 	}
-	mode_t bits = st.st_uid == uid ? (st.st_mode >> 6) : st.st_gid == gid ? (st.st_mode >> 3) : st.st_mode;
+	mode_t bits = st.st_uid == uid	 ? (st.st_mode >> 6)
+		      : st.st_gid == gid ? (st.st_mode >> 3)
+					 : st.st_mode;
 	return (a->mask & ~(bits & 7)) ? -EACCES : 0;
 }

@@ -13,11 +13,11 @@
 /* ------------------------------------------------------------ inodes */
 
 struct fs_inode {
-	uint64_t nodeid;  /* FUSE node id; never reused while the server lives */
+	uint64_t nodeid; /* FUSE node id; never reused while the server lives */
 	dev_t dev;
 	ino_t ino;
-	mode_t type;      /* S_IFMT bits */
-	int fd;           /* O_PATH handle */
+	mode_t type;	  /* S_IFMT bits */
+	int fd;		  /* O_PATH handle */
 	uint64_t nlookup; /* lookups the kernel holds */
 	struct fs_inode *next_key, *next_id;
 };
@@ -40,7 +40,7 @@ void fs_inode_unref(struct fs_itable *t, struct fs_inode *in, uint64_t n);
 /* ----------------------------------------------------------- handles */
 
 struct fs_handle {
-	int fd;     /* -1 when the slot is free */
+	int fd; /* -1 when the slot is free */
 	bool dir;
 	uint32_t gen;
 	uint32_t next_free;
@@ -60,9 +60,9 @@ void fs_handle_free(struct fs_htable *t, uint64_t fh);
 
 /* ------------------------------------------------------------ server */
 
-#define FS_REQ_MAX (64 * 1024 + 8192)      /* largest non-WRITE request copied in */
-#define FS_REPLY_MAX (128 * 1024 + 4096)   /* largest reply built in memory */
-#define FS_NOPS 64
+#define FS_REQ_MAX   (64 * 1024 + 8192)	 /* largest non-WRITE request copied in */
+#define FS_REPLY_MAX (128 * 1024 + 4096) /* largest reply built in memory */
+#define FS_NOPS	     64
 
 struct fs_server {
 	int root_fd;
@@ -77,8 +77,8 @@ struct fs_server {
 	gid_t cur_gid;
 	uint64_t requests;
 	uint64_t enosys_logged; /* bitmap by opcode for the first 64 */
-	uint8_t *reqbuf;        /* FS_REQ_MAX */
-	uint8_t *repbuf;        /* FS_REPLY_MAX */
+	uint8_t *reqbuf;	/* FS_REQ_MAX */
+	uint8_t *repbuf;	/* FS_REPLY_MAX */
 };
 
 /* One request being served. */
@@ -89,7 +89,7 @@ struct fs_req {
 	size_t arglen;
 	const struct iovec *rep;
 	unsigned nrep;
-	size_t repcap;        /* bytes available in rep */
+	size_t repcap; /* bytes available in rep */
 	/* WRITE only: the payload still in the request iovecs. */
 	const struct iovec *req;
 	unsigned nreq;
@@ -104,11 +104,11 @@ struct fs_req {
 typedef int64_t (*fs_op_fn)(struct fs_req *r);
 
 /* Helpers. */
-uint8_t *fs_reply_buf(struct fs_req *r); /* payload area after the out header */
+uint8_t *fs_reply_buf(struct fs_req *r);			     /* payload area after the out header */
 const char *fs_arg_name(struct fs_req *r, size_t off, size_t *next); /* NUL-terminated name */
-int fs_check_name(const char *name);                                    /* 0 or -errno */
+int fs_check_name(const char *name);				     /* 0 or -errno */
 struct fs_inode *fs_req_inode(struct fs_req *r, uint64_t nodeid);
-int fs_proc_path(const struct fs_inode *in, char *buf, size_t n);       /* "/proc/self/fd/N" */
+int fs_proc_path(const struct fs_inode *in, char *buf, size_t n);	  /* "/proc/self/fd/N" */
 int fs_reopen(struct fs_server *s, const struct fs_inode *in, int flags); /* fd or -errno */
 void fs_fill_attr(struct fuse_attr *a, const struct stat *st);
 double fs_timeout(const struct fs_server *s);
@@ -121,14 +121,14 @@ size_t fs_attr_out_size(const struct fs_server *s);
 
 /* Modes arrive with the guest's umask already applied: creating calls run
  * with umask 0 for their duration only (the process keeps its own). */
-#define FS_NO_UMASK(expr)                                                                                     \
-	({                                                                                                     \
-		mode_t _old = umask(0);                                                                        \
-		__typeof__(expr) _r = (expr);                                                                  \
-		int _e = errno;                                                                                \
-		umask(_old);                                                                                   \
-		errno = _e;                                                                                    \
-		_r;                                                                                            \
+#define FS_NO_UMASK(expr)                                                                                    \
+	({                                                                                                   \
+		mode_t _old = umask(0);                                                                      \
+		__typeof__(expr) _r = (expr);                                                                \
+		int _e = errno;                                                                              \
+		umask(_old);                                                                                 \
+		errno = _e;                                                                                  \
+		_r;                                                                                          \
 	})
 
 /* iovec helpers */

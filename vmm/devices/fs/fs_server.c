@@ -288,8 +288,9 @@ static int64_t op_init(struct fs_req *r)
 	uint64_t want = in->flags;
 	if (in->minor >= 36 && r->arglen >= sizeof(*in) && (in->flags & FUSE_INIT_EXT))
 		want |= (uint64_t)in->flags2 << 32;
-	uint64_t offer = FUSE_INIT_EXT | FUSE_DIRECT_IO_ALLOW_MMAP | FUSE_ASYNC_READ | FUSE_ATOMIC_O_TRUNC | FUSE_BIG_WRITES | FUSE_DO_READDIRPLUS |
-			 FUSE_READDIRPLUS_AUTO | FUSE_PARALLEL_DIROPS | FUSE_MAX_PAGES | FUSE_CACHE_SYMLINKS;
+	uint64_t offer = FUSE_INIT_EXT | FUSE_DIRECT_IO_ALLOW_MMAP | FUSE_ASYNC_READ | FUSE_ATOMIC_O_TRUNC |
+			 FUSE_BIG_WRITES | FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO |
+			 FUSE_PARALLEL_DIROPS | FUSE_MAX_PAGES | FUSE_CACHE_SYMLINKS;
 	if (s->cache == FS_CACHE_ALWAYS)
 		offer |= FUSE_AUTO_INVAL_DATA;
 	uint64_t flags = want & offer;
@@ -330,7 +331,6 @@ static int64_t op_destroy(struct fs_req *r)
 	return 0;
 }
 
-
 struct fs_opdesc {
 	fs_op_fn fn;
 	uint32_t min; /* fixed argument bytes required */
@@ -339,43 +339,43 @@ struct fs_opdesc {
 
 #define OP(code, f, m) [code] = {f, m, #code}
 static const struct fs_opdesc ops[] = {
-	OP(FUSE_LOOKUP, fs_op_lookup, 0),
-	OP(FUSE_FORGET, fs_op_forget, sizeof(struct fuse_forget_in)),
-	OP(FUSE_GETATTR, fs_op_getattr, sizeof(struct fuse_getattr_in)),
-	OP(FUSE_SETATTR, fs_op_setattr, sizeof(struct fuse_setattr_in)),
-	OP(FUSE_READLINK, fs_op_readlink, 0),
-	OP(FUSE_SYMLINK, fs_op_symlink, 0),
-	OP(FUSE_MKNOD, fs_op_mknod, sizeof(struct fuse_mknod_in)),
-	OP(FUSE_MKDIR, fs_op_mkdir, sizeof(struct fuse_mkdir_in)),
-	OP(FUSE_UNLINK, fs_op_unlink, 0),
-	OP(FUSE_RMDIR, fs_op_rmdir, 0),
-	OP(FUSE_RENAME, fs_op_rename, sizeof(struct fuse_rename_in)),
-	OP(FUSE_LINK, fs_op_link, sizeof(struct fuse_link_in)),
-	OP(FUSE_OPEN, fs_op_open, sizeof(struct fuse_open_in)),
-	OP(FUSE_READ, fs_op_read, sizeof(struct fuse_read_in)),
-	OP(FUSE_WRITE, fs_op_write, sizeof(struct fuse_write_in)),
-	OP(FUSE_STATFS, fs_op_statfs, 0),
-	OP(FUSE_RELEASE, fs_op_release, sizeof(struct fuse_release_in)),
-	OP(FUSE_FSYNC, fs_op_fsync, sizeof(struct fuse_fsync_in)),
-	OP(FUSE_SETXATTR, fs_op_setxattr, FUSE_COMPAT_SETXATTR_IN_SIZE),
-	OP(FUSE_GETXATTR, fs_op_getxattr, sizeof(struct fuse_getxattr_in)),
-	OP(FUSE_LISTXATTR, fs_op_listxattr, sizeof(struct fuse_getxattr_in)),
-	OP(FUSE_REMOVEXATTR, fs_op_removexattr, 0),
-	OP(FUSE_FLUSH, fs_op_flush, sizeof(struct fuse_flush_in)),
-	OP(FUSE_INIT, op_init, 16),
-	OP(FUSE_OPENDIR, fs_op_opendir, sizeof(struct fuse_open_in)),
-	OP(FUSE_READDIR, fs_op_readdir, sizeof(struct fuse_read_in)),
-	OP(FUSE_RELEASEDIR, fs_op_releasedir, sizeof(struct fuse_release_in)),
-	OP(FUSE_FSYNCDIR, fs_op_fsyncdir, sizeof(struct fuse_fsync_in)),
-	OP(FUSE_ACCESS, fs_op_access, sizeof(struct fuse_access_in)),
-	OP(FUSE_CREATE, fs_op_create, sizeof(struct fuse_create_in)),
-	OP(FUSE_DESTROY, op_destroy, 0),
-	OP(FUSE_BATCH_FORGET, fs_op_batch_forget, sizeof(struct fuse_batch_forget_in)),
-	OP(FUSE_FALLOCATE, fs_op_fallocate, sizeof(struct fuse_fallocate_in)),
-	OP(FUSE_READDIRPLUS, fs_op_readdirplus, sizeof(struct fuse_read_in)),
-	OP(FUSE_RENAME2, fs_op_rename2, sizeof(struct fuse_rename2_in)),
-	OP(FUSE_LSEEK, fs_op_lseek, sizeof(struct fuse_lseek_in)),
-	OP(FUSE_COPY_FILE_RANGE, fs_op_copy_file_range, sizeof(struct fuse_copy_file_range_in)),
+    OP(FUSE_LOOKUP, fs_op_lookup, 0),
+    OP(FUSE_FORGET, fs_op_forget, sizeof(struct fuse_forget_in)),
+    OP(FUSE_GETATTR, fs_op_getattr, sizeof(struct fuse_getattr_in)),
+    OP(FUSE_SETATTR, fs_op_setattr, sizeof(struct fuse_setattr_in)),
+    OP(FUSE_READLINK, fs_op_readlink, 0),
+    OP(FUSE_SYMLINK, fs_op_symlink, 0),
+    OP(FUSE_MKNOD, fs_op_mknod, sizeof(struct fuse_mknod_in)),
+    OP(FUSE_MKDIR, fs_op_mkdir, sizeof(struct fuse_mkdir_in)),
+    OP(FUSE_UNLINK, fs_op_unlink, 0),
+    OP(FUSE_RMDIR, fs_op_rmdir, 0),
+    OP(FUSE_RENAME, fs_op_rename, sizeof(struct fuse_rename_in)),
+    OP(FUSE_LINK, fs_op_link, sizeof(struct fuse_link_in)),
+    OP(FUSE_OPEN, fs_op_open, sizeof(struct fuse_open_in)),
+    OP(FUSE_READ, fs_op_read, sizeof(struct fuse_read_in)),
+    OP(FUSE_WRITE, fs_op_write, sizeof(struct fuse_write_in)),
+    OP(FUSE_STATFS, fs_op_statfs, 0),
+    OP(FUSE_RELEASE, fs_op_release, sizeof(struct fuse_release_in)),
+    OP(FUSE_FSYNC, fs_op_fsync, sizeof(struct fuse_fsync_in)),
+    OP(FUSE_SETXATTR, fs_op_setxattr, FUSE_COMPAT_SETXATTR_IN_SIZE),
+    OP(FUSE_GETXATTR, fs_op_getxattr, sizeof(struct fuse_getxattr_in)),
+    OP(FUSE_LISTXATTR, fs_op_listxattr, sizeof(struct fuse_getxattr_in)),
+    OP(FUSE_REMOVEXATTR, fs_op_removexattr, 0),
+    OP(FUSE_FLUSH, fs_op_flush, sizeof(struct fuse_flush_in)),
+    OP(FUSE_INIT, op_init, 16),
+    OP(FUSE_OPENDIR, fs_op_opendir, sizeof(struct fuse_open_in)),
+    OP(FUSE_READDIR, fs_op_readdir, sizeof(struct fuse_read_in)),
+    OP(FUSE_RELEASEDIR, fs_op_releasedir, sizeof(struct fuse_release_in)),
+    OP(FUSE_FSYNCDIR, fs_op_fsyncdir, sizeof(struct fuse_fsync_in)),
+    OP(FUSE_ACCESS, fs_op_access, sizeof(struct fuse_access_in)),
+    OP(FUSE_CREATE, fs_op_create, sizeof(struct fuse_create_in)),
+    OP(FUSE_DESTROY, op_destroy, 0),
+    OP(FUSE_BATCH_FORGET, fs_op_batch_forget, sizeof(struct fuse_batch_forget_in)),
+    OP(FUSE_FALLOCATE, fs_op_fallocate, sizeof(struct fuse_fallocate_in)),
+    OP(FUSE_READDIRPLUS, fs_op_readdirplus, sizeof(struct fuse_read_in)),
+    OP(FUSE_RENAME2, fs_op_rename2, sizeof(struct fuse_rename2_in)),
+    OP(FUSE_LSEEK, fs_op_lseek, sizeof(struct fuse_lseek_in)),
+    OP(FUSE_COPY_FILE_RANGE, fs_op_copy_file_range, sizeof(struct fuse_copy_file_range_in)),
 };
 #define NOPS (sizeof(ops) / sizeof(ops[0]))
 
@@ -462,7 +462,7 @@ ssize_t fs_server_handle(struct fs_server *s, const struct iovec *req, unsigned 
 	if (res >= 0 && (size_t)res + sizeof(oh) > r.repcap) {
 		if (!s->warned_fit)
 			log_warn("fs: reply of %zu bytes to opcode %u does not fit the %zu-byte buffer",
-			 (size_t)res + sizeof(oh), h.opcode, r.repcap);
+				 (size_t)res + sizeof(oh), h.opcode, r.repcap);
 		s->warned_fit = true;
 		res = -EIO;
 	}

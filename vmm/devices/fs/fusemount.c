@@ -75,8 +75,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	char opts[256];
-	snprintf(opts, sizeof(opts), "fd=%d,rootmode=%o,user_id=0,group_id=0,allow_other,default_permissions", fd,
-		 st.st_mode & S_IFMT);
+	snprintf(opts, sizeof(opts), "fd=%d,rootmode=%o,user_id=0,group_id=0,allow_other,default_permissions",
+		 fd, st.st_mode & S_IFMT);
 	if (mount("runm-fs", mnt, "fuse.runm-fs", MS_NOSUID | MS_NODEV, opts) < 0) {
 		log_errno(errno, "mount fuse on %s", mnt);
 		fs_server_free(s);
@@ -102,8 +102,9 @@ int main(int argc, char **argv)
 			want_stats = 0;
 			struct fs_stats fst;
 			fs_server_stats(s, &fst);
-			printf("stats inodes=%llu handles=%llu requests=%llu\n", (unsigned long long)fst.inodes,
-			       (unsigned long long)fst.handles, (unsigned long long)fst.requests);
+			printf("stats inodes=%llu handles=%llu requests=%llu\n",
+			       (unsigned long long)fst.inodes, (unsigned long long)fst.handles,
+			       (unsigned long long)fst.requests);
 			fflush(stdout);
 		}
 		ssize_t n = read(fd, buf, bufsz);
