@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/vm_sockets.h>
 
@@ -186,10 +187,27 @@ int server_broadcast_exit(struct proc *p)
 	return n;
 }
 
+/* Once the init's status is delivered, exec'd processes (killed with the container) get
+ * EXEC_GRACE_MS for their statuses to be collected; a host that never asks (a crashed exec shim)
+ * must not keep the VM alive. */
+#define EXEC_GRACE_MS 10000
+static long long grace_deadline;
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 void server_check_done(void)
 {
-	if (proc_init_reported() && proc_all_reported())
+	if (!proc_init_reported())
+		return;
+	if (proc_all_reported())
 		g_quit = true;
+	else if (!grace_deadline)
+		grace_deadline = mono_ms() + EXEC_GRACE_MS;
 }
 
 void server_quit(void)
@@ -454,7 +472,17 @@ int server_run(void)
 	log_debug("listening");
 	while (!g_quit) {
 		struct epoll_event evs[32];
-		int n = epoll_wait(epfd, evs, 32, -1);
+		int wait = -1;
+		if (grace_deadline) {
+			long long left = grace_deadline - mono_ms();
+			if (left <= 0) {
+				log_warn("exit statuses of exec'd processes not collected in %d ms: shutting down",
+					 EXEC_GRACE_MS);
+				break;
+			}
+			wait = (int)left;
+		}
+		int n = epoll_wait(epfd, evs, 32, wait);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

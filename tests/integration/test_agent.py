@@ -435,3 +435,16 @@ def test_mount_destinations_cannot_escape_the_rootfs(agent, bundle):
         for p in ("/runm-escape-a", "/tmp/runm-escape-b"):
             if os.path.isdir(p):
                 os.rmdir(p)
+
+
+def test_uncollected_exec_status_does_not_keep_the_vm(agent, bundle):
+    r = agent.create(bundle, config=set_args(bundle, ["sh", "-c", "read x"]), stdio=("stdin", "stdout", "stderr"))
+    assert r["ok"], r
+    sin, out, err = (agent.stream("init", s) for s in ("stdin", "stdout", "stderr"))
+    agent.check("start", process="init")
+    assert agent.call("exec", process="e", spec=json.dumps({"args": ["sleep", "100"]}))["ok"]
+    sin.close()  # init exits (read fails: 1); the exec'd sleep is killed; nobody waits for it
+    assert agent.check("wait", process="init")["exit_code"] == 1
+    t0 = time.monotonic()
+    assert agent.wait_exit(timeout=30) == 0
+    assert 8 < time.monotonic() - t0 < 20
