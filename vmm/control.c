@@ -27,6 +27,20 @@ static const char *state_name(int s)
 	return s == VM_RUNNING ? "running" : s == VM_PAUSED ? "paused" : "stopping";
 }
 
+static uint64_t rss_kib(void)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	char line[256];
+	unsigned long long v = 0;
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %llu kB", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
 /* Handle one request line; writes the response (with newline) into out. */
 int control_handle(struct vm *vm, const char *line, char *out, size_t outlen)
 {
@@ -51,10 +65,14 @@ int control_handle(struct vm *vm, const char *line, char *out, size_t outlen)
 		stop = 1;
 	} else if (!strcmp(c, "status")) {
 		uint64_t up = vm->start_ns ? (now_ns() - vm->start_ns) / 1000000 : 0;
+		uint64_t fr = atomic_load(&vm->first_run_ns), frc = atomic_load(&vm->first_run_cpu_ns);
 		snprintf(out, outlen,
-			 "{\"ok\":true,\"state\":\"%s\",\"vcpus\":%u,\"memory_mib\":%llu,\"uptime_ms\":%llu}\n",
-			 state_name(atomic_load(&vm->state)), vm->ncpus,
-			 (unsigned long long)(vm->ram_size >> 20), (unsigned long long)up);
+			 "{\"ok\":true,\"state\":\"%s\",\"vcpus\":%u,\"memory_mib\":%llu,\"uptime_ms\":%llu,"
+			 "\"first_run_wall_ms\":%.3f,\"first_run_cpu_ms\":%.3f,\"rss_kib\":%llu,"
+			 "\"guest_resident_kib\":%llu}\n",
+			 state_name(atomic_load(&vm->state)), vm->ncpus, (unsigned long long)(vm->ram_size >> 20),
+			 (unsigned long long)up, fr ? (double)(fr - vm->exec_ns) / 1e6 : 0.0, (double)frc / 1e6,
+			 (unsigned long long)rss_kib(), (unsigned long long)(vm_guest_resident(vm) >> 10));
 	} else {
 		char esc[64];
 		size_t j = 0;
@@ -85,7 +103,7 @@ static void write_all(int fd, const char *s)
 /* Serve one client until EOF; returns false when the thread should end. */
 static bool serve_client(struct vm *vm, int fd)
 {
-	char buf[CONTROL_LINE_MAX + 1], out[512];
+	char buf[CONTROL_LINE_MAX + 1], out[1024];
 	size_t len = 0;
 	for (;;) {
 		struct pollfd p[2] = {{fd, POLLIN, 0}, {vm->control_stop_fd, POLLIN, 0}};

@@ -208,6 +208,7 @@ int main(int argc, char **argv)
 {
 	struct vm_config cfg;
 	struct vm vm;
+	uint64_t exec_ns = now_ns();
 	log_set_prog("runm-vmm");
 	if (argc > 1 && strcmp(argv[1], "vhost-user") == 0) {
 #ifdef HAVE_VHOST_USER
@@ -227,6 +228,7 @@ int main(int argc, char **argv)
 	vm.cfg = &cfg;
 	vm.kvm_fd = vm.vm_fd = vm.sig_fd = vm.control_fd = -1;
 	vm.ncpus = cfg.cpus;
+	vm.exec_ns = exec_ns;
 	atomic_init(&vm.state, VM_RUNNING);
 	atomic_init(&vm.exit_code, -1);
 	pthread_mutex_init(&vm.lock, NULL);

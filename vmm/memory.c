@@ -2,6 +2,8 @@
 /* Guest RAM: one anonymous MAP_NORESERVE mapping (optionally hugepages), split
  * around the MMIO gap below 4 GiB: [0, low) at gpa 0 and the rest at 4 GiB. */
 #include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/sysinfo.h>
@@ -64,4 +66,20 @@ void vm_memory_free(struct vm *vm)
 void *vm_gpa(struct vm *vm, uint64_t gpa, uint64_t len)
 {
 	return gmem_ptr(&vm->mem, gpa, len);
+}
+
+uint64_t vm_guest_resident(struct vm *vm)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	size_t pages = vm->map_size / (size_t)page;
+	unsigned char *vec = malloc(pages ? pages : 1);
+	uint64_t n = 0;
+	if (!vec || mincore(vm->ram, vm->map_size, vec) < 0) {
+		free(vec);
+		return 0;
+	}
+	for (size_t i = 0; i < pages; i++)
+		n += vec[i] & 1;
+	free(vec);
+	return n * (uint64_t)page;
 }

@@ -17,6 +17,13 @@ uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+uint64_t cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 void vcpu_report(struct vcpu *v, const char *why)
 {
 	struct kvm_regs r;
@@ -79,6 +86,10 @@ void *vcpu_thread(void *arg)
 		/* re-check after clearing: a kick between the check and here sets it again */
 		if (atomic_load(&vm->state) != VM_RUNNING)
 			continue;
+		if (v->id == 0 && !atomic_load(&vm->first_run_ns)) {
+			atomic_store(&vm->first_run_cpu_ns, cpu_ns());
+			atomic_store(&vm->first_run_ns, now_ns());
+		}
 		int r = ioctl(v->fd, KVM_RUN, 0);
 		if (r < 0) {
 			if (errno == EINTR || errno == EAGAIN)

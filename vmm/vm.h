@@ -103,7 +103,10 @@ struct vm {
 	_Atomic int state;         /* enum vm_state */
 	_Atomic int exit_code;     /* -1 until decided */
 	unsigned paused_vcpus;
-	uint64_t start_ns;
+	uint64_t start_ns;         /* vCPUs started */
+	uint64_t exec_ns;          /* main() entered */
+	_Atomic uint64_t first_run_ns;     /* vCPU 0 entered KVM_RUN the first time */
+	_Atomic uint64_t first_run_cpu_ns; /* process CPU time at that moment */
 	/* control socket */
 	int control_fd;
 	char *control_path;
@@ -172,5 +175,8 @@ int sandbox_seccomp_vcpu(void);
 int sandbox_seccomp_loop(void);
 
 uint64_t now_ns(void);
+uint64_t cpu_ns(void);
+/* Bytes of guest RAM resident in this process (mincore). */
+uint64_t vm_guest_resident(struct vm *vm);
 
 #endif
