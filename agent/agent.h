@@ -120,6 +120,11 @@ int cgroup_create(const struct spec *s, const char *id, char *path, size_t len, 
 int cgroup_enter(const char *path, pid_t pid, struct setup_err *e);
 int cgroup_stats(const char *path, struct proto_gen *pg);
 void cgroup_remove(const char *path);
+/* memory.events oom_kill counter (-1 if unavailable); inotify fd watching it, or -1. */
+long long cgroup_oom_kills(const char *path);
+int cgroup_watch_oom(const char *path);
+/* The container's cgroup saw new OOM kills: an "oom" event to subscribers. */
+void server_broadcast_oom(const char *process, long long kills);
 
 /* ---- processes and streams (proc.c) ---- */
 enum proc_state { PROC_CREATED, PROC_RUNNING, PROC_EXITED };
@@ -153,6 +158,8 @@ struct proc {
 	struct stream *streams[PROTO_NSTREAMS];
 	struct waiter *waiters;
 	char cgroup[256];
+	int oom_fd;          /* inotify on memory.events (container init, guest) */
+	long long oom_kills;
 	struct proc *next;
 };
 extern struct proc *g_procs;
@@ -183,10 +190,11 @@ void proc_kill_all(void);
 bool proc_all_reported(void);
 bool proc_init_reported(void);
 void proc_forget_conn(struct conn *c);
+void proc_oom_event(struct proc *p);
 int proc_add_waiter(struct proc *p, struct conn *c, uint64_t id);
 
 /* ---- event loop and connections (server.c) ---- */
-enum watch_kind { W_LISTEN, W_CONN, W_STREAM, W_SIGNAL };
+enum watch_kind { W_LISTEN, W_CONN, W_STREAM, W_OOM, W_SIGNAL };
 struct watch {
 	enum watch_kind kind;
 	void *obj;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -131,6 +132,25 @@ int cgroup_stats(const char *path, struct proto_gen *pg)
 	if ((v = read_ll(path, "cpu.stat", "usage_usec")) >= 0)
 		proto_gen_int(pg, "cgroup_cpu_usec", v);
 	return 0;
+}
+
+long long cgroup_oom_kills(const char *path)
+{
+	return read_ll(path, "memory.events", "oom_kill");
+}
+
+int cgroup_watch_oom(const char *path)
+{
+	char p[512];
+	snprintf(p, sizeof(p), "%s/memory.events", path);
+	int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (inotify_add_watch(fd, p, IN_MODIFY) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 void cgroup_remove(const char *path)

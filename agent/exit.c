@@ -199,3 +199,15 @@ bool proc_init_reported(void)
 			return q->reported;
 	return false;
 }
+
+void proc_oom_event(struct proc *p)
+{
+	char buf[4096];
+	while (read(p->oom_fd, buf, sizeof(buf)) > 0)
+		;
+	long long k = cgroup_oom_kills(p->cgroup);
+	if (k > p->oom_kills) {
+		p->oom_kills = k;
+		server_broadcast_oom(p->id, k);
+	}
+}

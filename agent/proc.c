@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/mount.h>
@@ -401,6 +402,7 @@ static struct proc *proc_new(const char *id, char *err, size_t errlen)
 	}
 	snprintf(p->id, sizeof(p->id), "%s", id);
 	p->sync_fd = -1;
+	p->oom_fd = -1;
 	p->pid = -1;
 	return p;
 }
@@ -508,6 +510,15 @@ struct proc *proc_create_container(const char *id, const char *bundle, const cha
 	p->state = PROC_CREATED;
 	link_proc(p);
 	g_have_spec = true;
+	if (p->cgroup[0] && (p->oom_fd = cgroup_watch_oom(p->cgroup)) >= 0) {
+		static struct watch ow;
+		ow = (struct watch){.kind = W_OOM, .obj = p, .fd = p->oom_fd};
+		p->oom_kills = cgroup_oom_kills(p->cgroup);
+		if (loop_add(p->oom_fd, EPOLLIN, &ow) < 0) {
+			close(p->oom_fd);
+			p->oom_fd = -1;
+		}
+	}
 	return p;
 fail:
 	abandon(p);

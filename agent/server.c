@@ -200,6 +200,22 @@ static long long mono_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+void server_broadcast_oom(const char *process, long long kills)
+{
+	struct proto_gen pg;
+	const char *json;
+	size_t len;
+	proto_gen_begin(&pg);
+	proto_gen_str(&pg, "event", "oom");
+	proto_gen_str(&pg, "process", process);
+	proto_gen_int(&pg, "oom_kills", kills);
+	if (proto_gen_end(&pg, &json, &len) == 0)
+		for (struct conn *c = conns; c; c = c->next)
+			if (c->state == C_CONTROL && c->events)
+				conn_send(c, json, len);
+	proto_gen_free(&pg);
+}
+
 void server_check_done(void)
 {
 	if (!proc_init_reported())
@@ -506,6 +522,9 @@ int server_run(void)
 				break;
 			case W_STREAM:
 				stream_event(w->obj, w->fd, evs[i].events);
+				break;
+			case W_OOM:
+				proc_oom_event(w->obj);
 				break;
 			default:
 				break;

@@ -89,3 +89,65 @@ def test_guest_output_exact_and_exit_code(build_dir, guest_dir, tmp_path):
     assert r.returncode == 42, r.stderr
     assert r.stdout == want
     assert r.stderr == b"bye\n"
+
+
+def test_guest_protocol_oom_event_stats_and_poweroff(build_dir, guest_dir, tmp_path):
+    """The protocol straight to the guest's PID 1 (hybrid vsock through QEMU): mount the
+    virtio-fs share, create/start, an OOM kill in the container's cgroup becomes an "oom" event,
+    stats read the cgroup, and once the init's status is delivered the VM powers off by itself."""
+    import json
+    import agent_util as au
+    from conftest import make_bundle
+    from qemu_util import VmCtl, wait_dead
+    _vsock_or_skip(build_dir)
+    share = tmp_path / "share"
+    b = make_bundle(share / "bundle", args=["sh", "-c", "read x; exit 3"])
+    cfg = json.loads((b / "config.json").read_text())
+    cfg["linux"]["resources"]["memory"] = {"limit": 24 << 20, "swap": 24 << 20}
+    uds = tmp_path / "run" / "vsock.sock"
+    vm = VmCtl(build_dir, tmp_path / "run", guest_dir / "vmlinux", guest_dir / "initramfs.cpio", "agent",
+               extra=["--vsock-uds", str(uds), "--fs", f"share={share}", "--mem", "256"])
+    try:
+        ctl = au.connect(uds, au.CONTROL_PORT, timeout=60)
+        au.send_frame(ctl, {"id": 1, "op": "hello", "version": 1, "time_ns": time.time_ns()})
+        assert au.recv_frame(ctl)["ok"]
+        ev = au.connect(uds, au.CONTROL_PORT)
+        ctl.settimeout(60)
+        ev.settimeout(60)
+        au.send_frame(ev, {"id": 1, "op": "hello", "version": 1, "events": True})
+        assert au.recv_frame(ev)["ok"]
+
+        def call(i, **req):
+            au.send_frame(ctl, {"id": i, **req})
+            r = au.recv_frame(ctl)
+            assert r["id"] == i and r["ok"], r
+            return r
+
+        call(2, op="mount", source="share", target="/run/share", fstype="virtiofs")
+        call(3, op="create", process="init", bundle="/run/share/bundle", config=json.dumps(cfg),
+             stdio={"stdin": True, "stdout": True, "stderr": True})
+        streams = {}
+        for name in ("stdin", "stdout", "stderr"):
+            s = au.connect(uds, au.STREAM_PORT)
+            s.settimeout(60)
+            au.send_frame(s, {"process": "init", "stream": name})
+            assert au.recv_frame(s)["ok"]
+            streams[name] = s
+        call(4, op="start", process="init")
+        hog = {"args": ["sh", "-c", "head -c 200000000 /dev/zero | sort >/dev/null"], "cwd": "/"}
+        call(5, op="exec", process="hog", spec=json.dumps(hog))
+        call(6, op="wait", process="hog")  # answered when it died
+        events = [au.recv_frame(ev), au.recv_frame(ev)]
+        oom = [e for e in events if e["event"] == "oom"]
+        assert oom and oom[0]["process"] == "init" and oom[0]["oom_kills"] >= 1, events
+        st = call(7, op="stats")
+        assert 0 < st["cgroup_memory"] <= 24 << 20 and st["cgroup_pids"] >= 1, st
+        streams["stdin"].close()
+        w = call(8, op="wait", process="init")
+        assert w["exit_code"] == 3
+        assert au.read_all(streams["stdout"]) == b"" and au.read_all(streams["stderr"]) == b""
+        rc, lines, err = vm.wait(timeout=60)  # the agent powered the VM off
+        assert rc == 0 and lines[-1] == {"event": "exited", "status": 0}, (rc, lines, err)
+    finally:
+        vm.kill()
+    assert wait_dead(vm.pids, 5)
