@@ -13,6 +13,8 @@ if mount -t virtiofs share /mnt/share; then
 	echo RUNM-FS-TORTURE-BEGIN
 	cat /tmp/out
 	echo RUNM-FS-TORTURE-END
+	# Containers execute their binaries from the share: exec one from it.
+	cp /bin/busybox /mnt/share/busybox && /mnt/share/busybox echo RUNM-FS-EXEC-OK
 else
 	echo RUNM-FS-MOUNT-FAILED
 fi

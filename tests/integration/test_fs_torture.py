@@ -119,10 +119,12 @@ def test_torture_in_guest(build_dir, guest_dir, helper, host_output, tmp_path):
         diff = "".join(difflib.unified_diff(host_output.splitlines(True), out.splitlines(True),
                                             "host", "guest"))
         pytest.fail("guest output differs from the host run:\n" + diff)
+    assert "RUNM-FS-EXEC-OK" in text, text[-2000:]
     # What the guest did is on the host, through the share.
     assert (share / "work" / "big").stat().st_size == 65536 * 40
     assert os.readlink(share / "work" / "sout") == "/etc/passwd"
     assert (share / "work" / "cw").stat().st_size == 400 * 4096
+    assert (share / "busybox").read_bytes() == pathlib.Path("/bin/busybox").read_bytes()
 
 
 def _stats(m):
