@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdbool.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -48,6 +50,24 @@ static int count_mounts_under(const char *prefix)
 			n++;
 	fclose(f);
 	return n;
+}
+
+/* Whether the mount at exactly `mp` has option `opt` (e.g. "nosuid"). */
+static bool has_opt(const char *mp, const char *opt)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+	char line[4096], p[4096], opts[1024];
+	bool r = false;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%*s %*s %*s %*s %4095s %1023s", p, opts) == 2 && !strcmp(p, mp)) {
+			char *tok, *save = NULL;
+			r = false;
+			for (tok = strtok_r(opts, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+				if (!strcmp(tok, opt))
+					r = true;
+		}
+	fclose(f);
+	return r;
 }
 
 /* Propagation field of the mount at exactly `mp`: 1 shared, 0 private, -1 absent. */
@@ -126,6 +146,16 @@ static void test_prepare_and_cleanup(void **state)
 	assert_int_equal(is_shared(p), 0);
 	snprintf(p, sizeof(p), "%s/mounts/0", share);
 	assert_int_equal(is_shared(p), 0);
+	/* host side: nosuid, nodev; ro only where asked */
+	assert_true(has_opt(p, "nosuid") && has_opt(p, "nodev") && has_opt(p, "ro"));
+	snprintf(p, sizeof(p), "%s/rootfs", share);
+	assert_true(has_opt(p, "nosuid") && has_opt(p, "nodev") && has_opt(p, "rw"));
+	/* device nodes can be created (the guest does) but not opened through the share */
+	snprintf(p, sizeof(p), "%s/rootfs/null", share);
+	assert_int_equal(mknod(p, S_IFCHR | 0666, makedev(1, 3)), 0);
+	assert_int_equal(open(p, O_WRONLY), -1);
+	assert_int_equal(errno, EACCES);
+	unlink(p);
 	/* preparing the same share twice fails without touching the first */
 	assert_int_equal(fs_share_prepare(share, rootfs, false, b, 2, err, sizeof(err)), -EEXIST);
 	assert_non_null(strstr(err, "fs share: mkdir: "));

@@ -26,8 +26,12 @@ static int bind_one(const char *src, const char *dst, bool ro, char *err, size_t
 		return fail(err, n, errno, "bind mount", src);
 	if (mount(NULL, dst, NULL, MS_PRIVATE | MS_REC, NULL) < 0)
 		return fail(err, n, errno, "make mount private", dst);
-	if (ro && mount(NULL, dst, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0)
-		return fail(err, n, errno, "remount read-only", dst);
+	/* nosuid/nodev on the host side only: the guest still sees (and applies)
+	 * set-id bits and creates device nodes, but nothing the guest made there
+	 * can be used through the share by the host. */
+	unsigned long fl = MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | (ro ? MS_RDONLY : 0);
+	if (mount(NULL, dst, NULL, fl, NULL) < 0)
+		return fail(err, n, errno, ro ? "remount read-only, nosuid, nodev" : "remount nosuid, nodev", dst);
 	return 0;
 }
 
