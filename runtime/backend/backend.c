@@ -177,6 +177,16 @@ int vm_add_cleanup(struct vm *v, const char *path)
 	return 0;
 }
 
+int vm_fd_above_stdio(int fd)
+{
+	if (fd < 0 || fd > 2)
+		return fd;
+	int n = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	int e = errno;
+	close(fd);
+	return n < 0 ? -e : n;
+}
+
 int vm_spawn(struct vm *v, const char *what, char *const argv[], int log_fd, int keep_fd)
 {
 	if (v->nproc >= VM_MAX_PROCS)
@@ -448,7 +458,7 @@ int vm_start(const struct vm_config *c, struct vm **out)
 		return -ENOMEM;
 	}
 	free(dup);
-	int log_fd = open(v->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_APPEND, 0600);
+	int log_fd = vm_fd_above_stdio(open(v->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_APPEND, 0600));
 	if (log_fd < 0) {
 		int e = errno;
 		log_errno(e, "start VM: create %s", v->log_path);

@@ -114,6 +114,9 @@ struct vm {
  * /dev/null, stderr to log_fd; keep_fd (or -1) survives exec. */
 int vm_spawn(struct vm *v, const char *what, char *const argv[], int log_fd, int keep_fd);
 int vm_add_cleanup(struct vm *v, const char *path);
+/* fd itself when > 2, else a CLOEXEC duplicate above stdio (fd closed); -errno on error.
+ * The caller may run with stdin/stdout/stderr closed (a detached shim). */
+int vm_fd_above_stdio(int fd);
 /* Path of a sibling program of this executable (or the bare name for $PATH). */
 char *vm_sibling_path(const char *name);
 

@@ -99,6 +99,18 @@ static int start_device_server(struct vm *v, const struct vm_config *c, const ch
 		log_errno(e, "start %s: pipe", what);
 		return -e;
 	}
+	/* The child's stdio is rebuilt with dup2: keep the ready fd out of 0..2. */
+	pfd[0] = vm_fd_above_stdio(pfd[0]);
+	pfd[1] = vm_fd_above_stdio(pfd[1]);
+	if (pfd[0] < 0 || pfd[1] < 0) {
+		int e = pfd[0] < 0 ? pfd[0] : pfd[1];
+		log_errno(-e, "start %s: pipe", what);
+		if (pfd[0] >= 0)
+			close(pfd[0]);
+		if (pfd[1] >= 0)
+			close(pfd[1]);
+		return e;
+	}
 	char *bin = c->runm_vmm ? strdup(c->runm_vmm) : vm_sibling_path("runm-vmm");
 	char fdarg[16];
 	snprintf(fdarg, sizeof(fdarg), "%d", pfd[1]);

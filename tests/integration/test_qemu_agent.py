@@ -43,3 +43,41 @@ def test_busybox_command_through_runm_on_qemu(build_dir, guest_dir, tmp_path):
     assert (r.returncode, r.stdout, r.stderr) == (7, b"out:hello stdin\n", b"err\n")
     subprocess.run([str(build_dir / "runm"), "--root", str(root), "delete", "--force",
                     "qemu-agent-test"], capture_output=True, timeout=30)
+
+
+def children_of(pid):
+    kids = []
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                kids += [int(x) for x in f.read().split()]
+    except FileNotFoundError:
+        pass
+    return kids
+
+
+def test_kill9_of_the_shim_takes_the_vm_with_it(build_dir, tmp_path):
+    """The VM's processes die with the shim (PR_SET_PDEATHSIG), even on kill -9."""
+    if not vsock_available(build_dir):
+        pytest.skip("the device library has no vsock device yet (runm-vmm vhost-user --help)")
+    bundle = make_bundle(tmp_path / "bundle", args=["sleep", "100"])
+    root = tmp_path / "root"
+    pidfile = tmp_path / "pid"
+    env = dict(os.environ, RUNM_BACKEND="qemu")
+    # The container's stdio is create's: files, so nothing waits for EOF on a pipe.
+    out, err = tmp_path / "stdout", tmp_path / "stderr"
+    with open(out, "wb") as o, open(err, "wb") as e:
+        r = subprocess.run([str(build_dir / "runm"), "--root", str(root), "create", "--bundle",
+                            str(bundle), "--pid-file", str(pidfile), "qemu-kill-test"],
+                           stdout=o, stderr=e, env=env, timeout=120, stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, err.read_text()
+    shim = int(pidfile.read_text())
+    try:
+        vm_procs = children_of(shim)
+        names = sorted(open(f"/proc/{p}/comm").read().strip() for p in vm_procs)
+        assert "qemu-system-x86" in names and names.count("runm-vmm") >= 2, names
+        os.kill(shim, 9)
+        assert wait_dead(vm_procs, 10), [p for p in vm_procs if os.path.exists(f"/proc/{p}")]
+    finally:
+        subprocess.run([str(build_dir / "runm"), "--root", str(root), "delete", "--force",
+                        "qemu-kill-test"], capture_output=True, timeout=30)

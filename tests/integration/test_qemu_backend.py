@@ -162,3 +162,23 @@ def test_device_server_runs_confined(build_dir, kernel, initrd, tmp_path):
         assert fields["NoNewPrivs"].strip() == "1"
     finally:
         vm.kill()
+
+
+def test_caller_without_stdin_stdout(build_dir, kernel, initrd, tmp_path):
+    """A detached shim may run with stdio closed: the backend's own pipes and log then land on
+    0..2 and must survive the children's stdio setup."""
+    run = tmp_path / "run"
+    run.mkdir()
+
+    def close_stdio():
+        os.close(0)
+        os.close(1)
+        os.close(2)
+
+    r = subprocess.run([str(build_dir / "runm-vmctl"), "--backend", "qemu", "--kernel", str(kernel),
+                        "--initrd", str(initrd), "--cmdline",
+                        "console=ttyS0 reboot=k panic=-1 quiet runm_test=rng", "--rng",
+                        "--run-dir", str(run), "--console", str(run / "console.log"),
+                        "--timeout", "60"], preexec_fn=close_stdio, timeout=90)
+    assert r.returncode == 0, (run / "vmm.log").read_text()
+    assert "RNG " in (run / "console.log").read_text(errors="replace")
