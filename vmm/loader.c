@@ -281,12 +281,9 @@ static void write_pvh_info(struct vm *vm, const struct e820 *e, unsigned ne)
 	}
 }
 
-static int load_initrd(struct vm *vm, const char *path, uint64_t kend, uint32_t initrd_max)
+static int place_initrd(struct vm *vm, const char *path, const uint8_t *data, size_t len, uint64_t kend,
+			uint32_t initrd_max)
 {
-	uint8_t *data;
-	size_t len;
-	if (read_file("initrd", path, &data, &len) < 0)
-		return -1;
 	uint64_t top = vm->low_size;
 	if (top > (uint64_t)initrd_max + 1)
 		top = (uint64_t)initrd_max + 1;
@@ -294,41 +291,40 @@ static int load_initrd(struct vm *vm, const char *path, uint64_t kend, uint32_t 
 	if (len > top || ((top - len) & ~0xfffull) < kend_aligned) {
 		log_error("initrd %s: %zu bytes do not fit in guest memory (%llu MiB) above the kernel", path, len,
 			  (unsigned long long)(vm->ram_size >> 20));
-		free(data);
 		return -1;
 	}
 	vm->initrd_addr = (top - len) & ~0xfffull;
 	vm->initrd_size = len;
 	memcpy(vm_gpa(vm, vm->initrd_addr, len), data, len);
-	free(data);
 	return 0;
 }
 
-int vm_load_kernel(struct vm *vm)
+int loader_boot(struct vm *vm, const char *kname, const uint8_t *k, size_t klen, const char *iname,
+		const uint8_t *initrd, size_t ilen)
 {
-	const struct vm_config *c = vm->cfg;
-	uint8_t *k;
-	size_t klen;
 	char cmdline[CMDLINE_MAX];
 	uint8_t *zp = vm_gpa(vm, ZERO_PAGE_ADDR, 0x1000);
 	uint64_t kend = 0;
 	uint32_t cmdline_max = LINUX_COMMAND_LINE_SIZE, initrd_max = 0x37ffffff;
+	int rc;
 
+	if (!zp || vm->low_size < HIMEM_START) {
+		log_error("guest memory: too small for the boot structures");
+		return -1;
+	}
 	if (vm_build_cmdline(vm, cmdline, sizeof(cmdline)) < 0)
 		return -1;
-	if (read_file("kernel", c->kernel, &k, &klen) < 0)
-		return -1;
 	memset(zp, 0, 0x1000);
-	int rc;
+	vm->pvh = false;
+	vm->initrd_addr = vm->initrd_size = 0;
 	if (klen >= 4 && memcmp(k, ELFMAG, SELFMAG) == 0)
-		rc = load_elf(vm, c->kernel, k, klen, &kend);
+		rc = load_elf(vm, kname, k, klen, &kend);
 	else if (klen >= 0x206 && memcmp(k + 0x202, "HdrS", 4) == 0)
-		rc = load_bzimage(vm, c->kernel, k, klen, zp, &kend, &cmdline_max, &initrd_max);
+		rc = load_bzimage(vm, kname, k, klen, zp, &kend, &cmdline_max, &initrd_max);
 	else {
-		log_error("kernel %s: neither an ELF vmlinux nor a bzImage", c->kernel);
+		log_error("kernel %s: neither an ELF vmlinux nor a bzImage", kname);
 		rc = -1;
 	}
-	free(k);
 	if (rc < 0)
 		return -1;
 	size_t cl = strlen(cmdline);
@@ -336,7 +332,7 @@ int vm_load_kernel(struct vm *vm)
 		log_error("cmdline: %zu bytes is longer than the kernel accepts (%u)", cl, cmdline_max - 1);
 		return -1;
 	}
-	if (c->initrd && load_initrd(vm, c->initrd, kend, initrd_max) < 0)
+	if (initrd && place_initrd(vm, iname, initrd, ilen, kend, initrd_max) < 0)
 		return -1;
 
 	memcpy(vm_gpa(vm, CMDLINE_ADDR, cl + 1), cmdline, cl + 1);
@@ -367,6 +363,21 @@ int vm_load_kernel(struct vm *vm)
 		return -1;
 	}
 	return 0;
+}
+
+int vm_load_kernel(struct vm *vm)
+{
+	const struct vm_config *c = vm->cfg;
+	uint8_t *k = NULL, *initrd = NULL;
+	size_t klen = 0, ilen = 0;
+	int rc = -1;
+	if (read_file("kernel", c->kernel, &k, &klen) < 0)
+		return -1;
+	if (!c->initrd || read_file("initrd", c->initrd, &initrd, &ilen) == 0)
+		rc = loader_boot(vm, c->kernel, k, klen, c->initrd, initrd, ilen);
+	free(k);
+	free(initrd);
+	return rc;
 }
 
 int vm_build_cmdline(struct vm *vm, char *out, size_t outlen)

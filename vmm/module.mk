@@ -5,3 +5,17 @@ VMM_SRCS = vmm/config.c vmm/control.c vmm/io.c vmm/kvm.c vmm/loader.c vmm/memory
 	vmm/sandbox.c vmm/serial.c vmm/vcpu.c vmm/virtio_mmio.c
 runm-vmm_SRCS = vmm/main.c $(VMM_SRCS) $(DEVLIB_SRCS) $(VHOST_USER_SRCS) $(COMMON_SRCS)
 runm-vmm_LIBS = -lpthread -lyajl -lseccomp -lcap $(VHOST_USER_LIBS)
+
+# Unit tests (cmocka, ASan+UBSan) and fuzzers of runm-vmm's parsers.
+VMM_TEST_SRCS = $(VMM_SRCS) $(DEVLIB_SRCS) $(COMMON_SRCS)
+UNIT_TESTS += test_vmm_boot test_vmm_config
+test_vmm_boot_SRCS = tests/unit/test_vmm_boot.c $(VMM_TEST_SRCS)
+test_vmm_boot_LIBS = -lpthread -lyajl -lseccomp -lcap
+test_vmm_config_SRCS = tests/unit/test_vmm_config.c $(VMM_TEST_SRCS)
+test_vmm_config_LIBS = -lpthread -lyajl -lseccomp -lcap
+
+FUZZERS += fuzz_vmm_loader fuzz_vmm_control
+fuzz_vmm_loader_SRCS = tests/fuzz/fuzz_vmm_loader.c $(VMM_TEST_SRCS)
+fuzz_vmm_loader_LIBS = -lpthread -lyajl -lseccomp -lcap
+fuzz_vmm_control_SRCS = tests/fuzz/fuzz_vmm_control.c $(VMM_TEST_SRCS)
+fuzz_vmm_control_LIBS = -lpthread -lyajl -lseccomp -lcap

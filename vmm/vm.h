@@ -123,6 +123,10 @@ void *vm_gpa(struct vm *vm, uint64_t gpa, uint64_t len);
 
 /* loader.c: kernel + initrd + zero page/PVH info + cmdline + page tables + GDT + MP table */
 int vm_load_kernel(struct vm *vm);
+/* The same from memory: kernel image k (ELF or bzImage) and an optional initrd.
+ * Fills guest memory and sets vm->entry / vm->pvh. Hostile input is fine. */
+int loader_boot(struct vm *vm, const char *kname, const uint8_t *k, size_t klen, const char *iname,
+		const uint8_t *initrd, size_t ilen);
 /* The full command line (defaults + device declarations + user cmdline). */
 int vm_build_cmdline(struct vm *vm, char *out, size_t outlen);
 
