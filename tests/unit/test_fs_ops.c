@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Per-operation tests of the FUSE passthrough server against a temporary directory. */
 #include "test_fs_util.h"
+#include "log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -104,8 +105,29 @@ static void test_nofile_raised(void **state)
 static void test_unknown_opcode(void **state)
 {
 	struct tfs *t = *state;
-	assert_int_equal(tfs_call(t, 9999, FUSE_ROOT_ID, NULL, 0, NULL, 0, NULL, 0), -ENOSYS);
-	assert_int_equal(tfs_call(t, FUSE_GETLK, FUSE_ROOT_ID, NULL, 0, NULL, 0, NULL, 0), -ENOSYS);
+	/* ENOSYS, logged once per opcode (and once for all opcodes above 127) */
+	int p[2];
+	assert_int_equal(pipe2(p, O_NONBLOCK), 0);
+	log_set_sink(p[1], 0);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(tfs_call(t, FUSE_GETLK, FUSE_ROOT_ID, NULL, 0, NULL, 0, NULL, 0), -ENOSYS);
+		assert_int_equal(tfs_call(t, FUSE_SETLKW, FUSE_ROOT_ID, NULL, 0, NULL, 0, NULL, 0), -ENOSYS);
+		assert_int_equal(tfs_call(t, 9999 + (uint32_t)i, FUSE_ROOT_ID, NULL, 0, NULL, 0, NULL, 0), -ENOSYS);
+	}
+	log_set_sink(-1, 0);
+	char logbuf[4096];
+	ssize_t n = read(p[0], logbuf, sizeof(logbuf) - 1);
+	assert_true(n > 0);
+	logbuf[n] = 0;
+	close(p[0]);
+	close(p[1]);
+	int lines = 0;
+	for (char *c = logbuf; *c; c++)
+		lines += *c == '\n';
+	assert_int_equal(lines, 3);
+	assert_non_null(strstr(logbuf, "FUSE opcode 31 not implemented"));
+	assert_non_null(strstr(logbuf, "FUSE opcode 33 not implemented"));
+	assert_non_null(strstr(logbuf, "FUSE opcode 9999 not implemented"));
 	/* Too short for the fixed argument. */
 	assert_int_equal(tfs_call(t, FUSE_GETATTR, FUSE_ROOT_ID, "x", 1, NULL, 0, NULL, 0), -EINVAL);
 	/* A request shorter than a header is not answered at all. */

@@ -76,7 +76,7 @@ struct fs_server {
 	uid_t cur_uid;
 	gid_t cur_gid;
 	uint64_t requests;
-	uint64_t enosys_logged; /* bitmap by opcode for the first 64 */
+	uint64_t enosys_logged[3]; /* opcodes 0..127 one bit each; bit 191: any larger one */
 	uint8_t *reqbuf;	/* FS_REQ_MAX */
 	uint8_t *repbuf;	/* FS_REPLY_MAX */
 };

@@ -379,18 +379,20 @@ static const struct fs_opdesc ops[] = {
 };
 #define NOPS (sizeof(ops) / sizeof(ops[0]))
 
+/* ENOSYS is logged once per opcode; opcodes above 127 (none is defined but
+ * CUSE_INIT) share one line so a guest cannot flood the log. */
 static void enosys_once(struct fs_server *s, uint32_t opcode)
 {
-	if (opcode < 64) {
-		if (s->enosys_logged & (1ULL << opcode))
-			return;
-		s->enosys_logged |= 1ULL << opcode;
-	} else {
-		if (s->enosys_logged & (1ULL << 63))
-			return;
-		s->enosys_logged |= 1ULL << 63;
-	}
-	log_warn("fs: FUSE opcode %u not implemented: answering ENOSYS", opcode);
+	unsigned bit = opcode < 128 ? opcode : 191;
+	if (s->enosys_logged[bit / 64] & (1ULL << (bit % 64)))
+		return;
+	s->enosys_logged[bit / 64] |= 1ULL << (bit % 64);
+	if (opcode < 128)
+		log_warn("fs: FUSE opcode %u not implemented: answering ENOSYS", opcode);
+	else
+		log_warn("fs: FUSE opcode %u not implemented: answering ENOSYS (further unknown opcodes above 127 "
+			 "are not logged)",
+			 opcode);
 }
 
 static void set_creds(struct fs_server *s, uid_t uid, gid_t gid)
