@@ -80,7 +80,7 @@ def test_server_exits_on_umount(fusemount, tmp_path):
 def test_bad_arguments(fusemount, tmp_path):
     r = subprocess.run([str(fusemount), str(tmp_path / "missing"), str(tmp_path)], capture_output=True, text=True)
     assert r.returncode == 1
-    assert "runm-fusemount: fs: open shared directory" in r.stderr and "No such file" in r.stderr
+    assert "runm-fusemount: open shared directory" in r.stderr and "No such file" in r.stderr
     r = subprocess.run([str(fusemount), "--cache", "bogus", "a", "b"], capture_output=True, text=True)
     assert r.returncode == 2 and "--cache bogus" in r.stderr
 

@@ -199,7 +199,7 @@ struct fs_server *fs_server_new(const char *dir, enum fs_cache cache, char *err,
 {
 	struct fs_server *s = calloc(1, sizeof(*s));
 	if (!s) {
-		snprintf(err, errlen, "fs: out of memory");
+		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
 	s->root_fd = s->proc_fd = -1;
@@ -209,26 +209,26 @@ struct fs_server *fs_server_new(const char *dir, enum fs_cache cache, char *err,
 	s->reqbuf = malloc(FS_REQ_MAX);
 	s->repbuf = malloc(FS_REPLY_MAX);
 	if (!s->reqbuf || !s->repbuf || fs_itable_init(&s->it) < 0) {
-		snprintf(err, errlen, "fs: out of memory");
+		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
 	s->root_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (s->root_fd < 0) {
-		snprintf(err, errlen, "fs: open shared directory %s: %s", dir, strerror(errno));
+		snprintf(err, errlen, "open shared directory %s: %s", dir, strerror(errno));
 		goto fail;
 	}
 	s->proc_fd = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (s->proc_fd < 0) {
-		snprintf(err, errlen, "fs: open /proc/self/fd: %s", strerror(errno));
+		snprintf(err, errlen, "open /proc/self/fd: %s", strerror(errno));
 		goto fail;
 	}
 	struct stat st;
 	if (fstat(s->root_fd, &st) < 0) {
-		snprintf(err, errlen, "fs: stat shared directory %s: %s", dir, strerror(errno));
+		snprintf(err, errlen, "stat shared directory %s: %s", dir, strerror(errno));
 		goto fail;
 	}
 	if (!fs_inode_insert(&s->it, s->root_fd, &st)) {
-		snprintf(err, errlen, "fs: out of memory");
+		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
 	s->root_fd = -1; /* owned by the root inode now */
