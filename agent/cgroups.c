@@ -51,10 +51,6 @@ int cgroup_create(const struct spec *s, const char *id, char *path, size_t len, 
 	yajl_val pids = proto_get(r, "pids", yajl_t_object);
 	long long v, q;
 	char buf[64];
-	struct {
-		const char *file;
-		bool set;
-	} w[4] = {{0}};
 	if (num(mem, "limit", &v)) {
 		snprintf(buf, sizeof(buf), v < 0 ? "max" : "%lld", v);
 		if (write_file(path, "memory.max", buf) < 0)
@@ -86,7 +82,6 @@ int cgroup_create(const struct spec *s, const char *id, char *path, size_t len, 
 		if (write_file(path, "pids.max", buf) < 0)
 			return ERR("cgroup %s: write pids.max: %s", path, strerror(errno));
 	}
-	(void)w;
 	return 0;
 }
 

@@ -56,7 +56,6 @@ struct child_args {
 	int io[3];              /* fds for 0, 1, 2 (-1: /dev/null) */
 	bool terminal;          /* make a pty inside the container, send the master back */
 	bool console;           /* bind the pty slave onto /dev/console (container init) */
-	int tty;                /* unused: -1 */
 	bool no_pivot;
 	int nsfd[NS_COUNT];     /* exec: namespaces of the container to join (-1: none) */
 	bool wait_cgroup;
@@ -301,10 +300,9 @@ static struct stream *stream_new(struct proc *p, int kind, int pfd)
 }
 
 /* Make the process-side fds: pipes (or a pty) and the agent's stream ends. */
-static int setup_io(struct proc *p, const struct stdio_req *io, bool terminal, const struct spec_process *sp,
-		    struct child_args *a, char *err, size_t errlen)
+static int setup_io(struct proc *p, const struct stdio_req *io, bool terminal, struct child_args *a, char *err,
+		    size_t errlen)
 {
-	a->tty = -1;
 	a->io[0] = a->io[1] = a->io[2] = -1;
 	if (terminal) {
 		/* The child opens the pty in the container's /dev/pts and sends us the master. */
@@ -337,8 +335,6 @@ static void close_child_io(struct child_args *a)
 	for (int i = 0; i < 3; i++)
 		if (a->io[i] >= 0)
 			close(a->io[i]);
-	if (a->tty >= 0)
-		close(a->tty);
 }
 
 /* Wait for the child's 'R' (created) or its setup error. */
@@ -480,7 +476,7 @@ struct proc *proc_create_container(const char *id, const char *bundle, const cha
 			       .no_pivot = no_pivot, .console = true};
 	for (int i = 0; i < NS_COUNT; i++)
 		a.nsfd[i] = -1;
-	if (setup_io(p, io, g_spec.proc.terminal, &g_spec.proc, &a, err, errlen) < 0) {
+	if (setup_io(p, io, g_spec.proc.terminal, &a, err, errlen) < 0) {
 		close_child_io(&a);
 		goto fail;
 	}
@@ -576,7 +572,7 @@ struct proc *proc_exec(const char *id, const char *process_json, const struct st
 			goto fail_ns;
 		}
 	}
-	if (setup_io(p, io, sp.terminal, &sp, &a, err, errlen) < 0) {
+	if (setup_io(p, io, sp.terminal, &a, err, errlen) < 0) {
 		close_child_io(&a);
 		goto fail_ns;
 	}
