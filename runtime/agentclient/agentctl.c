@@ -105,16 +105,16 @@ static int attach_and_wait(struct agentclient *ac, const char *id, bool tty, boo
 				pipes[n++] = (struct ac_pipe){.from = fds[k], .to = k};
 		}
 	}
-	if (start && ac_start(ac, id) < 0) {
-		log_error("%s", ac_error(ac));
-		return 255;
-	}
-	if (resize) {
+	if (resize) { /* before start: the pty exists from create on */
 		unsigned r, c;
 		if (sscanf(resize, "%ux%u", &r, &c) != 2 || ac_resize(ac, id, r, c) < 0) {
 			log_error("resize %s: %s", resize, ac_error(ac));
 			return 255;
 		}
+	}
+	if (start && ac_start(ac, id) < 0) {
+		log_error("%s", ac_error(ac));
+		return 255;
 	}
 	sigset_t mask;
 	sigemptyset(&mask);

@@ -448,3 +448,35 @@ def test_uncollected_exec_status_does_not_keep_the_vm(agent, bundle):
     t0 = time.monotonic()
     assert agent.wait_exit(timeout=30) == 0
     assert 8 < time.monotonic() - t0 < 20
+
+
+def test_host_library_tty_and_exec_via_agentctl(build_dir, bundle, tmp_path):
+    sock = tmp_path / "a.sock"
+    ag = subprocess.Popen([build_dir / "runm-agent", "--listen-unix", sock])
+    try:
+        cfg = set_args(bundle, ["sh", "-c", "stty size; read l; echo got:$l; exit 4"], terminal=True)
+        (bundle / "config.json").write_text(json.dumps(cfg))
+        run_ = subprocess.Popen([build_dir / "runm-agentctl", "--uds", sock, "run", "--stdin",
+                                 "--resize", "33x77", bundle],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        buf = b""
+        while b"33 77" not in buf:  # --resize lands before the shell asks (held until start)
+            c = os.read(run_.stdout.fileno(), 4096)
+            assert c, (buf, run_.stderr.read())
+            buf += c
+        # exec through a second host-library client while the first relays
+        spec = tmp_path / "p.json"
+        spec.write_text(json.dumps({"args": ["sh", "-c", "echo exec-out; echo exec-err >&2; exit 9"]}))
+        e = subprocess.run([build_dir / "runm-agentctl", "--uds", sock, "exec", "x1", spec],
+                           capture_output=True, timeout=30)
+        assert (e.returncode, e.stdout, e.stderr) == (9, b"exec-out\n", b"exec-err\n")
+        run_.stdin.write(b"abc\n")
+        run_.stdin.close()
+        rest = run_.stdout.read()
+        assert run_.wait(timeout=30) == 4
+        assert b"got:abc" in buf + rest
+        assert ag.wait(timeout=20) == 0
+    finally:
+        if ag.poll() is None:
+            ag.kill()
+            ag.wait()
