@@ -480,3 +480,36 @@ def test_host_library_tty_and_exec_via_agentctl(build_dir, bundle, tmp_path):
         if ag.poll() is None:
             ag.kill()
             ag.wait()
+
+
+def test_many_concurrent_execs_lose_nothing(agent, bundle):
+    r = agent.create(bundle, config=set_args(bundle, ["sh", "-c", "read x"]), stdio=("stdin", "stdout", "stderr"))
+    assert r["ok"], r
+    sin, out, err = (agent.stream("init", s) for s in ("stdin", "stdout", "stderr"))
+    agent.check("start", process="init")
+    n = 12
+    streams = {}
+    for i in range(n):
+        spec = {"args": ["sh", "-c", f"seq {i} 7 70000; seq 1 {i} >&2; exit {i}"]}
+        assert agent.call("exec", process=f"p{i}", spec=json.dumps(spec),
+                          stdio={"stdout": True, "stderr": True})["ok"]
+        streams[i] = (agent.stream(f"p{i}", "stdout"), agent.stream(f"p{i}", "stderr"))
+    # drain all of them together, as a host would
+    bufs = {s: b"" for pair in streams.values() for s in pair}
+    open_ = set(bufs)
+    while open_:
+        ready, _, _ = select.select(list(open_), [], [], 30)
+        assert ready, "stalled"
+        for s in ready:
+            c = s.recv(65536)
+            if c:
+                bufs[s] += c
+            else:
+                open_.discard(s)
+    for i, (o, e) in streams.items():
+        assert bufs[o] == "".join(f"{k}\n" for k in range(i, 70001, 7)).encode()
+        assert bufs[e] == "".join(f"{k}\n" for k in range(1, i + 1)).encode()
+        assert agent.check("wait", process=f"p{i}")["exit_code"] == i
+    sin.close()
+    assert agent.check("wait", process="init")["exit_code"] == 1
+    assert agent.wait_exit() == 0
