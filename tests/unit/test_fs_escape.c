@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -221,6 +222,30 @@ static void test_credentials(void **state)
 	assert_int_equal(tfs_release(t, ino, fh), 0);
 }
 
+/* The server's own supplementary groups never lend a guest user access. */
+static void test_supplementary_groups(void **state)
+{
+	struct tfs *t = *state;
+	if (geteuid() != 0)
+		skip();
+	gid_t g = 4242;
+	assert_int_equal(setgroups(1, &g), 0); /* the whole process is in group 4242 */
+	uint64_t ino, fh;
+	assert_int_equal(tfs_create(t, FUSE_ROOT_ID, "grp", O_RDWR, 0060, &ino, &fh), 0);
+	assert_int_equal(tfs_release(t, ino, fh), 0);
+	assert_int_equal(chown(tfs_path(t, "grp"), 0, 4242), 0);
+	assert_int_equal(chmod(t->dir, 0755), 0);
+	t->uid = 1000;
+	t->gid = 1000;
+	assert_int_equal(tfs_open(t, ino, O_RDONLY, NULL), -EACCES);
+	t->gid = 4242; /* the requester's own primary group does count */
+	assert_int_equal(tfs_open(t, ino, O_RDONLY, &fh), 0);
+	assert_int_equal(tfs_release(t, ino, fh), 0);
+	t->uid = 0;
+	t->gid = 0;
+	assert_int_equal(setgroups(0, NULL), 0);
+}
+
 /* Hostile lengths: header len beyond the buffer, tiny reply buffers, huge sizes. */
 static void test_hostile_lengths(void **state)
 {
@@ -275,6 +300,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_symlinks_not_followed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_hardlink_and_forged_ids, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_credentials, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_supplementary_groups, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_hostile_lengths, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

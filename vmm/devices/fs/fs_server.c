@@ -395,6 +395,10 @@ static void enosys_once(struct fs_server *s, uint32_t opcode)
 			 opcode);
 }
 
+/* FUSE does not carry the requester's supplementary groups, so the serving
+ * thread's own (root's) must not lend it access: they are dropped whenever
+ * the thread switches to a non-root requester (raw syscall: this thread
+ * only; the rest of the process keeps its groups). */
 static void set_creds(struct fs_server *s, uid_t uid, gid_t gid)
 {
 	if (uid == s->cur_uid && gid == s->cur_gid)
@@ -402,6 +406,8 @@ static void set_creds(struct fs_server *s, uid_t uid, gid_t gid)
 	/* Only root can switch; unprivileged servers act as themselves. */
 	if (geteuid() != 0)
 		return;
+	if (uid != 0 && syscall(SYS_setgroups, 0, NULL) < 0)
+		log_errno(errno, "fs: drop supplementary groups");
 	setfsgid(gid);
 	setfsuid(uid);
 	s->cur_uid = uid;
