@@ -50,6 +50,8 @@ struct spec_process {
 	bool no_new_privs;
 	bool has_oom;
 	int oom_score_adj;
+	bool has_umask;
+	mode_t umask;
 	unsigned short rows, cols; /* consoleSize */
 };
 struct spec_mount {
@@ -58,6 +60,14 @@ struct spec_mount {
 	unsigned long propagation; /* MS_SHARED/SLAVE/PRIVATE/UNBINDABLE (+MS_REC) or 0 */
 	char *data;                /* filesystem options */
 	bool bind;
+};
+struct spec_device {
+	const char *path;
+	mode_t type; /* S_IFCHR, S_IFBLK, S_IFIFO */
+	unsigned major, minor;
+	mode_t mode;
+	uid_t uid;
+	gid_t gid;
 };
 struct spec_kv {
 	const char *key, *val;
@@ -77,6 +87,8 @@ struct spec {
 	size_t nmasked, nreadonly;
 	struct spec_kv *sysctl;
 	size_t nsysctl;
+	struct spec_device *devices;
+	size_t ndevices;
 	unsigned long rootfs_propagation;
 	yajl_val seccomp;   /* linux.seccomp or NULL */
 	yajl_val resources; /* linux.resources or NULL */

@@ -24,6 +24,7 @@ int process_prepare(const struct spec_process *p, struct setup_err *e)
 			return setup_fail(e, "setrlimit", t, errno);
 		}
 	}
+	umask(p->has_umask ? p->umask : 022);
 	if (p->has_oom) {
 		char buf[16];
 		int n = snprintf(buf, sizeof(buf), "%d", p->oom_score_adj);

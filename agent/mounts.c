@@ -201,7 +201,7 @@ int container_setup_dev(const struct spec *s, struct setup_err *e)
 	for (size_t i = 0; i < s->nmounts; i++)
 		if (strcmp(s->mounts[i].dest, "/dev") == 0 && !s->mounts[i].bind)
 			dev_mounted = true;
-	if (!dev_mounted)
+	if (!dev_mounted && !s->ndevices)
 		return 0;
 	int rootfd = open(s->root_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0)
@@ -212,7 +212,7 @@ int container_setup_dev(const struct spec *s, struct setup_err *e)
 		setup_fail(e, "open /dev in rootfs", s->root_path, errno);
 		goto out;
 	}
-	for (size_t i = 0; i < sizeof(devs) / sizeof(devs[0]); i++) {
+	for (size_t i = 0; dev_mounted && i < sizeof(devs) / sizeof(devs[0]); i++) {
 		snprintf(src, sizeof(src), "/dev/%s", devs[i]);
 		int fd = open_in_root(rootfd, src, true);
 		if (fd < 0) {
@@ -228,10 +228,52 @@ int container_setup_dev(const struct spec *s, struct setup_err *e)
 			goto out;
 		}
 	}
+	/* linux.devices: mknod (we are root in the guest); a bind of our node when that is refused. */
+	for (size_t i = 0; i < s->ndevices; i++) {
+		const struct spec_device *d = &s->devices[i];
+		const char *name = strrchr(d->path, '/') + 1;
+		char parent[PATH_MAX];
+		snprintf(parent, sizeof(parent), "%.*s", (int)(name - d->path), d->path);
+		int pfd = open_in_root(rootfd, parent, false);
+		if (pfd < 0) {
+			setup_fail(e, "create device directory", parent, errno);
+			goto out;
+		}
+		int r = mknodat(pfd, name, d->type | (d->mode & 07777), makedev(d->major, d->minor));
+		struct stat st;
+		if (r < 0 && errno == EEXIST && fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+			/* Already there (a rootfs /dev on disk): fine when it is the same device. */
+			if ((st.st_mode & S_IFMT) == d->type &&
+			    (d->type == S_IFIFO || st.st_rdev == makedev(d->major, d->minor)))
+				r = 0;
+			else
+				errno = EEXIST;
+		}
+		if (r < 0 && errno == EPERM) {
+			int fd = openat(pfd, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+			if (fd >= 0) {
+				close(fd);
+				int nfd = openat(pfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+				snprintf(p, sizeof(p), "/proc/self/fd/%d", nfd);
+				r = nfd < 0 ? -1 : mount(d->path, p, NULL, MS_BIND, NULL);
+				if (nfd >= 0)
+					close(nfd);
+			}
+		}
+		if (r == 0 && (fchownat(pfd, name, d->uid, d->gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+			       fchmodat(pfd, name, d->mode & 07777, 0) < 0))
+			r = -1;
+		int err = errno;
+		close(pfd);
+		if (r < 0) {
+			setup_fail(e, "create device", d->path, err);
+			goto out;
+		}
+	}
 	static const char *const links[][2] = {{"/proc/self/fd", "fd"},   {"/proc/self/fd/0", "stdin"},
 					       {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"},
 					       {"pts/ptmx", "ptmx"},        {"/proc/kcore", "core"}};
-	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+	for (size_t i = 0; dev_mounted && i < sizeof(links) / sizeof(links[0]); i++) {
 		if (symlinkat(links[i][0], devfd, links[i][1]) < 0 && errno != EEXIST) {
 			setup_fail(e, "create /dev symlink", links[i][1], errno);
 			goto out;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #define ERR(...) agent_errf(err, errlen, __VA_ARGS__)
 
@@ -165,6 +166,14 @@ int spec_process_parse(yajl_val proc, struct spec_process *p, char *err, size_t 
 			goto fail;
 		}
 		p->gid = proto_get(user, "gid", yajl_t_any) ? (gid_t)v : 0;
+		if (proto_get(user, "umask", yajl_t_any)) {
+			if (proto_get_int(user, "umask", 0, 0777, &v) < 0) {
+				ERR("process.user.umask: not a mode in [0, 0777]");
+				goto fail;
+			}
+			p->has_umask = true;
+			p->umask = (mode_t)v;
+		}
 		yajl_val ag = proto_get(user, "additionalGids", yajl_t_any);
 		if (ag) {
 			if (!YAJL_IS_ARRAY(ag) || ag->u.array.len > 65536) {
@@ -507,6 +516,48 @@ int spec_parse(const char *json, const char *bundle, struct spec *s, char *err, 
 			s->sysctl[s->nsysctl++].val = v->u.string;
 		}
 	}
+	yajl_val devs = proto_get(lnx, "devices", yajl_t_any);
+	if (devs) {
+		if (!YAJL_IS_ARRAY(devs) || devs->u.array.len > 1024) {
+			ERR("linux.devices: not an array (of at most 1024)");
+			goto fail;
+		}
+		s->devices = calloc(devs->u.array.len + 1, sizeof(*s->devices));
+		if (!s->devices) {
+			ERR("linux.devices: out of memory");
+			goto fail;
+		}
+		for (size_t i = 0; i < devs->u.array.len; i++) {
+			yajl_val d = devs->u.array.values[i];
+			struct spec_device *o = &s->devices[s->ndevices];
+			const char *type = proto_get_str(d, "type");
+			long long v;
+			o->path = proto_get_str(d, "path");
+			if (!o->path || strncmp(o->path, "/dev/", 5) != 0 || strstr(o->path, "..")) {
+				ERR("linux.devices[%zu]: path must be under /dev/", i);
+				goto fail;
+			}
+			if (!type || (strcmp(type, "c") && strcmp(type, "u") && strcmp(type, "b") && strcmp(type, "p"))) {
+				ERR("linux.devices[%zu] %s: type must be c, u, b or p", i, o->path);
+				goto fail;
+			}
+			o->type = type[0] == 'b' ? S_IFBLK : type[0] == 'p' ? S_IFIFO : S_IFCHR;
+			if (o->type != S_IFIFO) {
+				long long mj, mn;
+				if (proto_get_int(d, "major", 0, 0xfff, &mj) < 0 ||
+				    proto_get_int(d, "minor", 0, 0xfffff, &mn) < 0) {
+					ERR("linux.devices[%zu] %s: major/minor missing or out of range", i, o->path);
+					goto fail;
+				}
+				o->major = (unsigned)mj;
+				o->minor = (unsigned)mn;
+			}
+			o->mode = proto_get_int(d, "fileMode", 0, 07777, &v) == 0 ? (mode_t)v : 0666;
+			o->uid = proto_get_int(d, "uid", 0, UINT32_MAX - 1, &v) == 0 ? (uid_t)v : 0;
+			o->gid = proto_get_int(d, "gid", 0, UINT32_MAX - 1, &v) == 0 ? (gid_t)v : 0;
+			s->ndevices++;
+		}
+	}
 	const char *rprop = proto_get_str(lnx, "rootfsPropagation");
 	s->rootfs_propagation = MS_SLAVE | MS_REC;
 	if (rprop && *rprop) {
@@ -534,6 +585,7 @@ void spec_free(struct spec *s)
 	free(s->masked);
 	free(s->readonly);
 	free(s->sysctl);
+	free(s->devices);
 	free(s->root_path);
 	if (s->root)
 		yajl_tree_free(s->root);

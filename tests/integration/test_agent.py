@@ -513,3 +513,16 @@ def test_many_concurrent_execs_lose_nothing(agent, bundle):
     sin.close()
     assert agent.check("wait", process="init")["exit_code"] == 1
     assert agent.wait_exit() == 0
+
+
+def test_spec_devices_and_umask(agent, bundle):
+    cfg = set_args(bundle, ["sh", "-c", "ls -ln /dev/mynull /dev/sub/fifo | cut -c1-10; stat -c '%t,%T %u:%g' /dev/mynull; "
+                                        "echo x > /dev/mynull && echo wrote; umask; touch /tmp/f; stat -c %a /tmp/f"])
+    cfg["root"]["readonly"] = False
+    cfg["mounts"].append({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"})
+    cfg["process"]["user"]["umask"] = 0o027
+    cfg["linux"]["devices"] = [
+        {"path": "/dev/mynull", "type": "c", "major": 1, "minor": 3, "fileMode": 0o620, "uid": 0, "gid": 5},
+        {"path": "/dev/sub/fifo", "type": "p", "fileMode": 0o600}]
+    o, e, w = run(agent, bundle, None, cfg=cfg, expect_exit=0)
+    assert o.decode().split("\n") == ["crw--w----", "prw-------", "1,3 0:5", "wrote", "0027", "640", ""], (o, e)

@@ -102,6 +102,13 @@ static void rejects_bad_configs(void **state)
 		 "sysctl"},
 		{"{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"/r\"},\"linux\":{\"rootfsPropagation\":\"weird\"}}",
 		 NULL, "rootfsPropagation"},
+		{"{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"/r\"},\"linux\":{\"devices\":[{\"path\":\"/etc/x\","
+		 "\"type\":\"c\",\"major\":1,\"minor\":3}]}}", NULL, "must be under /dev/"},
+		{"{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"/r\"},\"linux\":{\"devices\":[{\"path\":\"/dev/x\","
+		 "\"type\":\"c\",\"major\":1}]}}", NULL, "major/minor"},
+		{"{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"/r\"},\"linux\":{\"devices\":[{\"path\":\"/dev/x\","
+		 "\"type\":\"z\"}]}}", NULL, "type must be"},
+		{"{\"process\":{\"args\":[\"a\"],\"user\":{\"umask\":4096}},\"root\":{\"path\":\"/r\"}}", NULL, "umask"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct spec s;
