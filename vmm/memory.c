@@ -31,8 +31,8 @@ int vm_memory_init(struct vm *vm, uint64_t mem_mib, bool hugepages)
 	}
 	uint64_t size = mem_mib << 20;
 	int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
-	if (hugepages)
-		flags |= MAP_HUGETLB;
+	if (hugepages) /* reserve at mmap time: no SIGBUS on first touch when the pool is short */
+		flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB;
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, flags, -1, 0);
 	if (p == MAP_FAILED) {
 		log_errno(errno, "mmap %llu MiB of guest memory%s", (unsigned long long)mem_mib,

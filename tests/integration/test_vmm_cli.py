@@ -242,3 +242,56 @@ def test_sigterm_stops_vm_and_cleans_up(tmp_path):
     assert p.returncode == 128 + 15
     assert b"received SIGTERM" in err
     assert not ctl.exists()
+
+
+def test_devices_declared_and_sockets_removed(tmp_path):
+    vs = tmp_path / "v.sock"
+    share = tmp_path / "share"
+    share.mkdir()
+    r = run_vmm(["--kernel", guest("bootparams"), "--mem", "16", "--vsock-uds", vs, "--vsock-cid", "5",
+                 "--fs", f"rootfs={share}", "--rng", "--cmdline", "x"])
+    assert r.returncode == 0, r.stderr
+    assert ("cmdline=x virtio_mmio.device=4K@0xd0000000:5 virtio_mmio.device=4K@0xd0001000:6 "
+            "virtio_mmio.device=4K@0xd0002000:7") in r.stdout
+    assert not vs.exists(), "vsock socket left behind after exit"
+    assert_sanitizer_clean(r)
+
+
+def test_vsock_host_connect_without_guest_listener(tmp_path):
+    """Host->guest CONNECT with no guest driver: the VMM closes the socket and stays up
+    (exercises the event-loop thread's seccomp allowlist with the vsock device)."""
+    vs = tmp_path / "v.sock"
+    ctl = tmp_path / "c.sock"
+    p = subprocess.Popen([str(vmm()), "--kernel", str(guest("ticker")), "--mem", "16", "--console", "off",
+                          "--vsock-uds", str(vs), "--control", str(ctl)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ASAN_ENV)
+    try:
+        c = Control(ctl)
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(str(vs))
+        s.sendall(b"CONNECT 1024\n")
+        s.settimeout(10)
+        try:
+            data = s.recv(100)
+        except ConnectionResetError:
+            data = b""
+        assert not data.startswith(b"OK"), data
+        assert c.call({"cmd": "status"})["state"] == "running"
+        c.call({"cmd": "stop"})
+        out, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0, err.decode()
+    assert b"seccomp" not in err
+    assert not vs.exists() and not ctl.exists()
+
+
+def test_hugepages_unavailable_is_one_error():
+    try:
+        if int(open("/proc/sys/vm/nr_hugepages").read()) > 0:
+            pytest.skip("hugepages are reserved on this host")
+    except OSError:
+        pass
+    assert_one_error(run_guest("hello", "--hugepages"), "mmap 16 MiB of guest memory (hugepages)")
