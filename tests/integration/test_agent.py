@@ -526,3 +526,12 @@ def test_spec_devices_and_umask(agent, bundle):
         {"path": "/dev/sub/fifo", "type": "p", "fileMode": 0o600}]
     o, e, w = run(agent, bundle, None, cfg=cfg, expect_exit=0)
     assert o.decode().split("\n") == ["crw--w----", "prw-------", "1,3 0:5", "wrote", "0027", "640", ""], (o, e)
+
+
+def test_no_agent_fds_leak_into_the_container(agent, bundle):
+    # extra connections open in the agent while the container starts
+    extra = [au.connect(agent.sock, au.CONTROL_PORT) for _ in range(3)]
+    o, e, w = run(agent, bundle, ["ls", "/proc/self/fd"], expect_exit=0)
+    assert o.split() == [b"0", b"1", b"2", b"3"], o  # 3: ls's own directory fd
+    for s in extra:
+        s.close()
