@@ -35,7 +35,7 @@ def vsock_available(build_dir):
     return "vsock" in out.split("kinds here:")[-1]
 
 
-def connect_port(uds, port, timeout=30.0):
+def connect_port(uds, port, timeout=60.0, vm=None):
     """Connect through the hybrid vsock UDS, retrying until the guest listens."""
     deadline = time.monotonic() + timeout
     last = None
@@ -55,7 +55,10 @@ def connect_port(uds, port, timeout=30.0):
             last = e
         s.close()
         time.sleep(0.1)
-    raise AssertionError(f"CONNECT {port} never succeeded: {last!r}")
+    why = f"CONNECT {port} never succeeded: {last!r}"
+    if vm is not None:
+        why += f"; runm-vmctl rc={vm.proc.poll()}; {vm.diagnostics()}"
+    raise AssertionError(why)
 
 
 def pid_alive(pid):
@@ -116,6 +119,13 @@ class VmCtl:
         self.stderr = err
         lines = [json.loads(l) for l in out.splitlines() if l.strip()]
         return self.proc.returncode, lines, err
+
+    def diagnostics(self):
+        out = []
+        for name in ("vmm.log", "console.log"):
+            p = self.run_dir / name
+            out.append(f"{name}: {p.read_text(errors='replace')[-2000:] if p.exists() else '(none)'}")
+        return "\n".join(out)
 
     def stop(self):
         """SIGTERM: runm-vmctl stops the VM and cleans up; returns its exit status."""

@@ -20,7 +20,7 @@ def test_agent_hello_over_qemu_vsock(build_dir, guest_dir, tmp_path):
                extra=["--vsock-uds", str(uds)])
     try:
         # Wait until the agent listens on its control port (runm-agentctl does not retry yet).
-        s, _ = connect_port(uds, 1024, timeout=60)
+        s, _ = connect_port(uds, 1024, vm=vm)
         s.close()
         r = subprocess.run([str(build_dir / "runm-agentctl"), "--uds", str(uds), "--timeout", "30000",
                             "hello"], capture_output=True, text=True, timeout=60)

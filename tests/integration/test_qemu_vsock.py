@@ -42,12 +42,12 @@ def test_vsock_both_ways_under_qemu(build_dir, guest_dir, initrd, tmp_path):
                extra=["--vsock-uds", str(uds), "--cid", "7"])
     try:
         # Host → guest, twice: a short line and one spanning several packets.
-        s, f = connect_port(uds, 1234)
+        s, f = connect_port(uds, 1234, vm=vm)
         s.sendall(b"ping\n")
         assert f.readline() == b"echo:ping\n"
         s.close()
         payload = bytes((i * 7 + 33) % 94 + 33 for i in range(3000)) + b"\n"
-        s, f = connect_port(uds, 1234)
+        s, f = connect_port(uds, 1234, vm=vm)
         s.sendall(payload)
         assert f.readline() == b"echo:" + payload
         s.close()
@@ -74,7 +74,7 @@ def test_connect_to_a_port_without_listener_is_closed(build_dir, guest_dir, init
     vm = VmCtl(build_dir, run, guest_dir / "vmlinux", initrd, "vsock",
                extra=["--vsock-uds", str(uds)])
     try:
-        s, f = connect_port(uds, 1234)  # the guest is up and listening on 1234
+        s, f = connect_port(uds, 1234, vm=vm)  # the guest is up and listening on 1234
         s2 = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s2.settimeout(10)
         s2.connect(str(uds))
