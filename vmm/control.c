@@ -142,6 +142,10 @@ static bool serve_client(struct vm *vm, int fd)
 static void *control_thread(void *arg)
 {
 	struct vm *vm = arg;
+	if (!vm->cfg->no_seccomp && sandbox_seccomp_control() < 0) {
+		vm_request_exit(vm, 1);
+		return NULL;
+	}
 	for (;;) {
 		struct pollfd p[2] = {{vm->control_fd, POLLIN, 0}, {vm->control_stop_fd, POLLIN, 0}};
 		if (poll(p, 2, -1) < 0) {

@@ -153,6 +153,13 @@ int sandbox_seccomp_vcpu(void)
 	return install(common_calls, sizeof(common_calls) / sizeof(int), NULL, 0, "vCPU thread");
 }
 
+int sandbox_seccomp_control(void)
+{
+	static const int control_calls[] = {SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(accept4), SCMP_SYS(mincore)};
+	return install(common_calls, sizeof(common_calls) / sizeof(int), control_calls,
+		       sizeof(control_calls) / sizeof(int), "control thread");
+}
+
 int sandbox_seccomp_loop(void)
 {
 	return install(common_calls, sizeof(common_calls) / sizeof(int), loop_calls, sizeof(loop_calls) / sizeof(int),

@@ -176,7 +176,9 @@ void serial_io(struct serial *s, unsigned off, bool is_write, uint8_t *val)
 			break;
 		case 6:
 			/* loopback reflects MCR; else carrier detect, DSR, CTS */
-			v = (s->mcr & UART_MCR_LOOP) ? (uint8_t)(((s->mcr & 0x0c) << 4) | ((s->mcr & 0x03) << 4))
+			/* loopback: DTR->DSR, RTS->CTS, OUT1->RI, OUT2->DCD (Linux probes this) */
+			v = (s->mcr & UART_MCR_LOOP) ? (uint8_t)(((s->mcr & 0x01) << 5) | ((s->mcr & 0x02) << 3) |
+								 ((s->mcr & 0x0c) << 4))
 						     : 0xb0;
 			break;
 		case 7:

@@ -177,6 +177,7 @@ int control_handle(struct vm *vm, const char *line, char *out, size_t outlen);
 int sandbox_drop_caps(bool keep_fs_caps);
 int sandbox_seccomp_vcpu(void);
 int sandbox_seccomp_loop(void);
+int sandbox_seccomp_control(void);
 
 uint64_t now_ns(void);
 uint64_t cpu_ns(void);

@@ -137,3 +137,12 @@ def test_linux_boots_on_runm_vmm(guest_dir, tmp_path):
     assert "Linux version" in r.stdout
     assert "Run /runm-no-such-init as init process" in r.stdout
     assert "Kernel panic" in r.stdout
+
+
+def test_uart_registers_as_linux_probes_them():
+    r = run_guest("uart_probe")
+    assert r.returncode == 0, r.stderr
+    for name in ("scratch", "ier", "loopback_msr", "loopback_data", "fifo", "thre_iir", "dlab",
+                 "i8042_status", "unknown_port", "unmapped_mmio"):
+        assert f"{name}=ok" in r.stdout, r.stdout
+    assert "uart ok" in r.stdout
