@@ -285,6 +285,9 @@ static void end_vm(struct vm *v, unsigned first)
 	int st = p->status;
 	if (first == 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0) {
 		v->status = 0;
+	} else if (v->stopping) {
+		v->status = 1;
+		log_debug("VM stopped: %s (pid %d) ended first", p->what, p->pid);
 	} else {
 		v->status = 1;
 		if (WIFSIGNALED(st))
@@ -370,6 +373,7 @@ int vm_stop(struct vm *v, int grace_ms)
 	int st;
 	if (v->ended)
 		return 0;
+	v->stopping = true;
 	if (grace_ms > 0) {
 		vm_kill(v, SIGTERM);
 		if (vm_wait(v, grace_ms, &st) == 1)

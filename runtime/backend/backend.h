@@ -107,6 +107,7 @@ struct vm {
 	unsigned ncleanup;
 	char *log_path;       /* vmm.log: stderr of every VM process */
 	bool ended;
+	bool stopping;        /* vm_stop asked for the end: no failure report */
 	int status;
 };
 
