@@ -142,7 +142,9 @@ static bool serve_client(struct vm *vm, int fd)
 static void *control_thread(void *arg)
 {
 	struct vm *vm = arg;
-	if (!vm->cfg->no_seccomp && sandbox_seccomp_control() < 0) {
+	pthread_setname_np(pthread_self(), "runm-control");
+	/* capabilities are per thread: this one was started before the drop */
+	if (!vm->cfg->no_seccomp && (sandbox_drop_caps(false) < 0 || sandbox_seccomp_control() < 0)) {
 		vm_request_exit(vm, 1);
 		return NULL;
 	}

@@ -62,6 +62,7 @@ static void on_signal(void *opaque, uint32_t events)
 static void *loop_main(void *arg)
 {
 	struct vm *vm = arg;
+	pthread_setname_np(pthread_self(), "runm-evloop");
 	if (!vm->cfg->no_seccomp && sandbox_seccomp_loop() < 0)
 		vm_request_exit(vm, 1);
 	while (atomic_load(&vm->state) != VM_STOPPING) {

@@ -70,7 +70,10 @@ void *vcpu_thread(void *arg)
 	struct kvm_run *run = v->run;
 	char why[96];
 
-	if (!vm->cfg->no_seccomp && sandbox_seccomp_vcpu() < 0) {
+	snprintf(why, sizeof(why), "runm-vcpu%u", v->id);
+	pthread_setname_np(pthread_self(), why);
+	/* vCPUs need no capability even when the fs server keeps some */
+	if (!vm->cfg->no_seccomp && (sandbox_drop_caps(false) < 0 || sandbox_seccomp_vcpu() < 0)) {
 		vm_request_exit(vm, 1);
 		return NULL;
 	}

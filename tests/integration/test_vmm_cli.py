@@ -295,3 +295,46 @@ def test_hugepages_unavailable_is_one_error():
     except OSError:
         pass
     assert_one_error(run_guest("hello", "--hugepages"), "mmap 16 MiB of guest memory (hugepages)")
+
+
+def _thread_status(pid):
+    out = []
+    for t in os.listdir(f"/proc/{pid}/task"):
+        try:
+            txt = open(f"/proc/{pid}/task/{t}/status").read()
+        except FileNotFoundError:
+            continue
+        out.append(dict(l.split(":\t", 1) for l in txt.splitlines() if ":\t" in l))
+    return out
+
+
+@pytest.mark.parametrize("no_seccomp", [False, True])
+def test_sandbox_caps_and_per_thread_seccomp(tmp_path, no_seccomp):
+    ctl = tmp_path / "c.sock"
+    args = [str(vmm(asan=False)), "--kernel", str(guest("ticker")), "--mem", "16", "--cpus", "2",
+            "--console", "off", "--control", str(ctl)] + (["--no-seccomp"] if no_seccomp else [])
+    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        c = Control(ctl)
+        assert c.call({"cmd": "status"})["state"] == "running"
+        # our own threads (KVM adds a kernel worker to the thread group)
+        threads = [t for t in _thread_status(p.pid) if t["Name"].startswith("runm")]
+        assert sorted(t["Name"] for t in threads) == [
+            "runm-control", "runm-evloop", "runm-vcpu0", "runm-vcpu1", "runm-vmm"]
+        filtered = [t["Name"] for t in threads if t.get("Seccomp", "").strip() == "2"]
+        caps = {t["CapEff"].strip() for t in threads}
+        if no_seccomp:
+            assert filtered == []
+            assert caps != {"0000000000000000"}
+        else:
+            # 2 vCPUs + event loop + control thread; the supervising main thread is not filtered
+            assert sorted(filtered) == ["runm-control", "runm-evloop", "runm-vcpu0", "runm-vcpu1"]
+            assert caps == {"0000000000000000"}
+            assert {t["NoNewPrivs"].strip() for t in threads} == {"1"}
+        c.call({"cmd": "stop"})
+        p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0
