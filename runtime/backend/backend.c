@@ -472,6 +472,8 @@ int vm_start(const struct vm_config *c, struct vm **out)
 	int r = v->kind == VM_BACKEND_QEMU ? vm_start_qemu(v, c, log_fd) : vm_start_runm_vmm(v, c, log_fd);
 	close(log_fd);
 	if (r < 0) {
+		log_tail(v); /* what the VMM or a device server said */
+		v->stopping = true;
 		if (v->nproc) {
 			vm_kill(v, SIGKILL);
 			int st;
