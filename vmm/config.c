@@ -13,7 +13,7 @@
 #include "vm.h"
 
 #define DEFAULT_MEM_MIB 128
-#define DEFAULT_CID     3
+#define DEFAULT_CID	3
 
 static const char usage[] =
     "usage: runm-vmm --kernel FILE [options]\n"
@@ -91,8 +91,8 @@ static int apply(struct vm_config *c, const char *key, const char *val)
 	}
 	if (!strcmp(key, "vsock-uds") || !strcmp(key, "control")) {
 		if (strlen(val) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
-			log_error("%s %s: socket path too long (%zu bytes, at most %zu)", opt, val, strlen(val),
-				  sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+			log_error("%s %s: socket path too long (%zu bytes, at most %zu)", opt, val,
+				  strlen(val), sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
 			return -1;
 		}
 		if (!*val) {
@@ -242,16 +242,23 @@ out:
 
 int vm_config_parse(struct vm_config *c, int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"kernel", required_argument, 0, 0},    {"initrd", required_argument, 0, 0},
-	    {"cmdline", required_argument, 0, 0},   {"cpus", required_argument, 0, 0},
-	    {"mem", required_argument, 0, 0},       {"vsock-uds", required_argument, 0, 0},
-	    {"vsock-cid", required_argument, 0, 0}, {"fs", required_argument, 0, 0},
-	    {"console", required_argument, 0, 0},   {"control", required_argument, 0, 0},
-	    {"config", required_argument, 0, 0},    {"rng", no_argument, 0, 0},
-	    {"hugepages", no_argument, 0, 0},       {"no-seccomp", no_argument, 0, 0},
-	    {"help", no_argument, 0, 'h'},          {"version", no_argument, 0, 'V'},
-	    {0, 0, 0, 0}};
+	static const struct option opts[] = {{"kernel", required_argument, 0, 0},
+					     {"initrd", required_argument, 0, 0},
+					     {"cmdline", required_argument, 0, 0},
+					     {"cpus", required_argument, 0, 0},
+					     {"mem", required_argument, 0, 0},
+					     {"vsock-uds", required_argument, 0, 0},
+					     {"vsock-cid", required_argument, 0, 0},
+					     {"fs", required_argument, 0, 0},
+					     {"console", required_argument, 0, 0},
+					     {"control", required_argument, 0, 0},
+					     {"config", required_argument, 0, 0},
+					     {"rng", no_argument, 0, 0},
+					     {"hugepages", no_argument, 0, 0},
+					     {"no-seccomp", no_argument, 0, 0},
+					     {"help", no_argument, 0, 'h'},
+					     {"version", no_argument, 0, 'V'},
+					     {0, 0, 0, 0}};
 	memset(c, 0, sizeof(*c));
 	c->cpus = 1;
 	c->mem_mib = DEFAULT_MEM_MIB;

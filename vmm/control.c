@@ -51,15 +51,18 @@ int control_handle(struct vm *vm, const char *line, char *out, size_t outlen)
 	const char *c = cmd ? YAJL_GET_STRING(cmd) : NULL;
 	int stop = 0;
 	if (!root || !YAJL_IS_OBJECT(root)) {
-		snprintf(out, outlen, "{\"ok\":false,\"error\":\"invalid request: expected a JSON object\"}\n");
+		snprintf(out, outlen,
+			 "{\"ok\":false,\"error\":\"invalid request: expected a JSON object\"}\n");
 	} else if (!c) {
 		snprintf(out, outlen, "{\"ok\":false,\"error\":\"missing \\\"cmd\\\" string\"}\n");
 	} else if (!strcmp(c, "pause")) {
 		vm_pause(vm);
-		snprintf(out, outlen, "{\"ok\":true,\"state\":\"%s\"}\n", state_name(atomic_load(&vm->state)));
+		snprintf(out, outlen, "{\"ok\":true,\"state\":\"%s\"}\n",
+			 state_name(atomic_load(&vm->state)));
 	} else if (!strcmp(c, "resume")) {
 		vm_resume(vm);
-		snprintf(out, outlen, "{\"ok\":true,\"state\":\"%s\"}\n", state_name(atomic_load(&vm->state)));
+		snprintf(out, outlen, "{\"ok\":true,\"state\":\"%s\"}\n",
+			 state_name(atomic_load(&vm->state)));
 	} else if (!strcmp(c, "stop")) {
 		snprintf(out, outlen, "{\"ok\":true,\"state\":\"stopping\"}\n");
 		stop = 1;
@@ -70,8 +73,9 @@ int control_handle(struct vm *vm, const char *line, char *out, size_t outlen)
 			 "{\"ok\":true,\"state\":\"%s\",\"vcpus\":%u,\"memory_mib\":%llu,\"uptime_ms\":%llu,"
 			 "\"first_run_wall_ms\":%.3f,\"first_run_cpu_ms\":%.3f,\"rss_kib\":%llu,"
 			 "\"guest_resident_kib\":%llu}\n",
-			 state_name(atomic_load(&vm->state)), vm->ncpus, (unsigned long long)(vm->ram_size >> 20),
-			 (unsigned long long)up, fr ? (double)(fr - vm->exec_ns) / 1e6 : 0.0, (double)frc / 1e6,
+			 state_name(atomic_load(&vm->state)), vm->ncpus,
+			 (unsigned long long)(vm->ram_size >> 20), (unsigned long long)up,
+			 fr ? (double)(fr - vm->exec_ns) / 1e6 : 0.0, (double)frc / 1e6,
 			 (unsigned long long)rss_kib(), (unsigned long long)(vm_guest_resident(vm) >> 10));
 	} else {
 		char esc[64];
@@ -79,8 +83,10 @@ int control_handle(struct vm *vm, const char *line, char *out, size_t outlen)
 		for (const char *p = c; *p && j < sizeof(esc) - 1; p++)
 			esc[j++] = (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20) ? '?' : *p;
 		esc[j] = 0;
-		snprintf(out, outlen,
-			 "{\"ok\":false,\"error\":\"unknown cmd \\\"%s\\\" (pause, resume, stop, status)\"}\n", esc);
+		snprintf(
+		    out, outlen,
+		    "{\"ok\":false,\"error\":\"unknown cmd \\\"%s\\\" (pause, resume, stop, status)\"}\n",
+		    esc);
 	}
 	yajl_tree_free(root);
 	return stop;

@@ -5,9 +5,9 @@
 #include "log.h"
 #include "vm.h"
 
-#define COM1_BASE 0x3f8
-#define I8042_DATA 0x60
-#define I8042_CMD  0x64
+#define COM1_BASE   0x3f8
+#define I8042_DATA  0x60
+#define I8042_CMD   0x64
 #define I8042_RESET 0xfe
 
 static void i8042_io(struct vm *vm, uint16_t port, bool write, uint8_t *data)

@@ -17,7 +17,7 @@
 #include "log.h"
 #include "vm.h"
 
-#define TSS_ADDR      0xfffbd000ull
+#define TSS_ADDR       0xfffbd000ull
 #define IDENT_MAP_ADDR 0xfffbc000ull
 
 int vm_kvm_init(struct vm *vm)
@@ -147,8 +147,8 @@ static void patch_cpuid(struct kvm_cpuid2 *c, unsigned id, unsigned ncpus)
 
 static int setup_msrs(struct vcpu *v)
 {
-	static const uint32_t idx[] = {0x174, 0x175, 0x176, 0xc0000081, 0xc0000082, 0xc0000083,
-				       0xc0000084, 0xc0000102, 0x10, 0x1a0, 0x2ff};
+	static const uint32_t idx[] = {0x174,	   0x175,      0x176, 0xc0000081, 0xc0000082, 0xc0000083,
+				       0xc0000084, 0xc0000102, 0x10,  0x1a0,	  0x2ff};
 	const size_t n = sizeof(idx) / sizeof(idx[0]);
 	struct kvm_msrs *m = calloc(1, sizeof(*m) + n * sizeof(struct kvm_msr_entry));
 	if (!m)
@@ -158,8 +158,8 @@ static int setup_msrs(struct vcpu *v)
 		m->entries[i].index = idx[i];
 		m->entries[i].data = 0;
 	}
-	m->entries[9].data = 1;                 /* IA32_MISC_ENABLE: fast strings */
-	m->entries[10].data = (1u << 11) | 6;   /* MTRRdefType: enabled, write-back */
+	m->entries[9].data = 1;		      /* IA32_MISC_ENABLE: fast strings */
+	m->entries[10].data = (1u << 11) | 6; /* MTRRdefType: enabled, write-back */
 	int r = ioctl(v->fd, KVM_SET_MSRS, m);
 	free(m);
 	if (r < 0)
@@ -187,8 +187,16 @@ static int setup_lapic(struct vcpu *v)
 
 static void seg(struct kvm_segment *s, uint16_t sel, uint8_t type, bool l, bool db)
 {
-	*s = (struct kvm_segment){.base = 0, .limit = 0xffffffff, .selector = sel, .type = type,
-				  .present = 1, .dpl = 0, .db = db, .s = 1, .l = l, .g = 1};
+	*s = (struct kvm_segment){.base = 0,
+				  .limit = 0xffffffff,
+				  .selector = sel,
+				  .type = type,
+				  .present = 1,
+				  .dpl = 0,
+				  .db = db,
+				  .s = 1,
+				  .l = l,
+				  .g = 1};
 }
 
 static int setup_boot_regs(struct vm *vm, struct vcpu *v)
@@ -217,9 +225,9 @@ static int setup_boot_regs(struct vm *vm, struct vcpu *v)
 		seg(&s.cs, 0x08, 11, true, false);
 		seg(&s.ds, 0x10, 3, false, true);
 		s.cr3 = PML4_ADDR;
-		s.cr4 = 0x20;               /* PAE */
-		s.cr0 = 0x80000011;         /* PG | ET | PE */
-		s.efer = 0x500;             /* LME | LMA */
+		s.cr4 = 0x20;	    /* PAE */
+		s.cr0 = 0x80000011; /* PG | ET | PE */
+		s.efer = 0x500;	    /* LME | LMA */
 		r.rsi = ZERO_PAGE_ADDR;
 		r.rsp = r.rbp = BOOT_STACK;
 	}
@@ -298,7 +306,10 @@ out:
 	return rc;
 }
 
-static void kick_handler(int sig) { (void)sig; }
+static void kick_handler(int sig)
+{
+	(void)sig;
+}
 
 int vm_vcpus_start(struct vm *vm)
 {

@@ -136,15 +136,16 @@ static int load_elf(struct vm *vm, const char *path, const uint8_t *k, size_t le
 			return -1;
 		}
 		if (ph.p_paddr < HIMEM_START) {
-			log_error("kernel %s: segment %u at 0x%llx overlaps the boot area below 1 MiB", path, i,
-				  (unsigned long long)ph.p_paddr);
+			log_error("kernel %s: segment %u at 0x%llx overlaps the boot area below 1 MiB", path,
+				  i, (unsigned long long)ph.p_paddr);
 			return -1;
 		}
 		uint8_t *dst = vm_gpa(vm, ph.p_paddr, ph.p_memsz);
 		if (!dst) {
-			log_error("kernel %s: segment %u [0x%llx, +0x%llx) does not fit in guest memory (%llu MiB)",
-				  path, i, (unsigned long long)ph.p_paddr, (unsigned long long)ph.p_memsz,
-				  (unsigned long long)(vm->ram_size >> 20));
+			log_error(
+			    "kernel %s: segment %u [0x%llx, +0x%llx) does not fit in guest memory (%llu MiB)",
+			    path, i, (unsigned long long)ph.p_paddr, (unsigned long long)ph.p_memsz,
+			    (unsigned long long)(vm->ram_size >> 20));
 			return -1;
 		}
 		memcpy(dst, k + ph.p_offset, ph.p_filesz);
@@ -220,9 +221,18 @@ static int load_bzimage(struct vm *vm, const char *path, const uint8_t *k, size_
 
 /* ------------------------------------------------------- boot structures */
 
-static void put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
-static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
-static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+static void put16(uint8_t *p, uint16_t v)
+{
+	memcpy(p, &v, 2);
+}
+static void put32(uint8_t *p, uint32_t v)
+{
+	memcpy(p, &v, 4);
+}
+static void put64(uint8_t *p, uint64_t v)
+{
+	memcpy(p, &v, 8);
+}
 
 struct e820 {
 	uint64_t addr, size;
@@ -263,7 +273,7 @@ static void write_pvh_info(struct vm *vm, const struct e820 *e, unsigned ne)
 	uint8_t *si = vm_gpa(vm, PVH_INFO_ADDR, 0x1000);
 	memset(si, 0, 0x1000);
 	put32(si + 0, 0x336ec578); /* XEN_HVM_START_MAGIC_VALUE */
-	put32(si + 4, 1);          /* version with memmap */
+	put32(si + 4, 1);	   /* version with memmap */
 	put64(si + 24, CMDLINE_ADDR);
 	put64(si + 40, PVH_INFO_ADDR + PVH_MEMMAP_OFF);
 	put32(si + 48, ne);
@@ -289,8 +299,8 @@ static int place_initrd(struct vm *vm, const char *path, const uint8_t *data, si
 		top = (uint64_t)initrd_max + 1;
 	uint64_t kend_aligned = (kend + 0xfff) & ~0xfffull;
 	if (len > top || ((top - len) & ~0xfffull) < kend_aligned) {
-		log_error("initrd %s: %zu bytes do not fit in guest memory (%llu MiB) above the kernel", path, len,
-			  (unsigned long long)(vm->ram_size >> 20));
+		log_error("initrd %s: %zu bytes do not fit in guest memory (%llu MiB) above the kernel", path,
+			  len, (unsigned long long)(vm->ram_size >> 20));
 		return -1;
 	}
 	vm->initrd_addr = (top - len) & ~0xfffull;
@@ -387,7 +397,8 @@ int vm_build_cmdline(struct vm *vm, char *out, size_t outlen)
 	/* devices get windows and GSIs by index, so the line is known before they exist */
 	for (unsigned i = 0; i < vm_planned_devices(vm->cfg) && n >= 0 && (size_t)n < outlen; i++)
 		n += snprintf(out + n, outlen - (size_t)n, " virtio_mmio.device=4K@0x%llx:%u",
-			      (unsigned long long)(VIRTIO_MMIO_BASE + i * VIRTIO_MMIO_SIZE), VIRTIO_MMIO_GSI0 + i);
+			      (unsigned long long)(VIRTIO_MMIO_BASE + i * VIRTIO_MMIO_SIZE),
+			      VIRTIO_MMIO_GSI0 + i);
 	if (n < 0 || (size_t)n >= outlen) {
 		log_error("cmdline: longer than %zu bytes", outlen - 1);
 		return -1;

@@ -9,9 +9,9 @@
 #define GDT_CODE64 0x00af9b000000ffffull /* 64-bit code, selector 0x08 */
 #define GDT_CODE32 0x00cf9b000000ffffull /* 32-bit code for PVH entry */
 #define GDT_DATA   0x00cf93000000ffffull /* flat data, selector 0x10 */
-#define GDT_TSS    0x008f8b000000ffffull /* busy TSS, selector 0x18 */
+#define GDT_TSS	   0x008f8b000000ffffull /* busy TSS, selector 0x18 */
 
-#define PVH_MEMMAP_OFF  0x40
+#define PVH_MEMMAP_OFF	0x40
 #define PVH_MODLIST_OFF 0x200
 #ifndef XEN_ELFNOTE_PHYS32_ENTRY
 #define XEN_ELFNOTE_PHYS32_ENTRY 18

@@ -86,7 +86,8 @@ static int create_devices(struct vm *vm)
 			snprintf(spec, sizeof(spec), "vsock,uds=%s,cid=%u", c->vsock_uds, c->vsock_cid);
 		else if (fs_i < c->n_fs) {
 			const char *eq = strchr(c->fs[fs_i], '=');
-			snprintf(spec, sizeof(spec), "fs,tag=%.*s,dir=%s", (int)(eq - c->fs[fs_i]), c->fs[fs_i], eq + 1);
+			snprintf(spec, sizeof(spec), "fs,tag=%.*s,dir=%s", (int)(eq - c->fs[fs_i]),
+				 c->fs[fs_i], eq + 1);
 		} else
 			snprintf(spec, sizeof(spec), "rng");
 		struct virtio_dev *d = virtio_dev_create(spec, vm->loop, err, sizeof(err));

@@ -24,8 +24,8 @@ int vm_memory_init(struct vm *vm, uint64_t mem_mib, bool hugepages)
 	if (sysinfo(&si) == 0) {
 		uint64_t host = (uint64_t)si.totalram * si.mem_unit;
 		if (mem_mib > host >> 20) {
-			log_error("--mem %llu: more than the host's RAM (%llu MiB)", (unsigned long long)mem_mib,
-				  (unsigned long long)(host >> 20));
+			log_error("--mem %llu: more than the host's RAM (%llu MiB)",
+				  (unsigned long long)mem_mib, (unsigned long long)(host >> 20));
 			return -1;
 		}
 	}

@@ -27,11 +27,11 @@ int mptable_write(uint8_t *dst, size_t room, uint64_t gpa, unsigned ncpus)
 	uint8_t ioapic_id = (uint8_t)ncpus;
 
 	for (unsigned i = 0; i < ncpus; i++, entries++, p += 20) {
-		p[0] = 0;                       /* processor */
-		p[1] = (uint8_t)i;              /* local APIC id */
-		p[2] = 0x14;                    /* APIC version */
+		p[0] = 0;				/* processor */
+		p[1] = (uint8_t)i;			/* local APIC id */
+		p[2] = 0x14;				/* APIC version */
 		p[3] = (uint8_t)(1 | (i == 0 ? 2 : 0)); /* enabled, BSP */
-		uint32_t sig = 0x600, feat = 0x201; /* family 6; FPU, APIC */
+		uint32_t sig = 0x600, feat = 0x201;	/* family 6; FPU, APIC */
 		memcpy(p + 4, &sig, 4);
 		memcpy(p + 8, &feat, 4);
 	}
@@ -46,9 +46,9 @@ int mptable_write(uint8_t *dst, size_t room, uint64_t gpa, unsigned ncpus)
 	memcpy(p + 4, &ioapic, 4);
 	p += 8, entries++;
 	for (unsigned pin = 0; pin < MP_IOAPIC_PINS; pin++, p += 8, entries++) {
-		p[0] = 3;     /* I/O interrupt assignment */
-		p[1] = 0;     /* INT */
-		p[4] = 0;     /* source bus */
+		p[0] = 3; /* I/O interrupt assignment */
+		p[1] = 0; /* INT */
+		p[4] = 0; /* source bus */
 		p[5] = (uint8_t)pin;
 		p[6] = ioapic_id;
 		p[7] = (uint8_t)pin;

@@ -32,9 +32,9 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc)
 
 int sandbox_drop_caps(bool keep_fs_caps)
 {
-	static const cap_value_t fs_caps[] = {CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER,
-					      CAP_FSETID, CAP_SETGID,        CAP_SETUID,          CAP_MKNOD,
-					      CAP_SETFCAP};
+	static const cap_value_t fs_caps[] = {CAP_CHOWN,  CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH,
+					      CAP_FOWNER, CAP_FSETID,	    CAP_SETGID,
+					      CAP_SETUID, CAP_MKNOD,	    CAP_SETFCAP};
 	const int nfs = (int)(sizeof(fs_caps) / sizeof(fs_caps[0]));
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
 		log_errno(errno, "sandbox: PR_SET_NO_NEW_PRIVS");
@@ -75,47 +75,130 @@ out:
 
 /* Syscalls every thread needs (libc, malloc, ASan, logging, thread exit). */
 static const int common_calls[] = {
-    SCMP_SYS(read),          SCMP_SYS(write),        SCMP_SYS(close),        SCMP_SYS(futex),
-    SCMP_SYS(mmap),          SCMP_SYS(munmap),       SCMP_SYS(mprotect),     SCMP_SYS(madvise),
-    SCMP_SYS(brk),           SCMP_SYS(mremap),       SCMP_SYS(rt_sigreturn), SCMP_SYS(rt_sigprocmask),
-    SCMP_SYS(sigaltstack),   SCMP_SYS(exit),         SCMP_SYS(exit_group),   SCMP_SYS(clock_gettime),
-    SCMP_SYS(clock_nanosleep), SCMP_SYS(nanosleep),  SCMP_SYS(gettid),       SCMP_SYS(getpid),
-    SCMP_SYS(tgkill),        SCMP_SYS(sched_yield),  SCMP_SYS(ioctl),        SCMP_SYS(writev),
-    SCMP_SYS(rseq),          SCMP_SYS(set_robust_list), SCMP_SYS(getrandom), SCMP_SYS(prctl),
-    SCMP_SYS(sched_getaffinity), SCMP_SYS(openat),   SCMP_SYS(fstat),        SCMP_SYS(newfstatat),
-    SCMP_SYS(lseek),         SCMP_SYS(readlink),     SCMP_SYS(pread64),
+    SCMP_SYS(read),
+    SCMP_SYS(write),
+    SCMP_SYS(close),
+    SCMP_SYS(futex),
+    SCMP_SYS(mmap),
+    SCMP_SYS(munmap),
+    SCMP_SYS(mprotect),
+    SCMP_SYS(madvise),
+    SCMP_SYS(brk),
+    SCMP_SYS(mremap),
+    SCMP_SYS(rt_sigreturn),
+    SCMP_SYS(rt_sigprocmask),
+    SCMP_SYS(sigaltstack),
+    SCMP_SYS(exit),
+    SCMP_SYS(exit_group),
+    SCMP_SYS(clock_gettime),
+    SCMP_SYS(clock_nanosleep),
+    SCMP_SYS(nanosleep),
+    SCMP_SYS(gettid),
+    SCMP_SYS(getpid),
+    SCMP_SYS(tgkill),
+    SCMP_SYS(sched_yield),
+    SCMP_SYS(ioctl),
+    SCMP_SYS(writev),
+    SCMP_SYS(rseq),
+    SCMP_SYS(set_robust_list),
+    SCMP_SYS(getrandom),
+    SCMP_SYS(prctl),
+    SCMP_SYS(sched_getaffinity),
+    SCMP_SYS(openat),
+    SCMP_SYS(fstat),
+    SCMP_SYS(newfstatat),
+    SCMP_SYS(lseek),
+    SCMP_SYS(readlink),
+    SCMP_SYS(pread64),
 };
 
 /* The event loop thread also runs the devices: sockets (vsock), files (fs). */
 static const int loop_calls[] = {
-    SCMP_SYS(epoll_wait),  SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl),  SCMP_SYS(readv),
-    SCMP_SYS(preadv),      SCMP_SYS(pwritev),     SCMP_SYS(pwrite64),   SCMP_SYS(recvmsg),
-    SCMP_SYS(sendmsg),     SCMP_SYS(recvfrom),    SCMP_SYS(sendto),     SCMP_SYS(accept4),
-    SCMP_SYS(accept),      SCMP_SYS(socket),      SCMP_SYS(connect),    SCMP_SYS(shutdown),
-    SCMP_SYS(fcntl),       SCMP_SYS(eventfd2),    SCMP_SYS(getsockopt), SCMP_SYS(setsockopt),
-    SCMP_SYS(dup),         SCMP_SYS(dup3),        SCMP_SYS(getdents64), SCMP_SYS(statx),
-    SCMP_SYS(fstatfs),     SCMP_SYS(statfs),      SCMP_SYS(mkdirat),    SCMP_SYS(unlinkat),
-    SCMP_SYS(renameat2),   SCMP_SYS(renameat),    SCMP_SYS(linkat),     SCMP_SYS(symlinkat),
-    SCMP_SYS(readlinkat),  SCMP_SYS(fchmod),      SCMP_SYS(fchmodat),   SCMP_SYS(fchownat),
-    SCMP_SYS(fchown),      SCMP_SYS(ftruncate),   SCMP_SYS(fallocate),  SCMP_SYS(fsync),
-    SCMP_SYS(fdatasync),   SCMP_SYS(utimensat),   SCMP_SYS(mknodat),    SCMP_SYS(flistxattr),
-    SCMP_SYS(fgetxattr),   SCMP_SYS(fsetxattr),   SCMP_SYS(fremovexattr), SCMP_SYS(lgetxattr),
-    SCMP_SYS(llistxattr),  SCMP_SYS(copy_file_range), SCMP_SYS(lseek),  SCMP_SYS(setresuid),
-    SCMP_SYS(setresgid),   SCMP_SYS(setgroups),   SCMP_SYS(setfsuid),   SCMP_SYS(setfsgid),
-    SCMP_SYS(umask),       SCMP_SYS(open_by_handle_at), SCMP_SYS(name_to_handle_at), SCMP_SYS(fchdir),
-    SCMP_SYS(io_uring_enter), SCMP_SYS(poll),     SCMP_SYS(ppoll),      SCMP_SYS(pipe2),
-    SCMP_SYS(getuid),      SCMP_SYS(getgid),      SCMP_SYS(geteuid),    SCMP_SYS(getegid),
-    SCMP_SYS(capget),      SCMP_SYS(capset),      SCMP_SYS(unlink),     SCMP_SYS(bind),
-    SCMP_SYS(listen),      SCMP_SYS(getsockname), SCMP_SYS(socketpair), SCMP_SYS(flock),
+    SCMP_SYS(epoll_wait),
+    SCMP_SYS(epoll_pwait),
+    SCMP_SYS(epoll_ctl),
+    SCMP_SYS(readv),
+    SCMP_SYS(preadv),
+    SCMP_SYS(pwritev),
+    SCMP_SYS(pwrite64),
+    SCMP_SYS(recvmsg),
+    SCMP_SYS(sendmsg),
+    SCMP_SYS(recvfrom),
+    SCMP_SYS(sendto),
+    SCMP_SYS(accept4),
+    SCMP_SYS(accept),
+    SCMP_SYS(socket),
+    SCMP_SYS(connect),
+    SCMP_SYS(shutdown),
+    SCMP_SYS(fcntl),
+    SCMP_SYS(eventfd2),
+    SCMP_SYS(getsockopt),
+    SCMP_SYS(setsockopt),
+    SCMP_SYS(dup),
+    SCMP_SYS(dup3),
+    SCMP_SYS(getdents64),
+    SCMP_SYS(statx),
+    SCMP_SYS(fstatfs),
+    SCMP_SYS(statfs),
+    SCMP_SYS(mkdirat),
+    SCMP_SYS(unlinkat),
+    SCMP_SYS(renameat2),
+    SCMP_SYS(renameat),
+    SCMP_SYS(linkat),
+    SCMP_SYS(symlinkat),
+    SCMP_SYS(readlinkat),
+    SCMP_SYS(fchmod),
+    SCMP_SYS(fchmodat),
+    SCMP_SYS(fchownat),
+    SCMP_SYS(fchown),
+    SCMP_SYS(ftruncate),
+    SCMP_SYS(fallocate),
+    SCMP_SYS(fsync),
+    SCMP_SYS(fdatasync),
+    SCMP_SYS(utimensat),
+    SCMP_SYS(mknodat),
+    SCMP_SYS(flistxattr),
+    SCMP_SYS(fgetxattr),
+    SCMP_SYS(fsetxattr),
+    SCMP_SYS(fremovexattr),
+    SCMP_SYS(lgetxattr),
+    SCMP_SYS(llistxattr),
+    SCMP_SYS(copy_file_range),
+    SCMP_SYS(lseek),
+    SCMP_SYS(setresuid),
+    SCMP_SYS(setresgid),
+    SCMP_SYS(setgroups),
+    SCMP_SYS(setfsuid),
+    SCMP_SYS(setfsgid),
+    SCMP_SYS(umask),
+    SCMP_SYS(open_by_handle_at),
+    SCMP_SYS(name_to_handle_at),
+    SCMP_SYS(fchdir),
+    SCMP_SYS(io_uring_enter),
+    SCMP_SYS(poll),
+    SCMP_SYS(ppoll),
+    SCMP_SYS(pipe2),
+    SCMP_SYS(getuid),
+    SCMP_SYS(getgid),
+    SCMP_SYS(geteuid),
+    SCMP_SYS(getegid),
+    SCMP_SYS(capget),
+    SCMP_SYS(capset),
+    SCMP_SYS(unlink),
+    SCMP_SYS(bind),
+    SCMP_SYS(listen),
+    SCMP_SYS(getsockname),
+    SCMP_SYS(socketpair),
+    SCMP_SYS(flock),
 };
 
 #if defined(__SANITIZE_ADDRESS__)
 /* ASan/LSan builds only: the leak checker stops the world at exit with a
  * ptrace-ing clone. Release builds never allow these. */
 static const int sanitizer_calls[] = {
-    SCMP_SYS(clone),     SCMP_SYS(clone3),      SCMP_SYS(ptrace), SCMP_SYS(wait4),
-    SCMP_SYS(rt_sigaction), SCMP_SYS(getppid),  SCMP_SYS(kill),   SCMP_SYS(getdents64),
-    SCMP_SYS(prlimit64), SCMP_SYS(getrlimit),   SCMP_SYS(setrlimit), SCMP_SYS(tkill),
+    SCMP_SYS(clone),	    SCMP_SYS(clone3),	 SCMP_SYS(ptrace),    SCMP_SYS(wait4),
+    SCMP_SYS(rt_sigaction), SCMP_SYS(getppid),	 SCMP_SYS(kill),      SCMP_SYS(getdents64),
+    SCMP_SYS(prlimit64),    SCMP_SYS(getrlimit), SCMP_SYS(setrlimit), SCMP_SYS(tkill),
 };
 #endif
 
@@ -155,13 +238,14 @@ int sandbox_seccomp_vcpu(void)
 
 int sandbox_seccomp_control(void)
 {
-	static const int control_calls[] = {SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(accept4), SCMP_SYS(mincore)};
+	static const int control_calls[] = {SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(accept4),
+					    SCMP_SYS(mincore)};
 	return install(common_calls, sizeof(common_calls) / sizeof(int), control_calls,
 		       sizeof(control_calls) / sizeof(int), "control thread");
 }
 
 int sandbox_seccomp_loop(void)
 {
-	return install(common_calls, sizeof(common_calls) / sizeof(int), loop_calls, sizeof(loop_calls) / sizeof(int),
-		       "event loop thread");
+	return install(common_calls, sizeof(common_calls) / sizeof(int), loop_calls,
+		       sizeof(loop_calls) / sizeof(int), "event loop thread");
 }

@@ -20,7 +20,7 @@
 #include "vm.h"
 
 #define SERIAL_IRQ 4
-#define RX_FIFO    1024
+#define RX_FIFO	   1024
 
 #define UART_IER_RDI  0x01
 #define UART_IER_THRI 0x02
@@ -38,7 +38,7 @@ struct serial {
 	pthread_mutex_t lock;
 	int in_fd, out_fd, wake_fd;
 	struct evloop *loop;
-	bool reading;                 /* in_fd is watched */
+	bool reading; /* in_fd is watched */
 	bool in_eof;
 	uint8_t ier, lcr, mcr, scr, dll, dlm, fcr;
 	bool thre_pending;
@@ -177,9 +177,10 @@ void serial_io(struct serial *s, unsigned off, bool is_write, uint8_t *val)
 		case 6:
 			/* loopback reflects MCR; else carrier detect, DSR, CTS */
 			/* loopback: DTR->DSR, RTS->CTS, OUT1->RI, OUT2->DCD (Linux probes this) */
-			v = (s->mcr & UART_MCR_LOOP) ? (uint8_t)(((s->mcr & 0x01) << 5) | ((s->mcr & 0x02) << 3) |
-								 ((s->mcr & 0x0c) << 4))
-						     : 0xb0;
+			v = (s->mcr & UART_MCR_LOOP)
+				? (uint8_t)(((s->mcr & 0x01) << 5) | ((s->mcr & 0x02) << 3) |
+					    ((s->mcr & 0x0c) << 4))
+				: 0xb0;
 			break;
 		case 7:
 			v = s->scr;

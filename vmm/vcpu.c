@@ -126,7 +126,8 @@ void *vcpu_thread(void *arg)
 			vm_request_exit(vm, 0);
 			break;
 		case KVM_EXIT_INTERNAL_ERROR:
-			snprintf(why, sizeof(why), "KVM internal error (suberror %u)", run->internal.suberror);
+			snprintf(why, sizeof(why), "KVM internal error (suberror %u)",
+				 run->internal.suberror);
 			vcpu_report(v, why);
 			vm_request_exit(vm, 1);
 			break;

@@ -51,8 +51,14 @@ struct mmio_dev {
 	} kick_ctx[VIRTIO_MAX_QUEUES];
 };
 
-uint64_t mmio_dev_base(const struct mmio_dev *m) { return m->base; }
-unsigned mmio_dev_gsi(const struct mmio_dev *m) { return m->gsi; }
+uint64_t mmio_dev_base(const struct mmio_dev *m)
+{
+	return m->base;
+}
+unsigned mmio_dev_gsi(const struct mmio_dev *m)
+{
+	return m->gsi;
+}
 
 static uint64_t offered_features(const struct mmio_dev *m)
 {
@@ -113,9 +119,9 @@ static void t_needs_reset(struct virtio_dev *d)
 }
 
 static const struct virtio_transport_ops mmio_transport = {
-	.notify_queue = t_notify_queue,
-	.notify_config = t_notify_config,
-	.needs_reset = t_needs_reset,
+    .notify_queue = t_notify_queue,
+    .notify_config = t_notify_config,
+    .needs_reset = t_needs_reset,
 };
 
 static void on_kick(void *opaque, uint32_t events)
@@ -458,8 +464,10 @@ struct mmio_dev *mmio_dev_new(struct vm *vm, struct virtio_dev *d, unsigned inde
 		m->kick_ctx[q].m = m;
 		m->kick_ctx[q].q = q;
 		m->kick_fd[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (m->kick_fd[q] < 0 || (r = evloop_add(vm->loop, m->kick_fd[q], EPOLLIN, on_kick, &m->kick_ctx[q])) < 0) {
-			snprintf(err, errlen, "queue %u eventfd: %s", q, strerror(m->kick_fd[q] < 0 ? errno : -r));
+		if (m->kick_fd[q] < 0 ||
+		    (r = evloop_add(vm->loop, m->kick_fd[q], EPOLLIN, on_kick, &m->kick_ctx[q])) < 0) {
+			snprintf(err, errlen, "queue %u eventfd: %s", q,
+				 strerror(m->kick_fd[q] < 0 ? errno : -r));
 			goto fail;
 		}
 		struct kvm_ioeventfd io = {.datamatch = q,
@@ -470,7 +478,8 @@ struct mmio_dev *mmio_dev_new(struct vm *vm, struct virtio_dev *d, unsigned inde
 		if (ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) == 0)
 			m->kick_registered[q] = true;
 		else
-			log_debug("virtio-mmio %s: KVM_IOEVENTFD queue %u: %s", d->ops->name, q, strerror(errno));
+			log_debug("virtio-mmio %s: KVM_IOEVENTFD queue %u: %s", d->ops->name, q,
+				  strerror(errno));
 	}
 	return m;
 fail:
@@ -487,9 +496,12 @@ void mmio_dev_free(struct mmio_dev *m)
 		if (m->kick_fd[q] < 0)
 			continue;
 		if (m->kick_registered[q]) {
-			struct kvm_ioeventfd io = {.datamatch = q, .addr = m->base + VMMIO_QUEUE_NOTIFY, .len = 4,
+			struct kvm_ioeventfd io = {.datamatch = q,
+						   .addr = m->base + VMMIO_QUEUE_NOTIFY,
+						   .len = 4,
 						   .fd = m->kick_fd[q],
-						   .flags = KVM_IOEVENTFD_FLAG_DATAMATCH | KVM_IOEVENTFD_FLAG_DEASSIGN};
+						   .flags = KVM_IOEVENTFD_FLAG_DATAMATCH |
+							    KVM_IOEVENTFD_FLAG_DEASSIGN};
 			ioctl(m->vm->vm_fd, KVM_IOEVENTFD, &io);
 		}
 		evloop_del(m->vm->loop, m->kick_fd[q]);

@@ -11,23 +11,23 @@
 
 #include "devices/virtio.h"
 
-#define VMM_MAX_CPUS    32
-#define VMM_MAX_FS      8
+#define VMM_MAX_CPUS	32
+#define VMM_MAX_FS	8
 #define VMM_MAX_DEVICES 16
 
 /* Guest-physical layout (design brief §4). */
-#define GDT_ADDR        0x500ull
-#define PVH_INFO_ADDR   0x6000ull   /* hvm_start_info + modlist + memmap */
-#define ZERO_PAGE_ADDR  0x7000ull
-#define BOOT_STACK      0x8ff0ull
-#define PML4_ADDR       0x9000ull   /* then PDPT 0xa000, PDs 0xb000..0xefff */
-#define MPTABLE_ADDR    0x9fc00ull  /* EBDA: the MP floating pointer + table */
-#define CMDLINE_ADDR    0x20000ull
-#define CMDLINE_MAX     0x10000ull  /* incl. NUL; the region ends at 0x30000 */
-#define HIMEM_START     0x100000ull
-#define EBDA_START      0x9fc00ull
-#define MMIO_GAP_START  0xd0000000ull  /* virtio-mmio windows, IOAPIC, LAPIC */
-#define MMIO_GAP_END    0x100000000ull
+#define GDT_ADDR	 0x500ull
+#define PVH_INFO_ADDR	 0x6000ull /* hvm_start_info + modlist + memmap */
+#define ZERO_PAGE_ADDR	 0x7000ull
+#define BOOT_STACK	 0x8ff0ull
+#define PML4_ADDR	 0x9000ull  /* then PDPT 0xa000, PDs 0xb000..0xefff */
+#define MPTABLE_ADDR	 0x9fc00ull /* EBDA: the MP floating pointer + table */
+#define CMDLINE_ADDR	 0x20000ull
+#define CMDLINE_MAX	 0x10000ull /* incl. NUL; the region ends at 0x30000 */
+#define HIMEM_START	 0x100000ull
+#define EBDA_START	 0x9fc00ull
+#define MMIO_GAP_START	 0xd0000000ull /* virtio-mmio windows, IOAPIC, LAPIC */
+#define MMIO_GAP_END	 0x100000000ull
 #define VIRTIO_MMIO_BASE 0xd0000000ull
 #define VIRTIO_MMIO_SIZE 0x1000ull
 #define VIRTIO_MMIO_GSI0 5
@@ -37,12 +37,12 @@ enum console_mode { CONSOLE_STDIO, CONSOLE_OFF, CONSOLE_FILE };
 struct vm_config {
 	char *kernel;
 	char *initrd;
-	char *cmdline;            /* extra arguments; NULL = default */
+	char *cmdline; /* extra arguments; NULL = default */
 	unsigned cpus;
 	uint64_t mem_mib;
 	char *vsock_uds;
 	unsigned vsock_cid;
-	char *fs[VMM_MAX_FS];     /* "TAG=DIR" */
+	char *fs[VMM_MAX_FS]; /* "TAG=DIR" */
 	unsigned n_fs;
 	bool rng;
 	enum console_mode console;
@@ -81,8 +81,8 @@ struct mmio_dev;
 struct vm {
 	struct vm_config *cfg;
 	int kvm_fd, vm_fd;
-	struct gmem mem;           /* RAM regions as the device library sees them */
-	uint8_t *ram;              /* one mapping; [0, low) at gpa 0, rest at 4 GiB */
+	struct gmem mem; /* RAM regions as the device library sees them */
+	uint8_t *ram;	 /* one mapping; [0, low) at gpa 0, rest at 4 GiB */
 	uint64_t ram_size, low_size;
 	size_t map_size;
 	unsigned ncpus;
@@ -100,12 +100,12 @@ struct vm {
 	/* lifecycle */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	_Atomic int state;         /* enum vm_state */
-	_Atomic int exit_code;     /* -1 until decided */
+	_Atomic int state;     /* enum vm_state */
+	_Atomic int exit_code; /* -1 until decided */
 	unsigned paused_vcpus;
-	uint64_t start_ns;         /* vCPUs started */
-	uint64_t exec_ns;          /* main() entered */
-	_Atomic uint64_t first_run_ns;     /* vCPU 0 entered KVM_RUN the first time */
+	uint64_t start_ns;		   /* vCPUs started */
+	uint64_t exec_ns;		   /* main() entered */
+	_Atomic uint64_t first_run_ns;	   /* vCPU 0 entered KVM_RUN the first time */
 	_Atomic uint64_t first_run_cpu_ns; /* process CPU time at that moment */
 	/* control socket */
 	int control_fd;

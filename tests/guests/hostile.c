@@ -64,13 +64,16 @@ int guest_main(void)
 	expect_reset("addr_out_of_range");
 
 	setup(); /* descriptor chain that loops */
-	vq.desc[0] = (struct vring_desc){.addr = (uint64_t)buf, .len = 8, .flags = VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, .next = 1};
-	vq.desc[1] = (struct vring_desc){.addr = (uint64_t)buf, .len = 8, .flags = VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, .next = 0};
+	vq.desc[0] = (struct vring_desc){
+	    .addr = (uint64_t)buf, .len = 8, .flags = VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, .next = 1};
+	vq.desc[1] = (struct vring_desc){
+	    .addr = (uint64_t)buf, .len = 8, .flags = VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, .next = 0};
 	vq_publish(&vq, 0);
 	expect_reset("loop");
 
 	setup(); /* huge length from a valid address */
-	vq.desc[0] = (struct vring_desc){.addr = (uint64_t)buf, .len = 0xffffffffu, .flags = VRING_DESC_F_WRITE};
+	vq.desc[0] =
+	    (struct vring_desc){.addr = (uint64_t)buf, .len = 0xffffffffu, .flags = VRING_DESC_F_WRITE};
 	vq_publish(&vq, 0);
 	expect_reset("huge_len");
 
@@ -85,7 +88,8 @@ int guest_main(void)
 	expect_reset("bad_head");
 
 	setup(); /* next index beyond the ring size */
-	vq.desc[0] = (struct vring_desc){.addr = (uint64_t)buf, .len = 8, .flags = VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, .next = 4000};
+	vq.desc[0] = (struct vring_desc){
+	    .addr = (uint64_t)buf, .len = 8, .flags = VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, .next = 4000};
 	vq_publish(&vq, 0);
 	expect_reset("bad_next");
 

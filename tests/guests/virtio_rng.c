@@ -37,8 +37,8 @@ int guest_main(void)
 	vdev_driver_ok(&d);
 	gprintf("driver ok status=0x%x\n", vdev_r(&d, VMMIO_STATUS));
 	for (unsigned round = 0; round < 2; round++) {
-		struct vring_desc c = {.addr = (uint64_t)buf[round], .len = sizeof(buf[round]),
-				       .flags = VRING_DESC_F_WRITE};
+		struct vring_desc c = {
+		    .addr = (uint64_t)buf[round], .len = sizeof(buf[round]), .flags = VRING_DESC_F_WRITE};
 		unsigned before = irqs;
 		cli();
 		vq_add(&vq, &c, 1);
@@ -48,8 +48,9 @@ int guest_main(void)
 		for (unsigned spin = 0; irqs == before; spin++) {
 			if (spin > 3000000) {
 				cli();
-				guest_fail("no interrupt: used=%d isr=0x%x status=0x%x", vq_get_used(&vq, &id, &len),
-					   vdev_r(&d, VMMIO_INT_STATUS), vdev_r(&d, VMMIO_STATUS));
+				guest_fail("no interrupt: used=%d isr=0x%x status=0x%x",
+					   vq_get_used(&vq, &id, &len), vdev_r(&d, VMMIO_INT_STATUS),
+					   vdev_r(&d, VMMIO_STATUS));
 			}
 		}
 		cli();

@@ -84,7 +84,8 @@ static size_t make_elf(uint8_t *out, uint64_t paddr, uint64_t entry, bool pvh, u
 	eh.e_phentsize = sizeof(Elf64_Phdr);
 	eh.e_phnum = pvh ? 2 : 1;
 	size_t off = sizeof(eh) + eh.e_phnum * sizeof(Elf64_Phdr);
-	Elf64_Phdr load = {.p_type = PT_LOAD, .p_offset = off, .p_paddr = paddr, .p_filesz = 16, .p_memsz = 4096};
+	Elf64_Phdr load = {
+	    .p_type = PT_LOAD, .p_offset = off, .p_paddr = paddr, .p_filesz = 16, .p_memsz = 4096};
 	memcpy(out, &eh, sizeof(eh));
 	memcpy(out + sizeof(eh), &load, sizeof(load));
 	memset(out + off, 0xcc, 16);
@@ -195,13 +196,13 @@ static void test_bzimage(void **state)
 {
 	static uint8_t bz[0x2000 + 4096];
 	memset(bz, 0, sizeof(bz));
-	bz[0x1f1] = 4;                 /* setup_sects: setup = 5 * 512 */
-	bz[0x201] = 0x6a;              /* header length */
+	bz[0x1f1] = 4;	  /* setup_sects: setup = 5 * 512 */
+	bz[0x201] = 0x6a; /* header length */
 	memcpy(bz + 0x202, "HdrS", 4);
 	bz[0x206] = 0x0f;
-	bz[0x207] = 0x02;              /* protocol 2.15 */
-	bz[0x211] = 1;                 /* LOADED_HIGH */
-	bz[0x236] = 1;                 /* XLF_KERNEL_64 */
+	bz[0x207] = 0x02; /* protocol 2.15 */
+	bz[0x211] = 1;	  /* LOADED_HIGH */
+	bz[0x236] = 1;	  /* XLF_KERNEL_64 */
 	uint32_t init_size = 0x10000, cl = 4096;
 	memcpy(bz + 0x260, &init_size, 4);
 	memcpy(bz + 0x238, &cl, 4);
@@ -237,7 +238,8 @@ static void test_cmdline_declares_devices(void **state)
 	cfg.vsock_uds = (char *)"/x";
 	cfg.rng = true;
 	vm_build_cmdline(&vm, out, sizeof(out));
-	assert_string_equal(out, "console=ttyS0 virtio_mmio.device=4K@0xd0000000:5 virtio_mmio.device=4K@0xd0001000:6");
+	assert_string_equal(
+	    out, "console=ttyS0 virtio_mmio.device=4K@0xd0000000:5 virtio_mmio.device=4K@0xd0001000:6");
 	assert_int_equal(vm_build_cmdline(&vm, out, 20), -1);
 	cfg.vsock_uds = NULL;
 	teardown_vm();
@@ -261,9 +263,9 @@ static void test_memory_layout(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_mptable),        cmocka_unit_test(test_elf_64bit_entry),
-	    cmocka_unit_test(test_elf_pvh_note),   cmocka_unit_test(test_elf_rejects),
-	    cmocka_unit_test(test_bzimage),        cmocka_unit_test(test_cmdline_declares_devices),
+	    cmocka_unit_test(test_mptable),	  cmocka_unit_test(test_elf_64bit_entry),
+	    cmocka_unit_test(test_elf_pvh_note),  cmocka_unit_test(test_elf_rejects),
+	    cmocka_unit_test(test_bzimage),	  cmocka_unit_test(test_cmdline_declares_devices),
 	    cmocka_unit_test(test_memory_layout),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -38,9 +38,10 @@ static void test_defaults_and_flags(void **state)
 	assert_null(c.cmdline);
 	assert_int_equal(vm_planned_devices(&c), 0);
 	vm_config_free(&c);
-	assert_int_equal(parse(&c, "--kernel", "/k", "--cpus", "4", "--mem", "256", "--vsock-uds", "/run/v.sock",
-			       "--vsock-cid", "7", "--fs", "root=/srv", "--fs", "data=/d", "--rng", "--console", "off",
-			       "--initrd", "/i", "--cmdline", "a b", "--no-seccomp", NULL),
+	assert_int_equal(parse(&c, "--kernel", "/k", "--cpus", "4", "--mem", "256", "--vsock-uds",
+			       "/run/v.sock", "--vsock-cid", "7", "--fs", "root=/srv", "--fs", "data=/d",
+			       "--rng", "--console", "off", "--initrd", "/i", "--cmdline", "a b",
+			       "--no-seccomp", NULL),
 			 0);
 	assert_int_equal(c.cpus, 4);
 	assert_int_equal(c.mem_mib, 256);
@@ -68,10 +69,10 @@ static void test_bad_flags(void **state)
 	longpath[0] = '/';
 	longpath[sizeof(longpath) - 1] = 0;
 	const char *bad[][3] = {
-	    {"--cpus", "0", NULL},      {"--cpus", "33", NULL},      {"--cpus", "-1", NULL},
-	    {"--mem", "0", NULL},       {"--mem", "12x", NULL},      {"--vsock-cid", "2", NULL},
-	    {"--fs", "noequals", NULL}, {"--fs", "=dir", NULL},      {"--fs", "a=b,c", NULL},
-	    {"--console", "", NULL},    {"--vsock-uds", longpath, NULL}, {"--control", "", NULL},
+	    {"--cpus", "0", NULL},	{"--cpus", "33", NULL},		 {"--cpus", "-1", NULL},
+	    {"--mem", "0", NULL},	{"--mem", "12x", NULL},		 {"--vsock-cid", "2", NULL},
+	    {"--fs", "noequals", NULL}, {"--fs", "=dir", NULL},		 {"--fs", "a=b,c", NULL},
+	    {"--console", "", NULL},	{"--vsock-uds", longpath, NULL}, {"--control", "", NULL},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(parse(&c, "--kernel", "/k", bad[i][0], bad[i][1], NULL), -1);
@@ -110,9 +111,15 @@ static void test_json(void **state)
 	vm_config_free(&c);
 	unlink(p);
 	free(p);
-	const char *bad[] = {"[1,2]", "{\"kernel\":", "{\"mem\":\"lots\"}", "{\"cpus\":1.5}",
-			     "{\"rng\":\"yes\",\"kernel\":\"k\"}", "{\"unknown\":1}", "{\"fs\":[1]}",
-			     "{\"config\":\"/etc/x\"}", "{\"colour\":true}"};
+	const char *bad[] = {"[1,2]",
+			     "{\"kernel\":",
+			     "{\"mem\":\"lots\"}",
+			     "{\"cpus\":1.5}",
+			     "{\"rng\":\"yes\",\"kernel\":\"k\"}",
+			     "{\"unknown\":1}",
+			     "{\"fs\":[1]}",
+			     "{\"config\":\"/etc/x\"}",
+			     "{\"colour\":true}"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		p = write_tmp(bad[i]);
 		assert_int_equal(parse(&c, "--config", p, NULL), -1);

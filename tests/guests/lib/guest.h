@@ -23,9 +23,18 @@
 #include <stdint.h>
 
 /* ----------------------------------------------------------- port / MMIO */
-static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(port)); }
-static inline void outw(uint16_t port, uint16_t v) { __asm__ volatile("outw %0, %1" ::"a"(v), "Nd"(port)); }
-static inline void outl(uint16_t port, uint32_t v) { __asm__ volatile("outl %0, %1" ::"a"(v), "Nd"(port)); }
+static inline void outb(uint16_t port, uint8_t v)
+{
+	__asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(port));
+}
+static inline void outw(uint16_t port, uint16_t v)
+{
+	__asm__ volatile("outw %0, %1" ::"a"(v), "Nd"(port));
+}
+static inline void outl(uint16_t port, uint32_t v)
+{
+	__asm__ volatile("outl %0, %1" ::"a"(v), "Nd"(port));
+}
 static inline uint8_t inb(uint16_t port)
 {
 	uint8_t v;
@@ -38,19 +47,52 @@ static inline uint32_t inl(uint16_t port)
 	__asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
 	return v;
 }
-static inline uint8_t mmio_read8(uint64_t a) { return *(volatile uint8_t *)a; }
-static inline uint16_t mmio_read16(uint64_t a) { return *(volatile uint16_t *)a; }
-static inline uint32_t mmio_read32(uint64_t a) { return *(volatile uint32_t *)a; }
-static inline void mmio_write8(uint64_t a, uint8_t v) { *(volatile uint8_t *)a = v; }
-static inline void mmio_write16(uint64_t a, uint16_t v) { *(volatile uint16_t *)a = v; }
-static inline void mmio_write32(uint64_t a, uint32_t v) { *(volatile uint32_t *)a = v; }
+static inline uint8_t mmio_read8(uint64_t a)
+{
+	return *(volatile uint8_t *)a;
+}
+static inline uint16_t mmio_read16(uint64_t a)
+{
+	return *(volatile uint16_t *)a;
+}
+static inline uint32_t mmio_read32(uint64_t a)
+{
+	return *(volatile uint32_t *)a;
+}
+static inline void mmio_write8(uint64_t a, uint8_t v)
+{
+	*(volatile uint8_t *)a = v;
+}
+static inline void mmio_write16(uint64_t a, uint16_t v)
+{
+	*(volatile uint16_t *)a = v;
+}
+static inline void mmio_write32(uint64_t a, uint32_t v)
+{
+	*(volatile uint32_t *)a = v;
+}
 
-static inline void cli(void) { __asm__ volatile("cli" ::: "memory"); }
-static inline void sti(void) { __asm__ volatile("sti" ::: "memory"); }
+static inline void cli(void)
+{
+	__asm__ volatile("cli" ::: "memory");
+}
+static inline void sti(void)
+{
+	__asm__ volatile("sti" ::: "memory");
+}
 /* Enable interrupts and halt atomically (sti shadow): returns after one interrupt. */
-static inline void sti_hlt(void) { __asm__ volatile("sti; hlt" ::: "memory"); }
-static inline void barrier(void) { __asm__ volatile("" ::: "memory"); }
-static inline void mb(void) { __asm__ volatile("mfence" ::: "memory"); }
+static inline void sti_hlt(void)
+{
+	__asm__ volatile("sti; hlt" ::: "memory");
+}
+static inline void barrier(void)
+{
+	__asm__ volatile("" ::: "memory");
+}
+static inline void mb(void)
+{
+	__asm__ volatile("mfence" ::: "memory");
+}
 
 /* ------------------------------------------------------------ libc-ish */
 void *memset(void *d, int c, size_t n);
@@ -77,23 +119,29 @@ void serial_rx_irq(bool on);
 __attribute__((noreturn)) void guest_reset(void);
 /* Print "FAIL: <msg>" and triple-fault: runm-vmm exits non-zero. */
 __attribute__((noreturn, format(printf, 1, 2))) void guest_fail(const char *fmt, ...);
-#define GUEST_ASSERT(c)                                                                                     \
-	do {                                                                                                \
-		if (!(c))                                                                                   \
-			guest_fail("%s:%d: %s", __FILE__, __LINE__, #c);                                    \
+#define GUEST_ASSERT(c)                                                                                      \
+	do {                                                                                                 \
+		if (!(c))                                                                                    \
+			guest_fail("%s:%d: %s", __FILE__, __LINE__, #c);                                     \
 	} while (0)
 
 /* ------------------------------------------------------------ boot params */
-extern uint64_t guest_zero_page;                 /* rsi at entry */
-#define ZP_E820_ENTRIES   0x1e8                  /* u8 */
-#define ZP_HDR_VERSION    0x206                  /* u16 */
-#define ZP_RAMDISK_IMAGE  0x218                  /* u32 */
-#define ZP_RAMDISK_SIZE   0x21c                  /* u32 */
-#define ZP_CMD_LINE_PTR   0x228                  /* u32 */
-#define ZP_CMDLINE_SIZE   0x238                  /* u32 */
-#define ZP_E820_TABLE     0x2d0                  /* 20-byte entries: addr u64, size u64, type u32 */
-static inline uint8_t zp_u8(unsigned off) { return *(volatile uint8_t *)(guest_zero_page + off); }
-static inline uint32_t zp_u32(unsigned off) { return *(volatile uint32_t *)(guest_zero_page + off); }
+extern uint64_t guest_zero_page; /* rsi at entry */
+#define ZP_E820_ENTRIES	 0x1e8	 /* u8 */
+#define ZP_HDR_VERSION	 0x206	 /* u16 */
+#define ZP_RAMDISK_IMAGE 0x218	 /* u32 */
+#define ZP_RAMDISK_SIZE	 0x21c	 /* u32 */
+#define ZP_CMD_LINE_PTR	 0x228	 /* u32 */
+#define ZP_CMDLINE_SIZE	 0x238	 /* u32 */
+#define ZP_E820_TABLE	 0x2d0	 /* 20-byte entries: addr u64, size u64, type u32 */
+static inline uint8_t zp_u8(unsigned off)
+{
+	return *(volatile uint8_t *)(guest_zero_page + off);
+}
+static inline uint32_t zp_u32(unsigned off)
+{
+	return *(volatile uint32_t *)(guest_zero_page + off);
+}
 const char *guest_cmdline(void);
 /* Find the n-th "virtio_mmio.device=<size>@<base>:<irq>" on the command line. */
 bool guest_virtio_mmio(unsigned n, uint64_t *base, uint32_t *irq);
@@ -123,7 +171,7 @@ void ioapic_mask(unsigned pin);
 /* Bring up APs with INIT-SIPI-SIPI through a trampoline at 0x10000; each runs
  * entry() on its own stack (idt_load is done for it). Max 8 CPUs. */
 #define GUEST_AP_TRAMPOLINE 0x10000ull
-#define GUEST_MAX_CPUS      8
+#define GUEST_MAX_CPUS	    8
 void guest_start_ap(uint32_t apic_id, void (*entry)(void));
 void delay_loops(unsigned n);
 

@@ -184,7 +184,10 @@ void print_lock(void)
 	while (__atomic_exchange_n(&plock, 1, __ATOMIC_ACQUIRE))
 		__asm__ volatile("pause");
 }
-void print_unlock(void) { __atomic_store_n(&plock, 0, __ATOMIC_RELEASE); }
+void print_unlock(void)
+{
+	__atomic_store_n(&plock, 0, __ATOMIC_RELEASE);
+}
 
 /* ------------------------------------------------------------------ exits */
 void guest_reset(void)
@@ -270,9 +273,10 @@ struct isr_frame {
 	uint64_t vec, err, rip, cs, rflags, rsp, ss;
 };
 
-#define STUBS(X)                                                                                            \
-	X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15) X(16) X(17) X(18) \
-	    X(19) X(32) X(33) X(34) X(35) X(36) X(37) X(38) X(39) X(40) X(41) X(42) X(43) X(44) X(45) X(46)   \
+#define STUBS(X)                                                                                             \
+	X(0)                                                                                                 \
+	X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15) X(16) X(17) X(18)   \
+	    X(19) X(32) X(33) X(34) X(35) X(36) X(37) X(38) X(39) X(40) X(41) X(42) X(43) X(44) X(45) X(46)  \
 		X(47)
 #define DECL(n) extern char isr_stub_##n[];
 STUBS(DECL)
@@ -331,13 +335,19 @@ void pic_mask_all(void)
 
 void lapic_init(void)
 {
-	mmio_write32(LAPIC_BASE + 0x80, 0);           /* TPR */
+	mmio_write32(LAPIC_BASE + 0x80, 0);	       /* TPR */
 	mmio_write32(LAPIC_BASE + 0xf0, 0x100 | 0x2f); /* SVR: enable, spurious 0x2f */
 }
 
-void lapic_eoi(void) { mmio_write32(LAPIC_BASE + 0xb0, 0); }
+void lapic_eoi(void)
+{
+	mmio_write32(LAPIC_BASE + 0xb0, 0);
+}
 
-uint32_t lapic_id(void) { return mmio_read32(LAPIC_BASE + 0x20) >> 24; }
+uint32_t lapic_id(void)
+{
+	return mmio_read32(LAPIC_BASE + 0x20) >> 24;
+}
 
 static void ioapic_write(unsigned reg, uint32_t v)
 {
@@ -351,7 +361,10 @@ void ioapic_route(unsigned pin, unsigned vec, uint32_t dest, bool level)
 	ioapic_write(0x10 + 2 * pin, (vec & 0xff) | (level ? 1u << 15 : 0));
 }
 
-void ioapic_mask(unsigned pin) { ioapic_write(0x10 + 2 * pin, 1u << 16); }
+void ioapic_mask(unsigned pin)
+{
+	ioapic_write(0x10 + 2 * pin, 1u << 16);
+}
 
 /* -------------------------------------------------------------------- SMP */
 extern char ap_tramp_start[], ap_tramp_end[], ap_gdt[], ap_gdtr[], ap_jmp32[], ap_jmp64[];

@@ -18,22 +18,22 @@
 #include "guest.h"
 
 /* virtio-mmio v2 register offsets */
-#define VMMIO_MAGIC          0x000
-#define VMMIO_VERSION        0x004
-#define VMMIO_DEVICE_ID      0x008
-#define VMMIO_VENDOR_ID      0x00c
+#define VMMIO_MAGIC	     0x000
+#define VMMIO_VERSION	     0x004
+#define VMMIO_DEVICE_ID	     0x008
+#define VMMIO_VENDOR_ID	     0x00c
 #define VMMIO_DEV_FEATURES   0x010
 #define VMMIO_DEV_FEAT_SEL   0x014
 #define VMMIO_DRV_FEATURES   0x020
 #define VMMIO_DRV_FEAT_SEL   0x024
-#define VMMIO_QUEUE_SEL      0x030
+#define VMMIO_QUEUE_SEL	     0x030
 #define VMMIO_QUEUE_NUM_MAX  0x034
-#define VMMIO_QUEUE_NUM      0x038
+#define VMMIO_QUEUE_NUM	     0x038
 #define VMMIO_QUEUE_READY    0x044
 #define VMMIO_QUEUE_NOTIFY   0x050
 #define VMMIO_INT_STATUS     0x060
-#define VMMIO_INT_ACK        0x064
-#define VMMIO_STATUS         0x070
+#define VMMIO_INT_ACK	     0x064
+#define VMMIO_STATUS	     0x070
 #define VMMIO_QUEUE_DESC_LO  0x080
 #define VMMIO_QUEUE_DESC_HI  0x084
 #define VMMIO_QUEUE_AVAIL_LO 0x090
@@ -41,14 +41,14 @@
 #define VMMIO_QUEUE_USED_LO  0x0a0
 #define VMMIO_QUEUE_USED_HI  0x0a4
 #define VMMIO_CONFIG_GEN     0x0fc
-#define VMMIO_CONFIG         0x100
+#define VMMIO_CONFIG	     0x100
 
-#define VSTAT_ACK         1
-#define VSTAT_DRIVER      2
-#define VSTAT_DRIVER_OK   4
+#define VSTAT_ACK	  1
+#define VSTAT_DRIVER	  2
+#define VSTAT_DRIVER_OK	  4
 #define VSTAT_FEATURES_OK 8
 #define VSTAT_NEEDS_RESET 64
-#define VSTAT_FAILED      128
+#define VSTAT_FAILED	  128
 
 #define VRING_DESC_F_NEXT  1
 #define VRING_DESC_F_WRITE 2
@@ -67,21 +67,27 @@ struct vring_used_elem {
 #define VQ_MAX 16
 struct vq {
 	uint16_t num;
-	uint16_t next_free;   /* next descriptor index handed out by vq_add */
+	uint16_t next_free; /* next descriptor index handed out by vq_add */
 	uint16_t last_used;
 	volatile struct vring_desc *desc;
 	volatile uint16_t *avail; /* flags, idx, ring[num], used_event */
-	volatile uint8_t *used;                /* flags u16, idx u16, ring[num] of used_elem */
+	volatile uint8_t *used;	  /* flags u16, idx u16, ring[num] of used_elem */
 };
 
 struct vdev {
 	uint64_t base;
 	uint32_t device_id;
-	uint64_t features;                     /* device-offered */
+	uint64_t features; /* device-offered */
 };
 
-static inline uint32_t vdev_r(const struct vdev *d, unsigned off) { return mmio_read32(d->base + off); }
-static inline void vdev_w(const struct vdev *d, unsigned off, uint32_t v) { mmio_write32(d->base + off, v); }
+static inline uint32_t vdev_r(const struct vdev *d, unsigned off)
+{
+	return mmio_read32(d->base + off);
+}
+static inline void vdev_w(const struct vdev *d, unsigned off, uint32_t v)
+{
+	mmio_write32(d->base + off, v);
+}
 
 /* Check magic/version, reset, read device id and offered features. 0 or -1. */
 int vdev_probe(struct vdev *d, uint64_t base);
@@ -91,7 +97,10 @@ uint64_t vdev_negotiate(struct vdev *d, uint64_t want);
 /* Configure queue q with num entries (rings in a static pool). 0 or -1. */
 int vdev_setup_queue(struct vdev *d, unsigned q, struct vq *vq, uint16_t num);
 void vdev_driver_ok(struct vdev *d);
-static inline void vdev_kick(struct vdev *d, unsigned q) { vdev_w(d, VMMIO_QUEUE_NOTIFY, q); }
+static inline void vdev_kick(struct vdev *d, unsigned q)
+{
+	vdev_w(d, VMMIO_QUEUE_NOTIFY, q);
+}
 
 /* Put a chain of n raw descriptors (linked in order) on the avail ring; returns
  * the head index. The caller fills addr/len/flags (NEXT is set here). */
