@@ -106,6 +106,9 @@ class VmCtl:
                f"{BASE_CMDLINE} runm_test={test_mode} {cmdline_extra}".strip(),
                "--run-dir", str(self.run_dir), "--console", str(self.console),
                "--timeout", "60"] + list(extra)
+        # RUNM_TEST_DEVICE_SERVER=build/asan/runm-vmm runs the device servers under ASan+UBSan.
+        if os.environ.get("RUNM_TEST_DEVICE_SERVER"):
+            cmd += ["--runm-vmm", os.environ["RUNM_TEST_DEVICE_SERVER"]]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()
         if not line:
