@@ -146,3 +146,14 @@ def test_uart_registers_as_linux_probes_them():
                  "i8042_status", "unknown_port", "unmapped_mmio"):
         assert f"{name}=ok" in r.stdout, r.stdout
     assert "uart ok" in r.stdout
+
+
+def test_memory_above_the_mmio_gap_is_in_e820():
+    r = run_vmm(["--kernel", guest("bootparams"), "--mem", "4096"])
+    assert r.returncode == 0, r.stderr
+    e820 = [(int(a, 16), int(b, 16), int(t))
+            for a, b, t in re.findall(r"^e820 0x([0-9a-f]+) 0x([0-9a-f]+) (\d+)$", r.stdout, re.M)]
+    assert e820 == [(0, 0x9FC00, 1), (0x100000, 0xD0000000 - 0x100000, 1),
+                    (0x100000000, (4096 << 20) - 0xD0000000, 1)]
+    # the initrd-less guest still sees no ramdisk
+    assert "initrd=0x0 size=0" in r.stdout
