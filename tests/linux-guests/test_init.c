@@ -9,6 +9,9 @@
  *   runm_test=fs      mount virtio-fs tag "share" on /mnt, print "FS <first line of
  *                     /mnt/hello.txt>", write /mnt/from-guest.txt ("written by guest\n"),
  *                     print "FSLIST <sorted names in /mnt>"
+ *   runm_test=vsockbw listen on vsock port 1234; each connection sends one line
+ *                     "recv N" (the guest reads N bytes, then answers "ok N\n") or
+ *                     "send N" (the guest writes N bytes); for bench/qemu_vsock.sh
  *   runm_test=idle    print "RUNM-TEST-INIT READY" and wait forever
  *   runm_test=boot    print "RUNM-TEST-INIT READY" and power off
  *   runm_test=vsock   listen on vsock port 1234: for each of two connections
@@ -169,6 +172,53 @@ static void *to_host(void *arg)
 	return NULL;
 }
 
+static void bw_conn(int c)
+{
+	static char buf[65536];
+	char line[64];
+	unsigned long long n = 0, done = 0;
+	if (read_line(c, line, sizeof(line)) <= 0)
+		return;
+	if (sscanf(line, "recv %llu", &n) == 1) {
+		while (done < n) {
+			ssize_t r = read(c, buf, sizeof(buf));
+			if (r <= 0)
+				break;
+			done += (unsigned long long)r;
+		}
+		int m = snprintf(line, sizeof(line), "ok %llu\n", done);
+		if (write(c, line, (size_t)m) != m)
+			return;
+	} else if (sscanf(line, "send %llu", &n) == 1) {
+		memset(buf, 'x', sizeof(buf));
+		while (done < n) {
+			size_t want = n - done < sizeof(buf) ? (size_t)(n - done) : sizeof(buf);
+			ssize_t w = write(c, buf, want);
+			if (w <= 0)
+				break;
+			done += (unsigned long long)w;
+		}
+	}
+}
+
+static int do_vsockbw(void)
+{
+	int l = socket(AF_VSOCK, SOCK_STREAM, 0);
+	struct sockaddr_vm a = {.svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY, .svm_port = 1234};
+	if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(l, 4) < 0) {
+		say("VSOCK-ERROR listen on port 1234: %s\n", strerror(errno));
+		return 1;
+	}
+	say("RUNM-TEST-INIT READY\n");
+	for (;;) {
+		int c = accept(l, NULL, NULL);
+		if (c < 0)
+			continue;
+		bw_conn(c);
+		close(c);
+	}
+}
+
 static int do_vsock(void)
 {
 	int l = socket(AF_VSOCK, SOCK_STREAM, 0);
@@ -210,6 +260,8 @@ int main(void)
 		r = do_rng();
 	else if (!strcmp(what, "fs"))
 		r = do_fs();
+	else if (!strcmp(what, "vsockbw"))
+		r = do_vsockbw();
 	else if (!strcmp(what, "vsock"))
 		r = do_vsock();
 	else if (!strcmp(what, "idle")) {
