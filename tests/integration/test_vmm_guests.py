@@ -157,3 +157,16 @@ def test_memory_above_the_mmio_gap_is_in_e820():
                     (0x100000000, (4096 << 20) - 0xD0000000, 1)]
     # the initrd-less guest still sees no ramdisk
     assert "initrd=0x0 size=0" in r.stdout
+
+
+def test_internal_error_reports_vcpu_rip_and_bytes():
+    r = run_guest("swint")
+    if hw_virt_reason() is None:
+        # real VMX/SVM delivers the software interrupt
+        assert r.returncode == 0 and "delivered to vector 0x21" in r.stdout
+        return
+    assert r.returncode == 1, r.stderr
+    m = re.search(r"^runm-vmm: vCPU 0: KVM internal error \(suberror \d+\) at rip 0x([0-9a-f]+) .*"
+                  r"instruction bytes cd 21", r.stderr, re.M)
+    assert m, r.stderr
+    assert_sanitizer_clean(r)
