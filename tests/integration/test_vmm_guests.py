@@ -170,3 +170,29 @@ def test_internal_error_reports_vcpu_rip_and_bytes():
                   r"instruction bytes cd 21", r.stderr, re.M)
     assert m, r.stderr
     assert_sanitizer_clean(r)
+
+
+def test_tty_console_is_raw_while_running_and_restored():
+    import pty
+    import termios
+    master, slave = pty.openpty()
+    before = termios.tcgetattr(slave)
+    p = subprocess.Popen([str(vmm()), "--kernel", str(guest("serial_echo")), "--mem", "16"],
+                         stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ASAN_ENV)
+    try:
+        assert p.stdout.readline().strip() == b"ready"
+        during = termios.tcgetattr(slave)
+        assert not (during[3] & termios.ICANON) and not (during[3] & termios.ECHO)
+        # raw mode: a carriage return reaches the guest as is (no line discipline)
+        os.write(master, b"raw input\rquit\r")
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        after = termios.tcgetattr(slave)
+        os.close(master)
+        os.close(slave)
+    assert p.returncode == 0, err.decode()
+    assert b"echo: raw input" in out
+    assert after == before
