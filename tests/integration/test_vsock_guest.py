@@ -81,16 +81,26 @@ def test_vsock_guest_both_directions(vmm_bin, vsock_guest, tmp_path):
 def test_vsock_bad_connect_line_is_closed(vmm_bin, vsock_guest, tmp_path):
     """A client whose first line is not `CONNECT <port>` is closed without a reply."""
     uds = tmp_path / "v.sock"
+    # keep the guest busy (connected to port 5000, waiting for data) meanwhile
+    lst = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    lst.bind(f"{uds}_5000")
+    lst.listen(1)
     vm = Vmm(vmm_bin, vsock_guest, uds)
     try:
-        vm.wait_line("vsock ready cid=3")
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.connect(str(uds))
-        s.sendall(b"HELLO 1024\n")
-        assert recv_line(s) == b""
-        s.close()
+        vm.wait_line("g2h: connected")
+        for line in (b"HELLO 1024\n", b"CONNECT\n", b"CONNECT 99999999999\n", b"CONNECT -1\n"):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(str(uds))
+            s.sendall(line)
+            try:
+                assert recv_line(s) == b""
+            except ConnectionResetError:
+                pass  # closed as well
+            s.close()
+        assert vm.proc.poll() is None, "\n".join(vm.log)
     finally:
         vm.kill()
+        lst.close()
 
 
 def test_vsock_uds_in_use(vmm_bin, vsock_guest, tmp_path):
