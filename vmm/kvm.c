@@ -122,6 +122,7 @@ static void patch_cpuid(struct kvm_cpuid2 *c, unsigned id, unsigned ncpus)
 			e->eax = (e->eax & 0x3ff) | (((1u << core_bits) - 1) << 26);
 			break;
 		case 0xb:
+		case 0x1f: /* v2 extended topology: Linux prefers it when present */
 			e->edx = id;
 			if (e->index == 0) {
 				e->eax = 0;

@@ -5,11 +5,28 @@
 
 static volatile unsigned online = 1;
 
+static void cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
+{
+	__asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
+}
+
+/* What CPUID says about this CPU: initial APIC id (leaf 1) and x2APIC id (leaf 0xb). */
+static void print_cpu(void)
+{
+	uint32_t r1[4], rb[4] = {0, 0, 0, 0xffffffffu}, r0[4];
+	cpuid(0, 0, r0);
+	cpuid(1, 0, r1);
+	if (r0[0] >= 0xb)
+		cpuid(0xb, 0, rb);
+	gprintf("cpu apic=%u cpuid_apic=%u x2apic=%u logical=%u\n", lapic_id(), r1[1] >> 24, rb[3],
+		(r1[1] >> 16) & 0xff);
+}
+
 static void ap(void)
 {
 	lapic_init();
 	print_lock();
-	gprintf("cpu apic=%u\n", lapic_id());
+	print_cpu();
 	print_unlock();
 	__atomic_add_fetch(&online, 1, __ATOMIC_SEQ_CST);
 }
@@ -50,7 +67,7 @@ int guest_main(void)
 	lapic_init();
 	unsigned n = mp_cpus(ids, GUEST_MAX_CPUS);
 	gprintf("mp cpus=%u\n", n);
-	gprintf("cpu apic=%u\n", lapic_id());
+	print_cpu();
 	for (unsigned i = 0; i < n && i < GUEST_MAX_CPUS; i++) {
 		if (ids[i] == lapic_id())
 			continue;

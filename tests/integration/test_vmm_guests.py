@@ -56,8 +56,9 @@ def test_smp_each_vcpu_prints_apic_id():
     r = run_guest("smp", "--cpus", "2", timeout=90)
     assert r.returncode == 0, r.stderr
     assert "mp cpus=2" in r.stdout
-    ids = sorted(re.findall(r"cpu apic=(\d+)", r.stdout))
-    assert ids == ["0", "1"]
+    cpus = sorted(re.findall(r"cpu apic=(\d+) cpuid_apic=(\d+) x2apic=(\d+) logical=(\d+)", r.stdout))
+    # each vCPU's CPUID carries its own APIC id (leaf 1 and leaf 0xb) and the CPU count
+    assert cpus == [("0", "0", "0", "2"), ("1", "1", "1", "2")], r.stdout
     assert "online=2" in r.stdout
     assert_sanitizer_clean(r)
 
