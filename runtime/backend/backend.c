@@ -191,10 +191,30 @@ int vm_spawn(struct vm *v, const char *what, char *const argv[], int log_fd, int
 {
 	if (v->nproc >= VM_MAX_PROCS)
 		return -ENOSPC;
+	/* Exec failures come back through a close-on-exec pipe: EOF = exec'd. */
+	int ep[2];
+	if (pipe2(ep, O_CLOEXEC) < 0) {
+		int e = errno;
+		log_errno(e, "start %s: pipe", what);
+		return -e;
+	}
+	ep[0] = vm_fd_above_stdio(ep[0]);
+	ep[1] = vm_fd_above_stdio(ep[1]);
+	if (ep[0] < 0 || ep[1] < 0) {
+		int e = ep[0] < 0 ? -ep[0] : -ep[1];
+		if (ep[0] >= 0)
+			close(ep[0]);
+		if (ep[1] >= 0)
+			close(ep[1]);
+		log_errno(e, "start %s: pipe", what);
+		return -e;
+	}
 	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid < 0) {
 		int e = errno;
+		close(ep[0]);
+		close(ep[1]);
 		log_errno(e, "start %s: fork", what);
 		return -e;
 	}
@@ -210,14 +230,32 @@ int vm_spawn(struct vm *v, const char *what, char *const argv[], int log_fd, int
 		for (int s = 1; s < NSIG; s++)
 			if (s != SIGKILL && s != SIGSTOP)
 				signal(s, SIG_DFL);
-		int null = open("/dev/null", O_RDWR);
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		int err = 0;
 		if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(log_fd, 2) < 0)
-			_exit(127);
-		if (keep_fd >= 0)
+			err = errno;
+		if (!err && keep_fd >= 0)
 			fcntl(keep_fd, F_SETFD, 0);
-		execvp(argv[0], argv);
-		dprintf(2, "%s: exec %s: %s\n", log_prog(), argv[0], strerror(errno));
+		if (!err) {
+			execvp(argv[0], argv);
+			err = errno;
+		}
+		if (write(ep[1], &err, sizeof(err)) < 0)
+			_exit(126);
 		_exit(127);
+	}
+	close(ep[1]);
+	int child_err = 0;
+	ssize_t got;
+	do
+		got = read(ep[0], &child_err, sizeof(child_err));
+	while (got < 0 && errno == EINTR);
+	close(ep[0]);
+	if (got == (ssize_t)sizeof(child_err)) {
+		log_errno(child_err, "start %s: exec %s", what, argv[0]);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		return -child_err;
 	}
 	if (v->pgid == 0)
 		v->pgid = pid;

@@ -182,3 +182,15 @@ def test_caller_without_stdin_stdout(build_dir, kernel, initrd, tmp_path):
                         "--timeout", "60"], preexec_fn=close_stdio, timeout=90)
     assert r.returncode == 0, (run / "vmm.log").read_text()
     assert "RNG " in (run / "console.log").read_text(errors="replace")
+
+
+def test_missing_qemu_fails_at_start(build_dir, kernel, initrd, tmp_path):
+    """An exec failure is reported by vm_start itself (not later as a dead VM)."""
+    r = subprocess.run([str(build_dir / "runm-vmctl"), "--backend", "qemu", "--kernel", str(kernel),
+                        "--initrd", str(initrd), "--run-dir", str(tmp_path), "--rng",
+                        "--qemu", str(tmp_path / "no-qemu")], capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode == 1
+    assert r.stdout == ""  # never reported as started
+    assert f"start qemu: exec {tmp_path / 'no-qemu'}: No such file or directory" in r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["vmm.log"]
