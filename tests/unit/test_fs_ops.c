@@ -516,6 +516,16 @@ static void test_destroy(void **state)
 	assert_int_equal(tfs_handles(t), 0);
 	/* needs INIT again */
 	assert_int_equal(tfs_getattr(t, FUSE_ROOT_ID, NULL), -EIO);
+	struct fuse_init_in in = {.major = 7, .minor = FUSE_KERNEL_MINOR_VERSION};
+	assert_int_equal(tfs_call(t, FUSE_INIT, 0, &in, sizeof(in), NULL, 0, NULL, 0), 0);
+	/* a repeated INIT starts a new session: nodes and handles of the old one go */
+	assert_int_equal(tfs_create(t, FUSE_ROOT_ID, "g", O_RDWR, 0644, &ino, &fh), 0);
+	assert_int_equal(tfs_inodes(t), 2);
+	assert_int_equal(tfs_handles(t), 1);
+	assert_int_equal(tfs_call(t, FUSE_INIT, 0, &in, sizeof(in), NULL, 0, NULL, 0), 0);
+	assert_int_equal(tfs_inodes(t), 1);
+	assert_int_equal(tfs_handles(t), 0);
+	assert_int_equal(tfs_getattr(t, ino, NULL), -EBADF);
 }
 
 int main(void)

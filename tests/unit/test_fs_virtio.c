@@ -221,7 +221,11 @@ static void test_requests_through_queues(void **state)
 	assert_int_equal(send(d, 1, FUSE_LOOKUP, FUSE_ROOT_ID, "hello", 6, rep, 20), 16);
 	assert_int_equal(((struct fuse_out_header *)rep)->error, -EIO);
 	assert_int_equal(resets, 0);
-	/* device reset: the server forgets everything and wants INIT again */
+	/* device reset (a vhost-user ring stop on VM pause looks the same): the
+	 * FUSE session survives, node ids stay valid */
+	assert_int_equal(send(d, 1, FUSE_LOOKUP, FUSE_ROOT_ID, "hello", 6, rep, sizeof(rep)),
+			 16 + sizeof(struct fuse_entry_out));
+	node = ((struct fuse_entry_out *)(rep + 16))->nodeid;
 	virtio_dev_reset(d);
 	for (unsigned q = 0; q < d->ops->num_queues; q++) {
 		d->vq[q].num = QNUM;
@@ -229,8 +233,14 @@ static void test_requests_through_queues(void **state)
 	}
 	memset(mem, 0, DATA_OFF);
 	assert_int_equal(d->ops->activate(d), 0);
-	assert_int_equal(send(d, 1, FUSE_LOOKUP, FUSE_ROOT_ID, "hello", 6, rep, sizeof(rep)), 16);
-	assert_int_equal(((struct fuse_out_header *)rep)->error, -EIO);
+	struct fuse_getattr_in ga = {0};
+	assert_int_equal(send(d, 1, FUSE_GETATTR, node, &ga, sizeof(ga), rep, sizeof(rep)),
+			 16 + sizeof(struct fuse_attr_out));
+	/* a new session (INIT again) forgets the old node ids */
+	assert_int_equal(send(d, 1, FUSE_INIT, 0, &in, sizeof(in), rep, sizeof(rep)),
+			 sizeof(struct fuse_out_header) + sizeof(struct fuse_init_out));
+	assert_int_equal(send(d, 1, FUSE_GETATTR, node, &ga, sizeof(ga), rep, sizeof(rep)), 16);
+	assert_int_equal(((struct fuse_out_header *)rep)->error, -EBADF);
 	virtio_dev_destroy(d);
 }
 

@@ -54,11 +54,12 @@ static int vfs_activate(struct virtio_dev *d)
 	return 0;
 }
 
+/* The FUSE session outlives a ring stop (vhost-user GET_VRING_BASE on a VM
+ * pause, for one): inodes and handles stay until the driver starts a new
+ * session with FUSE_INIT, which is where the server forgets the old one. */
 static void vfs_reset(struct virtio_dev *d)
 {
-	struct vfs *v = d->priv;
 	d->active = false;
-	fs_server_reset(v->srv); /* the driver starts over with FUSE_INIT */
 }
 
 static void vfs_destroy(struct virtio_dev *d)

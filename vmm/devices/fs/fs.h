@@ -35,7 +35,7 @@ struct fs_server *fs_server_new(const char *dir, enum fs_cache cache, char *err,
 void fs_server_free(struct fs_server *s);
 
 /* Forget every inode but the root and close every handle; the next request
- * must be INIT (device reset, FUSE_DESTROY). */
+ * must be INIT (FUSE_DESTROY, and a repeated FUSE_INIT, do this). */
 void fs_server_reset(struct fs_server *s);
 
 /* Handle one FUSE request held in req[0..nreq) and write the reply into

@@ -285,6 +285,8 @@ static int64_t op_init(struct fs_req *r)
 		return 8;
 	if (in->minor < 12)
 		return -EPROTO;
+	if (s->inited)
+		fs_server_reset(s); /* a new session: the old node ids and handles are gone */
 	uint64_t want = in->flags;
 	if (in->minor >= 36 && r->arglen >= sizeof(*in) && (in->flags & FUSE_INIT_EXT))
 		want |= (uint64_t)in->flags2 << 32;
