@@ -12,6 +12,7 @@ test_virtq_devs_SRCS = tests/unit/test_virtq_devs.c $(DEVLIB_SRCS) $(COMMON_SRCS
 test_vsock_conn_SRCS = tests/unit/test_vsock_conn.c vmm/devices/vsock_conn.c
 test_vsock_dev_SRCS = tests/unit/test_vsock_dev.c $(DEVLIB_SRCS) $(COMMON_SRCS)
 
-FUZZERS += fuzz_virtq fuzz_vsock
+FUZZERS += fuzz_virtq fuzz_vsock fuzz_vsock_dev
 fuzz_virtq_SRCS = tests/fuzz/fuzz_virtq.c $(DEVLIB_SRCS) $(COMMON_SRCS)
 fuzz_vsock_SRCS = tests/fuzz/fuzz_vsock.c vmm/devices/vsock_conn.c
+fuzz_vsock_dev_SRCS = tests/fuzz/fuzz_vsock_dev.c $(DEVLIB_SRCS) $(COMMON_SRCS)
