@@ -231,6 +231,24 @@ static void test_readdirplus_small_buffer(void **state)
 	}
 	assert_int_equal(got, 7);
 	assert_int_equal(tfs_inodes(t), 2 + 5);
+	/* a request naming another node id still lists (and looks up in) the
+	 * directory the handle was opened on */
+	uint64_t f0 = 0;
+	struct fuse_entry_out e;
+	assert_int_equal(tfs_lookup(t, dir, "f0", &e), 0);
+	f0 = e.attr.ino;
+	r = (struct fuse_read_in){.fh = fh, .offset = 0, .size = 4096};
+	assert_int_equal(tfs_call(t, FUSE_READDIRPLUS, FUSE_ROOT_ID, &r, sizeof(r), NULL, 0, NULL, 0), 0);
+	bool found = false;
+	for (size_t pos = 0; pos < t->replen;) {
+		struct fuse_direntplus *dp = (void *)((uint8_t *)tfs_out(t) + pos);
+		if (dp->dirent.namelen == 2 && !memcmp(dp->dirent.name, "f0", 2)) {
+			assert_int_equal(dp->entry_out.attr.ino, f0);
+			found = true;
+		}
+		pos += FUSE_DIRENT_ALIGN(sizeof(*dp) + dp->dirent.namelen);
+	}
+	assert_true(found);
 	struct fuse_release_in rel = {.fh = fh};
 	assert_int_equal(tfs_call(t, FUSE_RELEASEDIR, dir, &rel, sizeof(rel), NULL, 0, NULL, 0), 0);
 	struct fuse_fsync_in fs = {.fh = fh};

@@ -167,7 +167,7 @@ int64_t fs_op_opendir(struct fs_req *r)
 	int fd = fs_reopen(r->s, in, O_RDONLY | O_DIRECTORY);
 	if (fd < 0)
 		return fd;
-	uint64_t fh = fs_handle_new(&r->s->ht, fd, true);
+	uint64_t fh = fs_handle_new(&r->s->ht, fd, true, in->nodeid);
 	if (!fh) {
 		close(fd);
 		return -ENFILE;
@@ -191,7 +191,9 @@ static int64_t do_readdir(struct fs_req *r, bool plus)
 	struct fs_handle *h = fs_handle_get(&r->s->ht, in->fh, true);
 	if (!h)
 		return -EBADF;
-	struct fs_inode *dir = plus ? fs_req_inode(r, r->h->nodeid) : NULL;
+	/* Entries are looked up under the directory the handle was opened on,
+	 * whatever node id the request names. */
+	struct fs_inode *dir = plus ? fs_req_inode(r, h->nodeid) : NULL;
 	if (plus && !dir)
 		return -EBADF;
 	size_t cap = in->size;

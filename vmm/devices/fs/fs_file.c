@@ -45,7 +45,7 @@ int64_t fs_op_open(struct fs_req *r)
 	int fd = fs_reopen(r->s, ino, clean_flags(in->flags));
 	if (fd < 0)
 		return fd;
-	uint64_t fh = fs_handle_new(&r->s->ht, fd, false);
+	uint64_t fh = fs_handle_new(&r->s->ht, fd, false, ino->nodeid);
 	if (!fh) {
 		close(fd);
 		return -ENFILE;
@@ -83,7 +83,7 @@ int64_t fs_op_create(struct fs_req *r)
 		close(fd);
 		return err;
 	}
-	uint64_t fh = fs_handle_new(&r->s->ht, fd, false);
+	uint64_t fh = fs_handle_new(&r->s->ht, fd, false, e->nodeid);
 	if (!fh) {
 		close(fd);
 		struct fs_inode *ino = fs_req_inode(r, e->nodeid);

@@ -24,7 +24,7 @@ void fs_htable_destroy(struct fs_htable *t)
 	fs_htable_init(t);
 }
 
-uint64_t fs_handle_new(struct fs_htable *t, int fd, bool dir)
+uint64_t fs_handle_new(struct fs_htable *t, int fd, bool dir, uint64_t nodeid)
 {
 	if (t->free_head == UINT32_MAX) {
 		if (t->cap >= FS_MAX_HANDLES)
@@ -48,6 +48,7 @@ uint64_t fs_handle_new(struct fs_htable *t, int fd, bool dir)
 	t->free_head = h->next_free;
 	h->fd = fd;
 	h->dir = dir;
+	h->nodeid = nodeid;
 	t->used++;
 	return ((uint64_t)h->gen << 32) | (uint64_t)(i + 1);
 }

@@ -41,6 +41,7 @@ void fs_inode_unref(struct fs_itable *t, struct fs_inode *in, uint64_t n);
 
 struct fs_handle {
 	int fd; /* -1 when the slot is free */
+	uint64_t nodeid; /* the inode it was opened from (READDIRPLUS parent) */
 	bool dir;
 	uint32_t gen;
 	uint32_t next_free;
@@ -54,7 +55,7 @@ struct fs_htable {
 void fs_htable_init(struct fs_htable *t);
 void fs_htable_destroy(struct fs_htable *t);
 /* Returns the fh for fd, or 0 on ENOMEM (fd not closed). */
-uint64_t fs_handle_new(struct fs_htable *t, int fd, bool dir);
+uint64_t fs_handle_new(struct fs_htable *t, int fd, bool dir, uint64_t nodeid);
 struct fs_handle *fs_handle_get(struct fs_htable *t, uint64_t fh, bool dir);
 void fs_handle_free(struct fs_htable *t, uint64_t fh);
 
