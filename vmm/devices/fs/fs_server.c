@@ -443,7 +443,9 @@ ssize_t fs_server_handle(struct fs_server *s, const struct iovec *req, unsigned 
 		res = -EIO;
 	} else {
 		fs_iov_copy_from(req, nreq, 0, s->reqbuf, copy);
-		/* Work on the private copy: the header is re-read from it too. */
+		/* Work on the private copy, with the header we validated (the
+		 * guest may have changed its memory since). */
+		memcpy(s->reqbuf, &h, sizeof(h));
 		r.h = (const struct fuse_in_header *)s->reqbuf;
 		r.arg = s->reqbuf + sizeof(h);
 		r.arglen = copy - sizeof(h);
