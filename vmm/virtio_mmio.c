@@ -41,7 +41,8 @@ struct mmio_dev {
 	int call_fd;
 	/* one pending call into the device, run by the loop thread */
 	enum call_kind call;
-	bool call_done;
+	uint64_t call_seq, done_seq; /* tickets: issued, completed */
+	bool result_pending;         /* done, but its caller has not read the result yet */
 	int call_result;
 	uint32_t cw_off, cw_len;
 	uint8_t cw_buf[8];
@@ -167,34 +168,52 @@ static void on_call(void *opaque, uint32_t events)
 	pthread_mutex_lock(&m->lock);
 	m->call = CALL_NONE;
 	m->call_result = r;
-	m->call_done = true;
+	m->done_seq = m->call_seq;
+	m->result_pending = true;
 	pthread_cond_broadcast(&m->done_cond);
 	pthread_mutex_unlock(&m->lock);
 }
 
-/* vCPU side, lock held: run a call on the loop thread and wait for it. */
+/* Wait on done_cond for at most 50 ms (so a stopping VM never strands us). */
+static void timed_wait(struct mmio_dev *m)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += 50 * 1000 * 1000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_cond_timedwait(&m->done_cond, &m->lock, &ts);
+}
+
+/* vCPU side, lock held: run a call on the loop thread and wait for it. Calls
+ * are serialised (another vCPU may be waiting for its own); the lock is
+ * released while waiting. */
 static int call_device(struct mmio_dev *m, enum call_kind k)
 {
 	uint64_t one = 1;
-	m->call = k;
-	m->call_done = false;
-	if (write(m->call_fd, &one, sizeof(one)) < 0) {
-		m->call = CALL_NONE;
-		return -errno;
-	}
-	while (!m->call_done) {
+	while (m->call != CALL_NONE || m->result_pending) {
 		if (atomic_load(&m->vm->state) == VM_STOPPING)
 			return -ECANCELED;
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 50 * 1000 * 1000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		pthread_cond_timedwait(&m->done_cond, &m->lock, &ts);
+		timed_wait(m);
 	}
-	return m->call_result;
+	uint64_t ticket = ++m->call_seq;
+	m->call = k;
+	if (write(m->call_fd, &one, sizeof(one)) < 0) {
+		m->call = CALL_NONE;
+		pthread_cond_broadcast(&m->done_cond);
+		return -errno;
+	}
+	while (m->done_seq < ticket) {
+		if (atomic_load(&m->vm->state) == VM_STOPPING)
+			return -ECANCELED;
+		timed_wait(m);
+	}
+	int r = m->call_result;
+	m->result_pending = false; /* the slot is free for the next caller */
+	pthread_cond_broadcast(&m->done_cond);
+	return r;
 }
 
 /* ------------------------------------------------------ registers (vCPU) */

@@ -7,6 +7,6 @@ int guest_main(void)
 {
 	for (uint64_t n = 0;; n++) {
 		gprintf("tick %lu\n", n);
-		delay_loops(20000);
+		delay_loops(2000);
 	}
 }
