@@ -109,7 +109,7 @@ int guest_main(void)
 	vdev_kick(&d, 0);
 	unsigned spin = 0;
 	while (!vq_get_used(&vq, &id, &len))
-		if (++spin > 200000)
+		if (++spin > 20000000)
 			guest_fail("device did not recover after reset");
 	gprintf("recovered: used len=%u status=0x%x\n", len, vdev_r(&d, VMMIO_STATUS));
 	return 0;

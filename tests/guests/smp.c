@@ -74,7 +74,7 @@ int guest_main(void)
 		unsigned before = online;
 		guest_start_ap(ids[i], ap);
 		for (unsigned spin = 0; online == before; spin++)
-			if (spin > 5000000)
+			if (spin > 50000000)
 				guest_fail("AP %u never reported", ids[i]);
 	}
 	print_lock();

@@ -46,7 +46,7 @@ int guest_main(void)
 		gprintf("kicked\n");
 		sti();
 		for (unsigned spin = 0; irqs == before; spin++) {
-			if (spin > 3000000) {
+			if (spin > 50000000) {
 				cli();
 				guest_fail("no interrupt: used=%d isr=0x%x status=0x%x",
 					   vq_get_used(&vq, &id, &len), vdev_r(&d, VMMIO_INT_STATUS),

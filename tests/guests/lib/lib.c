@@ -420,7 +420,7 @@ void guest_start_ap(uint32_t apic_id, void (*entry)(void))
 		delay_loops(20000);
 	}
 	for (unsigned spin = 0; !__atomic_load_n(&ap_started, __ATOMIC_ACQUIRE); spin++)
-		if (spin > 2000000)
+		if (spin > 50000000)
 			guest_fail("AP %u did not start", apic_id);
 }
 
