@@ -105,7 +105,7 @@ static void test_empty_and_not_ready(void **state)
 
 static void test_simple_chain_and_push(void **state)
 {
-	memcpy(mem + DATA_OFF, "hello", 5);
+	memcpy(mem + DATA_OFF, "hello", 6); /* with NUL; the chain takes 5 */
 	set_desc(3, gpa(DATA_OFF), 5, 1 /*NEXT*/, 5);
 	set_desc(5, gpa(DATA_OFF + 0x100), 10, 1 | 2 /*NEXT|WRITE*/, 6);
 	set_desc(6, gpa(DATA_OFF + 0x200), 6, 2, 0);

@@ -139,8 +139,10 @@ static int setup(void **state)
 	char spec[200], err[256] = "";
 	snprintf(spec, sizeof(spec), "vsock,uds=%s,cid=%d", uds, GCID);
 	dev = virtio_dev_create(spec, loop, err, sizeof(err));
-	if (!dev)
+	if (!dev) {
 		fail_msg("create: %s", err);
+		return -1;
+	}
 	dev->mem = &gm;
 	dev->transport = &tops;
 	for (int i = 0; i < 3; i++) {
@@ -505,7 +507,7 @@ static void test_reset_drops_connections_and_sends_event(void **state)
 	set_desc(&gq[2], 0, GPA + gq[2].data, 8, 2, 0);
 	avail_add(&gq[2], 0);
 	dev->ops->queue_notify(dev, 2);
-	uint32_t len;
+	uint32_t len = 0;
 	assert_int_equal(used_take(&gq[2], &len), 0);
 	assert_int_equal(len, 4);
 	uint32_t id;

@@ -94,7 +94,7 @@ int evloop_add(struct evloop *l, int fd, uint32_t events, evloop_fn fn, void *op
 		size_t n = l->ntab ? l->ntab : 64;
 		while (n <= (size_t)fd)
 			n *= 2;
-		struct ev **t = realloc(l->tab, n * sizeof(*t));
+		struct ev **t = realloc(l->tab, n * sizeof(struct ev *));
 		if (!t) {
 			ret = -ENOMEM;
 			goto out;

@@ -50,7 +50,7 @@ struct virtio_dev *virtio_dev_create(const char *spec, struct evloop *loop, char
 	size_t klen = comma ? (size_t)(comma - spec) : strlen(spec);
 	const char *opts = comma ? comma + 1 : "";
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-		if (!kinds[i].create || strlen(kinds[i].name) != klen || memcmp(kinds[i].name, spec, klen))
+		if (!kinds[i].create || strlen(kinds[i].name) != klen || memcmp(kinds[i].name, spec, klen) != 0)
 			continue;
 		char sub[256] = "";
 		struct virtio_dev *d = kinds[i].create(opts, loop, sub, sizeof(sub));

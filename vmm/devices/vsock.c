@@ -465,7 +465,7 @@ static void client_close(struct vsock_dev *v, struct vsock_client *cl, bool clos
 /* "CONNECT <port>" with a decimal port: returns the port or -1. */
 static long parse_connect(const char *s)
 {
-	if (strncmp(s, "CONNECT ", 8))
+	if (strncmp(s, "CONNECT ", 8) != 0)
 		return -1;
 	s += 8;
 	if (*s < '0' || *s > '9')
