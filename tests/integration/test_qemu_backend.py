@@ -194,3 +194,28 @@ def test_missing_qemu_fails_at_start(build_dir, kernel, initrd, tmp_path):
     assert r.stdout == ""  # never reported as started
     assert f"start qemu: exec {tmp_path / 'no-qemu'}: No such file or directory" in r.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["vmm.log"]
+
+
+def test_runm_vmm_backend_command_line(build_dir, kernel, initrd, tmp_path):
+    """The runm-vmm backend runs one runm-vmm with the design brief's flags (recorded by a
+    stand-in: this host cannot boot Linux on runm-vmm)."""
+    fake = tmp_path / "fake-vmm"
+    argv_file = tmp_path / "argv"
+    fake.write_text(f"#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done > {argv_file}\n")
+    fake.chmod(0o755)
+    share = tmp_path / "share"
+    share.mkdir()
+    run = tmp_path / "run"
+    run.mkdir()
+    r = subprocess.run([str(build_dir / "runm-vmctl"), "--backend", "runm-vmm", "--runm-vmm",
+                        str(fake), "--kernel", str(kernel), "--initrd", str(initrd), "--cmdline",
+                        "console=ttyS0 pci=off", "--cpus", "2", "--mem", "300", "--vsock-uds",
+                        str(run / "vsock.sock"), "--cid", "9", "--fs", f"rootfs={share}", "--rng",
+                        "--console", str(run / "console.log"), "--run-dir", str(run)],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert '"backend":"runm-vmm"' in r.stdout
+    assert argv_file.read_text().splitlines() == [
+        "--kernel", str(kernel), "--initrd", str(initrd), "--cmdline", "console=ttyS0 pci=off",
+        "--cpus", "2", "--mem", "300", "--vsock-uds", str(run / "vsock.sock"), "--vsock-cid", "9",
+        "--rng", "--fs", f"rootfs={share}", "--console", str(run / "console.log")]
