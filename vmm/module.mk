@@ -14,8 +14,10 @@ test_vmm_boot_LIBS = -lpthread -lyajl -lseccomp -lcap
 test_vmm_config_SRCS = tests/unit/test_vmm_config.c $(VMM_TEST_SRCS)
 test_vmm_config_LIBS = -lpthread -lyajl -lseccomp -lcap
 
-FUZZERS += fuzz_vmm_loader fuzz_vmm_control
+FUZZERS += fuzz_vmm_loader fuzz_vmm_control fuzz_vmm_mmio
 fuzz_vmm_loader_SRCS = tests/fuzz/fuzz_vmm_loader.c $(VMM_TEST_SRCS)
 fuzz_vmm_loader_LIBS = -lpthread -lyajl -lseccomp -lcap
 fuzz_vmm_control_SRCS = tests/fuzz/fuzz_vmm_control.c $(VMM_TEST_SRCS)
 fuzz_vmm_control_LIBS = -lpthread -lyajl -lseccomp -lcap
+fuzz_vmm_mmio_SRCS = tests/fuzz/fuzz_vmm_mmio.c $(VMM_TEST_SRCS)
+fuzz_vmm_mmio_LIBS = -lpthread -lyajl -lseccomp -lcap
