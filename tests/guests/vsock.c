@@ -7,7 +7,9 @@
  *      we shut our send side and expect SHUTDOWN + RST once the host closes;
  *   2. guest -> host port 6000 (no listener): RST;
  *   3. host -> guest: we listen on port 1024, answer the REQUEST, echo a
- *      message, see the host's SHUTDOWN(SEND) and reset the connection.
+ *      message, see the host's SHUTDOWN(SEND) and reset the connection;
+ *   4. a TX chain shorter than a packet header: the device must ask for a
+ *      reset (DEVICE_NEEDS_RESET); after a driver reset it works again.
  */
 #include "virtio.h"
 
@@ -170,6 +172,51 @@ static void host_to_guest(void)
 	gprintf("h2g: reset\n");
 }
 
+/* Re-arm queue q on the same ring pages after a device reset (the guest
+ * library's ring pool is used up by the first setup). */
+static void requeue(unsigned q, struct vq *vq)
+{
+	memset((void *)vq->desc, 0, 4096);
+	vq->next_free = 0;
+	vq->last_used = 0;
+	uint64_t a = (uint64_t)vq->desc;
+	vdev_w(&d, VMMIO_QUEUE_SEL, q);
+	vdev_w(&d, VMMIO_QUEUE_NUM, vq->num);
+	vdev_w(&d, VMMIO_QUEUE_DESC_LO, (uint32_t)a);
+	vdev_w(&d, VMMIO_QUEUE_DESC_HI, (uint32_t)(a >> 32));
+	vdev_w(&d, VMMIO_QUEUE_AVAIL_LO, (uint32_t)(a + 1024));
+	vdev_w(&d, VMMIO_QUEUE_AVAIL_HI, (uint32_t)((a + 1024) >> 32));
+	vdev_w(&d, VMMIO_QUEUE_USED_LO, (uint32_t)(a + 2048));
+	vdev_w(&d, VMMIO_QUEUE_USED_HI, (uint32_t)((a + 2048) >> 32));
+	vdev_w(&d, VMMIO_QUEUE_READY, 1);
+	GUEST_ASSERT(vdev_r(&d, VMMIO_QUEUE_READY) == 1);
+}
+
+static void malformed_then_reset(void)
+{
+	struct vring_desc c = {.addr = (uint64_t)txbuf, .len = 10};
+	vq_add(&txq, &c, 1);
+	vdev_kick(&d, 1);
+	for (unsigned spin = 0; !(vdev_r(&d, VMMIO_STATUS) & VSTAT_NEEDS_RESET); spin++)
+		if (spin > 2000000)
+			guest_fail("short tx packet did not set DEVICE_NEEDS_RESET");
+	gprintf("malformed: needs reset\n");
+	vdev_w(&d, VMMIO_STATUS, 0);
+	GUEST_ASSERT(vdev_r(&d, VMMIO_STATUS) == 0);
+	if (vdev_negotiate(&d, 1ull << 32) == (uint64_t)-1)
+		guest_fail("features refused after reset");
+	requeue(0, &rxq);
+	requeue(1, &txq);
+	requeue(2, &evq);
+	vdev_driver_ok(&d);
+	for (int i = 0; i < 4; i++)
+		rx_post();
+	vdev_kick(&d, 0);
+	no_listener();
+	GUEST_ASSERT(!(vdev_r(&d, VMMIO_STATUS) & VSTAT_NEEDS_RESET));
+	gprintf("after reset: device works\n");
+}
+
 int guest_main(void)
 {
 	uint64_t base;
@@ -196,6 +243,7 @@ int guest_main(void)
 	gprintf("listening on 1024\n");
 	host_to_guest();
 	GUEST_ASSERT(!(vdev_r(&d, VMMIO_STATUS) & VSTAT_NEEDS_RESET));
+	malformed_then_reset();
 	gprintf("vsock guest done\n");
 	return 0;
 }

@@ -69,6 +69,10 @@ def test_vsock_guest_both_directions(vmm_bin, vsock_guest, tmp_path):
         s.shutdown(socket.SHUT_WR)  # -> guest sees SHUTDOWN(send), answers RST
         assert recv_exact(s, 1) == b""  # the VMM closed us after the RST
         s.close()
+        # a malformed TX chain: DEVICE_NEEDS_RESET, and the device works after a reset
+        vm.wait_line("malformed: needs reset")
+        vm.wait_line("after reset: device works")
+        assert any("shorter than its header" in line for line in vm.log), vm.log
         vm.wait_line("vsock guest done")
         assert vm.wait() == 0, "\n".join(vm.log)
     finally:
