@@ -350,7 +350,8 @@ int loader_boot(struct vm *vm, const char *kname, const uint8_t *k, size_t klen,
 	unsigned ne = build_e820(vm, e);
 	/* zero page (also for ELF kernels: the 64-bit boot protocol reads it) */
 	put16(zp + 0x1fe, 0xaa55);
-	memcpy(zp + 0x202, "HdrS", 4);
+	static const uint8_t hdrs[4] = {'H', 'd', 'r', 'S'}; /* setup header magic */
+	memcpy(zp + 0x202, hdrs, sizeof(hdrs));
 	if (!zp[0x206] && !zp[0x207])
 		put16(zp + 0x206, 0x020c);
 	zp[0x210] = 0xff; /* type_of_loader: undefined */

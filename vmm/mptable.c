@@ -8,6 +8,12 @@
 
 #define MP_IOAPIC_PINS 24
 
+/* Fixed-width, space-padded fields (not C strings). */
+static const uint8_t mp_sig_fp[4] = {'_', 'M', 'P', '_'};
+static const uint8_t mp_sig_table[4] = {'P', 'C', 'M', 'P'};
+static const uint8_t mp_oem[8] = {'R', 'U', 'N', 'M', ' ', ' ', ' ', ' '};
+static const uint8_t mp_product[12] = {'M', 'I', 'C', 'R', 'O', 'V', 'M', ' ', ' ', ' ', ' ', ' '};
+
 static uint8_t csum(const uint8_t *p, size_t n)
 {
 	uint8_t s = 0;
@@ -65,18 +71,18 @@ int mptable_write(uint8_t *dst, size_t room, uint64_t gpa, unsigned ncpus)
 	p += 8, entries++;
 
 	uint16_t len = (uint16_t)(p - hdr);
-	memcpy(hdr, "PCMP", 4);
+	memcpy(hdr, mp_sig_table, sizeof(mp_sig_table));
 	memcpy(hdr + 4, &len, 2);
 	hdr[6] = 4; /* spec 1.4 */
-	memcpy(hdr + 8, "RUNM    ", 8);
-	memcpy(hdr + 16, "MICROVM     ", 12);
+	memcpy(hdr + 8, mp_oem, sizeof(mp_oem));
+	memcpy(hdr + 16, mp_product, sizeof(mp_product));
 	memcpy(hdr + 34, &entries, 2);
 	uint32_t lapic = 0xfee00000;
 	memcpy(hdr + 36, &lapic, 4);
 	hdr[7] = csum(hdr, len);
 
 	uint32_t cfg = (uint32_t)(gpa + 16);
-	memcpy(fp, "_MP_", 4);
+	memcpy(fp, mp_sig_fp, sizeof(mp_sig_fp));
 	memcpy(fp + 4, &cfg, 4);
 	fp[8] = 1; /* length in 16-byte units */
 	fp[9] = 4;
