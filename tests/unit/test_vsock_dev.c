@@ -516,6 +516,25 @@ static void test_reset_drops_connections_and_sends_event(void **state)
 	assert_true(irqs[2] > 0);
 }
 
+static void test_broken_device_does_not_spin(void **state)
+{
+	uint32_t hport;
+	int cfd = h2g_established(&hport, 65536);
+	/* the guest breaks the device while host data is waiting */
+	struct gq *q = &gq[1];
+	set_desc(q, 0, GPA + q->data, 10, 0, 0);
+	avail_add(q, 0);
+	dev->ops->queue_notify(dev, 1);
+	assert_true(dev->broken);
+	assert_int_equal(write(cfd, "data", 4), 4);
+	pump(3);
+	/* nothing is delivered and the loop is idle (no level-triggered spin) */
+	uint32_t len;
+	assert_int_equal(used_take(&gq[0], &len), -1);
+	assert_int_equal(evloop_run_once(loop, 0), 0);
+	close(cfd);
+}
+
 static void test_malformed_tx_marks_broken(void **state)
 {
 	/* a TX chain shorter than a header */
@@ -541,6 +560,7 @@ int main(void)
 		T(test_not_active_closes_clients),
 		T(test_reset_drops_connections_and_sends_event),
 		T(test_malformed_tx_marks_broken),
+		T(test_broken_device_does_not_spin),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

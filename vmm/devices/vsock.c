@@ -77,7 +77,9 @@ static void conn_set_events(struct vsock_dev *v, struct vsock_conn *c, uint32_t 
 static void conn_update_events(struct vsock_dev *v, struct vsock_conn *c)
 {
 	uint32_t want = 0;
-	if (c->state == VS_ESTABLISHED && !v->rx_starved && vsock_conn_peer_free(c))
+	/* level-triggered: only ask for input we will consume */
+	if (c->state == VS_ESTABLISHED && v->dev.active && !v->dev.broken && !v->rx_starved &&
+	    vsock_conn_peer_free(c))
 		want |= EPOLLIN;
 	if (c->buf_len)
 		want |= EPOLLOUT;
