@@ -11,10 +11,10 @@
 
 #include "vmm/devices/vsock_conn.h"
 
-#define CHECK(x)                                                                                                     \
-	do {                                                                                                         \
-		if (!(x))                                                                                            \
-			__builtin_trap();                                                                            \
+#define CHECK(x)                                                                                             \
+	do {                                                                                                 \
+		if (!(x))                                                                                    \
+			__builtin_trap();                                                                    \
 	} while (0)
 
 static struct vsock_conn *pick(struct vsock_mux *m, uint8_t b)

@@ -31,8 +31,14 @@ static void cb(struct ctx *c, int which)
 	if (c->del_self)
 		evloop_del(c->l, c->fds[which][0]);
 }
-static void cb0(void *o, uint32_t ev) { cb(o, 0); }
-static void cb1(void *o, uint32_t ev) { cb(o, 1); }
+static void cb0(void *o, uint32_t ev)
+{
+	cb(o, 0);
+}
+static void cb1(void *o, uint32_t ev)
+{
+	cb(o, 1);
+}
 static int readd_hits;
 static void cb_readd(void *o, uint32_t ev)
 {
@@ -140,10 +146,10 @@ static void test_stop_from_thread(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_dispatch),
-		cmocka_unit_test(test_del_other_inside_callback),
-		cmocka_unit_test(test_del_self_and_readd),
-		cmocka_unit_test(test_stop_from_thread),
+	    cmocka_unit_test(test_dispatch),
+	    cmocka_unit_test(test_del_other_inside_callback),
+	    cmocka_unit_test(test_del_self_and_readd),
+	    cmocka_unit_test(test_stop_from_thread),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

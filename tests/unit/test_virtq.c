@@ -11,22 +11,28 @@
 
 #include "vmm/devices/virtio.h"
 
-#define GPA_BASE 0x100000ull
-#define MEM_SIZE 0x10000
-#define QNUM     8
-#define DESC_OFF 0x0000
+#define GPA_BASE  0x100000ull
+#define MEM_SIZE  0x10000
+#define QNUM	  8
+#define DESC_OFF  0x0000
 #define AVAIL_OFF 0x1000
-#define USED_OFF 0x2000
-#define DATA_OFF 0x4000
+#define USED_OFF  0x2000
+#define DATA_OFF  0x4000
 
 static uint8_t mem[MEM_SIZE] __attribute__((aligned(4096)));
 static struct gmem gm;
 static struct virtq vq;
 static struct virtq_elem el;
 
-static uint64_t gpa(uint32_t off) { return GPA_BASE + off; }
+static uint64_t gpa(uint32_t off)
+{
+	return GPA_BASE + off;
+}
 
-static void put16(uint32_t off, uint16_t v) { memcpy(mem + off, &v, 2); }
+static void put16(uint32_t off, uint16_t v)
+{
+	memcpy(mem + off, &v, 2);
+}
 static uint16_t get16(uint32_t off)
 {
 	uint16_t v;
@@ -40,7 +46,8 @@ static uint32_t get32(uint32_t off)
 	return v;
 }
 
-static void set_desc_at(uint32_t table_off, unsigned i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
+static void set_desc_at(uint32_t table_off, unsigned i, uint64_t addr, uint32_t len, uint16_t flags,
+			uint16_t next)
 {
 	uint8_t *p = mem + table_off + 16 * i;
 	memcpy(p, &addr, 8);
@@ -452,34 +459,34 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(x) cmocka_unit_test_setup(x, setup)
-		T(test_gmem_ptr),
-		T(test_empty_and_not_ready),
-		T(test_simple_chain_and_push),
-		T(test_unpop),
-		T(test_desc_out_of_memory),
-		T(test_desc_addr_overflow),
-		T(test_head_out_of_range),
-		T(test_next_out_of_range),
-		T(test_loop),
-		T(test_self_loop),
-		T(test_full_length_chain_ok),
-		T(test_readable_after_writable),
-		T(test_avail_idx_jump),
-		T(test_ring_outside_memory),
-		T(test_indirect),
-		T(test_direct_then_indirect),
-		T(test_indirect_in_indirect),
-		T(test_indirect_zero_len),
-		T(test_indirect_bad_len),
-		T(test_indirect_with_next),
-		T(test_indirect_table_outside),
-		T(test_indirect_loop),
-		T(test_too_many_segs),
-		T(test_index_wraparound),
-		T(test_notify_no_interrupt_flag),
-		T(test_notify_event_idx),
-		T(test_reset),
-		T(test_bad_queue_size),
+	    T(test_gmem_ptr),
+	    T(test_empty_and_not_ready),
+	    T(test_simple_chain_and_push),
+	    T(test_unpop),
+	    T(test_desc_out_of_memory),
+	    T(test_desc_addr_overflow),
+	    T(test_head_out_of_range),
+	    T(test_next_out_of_range),
+	    T(test_loop),
+	    T(test_self_loop),
+	    T(test_full_length_chain_ok),
+	    T(test_readable_after_writable),
+	    T(test_avail_idx_jump),
+	    T(test_ring_outside_memory),
+	    T(test_indirect),
+	    T(test_direct_then_indirect),
+	    T(test_indirect_in_indirect),
+	    T(test_indirect_zero_len),
+	    T(test_indirect_bad_len),
+	    T(test_indirect_with_next),
+	    T(test_indirect_table_outside),
+	    T(test_indirect_loop),
+	    T(test_too_many_segs),
+	    T(test_index_wraparound),
+	    T(test_notify_no_interrupt_flag),
+	    T(test_notify_event_idx),
+	    T(test_reset),
+	    T(test_bad_queue_size),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

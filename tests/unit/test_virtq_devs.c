@@ -14,14 +14,20 @@
 
 #define GPA_BASE 0x200000ull
 #define MEM_SIZE 0x8000
-#define QNUM     4
+#define QNUM	 4
 
 static uint8_t mem[MEM_SIZE] __attribute__((aligned(4096)));
 static struct gmem gm = {.n = 1, .r = {{.gpa = GPA_BASE, .size = MEM_SIZE, .hva = mem}}};
 
 static int notified, needs_reset;
-static void t_notify(struct virtio_dev *d, unsigned q) { notified++; }
-static void t_reset(struct virtio_dev *d) { needs_reset++; }
+static void t_notify(struct virtio_dev *d, unsigned q)
+{
+	notified++;
+}
+static void t_reset(struct virtio_dev *d)
+{
+	needs_reset++;
+}
 static const struct virtio_transport_ops tops = {.notify_queue = t_notify, .needs_reset = t_reset};
 
 static void put_desc(unsigned i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
@@ -152,10 +158,10 @@ static void test_parse_opts(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_rng_fills),
-		cmocka_unit_test(test_rng_malformed_marks_broken_once),
-		cmocka_unit_test(test_registry),
-		cmocka_unit_test(test_parse_opts),
+	    cmocka_unit_test(test_rng_fills),
+	    cmocka_unit_test(test_rng_malformed_marks_broken_once),
+	    cmocka_unit_test(test_registry),
+	    cmocka_unit_test(test_parse_opts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -28,8 +28,15 @@ static int teardown(void **state)
 
 static struct vsock_hdr gpkt(uint32_t gport, uint32_t hport, uint16_t op, uint32_t len)
 {
-	struct vsock_hdr h = {.src_cid = GCID, .dst_cid = 2, .src_port = gport, .dst_port = hport,
-			      .len = len, .type = 1, .op = op, .buf_alloc = 500, .fwd_cnt = 0};
+	struct vsock_hdr h = {.src_cid = GCID,
+			      .dst_cid = 2,
+			      .src_port = gport,
+			      .dst_port = hport,
+			      .len = len,
+			      .type = 1,
+			      .op = op,
+			      .buf_alloc = 500,
+			      .fwd_cnt = 0};
 	return h;
 }
 
@@ -360,26 +367,26 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(x) cmocka_unit_test_setup_teardown(x, setup, teardown)
-		T(test_hdr_roundtrip),
-		T(test_guest_connect_ok),
-		T(test_guest_connect_refused),
-		T(test_host_connect),
-		T(test_host_connect_guest_rst),
-		T(test_response_before_request_sent),
-		T(test_data_guest_to_host_and_credit),
-		T(test_small_forward_no_update),
-		T(test_credit_update_after_forward),
-		T(test_credit_request),
-		T(test_data_host_to_guest_credit_exhaustion),
-		T(test_guest_shutdown_send),
-		T(test_guest_shutdown_rcv),
-		T(test_host_eof),
-		T(test_host_reset),
-		T(test_guest_rst),
-		T(test_unknown_port),
-		T(test_duplicate_connect),
-		T(test_malformed_headers),
-		T(test_table_full),
+	    T(test_hdr_roundtrip),
+	    T(test_guest_connect_ok),
+	    T(test_guest_connect_refused),
+	    T(test_host_connect),
+	    T(test_host_connect_guest_rst),
+	    T(test_response_before_request_sent),
+	    T(test_data_guest_to_host_and_credit),
+	    T(test_small_forward_no_update),
+	    T(test_credit_update_after_forward),
+	    T(test_credit_request),
+	    T(test_data_host_to_guest_credit_exhaustion),
+	    T(test_guest_shutdown_send),
+	    T(test_guest_shutdown_rcv),
+	    T(test_host_eof),
+	    T(test_host_reset),
+	    T(test_guest_rst),
+	    T(test_unknown_port),
+	    T(test_duplicate_connect),
+	    T(test_malformed_headers),
+	    T(test_table_full),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,11 +24,11 @@
 #include "vmm/devices/virtio.h"
 #include "vmm/devices/vsock_conn.h"
 
-#define GPA      0x100000ull
-#define MEMSZ    (1u << 20)
-#define QN       16
-#define BUFSZ    4096
-#define GCID     3
+#define GPA   0x100000ull
+#define MEMSZ (1u << 20)
+#define QN    16
+#define BUFSZ 4096
+#define GCID  3
 
 static uint8_t mem[MEMSZ] __attribute__((aligned(4096)));
 static struct gmem gm = {.n = 1, .r = {{.gpa = GPA, .size = MEMSZ, .hva = mem}}};
@@ -43,7 +43,10 @@ static struct evloop *loop;
 static char dir[64], uds[128];
 static int irqs[3];
 
-static void t_notify(struct virtio_dev *d, unsigned q) { irqs[q]++; }
+static void t_notify(struct virtio_dev *d, unsigned q)
+{
+	irqs[q]++;
+}
 static const struct virtio_transport_ops tops = {.notify_queue = t_notify};
 
 static void set_desc(struct gq *q, unsigned i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
@@ -60,7 +63,10 @@ static void avail_add(struct gq *q, uint16_t head)
 	q->avail_idx++;
 	memcpy(mem + q->avail + 2, &q->avail_idx, 2);
 }
-static uint32_t bufaddr(struct gq *q, unsigned i) { return q->data + BUFSZ * i; }
+static uint32_t bufaddr(struct gq *q, unsigned i)
+{
+	return q->data + BUFSZ * i;
+}
 
 /* Take the next used entry; returns its head or -1. */
 static int used_take(struct gq *q, uint32_t *len)
@@ -101,7 +107,8 @@ static bool rx_get(struct vsock_hdr *h, void *pl, size_t cap)
 	vsock_hdr_decode(mem + bufaddr(&gq[0], (unsigned)head), h);
 	assert_int_equal(len, VSOCK_HDR_LEN + h->len);
 	if (pl)
-		memcpy(pl, mem + bufaddr(&gq[0], (unsigned)head) + VSOCK_HDR_LEN, h->len < cap ? h->len : cap);
+		memcpy(pl, mem + bufaddr(&gq[0], (unsigned)head) + VSOCK_HDR_LEN,
+		       h->len < cap ? h->len : cap);
 	rx_post((unsigned)head);
 	dev->ops->queue_notify(dev, 0);
 	return true;
@@ -549,18 +556,18 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(x) cmocka_unit_test_setup_teardown(x, setup, teardown)
-		T(test_create_errors),
-		T(test_host_to_guest),
-		T(test_host_to_guest_refused),
-		T(test_guest_to_host),
-		T(test_guest_to_host_no_listener),
-		T(test_credit_flow_host_to_guest),
-		T(test_credit_flow_guest_to_host),
-		T(test_credit_violation_resets),
-		T(test_not_active_closes_clients),
-		T(test_reset_drops_connections_and_sends_event),
-		T(test_malformed_tx_marks_broken),
-		T(test_broken_device_does_not_spin),
+	    T(test_create_errors),
+	    T(test_host_to_guest),
+	    T(test_host_to_guest_refused),
+	    T(test_guest_to_host),
+	    T(test_guest_to_host_no_listener),
+	    T(test_credit_flow_host_to_guest),
+	    T(test_credit_flow_guest_to_host),
+	    T(test_credit_violation_resets),
+	    T(test_not_active_closes_clients),
+	    T(test_reset_drops_connections_and_sends_event),
+	    T(test_malformed_tx_marks_broken),
+	    T(test_broken_device_does_not_spin),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,9 +19,9 @@ struct virtio_dev_kind {
 #pragma weak virtio_fs_create
 
 static const struct virtio_dev_kind kinds[] = {
-	{"rng", virtio_rng_create},
-	{"vsock", virtio_vsock_create},
-	{"fs", virtio_fs_create},
+    {"rng", virtio_rng_create},
+    {"vsock", virtio_vsock_create},
+    {"fs", virtio_fs_create},
 };
 
 const char *virtio_dev_kinds(void)
@@ -50,7 +50,8 @@ struct virtio_dev *virtio_dev_create(const char *spec, struct evloop *loop, char
 	size_t klen = comma ? (size_t)(comma - spec) : strlen(spec);
 	const char *opts = comma ? comma + 1 : "";
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-		if (!kinds[i].create || strlen(kinds[i].name) != klen || memcmp(kinds[i].name, spec, klen) != 0)
+		if (!kinds[i].create || strlen(kinds[i].name) != klen ||
+		    memcmp(kinds[i].name, spec, klen) != 0)
 			continue;
 		char sub[256] = "";
 		struct virtio_dev *d = kinds[i].create(opts, loop, sub, sizeof(sub));
@@ -58,8 +59,8 @@ struct virtio_dev *virtio_dev_create(const char *spec, struct evloop *loop, char
 			snprintf(err, errlen, "device %s: %s", kinds[i].name, sub[0] ? sub : "cannot create");
 		return d;
 	}
-	snprintf(err, errlen, "unknown device kind '%.*s' (known kinds: %s)", (int)(klen > 64 ? 64 : klen), spec,
-		 virtio_dev_kinds());
+	snprintf(err, errlen, "unknown device kind '%.*s' (known kinds: %s)", (int)(klen > 64 ? 64 : klen),
+		 spec, virtio_dev_kinds());
 	return NULL;
 }
 

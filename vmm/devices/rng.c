@@ -86,15 +86,15 @@ static void rng_destroy(struct virtio_dev *d)
 }
 
 static const struct virtio_dev_ops rng_ops = {
-	.name = "rng",
-	.device_id = VIRTIO_ID_RNG,
-	.num_queues = 1,
-	.queue_max = 256,
-	.features = 0,
-	.activate = rng_activate,
-	.queue_notify = rng_queue_notify,
-	.reset = rng_reset,
-	.destroy = rng_destroy,
+    .name = "rng",
+    .device_id = VIRTIO_ID_RNG,
+    .num_queues = 1,
+    .queue_max = 256,
+    .features = 0,
+    .activate = rng_activate,
+    .queue_notify = rng_queue_notify,
+    .reset = rng_reset,
+    .destroy = rng_destroy,
 };
 
 static int rng_opt(const char *k, const char *v, void *opaque)

@@ -23,8 +23,14 @@ struct vdesc {
 };
 
 /* Ring sizes in bytes, including the trailing event-index field. */
-static uint64_t avail_size(uint16_t num) { return 4 + 2 * (uint64_t)num + 2; }
-static uint64_t used_size(uint16_t num) { return 4 + 8 * (uint64_t)num + 2; }
+static uint64_t avail_size(uint16_t num)
+{
+	return 4 + 2 * (uint64_t)num + 2;
+}
+static uint64_t used_size(uint16_t num)
+{
+	return 4 + 8 * (uint64_t)num + 2;
+}
 
 static bool vq_configured(const struct virtq *vq)
 {

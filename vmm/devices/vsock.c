@@ -26,11 +26,11 @@
 
 #include "log.h"
 
-#define VSOCK_Q_RX    0
-#define VSOCK_Q_TX    1
-#define VSOCK_Q_EVENT 2
-#define VSOCK_BUF_ALLOC (256 * 1024)
-#define VSOCK_MAX_CLIENTS 64
+#define VSOCK_Q_RX		    0
+#define VSOCK_Q_TX		    1
+#define VSOCK_Q_EVENT		    2
+#define VSOCK_BUF_ALLOC		    (256 * 1024)
+#define VSOCK_MAX_CLIENTS	    64
 #define VSOCK_EVENT_TRANSPORT_RESET 0
 
 struct vsock_client { /* host client that has not sent its CONNECT line yet */
@@ -366,7 +366,8 @@ static void process_tx(struct vsock_dev *v)
 			break;
 		}
 		if (v->elem.out_len < VSOCK_HDR_LEN) {
-			virtio_dev_broken(d, "tx packet of %zu bytes is shorter than its header", v->elem.out_len);
+			virtio_dev_broken(d, "tx packet of %zu bytes is shorter than its header",
+					  v->elem.out_len);
 			break;
 		}
 		uint8_t raw[VSOCK_HDR_LEN];
@@ -593,15 +594,15 @@ static void vsock_destroy(struct virtio_dev *d)
 }
 
 static const struct virtio_dev_ops vsock_ops = {
-	.name = "vsock",
-	.device_id = VIRTIO_ID_VSOCK,
-	.num_queues = 3,
-	.queue_max = 256,
-	.features = 0,
-	.activate = vsock_activate,
-	.queue_notify = vsock_queue_notify,
-	.reset = vsock_reset,
-	.destroy = vsock_destroy,
+    .name = "vsock",
+    .device_id = VIRTIO_ID_VSOCK,
+    .num_queues = 3,
+    .queue_max = 256,
+    .features = 0,
+    .activate = vsock_activate,
+    .queue_notify = vsock_queue_notify,
+    .reset = vsock_reset,
+    .destroy = vsock_destroy,
 };
 
 struct vsock_opts {
@@ -643,7 +644,8 @@ static int bind_uds(const char *path, char *err, size_t errlen)
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	/* guest->host connections use "<path>_<port>": keep room for the suffix */
 	if (strlen(path) + 11 >= sizeof(sa.sun_path)) {
-		snprintf(err, errlen, "uds path %s: too long (max %zu bytes)", path, sizeof(sa.sun_path) - 12);
+		snprintf(err, errlen, "uds path %s: too long (max %zu bytes)", path,
+			 sizeof(sa.sun_path) - 12);
 		return -1;
 	}
 	strcpy(sa.sun_path, path);

@@ -279,7 +279,8 @@ void vsock_conn_forwarded(struct vsock_conn *c, uint32_t n)
 
 uint32_t vsock_conn_peer_free(const struct vsock_conn *c)
 {
-	if (c->state != VS_ESTABLISHED || (c->guest_shut & VSOCK_SHUT_RCV) || (c->host_shut & VSOCK_SHUT_SEND))
+	if (c->state != VS_ESTABLISHED || (c->guest_shut & VSOCK_SHUT_RCV) ||
+	    (c->host_shut & VSOCK_SHUT_SEND))
 		return 0;
 	uint32_t in_flight = c->tx_cnt - c->peer_fwd_cnt;
 	if (in_flight >= c->peer_buf_alloc)
@@ -337,11 +338,11 @@ bool vsock_mux_next_ctrl(struct vsock_mux *m, struct vsock_hdr *h)
 		uint8_t bit;
 		uint16_t op;
 	} order[] = {
-		{VSC_TX_REQUEST, VSOCK_OP_REQUEST},
-		{VSC_TX_RESPONSE, VSOCK_OP_RESPONSE},
-		{VSC_TX_CREDIT_UPDATE, VSOCK_OP_CREDIT_UPDATE},
-		{VSC_TX_CREDIT_REQUEST, VSOCK_OP_CREDIT_REQUEST},
-		{VSC_TX_SHUTDOWN, VSOCK_OP_SHUTDOWN},
+	    {VSC_TX_REQUEST, VSOCK_OP_REQUEST},
+	    {VSC_TX_RESPONSE, VSOCK_OP_RESPONSE},
+	    {VSC_TX_CREDIT_UPDATE, VSOCK_OP_CREDIT_UPDATE},
+	    {VSC_TX_CREDIT_REQUEST, VSOCK_OP_CREDIT_REQUEST},
+	    {VSC_TX_SHUTDOWN, VSOCK_OP_SHUTDOWN},
 	};
 	for (unsigned i = 0; i < m->nconns; i++) {
 		struct vsock_conn *c = m->conns[i];

@@ -11,8 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define VSOCK_HDR_LEN   44
-#define VSOCK_HOST_CID  2
+#define VSOCK_HDR_LEN	  44
+#define VSOCK_HOST_CID	  2
 #define VSOCK_TYPE_STREAM 1
 
 enum vsock_op {
@@ -26,11 +26,11 @@ enum vsock_op {
 	VSOCK_OP_CREDIT_REQUEST = 7,
 };
 
-#define VSOCK_SHUT_RCV  1 /* sender will receive no more */
+#define VSOCK_SHUT_RCV	1 /* sender will receive no more */
 #define VSOCK_SHUT_SEND 2 /* sender will send no more */
 
 /* Largest payload of one packet either way; also bounds a guest packet. */
-#define VSOCK_MAX_PKT   65536
+#define VSOCK_MAX_PKT	65536
 #define VSOCK_MAX_CONNS 256
 #define VSOCK_RST_QUEUE 256
 
@@ -49,52 +49,52 @@ enum vsock_state {
 	VS_CONNECTING_H2G = 1, /* host client asked; REQUEST to the guest pending/sent */
 	VS_CONNECTING_G2H,     /* guest asked; host connect in progress */
 	VS_ESTABLISHED,
-	VS_CLOSED,             /* RST sent or received: plumbing frees it */
+	VS_CLOSED, /* RST sent or received: plumbing frees it */
 };
 
 /* Guest-bound control packets waiting for an RX buffer. */
-#define VSC_TX_REQUEST  0x01
-#define VSC_TX_RESPONSE 0x02
-#define VSC_TX_RST      0x04
-#define VSC_TX_SHUTDOWN 0x08
+#define VSC_TX_REQUEST	      0x01
+#define VSC_TX_RESPONSE	      0x02
+#define VSC_TX_RST	      0x04
+#define VSC_TX_SHUTDOWN	      0x08
 #define VSC_TX_CREDIT_UPDATE  0x10
 #define VSC_TX_CREDIT_REQUEST 0x20
 
 /* Host-side actions for the plumbing (cleared by it once done). */
-#define VSC_ACT_CONNECT  0x01 /* connect to <uds>_<hport>, then vsock_conn_connected() */
+#define VSC_ACT_CONNECT	 0x01 /* connect to <uds>_<hport>, then vsock_conn_connected() */
 #define VSC_ACT_REPLY_OK 0x02 /* write "OK <hport>\n" to the host client */
-#define VSC_ACT_SHUT_WR  0x04 /* guest sends no more: shutdown(SHUT_WR) once the buffer drained */
-#define VSC_ACT_SHUT_RD  0x08 /* guest receives no more: stop reading the host socket */
-#define VSC_ACT_CLOSE    0x10 /* close the host socket and free the connection */
+#define VSC_ACT_SHUT_WR	 0x04 /* guest sends no more: shutdown(SHUT_WR) once the buffer drained */
+#define VSC_ACT_SHUT_RD	 0x08 /* guest receives no more: stop reading the host socket */
+#define VSC_ACT_CLOSE	 0x10 /* close the host socket and free the connection */
 
 struct vsock_conn {
-	uint32_t gport, hport;   /* guest-side and host-side port */
+	uint32_t gport, hport; /* guest-side and host-side port */
 	enum vsock_state state;
 	bool host_initiated;
 	/* credit the guest gave us */
 	uint32_t peer_buf_alloc, peer_fwd_cnt;
-	uint32_t tx_cnt;         /* payload bytes sent to the guest */
+	uint32_t tx_cnt; /* payload bytes sent to the guest */
 	/* credit we give the guest */
-	uint32_t buf_alloc;      /* our per-connection buffer */
-	uint32_t rx_cnt;         /* payload bytes received from the guest */
-	uint32_t fwd_cnt;        /* of which forwarded to the host socket */
-	uint32_t fwd_cnt_sent;   /* fwd_cnt last advertised */
-	uint8_t guest_shut;      /* VSOCK_SHUT_* the guest announced */
-	uint8_t host_shut;       /* VSOCK_SHUT_* we announced to the guest */
-	uint8_t tx_pending;      /* VSC_TX_* */
-	uint8_t actions;         /* VSC_ACT_* */
+	uint32_t buf_alloc;    /* our per-connection buffer */
+	uint32_t rx_cnt;       /* payload bytes received from the guest */
+	uint32_t fwd_cnt;      /* of which forwarded to the host socket */
+	uint32_t fwd_cnt_sent; /* fwd_cnt last advertised */
+	uint8_t guest_shut;    /* VSOCK_SHUT_* the guest announced */
+	uint8_t host_shut;     /* VSOCK_SHUT_* we announced to the guest */
+	uint8_t tx_pending;    /* VSC_TX_* */
+	uint8_t actions;       /* VSC_ACT_* */
 	/* plumbing state (vsock.c) */
 	int fd;
 	uint32_t events;
-	uint8_t *buf;            /* guest->host bytes the socket did not take yet */
+	uint8_t *buf; /* guest->host bytes the socket did not take yet */
 	uint32_t buf_head, buf_len;
-	bool want_read;          /* the host socket signalled readable */
-	void *owner;             /* the device */
+	bool want_read; /* the host socket signalled readable */
+	void *owner;	/* the device */
 };
 
 struct vsock_mux {
 	uint64_t guest_cid;
-	uint32_t buf_alloc;      /* advertised per connection (≤ VSOCK_MAX_PKT * 4) */
+	uint32_t buf_alloc; /* advertised per connection (≤ VSOCK_MAX_PKT * 4) */
 	uint32_t next_hport;
 	unsigned nconns;
 	struct vsock_conn *conns[VSOCK_MAX_CONNS];
@@ -114,10 +114,10 @@ struct vsock_conn *vsock_mux_host_connect(struct vsock_mux *m, uint32_t gport);
 
 /* Result of one packet from the guest. */
 enum vsock_rx_result {
-	VSR_DROP = 0,    /* ignored (wrong cid, stray packet) */
-	VSR_OK,          /* handled; look at conn->actions / tx_pending */
-	VSR_DATA,        /* *conn receives hdr->len payload bytes: deliver them */
-	VSR_RST,         /* answered with a RST (queued) */
+	VSR_DROP = 0, /* ignored (wrong cid, stray packet) */
+	VSR_OK,	      /* handled; look at conn->actions / tx_pending */
+	VSR_DATA,     /* *conn receives hdr->len payload bytes: deliver them */
+	VSR_RST,      /* answered with a RST (queued) */
 };
 
 /* One packet the guest put on its TX queue; payload_avail is how many payload
