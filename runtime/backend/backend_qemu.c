@@ -176,6 +176,10 @@ int vm_start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 	add(&a, "-display");
 	add(&a, "none");
 	add(&a, "-no-reboot");
+	/* QEMU's own seccomp filter: no obsolete calls, no privilege changes, no
+	 * fork/exec, no scheduler/affinity games. */
+	add(&a, "-sandbox");
+	add(&a, "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
 	if (mach == VM_MACHINE_MICROVM) {
 		add(&a, "-M");
 		/* acpi=off: QEMU then appends virtio_mmio.device= words for the guest;

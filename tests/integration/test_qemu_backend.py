@@ -147,11 +147,13 @@ def test_qemu_command_line(build_dir, kernel, initrd, tmp_path, machine, dev, ac
     want = "console=ttyS0 quiet" if machine == "pc" else "console=ttyS0 pci=off quiet"
     assert after("-append") == [want]
     assert "-no-reboot" in a
+    assert after("-sandbox") == ["on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"]
     assert sorted(p.name for p in run.iterdir()) == ["vmm.log"]
 
 
 def test_device_server_runs_confined(build_dir, kernel, initrd, tmp_path):
-    """Once its devices are open the rng server has no capabilities and a seccomp filter."""
+    """Once its devices are open the rng server has no capabilities and a seccomp filter; QEMU
+    has its own seccomp sandbox."""
     vm = VmCtl(build_dir, tmp_path / "run", kernel, initrd, "idle", extra=["--rng"])
     try:
         assert wait_for_text(vm.console, "RUNM-TEST-INIT READY", 30, vm.proc)
@@ -160,6 +162,9 @@ def test_device_server_runs_confined(build_dir, kernel, initrd, tmp_path):
         assert fields["Seccomp"].strip() == "2"
         assert int(fields["CapEff"], 16) == 0
         assert fields["NoNewPrivs"].strip() == "1"
+        # QEMU runs under its own -sandbox seccomp filter.
+        qemu = open(f"/proc/{vm.pids[0]}/status").read()
+        assert "Seccomp:\t2" in qemu
     finally:
         vm.kill()
 
