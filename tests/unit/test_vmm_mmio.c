@@ -131,6 +131,11 @@ static bool used_one(void)
 	return idx == 1;
 }
 
+static bool int_vring(void)
+{
+	return rd(VMMIO_INT_STATUS) & VMMIO_INT_VRING;
+}
+
 static bool needs_reset(void)
 {
 	return rd(VMMIO_STATUS) & VIRTIO_STATUS_DEVICE_NEEDS_RESET;
@@ -207,11 +212,12 @@ static void test_request_and_interrupt_status(void **state)
 	wr(VMMIO_STATUS, 15);
 	assert_int_equal(rd(VMMIO_STATUS), 15);
 	submit(0x8000, 32, 1);
-	assert_true(wait_for(used_one));
+	/* the interrupt status is raised after the used ring is published */
+	assert_true(wait_for(int_vring));
+	assert_true(used_one());
 	uint32_t len;
 	memcpy(&len, vm.ram + 0x3000 + 8, 4);
 	assert_int_equal(len, 32);
-	assert_true(rd(VMMIO_INT_STATUS) & VMMIO_INT_VRING);
 	wr(VMMIO_INT_ACK, VMMIO_INT_VRING);
 	assert_int_equal(rd(VMMIO_INT_STATUS), 0);
 }
