@@ -33,6 +33,11 @@ static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
 	return 0;
 }
 
+static void remove_base(void)
+{
+	nftw(base, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
@@ -40,6 +45,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	snprintf(base, sizeof(base), "/tmp/runm-fuzz-fuse.XXXXXX");
 	if (!mkdtemp(base))
 		abort();
+	atexit(remove_base);
 	/* Bound what a request can make the host store. */
 	struct rlimit rl = {1 << 20, 1 << 20};
 	setrlimit(RLIMIT_FSIZE, &rl);
