@@ -1,16 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Fuzz the vhost-user backend with a hostile frontend. The input is:
- *   [512 bytes of initial guest memory]
+ *   [512 bytes of initial guest memory; byte 511 odd: serve vsock, else rng]
  *   then records: [fd byte][vu_hdr (12 bytes)][payload: hdr.size bytes, capped]
  * The fd byte's low 2 bits give how many fds ride with the message, bit 2
  * picks an eventfd (else the guest-memory memfd). Each record goes through a
  * real socketpair (vu_msg_recv) into vu_backend_handle, then the kick eventfd
  * fires and the event loop runs once, so a fuzzed ring is served by the real
- * rng device. Nothing may crash, leak or read outside the mapped memory.
+ * rng or vsock device. Nothing may crash, leak or read outside the mapped memory.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -67,6 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (size < MEM_INIT)
 		return 0;
+	bool vsock = data[MEM_INIT - 1] & 1;
 	uint8_t zero[MEM_SIZE] = {0};
 	(void)pwrite(memfd, zero, sizeof(zero), 0);
 	(void)pwrite(memfd, data, MEM_INIT, 0);
@@ -79,7 +82,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	struct evloop *loop = evloop_new();
 	char err[128];
-	struct virtio_dev *dev = loop ? virtio_dev_create("rng", loop, err, sizeof(err)) : NULL;
+	char spec[128], uds[96];
+	snprintf(uds, sizeof(uds), "/tmp/fuzz-vhost-%d.sock", (int)getpid());
+	snprintf(spec, sizeof(spec), "vsock,uds=%s,cid=3", uds);
+	if (vsock)
+		unlink(uds);
+	struct virtio_dev *dev = loop ? virtio_dev_create(vsock ? spec : "rng", loop, err, sizeof(err)) : NULL;
 	struct vu_backend *b = dev ? vu_backend_new(dev, loop, sv[1]) : NULL;
 
 	while (b && size >= 1 + sizeof(struct vu_hdr)) {
@@ -122,6 +130,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		virtio_dev_destroy(dev);
 	if (loop)
 		evloop_free(loop);
+	if (vsock)
+		unlink(uds);
 	close(kick);
 	close(sv[0]);
 	close(sv[1]);
