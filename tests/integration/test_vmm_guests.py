@@ -197,3 +197,26 @@ def test_tty_console_is_raw_while_running_and_restored():
     assert p.returncode == 0, err.decode()
     assert b"echo: raw input" in out
     assert after == before
+
+
+def test_pvh_entry_and_start_info(tmp_path):
+    """An ELF with the Xen PVH note is entered in 32-bit mode with ebx = hvm_start_info."""
+    initrd = tmp_path / "initrd.img"
+    data = bytes((i * 13 + 1) & 0xFF for i in range(6000))
+    initrd.write_bytes(data)
+    r = run_vmm(["--kernel", guest("pvh"), "--mem", "32", "--initrd", initrd, "--cmdline", "pvh runm.test=1"])
+    assert r.returncode == 0, r.stderr
+    assert "mode=pvh start_info=0x6000" in r.stdout
+    assert "magic=0x336ec578 version=1" in r.stdout
+    assert "cmdline=pvh runm.test=1" in r.stdout
+    memmap = [(int(a, 16), int(b, 16), int(t))
+              for a, b, t in re.findall(r"^memmap 0x([0-9a-f]+) 0x([0-9a-f]+) (\d+)$", r.stdout, re.M)]
+    assert memmap == [(0, 0x9FC00, 1), (0x100000, (32 << 20) - 0x100000, 1)]
+    m = re.search(r"^module 0x([0-9a-f]+) size=(\d+) sum=(\d+)$", r.stdout, re.M)
+    assert m and int(m.group(2)) == len(data)
+    assert int(m.group(1), 16) % 4096 == 0
+    s = 0
+    for b in data[:4096]:
+        s = (s * 31 + b) & 0xFFFFFFFF
+    assert int(m.group(3)) == s
+    assert_sanitizer_clean(r)
