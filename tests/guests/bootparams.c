@@ -6,6 +6,8 @@
 int guest_main(void)
 {
 	gprintf("cmdline=%s\n", guest_cmdline());
+	gprintf("hdr_version=0x%x loader=0x%x\n", *(volatile uint16_t *)(guest_zero_page + ZP_HDR_VERSION),
+		zp_u8(0x210));
 	gprintf("cmdline_ptr=0x%x\n", zp_u32(ZP_CMD_LINE_PTR));
 	gprintf("initrd=0x%x size=%u\n", zp_u32(ZP_RAMDISK_IMAGE), zp_u32(ZP_RAMDISK_SIZE));
 	unsigned n = zp_u8(ZP_E820_ENTRIES);

@@ -28,3 +28,14 @@ $(B)/guests/%.elf: $(B)/guests/obj/g_%.o $(GUEST_LIB_OBJS) tests/guests/lib/gues
 	$(GUEST_CC) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -o $@ $< $(GUEST_LIB_OBJS)
 
 -include $(wildcard $(B)/guests/obj/*.d)
+
+# bzImage variants: the guest relinked with its entry at 0x100200, flattened and
+# wrapped in a setup header by mkbzimage.py.
+GUEST_BZ := $(B)/guests/bootparams.bzImage
+guests: $(GUEST_BZ)
+$(B)/guests/%.bz.elf: $(B)/guests/obj/g_%.o $(GUEST_LIB_OBJS) tests/guests/lib/guest_bz.ld
+	$(GUEST_CC) $(GUEST_CFLAGS) $(subst guest.ld,guest_bz.ld,$(GUEST_LDFLAGS)) -o $@ $< $(GUEST_LIB_OBJS)
+$(B)/guests/%.bzImage: $(B)/guests/%.bz.elf tests/guests/mkbzimage.py
+	objcopy -O binary $< $@.flat
+	$(PYTHON) tests/guests/mkbzimage.py $@.flat $@
+	@rm -f $@.flat

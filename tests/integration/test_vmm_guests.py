@@ -7,7 +7,7 @@ import time
 import pytest
 
 from conftest import hw_virt_reason
-from vmm_util import assert_sanitizer_clean, guest, run_guest, run_vmm, vmm, ASAN_ENV
+from vmm_util import ASAN_ENV, GUESTS, assert_sanitizer_clean, guest, run_guest, run_vmm, vmm
 
 
 def test_hello_serial_and_i8042_reset():
@@ -220,3 +220,21 @@ def test_pvh_entry_and_start_info(tmp_path):
         s = (s * 31 + b) & 0xFFFFFFFF
     assert int(m.group(3)) == s
     assert_sanitizer_clean(r)
+
+
+def test_bzimage_boot_protocol(tmp_path):
+    """A mini-guest wrapped as a bzImage (protocol 2.15, 64-bit entry at +0x200)."""
+    bz = GUESTS / "bootparams.bzImage"
+    if not bz.exists():
+        pytest.fail(f"{bz} missing: run `make guests` first")
+    initrd = tmp_path / "initrd.img"
+    initrd.write_bytes(b"runm" * 1000)
+    r = run_vmm(["--kernel", bz, "--mem", "32", "--initrd", initrd, "--cmdline", "bz runm.test=2"])
+    assert r.returncode == 0, r.stderr
+    assert "cmdline=bz runm.test=2" in r.stdout
+    assert "hdr_version=0x20f loader=0xff" in r.stdout  # setup header copied, type_of_loader set
+    m = re.search(r"initrd=0x([0-9a-f]+) size=(\d+)", r.stdout)
+    assert int(m.group(2)) == 4000 and int(m.group(1), 16) % 4096 == 0
+    # the bzImage declares cmdline_size 1024
+    r = run_vmm(["--kernel", bz, "--mem", "32", "--cmdline", "y" * 1100])
+    assert r.returncode == 1 and "longer than the kernel accepts (1023)" in r.stderr, r.stderr
