@@ -522,6 +522,9 @@ static void pipe_step(struct ac_pipe *p)
 	}
 }
 
+static int relay_loop(struct ac_pipe *pipes, size_t n, int signal_fd, void (*on_signal)(void *), void *arg,
+		      struct pollfd *pfd);
+
 int ac_relay(struct ac_pipe *pipes, size_t n, int signal_fd, void (*on_signal)(void *), void *arg)
 {
 	struct pollfd pfd[2 * 8 + 1];
@@ -529,11 +532,30 @@ int ac_relay(struct ac_pipe *pipes, size_t n, int signal_fd, void (*on_signal)(v
 		errno = EINVAL;
 		return -1;
 	}
+	/* Non-blocking for the relay; the original flags come back at the end (the fds may be
+	 * shared with other processes, e.g. an interactive terminal). */
+	int saved[2 * 8];
 	for (size_t i = 0; i < n; i++) {
-		fcntl(pipes[i].from, F_SETFL, fcntl(pipes[i].from, F_GETFL) | O_NONBLOCK);
-		fcntl(pipes[i].to, F_SETFL, fcntl(pipes[i].to, F_GETFL) | O_NONBLOCK);
-		pipe_step(&pipes[i]);
+		saved[2 * i] = fcntl(pipes[i].from, F_GETFL);
+		saved[2 * i + 1] = fcntl(pipes[i].to, F_GETFL);
+		fcntl(pipes[i].from, F_SETFL, saved[2 * i] | O_NONBLOCK);
+		fcntl(pipes[i].to, F_SETFL, saved[2 * i + 1] | O_NONBLOCK);
 	}
+	int rc = relay_loop(pipes, n, signal_fd, on_signal, arg, pfd);
+	for (size_t i = 0; i < n; i++) {
+		if (saved[2 * i] >= 0)
+			fcntl(pipes[i].from, F_SETFL, saved[2 * i]);
+		if (saved[2 * i + 1] >= 0 && !(pipes[i].done && pipes[i].close_to))
+			fcntl(pipes[i].to, F_SETFL, saved[2 * i + 1]);
+	}
+	return rc;
+}
+
+static int relay_loop(struct ac_pipe *pipes, size_t n, int signal_fd, void (*on_signal)(void *), void *arg,
+		      struct pollfd *pfd)
+{
+	for (size_t i = 0; i < n; i++)
+		pipe_step(&pipes[i]);
 	for (;;) {
 		size_t k = 0, live = 0;
 		for (size_t i = 0; i < n; i++) {
