@@ -17,7 +17,10 @@
 
 #include <cmocka.h>
 
+#include "vmm/devices/fs/fs.h"
 #include "vmm/devices/fs/share.h"
+
+#include <linux/fuse.h>
 
 static char base[64], rootfs[128], srcdir[160], srcfile[160], share[128];
 
@@ -174,6 +177,65 @@ static void test_prepare_and_cleanup(void **state)
 	assert_int_equal(fs_share_cleanup(share, err, sizeof(err)), 0);
 }
 
+/* Minimal request helper for the served share. */
+static uint8_t rep[8192];
+static int req(struct fs_server *s, uint32_t op, uint64_t node, const void *a, size_t al, const void *b2,
+	       size_t bl)
+{
+	static uint64_t uniq;
+	struct fuse_in_header h = {
+	    .len = (uint32_t)(sizeof(h) + al + bl), .opcode = op, .unique = ++uniq, .nodeid = node};
+	struct iovec in[3] = {{&h, sizeof(h)}, {(void *)a, al}, {(void *)b2, bl}};
+	struct iovec out = {rep, sizeof(rep)};
+	assert_true(fs_server_handle(s, in, 3, &out, 1) >= 16);
+	return ((struct fuse_out_header *)rep)->error;
+}
+
+static uint64_t lookup(struct fs_server *s, uint64_t parent, const char *name)
+{
+	assert_int_equal(req(s, FUSE_LOOKUP, parent, name, strlen(name) + 1, NULL, 0), 0);
+	return ((struct fuse_entry_out *)(rep + 16))->nodeid;
+}
+
+/* The share as the guest sees it: the server crosses into the binds, and a
+ * read-only bind stays read-only even for guest root. */
+static void test_served_by_the_fuse_server(void **state)
+{
+	if (geteuid() != 0)
+		skip();
+	char err[512];
+	struct fs_share_bind b[] = {{srcdir, true}, {srcfile, false}};
+	assert_int_equal(fs_share_prepare(share, rootfs, false, b, 2, err, sizeof(err)), 0);
+	struct fs_server *s = fs_server_new(share, FS_CACHE_AUTO, err, sizeof(err));
+	assert_non_null(s);
+	struct fuse_init_in in = {.major = 7, .minor = FUSE_KERNEL_MINOR_VERSION};
+	assert_int_equal(req(s, FUSE_INIT, 0, &in, sizeof(in), NULL, 0), 0);
+	uint64_t r = lookup(s, FUSE_ROOT_ID, "rootfs");
+	uint64_t host = lookup(s, r, "etc-hostname");
+	struct fuse_open_in o = {.flags = O_RDONLY};
+	assert_int_equal(req(s, FUSE_OPEN, host, &o, sizeof(o), NULL, 0), 0);
+	struct fuse_read_in rd = {.fh = ((struct fuse_open_out *)(rep + 16))->fh, .size = 64};
+	assert_int_equal(req(s, FUSE_READ, host, &rd, sizeof(rd), NULL, 0), 0);
+	assert_memory_equal(rep + 16, "box\n", 4);
+	uint64_t m = lookup(s, FUSE_ROOT_ID, "mounts");
+	uint64_t ro = lookup(s, m, "0");
+	struct fuse_create_in c = {.flags = O_RDWR, .mode = 0644};
+	assert_int_equal(req(s, FUSE_CREATE, ro, &c, sizeof(c), "x", 2), -EROFS);
+	uint64_t rofile = lookup(s, ro, "ro.txt");
+	o.flags = O_RDWR;
+	assert_int_equal(req(s, FUSE_OPEN, rofile, &o, sizeof(o), NULL, 0), -EROFS);
+	uint64_t f = lookup(s, m, "1");
+	o.flags = O_RDWR | O_TRUNC;
+	assert_int_equal(req(s, FUSE_OPEN, f, &o, sizeof(o), NULL, 0), 0);
+	struct fuse_write_in w = {.fh = ((struct fuse_open_out *)(rep + 16))->fh, .size = 4};
+	assert_int_equal(req(s, FUSE_WRITE, f, &w, sizeof(w), "new\n", 4), 0);
+	char buf[16];
+	assert_string_equal(read_file(srcfile, buf, sizeof(buf)), "new\n");
+	/* the tree the guest sees is busy until the server lets go; cleanup is lazy */
+	assert_int_equal(fs_share_cleanup(share, err, sizeof(err)), 0);
+	fs_server_free(s);
+}
+
 static void test_readonly_rootfs(void **state)
 {
 	if (geteuid() != 0)
@@ -247,6 +309,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_prepare_and_cleanup, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_readonly_rootfs, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_served_by_the_fuse_server, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_source_leaves_nothing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cleanup_never_deletes_through_mounts, setup, teardown),
 	};
