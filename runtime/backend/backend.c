@@ -413,7 +413,10 @@ int vm_stop(struct vm *v, int grace_ms)
 		return 0;
 	v->stopping = true;
 	if (grace_ms > 0) {
-		vm_kill(v, SIGTERM);
+		/* The VMM first: device servers leave by themselves when it
+		 * disconnects, and it does not see them vanish mid-teardown. */
+		if (v->nproc && !v->proc[0].reaped)
+			kill(v->proc[0].pid, SIGTERM);
 		if (vm_wait(v, grace_ms, &st) == 1)
 			return 0;
 	}
