@@ -190,6 +190,21 @@ static const int loop_calls[] = {
     SCMP_SYS(getsockname),
     SCMP_SYS(socketpair),
     SCMP_SYS(flock),
+    SCMP_SYS(timerfd_settime),
+    SCMP_SYS(timerfd_gettime),
+    SCMP_SYS(timerfd_create),
+    SCMP_SYS(openat2),
+    SCMP_SYS(faccessat),
+    SCMP_SYS(faccessat2),
+    SCMP_SYS(fadvise64),
+    SCMP_SYS(sync_file_range),
+    SCMP_SYS(syncfs),
+    SCMP_SYS(lsetxattr),
+    SCMP_SYS(lremovexattr),
+    SCMP_SYS(getpeername),
+    SCMP_SYS(splice),
+    SCMP_SYS(preadv2),
+    SCMP_SYS(pwritev2),
 };
 
 #if defined(__SANITIZE_ADDRESS__)
