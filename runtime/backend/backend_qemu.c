@@ -68,6 +68,18 @@ static char *qemu_escape(const char *s)
 	return o;
 }
 
+/* "-chardev socket,id=ID,path=PATH" value with PATH's commas escaped. */
+static void add_chardev(struct argv *a, const char *id, const char *path)
+{
+	char *esc = qemu_escape(path);
+	if (!esc) {
+		a->oom = true;
+		return;
+	}
+	add(a, "socket,id=%s,path=%s", id, esc);
+	free(esc);
+}
+
 /* The base command line without words that would hide PCI devices. */
 static char *cmdline_for(const char *base, enum vm_machine m)
 {
@@ -211,7 +223,7 @@ int vm_start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 		if (r < 0)
 			goto out;
 		add(&a, "-chardev");
-		add(&a, "socket,id=vsock0,path=%s", sock);
+		add_chardev(&a, "vsock0", sock);
 		add(&a, "-device");
 		add(&a, "%s,chardev=vsock0",
 		    mach == VM_MACHINE_MICROVM ? "vhost-user-vsock-device" : "vhost-user-vsock-pci");
@@ -222,7 +234,7 @@ int vm_start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 		if (r < 0)
 			goto out;
 		add(&a, "-chardev");
-		add(&a, "socket,id=rng0,path=%s", sock);
+		add_chardev(&a, "rng0", sock);
 		add(&a, "-device");
 		add(&a, "%s,chardev=rng0", mach == VM_MACHINE_MICROVM ? "vhost-user-rng" : "vhost-user-rng-pci");
 	}
@@ -242,7 +254,9 @@ int vm_start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 		if (r < 0)
 			goto out;
 		add(&a, "-chardev");
-		add(&a, "socket,id=fs%u,path=%s", i, sock);
+		char id[16];
+		snprintf(id, sizeof(id), "fs%u", i);
+		add_chardev(&a, id, sock);
 		add(&a, "-device");
 		add(&a, "%s,chardev=fs%u,tag=%s",
 		    mach == VM_MACHINE_MICROVM ? "vhost-user-fs-device" : "vhost-user-fs-pci", i,

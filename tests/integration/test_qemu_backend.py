@@ -121,7 +121,7 @@ def test_qemu_command_line(build_dir, kernel, initrd, tmp_path, machine, dev, ac
     argv_file = tmp_path / "argv"
     fake.write_text(f"#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done > {argv_file}\n")
     fake.chmod(0o755)
-    run = tmp_path / "run"
+    run = tmp_path / "run,dir"  # QEMU option values escape commas as ",,"
     run.mkdir()
     r = subprocess.run([str(build_dir / "runm-vmctl"), "--backend", "qemu", "--accel", accel,
                         "--machine", machine, "--qemu", str(fake), "--kernel", str(kernel),
@@ -140,8 +140,9 @@ def test_qemu_command_line(build_dir, kernel, initrd, tmp_path, machine, dev, ac
     assert after("-accel") == [accel] and after("-cpu") == ["max" if accel == "tcg" else "host"]
     assert after("-M")[0].startswith(machine + ",") and "memory-backend=mem" in after("-M")[0]
     assert f"{dev},chardev=rng0" in after("-device")
-    assert f"socket,id=rng0,path={run}/vhost-rng.sock" in after("-chardev")
-    assert after("-serial") == [f"file:{run}/console.log"]
+    esc = str(run).replace(",", ",,")
+    assert f"socket,id=rng0,path={esc}/vhost-rng.sock" in after("-chardev")
+    assert after("-serial") == [f"file:{esc}/console.log"]
     assert after("-kernel") == [str(kernel)] and after("-initrd") == [str(initrd)]
     # pc has PCI devices: pci=off is dropped; microvm (virtio-mmio) keeps the line as given.
     want = "console=ttyS0 quiet" if machine == "pc" else "console=ttyS0 pci=off quiet"
