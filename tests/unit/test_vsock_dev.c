@@ -144,7 +144,7 @@ static int setup(void **state)
 	snprintf(uds, sizeof(uds), "%s/v.sock", dir);
 	loop = evloop_new();
 	char spec[200], err[256] = "";
-	snprintf(spec, sizeof(spec), "vsock,uds=%s,cid=%d", uds, GCID);
+	snprintf(spec, sizeof(spec), "vsock,uds=%s,cid=%d,timeout_ms=300", uds, GCID);
 	dev = virtio_dev_create(spec, loop, err, sizeof(err));
 	if (!dev) {
 		fail_msg("create: %s", err);
@@ -203,7 +203,8 @@ static int listen_at(const char *path)
 	return fd;
 }
 
-/* Read exactly n bytes from fd while pumping the loop. */
+/* Read exactly n bytes from fd while pumping the loop. Returns the count, 0
+ * for EOF (or a reset) before any byte, -2 when nothing happened in time. */
 static ssize_t read_pumped(int fd, void *buf, size_t n)
 {
 	size_t got = 0;
@@ -214,10 +215,10 @@ static ssize_t read_pumped(int fd, void *buf, size_t n)
 			continue;
 		ssize_t r = read(fd, (char *)buf + got, n - got);
 		if (r <= 0)
-			return got ? (ssize_t)got : r;
+			return got ? (ssize_t)got : 0;
 		got += (size_t)r;
 	}
-	return (ssize_t)got;
+	return got ? (ssize_t)got : -2;
 }
 
 /* Host client connects to guest port 1024; the fake guest accepts. */
@@ -542,6 +543,32 @@ static void test_broken_device_does_not_spin(void **state)
 	close(cfd);
 }
 
+static void test_timeouts(void **state)
+{
+	/* a client that never sends its CONNECT line is dropped */
+	int idle = client_connect(uds);
+	/* a guest that never answers a REQUEST: RST to the guest, client closed */
+	int cfd = client_connect(uds);
+	assert_int_equal(write(cfd, "CONNECT 4000\n", 13), 13);
+	struct vsock_hdr h;
+	assert_true(rx_get(&h, NULL, 0));
+	assert_int_equal(h.op, VSOCK_OP_REQUEST);
+	char b;
+	assert_int_equal(read_pumped(cfd, &b, 1), 0);
+	assert_true(rx_get(&h, NULL, 0));
+	assert_int_equal(h.op, VSOCK_OP_RST);
+	assert_int_equal(h.dst_port, 4000);
+	assert_int_equal(read_pumped(idle, &b, 1), 0);
+	close(idle);
+	close(cfd);
+	/* nothing pending any more: the loop goes idle (the tick is disarmed) */
+	pump(10);
+	assert_int_equal(evloop_run_once(loop, 250), 0);
+	char err[128];
+	assert_null(virtio_dev_create("vsock,uds=/tmp/x,timeout_ms=0", loop, err, sizeof(err)));
+	assert_non_null(strstr(err, "timeout_ms"));
+}
+
 static void test_malformed_tx_marks_broken(void **state)
 {
 	/* a TX chain shorter than a header */
@@ -568,6 +595,7 @@ int main(void)
 	    T(test_reset_drops_connections_and_sends_event),
 	    T(test_malformed_tx_marks_broken),
 	    T(test_broken_device_does_not_spin),
+	    T(test_timeouts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

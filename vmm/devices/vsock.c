@@ -21,7 +21,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -32,11 +34,14 @@
 #define VSOCK_BUF_ALLOC		    (256 * 1024)
 #define VSOCK_MAX_CLIENTS	    64
 #define VSOCK_EVENT_TRANSPORT_RESET 0
+#define VSOCK_DEFAULT_TIMEOUT_MS    5000 /* CONNECT line, and the guest's answer to a REQUEST */
+#define VSOCK_TICK_MS		    100
 
 struct vsock_client { /* host client that has not sent its CONNECT line yet */
 	struct vsock_dev *v;
 	int fd;
 	unsigned len;
+	uint64_t deadline;
 	char line[40];
 };
 
@@ -47,6 +52,10 @@ struct vsock_dev {
 	int listen_fd;
 	bool rx_starved;
 	bool reset_event;
+	bool listen_paused; /* out of fds: accept again on the next tick */
+	int timer_fd;
+	bool timer_armed;
+	uint32_t timeout_ms;
 	struct vsock_client *clients[VSOCK_MAX_CLIENTS];
 	uint8_t config[8];
 	struct virtq_elem elem;
@@ -452,6 +461,69 @@ static void vsock_queue_notify(struct virtio_dev *d, unsigned q)
 	run(v);
 }
 
+/* ------------------------------------------------------------------ timer */
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static bool timer_needed(const struct vsock_dev *v)
+{
+	if (v->listen_paused)
+		return true;
+	for (unsigned i = 0; i < VSOCK_MAX_CLIENTS; i++)
+		if (v->clients[i])
+			return true;
+	for (unsigned i = 0; i < v->mux.nconns; i++)
+		if (v->mux.conns[i]->state == VS_CONNECTING_H2G)
+			return true;
+	return false;
+}
+
+/* A periodic tick runs only while something can time out. */
+static void timer_update(struct vsock_dev *v)
+{
+	bool need = timer_needed(v);
+	if (need == v->timer_armed)
+		return;
+	struct itimerspec it = {0};
+	if (need) {
+		it.it_value.tv_nsec = VSOCK_TICK_MS * 1000000L;
+		it.it_interval = it.it_value;
+	}
+	if (timerfd_settime(v->timer_fd, 0, &it, NULL) == 0)
+		v->timer_armed = need;
+}
+
+static void client_close(struct vsock_dev *v, struct vsock_client *cl, bool close_fd);
+static void listen_cb(void *opaque, uint32_t events);
+
+static void timer_cb(void *opaque, uint32_t events)
+{
+	struct vsock_dev *v = opaque;
+	uint64_t ticks;
+	if (read(v->timer_fd, &ticks, sizeof(ticks)) < 0 && errno == EAGAIN)
+		return;
+	uint64_t now = now_ms();
+	for (unsigned i = 0; i < VSOCK_MAX_CLIENTS; i++)
+		if (v->clients[i] && v->clients[i]->deadline <= now)
+			client_close(v, v->clients[i], true);
+	for (unsigned i = 0; i < v->mux.nconns; i++) {
+		struct vsock_conn *c = v->mux.conns[i];
+		if (c->state == VS_CONNECTING_H2G && c->deadline <= now) {
+			log_debug("vsock: guest port %u did not answer the connect", c->gport);
+			vsock_conn_host_reset(&v->mux, c);
+		}
+	}
+	if (v->listen_paused && evloop_mod(v->dev.loop, v->listen_fd, EPOLLIN) == 0)
+		v->listen_paused = false;
+	run(v);
+	timer_update(v);
+}
+
 /* ------------------------------------------------------------ host clients */
 
 static void client_close(struct vsock_dev *v, struct vsock_client *cl, bool close_fd)
@@ -514,7 +586,9 @@ static void client_cb(void *opaque, uint32_t events)
 			return;
 		c->fd = fd;
 		c->owner = v;
+		c->deadline = now_ms() + v->timeout_ms;
 		run(v);
+		timer_update(v);
 		return;
 	}
 }
@@ -529,6 +603,12 @@ static void listen_cb(void *opaque, uint32_t events)
 				log_errno(errno, "vsock: accept on %s", v->path);
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+				/* level-triggered: stop watching until the next tick */
+				if (evloop_mod(v->dev.loop, v->listen_fd, 0) == 0)
+					v->listen_paused = true;
+				timer_update(v);
+			}
 			return;
 		}
 		unsigned slot = 0;
@@ -542,12 +622,14 @@ static void listen_cb(void *opaque, uint32_t events)
 		}
 		cl->v = v;
 		cl->fd = fd;
+		cl->deadline = now_ms() + v->timeout_ms;
 		if (evloop_add(v->dev.loop, fd, EPOLLIN, client_cb, cl) < 0) {
 			close(fd);
 			free(cl);
 			continue;
 		}
 		v->clients[slot] = cl;
+		timer_update(v);
 	}
 }
 
@@ -590,6 +672,11 @@ static void vsock_destroy(struct virtio_dev *d)
 		close(v->listen_fd);
 		unlink(v->path);
 	}
+	if (v->timer_fd >= 0) {
+		if (d->loop)
+			evloop_del(d->loop, v->timer_fd);
+		close(v->timer_fd);
+	}
 	free(v);
 }
 
@@ -608,6 +695,7 @@ static const struct virtio_dev_ops vsock_ops = {
 struct vsock_opts {
 	char uds[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	uint64_t cid;
+	uint32_t timeout_ms;
 	char *err;
 	size_t errlen;
 };
@@ -623,6 +711,17 @@ static int vsock_opt(const char *k, const char *v, void *opaque)
 		strcpy(o->uds, v);
 		return 0;
 	}
+	if (!strcmp(k, "timeout_ms")) {
+		char *end;
+		errno = 0;
+		unsigned long ms = strtoul(v, &end, 10);
+		if (errno || !*v || *end || ms == 0 || ms > 3600000) {
+			snprintf(o->err, o->errlen, "bad timeout_ms '%s' (1..3600000)", v);
+			return -EINVAL;
+		}
+		o->timeout_ms = (uint32_t)ms;
+		return 0;
+	}
 	if (!strcmp(k, "cid")) {
 		char *end;
 		errno = 0;
@@ -634,7 +733,7 @@ static int vsock_opt(const char *k, const char *v, void *opaque)
 		o->cid = cid;
 		return 0;
 	}
-	snprintf(o->err, o->errlen, "unknown option '%s' (uds=PATH,cid=N)", k);
+	snprintf(o->err, o->errlen, "unknown option '%s' (uds=PATH,cid=N,timeout_ms=MS)", k);
 	return -EINVAL;
 }
 
@@ -687,7 +786,8 @@ fail:
 
 struct virtio_dev *virtio_vsock_create(const char *opts, struct evloop *loop, char *err, size_t errlen)
 {
-	struct vsock_opts o = {.cid = 3, .err = err, .errlen = errlen};
+	struct vsock_opts o = {
+	    .cid = 3, .timeout_ms = VSOCK_DEFAULT_TIMEOUT_MS, .err = err, .errlen = errlen};
 	if (virtio_parse_opts(opts, vsock_opt, &o))
 		return NULL;
 	if (!o.uds[0]) {
@@ -710,14 +810,23 @@ struct virtio_dev *virtio_vsock_create(const char *opts, struct evloop *loop, ch
 		return NULL;
 	}
 	strcpy(v->path, uds);
-	int ar = evloop_add(loop, v->listen_fd, EPOLLIN, listen_cb, v);
+	v->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	int ar = v->timer_fd < 0 ? -errno : evloop_add(loop, v->listen_fd, EPOLLIN, listen_cb, v);
+	if (ar == 0) {
+		ar = evloop_add(loop, v->timer_fd, EPOLLIN, timer_cb, v);
+		if (ar < 0)
+			evloop_del(loop, v->listen_fd);
+	}
 	if (ar < 0) {
 		snprintf(err, errlen, "watch %s: %s", uds, strerror(-ar));
+		if (v->timer_fd >= 0)
+			close(v->timer_fd);
 		close(v->listen_fd);
 		unlink(uds);
 		free(v);
 		return NULL;
 	}
+	v->timeout_ms = o.timeout_ms;
 	vsock_mux_init(&v->mux, o.cid, VSOCK_BUF_ALLOC);
 	for (int i = 0; i < 8; i++)
 		v->config[i] = (uint8_t)(o.cid >> (8 * i));

@@ -88,8 +88,9 @@ struct vsock_conn {
 	uint32_t events;
 	uint8_t *buf; /* guest->host bytes the socket did not take yet */
 	uint32_t buf_head, buf_len;
-	bool want_read; /* the host socket signalled readable */
-	void *owner;	/* the device */
+	bool want_read;	   /* the host socket signalled readable */
+	uint64_t deadline; /* host-initiated: give up waiting for the guest (ms) */
+	void *owner;	   /* the device */
 };
 
 struct vsock_mux {
