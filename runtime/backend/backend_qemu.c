@@ -263,12 +263,16 @@ int vm_start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 		    c->fs[i].tag);
 	}
 
-	add(&a, "-serial");
 	if (c->console_log) {
+		/* A file chardev: its path= takes ",," escapes, "-serial file:" does not. */
 		char *esc = qemu_escape(c->console_log);
-		add(&a, "file:%s", esc ? esc : c->console_log);
+		add(&a, "-chardev");
+		add(&a, "file,id=con0,path=%s", esc ? esc : c->console_log);
 		free(esc);
+		add(&a, "-serial");
+		add(&a, "chardev:con0");
 	} else {
+		add(&a, "-serial");
 		add(&a, "null");
 	}
 	add(&a, "-kernel");
