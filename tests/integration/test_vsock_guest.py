@@ -1,4 +1,4 @@
-"""virtio-vsock end to end: runm-vmm (ASan build) boots the tests/guests/vsock.c
+"""virtio-vsock end to end: runm-vmm (ASan build, and release build with seccomp) boots the tests/guests/vsock.c
 mini-guest, which drives the device through its rings; this side is the host
 (hybrid vsock UDS, Firecracker-compatible)."""
 import os
@@ -10,12 +10,17 @@ import pytest
 from vsock_util import Vmm, hybrid_connect, recv_exact, recv_line
 
 
-@pytest.fixture
-def vmm_bin(asan_dir):
-    b = asan_dir / "runm-vmm"
+@pytest.fixture(params=["asan", "release+seccomp"])
+def vmm_bin(request, asan_dir, build_dir):
+    """(runm-vmm, seccomp on?): the ASan build, and the release build with its
+    seccomp filters (so the device's syscalls must be on the allow-lists)."""
+    if request.param == "asan":
+        b, seccomp = asan_dir / "runm-vmm", False
+    else:
+        b, seccomp = build_dir / "runm-vmm", True
     if not b.exists():
-        pytest.fail(f"{b} missing: run `make asan`")
-    return b
+        pytest.fail(f"{b} missing: run `make all asan`")
+    return b, seccomp
 
 
 @pytest.fixture
@@ -49,7 +54,7 @@ def test_vsock_guest_both_directions(vmm_bin, vsock_guest, tmp_path):
 
     t = threading.Thread(target=host_5000, daemon=True)
     t.start()
-    vm = Vmm(vmm_bin, vsock_guest, uds)
+    vm = Vmm(vmm_bin[0], vsock_guest, uds, seccomp=vmm_bin[1])
     try:
         vm.wait_line("vsock ready cid=3")
         vm.wait_line("g2h: connected")
@@ -89,7 +94,7 @@ def test_vsock_bad_connect_line_is_closed(vmm_bin, vsock_guest, tmp_path):
     lst = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     lst.bind(f"{uds}_5000")
     lst.listen(1)
-    vm = Vmm(vmm_bin, vsock_guest, uds)
+    vm = Vmm(vmm_bin[0], vsock_guest, uds, seccomp=vmm_bin[1])
     try:
         vm.wait_line("g2h: connected")
         for line in (b"HELLO 1024\n", b"CONNECT\n", b"CONNECT 99999999999\n", b"CONNECT -1\n"):
@@ -113,7 +118,7 @@ def test_vsock_uds_in_use(vmm_bin, vsock_guest, tmp_path):
     live.bind(str(uds))
     live.listen(1)
     try:
-        vm = Vmm(vmm_bin, vsock_guest, uds)
+        vm = Vmm(vmm_bin[0], vsock_guest, uds, seccomp=vmm_bin[1])
         rc = vm.wait(30)
         assert rc != 0
         assert any("in use" in line for line in vm.log), vm.log

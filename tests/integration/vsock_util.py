@@ -10,12 +10,14 @@ import time
 class Vmm:
     """runm-vmm running a mini-guest; console lines arrive in self.lines."""
 
-    def __init__(self, binary, kernel, vsock_uds, extra=()):
+    def __init__(self, binary, kernel, vsock_uds, extra=(), seccomp=False):
         self.lines = queue.Queue()
         self.log = []
-        # ASan's own syscalls are not in the VMM's seccomp allow-lists.
+        # ASan's own syscalls are not in the VMM's seccomp allow-lists: the
+        # ASan build runs without filters, the release build with them.
+        flags = [] if seccomp else ["--no-seccomp"]
         self.proc = subprocess.Popen([str(binary), "--kernel", str(kernel), "--mem", "16",
-                                      "--vsock-uds", str(vsock_uds), "--no-seccomp", *extra],
+                                      "--vsock-uds", str(vsock_uds), *flags, *extra],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         self._t = threading.Thread(target=self._pump, daemon=True)
         self._t.start()
