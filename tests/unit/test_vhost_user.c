@@ -591,6 +591,41 @@ static void test_framing_errors(void **state)
 	close(sv[1]);
 }
 
+/* A malformed chain breaks the device: the transport signals the ring's error
+ * eventfd and stops serving until the frontend resets. */
+static void test_malformed_chain_signals_error_fd(void **state)
+{
+	struct env *e = *state;
+	negotiate(e, true);
+	set_mem(e);
+	int errfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	uint64_t idx = 0;
+	assert_int_equal(fe_ack(e, VU_SET_VRING_ERR, &idx, 8, &errfd, 1), 0);
+	setup_ring(e, true);
+	assert_true(vu_backend_active(e->b));
+	/* A descriptor pointing outside guest memory. */
+	uint64_t addr = GPA_BASE + MEM_SIZE + 0x1000;
+	uint32_t len = 64;
+	uint16_t flags = 2, slot = 0, one16 = 1;
+	memcpy(e->mem + DESC_OFF, &addr, 8);
+	memcpy(e->mem + DESC_OFF + 8, &len, 4);
+	memcpy(e->mem + DESC_OFF + 12, &flags, 2);
+	memcpy(e->mem + AVAIL_OFF + 4, &slot, 2);
+	memcpy(e->mem + AVAIL_OFF + 2, &one16, 2);
+	kick_and_run(e);
+	uint64_t v = 0;
+	assert_int_equal(read(errfd, &v, 8), 8);
+	assert_true(v >= 1);
+	assert_int_equal(used_idx(e), 0);
+	/* Broken: a good buffer is not served until reset. */
+	driver_offer(e, 1, 16);
+	uint64_t one = 1;
+	assert_int_equal(write(e->kick, &one, 8), 8);
+	evloop_run_once(e->loop, 50);
+	assert_int_equal(used_idx(e), 0);
+	close(errfd);
+}
+
 /* vsock: QEMU keeps the event queue (2) in the frontend, so the device runs
  * once rx (0) and tx (1) do; its config space (guest_cid) is read with
  * GET_CONFIG, which is offered for it. */
@@ -679,6 +714,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_queue_num_and_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_framing_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vsock_runs_on_rx_tx_and_reports_cid, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_malformed_chain_signals_error_fd, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
