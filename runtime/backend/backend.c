@@ -187,7 +187,8 @@ int vm_fd_above_stdio(int fd)
 	return n < 0 ? -e : n;
 }
 
-int vm_spawn(struct vm *v, const char *what, char *const argv[], int log_fd, int keep_fd)
+int vm_spawn(struct vm *v, const char *what, char *const argv[], int log_fd, const int *keep,
+	     unsigned nkeep)
 {
 	if (v->nproc >= VM_MAX_PROCS)
 		return -ENOSPC;
@@ -234,8 +235,8 @@ int vm_spawn(struct vm *v, const char *what, char *const argv[], int log_fd, int
 		int err = 0;
 		if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(log_fd, 2) < 0)
 			err = errno;
-		if (!err && keep_fd >= 0)
-			fcntl(keep_fd, F_SETFD, 0);
+		for (unsigned i = 0; !err && i < nkeep; i++)
+			fcntl(keep[i], F_SETFD, 0);
 		if (!err) {
 			execvp(argv[0], argv);
 			err = errno;

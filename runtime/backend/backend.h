@@ -45,8 +45,7 @@ struct vm_config {
 	unsigned n_fs;
 	bool rng;                     /* a virtio-rng device (guest entropy) */
 	const char *console_log;      /* guest serial console → this file; NULL: discarded */
-	const char *run_dir;          /* private sockets and vmm.log; NULL: dirname(vsock_uds)
-	                               * (required without vsock) */
+	const char *run_dir;          /* vmm.log; NULL: dirname(vsock_uds) (required without vsock) */
 	const char *runm_vmm;         /* NULL: runm-vmm next to this executable, else $PATH */
 	const char *qemu;             /* NULL: qemu-system-x86_64 from $PATH */
 };
@@ -112,8 +111,10 @@ struct vm {
 };
 
 /* fork+exec argv with PDEATHSIG, in v's process group, stdin/stdout to
- * /dev/null, stderr to log_fd; keep_fd (or -1) survives exec. */
-int vm_spawn(struct vm *v, const char *what, char *const argv[], int log_fd, int keep_fd);
+ * /dev/null, stderr to log_fd; the nkeep fds in keep (all > 2) survive exec.
+ * An exec failure is logged and returned. */
+int vm_spawn(struct vm *v, const char *what, char *const argv[], int log_fd, const int *keep,
+	     unsigned nkeep);
 int vm_add_cleanup(struct vm *v, const char *path);
 /* fd itself when > 2, else a CLOEXEC duplicate above stdio (fd closed); -errno on error.
  * The caller may run with stdin/stdout/stderr closed (a detached shim). */

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -68,16 +69,10 @@ static char *qemu_escape(const char *s)
 	return o;
 }
 
-/* "-chardev socket,id=ID,path=PATH" value with PATH's commas escaped. */
-static void add_chardev(struct argv *a, const char *id, const char *path)
+/* "-chardev socket,id=ID,fd=N": QEMU inherits our end of the pair. */
+static void add_chardev(struct argv *a, const char *id, int fd)
 {
-	char *esc = qemu_escape(path);
-	if (!esc) {
-		a->oom = true;
-		return;
-	}
-	add(a, "socket,id=%s,path=%s", id, esc);
-	free(esc);
+	add(a, "socket,id=%s,fd=%d", id, fd);
 }
 
 /* The base command line without words that would hide PCI devices. */
@@ -101,53 +96,64 @@ static char *cmdline_for(const char *base, enum vm_machine m)
 	return out;
 }
 
-/* Start one device server and wait until its socket listens. */
-static int start_device_server(struct vm *v, const struct vm_config *c, const char *sock,
-			       const char *spec, const char *what, int log_fd)
+/* Start one device server on one end of a socket pair and wait until its
+ * device exists; *fe_fd gets the other end, for QEMU's chardev. No socket
+ * file: nothing to race for, nothing to clean up, no sun_path length limit. */
+static int start_device_server(struct vm *v, const struct vm_config *c, const char *spec,
+			       const char *what, int log_fd, int *fe_fd)
 {
-	int pfd[2];
-	if (pipe2(pfd, O_CLOEXEC) < 0) {
-		int e = errno;
-		log_errno(e, "start %s: pipe", what);
-		return -e;
+	int pfd[2] = {-1, -1}, sv[2] = {-1, -1}, r;
+	if (pipe2(pfd, O_CLOEXEC) < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		r = -errno;
+		log_errno(-r, "start %s: pipe/socketpair", what);
+		goto fail;
 	}
-	/* The child's stdio is rebuilt with dup2: keep the ready fd out of 0..2. */
-	pfd[0] = vm_fd_above_stdio(pfd[0]);
-	pfd[1] = vm_fd_above_stdio(pfd[1]);
-	if (pfd[0] < 0 || pfd[1] < 0) {
-		int e = pfd[0] < 0 ? pfd[0] : pfd[1];
-		log_errno(-e, "start %s: pipe", what);
-		if (pfd[0] >= 0)
-			close(pfd[0]);
-		if (pfd[1] >= 0)
-			close(pfd[1]);
-		return e;
+	/* The child's stdio is rebuilt with dup2: keep these fds out of 0..2. */
+	for (int i = 0; i < 2; i++) {
+		pfd[i] = vm_fd_above_stdio(pfd[i]);
+		sv[i] = vm_fd_above_stdio(sv[i]);
+		if (pfd[i] < 0 || sv[i] < 0) {
+			r = pfd[i] < 0 ? pfd[i] : sv[i];
+			log_errno(-r, "start %s: move fd above stdio", what);
+			goto fail;
+		}
 	}
 	char *bin = c->runm_vmm ? strdup(c->runm_vmm) : vm_sibling_path("runm-vmm");
-	char fdarg[16];
-	snprintf(fdarg, sizeof(fdarg), "%d", pfd[1]);
-	char *argv[] = {bin,     "vhost-user", "--socket", (char *)sock, "--device", (char *)spec,
-			"--ready-fd", fdarg,  NULL};
-	unlink(sock); /* a stale socket of a previous run of this container */
-	int r = bin ? vm_spawn(v, what, argv, log_fd, pfd[1]) : -ENOMEM;
+	char fdarg[16], readyarg[16];
+	snprintf(fdarg, sizeof(fdarg), "%d", sv[1]);
+	snprintf(readyarg, sizeof(readyarg), "%d", pfd[1]);
+	char *argv[] = {bin,     "vhost-user", "--fd",   fdarg,   "--device", (char *)spec,
+			"--ready-fd", readyarg, NULL};
+	int keep[2] = {pfd[1], sv[1]};
+	r = bin ? vm_spawn(v, what, argv, log_fd, keep, 2) : -ENOMEM;
 	free(bin);
 	close(pfd[1]);
-	if (r < 0) {
-		close(pfd[0]);
-		return r;
-	}
-	vm_add_cleanup(v, sock);
+	close(sv[1]);
+	pfd[1] = sv[1] = -1;
+	if (r < 0)
+		goto fail;
 	struct pollfd p = {.fd = pfd[0], .events = POLLIN};
 	char b = 0;
 	int n = poll(&p, 1, 10000);
 	ssize_t got = n > 0 ? read(pfd[0], &b, 1) : -1;
 	close(pfd[0]);
+	pfd[0] = -1;
 	if (got != 1 || b != '1') {
 		log_error("start %s: the device server did not come up (%s; see %s)", what,
 			  n == 0 ? "timed out" : "it exited", v->log_path);
-		return -EIO;
+		r = -EIO;
+		goto fail;
 	}
+	*fe_fd = sv[0];
 	return 0;
+fail:
+	for (int i = 0; i < 2; i++) {
+		if (pfd[i] >= 0)
+			close(pfd[i]);
+		if (sv[i] >= 0)
+			close(sv[i]);
+	}
+	return r;
 }
 
 int vm_start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
@@ -157,27 +163,19 @@ int vm_start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 	enum vm_machine mach = c->machine == VM_MACHINE_AUTO ? VM_MACHINE_PC : c->machine;
 	unsigned mem = c->mem_mib ? c->mem_mib : 256, cpus = c->vcpus ? c->vcpus : 1;
 	uint32_t cid = c->guest_cid ? c->guest_cid : 3;
-	const char *run_dir = c->run_dir;
-	char *dirbuf = NULL;
 	struct argv a = {0};
+	int fe[VM_MAX_PROCS]; /* our ends of the device servers' socket pairs */
+	unsigned nfe = 0;
 	int r;
 
 	log_debug("qemu accel %s", why);
-	if (!run_dir) {
-		dirbuf = strdup(c->vsock_uds);
-		char *slash = dirbuf ? strrchr(dirbuf, '/') : NULL;
-		if (slash)
-			*slash = '\0';
-		run_dir = slash ? dirbuf : ".";
-	}
 	if (c->vsock_uds && strchr(c->vsock_uds, ',')) {
 		log_error("start VM: vsock socket path %s: commas are not supported", c->vsock_uds);
-		free(dirbuf);
 		return -EINVAL;
 	}
 
-	/* Device servers first: QEMU connects to their sockets at startup. */
-	char sock[4096], spec[4096];
+	/* Device servers first: QEMU talks to them from its start. */
+	char spec[4096];
 	char *bin = c->qemu ? strdup(c->qemu) : strdup("qemu-system-x86_64");
 	add(&a, "%s", bin ? bin : "qemu-system-x86_64");
 	free(bin);
@@ -215,26 +213,24 @@ int vm_start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 	add(&a, "-object");
 	add(&a, "memory-backend-memfd,id=mem,size=%uM,share=on", mem);
 	if (c->vsock_uds) {
-		snprintf(sock, sizeof(sock), "%s/vhost-vsock.sock", run_dir);
 		snprintf(spec, sizeof(spec), "vsock,uds=%s,cid=%u", c->vsock_uds, cid);
 		unlink(c->vsock_uds);
 		vm_add_cleanup(v, c->vsock_uds);
-		r = start_device_server(v, c, sock, spec, "vhost-user vsock server", log_fd);
+		r = start_device_server(v, c, spec, "vhost-user vsock server", log_fd, &fe[nfe]);
 		if (r < 0)
 			goto out;
 		add(&a, "-chardev");
-		add_chardev(&a, "vsock0", sock);
+		add_chardev(&a, "vsock0", fe[nfe++]);
 		add(&a, "-device");
 		add(&a, "%s,chardev=vsock0",
 		    mach == VM_MACHINE_MICROVM ? "vhost-user-vsock-device" : "vhost-user-vsock-pci");
 	}
 	if (c->rng) {
-		snprintf(sock, sizeof(sock), "%s/vhost-rng.sock", run_dir);
-		r = start_device_server(v, c, sock, "rng", "vhost-user rng server", log_fd);
+		r = start_device_server(v, c, "rng", "vhost-user rng server", log_fd, &fe[nfe]);
 		if (r < 0)
 			goto out;
 		add(&a, "-chardev");
-		add_chardev(&a, "rng0", sock);
+		add_chardev(&a, "rng0", fe[nfe++]);
 		add(&a, "-device");
 		add(&a, "%s,chardev=rng0", mach == VM_MACHINE_MICROVM ? "vhost-user-rng" : "vhost-user-rng-pci");
 	}
@@ -242,7 +238,6 @@ int vm_start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 	for (unsigned i = 0; i < c->n_fs; i++) {
 		char what[64];
 		snprintf(what, sizeof(what), "vhost-user fs server %u", i);
-		snprintf(sock, sizeof(sock), "%s/vhost-fs%u.sock", run_dir, i);
 		if (strchr(c->fs[i].tag, ',') || strchr(c->fs[i].dir, ',')) {
 			log_error("start VM: fs share %s=%s: commas are not supported", c->fs[i].tag,
 				  c->fs[i].dir);
@@ -250,13 +245,13 @@ int vm_start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 			goto out;
 		}
 		snprintf(spec, sizeof(spec), "fs,tag=%s,dir=%s", c->fs[i].tag, c->fs[i].dir);
-		r = start_device_server(v, c, sock, spec, "vhost-user fs server", log_fd);
+		r = start_device_server(v, c, spec, "vhost-user fs server", log_fd, &fe[nfe]);
 		if (r < 0)
 			goto out;
 		add(&a, "-chardev");
 		char id[16];
 		snprintf(id, sizeof(id), "fs%u", i);
-		add_chardev(&a, id, sock);
+		add_chardev(&a, id, fe[nfe++]);
 		add(&a, "-device");
 		add(&a, "%s,chardev=fs%u,tag=%s",
 		    mach == VM_MACHINE_MICROVM ? "vhost-user-fs-device" : "vhost-user-fs-pci", i,
@@ -294,7 +289,7 @@ int vm_start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 	unsigned ns = v->nproc;
 	memcpy(servers, v->proc, sizeof(servers[0]) * ns);
 	v->nproc = 0;
-	r = vm_spawn(v, "qemu", a.a, log_fd, -1);
+	r = vm_spawn(v, "qemu", a.a, log_fd, fe, nfe);
 	if (r == 0) {
 		struct vm_proc q = v->proc[0];
 		memcpy(&v->proc[1], servers, sizeof(servers[0]) * ns);
@@ -305,7 +300,8 @@ int vm_start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 		v->nproc = ns;
 	}
 out:
+	for (unsigned i = 0; i < nfe; i++)
+		close(fe[i]); /* QEMU has its copies */
 	argv_free(&a);
-	free(dirbuf);
 	return r;
 }

@@ -3,6 +3,7 @@
 #include "vmm/vhost_user/vhost_user.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +23,9 @@
 #define VU_MAX_DEVICES 8
 
 struct vu_slot {
-	const char *path;
+	const char *path; /* socket path, or "fd N" for --fd */
+	char label[24];
+	int given_fd;     /* --fd: a connected socket from the caller, else -1 */
 	const char *spec;
 	int lfd;  /* listening socket */
 	int cfd;  /* the frontend's connection */
@@ -42,8 +45,9 @@ struct vu_server {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: runm-vmm vhost-user --socket PATH --device SPEC "
-		   "[--socket PATH --device SPEC]... [--ready-fd FD] [--no-seccomp] [--debug]\n"
+	fprintf(f, "usage: runm-vmm vhost-user {--socket PATH | --fd N} --device SPEC "
+		   "[{--socket PATH | --fd N} --device SPEC]... [--ready-fd FD] [--no-seccomp] [--debug]\n"
+		   "  --socket PATH  listen there for the frontend; --fd N  a connected socket to serve\n"
 		   "  SPEC: vsock,uds=PATH,cid=N | fs,tag=TAG,dir=DIR | rng   (kinds here: %s)\n",
 		   virtio_dev_kinds());
 }
@@ -55,7 +59,7 @@ static void unlisten(struct vu_server *s, struct vu_slot *sl)
 		close(sl->lfd);
 		sl->lfd = -1;
 	}
-	if (sl->bound) {
+	if (sl->bound && sl->given_fd < 0) {
 		unlink(sl->path);
 		sl->bound = false;
 	}
@@ -135,6 +139,31 @@ static void on_signal(void *opaque, uint32_t events)
 	finish(s, 0);
 }
 
+/* --fd: the caller handed us one end of a connected socket (the other end is
+ * the frontend's): serve it right away. No socket file exists. */
+static int serve_fd(struct vu_server *s, struct vu_slot *sl, struct conn_ref *ref)
+{
+	struct stat st;
+	int type = 0;
+	socklen_t tl = sizeof(type);
+	if (fstat(sl->given_fd, &st) < 0 || !S_ISSOCK(st.st_mode) ||
+	    getsockopt(sl->given_fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 || type != SOCK_STREAM) {
+		log_error("vhost-user: --fd %d: not an open stream socket", sl->given_fd);
+		return -1;
+	}
+	fcntl(sl->given_fd, F_SETFD, FD_CLOEXEC);
+	struct timeval tv = {.tv_sec = 10};
+	setsockopt(sl->given_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	sl->cfd = sl->given_fd;
+	sl->be = vu_backend_new(sl->dev, s->loop, sl->cfd);
+	int e = sl->be ? evloop_add(s->loop, sl->cfd, EPOLLIN, on_conn, ref) : -ENOMEM;
+	if (e < 0) {
+		log_errno(-e, "vhost-user: serve %s", sl->path);
+		return -1;
+	}
+	return 0;
+}
+
 static int listen_on(struct vu_slot *sl)
 {
 	struct sockaddr_un a = {.sun_family = AF_UNIX};
@@ -169,6 +198,7 @@ static int listen_on(struct vu_slot *sl)
 static int parse_args(struct vu_server *s, int argc, char **argv, int *ready_fd)
 {
 	const char *path = NULL;
+	int pending_fd = -1;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -188,6 +218,27 @@ static int parse_args(struct vu_server *s, int argc, char **argv, int *ready_fd)
 			return -1;
 		}
 		const char *v = argv[++i];
+		if (!strcmp(a, "--fd")) {
+			char *end;
+			long fd = strtol(v, &end, 10);
+			if (*v == '\0' || *end || fd < 3 || fd > 65535) {
+				log_error("vhost-user: --fd %s: not a file descriptor number above 2", v);
+				return -1;
+			}
+			if (path) {
+				log_error("vhost-user: --fd %s: the previous --socket %s has no --device", v,
+					  path);
+				return -1;
+			}
+			if (s->n == VU_MAX_DEVICES) {
+				log_error("vhost-user: more than %d devices", VU_MAX_DEVICES);
+				return -1;
+			}
+			/* The next --device is served on this fd. */
+			pending_fd = (int)fd;
+			path = "";
+			continue;
+		}
 		if (!strcmp(a, "--socket")) {
 			if (path) {
 				log_error("vhost-user: --socket %s: the previous --socket %s has no --device",
@@ -204,7 +255,14 @@ static int parse_args(struct vu_server *s, int argc, char **argv, int *ready_fd)
 				log_error("vhost-user: more than %d devices", VU_MAX_DEVICES);
 				return -1;
 			}
-			s->slot[s->n++] = (struct vu_slot){.path = path, .spec = v, .lfd = -1, .cfd = -1};
+			struct vu_slot *sl = &s->slot[s->n++];
+			*sl = (struct vu_slot){.path = path, .spec = v, .lfd = -1, .cfd = -1,
+					       .given_fd = pending_fd};
+			if (pending_fd >= 0) {
+				snprintf(sl->label, sizeof(sl->label), "fd %d", pending_fd);
+				sl->path = sl->label;
+			}
+			pending_fd = -1;
 			path = NULL;
 		} else if (!strcmp(a, "--ready-fd")) {
 			char *end;
@@ -220,7 +278,7 @@ static int parse_args(struct vu_server *s, int argc, char **argv, int *ready_fd)
 		}
 	}
 	if (path) {
-		log_error("vhost-user: --socket %s has no --device", path);
+		log_error("vhost-user: --socket/--fd %s has no --device", *path ? path : "");
 		return -1;
 	}
 	if (s->n == 0) {
@@ -262,9 +320,14 @@ int vhost_user_main(int argc, char **argv)
 			log_error("vhost-user: --device %s: %s", sl->spec, err);
 			goto out;
 		}
+		refs[i] = (struct conn_ref){.s = &s, .sl = sl};
+		if (sl->given_fd >= 0) {
+			if (serve_fd(&s, sl, &refs[i]) < 0)
+				goto out;
+			continue;
+		}
 		if (listen_on(sl) < 0)
 			goto out;
-		refs[i] = (struct conn_ref){.s = &s, .sl = sl};
 		int e = evloop_add(s.loop, sl->lfd, EPOLLIN, on_accept, &refs[i]);
 		if (e < 0) {
 			log_errno(-e, "vhost-user: watch %s", sl->path);
