@@ -228,3 +228,18 @@ def test_runm_vmm_backend_command_line(build_dir, kernel, initrd, tmp_path):
         "--kernel", str(kernel), "--initrd", str(initrd), "--cmdline", "console=ttyS0 pci=off",
         "--cpus", "2", "--mem", "300", "--vsock-uds", str(run / "vsock.sock"), "--vsock-cid", "9",
         "--rng", "--fs", f"rootfs={share}", "--console", str(run / "console.log")]
+
+
+def test_guest_memory_in_two_regions(build_dir, kernel, initrd, tmp_path):
+    """4 GiB on -M pc: RAM is split around the PCI hole into two regions of one memfd (the second
+    at a non-zero mmap_offset); rings and buffers in either are served."""
+    wrapper = tmp_path / "vmm-debug"
+    wrapper.write_text(f"#!/bin/sh\nexec {build_dir / 'runm-vmm'} \"$@\" --debug\n")
+    wrapper.chmod(0o755)
+    vm = VmCtl(build_dir, tmp_path / "run", kernel, initrd, "rng",
+               extra=["--rng", "--mem", "4096", "--runm-vmm", str(wrapper)])
+    rc, lines, err = vm.wait()
+    assert rc == 0, err
+    assert "RNG " in vm.console.read_text(errors="replace")
+    log = (vm.run_dir / "vmm.log").read_text()
+    assert "SET_MEM_TABLE size 72 fds 2" in log, log
