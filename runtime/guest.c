@@ -5,6 +5,9 @@
 #include "guest.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +26,8 @@
 
 struct guest {
 	struct vm *vm;
+	pid_t host_agent; /* RUNM_TEST_AGENT_ON_HOST: runm-agent --listen-unix, no VM */
+	bool on_host;
 	struct agentclient *ctl, *ev;
 	char uds[PATH_MAX];
 	struct guest_shares sh;
@@ -32,6 +37,44 @@ static int fail_ac(struct agentclient *ac, char *err, size_t errlen)
 {
 	snprintf(err, errlen, "%s", ac_error(ac));
 	return -1;
+}
+
+/* Test harness without a VM: the real agent in host mode answers on DIR/vsock.sock and runs
+ * the container directly on the host (namespaces, no VM isolation). Only with
+ * RUNM_TEST_AGENT_ON_HOST=1; never chosen by runm itself. */
+static int start_host_agent(struct guest *g, const char *dir, char *err, size_t errlen)
+{
+	char *agent = vm_sibling_path("runm-agent");
+	char logp[PATH_MAX + 16];
+	snprintf(logp, sizeof(logp), "%s/agent.log", dir);
+	int lfd = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	pid_t parent = getpid();
+	pid_t pid = agent ? fork() : -1;
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(1);
+		int nul = open("/dev/null", O_RDWR);
+		dup2(nul, 0);
+		dup2(nul, 1);
+		if (lfd >= 0)
+			dup2(lfd, 2);
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		execl(agent, "runm-agent", "--listen-unix", g->uds, (char *)NULL);
+		_exit(127);
+	}
+	if (lfd >= 0)
+		close(lfd);
+	if (pid < 0) {
+		snprintf(err, errlen, "start runm-agent on the host: %s", agent ? strerror(errno) : "not found");
+		free(agent);
+		return -1;
+	}
+	free(agent);
+	g->host_agent = pid;
+	return 0;
 }
 
 int guest_boot(const char *id, const char *dir, const struct spec *s, const struct vm_plan *plan,
@@ -44,8 +87,10 @@ int guest_boot(const char *id, const char *dir, const struct spec *s, const stru
 		return -1;
 	}
 	char *cfg = NULL;
+	const char *oh = getenv("RUNM_TEST_AGENT_ON_HOST");
+	g->on_host = oh && !strcmp(oh, "1");
 	/* the shares are decided here (they are VM devices); guest_create reuses the rewrite */
-	if (guest_config(s, dir, &g->sh, &cfg, err, errlen) < 0) {
+	if (guest_config(s, dir, g->on_host, &g->sh, &cfg, err, errlen) < 0) {
 		free(g);
 		return -1;
 	}
@@ -57,6 +102,13 @@ int guest_boot(const char *id, const char *dir, const struct spec *s, const stru
 	}
 	char console[PATH_MAX + 16];
 	snprintf(console, sizeof(console), "%s/console.log", dir);
+	if (g->on_host) {
+		if (start_host_agent(g, dir, err, errlen) < 0) {
+			free(g);
+			return -1;
+		}
+		goto connect;
+	}
 	struct vm_config c = {.kernel = plan->kernel,
 			      .initrd = plan->initrd,
 			      .cmdline = GUEST_CMDLINE,
@@ -82,6 +134,7 @@ int guest_boot(const char *id, const char *dir, const struct spec *s, const stru
 		free(g);
 		return -1;
 	}
+connect:
 	g->ctl = ac_connect(g->uds, BOOT_TIMEOUT_MS, err, errlen);
 	if (!g->ctl || ac_hello(g->ctl, false) < 0) {
 		if (g->ctl)
@@ -140,11 +193,11 @@ int guest_create(struct guest *g, const struct spec *s, bool want_stdin, struct 
 	char *slash = strrchr(dir, '/');
 	if (slash)
 		*slash = '\0';
-	if (guest_config(s, dir, &sh, &cfg, err, errlen) < 0)
+	if (guest_config(s, dir, g->on_host, &sh, &cfg, err, errlen) < 0)
 		return -1;
 	struct ac_stdio want = {.in = want_stdin, .out = true, .err = true};
 	pid_t pid;
-	int r = ac_create(g->ctl, "init", GUEST_SHARE_BASE, cfg, &want, false, &pid);
+	int r = ac_create(g->ctl, "init", g->on_host ? dir : GUEST_SHARE_BASE, cfg, &want, false, &pid);
 	free(cfg);
 	if (r < 0)
 		return fail_ac(g->ctl, err, errlen);
@@ -226,6 +279,15 @@ void guest_destroy(struct guest *g)
 		return;
 	if (g->ctl)
 		ac_shutdown(g->ctl);
+	if (g->host_agent > 0) {
+		int st = 0;
+		for (int i = 0; i < 300 && waitpid(g->host_agent, &st, WNOHANG) == 0; i++)
+			usleep(10000);
+		if (waitpid(g->host_agent, &st, WNOHANG) == 0) {
+			kill(g->host_agent, SIGKILL);
+			waitpid(g->host_agent, &st, 0);
+		}
+	}
 	if (g->vm) {
 		int st;
 		if (vm_wait(g->vm, 3000, &st) == 0)

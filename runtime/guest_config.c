@@ -120,8 +120,8 @@ static void gen_mount(yajl_gen g, yajl_val m, const char *src, const char *type)
 	yajl_gen_map_close(g);
 }
 
-int guest_config(const struct spec *s, const char *dir, struct guest_shares *sh, char **out, char *err,
-		 size_t errlen)
+int guest_config(const struct spec *s, const char *dir, bool on_host, struct guest_shares *sh, char **out,
+		 char *err, size_t errlen)
 {
 	memset(sh, 0, sizeof(*sh));
 	*out = NULL;
@@ -129,6 +129,10 @@ int guest_config(const struct spec *s, const char *dir, struct guest_shares *sh,
 	snprintf(sh->host[0], sizeof(sh->host[0]), "%s", s->rootfs);
 	snprintf(sh->guest[0], sizeof(sh->guest[0]), GUEST_SHARE_BASE "/rootfs");
 	sh->n = 1;
+	if (on_host) {
+		/* the agent runs on the host (test harness): host paths as they are */
+		sh->n = 0;
+	}
 	char staging[PATH_MAX];
 	bool have_staging = false;
 	int nfile = 0;
@@ -153,11 +157,11 @@ int guest_config(const struct spec *s, const char *dir, struct guest_shares *sh,
 				gen_value(g, v->u.object.values[j]);
 			}
 			gs(g, "path");
-			gs(g, sh->guest[0]);
+			gs(g, on_host ? s->rootfs : sh->guest[0]);
 			yajl_gen_map_close(g);
 			continue;
 		}
-		if (strcmp(k, "mounts") || !YAJL_IS_ARRAY(v)) {
+		if (strcmp(k, "mounts") || !YAJL_IS_ARRAY(v) || on_host) {
 			/* hooks run on the host: the guest agent does not get them */
 			if (strcmp(k, "hooks")) {
 				gs(g, k);

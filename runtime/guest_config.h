@@ -3,6 +3,7 @@
 #define RUNM_RUNTIME_GUEST_CONFIG_H
 
 #include <limits.h>
+#include <stdbool.h>
 
 #include "spec.h"
 
@@ -18,8 +19,9 @@ struct guest_shares {
 };
 
 /* Rewrite S's config.json for the guest (see guest_config.c); files of bind mounts are staged
- * under DIR/binds. *OUT malloc'd. 0, or -1 with ERR. */
-int guest_config(const struct spec *s, const char *dir, struct guest_shares *sh, char **out, char *err,
-		 size_t errlen);
+ * under DIR/binds. ON_HOST (the agent-on-host test harness): only root.path made absolute and
+ * hooks dropped; no shares. *OUT malloc'd. 0, or -1 with ERR. */
+int guest_config(const struct spec *s, const char *dir, bool on_host, struct guest_shares *sh, char **out,
+		 char *err, size_t errlen);
 
 #endif

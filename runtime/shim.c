@@ -519,15 +519,14 @@ int shim_main(const struct shim_args *a)
 			}
 		}
 		if (pfd[2].revents) {
+			/* one event per wake-up: the connection is blocking */
 			struct guest_exit ge;
-			int r;
-			while ((r = guest_next_exit(s->g, &ge)) == 1) {
-				if (!strcmp(ge.process, "init")) {
-					s->init_exited = true;
-					s->init_status = ge.status;
-					exit_deadline = mono_ms() + 2000;
-					continue;
-				}
+			int r = guest_next_exit(s->g, &ge);
+			if (r == 1 && !strcmp(ge.process, "init")) {
+				s->init_exited = true;
+				s->init_status = ge.status;
+				exit_deadline = mono_ms() + 5000;
+			} else if (r == 1) {
 				for (int i = 1; i <= MAX_EXECS; i++)
 					if (s->ex[i].used && !strcmp(s->ex[i].id, ge.process)) {
 						s->ex[i].status = ge.status;
