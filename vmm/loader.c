@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,8 +20,9 @@
 #include "loader.h"
 #include "vm.h"
 
-/* Read a whole regular, non-empty file; what = "kernel" / "initrd". */
-static int read_file(const char *what, const char *path, uint8_t **data, size_t *len)
+/* Map a whole regular, non-empty file read-only (what = "kernel" / "initrd"):
+ * the loader then copies straight from the page cache into guest memory. */
+static int map_file(const char *what, const char *path, uint8_t **data, size_t *len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
@@ -43,28 +45,15 @@ static int read_file(const char *what, const char *path, uint8_t **data, size_t 
 		close(fd);
 		return -1;
 	}
-	uint8_t *buf = malloc((size_t)st.st_size);
-	if (!buf) {
-		log_errno(ENOMEM, "read %s %s", what, path);
-		close(fd);
+	void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+	int e = errno;
+	close(fd);
+	if (p == MAP_FAILED) {
+		log_errno(e, "map %s %s", what, path);
 		return -1;
 	}
-	size_t got = 0;
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			log_errno(n < 0 ? errno : EIO, "read %s %s", what, path);
-			free(buf);
-			close(fd);
-			return -1;
-		}
-		got += (size_t)n;
-	}
-	close(fd);
-	*data = buf;
-	*len = got;
+	*data = p;
+	*len = (size_t)st.st_size;
 	return 0;
 }
 
@@ -382,12 +371,13 @@ int vm_load_kernel(struct vm *vm)
 	uint8_t *k = NULL, *initrd = NULL;
 	size_t klen = 0, ilen = 0;
 	int rc = -1;
-	if (read_file("kernel", c->kernel, &k, &klen) < 0)
+	if (map_file("kernel", c->kernel, &k, &klen) < 0)
 		return -1;
-	if (!c->initrd || read_file("initrd", c->initrd, &initrd, &ilen) == 0)
+	if (!c->initrd || map_file("initrd", c->initrd, &initrd, &ilen) == 0)
 		rc = loader_boot(vm, c->kernel, k, klen, c->initrd, initrd, ilen);
-	free(k);
-	free(initrd);
+	munmap(k, klen);
+	if (initrd)
+		munmap(initrd, ilen);
 	return rc;
 }
 
