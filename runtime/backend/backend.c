@@ -98,7 +98,7 @@ static bool hw_virt_usable(char *why, size_t len)
 	char line[4096];
 	bool found = false;
 	while (!found && fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "flags", 5))
+		if (strncmp(line, "flags", 5) != 0)
 			continue;
 		for (char *save, *t = strtok_r(line, " \t\n", &save); t; t = strtok_r(NULL, " \t\n", &save))
 			if (!strcmp(t, "vmx") || !strcmp(t, "svm"))

@@ -103,6 +103,7 @@ static int start_device_server(struct vm *v, const struct vm_config *c, const ch
 			       const char *what, int log_fd, int *fe_fd)
 {
 	int pfd[2] = {-1, -1}, sv[2] = {-1, -1}, r;
+	*fe_fd = -1;
 	if (pipe2(pfd, O_CLOEXEC) < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 		r = -errno;
 		log_errno(-r, "start %s: pipe/socketpair", what);
@@ -164,7 +165,7 @@ int vm_start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 	unsigned mem = c->mem_mib ? c->mem_mib : 256, cpus = c->vcpus ? c->vcpus : 1;
 	uint32_t cid = c->guest_cid ? c->guest_cid : 3;
 	struct argv a = {0};
-	int fe[VM_MAX_PROCS]; /* our ends of the device servers' socket pairs */
+	int fe[VM_MAX_PROCS] = {0}; /* our ends of the device servers' socket pairs */
 	unsigned nfe = 0;
 	int r;
 

@@ -100,7 +100,9 @@ int main(int argc, char **argv)
 				log_error("--fs %s: TAG=DIR expected (at most %d)", v, VM_MAX_FS);
 				return 2;
 			}
-			c.fs[c.n_fs].tag = strndup(v, (size_t)(eq - v));
+			static char tags[VM_MAX_FS][256];
+			snprintf(tags[c.n_fs], sizeof(tags[0]), "%.*s", (int)(eq - v), v);
+			c.fs[c.n_fs].tag = tags[c.n_fs];
 			c.fs[c.n_fs++].dir = eq + 1;
 		} else {
 			log_error("unknown option %s", o);

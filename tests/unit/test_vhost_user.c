@@ -250,13 +250,13 @@ static void setup_ring(struct env *e, bool enable)
 /* Driver side: offer one writable buffer of len bytes at BUF_OFF. */
 static void driver_offer(struct env *e, uint16_t slot, uint32_t len)
 {
-	uint64_t addr = GPA_BASE + BUF_OFF;
-	uint16_t flags = 2; /* VRING_DESC_F_WRITE */
-	uint8_t *d = e->mem + DESC_OFF + 16 * slot;
-	memcpy(d, &addr, 8);
-	memcpy(d + 8, &len, 4);
-	memcpy(d + 12, &flags, 2);
-	memset(d + 14, 0, 2);
+	struct {
+		uint64_t addr;
+		uint32_t len;
+		uint16_t flags, next;
+	} __attribute__((packed)) desc = {.addr = GPA_BASE + BUF_OFF, .len = len,
+					  .flags = 2 /* VRING_DESC_F_WRITE */};
+	memcpy(e->mem + DESC_OFF + 16 * slot, &desc, sizeof(desc));
 	uint16_t idx;
 	memcpy(&idx, e->mem + AVAIL_OFF + 2, 2);
 	memcpy(e->mem + AVAIL_OFF + 4 + 2 * (idx % QNUM), &slot, 2);

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -312,9 +313,9 @@ static int set_mem_table(struct vu_backend *b, struct vu_msg *m)
 		}
 		/* A mapping past the end of the file would SIGBUS us on access. */
 		if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size < r->mmap_offset + r->memory_size) {
+			uint64_t need = r->mmap_offset + r->memory_size;
 			log_error("vhost-user: SET_MEM_TABLE: region %u: fd is not a file of at least "
-				  "%llu bytes", i,
-				  (unsigned long long)(r->mmap_offset + r->memory_size));
+				  "%" PRIu64 " bytes", i, need);
 			goto fail;
 		}
 		uint64_t delta = r->mmap_offset % (uint64_t)page;
