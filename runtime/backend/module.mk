@@ -6,3 +6,6 @@ BACKEND_SRCS = runtime/backend/backend.c runtime/backend/backend_qemu.c \
 # runm-vmctl: one VM through the backend library (tests, bench, debugging).
 PROGRAMS += runm-vmctl
 runm-vmctl_SRCS = runtime/backend/vmctl.c $(BACKEND_SRCS) $(COMMON_SRCS)
+
+UNIT_TESTS += test_vhost_backend
+test_vhost_backend_SRCS = tests/unit/test_vhost_backend.c $(BACKEND_SRCS) $(COMMON_SRCS)
