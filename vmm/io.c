@@ -1,27 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Port I/O and MMIO dispatch for vCPU threads, and the i8042 (reset only). */
+/* Port I/O and MMIO dispatch for vCPU threads. */
 #include <string.h>
 
 #include "log.h"
 #include "vm.h"
 
-#define COM1_BASE   0x3f8
-#define I8042_DATA  0x60
-#define I8042_CMD   0x64
-#define I8042_RESET 0xfe
-
-static void i8042_io(struct vm *vm, uint16_t port, bool write, uint8_t *data)
-{
-	if (write) {
-		if (port == I8042_CMD && data[0] == I8042_RESET) {
-			log_debug("guest reset through the i8042");
-			vm_request_exit(vm, 0);
-		}
-		return;
-	}
-	/* status: output buffer empty, input buffer empty; data: nothing */
-	data[0] = 0;
-}
+#define COM1_BASE  0x3f8
+#define I8042_DATA 0x60
+#define I8042_CMD  0x64
 
 void vm_pio(struct vm *vm, uint16_t port, bool write, uint8_t *data, unsigned size)
 {
@@ -30,7 +16,7 @@ void vm_pio(struct vm *vm, uint16_t port, bool write, uint8_t *data, unsigned si
 		return;
 	}
 	if ((port == I8042_DATA || port == I8042_CMD) && size == 1) {
-		i8042_io(vm, port, write, data);
+		i8042_io(vm->i8042, port, write, data);
 		return;
 	}
 	if (!write)

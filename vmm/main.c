@@ -162,6 +162,11 @@ static int run(struct vm *vm)
 	vm->serial = serial_new(vm, in_fd, out_fd);
 	if (!vm->serial || serial_attach(vm->serial, vm->loop) < 0)
 		goto out;
+	vm->i8042 = i8042_new(vm);
+	if (!vm->i8042) {
+		log_errno(ENOMEM, "i8042");
+		goto out;
+	}
 	if (c->control && control_open(vm, c->control) < 0)
 		goto out;
 	sigemptyset(&mask);
@@ -199,6 +204,8 @@ out:
 	destroy_devices(vm);
 	serial_free(vm->serial);
 	vm->serial = NULL;
+	i8042_free(vm->i8042);
+	vm->i8042 = NULL;
 	if (vm->sig_fd >= 0)
 		close(vm->sig_fd);
 	if (c->console == CONSOLE_FILE && out_fd >= 0)

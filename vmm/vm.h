@@ -89,6 +89,7 @@ struct vm {
 	struct vcpu vcpus[VMM_MAX_CPUS];
 	struct evloop *loop;
 	struct serial *serial;
+	struct i8042 *i8042;
 	struct mmio_dev *devs[VMM_MAX_DEVICES];
 	struct virtio_dev *virtio[VMM_MAX_DEVICES];
 	unsigned ndevs;
@@ -159,6 +160,12 @@ struct serial *serial_new(struct vm *vm, int in_fd, int out_fd);
 int serial_attach(struct serial *s, struct evloop *loop);
 void serial_io(struct serial *s, unsigned off, bool is_write, uint8_t *val);
 void serial_free(struct serial *s);
+
+/* i8042.c: keyboard controller at 0x60/0x64 (probe answers, reset) */
+struct i8042;
+struct i8042 *i8042_new(struct vm *vm);
+void i8042_io(struct i8042 *k, uint16_t port, bool is_write, uint8_t *data);
+void i8042_free(struct i8042 *k);
 
 /* virtio_mmio.c */
 struct mmio_dev *mmio_dev_new(struct vm *vm, struct virtio_dev *d, unsigned index, char *err, size_t errlen);

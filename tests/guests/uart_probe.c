@@ -48,8 +48,17 @@ int guest_main(void)
 	bool dl = inb(COM1) == 0x01 && inb(COM1 + 1) == 0;
 	outb(COM1 + 3, 0x03);
 	all &= check("dlab", dl);
-	/* i8042 status and unknown ports read as expected */
-	all &= check("i8042_status", inb(0x64) == 0);
+	/* i8042: what Linux's probe asks (self-test, CTR read/write, interface test) */
+	all &= check("i8042_status", (inb(0x64) & 0x01) == 0);
+	outb(0x64, 0xaa);
+	bool obf = inb(0x64) & 0x01;
+	all &= check("i8042_selftest", obf && inb(0x60) == 0x55 && !(inb(0x64) & 0x01));
+	outb(0x64, 0x60);
+	outb(0x60, 0x47);
+	outb(0x64, 0x20);
+	all &= check("i8042_ctr", inb(0x60) == 0x47);
+	outb(0x64, 0xab);
+	all &= check("i8042_iface", (inb(0x64) & 0x01) && inb(0x60) == 0x00);
 	all &= check("unknown_port", inb(0x2e8 + 5) == 0xff);
 	all &= check("unmapped_mmio", mmio_read32(0xd0ff0000) == 0xffffffffu);
 	gprintf("uart %s\n", all ? "ok" : "BAD");

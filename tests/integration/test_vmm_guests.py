@@ -144,7 +144,7 @@ def test_uart_registers_as_linux_probes_them():
     r = run_guest("uart_probe")
     assert r.returncode == 0, r.stderr
     for name in ("scratch", "ier", "loopback_msr", "loopback_data", "fifo", "thre_iir", "dlab",
-                 "i8042_status", "unknown_port", "unmapped_mmio"):
+                 "i8042_status", "i8042_selftest", "i8042_ctr", "i8042_iface", "unknown_port", "unmapped_mmio"):
         assert f"{name}=ok" in r.stdout, r.stdout
     assert "uart ok" in r.stdout
 
