@@ -3,6 +3,7 @@
 #include "proto/proto.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdio.h>
@@ -147,7 +148,24 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static int read_frame(int fd, char **out, size_t *len, int timeout_ms);
+
 int proto_read_frame(int fd, char **out, size_t *len, int timeout_ms)
+{
+	/* A timeout needs non-blocking reads: switch a blocking fd for the duration. */
+	int fl = timeout_ms >= 0 ? fcntl(fd, F_GETFL) : -1;
+	if (fl >= 0 && !(fl & O_NONBLOCK))
+		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	int r = read_frame(fd, out, len, timeout_ms);
+	if (fl >= 0 && !(fl & O_NONBLOCK)) {
+		int e = errno;
+		fcntl(fd, F_SETFL, fl);
+		errno = e;
+	}
+	return r;
+}
+
+static int read_frame(int fd, char **out, size_t *len, int timeout_ms)
 {
 	struct proto_rx rx = {0};
 	long long deadline = timeout_ms < 0 ? 0 : now_ms() + timeout_ms;

@@ -57,7 +57,8 @@ int proto_write_frame(int fd, const char *json, size_t len);
 /* The same, giving up with ETIMEDOUT when a non-blocking FD stays full for TIMEOUT_MS. */
 int proto_write_frame_timeout(int fd, const char *json, size_t len, int timeout_ms);
 /* Reads one frame into a malloc'd NUL-terminated buffer; errno EPROTO when oversized,
- * ECONNRESET (and *out NULL) on EOF. timeout_ms < 0 waits forever. */
+ * ECONNRESET (and *out NULL) on EOF, ETIMEDOUT when no whole frame came within timeout_ms
+ * (< 0: wait forever; a blocking FD is made non-blocking for the call). */
 int proto_read_frame(int fd, char **out, size_t *len, int timeout_ms);
 
 /* --- hybrid vsock handshake ------------------------------------------------------------------ */

@@ -36,6 +36,24 @@ static void frame_roundtrip(void **state)
 	close(sv[1]);
 }
 
+static void read_frame_times_out_on_blocking_fd(void **state)
+{
+	int sv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0); /* blocking */
+	char *buf;
+	size_t len;
+	assert_int_equal(proto_read_frame(sv[1], &buf, &len, 100), -1);
+	assert_int_equal(errno, ETIMEDOUT);
+	/* half a frame: still a timeout, not a hang */
+	assert_int_equal(write(sv[0], "\0\0\0\x05{}", 6), 6);
+	assert_int_equal(proto_read_frame(sv[1], &buf, &len, 100), -1);
+	assert_int_equal(errno, ETIMEDOUT);
+	/* the fd is blocking again afterwards */
+	assert_false(fcntl(sv[1], F_GETFL) & O_NONBLOCK);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 static void rx_byte_by_byte(void **state)
 {
 	int p[2];
@@ -189,7 +207,8 @@ static void exit_codes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(frame_roundtrip), cmocka_unit_test(rx_byte_by_byte),
+		cmocka_unit_test(frame_roundtrip), cmocka_unit_test(read_frame_times_out_on_blocking_fd),
+		cmocka_unit_test(rx_byte_by_byte),
 		cmocka_unit_test(rx_rejects_bad_lengths), cmocka_unit_test(handshake),
 		cmocka_unit_test(messages), cmocka_unit_test(encode), cmocka_unit_test(exit_codes),
 	};
