@@ -28,7 +28,10 @@ static void vfs_queue_notify(struct virtio_dev *d, unsigned q)
 	struct virtq *vq = &d->vq[q];
 	struct virtq_elem *e = &v->elem;
 	bool pushed = false;
-	for (;;) {
+	/* At most one ring's worth per kick: no more can be pending when the
+	 * guest kicks, later additions come with their own kick, and a ring whose
+	 * used side overlaps its avail index cannot keep us spinning. */
+	for (unsigned k = 0; k < vq->num; k++) {
 		int r = virtq_pop(vq, e);
 		if (r == 0)
 			break;

@@ -37,3 +37,6 @@ EXTRA_ALL += $(B)/bench/fs_ops
 $(B)/bench/fs_ops: $(patsubst %.c,$(B)/obj/%.o,$(FS_BENCH_SRCS))
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^
+
+FUZZERS += fuzz_fuse_virtio
+fuzz_fuse_virtio_SRCS = tests/fuzz/fuzz_fuse_virtio.c $(DEVLIB_SRCS) $(COMMON_SRCS)
