@@ -134,6 +134,20 @@ enum vm_accel vm_accel_choose(enum vm_accel req, char *why, size_t len)
 	return VM_ACCEL_TCG;
 }
 
+static bool qemu_in_path(void)
+{
+	const char *path = getenv("PATH");
+	char *dup = strdup(path ? path : "/usr/bin:/bin");
+	bool found = false;
+	for (char *save, *d = dup ? strtok_r(dup, ":", &save) : NULL; d && !found; d = strtok_r(NULL, ":", &save)) {
+		char p[PATH_MAX];
+		snprintf(p, sizeof(p), "%s/qemu-system-x86_64", d);
+		found = access(p, X_OK) == 0;
+	}
+	free(dup);
+	return found;
+}
+
 enum vm_backend_kind vm_backend_choose(enum vm_backend_kind req, char *why, size_t len)
 {
 	char r[200];
@@ -145,7 +159,10 @@ enum vm_backend_kind vm_backend_choose(enum vm_backend_kind req, char *why, size
 		snprintf(why, len, "runm-vmm: %s", r);
 		return VM_BACKEND_RUNM_VMM;
 	}
-	snprintf(why, len, "qemu (TCG): %s", r);
+	if (!qemu_in_path())
+		snprintf(why, len, "qemu (TCG): %s; but qemu-system-x86_64 is not in PATH: no usable backend", r);
+	else
+		snprintf(why, len, "qemu (TCG): %s", r);
 	return VM_BACKEND_QEMU;
 }
 

@@ -41,6 +41,11 @@ def test_explain_reports_choice_and_reason(build_dir):
                                        check=True).stdout)
     assert forced["accel"] == "kvm" and "explicitly" in forced["accel_reason"]
     assert forced["backend"] == "qemu" and "explicitly" in forced["backend_reason"]
+    if not hw_virt():
+        noq = json.loads(subprocess.run([str(build_dir / "runm-vmctl"), "--explain"],
+                                        capture_output=True, text=True, check=True,
+                                        env=dict(os.environ, PATH="/nonexistent")).stdout)
+        assert "qemu-system-x86_64 is not in PATH" in noq["backend_reason"]
 
 
 def test_rng_served_over_vhost_user(build_dir, kernel, initrd, tmp_path):
