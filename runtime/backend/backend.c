@@ -205,7 +205,7 @@ int vm_fd_above_stdio(int fd)
 }
 
 int vm_spawn(struct vm *v, const char *what, char *const argv[], int log_fd, const int *keep,
-	     unsigned nkeep)
+	     unsigned nkeep, unsigned flags)
 {
 	if (v->nproc >= VM_MAX_PROCS)
 		return -ENOSPC;
@@ -254,6 +254,15 @@ int vm_spawn(struct vm *v, const char *what, char *const argv[], int log_fd, con
 			err = errno;
 		for (unsigned i = 0; !err && i < nkeep; i++)
 			fcntl(keep[i], F_SETFD, 0);
+		if (!err && (flags & VM_SPAWN_NO_CAPS)) {
+			/* Root gets the bounding set on exec: empty it, and forbid regaining. */
+			for (int cap = 0; cap <= 63; cap++)
+				if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+					err = errno;
+			prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+			if (!err && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+				err = errno;
+		}
 		if (!err) {
 			execvp(argv[0], argv);
 			err = errno;

@@ -126,7 +126,7 @@ static int start_device_server(struct vm *v, const struct vm_config *c, const ch
 	char *argv[] = {bin,     "vhost-user", "--fd",   fdarg,   "--device", (char *)spec,
 			"--ready-fd", readyarg, NULL};
 	int keep[2] = {pfd[1], sv[1]};
-	r = bin ? vm_spawn(v, what, argv, log_fd, keep, 2) : -ENOMEM;
+	r = bin ? vm_spawn(v, what, argv, log_fd, keep, 2, 0) : -ENOMEM;
 	free(bin);
 	close(pfd[1]);
 	close(sv[1]);
@@ -290,7 +290,8 @@ int vm_start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 	unsigned ns = v->nproc;
 	memcpy(servers, v->proc, sizeof(servers[0]) * ns);
 	v->nproc = 0;
-	r = vm_spawn(v, "qemu", a.a, log_fd, fe, nfe);
+	/* QEMU needs no capability: it opens only what we own or hand it. */
+	r = vm_spawn(v, "qemu", a.a, log_fd, fe, nfe, VM_SPAWN_NO_CAPS);
 	if (r == 0) {
 		struct vm_proc q = v->proc[0];
 		memcpy(&v->proc[1], servers, sizeof(servers[0]) * ns);

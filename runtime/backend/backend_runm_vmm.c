@@ -61,7 +61,7 @@ int vm_start_runm_vmm(struct vm *v, const struct vm_config *c, int log_fd)
 	argv[n++] = "--console";
 	argv[n++] = (char *)(c->console_log ? c->console_log : "off");
 	argv[n] = NULL;
-	r = vm_spawn(v, "runm-vmm", argv, log_fd, NULL, 0);
+	r = vm_spawn(v, "runm-vmm", argv, log_fd, NULL, 0, 0); /* drops its own after setup */
 out:
 	for (unsigned i = 0; i < nown; i++)
 		free(own[i]);

@@ -162,7 +162,7 @@ def test_qemu_command_line(build_dir, kernel, initrd, tmp_path, machine, dev, ac
 
 def test_device_server_runs_confined(build_dir, kernel, initrd, tmp_path):
     """Once its devices are open the rng server has no capabilities and a seccomp filter; QEMU
-    has its own seccomp sandbox."""
+    has its own seccomp sandbox and no capability at all."""
     vm = VmCtl(build_dir, tmp_path / "run", kernel, initrd, "idle", extra=["--rng"])
     try:
         assert wait_for_text(vm.console, "RUNM-TEST-INIT READY", 30, vm.proc)
@@ -174,6 +174,9 @@ def test_device_server_runs_confined(build_dir, kernel, initrd, tmp_path):
         # QEMU runs under its own -sandbox seccomp filter.
         qemu = open(f"/proc/{vm.pids[0]}/status").read()
         assert "Seccomp:\t2" in qemu
+        q = dict(l.split(":\t", 1) for l in qemu.splitlines() if ":\t" in l)
+        assert int(q["CapEff"], 16) == 0 and int(q["CapBnd"], 16) == 0  # no capability at all
+        assert q["NoNewPrivs"].strip() == "1"
     finally:
         vm.kill()
 

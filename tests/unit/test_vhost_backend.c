@@ -81,10 +81,10 @@ static void test_spawn_reap_and_exec_failure(void **state)
 	char *bad[] = {"/nonexistent/runm-test-binary", NULL};
 	int log = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	int high = vm_fd_above_stdio(log);
-	assert_int_equal(vm_spawn(v, "sh", ok, high, NULL, 0), 0);
+	assert_int_equal(vm_spawn(v, "sh", ok, high, NULL, 0, 0), 0);
 	assert_int_equal(v->nproc, 1);
 	assert_true(v->pgid > 0);
-	assert_int_equal(vm_spawn(v, "missing", bad, high, NULL, 0), -ENOENT);
+	assert_int_equal(vm_spawn(v, "missing", bad, high, NULL, 0, 0), -ENOENT);
 	assert_int_equal(v->nproc, 1); /* the failed one is not tracked */
 	int st = -1;
 	assert_int_equal(vm_wait(v, 5000, &st), 1);
@@ -99,10 +99,26 @@ static void test_killed_vmm_is_a_failure(void **state)
 	struct vm *v = calloc(1, sizeof(*v));
 	char *sleeper[] = {"/bin/sleep", "30", NULL};
 	int log = vm_fd_above_stdio(open("/dev/null", O_WRONLY | O_CLOEXEC));
-	assert_int_equal(vm_spawn(v, "vmm", sleeper, log, NULL, 0), 0);
-	assert_int_equal(vm_spawn(v, "device server", sleeper, log, NULL, 0), 0);
+	assert_int_equal(vm_spawn(v, "vmm", sleeper, log, NULL, 0, VM_SPAWN_NO_CAPS), 0);
+	assert_int_equal(vm_spawn(v, "device server", sleeper, log, NULL, 0, 0), 0);
 	int st = -1;
 	assert_int_equal(vm_wait(v, 50, &st), 0); /* still running */
+	/* VM_SPAWN_NO_CAPS: no capability at all, even as root. */
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/status", v->proc[0].pid);
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	unsigned long long eff = ~0ull, bnd = ~0ull;
+	int nnp = -1;
+	while (fgets(line, sizeof(line), f)) {
+		sscanf(line, "CapEff: %llx", &eff);
+		sscanf(line, "CapBnd: %llx", &bnd);
+		sscanf(line, "NoNewPrivs: %d", &nnp);
+	}
+	fclose(f);
+	assert_int_equal(eff, 0);
+	assert_int_equal(bnd, 0);
+	assert_int_equal(nnp, 1);
 	kill(v->proc[1].pid, SIGKILL);           /* a device server dies */
 	assert_int_equal(vm_wait(v, 5000, &st), 1);
 	assert_int_equal(st, 1);
