@@ -29,7 +29,7 @@ static int parse(struct vm_config *c, ...)
 static void test_defaults_and_flags(void **state)
 {
 	struct vm_config c;
-	assert_int_equal(parse(&c, "--kernel", "/k", NULL), 0);
+	assert_int_equal(parse(&c, "--kernel", "/k", (char *)NULL), 0);
 	assert_string_equal(c.kernel, "/k");
 	assert_int_equal(c.cpus, 1);
 	assert_int_equal(c.mem_mib, 128);
@@ -41,7 +41,7 @@ static void test_defaults_and_flags(void **state)
 	assert_int_equal(parse(&c, "--kernel", "/k", "--cpus", "4", "--mem", "256", "--vsock-uds",
 			       "/run/v.sock", "--vsock-cid", "7", "--fs", "root=/srv", "--fs", "data=/d",
 			       "--rng", "--console", "off", "--initrd", "/i", "--cmdline", "a b",
-			       "--no-seccomp", NULL),
+			       "--no-seccomp", (char *)NULL),
 			 0);
 	assert_int_equal(c.cpus, 4);
 	assert_int_equal(c.mem_mib, 256);
@@ -55,7 +55,7 @@ static void test_defaults_and_flags(void **state)
 	assert_string_equal(c.cmdline, "a b");
 	assert_int_equal(vm_planned_devices(&c), 4);
 	vm_config_free(&c);
-	assert_int_equal(parse(&c, "--kernel", "/k", "--console", "/tmp/log", NULL), 0);
+	assert_int_equal(parse(&c, "--kernel", "/k", "--console", "/tmp/log", (char *)NULL), 0);
 	assert_int_equal(c.console, CONSOLE_FILE);
 	assert_string_equal(c.console_path, "/tmp/log");
 	vm_config_free(&c);
@@ -75,14 +75,14 @@ static void test_bad_flags(void **state)
 	    {"--console", "", NULL},	{"--vsock-uds", longpath, NULL}, {"--control", "", NULL},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_int_equal(parse(&c, "--kernel", "/k", bad[i][0], bad[i][1], NULL), -1);
+		assert_int_equal(parse(&c, "--kernel", "/k", bad[i][0], bad[i][1], (char *)NULL), -1);
 		vm_config_free(&c);
 	}
-	assert_int_equal(parse(&c, NULL), -1); /* no kernel */
+	assert_int_equal(parse(&c, (char *)NULL), -1); /* no kernel */
 	vm_config_free(&c);
-	assert_int_equal(parse(&c, "--kernel", "/k", "extra", NULL), -1);
+	assert_int_equal(parse(&c, "--kernel", "/k", "extra", (char *)NULL), -1);
 	vm_config_free(&c);
-	assert_int_equal(parse(&c, "--help", NULL), 1);
+	assert_int_equal(parse(&c, "--help", (char *)NULL), 1);
 	vm_config_free(&c);
 }
 
@@ -101,7 +101,7 @@ static void test_json(void **state)
 	struct vm_config c;
 	char *p = write_tmp("{\"kernel\":\"/vmlinux\",\"mem\":64,\"cpus\":2,\"rng\":true,"
 			    "\"fs\":[\"a=/x\",\"b=/y\"],\"vsock-uds\":\"/v\",\"console\":\"off\"}");
-	assert_int_equal(parse(&c, "--config", p, "--cpus", "3", NULL), 0);
+	assert_int_equal(parse(&c, "--config", p, "--cpus", "3", (char *)NULL), 0);
 	assert_string_equal(c.kernel, "/vmlinux");
 	assert_int_equal(c.mem_mib, 64);
 	assert_int_equal(c.cpus, 3); /* later flag wins */
@@ -122,12 +122,12 @@ static void test_json(void **state)
 			     "{\"colour\":true}"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		p = write_tmp(bad[i]);
-		assert_int_equal(parse(&c, "--config", p, NULL), -1);
+		assert_int_equal(parse(&c, "--config", p, (char *)NULL), -1);
 		vm_config_free(&c);
 		unlink(p);
 		free(p);
 	}
-	assert_int_equal(parse(&c, "--config", "/nonexistent/x.json", NULL), -1);
+	assert_int_equal(parse(&c, "--config", "/nonexistent/x.json", (char *)NULL), -1);
 	vm_config_free(&c);
 }
 

@@ -101,11 +101,12 @@ static void setup_queue(void)
 /* Put one device-writable buffer (addr, len) on the avail ring and kick. */
 static void submit(uint64_t addr, uint32_t len, uint16_t idx)
 {
-	uint8_t *d = vm.ram + 0x1000;
-	memcpy(d, &addr, 8);
-	memcpy(d + 8, &len, 4);
-	uint16_t flags = 2;
-	memcpy(d + 12, &flags, 2);
+	struct {
+		uint64_t addr;
+		uint32_t len;
+		uint16_t flags, next;
+	} desc = {addr, len, 2 /* WRITE */, 0};
+	memcpy(vm.ram + 0x1000, &desc, sizeof(desc));
 	uint16_t head = 0;
 	memcpy(vm.ram + 0x2000 + 4, &head, 2);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
