@@ -125,10 +125,11 @@ def test_hostile_guest_gets_needs_reset_and_vmm_survives():
     assert_sanitizer_clean(r)
 
 
-def test_linux_boots_on_runm_vmm(guest_dir, tmp_path):
+def test_linux_boots_on_runm_vmm(request):
     reason = hw_virt_reason()
     if reason:
         pytest.skip(f"Linux boot on runm-vmm skipped: {reason}")
+    guest_dir = request.getfixturevalue("guest_dir")
     # An init that does not exist makes the kernel panic after mounting the
     # initramfs; with panic=-1 reboot=k it resets through the i8042 -> exit 0.
     r = run_vmm(["--kernel", guest_dir / "vmlinux", "--initrd", guest_dir / "initramfs.cpio", "--mem", "256",
