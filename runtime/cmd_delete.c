@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* runm delete [--force] ID: only stopped containers unless --force; removes mounts, sockets,
  * the state directory; poststop hooks run. --force on an unknown id succeeds. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,7 +15,16 @@ int delete_container(const char *id, bool force)
 	char dir[PATH_MAX];
 	if (force && (!valid_id(id) || state_dir(id, dir, sizeof(dir)) < 0 || access(dir, F_OK) < 0))
 		return 0;
-	if (state_dir(id, dir, sizeof(dir)) == 0 && access(dir, F_OK) == 0 && state_load(id, &st) < 0) {
+	if (!valid_id(id) || state_dir(id, dir, sizeof(dir)) < 0 || access(dir, F_OK) < 0) {
+		log_error("container does not exist");
+		return 1;
+	}
+	int lr = state_load(id, &st);
+	if (lr == -ENOENT && !force) {
+		log_error("container does not exist");
+		return 1;
+	}
+	if (lr < 0) {
 		/* a directory without readable state: a create that died half-way */
 		if (!force) {
 			log_error("container %s: no usable state (use --force to remove it)", id);
@@ -23,8 +33,6 @@ int delete_container(const char *id, bool force)
 		unmount_below(dir);
 		return rm_rf(dir) < 0 ? 1 : 0;
 	}
-	if (load_container(id, &st, dir) < 0)
-		return 1;
 	int fd = state_lock(dir, true);
 	const char *s = state_status(&st);
 	int rc = 1;

@@ -350,10 +350,6 @@ int cmd_exec(int argc, char **argv)
 		goto out;
 	}
 	free(line);
-	if (slave >= 0) {
-		close(slave);
-		slave = -1;
-	}
 	if (detach) {
 		pid_t pid = fork();
 		if (pid < 0) {
@@ -368,7 +364,10 @@ int cmd_exec(int argc, char **argv)
 				dup2(nul, 2);
 			}
 			setsid();
-			_exit(wait_exec(dir, exec_id, conn, -1));
+			/* the engine resizes the master: as the slave's session leader we get SIGWINCH */
+			if (slave >= 0)
+				ioctl(slave, TIOCSCTTY, 0);
+			_exit(wait_exec(dir, exec_id, conn, slave));
 		}
 		if (pidf) {
 			char tmp[PATH_MAX + 16];

@@ -50,7 +50,8 @@ int cmd_list(int argc, char **argv)
 	}
 	if (d)
 		closedir(d);
-	qsort(ids, n, sizeof(*ids), cmp);
+	if (n)
+		qsort(ids, n, sizeof(*ids), cmp);
 	bool first = true;
 	if (!quiet && !strcmp(fmt, "table"))
 		printf("%-12s%-12s%-12s%-12s%-12s%s\n", "ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER");

@@ -102,11 +102,21 @@ int cmd_update(int argc, char **argv)
 		    (pl && num_opt("pids-limit", pl, &pids)))
 			goto out;
 		char *qcs = cs ? json_quote(cs) : NULL;
-		if (asprintf(&doc, "{\"memory\":{%s%.0lld},\"cpu\":{%s%.0lld%s%s%.0lld%s%s%.0lld%s%s%s},\"pids\":{%s%.0lld}}",
-			     mv ? "\"limit\":" : "", mv ? mem : 0, qv ? "\"quota\":" : "", qv ? q : 0,
-			     qv && (pv || sv || cs) ? "," : "", pv ? "\"period\":" : "", pv ? per : 0,
-			     pv && (sv || cs) ? "," : "", sv ? "\"shares\":" : "", sv ? sh : 0, sv && cs ? "," : "",
-			     cs ? "\"cpus\":" : "", cs ? qcs : "", pl ? "\"limit\":" : "", pl ? pids : 0) < 0)
+		char mem_s[96] = "", cpu_s[256] = "", pid_s[64] = "";
+		if (mv)
+			snprintf(mem_s, sizeof(mem_s), "\"limit\":%lld", mem);
+		size_t n = 0;
+		if (qv)
+			n += (size_t)snprintf(cpu_s + n, sizeof(cpu_s) - n, "%s\"quota\":%lld", n ? "," : "", q);
+		if (pv)
+			n += (size_t)snprintf(cpu_s + n, sizeof(cpu_s) - n, "%s\"period\":%lld", n ? "," : "", per);
+		if (sv)
+			n += (size_t)snprintf(cpu_s + n, sizeof(cpu_s) - n, "%s\"shares\":%lld", n ? "," : "", sh);
+		if (qcs && n < sizeof(cpu_s))
+			snprintf(cpu_s + n, sizeof(cpu_s) - n, "%s\"cpus\":%.160s", n ? "," : "", qcs);
+		if (pl)
+			snprintf(pid_s, sizeof(pid_s), "\"limit\":%lld", pids);
+		if (asprintf(&doc, "{\"memory\":{%s},\"cpu\":{%s},\"pids\":{%s}}", mem_s, cpu_s, pid_s) < 0)
 			doc = NULL;
 		free(qcs);
 		if (!doc) {

@@ -62,7 +62,7 @@ static int start_host_agent(struct guest *g, const char *dir, char *err, size_t 
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		execl(agent, "runm-agent", "--listen-unix", g->uds, (char *)NULL);
+		execlp(agent, "runm-agent", "--listen-unix", g->uds, (char *)NULL);
 		_exit(127);
 	}
 	if (lfd >= 0)
