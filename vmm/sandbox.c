@@ -110,6 +110,8 @@ static const int common_calls[] = {
     SCMP_SYS(lseek),
     SCMP_SYS(readlink),
     SCMP_SYS(pread64),
+    SCMP_SYS(poll),
+    SCMP_SYS(ppoll),
 };
 
 /* The event loop thread also runs the devices: sockets (vsock), files (fs). */

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <linux/kvm.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,14 @@ static void out_byte(struct serial *s, uint8_t c)
 		ssize_t n = write(s->out_fd, &c, 1);
 		if (n == 1 || (n < 0 && errno != EINTR && errno != EAGAIN))
 			return;
+		if (n < 0 && errno == EAGAIN) {
+			/* a non-blocking console that is full: wait for room (back-pressure
+			 * on the guest) instead of spinning; give up if the VM is ending */
+			struct pollfd p = {.fd = s->out_fd, .events = POLLOUT};
+			if (atomic_load(&s->vm->state) == VM_STOPPING)
+				return;
+			poll(&p, 1, 100);
+		}
 	}
 }
 

@@ -5,8 +5,14 @@
 
 int guest_main(void)
 {
+	/* "ticker.fast" on the command line: no pause between lines (floods the console) */
+	bool fast = false;
+	for (const char *c = guest_cmdline(); *c; c++)
+		if (strncmp(c, "ticker.fast", 11) == 0)
+			fast = true;
 	for (uint64_t n = 0;; n++) {
 		gprintf("tick %lu\n", n);
-		delay_loops(2000);
+		if (!fast)
+			delay_loops(2000);
 	}
 }

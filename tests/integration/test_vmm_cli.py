@@ -345,3 +345,51 @@ def test_sandbox_caps_and_per_thread_seccomp(tmp_path, no_seccomp):
             p.kill()
             p.wait()
     assert p.returncode == 0
+
+
+def _cpu_seconds(pid):
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_full_nonblocking_console_stalls_guest_without_spinning(tmp_path):
+    """A console pipe the reader does not drain (O_NONBLOCK, as engines may hand
+    us) back-pressures the guest: no byte is lost and the VMM waits, not spins."""
+    import fcntl
+    ctl = tmp_path / "c.sock"
+    r, w = os.pipe()
+    fcntl.fcntl(w, fcntl.F_SETFL, fcntl.fcntl(w, fcntl.F_GETFL) | os.O_NONBLOCK)
+    fcntl.fcntl(w, 1031, 4096)  # F_SETPIPE_SZ: fill it quickly
+    p = subprocess.Popen([str(vmm(asan=False)), "--kernel", str(guest("ticker")), "--mem", "16",
+                          "--cmdline", "ticker.fast", "--control", str(ctl)],
+                         stdin=subprocess.DEVNULL, stdout=w, stderr=subprocess.PIPE)
+    os.close(w)
+    try:
+        c = Control(ctl)
+        time.sleep(1.0)  # the 4 KiB pipe fills up
+        cpu0, t0 = _cpu_seconds(p.pid), time.time()
+        time.sleep(1.5)
+        cpu = _cpu_seconds(p.pid) - cpu0
+        wall = time.time() - t0
+        assert cpu < 0.5 * wall, f"VMM used {cpu:.2f}s CPU in {wall:.2f}s with a full console"
+        data = b""
+        fcntl.fcntl(r, fcntl.F_SETFL, fcntl.fcntl(r, fcntl.F_GETFL) | os.O_NONBLOCK)
+        end = time.time() + 3
+        while time.time() < end:
+            try:
+                chunk = os.read(r, 1 << 16)
+            except BlockingIOError:
+                time.sleep(0.01)
+                continue
+            data += chunk
+        c.call({"cmd": "stop"})
+        p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        os.close(r)
+    assert p.returncode == 0
+    ticks = [int(l.split()[1]) for l in data.decode().replace("\r", "").splitlines()[:-1] if l.startswith("tick ")]
+    assert len(ticks) > 400
+    assert ticks == list(range(ticks[0], ticks[0] + len(ticks))), "console bytes were lost"
