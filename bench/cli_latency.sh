@@ -36,5 +36,17 @@ rl=$(measure "$RUNM" --root "$work/runm" list)
 cl=$(measure runc --root "$work/runc" list)
 rk=$(measure "$RUNM" --root "$work/runm" kill bench USR1)
 ck=$(measure runc --root "$work/runc" kill bench USR1)
-printf '{"bench":"cli_latency","iterations":%d,"unit":"ms","runm":{"state":%s,"list":%s,"kill":%s},"runc":{"state":%s,"list":%s,"kill":%s}}\n' \
-	"$N" "$rs" "$rl" "$rk" "$cs" "$cl" "$ck"
+# a whole `run` of `true`: runm in a microVM (its real path) vs runc
+/usr/bin/python3 tests/fixtures/mkbundle.py "$work/true" -- true >/dev/null
+R=${RUNS:-3}
+runone() { (cd "$work/true" && "$@" </dev/null >/dev/null 2>&1) || echo "bench: $* failed" >&2; }
+s=$(date +%s%N)
+for i in $(seq "$R"); do runone env -u RUNM_TEST_AGENT_ON_HOST "$RUNM" --root "$work/runm" run "vm$i"; done
+e=$(date +%s%N)
+rr=$(awk -v s="$s" -v e="$e" -v n="$R" 'BEGIN { printf "%.1f", (e - s) / n / 1000000 }')
+s=$(date +%s%N)
+for i in $(seq "$R"); do runone runc --root "$work/runc" run "r$i"; done
+e=$(date +%s%N)
+cr=$(awk -v s="$s" -v e="$e" -v n="$R" 'BEGIN { printf "%.1f", (e - s) / n / 1000000 }')
+printf '{"bench":"cli_latency","iterations":%d,"unit":"ms","runm":{"state":%s,"list":%s,"kill":%s,"run_true_vm":%s},"runc":{"state":%s,"list":%s,"kill":%s,"run_true":%s}}\n' \
+	"$N" "$rs" "$rl" "$rk" "$rr" "$cs" "$cl" "$ck" "$cr"
