@@ -410,6 +410,37 @@ int ac_next_event(struct agentclient *ac, struct ac_exit *ex, char *process, siz
 	}
 }
 
+int ac_next_event_any(struct agentclient *ac, struct ac_event *ev, int timeout_ms)
+{
+	for (;;) {
+		char *buf;
+		size_t n;
+		if (proto_read_frame(ac->fd, &buf, &n, timeout_ms) < 0)
+			return seterr(ac->err, sizeof(ac->err), "receive event: %s", strerror(errno));
+		struct proto_msg m;
+		char perr[256];
+		int r = proto_msg_parse(buf, n, &m, perr, sizeof(perr));
+		free(buf);
+		if (r < 0)
+			return seterr(ac->err, sizeof(ac->err), "bad message from agent: %s", perr);
+		if (m.kind != PROTO_EVENT) {
+			proto_msg_free(&m);
+			continue;
+		}
+		memset(ev, 0, sizeof(*ev));
+		snprintf(ev->name, sizeof(ev->name), "%s", m.op);
+		const char *p = proto_get_str(m.root, "process");
+		snprintf(ev->process, sizeof(ev->process), "%s", p ? p : "");
+		if (strcmp(m.op, "exit") == 0)
+			get_exit(m.root, &ev->exit);
+		long long k;
+		if (proto_get_int(m.root, "oom_kills", 0, INT64_MAX, &k) == 0)
+			ev->oom_kills = k;
+		proto_msg_free(&m);
+		return 0;
+	}
+}
+
 int ac_attach(const char *uds, const char *pid_id, enum proto_stream kind, int timeout_ms, char *err,
 	      size_t errlen)
 {

@@ -74,6 +74,16 @@ int ac_shutdown(struct agentclient *ac);
 /* Receive one asynchronous event on a subscribed connection (timeout_ms < 0: forever). */
 int ac_next_event(struct agentclient *ac, struct ac_exit *ex, char *process, size_t len, int timeout_ms);
 
+/* Any event: "exit" (EXIT filled) or "oom" (OOM_KILLS filled); unknown events are returned
+ * too (name set), so callers can skip them. */
+struct ac_event {
+	char name[16];
+	char process[PROTO_MAX_ID + 1];
+	struct ac_exit exit;
+	long long oom_kills;
+};
+int ac_next_event_any(struct agentclient *ac, struct ac_event *ev, int timeout_ms);
+
 /* Open stream KIND of process ID: a blocking fd carrying raw bytes, or -1 with ERR. */
 int ac_attach(const char *uds, const char *id, enum proto_stream kind, int timeout_ms, char *err,
 	      size_t errlen);

@@ -37,6 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ac_stats(ac, &json) == 0)
 		free(json);
 	ac_next_event(ac, &ex, proc, sizeof(proc), 0);
+	struct ac_event ev;
+	ac_next_event_any(ac, &ev, 0);
 	ac_signal(ac, "init", 9, true);
 	ac_close(ac);
 	close(sv[1]);

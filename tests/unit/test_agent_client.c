@@ -175,6 +175,34 @@ static void typed_calls(void **state)
 	assert_non_null(strstr(f.got[2], "\"op\":\"wait\""));
 }
 
+static void any_event(void **state)
+{
+	struct fake f = {.reply = "OK 5\n",
+			 .accepts = 1,
+			 .responses = {"{\"id\":1,\"ok\":true,\"version\":1}",
+				       "+{\"event\":\"oom\",\"process\":\"init\",\"oom_kills\":2}",
+				       "+{\"event\":\"exit\",\"process\":\"e1\",\"pid\":4,\"status\":2304,\"exit_code\":9}"}};
+	pthread_t t;
+	pthread_create(&t, NULL, fake_main, &f);
+	char err[256];
+	struct agentclient *ac = ac_connect(sock_path, 2000, err, sizeof(err));
+	assert_non_null(ac);
+	assert_int_equal(ac_hello(ac, true), 0);
+	struct ac_event ev;
+	assert_int_equal(ac_next_event_any(ac, &ev, 2000), 0);
+	assert_string_equal(ev.name, "oom");
+	assert_string_equal(ev.process, "init");
+	assert_int_equal(ev.oom_kills, 2);
+	assert_int_equal(ac_next_event_any(ac, &ev, 2000), 0);
+	assert_string_equal(ev.name, "exit");
+	assert_string_equal(ev.process, "e1");
+	assert_int_equal(ev.exit.exit_code, 9);
+	/* the fake closed the connection: an error, not a hang */
+	pthread_join(t, NULL);
+	assert_int_equal(ac_next_event_any(ac, &ev, 100), -1);
+	ac_close(ac);
+}
+
 static void out_of_order_response_is_an_error(void **state)
 {
 	struct fake f = {.reply = "OK 5\n", .accepts = 1, .responses = {"{\"id\":77,\"ok\":true}"}};
@@ -269,6 +297,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(dial_bad_reply_is_fatal, setup, teardown),
 		cmocka_unit_test_setup_teardown(typed_calls, setup, teardown),
 		cmocka_unit_test_setup_teardown(out_of_order_response_is_an_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(any_event, setup, teardown),
 		cmocka_unit_test(relay_every_byte),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
