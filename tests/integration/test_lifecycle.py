@@ -72,7 +72,7 @@ def test_stdout_eof_and_large_output(rt, tmp_path):
 def test_lifecycle_states_pid_file_and_delete(rt, tmp_path):
     b = bundle_with(tmp_path, TRAP_TERM)
     pidfile = tmp_path / "pid"
-    rc, err = rt.create("--bundle", b, "--pid-file", pidfile, "c1")
+    rc, err = rt.create("--bundle", b, "--pid-file", pidfile, "c1", out=tmp_path / "out")
     assert rc == 0, err
     pid = int(pidfile.read_text())
     st = rt.state("c1")
@@ -87,9 +87,14 @@ def test_lifecycle_states_pid_file_and_delete(rt, tmp_path):
     assert r.returncode == 1 and "not stopped" in r.stderr
     lst = json.loads(rt("list", "--format", "json").stdout)
     assert [c["id"] for c in lst] == ["c1"] and lst[0]["pid"] == pid
+    # as the pid namespace's init, sh ignores TERM until its trap is installed
+    deadline = time.monotonic() + rt.timeout
+    while b"ready" not in (tmp_path / "out").read_bytes() and time.monotonic() < deadline:
+        time.sleep(0.05)
     r = rt("kill", "c1", "TERM")
     assert r.returncode == 0, r.stderr
     st = rt.wait_status("c1", "stopped")
+    assert b"got-term" in (tmp_path / "out").read_bytes()
     assert st["pid"] == 0
     r = rt("kill", "c1", "KILL")
     assert r.returncode == 1 and "container not running" in r.stderr
