@@ -10,7 +10,7 @@ runm_LIBS := -lyajl
 # Unit tests: argument parsing, signals, ids, state files, spec validation, VM sizing.
 UNIT_TESTS += test_runtime
 test_runtime_SRCS = tests/unit/test_runtime.c runtime/args.c runtime/state.c runtime/spec.c \
-	runtime/artifacts.c $(COMMON_SRCS)
+	runtime/artifacts.c runtime/guest_config.c $(COMMON_SRCS)
 test_runtime_LIBS := -lyajl
 
 # Fuzz the state.json and config.json parsers (both read files an attacker may write).

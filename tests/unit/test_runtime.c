@@ -9,11 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "runtime/artifacts.h"
+#include "runtime/guest_config.h"
 #include "runtime/runm.h"
 #include "runtime/spec.h"
 #include "runtime/state.h"
@@ -281,6 +283,73 @@ static void test_vm_size(void **st)
 	assert_int_equal(vm_size(0, 0, 0, "3-1", NULL, NULL, 8, &v, &m, err, sizeof(err)), -1);
 }
 
+static void test_guest_config(void **st)
+{
+	char dir[] = "/tmp/runm-gc-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char host_file[64], host_dir[64], json[2048];
+	snprintf(host_file, sizeof(host_file), "%s/hosts", dir);
+	snprintf(host_dir, sizeof(host_dir), "%s/data", dir);
+	FILE *f = fopen(host_file, "w");
+	assert_non_null(f);
+	fputs("127.0.0.1 localhost\n", f);
+	fclose(f);
+	assert_int_equal(mkdir(host_dir, 0755), 0);
+	snprintf(json, sizeof(json),
+		 "{\"ociVersion\":\"1.0.2\",\"process\":{\"args\":[\"sh\"]},\"root\":{\"path\":\"rootfs\","
+		 "\"readonly\":true},\"hooks\":{\"prestart\":[{\"path\":\"/bin/true\"}]},\"mounts\":["
+		 "{\"destination\":\"/proc\",\"type\":\"proc\",\"source\":\"proc\"},"
+		 "{\"destination\":\"/etc/hosts\",\"type\":\"bind\",\"source\":\"%s\",\"options\":[\"rbind\",\"ro\"]},"
+		 "{\"destination\":\"/data\",\"source\":\"%s\",\"options\":[\"bind\"]},"
+		 "{\"destination\":\"/dev/shm\",\"type\":\"bind\",\"source\":\"%s\"}]}",
+		 host_file, host_dir, host_dir);
+	struct spec s;
+	char err[256];
+	assert_int_equal(spec_parse(json, "/bundle", &s, err, sizeof(err)), 0);
+	struct guest_shares sh;
+	char *out = NULL;
+	assert_int_equal(guest_config(&s, dir, false, &sh, &out, err, sizeof(err)), 0);
+	/* rootfs, the staging share for files (first bind is a file), the directory bind */
+	assert_int_equal(sh.n, 3);
+	assert_string_equal(sh.tag[0], "rootfs");
+	assert_string_equal(sh.host[0], "/bundle/rootfs");
+	assert_string_equal(sh.tag[1], "binds");
+	assert_string_equal(sh.host[2], host_dir);
+	assert_string_equal(sh.guest[2], "/run/runm/bind2");
+	assert_non_null(strstr(out, "\"path\":\"/run/runm/rootfs\""));
+	assert_non_null(strstr(out, "\"readonly\":true"));
+	assert_null(strstr(out, "hooks"));
+	assert_non_null(strstr(out, "\"source\":\"/run/runm/binds/f0\""));
+	assert_non_null(strstr(out, "\"source\":\"/run/runm/bind2\""));
+	assert_non_null(strstr(out, "\"type\":\"tmpfs\""));
+	assert_null(strstr(out, host_file));
+	char staged[96], buf[64] = "";
+	snprintf(staged, sizeof(staged), "%s/binds/f0", dir);
+	f = fopen(staged, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	assert_string_equal(buf, "127.0.0.1 localhost\n");
+	free(out);
+	/* on the host: no shares, absolute host rootfs, mounts untouched */
+	assert_int_equal(guest_config(&s, dir, true, &sh, &out, err, sizeof(err)), 0);
+	assert_int_equal(sh.n, 0);
+	assert_non_null(strstr(out, "\"path\":\"/bundle/rootfs\""));
+	assert_non_null(strstr(out, host_file));
+	free(out);
+	spec_free(&s);
+	/* a missing bind source is a clear error */
+	snprintf(json, sizeof(json),
+		 "{\"ociVersion\":\"1\",\"process\":{\"args\":[\"sh\"]},\"root\":{\"path\":\"r\"},\"mounts\":["
+		 "{\"destination\":\"/x\",\"type\":\"bind\",\"source\":\"%s/nope\"}]}",
+		 dir);
+	assert_int_equal(spec_parse(json, "/bundle", &s, err, sizeof(err)), 0);
+	assert_int_equal(guest_config(&s, dir, false, &sh, &out, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "nope"));
+	spec_free(&s);
+	assert_int_equal(rm_rf(dir), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -295,6 +364,7 @@ int main(void)
 		cmocka_unit_test(test_state_save_atomic),
 		cmocka_unit_test(test_spec_validation),
 		cmocka_unit_test(test_vm_size),
+		cmocka_unit_test(test_guest_config),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
