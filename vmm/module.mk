@@ -8,13 +8,15 @@ runm-vmm_LIBS = -lpthread -lyajl -lseccomp -lcap $(VHOST_USER_LIBS)
 
 # Unit tests (cmocka, ASan+UBSan) and fuzzers of runm-vmm's parsers.
 VMM_TEST_SRCS = $(VMM_SRCS) $(DEVLIB_SRCS) $(COMMON_SRCS)
-UNIT_TESTS += test_vmm_boot test_vmm_config test_vmm_mmio
+UNIT_TESTS += test_vmm_boot test_vmm_config test_vmm_mmio test_vmm_sandbox
 test_vmm_boot_SRCS = tests/unit/test_vmm_boot.c $(VMM_TEST_SRCS)
 test_vmm_boot_LIBS = -lpthread -lyajl -lseccomp -lcap
 test_vmm_config_SRCS = tests/unit/test_vmm_config.c $(VMM_TEST_SRCS)
 test_vmm_config_LIBS = -lpthread -lyajl -lseccomp -lcap
 test_vmm_mmio_SRCS = tests/unit/test_vmm_mmio.c $(VMM_TEST_SRCS)
 test_vmm_mmio_LIBS = -lpthread -lyajl -lseccomp -lcap
+test_vmm_sandbox_SRCS = tests/unit/test_vmm_sandbox.c $(VMM_TEST_SRCS)
+test_vmm_sandbox_LIBS = -lpthread -lyajl -lseccomp -lcap
 
 FUZZERS += fuzz_vmm_loader fuzz_vmm_control fuzz_vmm_mmio
 fuzz_vmm_loader_SRCS = tests/fuzz/fuzz_vmm_loader.c $(VMM_TEST_SRCS)

@@ -1,4 +1,4 @@
-"""virtio-vsock end to end: runm-vmm (ASan build, and release build with seccomp) boots the tests/guests/vsock.c
+"""virtio-vsock end to end: runm-vmm (ASan and release builds, seccomp on) boots the tests/guests/vsock.c
 mini-guest, which drives the device through its rings; this side is the host
 (hybrid vsock UDS, Firecracker-compatible)."""
 import os
@@ -10,12 +10,13 @@ import pytest
 from vsock_util import Vmm, hybrid_connect, recv_exact, recv_line
 
 
-@pytest.fixture(params=["asan", "release+seccomp"])
+@pytest.fixture(params=["asan+seccomp", "release+seccomp"])
 def vmm_bin(request, asan_dir, build_dir):
-    """(runm-vmm, seccomp on?): the ASan build, and the release build with its
-    seccomp filters (so the device's syscalls must be on the allow-lists)."""
-    if request.param == "asan":
-        b, seccomp = asan_dir / "runm-vmm", False
+    """(runm-vmm, seccomp on?): the ASan and the release build, both with their
+    seccomp filters (so the device's syscalls, and the sanitizer runtime's,
+    must be on the allow-lists)."""
+    if request.param == "asan+seccomp":
+        b, seccomp = asan_dir / "runm-vmm", True
     else:
         b, seccomp = build_dir / "runm-vmm", True
     if not b.exists():
