@@ -132,6 +132,13 @@ int cgroup_create(const struct spec *s, const char *id, char *path, size_t len, 
 int cgroup_enter(const char *path, pid_t pid, struct setup_err *e);
 int cgroup_stats(const char *path, struct proto_gen *pg);
 void cgroup_remove(const char *path);
+/* cgroup v2 freezer: write cgroup.freeze and wait up to TIMEOUT_MS for cgroup.events to say
+ * "frozen 1" (or 0); an unfinished freeze is undone.  -1 with ERR (also for an empty PATH). */
+int cgroup_freeze(const char *path, bool freeze, int timeout_ms, char *err, size_t errlen);
+/* ---- process listing (ps.c) ---- */
+/* The container's processes: its cgroup's cgroup.procs (guest), else every process in the
+ * init's pid namespace, plus the agent's own live ones; sorted, unique. */
+int ps_list(struct proto_ps_entry **out, size_t *n, char *err, size_t errlen);
 /* memory.events oom_kill counter (-1 if unavailable); inotify fd watching it, or -1. */
 long long cgroup_oom_kills(const char *path);
 int cgroup_watch_oom(const char *path);

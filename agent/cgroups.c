@@ -153,3 +153,32 @@ void cgroup_remove(const char *path)
 	if (path && path[0])
 		rmdir(path);
 }
+
+/* "frozen" of cgroup.events: 1, 0, or -1 when unreadable. */
+static int frozen_now(const char *path)
+{
+	return (int)read_ll(path, "cgroup.events", "frozen");
+}
+
+int cgroup_freeze(const char *path, bool freeze, int timeout_ms, char *err, size_t errlen)
+{
+	if (!path || !path[0])
+		return ERR("the container has no cgroup (no freezer to %s it)", freeze ? "pause" : "resume");
+	if (write_file(path, "cgroup.freeze", freeze ? "1" : "0") < 0)
+		return ERR("cgroup %s: write cgroup.freeze: %s", path, strerror(errno));
+	/* The write only asks; the cgroup is frozen once every task stopped (cgroup.events). */
+	int want = freeze ? 1 : 0;
+	for (int waited = 0;; waited += 10) {
+		int f = frozen_now(path);
+		if (f == want)
+			return 0;
+		if (f < 0)
+			return ERR("cgroup %s: read cgroup.events: %s", path, strerror(errno));
+		if (waited >= timeout_ms) {
+			if (freeze)
+				write_file(path, "cgroup.freeze", "0");
+			return ERR("cgroup %s: still %sfrozen after %d ms", path, freeze ? "not " : "", timeout_ms);
+		}
+		usleep(10000);
+	}
+}

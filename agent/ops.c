@@ -219,6 +219,37 @@ static void gen_stats(struct reply *r)
 	proto_gen_int(&r->pg, "running", running);
 }
 
+static int op_ps(struct conn *c, struct proto_msg *m, struct reply *r)
+{
+	struct proto_ps_entry *e;
+	size_t n;
+	if (ps_list(&e, &n, r->err, sizeof(r->err)) < 0)
+		return -1;
+	proto_gen_ps(&r->pg, e, n);
+	free(e);
+	return 0;
+}
+
+/* pause / resume: the cgroup v2 freezer on the container's cgroup (SIGKILL still kills). */
+#define FREEZE_TIMEOUT_MS 10000
+static int op_freeze(struct conn *c, struct proto_msg *m, struct reply *r, bool freeze)
+{
+	struct proc *init = NULL;
+	for (struct proc *p = g_procs; p; p = p->next)
+		if (p->is_init)
+			init = p;
+	char err[900];
+	if (!init || init->state == PROC_EXITED) {
+		snprintf(r->err, sizeof(r->err), "%s: container not running", m->op);
+		return -1;
+	}
+	if (cgroup_freeze(init->cgroup, freeze, FREEZE_TIMEOUT_MS, err, sizeof(err)) < 0) {
+		snprintf(r->err, sizeof(r->err), "%s: %s", m->op, err);
+		return -1;
+	}
+	return 0;
+}
+
 int ops_dispatch(struct conn *c, struct proto_msg *m)
 {
 	struct reply r;
@@ -241,6 +272,10 @@ int ops_dispatch(struct conn *c, struct proto_msg *m)
 		rc = op_signal(c, m, &r);
 	else if (!strcmp(m->op, "resize"))
 		rc = op_resize(c, m, &r);
+	else if (!strcmp(m->op, "ps"))
+		rc = op_ps(c, m, &r);
+	else if (!strcmp(m->op, "pause") || !strcmp(m->op, "resume"))
+		rc = op_freeze(c, m, &r, !strcmp(m->op, "pause"));
 	else if (!strcmp(m->op, "stats")) {
 		gen_stats(&r);
 		rc = 0;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* runm ps [--format table|json] ID: the container's processes (guest pids). */
+/* runm ps [--format table|json] ID: the container's processes (guest pids, from the agent's
+ * "ps" op): json is runc's array of pids, table a PID / CMD line per process. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,12 @@ int cmd_ps(int argc, char **argv)
 		fmt = "table";
 	if (strcmp(fmt, "table") && strcmp(fmt, "json")) {
 		log_error("invalid format option");
+		parsed_free(&p);
+		return 1;
+	}
+	if (p.npos > 1 && !strcmp(fmt, "table")) {
+		/* runc hands these to the host's ps(1); our processes live in the microVM */
+		log_error("ps options are not supported: the container's processes run in its microVM");
 		parsed_free(&p);
 		return 1;
 	}

@@ -78,7 +78,7 @@ const struct verb VERBS[] = {
 	 false},
 	{"ps", cmd_ps, "<container-id> [ps options]", "processes running inside a container", O_PS, false},
 	{"list", cmd_list, "", "list containers started by runm with the given root", O_LIST, false},
-	{"pause", cmd_pause, "<container-id>", "pause all processes of the container (freezes the VM)", O_NONE,
+	{"pause", cmd_pause, "<container-id>", "pause all processes of the container (the guest cgroup freezer)", O_NONE,
 	 false},
 	{"resume", cmd_resume, "<container-id>", "resume a paused container", O_NONE, false},
 	{"events", cmd_events, "<container-id>", "container events and stats", O_EVENTS, false},

@@ -465,3 +465,57 @@ int proto_exit_code(int wstatus)
 		return 128 + WTERMSIG(wstatus);
 	return 255;
 }
+
+void proto_gen_ps(struct proto_gen *pg, const struct proto_ps_entry *e, size_t n)
+{
+	proto_gen_key(pg, "processes");
+	if (pg->err)
+		return;
+	yajl_gen_array_open(pg->g);
+	for (size_t i = 0; i < n; i++) {
+		yajl_gen_map_open(pg->g);
+		proto_gen_int(pg, "pid", e[i].pid);
+		proto_gen_str(pg, "cmd", e[i].cmd);
+		yajl_gen_map_close(pg->g);
+	}
+	if (yajl_gen_array_close(pg->g) != yajl_gen_status_ok)
+		pg->err = 1;
+}
+
+int proto_parse_ps(yajl_val root, struct proto_ps_entry **out, size_t *n, char *err, size_t errlen)
+{
+	*out = NULL;
+	*n = 0;
+	yajl_val a = proto_get(root, "processes", yajl_t_array);
+	if (!a) {
+		snprintf(err, errlen, "ps: response has no \"processes\" array");
+		return -1;
+	}
+	size_t len = a->u.array.len;
+	if (len > PROTO_PS_MAX) {
+		snprintf(err, errlen, "ps: %zu processes (more than %u)", len, PROTO_PS_MAX);
+		return -1;
+	}
+	if (len == 0)
+		return 0;
+	struct proto_ps_entry *e = calloc(len, sizeof(*e));
+	if (!e) {
+		snprintf(err, errlen, "ps: out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < len; i++) {
+		yajl_val o = a->u.array.values[i];
+		long long pid;
+		const char *cmd = proto_get_str(o, "cmd");
+		if (!YAJL_IS_OBJECT(o) || proto_get_int(o, "pid", 1, INT32_MAX, &pid) < 0 || !cmd) {
+			snprintf(err, errlen, "ps: process %zu: needs \"pid\" in [1, %d] and \"cmd\"", i, INT32_MAX);
+			free(e);
+			return -1;
+		}
+		e[i].pid = (int)pid;
+		snprintf(e[i].cmd, sizeof(e[i].cmd), "%s", cmd);
+	}
+	*out = e;
+	*n = len;
+	return 0;
+}

@@ -110,6 +110,21 @@ void proto_gen_key(struct proto_gen *pg, const char *key);
 int proto_gen_end(struct proto_gen *pg, const char **json, size_t *len);
 void proto_gen_free(struct proto_gen *pg);
 
+/* --- ps ------------------------------------------------------------------------------------- */
+/* Response of op "ps": {"id":N,"ok":true,"processes":[{"pid":7,"cmd":"sleep 1000"},...]}. */
+#define PROTO_PS_MAX     4096 /* processes in one response; more is a protocol error */
+#define PROTO_PS_CMD_MAX 256  /* command line bytes kept per process (with NUL) */
+struct proto_ps_entry {
+	int pid;
+	char cmd[PROTO_PS_CMD_MAX];
+};
+/* Emit "processes": the N entries. */
+void proto_gen_ps(struct proto_gen *pg, const struct proto_ps_entry *e, size_t n);
+/* Decode "processes" of a ps response into a malloc'd array (*out NULL when *n is 0).
+ * -1 with a reason in ERR when missing, too long, or an entry is not {pid in [1, INT32_MAX],
+ * cmd string}; a longer cmd is truncated. */
+int proto_parse_ps(yajl_val root, struct proto_ps_entry **out, size_t *n, char *err, size_t errlen);
+
 /* Exit code as shells and engines report it: code, or 128+signal. */
 int proto_exit_code(int wstatus);
 

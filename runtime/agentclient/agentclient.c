@@ -322,6 +322,27 @@ int ac_resize(struct agentclient *ac, const char *pid_id, unsigned rows, unsigne
 	return simple(ac, &pg, id);
 }
 
+int ac_pause(struct agentclient *ac, bool pause)
+{
+	struct proto_gen pg;
+	uint64_t id = begin(ac, &pg, pause ? "pause" : "resume");
+	return simple(ac, &pg, id);
+}
+
+int ac_ps(struct agentclient *ac, struct proto_ps_entry **procs, size_t *n)
+{
+	struct proto_gen pg;
+	*procs = NULL;
+	*n = 0;
+	uint64_t id = begin(ac, &pg, "ps");
+	struct proto_msg m;
+	if (call(ac, &pg, id, &m) < 0)
+		return -1;
+	int r = proto_parse_ps(m.root, procs, n, ac->err, sizeof(ac->err));
+	proto_msg_free(&m);
+	return r;
+}
+
 static void get_exit(yajl_val root, struct ac_exit *ex)
 {
 	long long v;

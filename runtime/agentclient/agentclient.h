@@ -65,6 +65,11 @@ int ac_exec(struct agentclient *ac, const char *id, const char *process_json, co
 	    pid_t *pid);
 int ac_signal(struct agentclient *ac, const char *id, int sig, bool all);
 int ac_resize(struct agentclient *ac, const char *id, unsigned rows, unsigned cols);
+/* pause / resume the whole container with the guest's cgroup v2 freezer (returns once the
+ * cgroup is frozen / thawed; an error when the container has no cgroup). */
+int ac_pause(struct agentclient *ac, bool pause);
+/* The container's processes (guest pids, sorted, with command lines): *procs malloc'd. */
+int ac_ps(struct agentclient *ac, struct proto_ps_entry **procs, size_t *n);
 /* Blocks until ID exited and its stdout/stderr/tty were drained to EOF. */
 int ac_wait(struct agentclient *ac, const char *id, struct ac_exit *ex);
 /* Stats as the agent's JSON response (caller frees). */

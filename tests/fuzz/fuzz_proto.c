@@ -47,6 +47,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				proto_get_int(m.root, "signal", 0, 64, &v);
 				proto_get_bool(m.root, "all", 0);
 				proto_get(m.root, "stdio", yajl_t_object);
+				struct proto_ps_entry *ps;
+				size_t nps;
+				if (proto_parse_ps(m.root, &ps, &nps, err, sizeof(err)) == 0) {
+					for (size_t i = 0; i < nps; i++)
+						if (ps[i].pid <= 0 || strlen(ps[i].cmd) >= PROTO_PS_CMD_MAX)
+							abort();
+					free(ps);
+				}
 				proto_msg_free(&m);
 			}
 			free(buf);

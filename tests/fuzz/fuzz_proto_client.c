@@ -40,6 +40,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct ac_event ev;
 	ac_next_event_any(ac, &ev, 0);
 	ac_signal(ac, "init", 9, true);
+	struct proto_ps_entry *ps;
+	size_t nps;
+	if (ac_ps(ac, &ps, &nps) == 0)
+		free(ps);
+	ac_pause(ac, true);
 	ac_close(ac);
 	close(sv[1]);
 	return 0;

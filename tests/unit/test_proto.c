@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -194,6 +195,92 @@ static void encode(void **state)
 	proto_gen_free(&pg);
 }
 
+static void ps_roundtrip_and_rejects(void **state)
+{
+	struct proto_ps_entry in[3] = {{1, "sh -c loop"}, {7, "sleep 1000"}, {INT32_MAX, ""}};
+	memset(in[2].cmd, 'x', sizeof(in[2].cmd) - 1);
+	struct proto_gen pg;
+	const char *json;
+	size_t len;
+	assert_int_equal(proto_gen_begin(&pg), 0);
+	proto_gen_int(&pg, "id", 4);
+	proto_gen_bool(&pg, "ok", 1);
+	proto_gen_ps(&pg, in, 3);
+	assert_int_equal(proto_gen_end(&pg, &json, &len), 0);
+	char *copy = strndup(json, len);
+	proto_gen_free(&pg);
+	struct proto_msg m;
+	assert_int_equal(parse(copy, &m), 0);
+	struct proto_ps_entry *out;
+	size_t n;
+	char err[256];
+	assert_int_equal(proto_parse_ps(m.root, &out, &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(out[0].pid, 1);
+	assert_string_equal(out[0].cmd, "sh -c loop");
+	assert_int_equal(out[1].pid, 7);
+	assert_string_equal(out[1].cmd, "sleep 1000");
+	assert_int_equal(out[2].pid, INT32_MAX);
+	assert_string_equal(out[2].cmd, in[2].cmd);
+	free(out);
+	proto_msg_free(&m);
+	free(copy);
+
+	/* empty list */
+	assert_int_equal(parse("{\"id\":1,\"ok\":true,\"processes\":[]}", &m), 0);
+	assert_int_equal(proto_parse_ps(m.root, &out, &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 0);
+	assert_null(out);
+	proto_msg_free(&m);
+
+	/* an over-long cmd is truncated, NUL-terminated */
+	char longcmd[1200];
+	int k = snprintf(longcmd, sizeof(longcmd), "{\"id\":1,\"ok\":true,\"processes\":[{\"pid\":3,\"cmd\":\"");
+	memset(longcmd + k, 'y', 1000);
+	snprintf(longcmd + k + 1000, sizeof(longcmd) - k - 1000, "\"}]}");
+	assert_int_equal(parse(longcmd, &m), 0);
+	assert_int_equal(proto_parse_ps(m.root, &out, &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(strlen(out[0].cmd), PROTO_PS_CMD_MAX - 1);
+	free(out);
+	proto_msg_free(&m);
+
+	const char *bad[] = {
+		"{\"id\":1,\"ok\":true}",
+		"{\"id\":1,\"ok\":true,\"processes\":{}}",
+		"{\"id\":1,\"ok\":true,\"processes\":[1,7]}",
+		"{\"id\":1,\"ok\":true,\"processes\":[{\"pid\":0,\"cmd\":\"x\"}]}",
+		"{\"id\":1,\"ok\":true,\"processes\":[{\"pid\":-4,\"cmd\":\"x\"}]}",
+		"{\"id\":1,\"ok\":true,\"processes\":[{\"pid\":2147483648,\"cmd\":\"x\"}]}",
+		"{\"id\":1,\"ok\":true,\"processes\":[{\"pid\":1.5,\"cmd\":\"x\"}]}",
+		"{\"id\":1,\"ok\":true,\"processes\":[{\"pid\":2}]}",
+		"{\"id\":1,\"ok\":true,\"processes\":[{\"pid\":2,\"cmd\":5}]}",
+		"{\"id\":1,\"ok\":true,\"processes\":[{\"pid\":2,\"cmd\":\"a\"},null]}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(parse(bad[i], &m), 0);
+		out = (void *)1;
+		assert_int_equal(proto_parse_ps(m.root, &out, &n, err, sizeof(err)), -1);
+		assert_null(out);
+		assert_int_equal(n, 0);
+		assert_non_null(strstr(err, "ps: "));
+		proto_msg_free(&m);
+	}
+
+	/* more than PROTO_PS_MAX entries is refused */
+	size_t cap = 64 + (PROTO_PS_MAX + 1) * 2;
+	char *many = malloc(cap);
+	size_t off = (size_t)snprintf(many, cap, "{\"id\":1,\"ok\":true,\"processes\":[");
+	for (unsigned i = 0; i <= PROTO_PS_MAX; i++)
+		off += (size_t)snprintf(many + off, cap - off, "%s1", i ? "," : "");
+	snprintf(many + off, cap - off, "]}");
+	assert_int_equal(parse(many, &m), 0);
+	assert_int_equal(proto_parse_ps(m.root, &out, &n, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "more than"));
+	proto_msg_free(&m);
+	free(many);
+}
+
 static void exit_codes(void **state)
 {
 	assert_int_equal(proto_exit_code(3 << 8), 3);
@@ -210,7 +297,8 @@ int main(void)
 		cmocka_unit_test(frame_roundtrip), cmocka_unit_test(read_frame_times_out_on_blocking_fd),
 		cmocka_unit_test(rx_byte_by_byte),
 		cmocka_unit_test(rx_rejects_bad_lengths), cmocka_unit_test(handshake),
-		cmocka_unit_test(messages), cmocka_unit_test(encode), cmocka_unit_test(exit_codes),
+		cmocka_unit_test(messages), cmocka_unit_test(encode), cmocka_unit_test(ps_roundtrip_and_rejects),
+		cmocka_unit_test(exit_codes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* op "ps": the container's processes as the guest sees them (pid, command line). */
+#include "agent.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define ERR(...) agent_errf(err, errlen, __VA_ARGS__)
+#define CG_MAX_DEPTH 8
+
+struct pidset {
+	int *pids;
+	size_t n, cap;
+};
+
+static int add_pid(struct pidset *s, long pid)
+{
+	if (pid <= 0 || pid > INT32_MAX)
+		return 0;
+	for (size_t i = 0; i < s->n; i++)
+		if (s->pids[i] == pid)
+			return 0;
+	if (s->n >= PROTO_PS_MAX)
+		return 0; /* the response carries at most PROTO_PS_MAX */
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 32;
+		int *p = realloc(s->pids, cap * sizeof(*p));
+		if (!p)
+			return -1;
+		s->pids = p;
+		s->cap = cap;
+	}
+	s->pids[s->n++] = (int)pid;
+	return 0;
+}
+
+/* cgroup.procs of DIR and of its descendants (a container may make sub-cgroups). */
+static int add_cgroup(struct pidset *s, const char *dir, int depth)
+{
+	char p[PATH_MAX], line[32];
+	snprintf(p, sizeof(p), "%s/cgroup.procs", dir);
+	FILE *f = fopen(p, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (add_pid(s, strtol(line, NULL, 10)) < 0) {
+			fclose(f);
+			return -1;
+		}
+	fclose(f);
+	if (depth >= CG_MAX_DEPTH)
+		return 0;
+	DIR *d = opendir(dir);
+	if (!d)
+		return 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		if (snprintf(p, sizeof(p), "%s/%s", dir, de->d_name) < (int)sizeof(p))
+			add_cgroup(s, p, depth + 1);
+	}
+	closedir(d);
+	return 0;
+}
+
+static int pidns_of(const char *pid, char *buf, size_t len)
+{
+	char p[300];
+	if (snprintf(p, sizeof(p), "/proc/%s/ns/pid", pid) >= (int)sizeof(p))
+		return -1;
+	ssize_t n = readlink(p, buf, len - 1);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	return 0;
+}
+
+/* Without a cgroup: every process in the init's pid namespace, when it has its own. */
+static int add_pidns(struct pidset *s, pid_t init)
+{
+	char want[64], self[64], pid[16], ns[64];
+	snprintf(pid, sizeof(pid), "%d", (int)init);
+	if (pidns_of(pid, want, sizeof(want)) < 0 || pidns_of("self", self, sizeof(self)) < 0 ||
+	    !strcmp(want, self))
+		return 0;
+	DIR *d = opendir("/proc");
+	if (!d)
+		return -1;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (!isdigit((unsigned char)de->d_name[0]) || pidns_of(de->d_name, ns, sizeof(ns)) < 0)
+			continue;
+		if (!strcmp(ns, want) && add_pid(s, strtol(de->d_name, NULL, 10)) < 0) {
+			closedir(d);
+			return -1;
+		}
+	}
+	closedir(d);
+	return 0;
+}
+
+/* /proc/PID/cmdline with spaces for NULs, printable ASCII only; "[comm]" for kernel threads
+ * and zombies. */
+static void read_cmd(int pid, char *out, size_t len)
+{
+	char p[64];
+	out[0] = '\0';
+	snprintf(p, sizeof(p), "/proc/%d/cmdline", pid);
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, out, len - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (n < 0)
+		n = 0;
+	out[n] = '\0';
+	while (n > 0 && out[n - 1] == '\0')
+		out[--n] = '\0';
+	for (ssize_t i = 0; i < n; i++)
+		if (out[i] == '\0')
+			out[i] = ' ';
+		else if (out[i] < 0x20 || out[i] > 0x7e)
+			out[i] = '?';
+	if (n > 0)
+		return;
+	char comm[32] = "";
+	snprintf(p, sizeof(p), "/proc/%d/comm", pid);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	n = fd >= 0 ? read(fd, comm, sizeof(comm) - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	comm[n > 0 ? n : 0] = '\0';
+	comm[strcspn(comm, "\n")] = '\0';
+	for (char *c = comm; *c; c++)
+		if (*c < 0x20 || *c > 0x7e)
+			*c = '?';
+	snprintf(out, len, "[%s]", comm[0] ? comm : "?");
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+	return (x > y) - (x < y);
+}
+
+int ps_list(struct proto_ps_entry **out, size_t *n, char *err, size_t errlen)
+{
+	*out = NULL;
+	*n = 0;
+	struct proc *init = NULL;
+	for (struct proc *p = g_procs; p; p = p->next)
+		if (p->is_init)
+			init = p;
+	if (!init || init->state == PROC_EXITED)
+		return ERR("container not running");
+	struct pidset s = {0};
+	int rc = 0;
+	if (init->cgroup[0]) {
+		if (add_cgroup(&s, init->cgroup, 0) < 0)
+			rc = ERR("cgroup %s: read cgroup.procs: %s", init->cgroup, strerror(errno));
+	} else if (add_pidns(&s, init->pid) < 0) {
+		rc = ERR("list /proc: %s", strerror(errno));
+	}
+	for (struct proc *p = g_procs; rc == 0 && p; p = p->next)
+		if (p->state != PROC_EXITED && add_pid(&s, p->pid) < 0)
+			rc = ERR("ps: out of memory");
+	struct proto_ps_entry *e = NULL;
+	if (rc == 0 && s.n && !(e = calloc(s.n, sizeof(*e))))
+		rc = ERR("ps: out of memory");
+	if (rc < 0) {
+		free(s.pids);
+		return -1;
+	}
+	qsort(s.pids, s.n, sizeof(*s.pids), cmp_int);
+	for (size_t i = 0; i < s.n; i++) {
+		e[i].pid = s.pids[i];
+		read_cmd(s.pids[i], e[i].cmd, sizeof(e[i].cmd));
+	}
+	free(s.pids);
+	*out = e;
+	*n = s.n;
+	return 0;
+}
