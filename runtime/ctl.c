@@ -107,41 +107,41 @@ int send_fd(int sock, int fd, const char *payload)
 	return 0;
 }
 
+/* One '\n'-terminated line (without the '\n') of at most max bytes, read byte by byte so that
+ * nothing after the line is consumed. NULL with errno: ECONNRESET on EOF before any byte,
+ * EMSGSIZE when longer than max, ENOMEM, or the read error. EOF after some bytes ends the line. */
 static char *read_line(int fd, size_t max)
 {
 	size_t len = 0, cap = 256;
 	char *buf = malloc(cap);
-	while (buf) {
+	if (!buf)
+		return NULL;
+	for (;;) {
 		if (len + 1 >= cap) {
-			if (cap >= max) {
+			char *nb = cap >= max ? NULL : realloc(buf, cap * 2);
+			if (!nb) {
+				int err = cap >= max ? EMSGSIZE : ENOMEM;
 				free(buf);
-				errno = EMSGSIZE;
+				errno = err;
 				return NULL;
 			}
-			cap *= 2;
-			char *nb = realloc(buf, cap);
-			if (!nb)
-				break;
 			buf = nb;
+			cap *= 2;
 		}
 		ssize_t n = read(fd, buf + len, 1);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0) {
-			if (len == 0) {
-				free(buf);
-				if (n == 0)
-					errno = ECONNRESET;
-				return NULL;
-			}
-			break;
+		if (n < 0 || (n == 0 && len == 0)) {
+			int err = n == 0 ? ECONNRESET : errno;
+			free(buf);
+			errno = err;
+			return NULL;
 		}
-		if (buf[len] == '\n')
+		if (n == 0 || buf[len] == '\n')
 			break;
 		len++;
 	}
-	if (buf)
-		buf[len] = '\0';
+	buf[len] = '\0';
 	return buf;
 }
 

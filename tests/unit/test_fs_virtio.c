@@ -113,8 +113,9 @@ static uint32_t send(struct virtio_dev *d, unsigned q, uint32_t opcode, uint64_t
 		     size_t blen, void *reply, size_t rcap)
 {
 	static uint64_t unique;
+	unique++;
 	struct fuse_in_header h = {
-	    .len = (uint32_t)(sizeof(h) + blen), .opcode = opcode, .unique = ++unique, .nodeid = nodeid};
+	    .len = (uint32_t)(sizeof(h) + blen), .opcode = opcode, .unique = unique, .nodeid = nodeid};
 	uint32_t base = DATA_OFF + (slot % 4) * 0x4000;
 	unsigned head = (slot * 3) % QNUM;
 	slot++;
