@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "guest_config.h"
 #include "hooks.h"
 #include "log.h"
 #include "spec.h"
@@ -127,6 +128,14 @@ int destroy_container(const struct cstate *st, const char *dir)
 		}
 	}
 	free(js);
+	/* the container's virtio-fs share (rootfs and bind sources, runtime/guest_config.h): its
+	 * cleanup never deletes through a mount; if a mount stays, keep the directory too */
+	char share[PATH_MAX + 16], serr[512];
+	snprintf(share, sizeof(share), "%s/" GUEST_SHARE_DIR, dir);
+	if (fs_share_cleanup(share, serr, sizeof(serr)) < 0) {
+		log_error("%s", serr);
+		return -1;
+	}
 	unmount_below(dir);
 	int r = rm_rf(dir);
 	if (r < 0) {

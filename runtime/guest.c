@@ -77,6 +77,17 @@ static int start_host_agent(struct guest *g, const char *dir, char *err, size_t 
 	return 0;
 }
 
+/* guest_boot failed after the share was prepared: stop what runs, then unmount the share. */
+static void boot_abort(struct guest *g)
+{
+	char share[PATH_MAX], cerr[256];
+	bool shared = g->sh.n > 0;
+	snprintf(share, sizeof(share), "%s", g->sh.host);
+	guest_destroy(g);
+	if (shared && fs_share_cleanup(share, cerr, sizeof(cerr)) < 0)
+		log_error("%s", cerr);
+}
+
 int guest_boot(const char *id, const char *dir, const struct spec *s, const struct vm_plan *plan,
 	       struct guest **out, char *err, size_t errlen)
 {
@@ -95,16 +106,21 @@ int guest_boot(const char *id, const char *dir, const struct spec *s, const stru
 		return -1;
 	}
 	free(cfg);
+	if (g->sh.n && fs_share_prepare(g->sh.host, s->rootfs, false, g->sh.binds, g->sh.nbinds, err, errlen) < 0) {
+		guest_shares_free(&g->sh);
+		free(g);
+		return -1;
+	}
 	if ((size_t)snprintf(g->uds, sizeof(g->uds), "%s/vsock.sock", dir) >= 108) {
 		snprintf(err, errlen, "state directory %s too long for a unix socket path", dir);
-		free(g);
+		boot_abort(g);
 		return -1;
 	}
 	char console[PATH_MAX + 16];
 	snprintf(console, sizeof(console), "%s/console.log", dir);
 	if (g->on_host) {
 		if (start_host_agent(g, dir, err, errlen) < 0) {
-			free(g);
+			boot_abort(g);
 			return -1;
 		}
 		goto connect;
@@ -120,18 +136,17 @@ int guest_boot(const char *id, const char *dir, const struct spec *s, const stru
 			      .run_dir = dir};
 	if (vm_backend_parse(plan->backend, &c.backend) < 0) {
 		snprintf(err, errlen, "unknown backend %s", plan->backend);
-		free(g);
+		boot_abort(g);
 		return -1;
 	}
-	for (int i = 0; i < g->sh.n; i++) {
-		c.fs[i].tag = g->sh.tag[i];
-		c.fs[i].dir = g->sh.host[i];
-	}
-	c.n_fs = (unsigned)g->sh.n;
+	/* one fs device: the rootfs and every bind source (runtime/guest_config.h) */
+	c.fs[0].tag = GUEST_SHARE_TAG;
+	c.fs[0].dir = g->sh.host;
+	c.n_fs = 1;
 	int r = vm_start(&c, &g->vm);
 	if (r < 0) {
 		snprintf(err, errlen, "start VM: %s (see %s/vmm.log)", strerror(-r), dir);
-		free(g);
+		boot_abort(g);
 		return -1;
 	}
 connect:
@@ -141,22 +156,20 @@ connect:
 			fail_ac(g->ctl, err, errlen);
 		size_t l = strlen(err);
 		snprintf(err + l, errlen - l, " (guest console: %s)", console);
-		guest_destroy(g);
+		boot_abort(g);
 		return -1;
 	}
 	g->ev = ac_connect(g->uds, STREAM_TIMEOUT_MS, err, errlen);
 	if (!g->ev || ac_hello(g->ev, true) < 0) {
 		if (g->ev)
 			fail_ac(g->ev, err, errlen);
-		guest_destroy(g);
+		boot_abort(g);
 		return -1;
 	}
-	for (int i = 0; i < g->sh.n; i++) {
-		if (ac_mount(g->ctl, g->sh.tag[i], g->sh.guest[i], "virtiofs", NULL, false) < 0) {
-			fail_ac(g->ctl, err, errlen);
-			guest_destroy(g);
-			return -1;
-		}
+	if (g->sh.n && ac_mount(g->ctl, GUEST_SHARE_TAG, GUEST_SHARE_MNT, "virtiofs", NULL, false) < 0) {
+		fail_ac(g->ctl, err, errlen);
+		boot_abort(g);
+		return -1;
 	}
 	*out = g;
 	return 0;
@@ -197,6 +210,7 @@ int guest_create(struct guest *g, const struct spec *s, bool want_stdin, struct 
 		return -1;
 	struct ac_stdio want = {.in = want_stdin, .out = true, .err = true};
 	pid_t pid;
+	guest_shares_free(&sh);
 	int r = ac_create(g->ctl, "init", g->on_host ? dir : GUEST_SHARE_BASE, cfg, &want, false, &pid);
 	free(cfg);
 	if (r < 0)
@@ -312,5 +326,6 @@ void guest_destroy(struct guest *g)
 		ac_close(g->ev);
 	if (g->ctl)
 		ac_close(g->ctl);
+	guest_shares_free(&g->sh);
 	free(g);
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* config.json as the guest sees it: root.path points at the virtio-fs share of the host
- * rootfs, bind mounts of host files are staged into a shared directory, host directory binds
- * become extra virtio-fs shares, a /dev/shm bind becomes a guest tmpfs. */
+/* config.json as the guest sees it: root.path and the source of every bind mount (directories
+ * and files alike) point into the container's one virtio-fs share (GUEST_SHARE_MNT/rootfs,
+ * GUEST_SHARE_MNT/mounts/<i>, laid out by fs_share_prepare); a /dev/shm bind becomes a guest
+ * tmpfs. */
 #include "guest_config.h"
 
 #include <errno.h>
@@ -70,32 +71,23 @@ static bool is_bind(yajl_val m)
 	return false;
 }
 
-static int copy_file(const char *src, const char *dst)
+static bool has_opt(yajl_val m, const char *opt)
 {
-	int in = open(src, O_RDONLY | O_CLOEXEC);
-	if (in < 0)
-		return -1;
-	int out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (out < 0) {
-		close(in);
-		return -1;
+	const char *po[] = {"options", NULL};
+	yajl_val o = yajl_tree_get(m, po, yajl_t_array);
+	for (size_t i = 0; o && i < o->u.array.len; i++) {
+		const char *s = YAJL_IS_STRING(o->u.array.values[i]) ? YAJL_GET_STRING(o->u.array.values[i]) : NULL;
+		if (s && !strcmp(s, opt))
+			return true;
 	}
-	char buf[65536];
-	ssize_t n;
-	int r = 0;
-	while ((n = read(in, buf, sizeof(buf))) > 0)
-		if (write(out, buf, (size_t)n) != n) {
-			r = -1;
-			break;
-		}
-	if (n < 0)
-		r = -1;
-	struct stat sb;
-	if (fstat(in, &sb) == 0)
-		fchmod(out, sb.st_mode & 07777);
-	close(in);
-	close(out);
-	return r;
+	return false;
+}
+
+void guest_shares_free(struct guest_shares *sh)
+{
+	free(sh->binds);
+	sh->binds = NULL;
+	sh->nbinds = 0;
 }
 
 /* One mount entry with a rewritten source/type (others copied verbatim). */
@@ -125,18 +117,9 @@ int guest_config(const struct spec *s, const char *dir, bool on_host, struct gue
 {
 	memset(sh, 0, sizeof(*sh));
 	*out = NULL;
-	snprintf(sh->tag[0], sizeof(sh->tag[0]), "rootfs");
-	snprintf(sh->host[0], sizeof(sh->host[0]), "%s", s->rootfs);
-	snprintf(sh->guest[0], sizeof(sh->guest[0]), GUEST_SHARE_BASE "/rootfs");
-	sh->n = 1;
-	if (on_host) {
-		/* the agent runs on the host (test harness): host paths as they are */
-		sh->n = 0;
-	}
-	char staging[PATH_MAX];
-	bool have_staging = false;
-	int nfile = 0;
-	snprintf(staging, sizeof(staging), "%s/binds", dir);
+	/* on the host (test harness) the agent gets host paths as they are */
+	sh->n = on_host ? 0 : 1;
+	snprintf(sh->host, sizeof(sh->host), "%s/" GUEST_SHARE_DIR, dir);
 	yajl_gen g = yajl_gen_alloc(NULL);
 	if (!g) {
 		snprintf(err, errlen, "out of memory");
@@ -157,7 +140,7 @@ int guest_config(const struct spec *s, const char *dir, bool on_host, struct gue
 				gen_value(g, v->u.object.values[j]);
 			}
 			gs(g, "path");
-			gs(g, on_host ? s->rootfs : sh->guest[0]);
+			gs(g, on_host ? s->rootfs : GUEST_SHARE_MNT "/rootfs");
 			yajl_gen_map_close(g);
 			continue;
 		}
@@ -203,43 +186,17 @@ int guest_config(const struct spec *s, const char *dir, bool on_host, struct gue
 				yajl_gen_map_close(g);
 				continue;
 			}
-			char gpath[PATH_MAX];
-			if (S_ISDIR(sb.st_mode)) {
-				if (sh->n >= GUEST_MAX_SHARES) {
-					snprintf(err, errlen, "bind mount %s → %s: at most %d host directories can be shared "
-						 "with a VM", src, dst, GUEST_MAX_SHARES - 2);
-					goto fail;
-				}
-				int n = sh->n++;
-				snprintf(sh->tag[n], sizeof(sh->tag[n]), "bind%d", n);
-				snprintf(sh->host[n], sizeof(sh->host[n]), "%s", src);
-				snprintf(sh->guest[n], sizeof(sh->guest[n]), GUEST_SHARE_BASE "/bind%d", n);
-				snprintf(gpath, sizeof(gpath), "%s", sh->guest[n]);
-			} else {
-				/* files (hosts, resolv.conf, .containerenv…): a snapshot in the staging share */
-				if (!have_staging) {
-					if (mkdir(staging, 0755) < 0 && errno != EEXIST) {
-						snprintf(err, errlen, "mkdir %s: %s", staging, strerror(errno));
-						goto fail;
-					}
-					if (sh->n >= GUEST_MAX_SHARES) {
-						snprintf(err, errlen, "too many shares for bind mounts");
-						goto fail;
-					}
-					int n = sh->n++;
-					snprintf(sh->tag[n], sizeof(sh->tag[n]), "binds");
-					snprintf(sh->host[n], sizeof(sh->host[n]), "%s", staging);
-					snprintf(sh->guest[n], sizeof(sh->guest[n]), GUEST_SHARE_BASE "/binds");
-					have_staging = true;
-				}
-				char hp[PATH_MAX + 32];
-				snprintf(hp, sizeof(hp), "%s/f%d", staging, nfile);
-				if (copy_file(src, hp) < 0) {
-					snprintf(err, errlen, "stage bind mount %s → %s: %s", src, dst, strerror(errno));
-					goto fail;
-				}
-				snprintf(gpath, sizeof(gpath), GUEST_SHARE_BASE "/binds/f%d", nfile++);
+			/* directories and files (hosts, resolv.conf, volumes…) alike: a live bind in the
+			 * share; read-only ones are read-only on the host side too */
+			struct fs_share_bind *nb = realloc(sh->binds, (sh->nbinds + 1) * sizeof(*nb));
+			if (!nb) {
+				snprintf(err, errlen, "bind mount %s → %s: out of memory", src, dst);
+				goto fail;
 			}
+			sh->binds = nb;
+			nb[sh->nbinds] = (struct fs_share_bind){.source = src, .readonly = has_opt(m, "ro")};
+			char gpath[64];
+			snprintf(gpath, sizeof(gpath), GUEST_SHARE_MNT "/mounts/%zu", sh->nbinds++);
 			gen_mount(g, m, gpath, NULL);
 		}
 		yajl_gen_array_close(g);
@@ -253,8 +210,14 @@ int guest_config(const struct spec *s, const char *dir, bool on_host, struct gue
 	}
 	*out = strndup((const char *)buf, len);
 	yajl_gen_free(g);
-	return *out ? 0 : -1;
+	if (!*out) {
+		snprintf(err, errlen, "encode guest config: out of memory");
+		guest_shares_free(sh);
+		return -1;
+	}
+	return 0;
 fail:
 	yajl_gen_free(g);
+	guest_shares_free(sh);
 	return -1;
 }

@@ -4,24 +4,31 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "spec.h"
+#include "vmm/devices/fs/share.h"
 
-#define GUEST_MAX_SHARES 4 /* = VM_MAX_FS */
 #define GUEST_SHARE_BASE "/run/runm"
+#define GUEST_SHARE_TAG "runm"
+#define GUEST_SHARE_MNT GUEST_SHARE_BASE "/share" /* where the agent mounts the tag */
+#define GUEST_SHARE_DIR "share"			   /* DIR/share on the host (vmm/devices/fs/share.h) */
 
-/* virtio-fs shares the VM needs: [0] is the rootfs. */
+/* The one virtio-fs share of a container (issue 5): DIR/share holds the rootfs and every bind
+ * source (fs_share_prepare); the guest mounts it at GUEST_SHARE_MNT. */
 struct guest_shares {
-	int n;
-	char tag[GUEST_MAX_SHARES][16];
-	char host[GUEST_MAX_SHARES][PATH_MAX];
-	char guest[GUEST_MAX_SHARES][64];
+	int n; /* 1 in VM mode, 0 with the agent on the host */
+	char host[PATH_MAX];
+	struct fs_share_bind *binds; /* sources point into the spec: valid while it lives */
+	size_t nbinds;
 };
 
-/* Rewrite S's config.json for the guest (see guest_config.c); files of bind mounts are staged
- * under DIR/binds. ON_HOST (the agent-on-host test harness): only root.path made absolute and
- * hooks dropped; no shares. *OUT malloc'd. 0, or -1 with ERR. */
+/* Rewrite S's config.json for the guest (see guest_config.c): root.path and the sources of
+ * bind mounts point into GUEST_SHARE_MNT; SH lists what fs_share_prepare must share. ON_HOST
+ * (the agent-on-host test harness): only root.path made absolute and hooks dropped; no share.
+ * *OUT malloc'd; guest_shares_free(SH) after. 0, or -1 with ERR (SH then freed). */
 int guest_config(const struct spec *s, const char *dir, bool on_host, struct guest_shares *sh, char **out,
 		 char *err, size_t errlen);
+void guest_shares_free(struct guest_shares *sh);
 
 #endif

@@ -4,13 +4,13 @@ RUNTIME_CORE_SRCS := runtime/args.c runtime/state.c runtime/spec.c runtime/hooks
 	runtime/artifacts.c runtime/relay.c runtime/cmd_util.c
 RUNTIME_CMD_SRCS := $(sort $(wildcard runtime/cmd_*.c))
 runm_SRCS = runtime/main.c $(RUNTIME_CORE_SRCS) $(RUNTIME_CMD_SRCS) runtime/shim.c runtime/guest.c runtime/guest_config.c \
-	$(AGENTCLIENT_SRCS) $(BACKEND_SRCS) $(PROTO_SRCS) $(COMMON_SRCS)
+	$(FS_SHARE_SRCS) $(AGENTCLIENT_SRCS) $(BACKEND_SRCS) $(PROTO_SRCS) $(COMMON_SRCS)
 runm_LIBS := -lyajl
 
 # Unit tests: argument parsing, signals, ids, state files, spec validation, VM sizing.
 UNIT_TESTS += test_runtime
 test_runtime_SRCS = tests/unit/test_runtime.c runtime/args.c runtime/state.c runtime/spec.c \
-	runtime/artifacts.c runtime/guest_config.c $(COMMON_SRCS)
+	runtime/artifacts.c runtime/guest_config.c $(FS_SHARE_SRCS) $(COMMON_SRCS)
 test_runtime_LIBS := -lyajl
 
 # Fuzz the state.json and config.json parsers (both read files an attacker may write).

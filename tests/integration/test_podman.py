@@ -123,3 +123,27 @@ def test_kill_and_rm_force(pm, image):
     r = pm("rm", "-f", "-t", "0", n2)
     assert r.returncode == 0, r.stderr
     assert pm("inspect", n2).returncode != 0
+
+
+def test_two_volumes(pm, image, tmp_path):
+    """Two -v volumes (rw and ro) come through the container's one share: writes appear on the
+    host, the ro one rejects writes, and nothing stays mounted after rm."""
+    rw, ro = tmp_path / "rw", tmp_path / "ro"
+    rw.mkdir()
+    ro.mkdir()
+    (ro / "seed").write_text("seed\n")
+    n = pm.name()
+    script = ("cat /ro/seed; echo hi > /rw/out; "
+              "if e=$( (echo no > /ro/x) 2>&1 ); then echo WROTE; else echo \"ERR $e\"; fi")
+    r = pm(*run_args(n, "-v", f"{rw}:/rw", "-v", f"{ro}:/ro:ro"), image, "sh", "-c", script)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("seed\n"), r.stdout
+    assert "ERR" in r.stdout and "Read-only file system" in r.stdout, r.stdout
+    assert (rw / "out").read_text() == "hi\n"
+    assert not (ro / "x").exists()
+    cid = pm("inspect", "--format", "{{.Id}}", n).stdout.strip()
+    assert cid
+    assert pm("rm", n).returncode == 0
+    with open("/proc/self/mountinfo") as f:
+        left = [ln for ln in f if cid in ln]
+    assert left == [], left

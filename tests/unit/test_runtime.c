@@ -309,31 +309,46 @@ static void test_guest_config(void **st)
 	struct guest_shares sh;
 	char *out = NULL;
 	assert_int_equal(guest_config(&s, dir, false, &sh, &out, err, sizeof(err)), 0);
-	/* rootfs, the staging share for files (first bind is a file), the directory bind */
-	assert_int_equal(sh.n, 3);
-	assert_string_equal(sh.tag[0], "rootfs");
-	assert_string_equal(sh.host[0], "/bundle/rootfs");
-	assert_string_equal(sh.tag[1], "binds");
-	assert_string_equal(sh.host[2], host_dir);
-	assert_string_equal(sh.guest[2], "/run/runm/bind2");
-	assert_non_null(strstr(out, "\"path\":\"/run/runm/rootfs\""));
+	/* one share, DIR/share: every bind source (file or directory) in it, /dev/shm a tmpfs */
+	char want[128];
+	snprintf(want, sizeof(want), "%s/share", dir);
+	assert_int_equal(sh.n, 1);
+	assert_string_equal(sh.host, want);
+	assert_int_equal(sh.nbinds, 2);
+	assert_string_equal(sh.binds[0].source, host_file);
+	assert_true(sh.binds[0].readonly);
+	assert_string_equal(sh.binds[1].source, host_dir);
+	assert_false(sh.binds[1].readonly);
+	assert_non_null(strstr(out, "\"path\":\"/run/runm/share/rootfs\""));
 	assert_non_null(strstr(out, "\"readonly\":true"));
 	assert_null(strstr(out, "hooks"));
-	assert_non_null(strstr(out, "\"source\":\"/run/runm/binds/f0\""));
-	assert_non_null(strstr(out, "\"source\":\"/run/runm/bind2\""));
+	assert_non_null(strstr(out, "\"source\":\"/run/runm/share/mounts/0\""));
+	assert_non_null(strstr(out, "\"source\":\"/run/runm/share/mounts/1\""));
 	assert_non_null(strstr(out, "\"type\":\"tmpfs\""));
 	assert_null(strstr(out, host_file));
-	char staged[96], buf[64] = "";
-	snprintf(staged, sizeof(staged), "%s/binds/f0", dir);
-	f = fopen(staged, "r");
-	assert_non_null(f);
-	assert_non_null(fgets(buf, sizeof(buf), f));
-	fclose(f);
-	assert_string_equal(buf, "127.0.0.1 localhost\n");
 	free(out);
+	guest_shares_free(&sh);
+	/* many bind mounts: no share limit */
+	char big[8192];
+	int bl = snprintf(big, sizeof(big), "{\"ociVersion\":\"1\",\"process\":{\"args\":[\"sh\"]},"
+			  "\"root\":{\"path\":\"r\"},\"mounts\":[");
+	for (int i = 0; i < 12; i++)
+		bl += snprintf(big + bl, sizeof(big) - (size_t)bl,
+			       "%s{\"destination\":\"/v%d\",\"type\":\"bind\",\"source\":\"%s\"}", i ? "," : "", i,
+			       i % 2 ? host_dir : host_file);
+	snprintf(big + bl, sizeof(big) - (size_t)bl, "]}");
+	struct spec s2;
+	assert_int_equal(spec_parse(big, "/bundle", &s2, err, sizeof(err)), 0);
+	assert_int_equal(guest_config(&s2, dir, false, &sh, &out, err, sizeof(err)), 0);
+	assert_int_equal(sh.nbinds, 12);
+	assert_non_null(strstr(out, "\"source\":\"/run/runm/share/mounts/11\""));
+	free(out);
+	guest_shares_free(&sh);
+	spec_free(&s2);
 	/* on the host: no shares, absolute host rootfs, mounts untouched */
 	assert_int_equal(guest_config(&s, dir, true, &sh, &out, err, sizeof(err)), 0);
 	assert_int_equal(sh.n, 0);
+	assert_int_equal(sh.nbinds, 0);
 	assert_non_null(strstr(out, "\"path\":\"/bundle/rootfs\""));
 	assert_non_null(strstr(out, host_file));
 	free(out);
