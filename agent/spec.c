@@ -118,7 +118,7 @@ static int caps_set(yajl_val arr, uint64_t *set, const char *what, char *err, si
 
 int spec_process_parse(yajl_val proc, struct spec_process *p, char *err, size_t errlen)
 {
-	long long v;
+	long long v = 0;
 	memset(p, 0, sizeof(*p));
 	if (!proc || !YAJL_IS_OBJECT(proc))
 		return ERR("process: missing or not an object");

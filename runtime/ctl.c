@@ -157,8 +157,7 @@ int ctl_call(const char *dir, const char *req, const int *fds, int nfds, char **
 		close(s);
 		return -ENOMEM;
 	}
-	memcpy(line, req, len);
-	line[len] = '\n';
+	snprintf(line, len + 2, "%s\n", req);
 	struct iovec iov = {.iov_base = line, .iov_len = len + 1};
 	char cbuf[CMSG_SPACE(sizeof(int) * 8)];
 	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};

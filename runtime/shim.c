@@ -247,7 +247,7 @@ static void handle_conn(struct shim *s, int conn)
 	yajl_val req = yajl_tree_parse(line, err, sizeof(err));
 	const char *pop[] = {"op", NULL};
 	yajl_val opv = req ? yajl_tree_get(req, pop, yajl_t_string) : NULL;
-	const char *op = opv ? YAJL_GET_STRING(opv) : "";
+	const char *op = opv && YAJL_GET_STRING(opv) ? YAJL_GET_STRING(opv) : "";
 	ctl_last_request = line;
 	if (!strcmp(op, "exec")) {
 		if (s->init_exited) {
@@ -494,7 +494,7 @@ int shim_main(const struct shim_args *a)
 				break;
 			timeout = (int)(exit_deadline - mono_ms());
 		}
-		int pr = poll(pfd, (nfds_t)(n + nr), timeout);
+		int pr = poll(pfd, (nfds_t)n + (nfds_t)nr, timeout);
 		if (pr < 0 && errno != EINTR) {
 			log_errno(errno, "shim %s: poll", a->id);
 			break;

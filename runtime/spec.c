@@ -73,7 +73,8 @@ static int parse_hooks(struct spec *s, char *err, size_t errlen)
 			const char *pp[] = {"path", NULL}, *pa[] = {"args", NULL}, *pe[] = {"env", NULL},
 				   *pt[] = {"timeout", NULL};
 			yajl_val path = YAJL_IS_OBJECT(h) ? yajl_tree_get(h, pp, yajl_t_string) : NULL;
-			if (!path || YAJL_GET_STRING(path)[0] != '/') {
+			const char *pathstr = path ? YAJL_GET_STRING(path) : NULL;
+			if (!pathstr || pathstr[0] != '/') {
 				snprintf(err, errlen, "hooks.%s[%zu].path must be an absolute path", HOOK_NAMES[k], i);
 				return -1;
 			}
@@ -157,11 +158,12 @@ int spec_parse(const char *json, const char *bundle, struct spec *s, char *err, 
 	s->terminal = t && YAJL_IS_TRUE(t);
 	const char *pr[] = {"root", "path", NULL}, *pro[] = {"root", "readonly", NULL};
 	yajl_val rp = yajl_tree_get(s->root, pr, yajl_t_string);
-	if (!rp || !YAJL_GET_STRING(rp)[0]) {
+	const char *rootpath = rp ? YAJL_GET_STRING(rp) : NULL;
+	if (!rootpath || !rootpath[0]) {
 		snprintf(err, errlen, "root.path must be a non-empty string");
 		return -1;
 	}
-	const char *r = YAJL_GET_STRING(rp);
+	const char *r = rootpath;
 	int n = r[0] == '/' ? snprintf(s->rootfs, sizeof(s->rootfs), "%s", r)
 			    : snprintf(s->rootfs, sizeof(s->rootfs), "%s/%s", bundle, r);
 	if (n < 0 || (size_t)n >= sizeof(s->rootfs)) {

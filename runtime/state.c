@@ -105,7 +105,7 @@ int proc_start_time(pid_t pid, unsigned long long *out)
 
 bool shim_alive(const struct cstate *st)
 {
-	unsigned long long t;
+	unsigned long long t = 0;
 	if (st->pid <= 0)
 		return false;
 	if (proc_start_time(st->pid, &t) < 0)

@@ -25,8 +25,8 @@ int fs_itable_init(struct fs_itable *t)
 	t->nbuckets = 64;
 	t->count = 0;
 	t->next_nodeid = FUSE_ROOT_ID;
-	t->by_key = calloc(t->nbuckets, sizeof(*t->by_key));
-	t->by_id = calloc(t->nbuckets, sizeof(*t->by_id));
+	t->by_key = calloc(t->nbuckets, sizeof(*t->by_key)); /* NOLINT(bugprone-sizeof-expression): bucket heads are pointers */
+	t->by_id = calloc(t->nbuckets, sizeof(*t->by_id)); /* NOLINT(bugprone-sizeof-expression) */
 	if (!t->by_key || !t->by_id) {
 		free(t->by_key);
 		free(t->by_id);
@@ -54,6 +54,7 @@ void fs_itable_destroy(struct fs_itable *t)
 
 static int rehash(struct fs_itable *t, size_t nb)
 {
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): bucket heads are pointers */
 	struct fs_inode **bk = calloc(nb, sizeof(*bk)), **bi = calloc(nb, sizeof(*bi));
 	if (!bk || !bi) {
 		free(bk);

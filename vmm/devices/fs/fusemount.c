@@ -92,6 +92,8 @@ int main(int argc, char **argv)
 	size_t bufsz = FS_MAX_WRITE + 4096, repsz = FS_MAX_WRITE + 4096;
 	uint8_t *buf = malloc(bufsz), *rep = malloc(repsz);
 	if (!buf || !rep) {
+		free(buf);
+		free(rep);
 		log_error("out of memory");
 		umount2(mnt, MNT_DETACH);
 		return 1;
