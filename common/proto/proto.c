@@ -493,7 +493,7 @@ int proto_parse_ps(yajl_val root, struct proto_ps_entry **out, size_t *n, char *
 	}
 	size_t len = a->u.array.len;
 	if (len > PROTO_PS_MAX) {
-		snprintf(err, errlen, "ps: %zu processes (more than %u)", len, PROTO_PS_MAX);
+		snprintf(err, errlen, "ps: %zu processes (more than %d)", len, PROTO_PS_MAX);
 		return -1;
 	}
 	if (len == 0)
