@@ -171,12 +171,20 @@ int ps_list(struct proto_ps_entry **out, size_t *n, char *err, size_t errlen)
 	for (struct proc *p = g_procs; rc == 0 && p; p = p->next)
 		if (p->state != PROC_EXITED && add_pid(&s, p->pid) < 0)
 			rc = ERR("ps: out of memory");
-	struct proto_ps_entry *e = NULL;
-	if (rc == 0 && s.n && !(e = calloc(s.n, sizeof(*e))))
-		rc = ERR("ps: out of memory");
 	if (rc < 0) {
 		free(s.pids);
 		return -1;
+	}
+	if (s.n == 0) { /* every process is gone: an empty list, not an error */
+		free(s.pids);
+		*out = NULL;
+		*n = 0;
+		return 0;
+	}
+	struct proto_ps_entry *e = calloc(s.n, sizeof(*e));
+	if (!e) {
+		free(s.pids);
+		return ERR("ps: out of memory");
 	}
 	qsort(s.pids, s.n, sizeof(*s.pids), cmp_int);
 	for (size_t i = 0; i < s.n; i++) {
