@@ -24,66 +24,65 @@
 #define SYS_pidfd_open 434
 #endif
 
+/* Names of each choice, indexed by its enum value (0 is AUTO in all three). */
+static const char *const backend_names[] = {
+	[VM_BACKEND_AUTO] = "auto", [VM_BACKEND_RUNM_VMM] = "runm-vmm", [VM_BACKEND_QEMU] = "qemu"};
+static const char *const accel_names[] = {
+	[VM_ACCEL_AUTO] = "auto", [VM_ACCEL_KVM] = "kvm", [VM_ACCEL_TCG] = "tcg"};
+static const char *const machine_names[] = {
+	[VM_MACHINE_AUTO] = "auto", [VM_MACHINE_PC] = "pc", [VM_MACHINE_MICROVM] = "microvm"};
+
+#define N_NAMES(t) (sizeof(t) / sizeof((t)[0]))
+
+/* names[v], or "auto" for a value outside the table. */
+static const char *name_of(const char *const *names, size_t n, unsigned v)
+{
+	return v < n ? names[v] : names[0];
+}
+
+/* Index of `s` in names[0..n), or -EINVAL. */
+static int index_of(const char *const *names, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(s, names[i]))
+			return (int)i;
+	return -EINVAL;
+}
+
 const char *vm_backend_name(enum vm_backend_kind k)
 {
-	switch (k) {
-	case VM_BACKEND_RUNM_VMM:
-		return "runm-vmm";
-	case VM_BACKEND_QEMU:
-		return "qemu";
-	default:
-		return "auto";
-	}
+	return name_of(backend_names, N_NAMES(backend_names), (unsigned)k);
 }
 
 const char *vm_accel_name(enum vm_accel a)
 {
-	switch (a) {
-	case VM_ACCEL_KVM:
-		return "kvm";
-	case VM_ACCEL_TCG:
-		return "tcg";
-	default:
-		return "auto";
-	}
+	return name_of(accel_names, N_NAMES(accel_names), (unsigned)a);
 }
 
 int vm_backend_parse(const char *s, enum vm_backend_kind *k)
 {
-	if (!strcmp(s, "auto"))
-		*k = VM_BACKEND_AUTO;
-	else if (!strcmp(s, "runm-vmm"))
-		*k = VM_BACKEND_RUNM_VMM;
-	else if (!strcmp(s, "qemu"))
-		*k = VM_BACKEND_QEMU;
-	else
-		return -EINVAL;
+	int i = index_of(backend_names, N_NAMES(backend_names), s);
+	if (i < 0)
+		return i;
+	*k = (enum vm_backend_kind)i;
 	return 0;
 }
 
 int vm_accel_parse(const char *s, enum vm_accel *a)
 {
-	if (!strcmp(s, "auto"))
-		*a = VM_ACCEL_AUTO;
-	else if (!strcmp(s, "kvm"))
-		*a = VM_ACCEL_KVM;
-	else if (!strcmp(s, "tcg"))
-		*a = VM_ACCEL_TCG;
-	else
-		return -EINVAL;
+	int i = index_of(accel_names, N_NAMES(accel_names), s);
+	if (i < 0)
+		return i;
+	*a = (enum vm_accel)i;
 	return 0;
 }
 
 int vm_machine_parse(const char *s, enum vm_machine *m)
 {
-	if (!strcmp(s, "auto"))
-		*m = VM_MACHINE_AUTO;
-	else if (!strcmp(s, "pc"))
-		*m = VM_MACHINE_PC;
-	else if (!strcmp(s, "microvm"))
-		*m = VM_MACHINE_MICROVM;
-	else
-		return -EINVAL;
+	int i = index_of(machine_names, N_NAMES(machine_names), s);
+	if (i < 0)
+		return i;
+	*m = (enum vm_machine)i;
 	return 0;
 }
 

@@ -39,6 +39,26 @@ static void test_parse(void **state)
 	assert_int_equal(vm_machine_parse("q35", &m), -EINVAL);
 	assert_string_equal(vm_backend_name(VM_BACKEND_QEMU), "qemu");
 	assert_string_equal(vm_accel_name(VM_ACCEL_KVM), "kvm");
+	/* Every name parses back to its value; a value outside the enum is "auto". */
+	for (int i = VM_BACKEND_AUTO; i <= VM_BACKEND_QEMU; i++) {
+		assert_int_equal(vm_backend_parse(vm_backend_name((enum vm_backend_kind)i), &k), 0);
+		assert_int_equal(k, i);
+	}
+	for (int i = VM_ACCEL_AUTO; i <= VM_ACCEL_TCG; i++) {
+		assert_int_equal(vm_accel_parse(vm_accel_name((enum vm_accel)i), &a), 0);
+		assert_int_equal(a, i);
+	}
+	assert_string_equal(vm_backend_name((enum vm_backend_kind)7), "auto");
+	assert_string_equal(vm_accel_name((enum vm_accel)7), "auto");
+	const char *machines[] = {"auto", "pc", "microvm"};
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(vm_machine_parse(machines[i], &m), 0);
+		assert_int_equal(m, i);
+	}
+	/* Exact names only: no prefix, no empty string. */
+	assert_int_equal(vm_machine_parse("", &m), -EINVAL);
+	assert_int_equal(vm_backend_parse("qem", &k), -EINVAL);
+	assert_int_equal(vm_accel_parse("tcgx", &a), -EINVAL);
 }
 
 static void test_choices_explain_themselves(void **state)

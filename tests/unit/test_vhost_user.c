@@ -657,6 +657,26 @@ static void test_vsock_runs_on_rx_tx_and_reports_cid(void **state)
 	uint64_t cid;
 	memcpy(&cid, c.region, 8);
 	assert_int_equal(cid, 42);
+	/* The range check GET_CONFIG and SET_CONFIG share, at the edges of the
+	 * 8-byte space: crossing its end or wrapping around is refused (an empty
+	 * reply), an empty read at its end is valid. */
+	const struct vu_config edges[] = {{.offset = 4, .size = 8}, {.offset = 9, .size = 0},
+					  {.offset = UINT32_MAX, .size = 8}};
+	for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++) {
+		c = edges[i];
+		fe_send(e, VU_GET_CONFIG, 0, &c, VU_CONFIG_HDR_SIZE + c.size, NULL, 0);
+		assert_int_equal(be_step(e), 0);
+		assert_int_equal(fe_reply(e, VU_GET_CONFIG, &c, sizeof(c)), 0);
+	}
+	c = (struct vu_config){.offset = 8, .size = 0};
+	fe_send(e, VU_GET_CONFIG, 0, &c, VU_CONFIG_HDR_SIZE, NULL, 0);
+	assert_int_equal(be_step(e), 0);
+	assert_int_equal(fe_reply(e, VU_GET_CONFIG, &c, sizeof(c)), VU_CONFIG_HDR_SIZE);
+	/* In range, but vsock's config space is read-only; out of range likewise. */
+	c = (struct vu_config){.offset = 0, .size = 8};
+	assert_int_not_equal(fe_ack(e, VU_SET_CONFIG, &c, VU_CONFIG_HDR_SIZE + 8, NULL, 0), 0);
+	c = (struct vu_config){.offset = 4, .size = 8};
+	assert_int_not_equal(fe_ack(e, VU_SET_CONFIG, &c, VU_CONFIG_HDR_SIZE + 8, NULL, 0), 0);
 
 	uint64_t f = fe_get_u64(e, VU_GET_FEATURES);
 	fe_send(e, VU_SET_FEATURES, 0, &f, 8, NULL, 0);
