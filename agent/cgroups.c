@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Guest cgroup (v2) for the container: linux.resources → cpu.max, cpu.weight, memory.max,
- * memory.swap.max, pids.max; stats from cpu.stat, memory.current, pids.current. */
+ * memory.low, memory.swap.max, cpuset, pids.max (at create and on "update"); stats from cpu.stat,
+ * memory.current, pids.current. */
 #include "agent.h"
 
 #include <errno.h>
@@ -29,14 +30,97 @@ static int write_file(const char *dir, const char *file, const char *val)
 	return n == (ssize_t)strlen(val) ? 0 : -1;
 }
 
-static bool num(yajl_val o, const char *k, long long *v)
+/* First number of DIR/FILE (e.g. the quota of cpu.max: "max" reads as -1); -2 when unreadable. */
+static long long read_first(const char *dir, const char *file)
 {
-	return proto_get_int(o, k, INT64_MIN, INT64_MAX, v) == 0;
+	char p[512], buf[64];
+	snprintf(p, sizeof(p), "%s/%s", dir, file);
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -2;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -2;
+	buf[n] = '\0';
+	return strncmp(buf, "max", 3) ? strtoll(buf, NULL, 10) : -1;
+}
+
+#define PUT(file, ...)                                                                                       \
+	do {                                                                                                 \
+		snprintf(buf, sizeof(buf), __VA_ARGS__);                                                     \
+		if (write_file(path, file, buf) < 0)                                                         \
+			return ERR("cgroup %s: write %s %s: %s", path, file, buf, strerror(errno));          \
+	} while (0)
+
+int cgroup_apply(const char *path, const struct proto_resources *r, char *err, size_t errlen)
+{
+	char buf[PROTO_CPUSET_MAX + 32];
+	if (!path || !path[0])
+		return ERR("the container has no cgroup (no limits to change)");
+	unsigned set = r->set;
+	/* As runc: 0 leaves a memory value alone, -1 lifts the limit. */
+	bool lim = (set & PROTO_RES_MEM_LIMIT) && r->mem_limit != 0;
+	bool swap = (set & PROTO_RES_MEM_SWAP) && r->mem_swap != 0;
+	if (swap && r->mem_swap != -1 && (!lim || r->mem_limit == -1))
+		return ERR("cgroup %s: memory.swap needs a memory.limit", path);
+	if (swap && lim && r->mem_swap != -1 && r->mem_swap < r->mem_limit)
+		return ERR("cgroup %s: memory.swap %lld is below memory.limit %lld", path, r->mem_swap,
+			   r->mem_limit);
+	if (lim)
+		PUT("memory.max", r->mem_limit < 0 ? "max" : "%lld", r->mem_limit);
+	if ((set & PROTO_RES_MEM_RESERVATION) && r->mem_reservation != 0)
+		PUT("memory.low", r->mem_reservation < 0 ? "max" : "%lld", r->mem_reservation);
+	if (swap) {
+		/* runtime-spec swap is memory+swap; memory.swap.max is the swap alone */
+		if (r->mem_swap < 0)
+			snprintf(buf, sizeof(buf), "max");
+		else
+			snprintf(buf, sizeof(buf), "%lld", r->mem_swap - r->mem_limit);
+		if (write_file(path, "memory.swap.max", buf) < 0 && errno != ENOENT)
+			return ERR("cgroup %s: write memory.swap.max %s: %s", path, buf, strerror(errno));
+	}
+	if (set & (PROTO_RES_CPU_QUOTA | PROTO_RES_CPU_PERIOD)) {
+		long long q = (set & PROTO_RES_CPU_QUOTA) ? r->cpu_quota : read_first(path, "cpu.max");
+		long long period = (set & PROTO_RES_CPU_PERIOD) ? r->cpu_period : 100000;
+		if (!(set & PROTO_RES_CPU_PERIOD)) {
+			/* keep the period of cpu.max ("<quota> <period>") */
+			char p[512], cur[64] = "";
+			snprintf(p, sizeof(p), "%s/cpu.max", path);
+			FILE *f = fopen(p, "re");
+			if (f) {
+				if (fgets(cur, sizeof(cur), f) && strchr(cur, ' '))
+					period = strtoll(strchr(cur, ' ') + 1, NULL, 10);
+				fclose(f);
+			}
+			if (period < 1000 || period > 1000000)
+				period = 100000;
+		}
+		if (q > 0)
+			PUT("cpu.max", "%lld %lld", q, period);
+		else
+			PUT("cpu.max", "max %lld", period);
+	}
+	if ((set & PROTO_RES_CPU_SHARES) && r->cpu_shares >= 2)
+		/* The usual shares → weight conversion (2..262144 → 1..10000). */
+		PUT("cpu.weight", "%lld", 1 + ((r->cpu_shares - 2) * 9999) / 262142);
+	if (set & (PROTO_RES_CPU_CPUS | PROTO_RES_CPU_MEMS))
+		write_file(CG_ROOT, "cgroup.subtree_control", "+cpuset"); /* on demand: the guest has it */
+	if (set & PROTO_RES_CPU_CPUS)
+		PUT("cpuset.cpus", "%s", r->cpus);
+	if (set & PROTO_RES_CPU_MEMS)
+		PUT("cpuset.mems", "%s", r->mems);
+	if (set & PROTO_RES_PIDS_LIMIT)
+		PUT("pids.max", r->pids_limit <= 0 ? "max" : "%lld", r->pids_limit);
+	return 0;
 }
 
 int cgroup_create(const struct spec *s, const char *id, char *path, size_t len, char *err, size_t errlen)
 {
 	path[0] = '\0';
+	struct proto_resources r;
+	if (proto_parse_resources(s->resources, &r, err, errlen) < 0)
+		return -1;
 	if (mkdir(CG_ROOT, 0755) < 0 && errno != EEXIST)
 		return ERR("mkdir %s: %s", CG_ROOT, strerror(errno));
 	write_file(CG_ROOT, "cgroup.subtree_control", "+cpu +memory +pids");
@@ -46,43 +130,9 @@ int cgroup_create(const struct spec *s, const char *id, char *path, size_t len, 
 		path[0] = '\0';
 		return -1;
 	}
-	yajl_val r = s->resources;
-	yajl_val mem = proto_get(r, "memory", yajl_t_object), cpu = proto_get(r, "cpu", yajl_t_object);
-	yajl_val pids = proto_get(r, "pids", yajl_t_object);
-	long long v, q;
-	char buf[64];
-	if (num(mem, "limit", &v)) {
-		snprintf(buf, sizeof(buf), v < 0 ? "max" : "%lld", v);
-		if (write_file(path, "memory.max", buf) < 0)
-			return ERR("cgroup %s: write memory.max %s: %s", path, buf, strerror(errno));
-	}
-	if (num(mem, "swap", &v) && num(mem, "limit", &q) && v >= 0 && q >= 0) {
-		snprintf(buf, sizeof(buf), "%lld", v > q ? v - q : 0);
-		if (write_file(path, "memory.swap.max", buf) < 0 && errno != ENOENT)
-			return ERR("cgroup %s: write memory.swap.max: %s", path, strerror(errno));
-	}
-	if (num(cpu, "quota", &v)) {
-		long long period = 100000;
-		num(cpu, "period", &period);
-		if (v > 0)
-			snprintf(buf, sizeof(buf), "%lld %lld", v, period);
-		else
-			snprintf(buf, sizeof(buf), "max %lld", period);
-		if (write_file(path, "cpu.max", buf) < 0)
-			return ERR("cgroup %s: write cpu.max %s: %s", path, buf, strerror(errno));
-	}
-	if (num(cpu, "shares", &v) && v >= 2) {
-		/* The usual shares → weight conversion (2..262144 → 1..10000). */
-		snprintf(buf, sizeof(buf), "%lld", 1 + ((v - 2) * 9999) / 262142);
-		if (write_file(path, "cpu.weight", buf) < 0)
-			return ERR("cgroup %s: write cpu.weight: %s", path, strerror(errno));
-	}
-	if (num(pids, "limit", &v)) {
-		snprintf(buf, sizeof(buf), v <= 0 ? "max" : "%lld", v);
-		if (write_file(path, "pids.max", buf) < 0)
-			return ERR("cgroup %s: write pids.max: %s", path, strerror(errno));
-	}
-	return 0;
+	/* The spec's cpuset names host CPUs; the guest has its own few (runm update can set one). */
+	r.set &= ~(unsigned)(PROTO_RES_CPU_CPUS | PROTO_RES_CPU_MEMS);
+	return cgroup_apply(path, &r, err, errlen);
 }
 
 int cgroup_enter(const char *path, pid_t pid, struct setup_err *e)

@@ -250,6 +250,32 @@ static int op_freeze(struct conn *c, struct proto_msg *m, struct reply *r, bool 
 	return 0;
 }
 
+/* update: new limits for the container's cgroup (the VM's RAM and vCPUs stay as created). */
+static int op_update(struct conn *c, struct proto_msg *m, struct reply *r)
+{
+	struct proc *init = NULL;
+	for (struct proc *p = g_procs; p; p = p->next)
+		if (p->is_init)
+			init = p;
+	struct proto_resources res;
+	char err[900];
+	if (!init || init->state == PROC_EXITED) {
+		snprintf(r->err, sizeof(r->err), "update: container not running");
+		return -1;
+	}
+	yajl_val v = proto_get(m->root, "resources", yajl_t_object);
+	if (!v) {
+		snprintf(r->err, sizeof(r->err), "update: no \"resources\" object");
+		return -1;
+	}
+	if (proto_parse_resources(v, &res, err, sizeof(err)) < 0 ||
+	    cgroup_apply(init->cgroup, &res, err, sizeof(err)) < 0) {
+		snprintf(r->err, sizeof(r->err), "update: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
 int ops_dispatch(struct conn *c, struct proto_msg *m)
 {
 	struct reply r;
@@ -276,6 +302,8 @@ int ops_dispatch(struct conn *c, struct proto_msg *m)
 		rc = op_ps(c, m, &r);
 	else if (!strcmp(m->op, "pause") || !strcmp(m->op, "resume"))
 		rc = op_freeze(c, m, &r, !strcmp(m->op, "pause"));
+	else if (!strcmp(m->op, "update"))
+		rc = op_update(c, m, &r);
 	else if (!strcmp(m->op, "stats")) {
 		gen_stats(&r);
 		rc = 0;

@@ -2,14 +2,15 @@
 /* runm update [--resources FILE|-] [--memory N …] ID: new limits for the guest's cgroup. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <yajl/yajl_tree.h>
 
 #include "cmd_util.h"
 #include "log.h"
+#include "proto/proto.h"
 
 static char *slurp(int fd, size_t max)
 {
@@ -57,6 +58,103 @@ static int num_opt(const char *name, const char *v, long long *out)
 	return 0;
 }
 
+/* --resources FILE|-: a runtime-spec LinuxResources object into R. */
+static int read_resources(const char *res, struct proto_resources *r)
+{
+	int fd = strcmp(res, "-") ? open(res, O_RDONLY | O_CLOEXEC) : STDIN_FILENO;
+	if (fd < 0) {
+		log_errno(errno, "open resources file %s", res);
+		return -1;
+	}
+	char *doc = slurp(fd, 1 << 20);
+	if (fd != STDIN_FILENO)
+		close(fd);
+	if (!doc) {
+		log_errno(errno, "read resources %s", res);
+		return -1;
+	}
+	char err[256];
+	yajl_val v = proto_tree_parse(doc, strlen(doc), err, sizeof(err));
+	free(doc);
+	if (v && !YAJL_IS_OBJECT(v))
+		snprintf(err, sizeof(err), "not a JSON object");
+	int rc = v && YAJL_IS_OBJECT(v) ? proto_parse_resources(v, r, err, sizeof(err)) : -1;
+	if (v)
+		yajl_tree_free(v);
+	if (rc < 0) {
+		char *nl = strchr(err, '\n');
+		if (nl)
+			*nl = '\0';
+		log_error("decode resources %s: %s", res, err);
+	}
+	return rc;
+}
+
+/* runc's individual flags, over what --resources gave (as runc does). */
+static int flag_resources(const struct optdef *o, struct parsed *p, struct proto_resources *r)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+		size_t off;
+	} nums[] = {
+	    {"memory", PROTO_RES_MEM_LIMIT, offsetof(struct proto_resources, mem_limit)},
+	    {"memory-reservation", PROTO_RES_MEM_RESERVATION,
+	     offsetof(struct proto_resources, mem_reservation)},
+	    {"memory-swap", PROTO_RES_MEM_SWAP, offsetof(struct proto_resources, mem_swap)},
+	    {"cpu-quota", PROTO_RES_CPU_QUOTA, offsetof(struct proto_resources, cpu_quota)},
+	    {"cpu-period", PROTO_RES_CPU_PERIOD, offsetof(struct proto_resources, cpu_period)},
+	    {"cpu-shares", PROTO_RES_CPU_SHARES, offsetof(struct proto_resources, cpu_shares)},
+	    {"pids-limit", PROTO_RES_PIDS_LIMIT, offsetof(struct proto_resources, pids_limit)},
+	};
+	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+		const char *v = optval(o, p, nums[i].name);
+		if (!v)
+			continue;
+		if (num_opt(nums[i].name, v, (long long *)((char *)r + nums[i].off)) < 0)
+			return -1;
+		r->set |= nums[i].bit;
+	}
+	/* the same bounds as a --resources file: a generated object through the one decoder */
+	struct proto_gen pg;
+	const char *js;
+	size_t len;
+	const char *cs = optval(o, p, "cpuset-cpus"), *ms = optval(o, p, "cpuset-mems");
+	if (cs && strlen(cs) < PROTO_CPUSET_MAX) {
+		snprintf(r->cpus, sizeof(r->cpus), "%s", cs);
+		r->set |= PROTO_RES_CPU_CPUS;
+	}
+	if (ms && strlen(ms) < PROTO_CPUSET_MAX) {
+		snprintf(r->mems, sizeof(r->mems), "%s", ms);
+		r->set |= PROTO_RES_CPU_MEMS;
+	}
+	if ((cs && strlen(cs) >= PROTO_CPUSET_MAX) || (ms && strlen(ms) >= PROTO_CPUSET_MAX)) {
+		log_error("invalid value for --%s: longer than %d bytes",
+			  cs && strlen(cs) >= PROTO_CPUSET_MAX ? "cpuset-cpus" : "cpuset-mems",
+			  PROTO_CPUSET_MAX - 1);
+		return -1;
+	}
+	if (proto_gen_begin(&pg) < 0)
+		return -1;
+	proto_gen_resources(&pg, "r", r);
+	int rc = -1;
+	char err[256];
+	if (proto_gen_end(&pg, &js, &len) == 0) {
+		yajl_val v = proto_tree_parse(js, len, err, sizeof(err));
+		if (v) {
+			struct proto_resources chk;
+			rc = proto_parse_resources(proto_get(v, "r", yajl_t_object), &chk, err, sizeof(err));
+			yajl_tree_free(v);
+		}
+		if (rc < 0)
+			log_error("update: %s", err);
+	} else {
+		log_error("update: out of memory");
+	}
+	proto_gen_free(&pg);
+	return rc;
+}
+
 int cmd_update(int argc, char **argv)
 {
 	struct parsed p;
@@ -64,78 +162,36 @@ int cmd_update(int argc, char **argv)
 		return 1;
 	const struct optdef *o = find_verb("update")->opts;
 	const char *res = optval(o, &p, "resources");
-	char *doc = NULL, *req = NULL;
+	char *req = NULL;
 	int rc = 1;
-	if (res) {
-		int fd = strcmp(res, "-") ? open(res, O_RDONLY | O_CLOEXEC) : STDIN_FILENO;
-		if (fd < 0) {
-			log_errno(errno, "open resources file %s", res);
-			goto out;
-		}
-		doc = slurp(fd, 1 << 20);
-		if (fd != STDIN_FILENO)
-			close(fd);
-		if (!doc) {
-			log_errno(errno, "read resources %s", res);
-			goto out;
-		}
-		char err[256];
-		yajl_val v = yajl_tree_parse(doc, err, sizeof(err));
-		if (!v || !YAJL_IS_OBJECT(v)) {
-			char *nl = strchr(err, '\n');
-			if (nl)
-				*nl = '\0';
-			log_error("decode resources %s: %s", res, v ? "not a JSON object" : err);
-			if (v)
-				yajl_tree_free(v);
-			goto out;
-		}
-		yajl_tree_free(v);
-	} else {
-		/* build a linux.resources object from the individual flags */
-		long long mem = -1, q = -1, per = -1, sh = -1, pids = -1;
-		const char *mv = optval(o, &p, "memory"), *qv = optval(o, &p, "cpu-quota"),
-			   *pv = optval(o, &p, "cpu-period"), *sv = optval(o, &p, "cpu-shares"),
-			   *cs = optval(o, &p, "cpuset-cpus"), *pl = optval(o, &p, "pids-limit");
-		if ((mv && num_opt("memory", mv, &mem)) || (qv && num_opt("cpu-quota", qv, &q)) ||
-		    (pv && num_opt("cpu-period", pv, &per)) || (sv && num_opt("cpu-shares", sv, &sh)) ||
-		    (pl && num_opt("pids-limit", pl, &pids)))
-			goto out;
-		char *qcs = cs ? json_quote(cs) : NULL;
-		char mem_s[96] = "", cpu_s[256] = "", pid_s[64] = "";
-		if (mv)
-			snprintf(mem_s, sizeof(mem_s), "\"limit\":%lld", mem);
-		size_t n = 0;
-		if (qv)
-			n += (size_t)snprintf(cpu_s + n, sizeof(cpu_s) - n, "%s\"quota\":%lld", n ? "," : "", q);
-		if (pv)
-			n += (size_t)snprintf(cpu_s + n, sizeof(cpu_s) - n, "%s\"period\":%lld", n ? "," : "", per);
-		if (sv)
-			n += (size_t)snprintf(cpu_s + n, sizeof(cpu_s) - n, "%s\"shares\":%lld", n ? "," : "", sh);
-		if (qcs && n < sizeof(cpu_s))
-			snprintf(cpu_s + n, sizeof(cpu_s) - n, "%s\"cpus\":%.160s", n ? "," : "", qcs);
-		if (pl)
-			snprintf(pid_s, sizeof(pid_s), "\"limit\":%lld", pids);
-		if (asprintf(&doc, "{\"memory\":{%s},\"cpu\":{%s},\"pids\":{%s}}", mem_s, cpu_s, pid_s) < 0)
-			doc = NULL;
-		free(qcs);
-		if (!doc) {
-			log_error("update: out of memory");
-			goto out;
-		}
+	struct proto_resources r;
+	memset(&r, 0, sizeof(r));
+	if ((res && read_resources(res, &r) < 0) || flag_resources(o, &p, &r) < 0)
+		goto out;
+	struct proto_gen pg;
+	const char *js;
+	size_t len;
+	if (proto_gen_begin(&pg) < 0)
+		goto out;
+	proto_gen_str(&pg, "op", "update");
+	proto_gen_resources(&pg, "resources", &r);
+	if (proto_gen_end(&pg, &js, &len) == 0)
+		req = strndup(js, len);
+	proto_gen_free(&pg);
+	if (!req) {
+		log_error("update: out of memory");
+		goto out;
 	}
 	struct cstate st;
 	char dir[PATH_MAX];
 	if (load_container(p.pos[0], &st, dir) < 0)
 		goto out;
-	if (!strcmp(state_status(&st), "stopped")) {
+	if (!strcmp(state_status(&st), "stopped"))
 		log_error("container not running");
-	} else if (asprintf(&req, "{\"op\":\"update\",\"resources\":%s}", doc) >= 0) {
+	else
 		rc = shim_call(dir, req, NULL);
-	}
 	state_free(&st);
 out:
-	free(doc);
 	free(req);
 	parsed_free(&p);
 	return rc;

@@ -283,8 +283,15 @@ int guest_stats(struct guest *g, char **json, char *err, size_t errlen)
 
 int guest_update(struct guest *g, const char *resources_json, char *err, size_t errlen)
 {
-	snprintf(err, errlen, "update: changing resources of a running microVM is not supported yet");
-	return -1;
+	struct proto_resources r;
+	yajl_val v = proto_tree_parse(resources_json, strlen(resources_json), err, errlen);
+	if (!v)
+		return -1;
+	int rc = proto_parse_resources(v, &r, err, errlen);
+	yajl_tree_free(v);
+	if (rc < 0)
+		return -1;
+	return ac_update(g->ctl, &r) < 0 ? fail_ac(g->ctl, err, errlen) : 0;
 }
 
 int guest_event_fd(struct guest *g)

@@ -519,3 +519,114 @@ int proto_parse_ps(yajl_val root, struct proto_ps_entry **out, size_t *n, char *
 	*n = len;
 	return 0;
 }
+
+/* --- update --------------------------------------------------------------------------------- */
+static void gen_member(struct proto_gen *pg, const char *key, const struct proto_resources *r, unsigned mask,
+		       const char *const names[], const long long *vals[], size_t n)
+{
+	if (!(r->set & mask))
+		return;
+	proto_gen_key(pg, key);
+	yajl_gen_map_open(pg->g);
+	for (size_t i = 0; i < n; i++)
+		if (r->set & (1u << (__builtin_ctz(mask) + i)))
+			proto_gen_int(pg, names[i], *vals[i]);
+	if (!strcmp(key, "cpu")) {
+		if (r->set & PROTO_RES_CPU_CPUS)
+			proto_gen_str(pg, "cpus", r->cpus);
+		if (r->set & PROTO_RES_CPU_MEMS)
+			proto_gen_str(pg, "mems", r->mems);
+	}
+	yajl_gen_map_close(pg->g);
+}
+
+void proto_gen_resources(struct proto_gen *pg, const char *key, const struct proto_resources *r)
+{
+	static const char *const mem[] = {"limit", "reservation", "swap"},
+				 *const cpu[] = {"quota", "period", "shares"}, *const pids[] = {"limit"};
+	const long long *mv[] = {&r->mem_limit, &r->mem_reservation, &r->mem_swap},
+			*cv[] = {&r->cpu_quota, &r->cpu_period, &r->cpu_shares}, *pv[] = {&r->pids_limit};
+	proto_gen_key(pg, key);
+	yajl_gen_map_open(pg->g);
+	gen_member(pg, "memory", r, PROTO_RES_MEM_LIMIT | PROTO_RES_MEM_RESERVATION | PROTO_RES_MEM_SWAP, mem,
+		   mv, 3);
+	gen_member(pg, "cpu", r,
+		   PROTO_RES_CPU_QUOTA | PROTO_RES_CPU_PERIOD | PROTO_RES_CPU_SHARES | PROTO_RES_CPU_CPUS |
+		       PROTO_RES_CPU_MEMS,
+		   cpu, cv, 3);
+	gen_member(pg, "pids", r, PROTO_RES_PIDS_LIMIT, pids, pv, 1);
+	yajl_gen_map_close(pg->g);
+}
+
+/* KEY of OBJ: absent (0), an integer in [MIN, MAX] (1, *out set, BIT added), else -1. */
+static int res_int(yajl_val obj, const char *sect, const char *key, long long min, long long max,
+		   long long *out, unsigned bit, struct proto_resources *r, char *err, size_t errlen)
+{
+	yajl_val v = proto_get(obj, key, yajl_t_any);
+	if (!v || YAJL_IS_NULL(v))
+		return 0;
+	if (proto_get_int(obj, key, min, max, out) < 0) {
+		snprintf(err, errlen, "resources: %s.%s: not an integer in [%lld, %lld]", sect, key, min,
+			 max);
+		return -1;
+	}
+	r->set |= bit;
+	return 1;
+}
+
+static int res_set(yajl_val obj, const char *key, char *out, unsigned bit, struct proto_resources *r,
+		   char *err, size_t errlen)
+{
+	yajl_val v = proto_get(obj, key, yajl_t_any);
+	if (!v || YAJL_IS_NULL(v))
+		return 0;
+	const char *s = proto_get_str(obj, key);
+	size_t n = s ? strlen(s) : 0;
+	if (!s || n == 0 || n >= PROTO_CPUSET_MAX || strspn(s, "0123456789,-") != n) {
+		snprintf(err, errlen, "resources: cpu.%s: not a list like \"0-3,7\" (at most %d bytes)", key,
+			 PROTO_CPUSET_MAX - 1);
+		return -1;
+	}
+	memcpy(out, s, n + 1);
+	r->set |= bit;
+	return 1;
+}
+
+int proto_parse_resources(yajl_val res, struct proto_resources *r, char *err, size_t errlen)
+{
+	memset(r, 0, sizeof(*r));
+	if (!res || YAJL_IS_NULL(res))
+		return 0;
+	if (!YAJL_IS_OBJECT(res)) {
+		snprintf(err, errlen, "resources: not an object");
+		return -1;
+	}
+	static const char *const sects[] = {"memory", "cpu", "pids"};
+	yajl_val s[3];
+	for (int i = 0; i < 3; i++) {
+		yajl_val v = proto_get(res, sects[i], yajl_t_any);
+		s[i] = v && YAJL_IS_OBJECT(v) ? v : NULL;
+		if (v && !s[i] && !YAJL_IS_NULL(v)) {
+			snprintf(err, errlen, "resources: %s: not an object", sects[i]);
+			return -1;
+		}
+	}
+	if (res_int(s[0], "memory", "limit", -1, INT64_MAX, &r->mem_limit, PROTO_RES_MEM_LIMIT, r, err,
+		    errlen) < 0 ||
+	    res_int(s[0], "memory", "reservation", -1, INT64_MAX, &r->mem_reservation,
+		    PROTO_RES_MEM_RESERVATION, r, err, errlen) < 0 ||
+	    res_int(s[0], "memory", "swap", -1, INT64_MAX, &r->mem_swap, PROTO_RES_MEM_SWAP, r, err, errlen) <
+		0 ||
+	    res_int(s[1], "cpu", "quota", INT64_MIN, INT64_MAX, &r->cpu_quota, PROTO_RES_CPU_QUOTA, r, err,
+		    errlen) < 0 ||
+	    res_int(s[1], "cpu", "period", 1000, 1000000, &r->cpu_period, PROTO_RES_CPU_PERIOD, r, err,
+		    errlen) < 0 ||
+	    res_int(s[1], "cpu", "shares", 0, 262144, &r->cpu_shares, PROTO_RES_CPU_SHARES, r, err, errlen) <
+		0 ||
+	    res_set(s[1], "cpus", r->cpus, PROTO_RES_CPU_CPUS, r, err, errlen) < 0 ||
+	    res_set(s[1], "mems", r->mems, PROTO_RES_CPU_MEMS, r, err, errlen) < 0 ||
+	    res_int(s[2], "pids", "limit", INT64_MIN, INT64_MAX, &r->pids_limit, PROTO_RES_PIDS_LIMIT, r, err,
+		    errlen) < 0)
+		return -1;
+	return 0;
+}

@@ -125,6 +125,38 @@ void proto_gen_ps(struct proto_gen *pg, const struct proto_ps_entry *e, size_t n
  * cmd string}; a longer cmd is truncated. */
 int proto_parse_ps(yajl_val root, struct proto_ps_entry **out, size_t *n, char *err, size_t errlen);
 
+/* --- update (linux.resources) --------------------------------------------------------------- */
+/* Request of op "update": {"id":N,"op":"update","resources":{...}}, "resources" in the shape of
+ * the runtime-spec's LinuxResources (memory.limit/reservation/swap, cpu.quota/period/shares/
+ * cpus/mems, pids.limit); other members are ignored.  As in runc, a memory value of 0 means
+ * "unchanged", -1 means "no limit"; a pids limit <= 0 means "no limit". */
+#define PROTO_CPUSET_MAX 128 /* "0-3,7" list bytes (with NUL) */
+enum {
+	PROTO_RES_MEM_LIMIT = 1u << 0,
+	PROTO_RES_MEM_RESERVATION = 1u << 1,
+	PROTO_RES_MEM_SWAP = 1u << 2,
+	PROTO_RES_CPU_QUOTA = 1u << 3,
+	PROTO_RES_CPU_PERIOD = 1u << 4,
+	PROTO_RES_CPU_SHARES = 1u << 5,
+	PROTO_RES_CPU_CPUS = 1u << 6,
+	PROTO_RES_CPU_MEMS = 1u << 7,
+	PROTO_RES_PIDS_LIMIT = 1u << 8,
+};
+struct proto_resources {
+	unsigned set;					/* PROTO_RES_* of the members present */
+	long long mem_limit, mem_reservation, mem_swap; /* bytes, -1 = max */
+	long long cpu_quota;				/* usec, <= 0 = max */
+	long long cpu_period;				/* usec, [1000, 1000000] */
+	long long cpu_shares;				/* [2, 262144] */
+	long long pids_limit;				/* <= 0 = max */
+	char cpus[PROTO_CPUSET_MAX], mems[PROTO_CPUSET_MAX];
+};
+/* Emit KEY: the members of R that are set. */
+void proto_gen_resources(struct proto_gen *pg, const char *key, const struct proto_resources *r);
+/* Decode a LinuxResources object (NULL: nothing set). -1 with a reason in ERR for a member of
+ * the wrong type or out of range, or a cpus/mems list that is not digits, ',' and '-'. */
+int proto_parse_resources(yajl_val res, struct proto_resources *r, char *err, size_t errlen);
+
 /* Exit code as shells and engines report it: code, or 128+signal. */
 int proto_exit_code(int wstatus);
 

@@ -329,6 +329,14 @@ int ac_pause(struct agentclient *ac, bool pause)
 	return simple(ac, &pg, id);
 }
 
+int ac_update(struct agentclient *ac, const struct proto_resources *res)
+{
+	struct proto_gen pg;
+	uint64_t id = begin(ac, &pg, "update");
+	proto_gen_resources(&pg, "resources", res);
+	return simple(ac, &pg, id);
+}
+
 int ac_ps(struct agentclient *ac, struct proto_ps_entry **procs, size_t *n)
 {
 	struct proto_gen pg;

@@ -68,6 +68,8 @@ int ac_resize(struct agentclient *ac, const char *id, unsigned rows, unsigned co
 /* pause / resume the whole container with the guest's cgroup v2 freezer (returns once the
  * cgroup is frozen / thawed; an error when the container has no cgroup). */
 int ac_pause(struct agentclient *ac, bool pause);
+/* New cgroup limits for the container (op "update"): the members of RES that are set. */
+int ac_update(struct agentclient *ac, const struct proto_resources *res);
 /* The container's processes (guest pids, sorted, with command lines): *procs malloc'd. */
 int ac_ps(struct agentclient *ac, struct proto_ps_entry **procs, size_t *n);
 /* Blocks until ID exited and its stdout/stderr/tty were drained to EOF. */

@@ -55,6 +55,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 							abort();
 					free(ps);
 				}
+				struct proto_resources res;
+				if (proto_parse_resources(proto_get(m.root, "resources", yajl_t_any), &res,
+							  err, sizeof(err)) == 0 &&
+				    (strlen(res.cpus) >= PROTO_CPUSET_MAX ||
+				     strlen(res.mems) >= PROTO_CPUSET_MAX ||
+				     strspn(res.cpus, "0123456789,-") != strlen(res.cpus)))
+					abort();
 				proto_msg_free(&m);
 			}
 			free(buf);

@@ -45,6 +45,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ac_ps(ac, &ps, &nps) == 0)
 		free(ps);
 	ac_pause(ac, true);
+	ac_update(ac, &(struct proto_resources){
+			  .set = PROTO_RES_PIDS_LIMIT | PROTO_RES_CPU_CPUS, .pids_limit = 5, .cpus = "0-1"});
 	ac_close(ac);
 	close(sv[1]);
 	return 0;

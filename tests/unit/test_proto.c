@@ -281,6 +281,116 @@ static void ps_roundtrip_and_rejects(void **state)
 	free(many);
 }
 
+static yajl_val tree(const char *s)
+{
+	char err[256];
+	return proto_tree_parse(s, strlen(s), err, sizeof(err));
+}
+
+static void update_roundtrip_and_rejects(void **state)
+{
+	struct proto_resources in = {
+	    .set = PROTO_RES_MEM_LIMIT | PROTO_RES_MEM_SWAP | PROTO_RES_CPU_QUOTA | PROTO_RES_CPU_PERIOD |
+		   PROTO_RES_CPU_SHARES | PROTO_RES_CPU_CPUS | PROTO_RES_CPU_MEMS | PROTO_RES_PIDS_LIMIT,
+	    .mem_limit = 64 << 20,
+	    .mem_swap = -1,
+	    .cpu_quota = 50000,
+	    .cpu_period = 100000,
+	    .cpu_shares = 512,
+	    .cpus = "0-1,3",
+	    .mems = "0",
+	    .pids_limit = INT64_MAX,
+	};
+	struct proto_gen pg;
+	const char *json;
+	size_t len;
+	assert_int_equal(proto_gen_begin(&pg), 0);
+	proto_gen_int(&pg, "id", 9);
+	proto_gen_str(&pg, "op", "update");
+	proto_gen_resources(&pg, "resources", &in);
+	assert_int_equal(proto_gen_end(&pg, &json, &len), 0);
+	char *copy = strndup(json, len);
+	proto_gen_free(&pg);
+	struct proto_msg m;
+	assert_int_equal(parse(copy, &m), 0);
+	struct proto_resources out;
+	char err[256];
+	assert_int_equal(
+	    proto_parse_resources(proto_get(m.root, "resources", yajl_t_object), &out, err, sizeof(err)), 0);
+	assert_int_equal(out.set, in.set);
+	assert_int_equal(out.mem_limit, 64 << 20);
+	assert_int_equal(out.mem_swap, -1);
+	assert_int_equal(out.cpu_quota, 50000);
+	assert_int_equal(out.cpu_period, 100000);
+	assert_int_equal(out.cpu_shares, 512);
+	assert_true(out.pids_limit == INT64_MAX);
+	assert_string_equal(out.cpus, "0-1,3");
+	assert_string_equal(out.mems, "0");
+	proto_msg_free(&m);
+	free(copy);
+
+	/* only what is set travels: an empty update, a pids-only update */
+	in.set = PROTO_RES_PIDS_LIMIT;
+	in.pids_limit = 5;
+	assert_int_equal(proto_gen_begin(&pg), 0);
+	proto_gen_resources(&pg, "resources", &in);
+	assert_int_equal(proto_gen_end(&pg, &json, &len), 0);
+	copy = strndup(json, len);
+	assert_string_equal(copy, "{\"resources\":{\"pids\":{\"limit\":5}}}");
+	free(copy);
+	proto_gen_free(&pg);
+	assert_int_equal(proto_parse_resources(NULL, &out, err, sizeof(err)), 0);
+	assert_int_equal(out.set, 0);
+
+	yajl_val t;
+	/* runtime-spec members runm does not apply are ignored, null is "not set" */
+	assert_non_null(t = tree("{\"resources\":{\"devices\":[],\"memory\":{\"limit\":null,\"kernel\":1},"
+				 "\"pids\":{\"limit\":-1}}}"));
+	assert_int_equal(
+	    proto_parse_resources(proto_get(t, "resources", yajl_t_object), &out, err, sizeof(err)), 0);
+	assert_int_equal(out.set, PROTO_RES_PIDS_LIMIT);
+	assert_int_equal(out.pids_limit, -1);
+	yajl_tree_free(t);
+
+	const char *bad[] = {
+	    "{\"r\":{\"memory\":5}}",
+	    "{\"r\":{\"memory\":{\"limit\":\"1g\"}}}",
+	    "{\"r\":{\"memory\":{\"limit\":-2}}}",
+	    "{\"r\":{\"memory\":{\"swap\":1.5}}}",
+	    "{\"r\":{\"cpu\":{\"period\":999}}}",
+	    "{\"r\":{\"cpu\":{\"period\":1000001}}}",
+	    "{\"r\":{\"cpu\":{\"shares\":262145}}}",
+	    "{\"r\":{\"cpu\":{\"cpus\":\"\"}}}",
+	    "{\"r\":{\"cpu\":{\"cpus\":\"0;reboot\"}}}",
+	    "{\"r\":{\"cpu\":{\"mems\":7}}}",
+	    "{\"r\":{\"pids\":{\"limit\":true}}}",
+	    "{\"r\":{\"pids\":[]}}",
+	    "{\"r\":[]}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_non_null(t = tree(bad[i]));
+		err[0] = '\0';
+		assert_int_equal(proto_parse_resources(proto_get(t, "r", yajl_t_any), &out, err, sizeof(err)),
+				 -1);
+		assert_non_null(strstr(err, "resources: "));
+		yajl_tree_free(t);
+	}
+	/* a cpus list at the size limit is refused, one byte less is taken */
+	char big[PROTO_CPUSET_MAX + 40];
+	for (int over = 0; over <= 1; over++) {
+		int k = snprintf(big, sizeof(big), "{\"r\":{\"cpu\":{\"cpus\":\"");
+		memset(big + k, '1', PROTO_CPUSET_MAX - 1 + over);
+		snprintf(big + k + PROTO_CPUSET_MAX - 1 + over, sizeof(big) - k - PROTO_CPUSET_MAX - over,
+			 "\"}}}");
+		assert_non_null(t = tree(big));
+		assert_int_equal(proto_parse_resources(proto_get(t, "r", yajl_t_any), &out, err, sizeof(err)),
+				 over ? -1 : 0);
+		if (!over)
+			assert_int_equal(strlen(out.cpus), PROTO_CPUSET_MAX - 1);
+		yajl_tree_free(t);
+	}
+}
+
 static void exit_codes(void **state)
 {
 	assert_int_equal(proto_exit_code(3 << 8), 3);
@@ -294,11 +404,16 @@ static void exit_codes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(frame_roundtrip), cmocka_unit_test(read_frame_times_out_on_blocking_fd),
-		cmocka_unit_test(rx_byte_by_byte),
-		cmocka_unit_test(rx_rejects_bad_lengths), cmocka_unit_test(handshake),
-		cmocka_unit_test(messages), cmocka_unit_test(encode), cmocka_unit_test(ps_roundtrip_and_rejects),
-		cmocka_unit_test(exit_codes),
+	    cmocka_unit_test(frame_roundtrip),
+	    cmocka_unit_test(read_frame_times_out_on_blocking_fd),
+	    cmocka_unit_test(rx_byte_by_byte),
+	    cmocka_unit_test(rx_rejects_bad_lengths),
+	    cmocka_unit_test(handshake),
+	    cmocka_unit_test(messages),
+	    cmocka_unit_test(encode),
+	    cmocka_unit_test(ps_roundtrip_and_rejects),
+	    cmocka_unit_test(update_roundtrip_and_rejects),
+	    cmocka_unit_test(exit_codes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
