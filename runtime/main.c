@@ -52,17 +52,17 @@ static const struct optdef O_LIST[] = {
 static const struct optdef O_EVENTS[] = {
 	{"stats", 0, 0, "display the stats once"}, {"interval", 0, 1, "stats interval (default 5s)"}, {NULL, 0, 0, NULL}};
 static const struct optdef O_UPDATE[] = {
-    {"resources", 'r', 1, "path to a resources JSON file, or - for stdin"},
-    {"memory", 0, 1, "memory limit in bytes (-1: none); bounded by the VM's RAM"},
-    {"memory-reservation", 0, 1, "memory soft limit in bytes (memory.low)"},
-    {"memory-swap", 0, 1, "memory plus swap limit in bytes (-1: none)"},
-    {"cpu-quota", 0, 1, "CPU quota"},
-    {"cpu-period", 0, 1, "CPU period"},
-    {"cpu-shares", 0, 1, "CPU shares"},
-    {"cpuset-cpus", 0, 1, "guest CPUs to use (0-3, 0,1)"},
-    {"cpuset-mems", 0, 1, "guest memory nodes to use"},
-    {"pids-limit", 0, 1, "pids limit"},
-    {NULL, 0, 0, NULL}};
+	{"resources", 'r', 1, "path to a resources JSON file, or - for stdin"},
+	{"memory", 0, 1, "memory limit in bytes (-1: none); bounded by the VM's RAM"},
+	{"memory-reservation", 0, 1, "memory soft limit in bytes (memory.low)"},
+	{"memory-swap", 0, 1, "memory plus swap limit in bytes (-1: none)"},
+	{"cpu-quota", 0, 1, "CPU quota"},
+	{"cpu-period", 0, 1, "CPU period"},
+	{"cpu-shares", 0, 1, "CPU shares"},
+	{"cpuset-cpus", 0, 1, "guest CPUs to use (0-3, 0,1)"},
+	{"cpuset-mems", 0, 1, "guest memory nodes to use"},
+	{"pids-limit", 0, 1, "pids limit"},
+	{NULL, 0, 0, NULL}};
 static const struct optdef O_SPEC[] = {
 	{"bundle", 'b', 1, "where to write config.json"}, {"rootless", 0, 0, "rootless spec"}, {NULL, 0, 0, NULL}};
 static const struct optdef O_SHIM[] = {
