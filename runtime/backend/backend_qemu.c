@@ -123,8 +123,9 @@ static int start_device_server(struct vm *v, const struct vm_config *c, const ch
 	char fdarg[16], readyarg[16];
 	snprintf(fdarg, sizeof(fdarg), "%d", sv[1]);
 	snprintf(readyarg, sizeof(readyarg), "%d", pfd[1]);
-	char *argv[] = {bin,     "vhost-user", "--fd",   fdarg,   "--device", (char *)spec,
-			"--ready-fd", readyarg, NULL};
+	/* runm --debug reaches the device servers too (their log is the VM's log). */
+	char *argv[] = {bin, "vhost-user", "--fd", fdarg, "--device", (char *)spec, "--ready-fd", readyarg,
+			log_debug_enabled() ? "--debug" : NULL, NULL};
 	int keep[2] = {pfd[1], sv[1]};
 	r = bin ? vm_spawn(v, what, argv, log_fd, keep, 2, 0) : -ENOMEM;
 	free(bin);

@@ -44,18 +44,21 @@ def test_vsock_both_ways_under_qemu(build_dir, guest_dir, initrd, tmp_path):
         # Host → guest, twice: a short line and one spanning several packets.
         s, f = connect_port(uds, 1234, vm=vm)
         s.sendall(b"ping\n")
-        assert f.readline() == b"echo:ping\n"
+        assert f.readline() == b"echo:ping\n", vm.diagnostics()
+        f.close()  # the guest answers, then waits for our EOF (the makefile holds the fd too)
         s.close()
         payload = bytes((i * 7 + 33) % 94 + 33 for i in range(3000)) + b"\n"
         s, f = connect_port(uds, 1234, vm=vm)
         s.sendall(payload)
-        assert f.readline() == b"echo:" + payload
+        got = f.readline()
+        assert got == b"echo:" + payload, f"got {len(got)} bytes: {got[:80]!r}\n{vm.diagnostics()}"
+        f.close()
         s.close()
         t.join(30)
         assert got_from_guest == [b"hello from guest\n"]
         rc, lines, err = vm.wait(timeout=60)
         console = vm.console.read_text(errors="replace")
-        assert rc == 0, f"{err}\n{console}"
+        assert rc == 0, f"{err}\n{vm.diagnostics()}"
         assert "HOST hello from host" in console
         assert "RUNM-TEST-INIT DONE 0" in console
         assert wait_dead(vm.pids, 5)
@@ -83,6 +86,7 @@ def test_connect_to_a_port_without_listener_is_closed(build_dir, guest_dir, init
         s2.close()
         s.sendall(b"x\n")
         assert f.readline() == b"echo:x\n"
+        f.close()
         s.close()
         assert vm.stop() == 128 + 15  # SIGTERM: the VM is stopped and cleaned up
         assert wait_dead(vm.pids, 5)
@@ -107,6 +111,7 @@ def test_three_vms_at_once_do_not_cross_talk(build_dir, guest_dir, initrd, tmp_p
             s, f = connect_port(vm.run_dir / "vsock.sock", 1234, vm=vm)
             s.sendall(f"I am vm{i}\n".encode())
             assert f.readline() == f"echo:I am vm{i}\n".encode()
+            f.close()
             s.close()
         pids = [p for vm in vms for p in vm.pids]
         assert len(set(pids)) == 6  # qemu + vsock server each

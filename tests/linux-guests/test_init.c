@@ -15,7 +15,8 @@
  *   runm_test=idle    print "RUNM-TEST-INIT READY" and wait forever
  *   runm_test=boot    print "RUNM-TEST-INIT READY" and power off
  *   runm_test=vsock   listen on vsock port 1234: for each of two connections
- *                     read a line and answer "echo:<line>"; meanwhile connect
+ *                     read a line, answer "echo:<line>" and wait for the host
+ *                     to close (nothing queued is lost to power-off); meanwhile connect
  *                     to the host (cid 2) port 5678, send "hello from guest\n"
  *                     and print what the host answers as "HOST <line>"
  *
@@ -238,11 +239,18 @@ static int do_vsock(void)
 		}
 		char line[4096], out[4200];
 		ssize_t n = read_line(c, line, sizeof(line));
+		if (n <= 0)
+			say("VSOCK-ERROR read connection %d: %s\n", i, n < 0 ? strerror(errno) : "EOF");
 		if (n > 0) {
 			int m = snprintf(out, sizeof(out), "echo:%s", line);
 			if (write(c, out, (size_t)m) != m)
 				say("VSOCK-ERROR write: %s\n", strerror(errno));
 		}
+		/* Wait for the host to close first: bytes still queued in the guest's
+		 * vsock transport when this init powers the VM off would be lost. */
+		char ch;
+		while (read(c, &ch, 1) > 0)
+			;
 		close(c);
 	}
 	pthread_join(t, NULL);
