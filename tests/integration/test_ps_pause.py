@@ -132,9 +132,9 @@ def test_pause_freezes_resume_thaws_kill9_while_paused(rt, tmp_path):
     rt.wait_status("c1", "stopped", timeout=60)
 
 
+# vm mode only: the host-agent mode has no guest cgroup, and its refusal is tested above.
+@pytest.mark.parametrize("rt", ["vm"], indirect=True)
 def test_delete_force_paused_and_pause_created(rt, tmp_path):
-    if rt.mode == "host-agent":
-        pytest.skip("no guest cgroup on the host: pause is refused (see the test above)")
     b = make_bundle(tmp_path / "bundle", COUNTER)
     out = tmp_path / "c1.out"
     assert rt.create("-b", b, "c1", out=out)[0] == 0

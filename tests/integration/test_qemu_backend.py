@@ -160,17 +160,33 @@ def test_qemu_command_line(build_dir, kernel, initrd, tmp_path, machine, dev, ac
     assert sorted(p.name for p in run.iterdir()) == ["vmm.log"]
 
 
-def test_device_server_runs_confined(build_dir, kernel, initrd, tmp_path):
-    """Once its devices are open the rng server has no capabilities and a seccomp filter; QEMU
-    has its own seccomp sandbox and no capability at all."""
-    vm = VmCtl(build_dir, tmp_path / "run", kernel, initrd, "idle", extra=["--rng"])
+def test_device_servers_run_confined(build_dir, kernel, initrd, tmp_path):
+    """Once its devices are open every device server (vsock, rng, fs) runs under the event-loop
+    seccomp filter with NoNewPrivs; vsock and rng keep no capability, fs only the file
+    capabilities it serves with. QEMU has its own seccomp sandbox and no capability at all."""
+    share = tmp_path / "share"
+    share.mkdir()
+    vm = VmCtl(build_dir, tmp_path / "run", kernel, initrd, "idle",
+               extra=["--rng", "--vsock-uds", str(tmp_path / "run" / "vsock.sock"),
+                      "--fs", f"share={share}"])
     try:
         assert wait_for_text(vm.console, "RUNM-TEST-INIT READY", 30, vm.proc)
-        status = open(f"/proc/{vm.pids[1]}/status").read()
-        fields = dict(l.split(":\t", 1) for l in status.splitlines() if ":\t" in l)
-        assert fields["Seccomp"].strip() == "2"
-        assert int(fields["CapEff"], 16) == 0
-        assert fields["NoNewPrivs"].strip() == "1"
+        assert len(vm.pids) == 4, vm.pids  # qemu + three device servers
+        kinds = {}
+        for pid in vm.pids[1:]:
+            status = open(f"/proc/{pid}/status").read()
+            fields = dict(l.split(":\t", 1) for l in status.splitlines() if ":\t" in l)
+            cmd = open(f"/proc/{pid}/cmdline").read().split("\0")
+            kind = cmd[cmd.index("--device") + 1].split(",")[0]
+            kinds[kind] = int(fields["CapEff"], 16)
+            assert fields["Seccomp"].strip() == "2", (kind, fields["Seccomp"])
+            assert fields["NoNewPrivs"].strip() == "1", kind
+        assert sorted(kinds) == ["fs", "rng", "vsock"]
+        assert kinds["rng"] == 0 and kinds["vsock"] == 0
+        # fs: at most the file capabilities (chown, dac_override, dac_read_search, fowner,
+        # fsetid, setgid, setuid, mknod, setfcap), never e.g. sys_admin (21).
+        file_caps = sum(1 << b for b in (0, 1, 2, 3, 4, 6, 7, 27, 31))
+        assert kinds["fs"] and kinds["fs"] & ~file_caps == 0, hex(kinds["fs"])
         # QEMU runs under its own -sandbox seccomp filter.
         qemu = open(f"/proc/{vm.pids[0]}/status").read()
         assert "Seccomp:\t2" in qemu

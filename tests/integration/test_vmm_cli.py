@@ -276,11 +276,12 @@ def test_vsock_host_connect_without_guest_listener(tmp_path):
         c = Control(ctl)
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.connect(str(vs))
-        s.sendall(b"CONNECT 1024\n")
         s.settimeout(10)
         try:
+            # No driver: the VMM may close the socket before the line is even written.
+            s.sendall(b"CONNECT 1024\n")
             data = s.recv(100)
-        except ConnectionResetError:
+        except (ConnectionResetError, BrokenPipeError):
             data = b""
         assert not data.startswith(b"OK"), data
         assert c.call({"cmd": "status"})["state"] == "running"

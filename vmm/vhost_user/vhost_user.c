@@ -335,21 +335,15 @@ int vhost_user_main(int argc, char **argv)
 		}
 	}
 	/* Everything is open: drop privileges (an fs server keeps the file
-	 * capabilities it serves with) and confine the loop thread. The loop
-	 * filter of vmm/sandbox.c does not cover every device yet: fs calls
-	 * openat2(2) and vsock timerfd_settime(2), which it traps. Those servers
-	 * run without the filter until the list has them (docs/vhost-user.md). */
+	 * capabilities it serves with) and confine the loop thread with the
+	 * allowlist that guards runm-vmm's own event loop (same device code). */
 	if (!s.no_seccomp) {
-		bool fs = false, filter = true;
+		bool fs = false;
 		for (unsigned i = 0; i < s.n; i++) {
 			const char *sp = s.slot[i].spec;
-			bool is_fs = !strncmp(sp, "fs", 2) && (sp[2] == ',' || !sp[2]);
-			fs |= is_fs;
-			filter &= !strncmp(sp, "rng", 3) && (sp[3] == ',' || !sp[3]);
+			fs |= !strncmp(sp, "fs", 2) && (sp[2] == ',' || !sp[2]);
 		}
-		if (sandbox_drop_caps(fs) < 0)
-			goto out;
-		if (filter && sandbox_seccomp_loop() < 0)
+		if (sandbox_drop_caps(fs) < 0 || sandbox_seccomp_loop() < 0)
 			goto out;
 	}
 	if (ready_fd >= 0) {
