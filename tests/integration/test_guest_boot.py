@@ -94,8 +94,9 @@ def test_initramfs_is_reproducible_and_has_init(tmp_path, build_dir):
     agent = build_dir / "runm-agent"
     a = mkinitramfs(tmp_path / "a.cpio", agent)
     time.sleep(1.1)  # a different mtime on the inputs must not matter
-    os.utime(agent)
-    b = mkinitramfs(tmp_path / "b.cpio", agent)
+    copy = tmp_path / "runm-agent"  # a fresh copy: touching build/ would make the tree stale
+    shutil.copy(agent, copy)
+    b = mkinitramfs(tmp_path / "b.cpio", copy)
     assert a.read_bytes() == b.read_bytes()
     listing = subprocess.run(["cpio", "-itv"], input=a.read_bytes(), capture_output=True,
                              check=True).stdout.decode()
