@@ -2,7 +2,7 @@
 # device registry and the devices themselves. Linked by runm-vmm and the
 # vhost-user backend: `x_SRCS = ... $(DEVLIB_SRCS)`.
 DEVLIB_SRCS = vmm/devices/gmem.c vmm/devices/virtq.c vmm/devices/virtio_dev.c vmm/devices/evloop.c \
-	vmm/devices/registry.c vmm/devices/rng.c vmm/devices/vsock_conn.c vmm/devices/vsock.c \
+	vmm/devices/registry.c vmm/devices/rng.c vmm/devices/vsock_conn.c vmm/devices/vsock.c vmm/devices/vsock_uds.c \
 	$(DEVLIB_EXTRA_SRCS)
 
 UNIT_TESTS += test_virtq test_evloop test_virtq_devs test_vsock_conn test_vsock_dev

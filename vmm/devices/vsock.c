@@ -3,7 +3,8 @@
  * virtio-vsock device with Firecracker-compatible hybrid UDS (design brief §2).
  * Host -> guest: a client connects to <uds>, writes "CONNECT <port>\n" and gets
  * "OK <hostport>\n" once the guest accepted. Guest -> host port P: we connect
- * to <uds>_P. Connection logic lives in vsock_conn.c; this file moves bytes
+ * to <uds>_P. Connection logic lives in vsock_conn.c, the UDS listener and
+ * clients before their CONNECT line in vsock_uds.c; this file moves bytes
  * between the virtqueues and the host sockets.
  *
  * Queues: 0 rx (device -> guest), 1 tx (guest -> device), 2 event.
@@ -11,9 +12,8 @@
  * buffers; guest data the host socket does not take at once waits in a
  * per-connection buffer of buf_alloc bytes, which the guest's credit bounds.
  */
-#include "vmm/devices/virtio.h"
+#include "vmm/devices/vsock_priv.h"
 #include "vmm/devices/evloop.h"
-#include "vmm/devices/vsock_conn.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -27,39 +27,6 @@
 #include <unistd.h>
 
 #include "log.h"
-
-#define VSOCK_Q_RX		    0
-#define VSOCK_Q_TX		    1
-#define VSOCK_Q_EVENT		    2
-#define VSOCK_BUF_ALLOC		    (256 * 1024)
-#define VSOCK_MAX_CLIENTS	    64
-#define VSOCK_EVENT_TRANSPORT_RESET 0
-#define VSOCK_DEFAULT_TIMEOUT_MS    5000 /* CONNECT line, and the guest's answer to a REQUEST */
-#define VSOCK_TICK_MS		    100
-
-struct vsock_client { /* host client that has not sent its CONNECT line yet */
-	struct vsock_dev *v;
-	int fd;
-	unsigned len;
-	uint64_t deadline;
-	char line[40];
-};
-
-struct vsock_dev {
-	struct virtio_dev dev;
-	struct vsock_mux mux;
-	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	int listen_fd;
-	bool rx_starved;
-	bool reset_event;
-	bool listen_paused; /* out of fds: accept again on the next tick */
-	int timer_fd;
-	bool timer_armed;
-	uint32_t timeout_ms;
-	struct vsock_client *clients[VSOCK_MAX_CLIENTS];
-	uint8_t config[8];
-	struct virtq_elem elem;
-};
 
 static void conn_cb(void *opaque, uint32_t events);
 static void process_rx(struct vsock_dev *v);
@@ -421,7 +388,7 @@ static void process_event(struct vsock_dev *v)
 	virtio_dev_notify(&v->dev, VSOCK_Q_EVENT);
 }
 
-static void run(struct vsock_dev *v)
+void vsock_run(struct vsock_dev *v)
 {
 	process_rx(v);
 	apply_all(v);
@@ -440,7 +407,7 @@ static void conn_cb(void *opaque, uint32_t events)
 		c->want_read = true;
 	if (events & EPOLLOUT)
 		conn_flush(v, c);
-	run(v);
+	vsock_run(v);
 }
 
 static void vsock_queue_notify(struct virtio_dev *d, unsigned q)
@@ -458,179 +425,7 @@ static void vsock_queue_notify(struct virtio_dev *d, unsigned q)
 	} else {
 		return;
 	}
-	run(v);
-}
-
-/* ------------------------------------------------------------------ timer */
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static bool timer_needed(const struct vsock_dev *v)
-{
-	if (v->listen_paused)
-		return true;
-	for (unsigned i = 0; i < VSOCK_MAX_CLIENTS; i++)
-		if (v->clients[i])
-			return true;
-	for (unsigned i = 0; i < v->mux.nconns; i++)
-		if (v->mux.conns[i]->state == VS_CONNECTING_H2G)
-			return true;
-	return false;
-}
-
-/* A periodic tick runs only while something can time out. */
-static void timer_update(struct vsock_dev *v)
-{
-	bool need = timer_needed(v);
-	if (need == v->timer_armed)
-		return;
-	struct itimerspec it = {0};
-	if (need) {
-		it.it_value.tv_nsec = VSOCK_TICK_MS * 1000000L;
-		it.it_interval = it.it_value;
-	}
-	if (timerfd_settime(v->timer_fd, 0, &it, NULL) == 0)
-		v->timer_armed = need;
-}
-
-static void client_close(struct vsock_dev *v, struct vsock_client *cl, bool close_fd);
-static void listen_cb(void *opaque, uint32_t events);
-
-static void timer_cb(void *opaque, uint32_t events)
-{
-	struct vsock_dev *v = opaque;
-	uint64_t ticks;
-	if (read(v->timer_fd, &ticks, sizeof(ticks)) < 0 && errno == EAGAIN)
-		return;
-	uint64_t now = now_ms();
-	for (unsigned i = 0; i < VSOCK_MAX_CLIENTS; i++)
-		if (v->clients[i] && v->clients[i]->deadline <= now)
-			client_close(v, v->clients[i], true);
-	for (unsigned i = 0; i < v->mux.nconns; i++) {
-		struct vsock_conn *c = v->mux.conns[i];
-		if (c->state == VS_CONNECTING_H2G && c->deadline <= now) {
-			log_debug("vsock: guest port %u did not answer the connect", c->gport);
-			vsock_conn_host_reset(&v->mux, c);
-		}
-	}
-	if (v->listen_paused && evloop_mod(v->dev.loop, v->listen_fd, EPOLLIN) == 0)
-		v->listen_paused = false;
-	run(v);
-	timer_update(v);
-}
-
-/* ------------------------------------------------------------ host clients */
-
-static void client_close(struct vsock_dev *v, struct vsock_client *cl, bool close_fd)
-{
-	evloop_del(v->dev.loop, cl->fd);
-	if (close_fd)
-		close(cl->fd);
-	for (unsigned i = 0; i < VSOCK_MAX_CLIENTS; i++)
-		if (v->clients[i] == cl)
-			v->clients[i] = NULL;
-	free(cl);
-}
-
-/* "CONNECT <port>" with a decimal port: returns the port or -1. */
-static long parse_connect(const char *s)
-{
-	if (strncmp(s, "CONNECT ", 8) != 0)
-		return -1;
-	s += 8;
-	if (*s < '0' || *s > '9')
-		return -1;
-	long port = 0;
-	for (; *s >= '0' && *s <= '9'; s++) {
-		port = port * 10 + (*s - '0');
-		if (port > 0xffffffffL)
-			return -1;
-	}
-	return *s ? -1 : port;
-}
-
-static void client_cb(void *opaque, uint32_t events)
-{
-	struct vsock_client *cl = opaque;
-	struct vsock_dev *v = cl->v;
-	for (;;) { /* byte by byte: what follows the line belongs to the stream */
-		char ch;
-		ssize_t r = read(cl->fd, &ch, 1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0 && errno == EAGAIN)
-			return;
-		if (r <= 0 || cl->len + 1 >= sizeof(cl->line)) {
-			client_close(v, cl, true);
-			return;
-		}
-		if (ch != '\n') {
-			cl->line[cl->len++] = ch;
-			continue;
-		}
-		if (cl->len && cl->line[cl->len - 1] == '\r')
-			cl->len--;
-		cl->line[cl->len] = '\0';
-		long port = parse_connect(cl->line);
-		struct vsock_conn *c = NULL;
-		if (port >= 0 && v->dev.active && !v->dev.broken)
-			c = vsock_mux_host_connect(&v->mux, (uint32_t)port);
-		int fd = cl->fd;
-		client_close(v, cl, !c);
-		if (!c)
-			return;
-		c->fd = fd;
-		c->owner = v;
-		c->deadline = now_ms() + v->timeout_ms;
-		run(v);
-		timer_update(v);
-		return;
-	}
-}
-
-static void listen_cb(void *opaque, uint32_t events)
-{
-	struct vsock_dev *v = opaque;
-	for (;;) {
-		int fd = accept4(v->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-				log_errno(errno, "vsock: accept on %s", v->path);
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-				/* level-triggered: stop watching until the next tick */
-				if (evloop_mod(v->dev.loop, v->listen_fd, 0) == 0)
-					v->listen_paused = true;
-				timer_update(v);
-			}
-			return;
-		}
-		unsigned slot = 0;
-		while (slot < VSOCK_MAX_CLIENTS && v->clients[slot])
-			slot++;
-		struct vsock_client *cl = NULL;
-		/* No driver yet: there can be no listener in the guest. */
-		if (!v->dev.active || slot == VSOCK_MAX_CLIENTS || !(cl = calloc(1, sizeof(*cl)))) {
-			close(fd);
-			continue;
-		}
-		cl->v = v;
-		cl->fd = fd;
-		cl->deadline = now_ms() + v->timeout_ms;
-		if (evloop_add(v->dev.loop, fd, EPOLLIN, client_cb, cl) < 0) {
-			close(fd);
-			free(cl);
-			continue;
-		}
-		v->clients[slot] = cl;
-		timer_update(v);
-	}
+	vsock_run(v);
 }
 
 /* ------------------------------------------------------------- lifecycle */
@@ -663,9 +458,7 @@ static void vsock_destroy(struct virtio_dev *d)
 {
 	struct vsock_dev *v = d->priv;
 	drop_conns(v);
-	for (unsigned i = 0; i < VSOCK_MAX_CLIENTS; i++)
-		if (v->clients[i])
-			client_close(v, v->clients[i], true);
+	vsock_close_clients(v);
 	if (v->listen_fd >= 0) {
 		if (d->loop)
 			evloop_del(d->loop, v->listen_fd);
@@ -737,53 +530,6 @@ static int vsock_opt(const char *k, const char *v, void *opaque)
 	return -EINVAL;
 }
 
-/* Bind the hybrid-vsock socket; refuses a live listener, replaces a stale socket. */
-static int bind_uds(const char *path, char *err, size_t errlen)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	/* guest->host connections use "<path>_<port>": keep room for the suffix */
-	if (strlen(path) + 11 >= sizeof(sa.sun_path)) {
-		snprintf(err, errlen, "uds path %s: too long (max %zu bytes)", path,
-			 sizeof(sa.sun_path) - 12);
-		return -1;
-	}
-	strcpy(sa.sun_path, path);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		snprintf(err, errlen, "socket: %s", strerror(errno));
-		return -1;
-	}
-	struct stat st;
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			snprintf(err, errlen, "uds path %s: exists and is not a socket", path);
-			goto fail;
-		}
-		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		int live = probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-		if (probe >= 0)
-			close(probe);
-		if (live) {
-			snprintf(err, errlen, "uds path %s: in use by a live listener", path);
-			goto fail;
-		}
-		unlink(path);
-	}
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		snprintf(err, errlen, "bind %s: %s", path, strerror(errno));
-		goto fail;
-	}
-	if (listen(fd, 128) < 0) {
-		snprintf(err, errlen, "listen %s: %s", path, strerror(errno));
-		unlink(path);
-		goto fail;
-	}
-	return fd;
-fail:
-	close(fd);
-	return -1;
-}
-
 struct virtio_dev *virtio_vsock_create(const char *opts, struct evloop *loop, char *err, size_t errlen)
 {
 	struct vsock_opts o = {
@@ -804,16 +550,16 @@ struct virtio_dev *virtio_vsock_create(const char *opts, struct evloop *loop, ch
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	v->listen_fd = bind_uds(uds, err, errlen);
+	v->listen_fd = vsock_uds_bind(uds, err, errlen);
 	if (v->listen_fd < 0) {
 		free(v);
 		return NULL;
 	}
 	strcpy(v->path, uds);
 	v->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	int ar = v->timer_fd < 0 ? -errno : evloop_add(loop, v->listen_fd, EPOLLIN, listen_cb, v);
+	int ar = v->timer_fd < 0 ? -errno : evloop_add(loop, v->listen_fd, EPOLLIN, vsock_listen_cb, v);
 	if (ar == 0) {
-		ar = evloop_add(loop, v->timer_fd, EPOLLIN, timer_cb, v);
+		ar = evloop_add(loop, v->timer_fd, EPOLLIN, vsock_timer_cb, v);
 		if (ar < 0)
 			evloop_del(loop, v->listen_fd);
 	}
