@@ -40,8 +40,13 @@ int vm_memory_init(struct vm *vm, uint64_t mem_mib, bool hugepages)
 		return -1;
 	}
 	madvise(p, size, MADV_DONTDUMP);
-	if (!hugepages)
+	if (!hugepages) {
 		madvise(p, size, MADV_HUGEPAGE);
+		/* The first 2 MiB hold a few scattered pages of boot structures (zero
+		 * page, command line, GDT, page tables, MP table): a huge page there
+		 * would be 2 MiB zeroed at start for ~20 KiB used. */
+		madvise(p, size < (2u << 20) ? size : (2u << 20), MADV_NOHUGEPAGE);
+	}
 	vm->ram = p;
 	vm->map_size = size;
 	vm->ram_size = size;

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -260,13 +261,46 @@ static void test_memory_layout(void **state)
 	assert_int_equal(vm_memory_init(&vm, 1ull << 40, false), -1);
 }
 
+/* VmFlags of the mapping of this process that starts at addr ("" if none). */
+static void vma_flags(const void *addr, char *out, size_t outlen)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[512];
+	bool in = false;
+	out[0] = '\0';
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+			in = lo == (unsigned long)addr;
+			continue;
+		}
+		if (in && !strncmp(line, "VmFlags:", 8)) {
+			snprintf(out, outlen, "%s", line + 8);
+			break;
+		}
+	}
+	fclose(f);
+}
+
+static void test_memory_huge_pages_but_boot_area(void **state)
+{
+	char flags[256];
+	setup_vm(128, 1);
+	vma_flags(vm.ram, flags, sizeof(flags)); /* boot structures: no transparent huge page */
+	assert_non_null(strstr(flags, " nh"));
+	vma_flags(vm.ram + (2u << 20), flags, sizeof(flags)); /* the rest: huge pages wanted */
+	assert_non_null(strstr(flags, " hg"));
+	teardown_vm();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_mptable),	  cmocka_unit_test(test_elf_64bit_entry),
 	    cmocka_unit_test(test_elf_pvh_note),  cmocka_unit_test(test_elf_rejects),
 	    cmocka_unit_test(test_bzimage),	  cmocka_unit_test(test_cmdline_declares_devices),
-	    cmocka_unit_test(test_memory_layout),
+	    cmocka_unit_test(test_memory_layout), cmocka_unit_test(test_memory_huge_pages_but_boot_area),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
