@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backend_choice.h"
 #include "runm.h"
 
 int self_dir(char *out, size_t cap)
@@ -171,7 +172,7 @@ int vm_size(long long mem_limit, long long quota, long long period, const char *
 	return 0;
 }
 
-int vm_plan(const struct spec *s, struct vm_plan *p, char *err, size_t errlen)
+int vm_plan(const struct spec *s, const char *flag_backend, struct vm_plan *p, char *err, size_t errlen)
 {
 	memset(p, 0, sizeof(*p));
 	if (vm_size(s->mem_limit, s->cpu_quota, s->cpu_period, s->cpuset, spec_annotation(s, "io.runm.vcpus"),
@@ -179,9 +180,6 @@ int vm_plan(const struct spec *s, struct vm_plan *p, char *err, size_t errlen)
 		    &p->mem_mib, err, errlen) < 0)
 		return -1;
 	const char *k = spec_annotation(s, "io.runm.kernel"), *i = spec_annotation(s, "io.runm.initrd");
-	const char *b = spec_annotation(s, "io.runm.backend");
-	if (!b)
-		b = getenv("RUNM_BACKEND");
 	if (k) {
 		if (k[0] != '/' || access(k, R_OK) < 0) {
 			snprintf(err, errlen, "annotation io.runm.kernel=%s: %s", k,
@@ -198,27 +196,9 @@ int vm_plan(const struct spec *s, struct vm_plan *p, char *err, size_t errlen)
 		}
 		snprintf(p->initrd, sizeof(p->initrd), "%s", i);
 	}
-	char why[256];
-	bool hw = host_hw_virt(why, sizeof(why));
-	char qemu[PATH_MAX];
-	bool have_qemu = find_in_path("qemu-system-x86_64", qemu, sizeof(qemu));
-	if (b) {
-		if (strcmp(b, "runm-vmm") && strcmp(b, "qemu")) {
-			snprintf(err, errlen, "backend \"%s\": want runm-vmm or qemu", b);
-			return -1;
-		}
-		snprintf(p->backend, sizeof(p->backend), "%s", b);
-		snprintf(p->backend_why, sizeof(p->backend_why), "chosen by io.runm.backend / RUNM_BACKEND");
-	} else if (hw) {
-		snprintf(p->backend, sizeof(p->backend), "runm-vmm");
-		snprintf(p->backend_why, sizeof(p->backend_why), "%s", why);
-	} else if (have_qemu) {
-		snprintf(p->backend, sizeof(p->backend), "qemu");
-		snprintf(p->backend_why, sizeof(p->backend_why), "%s; using QEMU (TCG) with vhost-user devices", why);
-	} else {
-		snprintf(err, errlen, "no usable VM backend: %s, and qemu-system-x86_64 is not in PATH", why);
+	if (backend_choose(spec_annotation(s, "io.runm.backend"), flag_backend, p->backend, sizeof(p->backend),
+			   p->backend_why, sizeof(p->backend_why), err, errlen) < 0)
 		return -1;
-	}
 	/* runm-vmm boots the ELF vmlinux; QEMU's pc machine boots it through PVH too */
 	if (!p->kernel[0] && !find_guest_file("vmlinux", p->kernel, sizeof(p->kernel))) {
 		snprintf(err, errlen, "guest kernel vmlinux not found next to runm (guest/) or in share/runm: "

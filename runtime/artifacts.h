@@ -29,8 +29,9 @@ bool find_in_path(const char *name, char *out, size_t cap);
 /* Guest artifact NAME next to the binary (DIR/guest, DIR/../guest) or in
  * DIR/../share/runm. */
 bool find_guest_file(const char *name, char *out, size_t cap);
-/* Everything from the spec (resources, io.runm.* annotations) and the host. 0 or -1 + ERR. */
-int vm_plan(const struct spec *s, struct vm_plan *p, char *err, size_t errlen);
+/* Everything from the spec (resources, io.runm.* annotations), the --backend
+ * flag (NULL when not given; see backend_choice.h) and the host. 0 or -1 + ERR. */
+int vm_plan(const struct spec *s, const char *flag_backend, struct vm_plan *p, char *err, size_t errlen);
 /* Pure part of vm_plan for tests: vCPUs and MiB from limits/annotations. */
 int vm_size(long long mem_limit, long long quota, long long period, const char *cpuset, const char *ann_vcpus,
 	    const char *ann_mem, int host_cpus, int *vcpus, int *mem_mib, char *err, size_t errlen);

@@ -5,6 +5,8 @@
 #include <sys/utsname.h>
 
 #include "artifacts.h"
+#include "backend_choice.h"
+#include "runm.h"
 #include "cmd_util.h"
 
 int cmd_check(int argc, char **argv)
@@ -27,9 +29,22 @@ int cmd_check(int argc, char **argv)
 	printf("guest kernel:     %s\n", hk ? k : "vmlinux not found (make guest)");
 	printf("guest bzImage:    %s\n", hb ? bz : "bzImage not found (make guest)");
 	printf("guest initramfs:  %s\n", hi ? i : "initramfs.cpio not found (make guest)");
-	const char *backend = hw ? "runm-vmm (KVM)" : q ? "qemu (TCG) + runm vhost-user devices" : NULL;
-	printf("backend:          %s\n", backend ? backend : "none: no hardware KVM and no QEMU");
-	bool ok = backend && hk && hi;
-	printf("status:           %s\n", ok ? "ok" : "cannot run containers");
+	char backend[16], bwhy[512], berr[512];
+	bool chosen = backend_choose(NULL, G.backend, backend, sizeof(backend), bwhy, sizeof(bwhy), berr,
+				     sizeof(berr)) == 0;
+	if (!chosen)
+		printf("backend:          none: %s\n", berr);
+	else if (!strcmp(backend, "qemu"))
+		printf("backend:          qemu (%s) + runm vhost-user devices\n", hw ? "KVM" : "TCG");
+	else
+		printf("backend:          runm-vmm (KVM)\n");
+	if (chosen)
+		printf("backend reason:   %s\n", bwhy);
+	bool slow = chosen && !hw && !strcmp(backend, "runm-vmm");
+	bool ok = chosen && hk && hi && !slow;
+	printf("status:           %s\n", ok ? "ok"
+					 : slow
+					     ? "cannot run containers: runm-vmm needs hardware virtualization"
+					     : "cannot run containers");
 	return ok ? 0 : 1;
 }

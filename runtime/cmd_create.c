@@ -109,6 +109,10 @@ pid_t create_container(const char *id, struct parsed *p)
 		args[n++] = G.log_format;
 		if (G.debug)
 			args[n++] = "--debug";
+		if (G.backend) {
+			args[n++] = "--backend";
+			args[n++] = G.backend;
+		}
 		args[n++] = "shim";
 		args[n++] = "--bundle";
 		args[n++] = bundle;

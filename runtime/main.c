@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backend_choice.h"
 #include "log.h"
 #include "runm.h"
 #include "version.h"
@@ -148,6 +149,7 @@ static void print_usage(int fd)
 		    "   --log value          also write errors to this file\n"
 		    "   --log-format value   text or json (default: text)\n"
 		    "   --debug              debug output\n"
+		    "   --backend value      VMM backend: auto, runm-vmm or qemu (default: auto; see runm check)\n"
 		    "   --systemd-cgroup     accepted: cgroups live in the guest; the VMM stays in the caller's cgroup\n"
 		    "   --rootless value     true, false or auto (accepted)\n"
 		    "   --criu value         accepted and ignored (checkpoint is not supported)\n"
@@ -228,6 +230,13 @@ int main(int argc, char **argv)
 			    (!strcmp(argv[i + 1], "true") || !strcmp(argv[i + 1], "false") || !strcmp(argv[i + 1], "auto")))
 				val = argv[++i];
 			G.rootless = val ? val : "true";
+		} else if (IS("backend")) {
+			NEEDVAL();
+			if (!backend_name_valid(val)) {
+				log_error("--backend %s: want auto, runm-vmm or qemu", val);
+				return 1;
+			}
+			G.backend = val;
 		} else if (IS("debug")) {
 			G.debug = true;
 		} else if (IS("systemd-cgroup")) {

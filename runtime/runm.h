@@ -15,6 +15,7 @@ struct globals {
 	bool debug;
 	bool systemd_cgroup;
 	const char *rootless;
+	const char *backend; /* --backend: NULL unless given (backend_choice.h) */
 	const char *argv0;
 };
 extern struct globals G;

@@ -399,7 +399,7 @@ int shim_main(const struct shim_args *a)
 	if (spec_load(a->bundle, &s->spec) < 0)
 		goto fail;
 	struct vm_plan plan;
-	if (vm_plan(&s->spec, &plan, err, sizeof(err)) < 0) {
+	if (vm_plan(&s->spec, G.backend, &plan, err, sizeof(err)) < 0) {
 		log_error("create %s: %s", a->id, err);
 		goto fail;
 	}

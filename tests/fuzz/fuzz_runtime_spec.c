@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz runm's parsers of files others can write: config.json (spec_parse, hooks included),
- * state.json (state_parse + re-serialisation) and /proc/PID/stat lines. */
+ * state.json (state_parse + re-serialisation), /proc/PID/stat lines and runm's own config
+ * file (/etc/runm/config.json). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/backend_choice.h"
 #include "runtime/runm.h"
 #include "runtime/spec.h"
 #include "runtime/state.h"
@@ -33,6 +35,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(js);
 		state_free(&st);
 	}
+	char backend[16];
+	backend_config_parse(s, "config.json", backend, sizeof(backend), err, sizeof(err));
 	unsigned long long t;
 	parse_stat_starttime(s, &t);
 	parse_signal(s);

@@ -6,14 +6,15 @@ import subprocess
 import time
 
 
-def runm(build_dir, root, *args, input=None, timeout=60, log=None, log_format=None, cwd=None):
+def runm(build_dir, root, *args, input=None, timeout=60, log=None, log_format=None, cwd=None, env=None):
     cmd = [str(build_dir / "runm"), "--root", str(root)]
     if log:
         cmd += ["--log", str(log)]
     if log_format:
         cmd += ["--log-format", log_format]
     cmd += [str(a) for a in args]
-    return subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout, cwd=cwd)
+    return subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout, cwd=cwd,
+                          env=env)
 
 
 def start_time(pid):

@@ -150,6 +150,42 @@ def test_check(build_dir, root):
         assert "without VMX/SVM" in r.stdout or "/dev/kvm" in r.stdout
 
 
+def test_check_backend_choice(build_dir, root, tmp_path):
+    """runm check reports the backend and what chose it: flag over $RUNM_BACKEND over the config
+    file ($RUNM_CONFIG); "auto" defers to the host; bad values are one clear error."""
+    env = {k: v for k, v in os.environ.items() if k not in ("RUNM_BACKEND", "RUNM_CONFIG")}
+
+    def backend(*args, **extra):
+        r = runm(build_dir, root, *args, "check", env=dict(env, **extra))
+        lines = dict(l.split(":", 1) for l in r.stdout.splitlines() if ":" in l)
+        return r, lines.get("backend", "").strip(), lines.get("backend reason", "").strip()
+
+    cfg = tmp_path / "config.json"
+    cfg.write_text('{"backend": "qemu"}')
+    r, b, why = backend(RUNM_CONFIG=str(cfg))
+    assert b.startswith("qemu") and why == f"chosen by config {cfg}", r.stdout
+    r, b, why = backend(RUNM_CONFIG=str(cfg), RUNM_BACKEND="runm-vmm")
+    assert b.startswith("runm-vmm") and why == "chosen by RUNM_BACKEND", r.stdout
+    r, b, why = backend("--backend", "qemu", RUNM_CONFIG=str(cfg), RUNM_BACKEND="runm-vmm")
+    assert b.startswith("qemu") and why == "chosen by --backend", r.stdout
+    r, b, why = backend("--backend=auto", RUNM_BACKEND="runm-vmm")
+    assert "--backend says auto" in why, r.stdout
+    flags = pathlib.Path("/proc/cpuinfo").read_text()
+    if " vmx" not in flags and " svm" not in flags:
+        assert b.startswith("qemu (TCG)") and r.returncode == 0, r.stdout
+        # forcing runm-vmm here is allowed, and check says it cannot work
+        r, b, why = backend("--backend", "runm-vmm")
+        assert r.returncode == 1 and "needs hardware virtualization" in r.stdout, r.stdout
+    # bad input: one clear error, exit 1
+    r = runm(build_dir, root, "--backend", "firecracker", "check", env=env)
+    assert r.returncode == 1 and "--backend firecracker: want auto, runm-vmm or qemu" in r.stderr
+    cfg.write_text('{"backend": "qemu", "kernel": "/k"}')
+    r, b, why = backend(RUNM_CONFIG=str(cfg))
+    assert r.returncode == 1 and f'config {cfg}: unknown key "kernel"' in b, r.stdout
+    r, b, why = backend(RUNM_CONFIG=str(tmp_path / "missing.json"))
+    assert r.returncode == 1 and "No such file or directory" in b, r.stdout
+
+
 # --- create: bad input → one clear error, exit 1, nothing left under --root ------------------
 
 def assert_nothing_left(root, cid):

@@ -2,6 +2,7 @@
 vsock and virtio-fs served over vhost-user by our device code. The host library says hello to the
 agent over the hybrid vsock UDS, and a busybox command from the test bundle runs through `runm run`
 (backend qemu) with stdout, stderr, stdin and exit status checked byte for byte."""
+import json
 import os
 import subprocess
 
@@ -43,6 +44,36 @@ def test_busybox_command_through_runm_on_qemu(build_dir, guest_dir, tmp_path):
     assert (r.returncode, r.stdout, r.stderr) == (7, b"out:hello stdin\n", b"err\n")
     subprocess.run([str(build_dir / "runm"), "--root", str(root), "delete", "--force",
                     "qemu-agent-test"], capture_output=True, timeout=30)
+
+
+def test_backend_flag_reaches_the_shim_and_annotation_wins(build_dir, guest_dir, tmp_path):
+    """The global --backend flag is honoured by the shim (it beats the config file), and the
+    io.runm.backend annotation beats the flag. The guest's /proc/cmdline tells which VMM booted
+    it: runm-vmm declares its virtio-mmio devices there, QEMU's pc machine has PCI devices."""
+    bundle = make_bundle(tmp_path / "bundle", args=["cat", "/proc/cmdline"])
+    cfg = tmp_path / "config.json"
+    cfg.write_text('{"backend": "runm-vmm"}')
+    env = {k: v for k, v in os.environ.items() if k != "RUNM_BACKEND"}
+    env["RUNM_CONFIG"] = str(cfg)
+    root = tmp_path / "root"
+
+    def run(name, *flags):
+        r = subprocess.run([str(build_dir / "runm"), "--root", str(root), *flags, "run", "--bundle",
+                            str(bundle), name], capture_output=True, env=env, timeout=120,
+                           stdin=subprocess.DEVNULL)
+        subprocess.run([str(build_dir / "runm"), "--root", str(root), "delete", "--force", name],
+                       capture_output=True, timeout=30)
+        return r
+
+    r = run("flag", "--backend", "qemu")
+    assert r.returncode == 0, r.stderr
+    assert b"console=ttyS0" in r.stdout and b"virtio_mmio.device" not in r.stdout, r.stdout
+    spec = json.loads((bundle / "config.json").read_text())
+    spec.setdefault("annotations", {})["io.runm.backend"] = "qemu"
+    (bundle / "config.json").write_text(json.dumps(spec))
+    r = run("annotated", "--backend", "runm-vmm")
+    assert r.returncode == 0, r.stderr
+    assert b"console=ttyS0" in r.stdout and b"virtio_mmio.device" not in r.stdout, r.stdout
 
 
 def children_of(pid):

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "runtime/artifacts.h"
+#include "runtime/backend_choice.h"
 #include "runtime/guest_config.h"
 #include "runtime/runm.h"
 #include "runtime/spec.h"
@@ -365,6 +366,95 @@ static void test_guest_config(void **st)
 	assert_int_equal(rm_rf(dir), 0);
 }
 
+static void test_backend_pick_order(void **st)
+{
+	char b[16], why[512], err[256];
+	struct backend_inputs in = {.hw = false, .hw_why = "no vmx", .have_qemu = true, .config_path = "/c.json"};
+	/* nothing set: automatic, with the host's reason */
+	assert_int_equal(backend_pick(&in, b, sizeof(b), why, sizeof(why), err, sizeof(err)), 0);
+	assert_string_equal(b, "qemu");
+	assert_non_null(strstr(why, "no vmx"));
+	in.hw = true;
+	assert_int_equal(backend_pick(&in, b, sizeof(b), why, sizeof(why), err, sizeof(err)), 0);
+	assert_string_equal(b, "runm-vmm");
+	/* config < environment < flag < annotation */
+	in.config = "qemu";
+	assert_int_equal(backend_pick(&in, b, sizeof(b), why, sizeof(why), err, sizeof(err)), 0);
+	assert_string_equal(b, "qemu");
+	assert_string_equal(why, "chosen by config /c.json");
+	in.env = "runm-vmm";
+	assert_int_equal(backend_pick(&in, b, sizeof(b), why, sizeof(why), err, sizeof(err)), 0);
+	assert_string_equal(why, "chosen by RUNM_BACKEND");
+	in.flag = "qemu";
+	assert_int_equal(backend_pick(&in, b, sizeof(b), why, sizeof(why), err, sizeof(err)), 0);
+	assert_string_equal(b, "qemu");
+	assert_string_equal(why, "chosen by --backend");
+	in.annotation = "runm-vmm";
+	assert_int_equal(backend_pick(&in, b, sizeof(b), why, sizeof(why), err, sizeof(err)), 0);
+	assert_string_equal(b, "runm-vmm");
+	assert_string_equal(why, "chosen by annotation io.runm.backend");
+	/* "auto" at a level stops the search: the lower levels do not count */
+	in.annotation = "auto";
+	in.hw = false;
+	assert_int_equal(backend_pick(&in, b, sizeof(b), why, sizeof(why), err, sizeof(err)), 0);
+	assert_string_equal(b, "qemu");
+	assert_non_null(strstr(why, "annotation io.runm.backend says auto"));
+	/* a bad value names its source; no QEMU and no hardware: nothing to run on */
+	in.annotation = "firecracker";
+	assert_int_equal(backend_pick(&in, b, sizeof(b), why, sizeof(why), err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "\"firecracker\" (from annotation io.runm.backend)"));
+	struct backend_inputs none = {.hw_why = "no /dev/kvm"};
+	assert_int_equal(backend_pick(&none, b, sizeof(b), why, sizeof(why), err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "no usable VM backend: no /dev/kvm"));
+}
+
+static void write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void test_backend_config_file(void **st)
+{
+	char dir[] = "/tmp/runm-cfg-XXXXXX", path[64], b[16], err[256];
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/config.json", dir);
+	/* missing: fine for the default path, an error for one the user named */
+	assert_int_equal(backend_config_read(path, false, b, sizeof(b), err, sizeof(err)), 0);
+	assert_string_equal(b, "");
+	assert_int_equal(backend_config_read(path, true, b, sizeof(b), err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "No such file"));
+	write_text(path, "{\"backend\": \"qemu\"}");
+	assert_int_equal(backend_config_read(path, true, b, sizeof(b), err, sizeof(err)), 0);
+	assert_string_equal(b, "qemu");
+	write_text(path, "{}");
+	assert_int_equal(backend_config_read(path, true, b, sizeof(b), err, sizeof(err)), 0);
+	assert_string_equal(b, "");
+	const char *bad[][2] = {
+	    {"{\"backend\": \"kvmtool\"}", "must be"}, {"{\"backend\": 1}", "must be"},
+	    {"{\"kernel\": \"/k\"}", "unknown key \"kernel\""}, {"[\"qemu\"]", "not a JSON object"},
+	    {"{\"backend\":", "parse error"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		write_text(path, bad[i][0]);
+		assert_int_equal(backend_config_read(path, true, b, sizeof(b), err, sizeof(err)), -1);
+		assert_non_null(strstr(err, bad[i][1]));
+		assert_non_null(strstr(err, path));
+	}
+	char *big = malloc(70000);
+	assert_non_null(big);
+	memset(big, ' ', 69999);
+	big[69999] = '\0';
+	write_text(path, big);
+	free(big);
+	assert_int_equal(backend_config_read(path, true, b, sizeof(b), err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "larger than 64 KiB"));
+	unlink(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -380,6 +470,8 @@ int main(void)
 		cmocka_unit_test(test_spec_validation),
 		cmocka_unit_test(test_vm_size),
 		cmocka_unit_test(test_guest_config),
+		cmocka_unit_test(test_backend_pick_order),
+		cmocka_unit_test(test_backend_config_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
