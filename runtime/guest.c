@@ -20,15 +20,17 @@
 #include "guest_config.h"
 #include "log.h"
 
-#define BOOT_TIMEOUT_MS 60000 /* QEMU TCG boots in ~1 s alone; leave room for a loaded host */
+#define BOOT_TIMEOUT_MS	  60000 /* QEMU TCG boots in ~1 s alone; leave room for a loaded host */
 #define STREAM_TIMEOUT_MS 10000
-#define GUEST_CMDLINE "console=ttyS0 reboot=k panic=-1 quiet i8042.noaux i8042.nomux i8042.dumbkbd pci=off"
+#define GUEST_CMDLINE	  "console=ttyS0 reboot=k panic=-1 quiet i8042.noaux i8042.nomux i8042.dumbkbd pci=off"
 
 struct guest {
 	struct vm *vm;
 	pid_t host_agent; /* RUNM_TEST_AGENT_ON_HOST: runm-agent --listen-unix, no VM */
 	bool on_host;
 	struct agentclient *ctl, *ev;
+	bool vm_ended; /* seen by vm_running while waiting for the agent */
+	int vm_status;
 	char uds[PATH_MAX];
 	struct guest_shares sh;
 };
@@ -68,7 +70,8 @@ static int start_host_agent(struct guest *g, const char *dir, char *err, size_t 
 	if (lfd >= 0)
 		close(lfd);
 	if (pid < 0) {
-		snprintf(err, errlen, "start runm-agent on the host: %s", agent ? strerror(errno) : "not found");
+		snprintf(err, errlen, "start runm-agent on the host: %s",
+			 agent ? strerror(errno) : "not found");
 		free(agent);
 		return -1;
 	}
@@ -86,6 +89,65 @@ static void boot_abort(struct guest *g)
 	guest_destroy(g);
 	if (shared && fs_share_cleanup(share, cerr, sizeof(cerr)) < 0)
 		log_error("%s", cerr);
+}
+
+/* The last non-empty line of a log file (its last 4 KiB), control characters dropped: the
+ * state directory and its logs are removed when create fails, so the error carries it. */
+static void last_line(const char *path, char *out, size_t cap)
+{
+	char buf[4096];
+	out[0] = '\0';
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	off_t end = lseek(fd, 0, SEEK_END);
+	ssize_t n = end < 0 ? -1
+			    : pread(fd, buf, sizeof(buf) - 1,
+				    end > (off_t)sizeof(buf) - 1 ? end - (off_t)sizeof(buf) + 1 : 0);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+		buf[--n] = '\0';
+	char *line = strrchr(buf, '\n');
+	line = line ? line + 1 : buf;
+	size_t o = 0;
+	for (; *line && o + 1 < cap; line++)
+		if ((unsigned char)*line >= 0x20 && *line != 0x7f)
+			out[o++] = *line;
+	out[o] = '\0';
+}
+
+/* Append ' (last console line: "…"; last VMM log line: "…")' for what the logs hold. */
+static void append_logs(const char *dir, char *err, size_t errlen)
+{
+	static const char *const logs[][2] = {{"console.log", "last console line"},
+					      {"vmm.log", "last VMM log line"}};
+	const char *sep = " (";
+	for (size_t i = 0; i < sizeof(logs) / sizeof(logs[0]); i++) {
+		char path[PATH_MAX + 16], line[160];
+		snprintf(path, sizeof(path), "%s/%s", dir, logs[i][0]);
+		last_line(path, line, sizeof(line));
+		if (!line[0])
+			continue;
+		size_t l = strlen(err);
+		snprintf(err + l, errlen - l, "%s%s: \"%s\"", sep, logs[i][1], line);
+		sep = "; ";
+	}
+	size_t l = strlen(err);
+	if (strcmp(sep, " (") && l + 1 < errlen)
+		snprintf(err + l, errlen - l, ")");
+}
+
+/* Whether the VM still runs (ac_connect_while asks between retries): a guest that died at
+ * boot must not cost the caller the whole boot timeout. */
+static bool vm_running(void *opaque)
+{
+	struct guest *g = opaque;
+	if (g->vm && !g->vm_ended && vm_wait(g->vm, 0, &g->vm_status) == 1)
+		g->vm_ended = true;
+	return !g->vm_ended;
 }
 
 int guest_boot(const char *id, const char *dir, const struct spec *s, const struct vm_plan *plan,
@@ -106,7 +168,8 @@ int guest_boot(const char *id, const char *dir, const struct spec *s, const stru
 		return -1;
 	}
 	free(cfg);
-	if (g->sh.n && fs_share_prepare(g->sh.host, s->rootfs, false, g->sh.binds, g->sh.nbinds, err, errlen) < 0) {
+	if (g->sh.n &&
+	    fs_share_prepare(g->sh.host, s->rootfs, false, g->sh.binds, g->sh.nbinds, err, errlen) < 0) {
 		guest_shares_free(&g->sh);
 		free(g);
 		return -1;
@@ -150,12 +213,14 @@ int guest_boot(const char *id, const char *dir, const struct spec *s, const stru
 		return -1;
 	}
 connect:
-	g->ctl = ac_connect(g->uds, BOOT_TIMEOUT_MS, err, errlen);
+	g->ctl = ac_connect_while(g->uds, BOOT_TIMEOUT_MS, vm_running, g, err, errlen);
 	if (!g->ctl || ac_hello(g->ctl, false) < 0) {
 		if (g->ctl)
 			fail_ac(g->ctl, err, errlen);
-		size_t l = strlen(err);
-		snprintf(err + l, errlen - l, " (guest console: %s)", console);
+		else if (g->vm_ended)
+			snprintf(err, errlen, "the VM ended before its agent answered (exit status %d)",
+				 g->vm_status);
+		append_logs(dir, err, errlen);
 		boot_abort(g);
 		return -1;
 	}

@@ -91,18 +91,24 @@ static int try_dial(const char *uds, unsigned port, int *out, int timeout_ms, ch
 	return 0;
 }
 
-int ac_dial(const char *uds, unsigned port, int timeout_ms, char *err, size_t errlen)
+int ac_dial_while(const char *uds, unsigned port, int timeout_ms, bool (*alive)(void *), void *opaque,
+		  char *err, size_t errlen)
 {
 	long long deadline = now_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
 	for (int delay = 2;; delay = delay < 64 ? delay * 2 : 64) {
 		int fd = -1, r = try_dial(uds, port, &fd, timeout_ms, err, errlen);
 		if (r == 0)
 			return fd;
-		if (r < 0 || now_ms() >= deadline)
+		if (r < 0 || now_ms() >= deadline || (alive && !alive(opaque)))
 			return -1;
 		struct timespec ts = {.tv_nsec = delay * 1000000L};
 		nanosleep(&ts, NULL);
 	}
+}
+
+int ac_dial(const char *uds, unsigned port, int timeout_ms, char *err, size_t errlen)
+{
+	return ac_dial_while(uds, port, timeout_ms, NULL, NULL, err, errlen);
 }
 
 struct agentclient *ac_from_fd(int fd)
@@ -117,7 +123,13 @@ struct agentclient *ac_from_fd(int fd)
 
 struct agentclient *ac_connect(const char *uds, int timeout_ms, char *err, size_t errlen)
 {
-	int fd = ac_dial(uds, PROTO_PORT_CONTROL, timeout_ms, err, errlen);
+	return ac_connect_while(uds, timeout_ms, NULL, NULL, err, errlen);
+}
+
+struct agentclient *ac_connect_while(const char *uds, int timeout_ms, bool (*alive)(void *), void *opaque,
+				     char *err, size_t errlen)
+{
+	int fd = ac_dial_while(uds, PROTO_PORT_CONTROL, timeout_ms, alive, opaque, err, errlen);
 	if (fd < 0)
 		return NULL;
 	struct agentclient *ac = ac_from_fd(fd);
@@ -177,7 +189,8 @@ static int call(struct agentclient *ac, struct proto_gen *pg, uint64_t id, struc
 		}
 		if (resp->kind != PROTO_RESPONSE || resp->id != id) {
 			proto_msg_free(resp);
-			return seterr(ac->err, sizeof(ac->err), "agent answered out of order (id %llu, expected %llu)",
+			return seterr(ac->err, sizeof(ac->err),
+				      "agent answered out of order (id %llu, expected %llu)",
 				      (unsigned long long)resp->id, (unsigned long long)id);
 		}
 		if (!resp->ok) {
@@ -497,7 +510,9 @@ int ac_attach(const char *uds, const char *pid_id, enum proto_stream kind, int t
 	free(buf);
 	if (r < 0 || m.kind != PROTO_RESPONSE || !m.ok) {
 		seterr(err, errlen, "attach %s of %s: %s", proto_stream_name(kind), pid_id,
-		       r < 0 ? perr : m.error ? m.error : "unexpected reply");
+		       r < 0	 ? perr
+		       : m.error ? m.error
+				 : "unexpected reply");
 		if (r == 0)
 			proto_msg_free(&m);
 		close(fd);
@@ -524,7 +539,8 @@ static void pipe_step(struct ac_pipe *p)
 {
 	if (!p->nosplice && !p->len) {
 		for (;;) {
-			ssize_t n = splice(p->from, NULL, p->to, NULL, 1 << 20, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+			ssize_t n =
+			    splice(p->from, NULL, p->to, NULL, 1 << 20, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 			if (n > 0)
 				continue;
 			if (n == 0) {

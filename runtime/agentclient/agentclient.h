@@ -31,8 +31,15 @@ struct agentclient;
  * Retries (refused / no such socket / closed by the VMM because nobody listens yet) until
  * timeout_ms.  Returns a blocking fd, or -1 with ERR. */
 int ac_dial(const char *uds, unsigned port, int timeout_ms, char *err, size_t errlen);
+/* The same, asking alive(opaque) before each retry: once it says false the wait ends
+ * (-1, ERR from the last attempt) instead of running into the timeout. */
+int ac_dial_while(const char *uds, unsigned port, int timeout_ms, bool (*alive)(void *), void *opaque,
+		  char *err, size_t errlen);
 
 struct agentclient *ac_connect(const char *uds, int timeout_ms, char *err, size_t errlen);
+/* ac_connect with ac_dial_while's liveness check. */
+struct agentclient *ac_connect_while(const char *uds, int timeout_ms, bool (*alive)(void *), void *opaque,
+				     char *err, size_t errlen);
 /* Wrap an already connected control fd (after the handshake); takes ownership. */
 struct agentclient *ac_from_fd(int fd);
 void ac_close(struct agentclient *ac);

@@ -257,6 +257,28 @@ def test_create_existing_id(build_dir, root, bundle):
     assert (root / "taken").is_dir()  # somebody else's: untouched
 
 
+def test_create_vm_that_dies_at_boot_fails_fast(build_dir, root, bundle):
+    """A guest that ends before its agent answers (here a mini-guest kernel that prints and
+    resets at once on runm-vmm) fails create within seconds, saying so, not after the whole
+    boot timeout with a missing-socket error; nothing is left behind."""
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        pytest.skip("/dev/kvm is not accessible: runm-vmm cannot start a VM here")
+    cfg = json.loads((bundle / "config.json").read_text())
+    cfg.setdefault("annotations", {}).update({
+        "io.runm.kernel": str(build_dir / "guests" / "hello.elf"), "io.runm.backend": "runm-vmm"})
+    (bundle / "config.json").write_text(json.dumps(cfg))
+    t0 = time.monotonic()
+    r = runm(build_dir, root, "create", "--bundle", bundle, "c1", timeout=120)
+    took = time.monotonic() - t0
+    assert r.returncode == 1, r.stderr
+    assert "the VM ended before its agent answered (exit status 0" in r.stderr, r.stderr
+    assert "No such file or directory" not in r.stderr, r.stderr  # podman reads that as "runtime not found"
+    # the logs go with the state directory: their last lines travel in the error
+    assert 'last console line: "hello from runm mini-guest"' in r.stderr, r.stderr
+    assert took < 30, f"create took {took:.1f} s"
+    assert_nothing_left(root, "c1")
+
+
 # --- state truthfulness and the verbs' state machine ----------------------------------------
 # A real shim needs a booting VM (tests/integration/test_lifecycle.py). Here a sleeping process
 # plays the shim: the CLI judges liveness purely by pid + start time (docs/cli.md).

@@ -42,11 +42,11 @@ static int listen_at(const char *path)
 
 /* Fake VMM/agent: behaviour chosen per test. */
 struct fake {
-	int delay_ms;          /* before listening */
-	const char *reply;     /* handshake reply, NULL: close without answering */
-	int accepts;           /* connections to serve */
+	int delay_ms;		  /* before listening */
+	const char *reply;	  /* handshake reply, NULL: close without answering */
+	int accepts;		  /* connections to serve */
 	const char *responses[4]; /* frames sent after reading one request each */
-	char got[4][512];      /* requests received */
+	char got[4][512];	  /* requests received */
 	volatile int stop;
 };
 
@@ -130,6 +130,27 @@ static void dial_gives_up_when_nobody_answers(void **state)
 	pthread_join(t, NULL);
 }
 
+static int alive_calls;
+static bool alive_twice(void *opaque)
+{
+	return ++alive_calls <= 2;
+}
+
+/* Nobody listens and never will: the liveness check ends the wait long before the timeout. */
+static void dial_stops_when_not_alive(void **state)
+{
+	char err[256] = "";
+	struct timespec a, b;
+	alive_calls = 0;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	assert_int_equal(ac_dial_while(sock_path, 1024, 20000, alive_twice, NULL, err, sizeof(err)), -1);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	assert_int_equal(alive_calls, 3);
+	assert_true(b.tv_sec - a.tv_sec < 5);
+	assert_non_null(strstr(err, "connect"));
+	assert_null(ac_connect_while(sock_path, 20000, alive_twice, NULL, err, sizeof(err)));
+}
+
 static void dial_bad_reply_is_fatal(void **state)
 {
 	struct fake f = {.reply = "NOPE\n", .accepts = 1};
@@ -151,7 +172,8 @@ static void typed_calls(void **state)
 			 .responses = {"{\"id\":1,\"ok\":true,\"version\":1}",
 				       "{\"id\":2,\"ok\":false,\"error\":\"start init: boom\"}",
 				       "{\"event\":\"exit\",\"process\":\"z\",\"exit_code\":1}",
-				       "+{\"id\":3,\"ok\":true,\"process\":\"init\",\"pid\":9,\"status\":15,\"exit_code\":143,\"signal\":15}"}};
+				       "+{\"id\":3,\"ok\":true,\"process\":\"init\",\"pid\":9,\"status\":15,"
+				       "\"exit_code\":143,\"signal\":15}"}};
 	pthread_t t;
 	pthread_create(&t, NULL, fake_main, &f);
 	char err[256];
@@ -177,11 +199,13 @@ static void typed_calls(void **state)
 
 static void any_event(void **state)
 {
-	struct fake f = {.reply = "OK 5\n",
-			 .accepts = 1,
-			 .responses = {"{\"id\":1,\"ok\":true,\"version\":1}",
-				       "+{\"event\":\"oom\",\"process\":\"init\",\"oom_kills\":2}",
-				       "+{\"event\":\"exit\",\"process\":\"e1\",\"pid\":4,\"status\":2304,\"exit_code\":9}"}};
+	struct fake f = {
+	    .reply = "OK 5\n",
+	    .accepts = 1,
+	    .responses = {
+		"{\"id\":1,\"ok\":true,\"version\":1}",
+		"+{\"event\":\"oom\",\"process\":\"init\",\"oom_kills\":2}",
+		"+{\"event\":\"exit\",\"process\":\"e1\",\"pid\":4,\"status\":2304,\"exit_code\":9}"}};
 	pthread_t t;
 	pthread_create(&t, NULL, fake_main, &f);
 	char err[256];
@@ -292,13 +316,14 @@ static void relay_every_byte(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(dial_retries_until_listening, setup, teardown),
-		cmocka_unit_test_setup_teardown(dial_gives_up_when_nobody_answers, setup, teardown),
-		cmocka_unit_test_setup_teardown(dial_bad_reply_is_fatal, setup, teardown),
-		cmocka_unit_test_setup_teardown(typed_calls, setup, teardown),
-		cmocka_unit_test_setup_teardown(out_of_order_response_is_an_error, setup, teardown),
-		cmocka_unit_test_setup_teardown(any_event, setup, teardown),
-		cmocka_unit_test(relay_every_byte),
+	    cmocka_unit_test_setup_teardown(dial_retries_until_listening, setup, teardown),
+	    cmocka_unit_test_setup_teardown(dial_gives_up_when_nobody_answers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(dial_stops_when_not_alive, setup, teardown),
+	    cmocka_unit_test_setup_teardown(dial_bad_reply_is_fatal, setup, teardown),
+	    cmocka_unit_test_setup_teardown(typed_calls, setup, teardown),
+	    cmocka_unit_test_setup_teardown(out_of_order_response_is_an_error, setup, teardown),
+	    cmocka_unit_test_setup_teardown(any_event, setup, teardown),
+	    cmocka_unit_test(relay_every_byte),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
