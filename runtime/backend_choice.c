@@ -12,12 +12,14 @@
 #include <yajl/yajl_tree.h>
 
 #include "artifacts.h"
+#include "backend/backend.h"
 
 #define CONFIG_MAX 65536
 
 bool backend_name_valid(const char *name)
 {
-	return !strcmp(name, "auto") || !strcmp(name, "runm-vmm") || !strcmp(name, "qemu");
+	enum vm_backend_kind k;
+	return vm_backend_parse(name, &k) == 0; /* the backend library's own names */
 }
 
 int backend_config_read(const char *path, bool must_exist, char *backend, size_t cap, char *err,

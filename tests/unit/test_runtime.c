@@ -31,8 +31,9 @@ int usage_error(const char *verb, const char *fmt, ...)
 	return 1;
 }
 
-static const struct optdef OPTS[] = {{"bundle", 'b', 1, NULL}, {"detach", 'd', 0, NULL}, {"tty", 't', 0, NULL},
-				     {"env", 'e', 2, NULL},    {"pid-file", 0, 1, NULL},  {NULL, 0, 0, NULL}};
+static const struct optdef OPTS[] = {{"bundle", 'b', 1, NULL}, {"detach", 'd', 0, NULL},
+				     {"tty", 't', 0, NULL},    {"env", 'e', 2, NULL},
+				     {"pid-file", 0, 1, NULL}, {NULL, 0, 0, NULL}};
 
 static void test_args_forms(void **st)
 {
@@ -216,11 +217,12 @@ static int spec_err(const char *json, char *err)
 static void test_spec_validation(void **st)
 {
 	char err[256];
-	const char *ok = "{\"ociVersion\":\"1.0.2\",\"process\":{\"args\":[\"sh\"],\"cwd\":\"/\",\"terminal\":true},"
-			 "\"root\":{\"path\":\"rootfs\"},\"annotations\":{\"io.runm.vcpus\":\"2\"},"
-			 "\"hooks\":{\"poststop\":[{\"path\":\"/bin/true\",\"args\":[\"true\"],\"timeout\":3}]},"
-			 "\"linux\":{\"resources\":{\"memory\":{\"limit\":67108864},\"cpu\":{\"quota\":150000,"
-			 "\"period\":100000}}}}";
+	const char *ok =
+	    "{\"ociVersion\":\"1.0.2\",\"process\":{\"args\":[\"sh\"],\"cwd\":\"/\",\"terminal\":true},"
+	    "\"root\":{\"path\":\"rootfs\"},\"annotations\":{\"io.runm.vcpus\":\"2\"},"
+	    "\"hooks\":{\"poststop\":[{\"path\":\"/bin/true\",\"args\":[\"true\"],\"timeout\":3}]},"
+	    "\"linux\":{\"resources\":{\"memory\":{\"limit\":67108864},\"cpu\":{\"quota\":150000,"
+	    "\"period\":100000}}}}";
 	struct spec s;
 	assert_int_equal(spec_parse(ok, "/bundle", &s, err, sizeof(err)), 0);
 	assert_true(s.terminal);
@@ -237,9 +239,11 @@ static void test_spec_validation(void **st)
 	assert_int_equal(spec_err("[]", err), -1);
 	assert_int_equal(spec_err("{\"ociVersion\":\"1\",\"root\":{\"path\":\"r\"}}", err), -1);
 	assert_non_null(strstr(err, "process"));
-	assert_int_equal(spec_err("{\"ociVersion\":\"1\",\"process\":{\"args\":[]},\"root\":{\"path\":\"r\"}}", err), -1);
+	assert_int_equal(
+	    spec_err("{\"ociVersion\":\"1\",\"process\":{\"args\":[]},\"root\":{\"path\":\"r\"}}", err), -1);
 	assert_non_null(strstr(err, "args must not be empty"));
-	assert_int_equal(spec_err("{\"ociVersion\":\"1\",\"process\":{\"args\":[1]},\"root\":{\"path\":\"r\"}}", err), -1);
+	assert_int_equal(
+	    spec_err("{\"ociVersion\":\"1\",\"process\":{\"args\":[1]},\"root\":{\"path\":\"r\"}}", err), -1);
 	assert_int_equal(spec_err("{\"ociVersion\":\"1\",\"process\":{\"args\":[\"a\"],\"cwd\":\"rel\"},"
 				  "\"root\":{\"path\":\"r\"}}",
 				  err),
@@ -247,15 +251,17 @@ static void test_spec_validation(void **st)
 	assert_non_null(strstr(err, "cwd"));
 	assert_int_equal(spec_err("{\"ociVersion\":\"1\",\"process\":{\"args\":[\"a\"]}}", err), -1);
 	assert_non_null(strstr(err, "root.path"));
-	assert_int_equal(spec_err("{\"ociVersion\":\"1\",\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"r\"},"
-				  "\"hooks\":{\"prestart\":[{\"path\":\"rel\"}]}}",
-				  err),
-			 -1);
+	assert_int_equal(
+	    spec_err("{\"ociVersion\":\"1\",\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"r\"},"
+		     "\"hooks\":{\"prestart\":[{\"path\":\"rel\"}]}}",
+		     err),
+	    -1);
 	assert_non_null(strstr(err, "hooks.prestart[0].path"));
-	assert_int_equal(spec_err("{\"ociVersion\":\"1\",\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"r\"},"
-				  "\"annotations\":{\"k\":1}}",
-				  err),
-			 -1);
+	assert_int_equal(
+	    spec_err("{\"ociVersion\":\"1\",\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"r\"},"
+		     "\"annotations\":{\"k\":1}}",
+		     err),
+	    -1);
 }
 
 static void test_vm_size(void **st)
@@ -300,7 +306,8 @@ static void test_guest_config(void **st)
 		 "{\"ociVersion\":\"1.0.2\",\"process\":{\"args\":[\"sh\"]},\"root\":{\"path\":\"rootfs\","
 		 "\"readonly\":true},\"hooks\":{\"prestart\":[{\"path\":\"/bin/true\"}]},\"mounts\":["
 		 "{\"destination\":\"/proc\",\"type\":\"proc\",\"source\":\"proc\"},"
-		 "{\"destination\":\"/etc/hosts\",\"type\":\"bind\",\"source\":\"%s\",\"options\":[\"rbind\",\"ro\"]},"
+		 "{\"destination\":\"/etc/"
+		 "hosts\",\"type\":\"bind\",\"source\":\"%s\",\"options\":[\"rbind\",\"ro\"]},"
 		 "{\"destination\":\"/data\",\"source\":\"%s\",\"options\":[\"bind\"]},"
 		 "{\"destination\":\"/dev/shm\",\"type\":\"bind\",\"source\":\"%s\"}]}",
 		 host_file, host_dir, host_dir);
@@ -331,12 +338,13 @@ static void test_guest_config(void **st)
 	guest_shares_free(&sh);
 	/* many bind mounts: no share limit */
 	char big[8192];
-	int bl = snprintf(big, sizeof(big), "{\"ociVersion\":\"1\",\"process\":{\"args\":[\"sh\"]},"
+	int bl = snprintf(big, sizeof(big),
+			  "{\"ociVersion\":\"1\",\"process\":{\"args\":[\"sh\"]},"
 			  "\"root\":{\"path\":\"r\"},\"mounts\":[");
 	for (int i = 0; i < 12; i++)
 		bl += snprintf(big + bl, sizeof(big) - (size_t)bl,
-			       "%s{\"destination\":\"/v%d\",\"type\":\"bind\",\"source\":\"%s\"}", i ? "," : "", i,
-			       i % 2 ? host_dir : host_file);
+			       "%s{\"destination\":\"/v%d\",\"type\":\"bind\",\"source\":\"%s\"}",
+			       i ? "," : "", i, i % 2 ? host_dir : host_file);
 	snprintf(big + bl, sizeof(big) - (size_t)bl, "]}");
 	struct spec s2;
 	assert_int_equal(spec_parse(big, "/bundle", &s2, err, sizeof(err)), 0);
@@ -355,10 +363,11 @@ static void test_guest_config(void **st)
 	free(out);
 	spec_free(&s);
 	/* a missing bind source is a clear error */
-	snprintf(json, sizeof(json),
-		 "{\"ociVersion\":\"1\",\"process\":{\"args\":[\"sh\"]},\"root\":{\"path\":\"r\"},\"mounts\":["
-		 "{\"destination\":\"/x\",\"type\":\"bind\",\"source\":\"%s/nope\"}]}",
-		 dir);
+	snprintf(
+	    json, sizeof(json),
+	    "{\"ociVersion\":\"1\",\"process\":{\"args\":[\"sh\"]},\"root\":{\"path\":\"r\"},\"mounts\":["
+	    "{\"destination\":\"/x\",\"type\":\"bind\",\"source\":\"%s/nope\"}]}",
+	    dir);
 	assert_int_equal(spec_parse(json, "/bundle", &s, err, sizeof(err)), 0);
 	assert_int_equal(guest_config(&s, dir, false, &sh, &out, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "nope"));
@@ -366,46 +375,47 @@ static void test_guest_config(void **st)
 	assert_int_equal(rm_rf(dir), 0);
 }
 
-static void test_backend_pick_order(void **st)
+/* backend_pick must choose want_backend; why must contain want_why. */
+static void expect_pick(const struct backend_inputs *in, const char *want_backend, const char *want_why)
 {
 	char b[16], why[512], err[256];
-	struct backend_inputs in = {.hw = false, .hw_why = "no vmx", .have_qemu = true, .config_path = "/c.json"};
-	/* nothing set: automatic, with the host's reason */
-	assert_int_equal(backend_pick(&in, b, sizeof(b), why, sizeof(why), err, sizeof(err)), 0);
-	assert_string_equal(b, "qemu");
-	assert_non_null(strstr(why, "no vmx"));
+	assert_int_equal(backend_pick(in, b, sizeof(b), why, sizeof(why), err, sizeof(err)), 0);
+	assert_string_equal(b, want_backend);
+	assert_non_null(strstr(why, want_why));
+}
+
+static void expect_no_pick(const struct backend_inputs *in, const char *want_err)
+{
+	char b[16], why[512], err[256];
+	assert_int_equal(backend_pick(in, b, sizeof(b), why, sizeof(why), err, sizeof(err)), -1);
+	assert_non_null(strstr(err, want_err));
+}
+
+static void test_backend_pick_order(void **st)
+{
+	struct backend_inputs in = {
+	    .hw = false, .hw_why = "no vmx", .have_qemu = true, .config_path = "/c.json"};
+	expect_pick(&in, "qemu", "no vmx"); /* nothing set: automatic, with the host's reason */
 	in.hw = true;
-	assert_int_equal(backend_pick(&in, b, sizeof(b), why, sizeof(why), err, sizeof(err)), 0);
-	assert_string_equal(b, "runm-vmm");
+	expect_pick(&in, "runm-vmm", "no vmx");
 	/* config < environment < flag < annotation */
 	in.config = "qemu";
-	assert_int_equal(backend_pick(&in, b, sizeof(b), why, sizeof(why), err, sizeof(err)), 0);
-	assert_string_equal(b, "qemu");
-	assert_string_equal(why, "chosen by config /c.json");
+	expect_pick(&in, "qemu", "chosen by config /c.json");
 	in.env = "runm-vmm";
-	assert_int_equal(backend_pick(&in, b, sizeof(b), why, sizeof(why), err, sizeof(err)), 0);
-	assert_string_equal(why, "chosen by RUNM_BACKEND");
+	expect_pick(&in, "runm-vmm", "chosen by RUNM_BACKEND");
 	in.flag = "qemu";
-	assert_int_equal(backend_pick(&in, b, sizeof(b), why, sizeof(why), err, sizeof(err)), 0);
-	assert_string_equal(b, "qemu");
-	assert_string_equal(why, "chosen by --backend");
+	expect_pick(&in, "qemu", "chosen by --backend");
 	in.annotation = "runm-vmm";
-	assert_int_equal(backend_pick(&in, b, sizeof(b), why, sizeof(why), err, sizeof(err)), 0);
-	assert_string_equal(b, "runm-vmm");
-	assert_string_equal(why, "chosen by annotation io.runm.backend");
+	expect_pick(&in, "runm-vmm", "chosen by annotation io.runm.backend");
 	/* "auto" at a level stops the search: the lower levels do not count */
 	in.annotation = "auto";
 	in.hw = false;
-	assert_int_equal(backend_pick(&in, b, sizeof(b), why, sizeof(why), err, sizeof(err)), 0);
-	assert_string_equal(b, "qemu");
-	assert_non_null(strstr(why, "annotation io.runm.backend says auto"));
+	expect_pick(&in, "qemu", "annotation io.runm.backend says auto");
 	/* a bad value names its source; no QEMU and no hardware: nothing to run on */
 	in.annotation = "firecracker";
-	assert_int_equal(backend_pick(&in, b, sizeof(b), why, sizeof(why), err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "\"firecracker\" (from annotation io.runm.backend)"));
+	expect_no_pick(&in, "\"firecracker\" (from annotation io.runm.backend)");
 	struct backend_inputs none = {.hw_why = "no /dev/kvm"};
-	assert_int_equal(backend_pick(&none, b, sizeof(b), why, sizeof(why), err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "no usable VM backend: no /dev/kvm"));
+	expect_no_pick(&none, "no usable VM backend: no /dev/kvm");
 }
 
 static void write_text(const char *path, const char *text)
@@ -433,8 +443,10 @@ static void test_backend_config_file(void **st)
 	assert_int_equal(backend_config_read(path, true, b, sizeof(b), err, sizeof(err)), 0);
 	assert_string_equal(b, "");
 	const char *bad[][2] = {
-	    {"{\"backend\": \"kvmtool\"}", "must be"}, {"{\"backend\": 1}", "must be"},
-	    {"{\"kernel\": \"/k\"}", "unknown key \"kernel\""}, {"[\"qemu\"]", "not a JSON object"},
+	    {"{\"backend\": \"kvmtool\"}", "must be"},
+	    {"{\"backend\": 1}", "must be"},
+	    {"{\"kernel\": \"/k\"}", "unknown key \"kernel\""},
+	    {"[\"qemu\"]", "not a JSON object"},
 	    {"{\"backend\":", "parse error"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -458,20 +470,20 @@ static void test_backend_config_file(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_args_forms),
-		cmocka_unit_test(test_args_single_dash_long_and_bool_value),
-		cmocka_unit_test(test_args_stop_after),
-		cmocka_unit_test(test_args_errors),
-		cmocka_unit_test(test_signals),
-		cmocka_unit_test(test_ids),
-		cmocka_unit_test(test_stat_starttime),
-		cmocka_unit_test(test_state_roundtrip),
-		cmocka_unit_test(test_state_save_atomic),
-		cmocka_unit_test(test_spec_validation),
-		cmocka_unit_test(test_vm_size),
-		cmocka_unit_test(test_guest_config),
-		cmocka_unit_test(test_backend_pick_order),
-		cmocka_unit_test(test_backend_config_file),
+	    cmocka_unit_test(test_args_forms),
+	    cmocka_unit_test(test_args_single_dash_long_and_bool_value),
+	    cmocka_unit_test(test_args_stop_after),
+	    cmocka_unit_test(test_args_errors),
+	    cmocka_unit_test(test_signals),
+	    cmocka_unit_test(test_ids),
+	    cmocka_unit_test(test_stat_starttime),
+	    cmocka_unit_test(test_state_roundtrip),
+	    cmocka_unit_test(test_state_save_atomic),
+	    cmocka_unit_test(test_spec_validation),
+	    cmocka_unit_test(test_vm_size),
+	    cmocka_unit_test(test_guest_config),
+	    cmocka_unit_test(test_backend_pick_order),
+	    cmocka_unit_test(test_backend_config_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
