@@ -124,6 +124,8 @@ int process_identity(const struct spec_process *p, struct setup_err *e);
 int process_caps_bounding(const struct spec_process *p, struct setup_err *e); /* caps.c */
 int process_caps(const struct spec_process *p, struct setup_err *e);
 int process_seccomp(yajl_val seccomp, struct setup_err *e);                   /* seccomp.c */
+/* Bring lo up in the calling process's network namespace (a new one: CLONE_NEWNET). net.c */
+int net_lo_up(struct setup_err *e);
 /* Resolve args[0] against PATH of the process env; writes into BUF. */
 int process_lookup(const struct spec_process *p, char *buf, size_t len, struct setup_err *e);
 
@@ -146,6 +148,15 @@ long long cgroup_oom_kills(const char *path);
 int cgroup_watch_oom(const char *path);
 /* The container's cgroup saw new OOM kills: an "oom" event to subscribers. */
 void server_broadcast_oom(const char *process, long long kills);
+
+/* ---- container networking (net.c) ---- */
+struct proto_net;
+/* The "network" op: move the NICs of N (found by match_mac in the calling thread's netns, or
+ * already in TARGET_NS by name) into the netns TARGET_NS (an fd of /proc/PID/ns/net), rename,
+ * set MAC and MTU, IPv6 DAD/autoconf/RA off, addresses, up; lo up; link routes, gateway
+ * routes, permanent neighbours.  Idempotent.  The calling thread ends in its own netns.
+ * 0, or -1 with ERR ("network: eth0: add address fd00::2/64: File exists"). */
+int net_apply(int target_ns, const struct proto_net *n, char *err, size_t errlen);
 
 /* ---- processes and streams (proc.c) ---- */
 enum proc_state { PROC_CREATED, PROC_RUNNING, PROC_EXITED };
