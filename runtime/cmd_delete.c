@@ -8,6 +8,7 @@
 
 #include "cmd_util.h"
 #include "log.h"
+#include "net/net.h"
 
 int delete_container(const char *id, bool force)
 {
@@ -30,6 +31,7 @@ int delete_container(const char *id, bool force)
 			log_error("container %s: no usable state (use --force to remove it)", id);
 			return 1;
 		}
+		net_forget(dir);
 		unmount_below(dir);
 		return rm_rf(dir) < 0 ? 1 : 0;
 	}
@@ -47,6 +49,7 @@ int delete_container(const char *id, bool force)
 			usleep(10000);
 		shim_force_stop(&st, 2000);
 	}
+	net_forget(dir);
 	rc = destroy_container(&st, dir) < 0 ? 1 : 0;
 out:
 	if (fd >= 0)

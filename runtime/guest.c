@@ -19,6 +19,7 @@
 #include "backend/backend.h"
 #include "guest_config.h"
 #include "log.h"
+#include "net/net.h"
 
 #define BOOT_TIMEOUT_MS	  60000 /* QEMU TCG boots in ~1 s alone; leave room for a loaded host */
 #define STREAM_TIMEOUT_MS 10000
@@ -151,7 +152,7 @@ static bool vm_running(void *opaque)
 }
 
 int guest_boot(const char *id, const char *dir, const struct spec *s, const struct vm_plan *plan,
-	       struct guest **out, char *err, size_t errlen)
+	       const struct net_state *net, struct guest **out, char *err, size_t errlen)
 {
 	*out = NULL;
 	struct guest *g = calloc(1, sizeof(*g));
@@ -206,6 +207,13 @@ int guest_boot(const char *id, const char *dir, const struct spec *s, const stru
 	c.fs[0].tag = GUEST_SHARE_TAG;
 	c.fs[0].dir = g->sh.host;
 	c.n_fs = 1;
+	/* one virtio-net NIC per wired tap (runtime/net/net.h), the guest finds it by MAC */
+	for (unsigned i = 0; net && i < net->n && i < VM_MAX_NET; i++) {
+		c.net[i].tap_fd = net->link[i].tap_fd;
+		memcpy(c.net[i].mac, net->link[i].boot_mac, 6);
+		c.net[i].mtu = net->link[i].mtu;
+		c.n_net = i + 1;
+	}
 	int r = vm_start(&c, &g->vm);
 	if (r < 0) {
 		snprintf(err, errlen, "start VM: %s (see %s/vmm.log)", strerror(-r), dir);
@@ -286,6 +294,13 @@ int guest_create(struct guest *g, const struct spec *s, bool want_stdin, struct 
 int guest_start(struct guest *g, char *err, size_t errlen)
 {
 	return ac_start(g->ctl, "init") < 0 ? fail_ac(g->ctl, err, errlen) : 0;
+}
+
+int guest_network(struct guest *g, const char *id, const struct proto_net *n, char *err, size_t errlen)
+{
+	if (g->on_host)
+		return 0; /* the harness agent runs in the host's netns: nothing to move */
+	return ac_network(g->ctl, id, n) < 0 ? fail_ac(g->ctl, err, errlen) : 0;
 }
 
 int guest_signal(struct guest *g, const char *process, int sig, bool all, char *err, size_t errlen)

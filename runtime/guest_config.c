@@ -112,6 +112,38 @@ static void gen_mount(yajl_gen g, yajl_val m, const char *src, const char *type)
 	yajl_gen_map_close(g);
 }
 
+/* "linux" for the guest: a network namespace path names the host's netns, which the shim has
+ * joined and wired into the VM (runtime/net/); in the guest the container gets a new netns that
+ * the agent fills with the VM's NICs. */
+static void gen_linux(yajl_gen g, yajl_val lnx)
+{
+	yajl_gen_map_open(g);
+	for (size_t i = 0; i < lnx->u.object.len; i++) {
+		const char *k = lnx->u.object.keys[i];
+		yajl_val v = lnx->u.object.values[i];
+		gs(g, k);
+		if (strcmp(k, "namespaces") || !YAJL_IS_ARRAY(v)) {
+			gen_value(g, v);
+			continue;
+		}
+		yajl_gen_array_open(g);
+		for (size_t j = 0; j < v->u.array.len; j++) {
+			yajl_val e = v->u.array.values[j];
+			const char *type = YAJL_IS_OBJECT(e) ? str_of(e, "type") : NULL;
+			if (!type || strcmp(type, "network")) {
+				gen_value(g, e);
+				continue;
+			}
+			yajl_gen_map_open(g);
+			gs(g, "type");
+			gs(g, "network");
+			yajl_gen_map_close(g);
+		}
+		yajl_gen_array_close(g);
+	}
+	yajl_gen_map_close(g);
+}
+
 int guest_config(const struct spec *s, const char *dir, bool on_host, struct guest_shares *sh, char **out,
 		 char *err, size_t errlen)
 {
@@ -142,6 +174,11 @@ int guest_config(const struct spec *s, const char *dir, bool on_host, struct gue
 			gs(g, "path");
 			gs(g, on_host ? s->rootfs : GUEST_SHARE_MNT "/rootfs");
 			yajl_gen_map_close(g);
+			continue;
+		}
+		if (!strcmp(k, "linux") && YAJL_IS_OBJECT(v) && !on_host) {
+			gs(g, k);
+			gen_linux(g, v);
 			continue;
 		}
 		if (strcmp(k, "mounts") || !YAJL_IS_ARRAY(v) || on_host) {

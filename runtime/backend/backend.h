@@ -24,10 +24,17 @@ enum vm_accel { VM_ACCEL_AUTO = 0, VM_ACCEL_KVM, VM_ACCEL_TCG };
 enum vm_machine { VM_MACHINE_AUTO = 0, VM_MACHINE_PC, VM_MACHINE_MICROVM };
 
 #define VM_MAX_FS 4
+#define VM_MAX_NET 8
 
 struct vm_fs_share {
 	const char *tag;
 	const char *dir;
+};
+
+struct vm_net {
+	int tap_fd;     /* IFF_TAP|IFF_NO_PI|IFF_VNET_HDR; owned by the caller, stays open */
+	uint8_t mac[6];
+	unsigned mtu;   /* 0: none */
 };
 
 struct vm_config {
@@ -44,6 +51,8 @@ struct vm_config {
 	struct vm_fs_share fs[VM_MAX_FS];
 	unsigned n_fs;
 	bool rng;                     /* a virtio-rng device (guest entropy) */
+	struct vm_net net[VM_MAX_NET];
+	unsigned n_net;
 	const char *console_log;      /* guest serial console → this file; NULL: discarded */
 	const char *run_dir;          /* vmm.log; NULL: dirname(vsock_uds) (required without vsock) */
 	const char *runm_vmm;         /* NULL: runm-vmm next to this executable, else $PATH */
