@@ -555,3 +555,11 @@ int vm_start(const struct vm_config *c, struct vm **out)
 	*out = v;
 	return 0;
 }
+
+void vm_net_opts(const struct vm_net *n, int fd, char *out, size_t cap)
+{
+	int w = snprintf(out, cap, "tapfd=%d,mac=%02x:%02x:%02x:%02x:%02x:%02x", fd, n->mac[0], n->mac[1], n->mac[2],
+			 n->mac[3], n->mac[4], n->mac[5]);
+	if (n->mtu && w > 0 && (size_t)w < cap)
+		snprintf(out + w, cap - (size_t)w, ",mtu=%u", n->mtu);
+}

@@ -96,7 +96,7 @@ int vm_accel_parse(const char *s, enum vm_accel *a);
 int vm_machine_parse(const char *s, enum vm_machine *m);
 
 /* ---- shared by the backends (backend.c) ---- */
-#define VM_MAX_PROCS (1 + 2 + VM_MAX_FS) /* VMM, vsock, rng, fs shares */
+#define VM_MAX_PROCS (1 + 2 + VM_MAX_FS + VM_MAX_NET) /* VMM, vsock, rng, fs shares, NICs */
 
 struct vm_proc {
 	pid_t pid;
@@ -131,6 +131,9 @@ int vm_add_cleanup(struct vm *v, const char *path);
 int vm_fd_above_stdio(int fd);
 /* Path of a sibling program of this executable (or the bare name for $PATH). */
 char *vm_sibling_path(const char *name);
+
+/* "tapfd=N,mac=aa:..,mtu=M" of a NIC for the device library's net kind (mtu only when set). */
+void vm_net_opts(const struct vm_net *n, int fd, char *out, size_t cap);
 
 int vm_start_qemu(struct vm *v, const struct vm_config *c, int log_fd);
 int vm_start_runm_vmm(struct vm *v, const struct vm_config *c, int log_fd);

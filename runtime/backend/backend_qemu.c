@@ -100,7 +100,7 @@ static char *cmdline_for(const char *base, enum vm_machine m)
  * device exists; *fe_fd gets the other end, for QEMU's chardev. No socket
  * file: nothing to race for, nothing to clean up, no sun_path length limit. */
 static int start_device_server(struct vm *v, const struct vm_config *c, const char *spec,
-			       const char *what, int log_fd, int *fe_fd)
+			       const char *what, int log_fd, int extra_fd, int *fe_fd)
 {
 	int pfd[2] = {-1, -1}, sv[2] = {-1, -1}, r;
 	*fe_fd = -1;
@@ -126,8 +126,9 @@ static int start_device_server(struct vm *v, const struct vm_config *c, const ch
 	/* runm --debug reaches the device servers too (their log is the VM's log). */
 	char *argv[] = {bin, "vhost-user", "--fd", fdarg, "--device", (char *)spec, "--ready-fd", readyarg,
 			log_debug_enabled() ? "--debug" : NULL, NULL};
-	int keep[2] = {pfd[1], sv[1]};
-	r = bin ? vm_spawn(v, what, argv, log_fd, keep, 2, 0) : -ENOMEM;
+	/* EXTRA_FD (a NIC's tap, named in SPEC) goes along; the caller keeps its own copy */
+	int keep[3] = {pfd[1], sv[1], extra_fd};
+	r = bin ? vm_spawn(v, what, argv, log_fd, keep, extra_fd >= 0 ? 3 : 2, 0) : -ENOMEM;
 	free(bin);
 	close(pfd[1]);
 	close(sv[1]);
@@ -218,7 +219,7 @@ int vm_start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 		snprintf(spec, sizeof(spec), "vsock,uds=%s,cid=%u", c->vsock_uds, cid);
 		unlink(c->vsock_uds);
 		vm_add_cleanup(v, c->vsock_uds);
-		r = start_device_server(v, c, spec, "vhost-user vsock server", log_fd, &fe[nfe]);
+		r = start_device_server(v, c, spec, "vhost-user vsock server", log_fd, -1, &fe[nfe]);
 		if (r < 0)
 			goto out;
 		add(&a, "-chardev");
@@ -228,7 +229,7 @@ int vm_start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 		    mach == VM_MACHINE_MICROVM ? "vhost-user-vsock-device" : "vhost-user-vsock-pci");
 	}
 	if (c->rng) {
-		r = start_device_server(v, c, "rng", "vhost-user rng server", log_fd, &fe[nfe]);
+		r = start_device_server(v, c, "rng", "vhost-user rng server", log_fd, -1, &fe[nfe]);
 		if (r < 0)
 			goto out;
 		add(&a, "-chardev");
@@ -247,7 +248,7 @@ int vm_start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 			goto out;
 		}
 		snprintf(spec, sizeof(spec), "fs,tag=%s,dir=%s", c->fs[i].tag, c->fs[i].dir);
-		r = start_device_server(v, c, spec, "vhost-user fs server", log_fd, &fe[nfe]);
+		r = start_device_server(v, c, spec, "vhost-user fs server", log_fd, -1, &fe[nfe]);
 		if (r < 0)
 			goto out;
 		add(&a, "-chardev");
@@ -258,6 +259,38 @@ int vm_start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 		add(&a, "%s,chardev=fs%u,tag=%s",
 		    mach == VM_MACHINE_MICROVM ? "vhost-user-fs-device" : "vhost-user-fs-pci", i,
 		    c->fs[i].tag);
+	}
+
+	for (unsigned i = 0; i < c->n_net; i++) {
+		/* the tap goes to the device server above stdio (the shim may have none) */
+		int tfd = fcntl(c->net[i].tap_fd, F_DUPFD_CLOEXEC, 3);
+		if (tfd < 0) {
+			r = -errno;
+			log_errno(-r, "start VM: NIC %u: duplicate tap fd %d", i, c->net[i].tap_fd);
+			goto out;
+		}
+		char opts[96], what[48];
+		vm_net_opts(&c->net[i], tfd, opts, sizeof(opts));
+		snprintf(spec, sizeof(spec), "net,%s", opts);
+		snprintf(what, sizeof(what), "vhost-user net server %u", i);
+		r = start_device_server(v, c, spec, what, log_fd, tfd, &fe[nfe]);
+		close(tfd);
+		if (r < 0)
+			goto out;
+		char id[16];
+		snprintf(id, sizeof(id), "net%u", i);
+		add(&a, "-chardev");
+		add_chardev(&a, id, fe[nfe++]);
+		add(&a, "-netdev");
+		add(&a, "vhost-user,id=%s,chardev=%s", id, id);
+		const uint8_t *m = c->net[i].mac;
+		add(&a, "-device");
+		char mtu[24] = "";
+		if (c->net[i].mtu)
+			snprintf(mtu, sizeof(mtu), ",host_mtu=%u", c->net[i].mtu);
+		add(&a, "%s,netdev=%s,mac=%02x:%02x:%02x:%02x:%02x:%02x%s",
+		    mach == VM_MACHINE_MICROVM ? "virtio-net-device" : "virtio-net-pci", id, m[0], m[1], m[2], m[3],
+		    m[4], m[5], mtu);
 	}
 
 	if (c->console_log) {
