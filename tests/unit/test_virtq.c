@@ -146,6 +146,32 @@ static void test_simple_chain_and_push(void **state)
 	assert_int_equal(virtq_push(&vq, QNUM, 0), -EINVAL);
 }
 
+/* A batch lands with one used->idx store; a bad head anywhere publishes nothing. */
+static void test_push_n_publishes_a_batch_at_once(void **state)
+{
+	vq.used_idx = (uint16_t)(QNUM - 1); /* the batch wraps around the ring */
+	put16(USED_OFF + 2, vq.used_idx);
+	struct virtq_used_elem bad[3] = {{1, 10}, {QNUM, 20}, {3, 30}};
+	assert_int_equal(virtq_push_n(&vq, bad, 3), -EINVAL);
+	assert_int_equal(get16(USED_OFF + 2), QNUM - 1);
+	assert_int_equal(get32(USED_OFF + 4 + 8 * (QNUM - 1)), 0);
+	struct virtq_used_elem u[3] = {{1, 10}, {2, 20}, {3, 30}};
+	assert_int_equal(virtq_push_n(&vq, u, 3), 0);
+	assert_int_equal(get16(USED_OFF + 2), (uint16_t)(QNUM + 2));
+	assert_int_equal(vq.used_idx, (uint16_t)(QNUM + 2));
+	assert_int_equal(get32(USED_OFF + 4 + 8 * (QNUM - 1)), 1);
+	assert_int_equal(get32(USED_OFF + 8 + 8 * (QNUM - 1)), 10);
+	assert_int_equal(get32(USED_OFF + 4), 2);
+	assert_int_equal(get32(USED_OFF + 8), 20);
+	assert_int_equal(get32(USED_OFF + 4 + 8), 3);
+	assert_int_equal(get32(USED_OFF + 8 + 8), 30);
+	/* more than the ring holds */
+	struct virtq_used_elem many[QNUM + 1] = {{0, 0}};
+	assert_int_equal(virtq_push_n(&vq, many, QNUM + 1), -EINVAL);
+	assert_int_equal(virtq_push_n(&vq, many, 0), 0);
+	assert_int_equal(get16(USED_OFF + 2), (uint16_t)(QNUM + 2));
+}
+
 static void test_unpop(void **state)
 {
 	set_desc(0, gpa(DATA_OFF), 4, 0, 0);
@@ -462,6 +488,7 @@ int main(void)
 	    T(test_gmem_ptr),
 	    T(test_empty_and_not_ready),
 	    T(test_simple_chain_and_push),
+	    T(test_push_n_publishes_a_batch_at_once),
 	    T(test_unpop),
 	    T(test_desc_out_of_memory),
 	    T(test_desc_addr_overflow),

@@ -17,11 +17,13 @@ struct virtio_dev_kind {
 #pragma weak virtio_rng_create
 #pragma weak virtio_vsock_create
 #pragma weak virtio_fs_create
+#pragma weak virtio_net_create
 
 static const struct virtio_dev_kind kinds[] = {
     {"rng", virtio_rng_create},
     {"vsock", virtio_vsock_create},
     {"fs", virtio_fs_create},
+    {"net", virtio_net_create},
 };
 
 const char *virtio_dev_kinds(void)

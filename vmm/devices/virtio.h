@@ -88,6 +88,18 @@ void virtq_unpop(struct virtq *vq);
  * Returns 0, or -EINVAL when the ring is not addressable. */
 int virtq_push(struct virtq *vq, uint16_t head, uint32_t written);
 
+/* One used-ring entry: chain head and bytes written to it. */
+struct virtq_used_elem {
+	uint16_t head;
+	uint32_t len;
+};
+
+/* Publish n used elements at once: every entry is written before used->idx
+ * moves (one release store), so the driver never sees part of the batch (a
+ * frame spread over several mergeable RX buffers). -EINVAL, with nothing
+ * published, when the ring is not addressable or a head is out of range. */
+int virtq_push_n(struct virtq *vq, const struct virtq_used_elem *u, unsigned n);
+
 /* After one or more pushes: does the driver want an interrupt (EVENT_IDX or
  * VIRTQ_AVAIL_F_NO_INTERRUPT)? Updates the signalled state when it does. */
 bool virtq_should_notify(struct virtq *vq);
@@ -189,7 +201,7 @@ void virtio_dev_reset(struct virtio_dev *d);
 /* ------------------------------------------------------ device registry */
 
 /* Create a device from a spec string such as "vsock,uds=/run/x/vsock.sock,cid=3",
- * "rng" or "fs,tag=rootfs,dir=/srv". On failure returns NULL and writes a
+ * "rng", "fs,tag=rootfs,dir=/srv" or "net,tapfd=5,mac=02:00:00:00:00:01". On failure returns NULL and writes a
  * one-line reason into err. Known kinds are listed by virtio_dev_kinds(). */
 struct virtio_dev *virtio_dev_create(const char *spec, struct evloop *loop, char *err, size_t errlen);
 const char *virtio_dev_kinds(void);
@@ -205,6 +217,7 @@ typedef struct virtio_dev *(*virtio_dev_ctor)(const char *opts, struct evloop *l
 struct virtio_dev *virtio_rng_create(const char *opts, struct evloop *loop, char *err, size_t errlen);
 struct virtio_dev *virtio_vsock_create(const char *opts, struct evloop *loop, char *err, size_t errlen);
 struct virtio_dev *virtio_fs_create(const char *opts, struct evloop *loop, char *err, size_t errlen);
+struct virtio_dev *virtio_net_create(const char *opts, struct evloop *loop, char *err, size_t errlen);
 
 /* ops->destroy: frees the device's state, its config space and `d` itself. */
 void virtio_dev_destroy(struct virtio_dev *d);

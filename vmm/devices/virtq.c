@@ -183,20 +183,32 @@ void virtq_unpop(struct virtq *vq)
 	vq->last_avail--;
 }
 
-int virtq_push(struct virtq *vq, uint16_t head, uint32_t written)
+int virtq_push_n(struct virtq *vq, const struct virtq_used_elem *u, unsigned n)
 {
-	if (!vq->num || !vq->mem || (vq->num & (vq->num - 1)) || vq->num > VIRTQ_MAX_SIZE || head >= vq->num)
+	if (!vq->num || !vq->mem || (vq->num & (vq->num - 1)) || vq->num > VIRTQ_MAX_SIZE || n > vq->num)
 		return -EINVAL;
+	for (unsigned i = 0; i < n; i++)
+		if (u[i].head >= vq->num)
+			return -EINVAL;
 	uint8_t *used = vq_used(vq);
 	if (!used)
 		return -EINVAL;
-	uint8_t *ent = used + 4 + 8 * (uint64_t)(vq->used_idx & (vq->num - 1));
-	uint32_t id = head;
-	memcpy(ent, &id, 4);
-	memcpy(ent + 4, &written, 4);
-	vq->used_idx++;
+	uint16_t idx = vq->used_idx;
+	for (unsigned i = 0; i < n; i++, idx++) {
+		uint8_t *ent = used + 4 + 8 * (uint64_t)(idx & (vq->num - 1));
+		uint32_t id = u[i].head;
+		memcpy(ent, &id, 4);
+		memcpy(ent + 4, &u[i].len, 4);
+	}
+	vq->used_idx = idx;
 	st16_release(used + 2, vq->used_idx);
 	return 0;
+}
+
+int virtq_push(struct virtq *vq, uint16_t head, uint32_t written)
+{
+	struct virtq_used_elem u = {.head = head, .len = written};
+	return virtq_push_n(vq, &u, 1);
 }
 
 bool virtq_should_notify(struct virtq *vq)
