@@ -21,6 +21,9 @@ extern struct agent_opts g_opts;
 
 /* ---- PID-1 duties (init.c) ---- */
 int init_mount_basics(void);
+/* argv[1] of the agent re-executed by init_leave_initramfs (switchroot.c) */
+#define INIT_SWITCHED_ARG "--switched-root"
+int init_leave_initramfs(char **argv); /* returns only on failure */
 bool init_cmdline_has(const char *word);
 int init_set_clock(long long unix_ns);
 void init_seed_entropy(const void *seed, size_t n);
