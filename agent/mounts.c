@@ -111,6 +111,10 @@ static int mount_one(const struct spec *s, int rootfd, const struct spec_mount *
 	bool file = false;
 	if (m->bind) {
 		struct stat st;
+		/* the runtime resolves relative sources against the bundle: one left here would be
+		 * relative to the agent's root */
+		if (m->source[0] != '/')
+			return setup_fail(e, "bind mount source (relative)", m->source, EINVAL);
 		if (stat(m->source, &st) < 0)
 			return setup_fail(e, "bind mount source", m->source, errno);
 		file = !S_ISDIR(st.st_mode);

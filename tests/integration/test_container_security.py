@@ -76,3 +76,18 @@ def test_mount_namespace_has_only_the_specs_mounts(vm, tmp_path):
                                                                         "urandom", "tty")}
     assert set(points) <= want, sorted(set(points) - want)
     assert "/run/runm/share" not in r.stdout and " /init " not in r.stdout
+
+
+# --- item 2: relative bind sources are the bundle's -----------------------------------------
+
+def test_relative_bind_source_is_the_bundle(rt, tmp_path):
+    def m(cfg):
+        cfg["mounts"].append({"destination": "/mnt/b", "type": "bind", "source": ".",
+                              "options": ["rbind", "ro"]})
+    b = bundle_with(tmp_path, ["sh", "-c", "ls /mnt/b; ls /mnt/b/init /init 2>&1; echo end"], m)
+    r = rt("run", "--bundle", b, "c1")
+    assert r.returncode == 0, r.stderr
+    listing = r.stdout.split()
+    assert "config.json" in listing and "rootfs" in listing, r.stdout
+    assert "/mnt/b/init" not in listing and "/init" not in listing, r.stdout
+    assert r.stdout.endswith("end\n"), r.stdout
