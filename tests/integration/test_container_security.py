@@ -91,3 +91,36 @@ def test_relative_bind_source_is_the_bundle(rt, tmp_path):
     assert "config.json" in listing and "rootfs" in listing, r.stdout
     assert "/mnt/b/init" not in listing and "/init" not in listing, r.stdout
     assert r.stdout.endswith("end\n"), r.stdout
+
+
+# --- item 3: linux.resources.devices is enforced in the guest -------------------------------
+
+KMSG = {"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11, "fileMode": 0o644, "uid": 0, "gid": 0}
+READ_KMSG = ["sh", "-c", "dd if=/dev/kmsg of=/dev/null bs=8192 count=1 2>&1; echo kmsg=$?; "
+             "head -c 4 /dev/zero > /dev/null; echo zero=$?; echo x > /dev/null; echo null=$?"]
+
+
+def test_device_rules_deny_kmsg(vm, tmp_path):
+    def m(cfg):
+        cfg["linux"]["devices"] = [KMSG]
+        cfg["linux"]["resources"]["devices"] = [{"allow": False, "access": "rwm"},
+                                                {"allow": True, "type": "c", "major": 1, "minor": 3,
+                                                 "access": "rwm"}]
+    r = vm("run", "--bundle", bundle_with(tmp_path, READ_KMSG, m), "c1")
+    assert r.returncode == 0, r.stderr
+    assert "kmsg=1" in r.stdout and "Operation not permitted" in r.stdout, r.stdout
+    assert "zero=0" in r.stdout and "null=0" in r.stdout, r.stdout
+
+
+def test_device_rules_allow_kmsg_read_only(vm, tmp_path):
+    def m(cfg):
+        cfg["linux"]["devices"] = [KMSG]
+        cfg["linux"]["resources"]["devices"] = [{"allow": False, "access": "rwm"},
+                                                {"allow": True, "type": "c", "major": 1, "minor": 11,
+                                                 "access": "r"}]
+    args = ["sh", "-c", "dd if=/dev/kmsg of=/dev/null bs=8192 count=1 2>/dev/null; echo read=$?; "
+            "echo hi > /dev/kmsg; echo write=$?"]
+    r = vm("run", "--bundle", bundle_with(tmp_path, args, m), "c1")
+    assert r.returncode == 0, r.stderr
+    assert "read=0" in r.stdout and "write=1" in r.stdout, r.stdout
+    assert "Operation not permitted" in r.stderr, r.stderr
