@@ -21,6 +21,9 @@ extern struct agent_opts g_opts;
 
 /* ---- PID-1 duties (init.c) ---- */
 int init_mount_basics(void);
+/* argv[1] of the agent re-executed by init_leave_initramfs (switchroot.c) */
+#define INIT_SWITCHED_ARG "--switched-root"
+int init_leave_initramfs(char **argv); /* returns only on failure */
 bool init_cmdline_has(const char *word);
 int init_set_clock(long long unix_ns);
 void init_seed_entropy(const void *seed, size_t n);
@@ -132,6 +135,10 @@ int process_lookup(const struct spec_process *p, char *buf, size_t len, struct s
 /* ---- guest cgroups (cgroups.c) ---- */
 int cgroup_create(const struct spec *s, const char *id, char *path, size_t len, char *err, size_t errlen);
 /* Write the limits set in R to the cgroup at PATH (create and the "update" op). */
+struct bpf_insn;
+/* devcgroup.c: linux.resources.devices as a cgroup device eBPF program, attached to CGROUP */
+int devcg_program(yajl_val resources, struct bpf_insn *prog, size_t max, size_t *len, char *err, size_t errlen);
+int devcg_attach(const char *cgroup, yajl_val resources, char *err, size_t errlen);
 int cgroup_apply(const char *path, const struct proto_resources *r, char *err, size_t errlen);
 int cgroup_enter(const char *path, pid_t pid, struct setup_err *e);
 int cgroup_stats(const char *path, struct proto_gen *pg);

@@ -1,13 +1,12 @@
 # runm-agent: PID 1 of the guest. Static in the normal flavour (it is /init).
-AGENT_SRCS = agent/spec.c agent/mounts.c agent/identity.c agent/caps.c agent/seccomp.c agent/cgroups.c agent/ps.c \
-	agent/proc.c agent/streams.c agent/exit.c agent/server.c agent/ops.c agent/init.c agent/net.c \
+AGENT_SRCS = agent/spec.c agent/mounts.c agent/identity.c agent/caps.c agent/seccomp.c agent/cgroups.c agent/devcgroup.c \
+	agent/ps.c agent/proc.c agent/streams.c agent/exit.c agent/server.c agent/ops.c agent/init.c agent/switchroot.c \
+	agent/net.c \
 	$(PROTO_SRCS) $(COMMON_SRCS)
 PROGRAMS += runm-agent
 STATIC_PROGRAMS += runm-agent
 runm-agent_SRCS = agent/main.c $(AGENT_SRCS)
 # libnl-route-3 for the network op (static archives from libnl-3-dev, libnl-route-3-dev)
-NL_CFLAGS := $(shell pkg-config --cflags libnl-route-3.0 2>/dev/null || echo -I/usr/include/libnl3)
-NL_LIBS := -lnl-route-3 -lnl-3 -lpthread
 CFLAGS_agent_ := $(NL_CFLAGS)
 runm-agent_LIBS := -lyajl -lseccomp -lcap $(NL_LIBS)
 runm-agent_STATIC_LIBS := -lyajl_s -lseccomp -lcap $(NL_LIBS)

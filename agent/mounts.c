@@ -111,6 +111,10 @@ static int mount_one(const struct spec *s, int rootfd, const struct spec_mount *
 	bool file = false;
 	if (m->bind) {
 		struct stat st;
+		/* the runtime resolves relative sources against the bundle: one left here would be
+		 * relative to the agent's root */
+		if (m->source[0] != '/')
+			return setup_fail(e, "bind mount source (relative)", m->source, EINVAL);
 		if (stat(m->source, &st) < 0)
 			return setup_fail(e, "bind mount source", m->source, errno);
 		file = !S_ISDIR(st.st_mode);
@@ -291,17 +295,17 @@ int container_pivot(const struct spec *s, bool no_pivot, struct setup_err *e)
 {
 	if (chdir(s->root_path) < 0)
 		return setup_fail(e, "chdir to rootfs", s->root_path, errno);
-	if (!no_pivot) {
-		if (syscall(SYS_pivot_root, ".", ".") == 0) {
-			if (umount2(".", MNT_DETACH) < 0)
-				return setup_fail(e, "detach old root", "/", errno);
-			if (chdir("/") < 0)
-				return setup_fail(e, "chdir", "/", errno);
-			return 0;
-		}
-		/* EINVAL: our root is the initramfs (rootfs cannot be pivoted away): move instead. */
-		if (errno != EINVAL)
+	/* In the guest the root is the agent's tmpfs (switchroot.c), never the initramfs: always a
+	 * real pivot_root, which leaves none of the agent's mounts in the container's namespace
+	 * (no_pivot is ignored there). MS_MOVE + chroot only in the host test mode, when asked. */
+	if (!no_pivot || g_opts.pid1) {
+		if (syscall(SYS_pivot_root, ".", ".") < 0)
 			return setup_fail(e, "pivot_root", s->root_path, errno);
+		if (umount2(".", MNT_DETACH) < 0)
+			return setup_fail(e, "detach old root", "/", errno);
+		if (chdir("/") < 0)
+			return setup_fail(e, "chdir", "/", errno);
+		return 0;
 	}
 	if (mount(s->root_path, "/", NULL, MS_MOVE, NULL) < 0)
 		return setup_fail(e, "move rootfs to /", s->root_path, errno);

@@ -170,6 +170,11 @@ int spec_parse(const char *json, const char *bundle, struct spec *s, char *err, 
 		snprintf(err, errlen, "root.path too long");
 		return -1;
 	}
+	n = snprintf(s->bundle, sizeof(s->bundle), "%s", bundle ? bundle : "");
+	if (n < 0 || (size_t)n >= sizeof(s->bundle)) {
+		snprintf(err, errlen, "bundle path too long");
+		return -1;
+	}
 	yajl_val ro = yajl_tree_get(s->root, pro, yajl_t_any);
 	s->readonly = ro && YAJL_IS_TRUE(ro);
 	const char *ph[] = {"hostname", NULL};

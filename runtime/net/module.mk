@@ -1,7 +1,5 @@
 # The container's network, host side: netns, discovery, taps and tc redirects (libnl-route-3).
 NET_SRCS = runtime/net/net.c runtime/net/net_discover.c runtime/net/net_tap.c runtime/net/net_record.c
-NL_CFLAGS := -I/usr/include/libnl3
-NL_LIBS := -lnl-route-3 -lnl-3
 CFLAGS_runtime_net_ := $(NL_CFLAGS)
 
 # Discovery, taps, redirects and the clean-up record, for real in a netns of the test's own (root).

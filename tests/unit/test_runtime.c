@@ -362,6 +362,32 @@ static void test_guest_config(void **st)
 	assert_non_null(strstr(out, host_file));
 	free(out);
 	spec_free(&s);
+	/* a relative bind source is relative to the bundle (as in runc), in the guest and on the host */
+	snprintf(json, sizeof(json),
+		 "{\"ociVersion\":\"1\",\"process\":{\"args\":[\"sh\"]},\"root\":{\"path\":\"r\"},\"mounts\":["
+		 "{\"destination\":\"/b\",\"type\":\"bind\",\"source\":\".\"},"
+		 "{\"destination\":\"/d\",\"source\":\"data\",\"options\":[\"rbind\",\"ro\"]}]}");
+	assert_int_equal(spec_parse(json, dir, &s, err, sizeof(err)), 0);
+	assert_int_equal(guest_config(&s, dir, false, &sh, &out, err, sizeof(err)), 0);
+	char rel_dot[80], rel_data[80];
+	snprintf(rel_dot, sizeof(rel_dot), "%s/.", dir);
+	snprintf(rel_data, sizeof(rel_data), "%s/data", dir);
+	assert_int_equal(sh.nbinds, 2);
+	assert_string_equal(sh.binds[0].source, rel_dot);
+	assert_string_equal(sh.binds[1].source, rel_data);
+	assert_true(sh.binds[1].readonly);
+	assert_non_null(strstr(out, "\"source\":\"/run/runm/share/mounts/0\""));
+	assert_null(strstr(out, "\"source\":\".\""));
+	free(out);
+	guest_shares_free(&sh);
+	assert_int_equal(guest_config(&s, dir, true, &sh, &out, err, sizeof(err)), 0);
+	char want_src[96];
+	snprintf(want_src, sizeof(want_src), "\"source\":\"%s/.\"", dir);
+	assert_non_null(strstr(out, want_src));
+	assert_null(strstr(out, "\"source\":\".\""));
+	free(out);
+	guest_shares_free(&sh);
+	spec_free(&s);
 	/* a missing bind source is a clear error */
 	snprintf(
 	    json, sizeof(json),

@@ -1,0 +1,126 @@
+"""Container set-up as a hostile container sees it (docs/security.md, "threat: a hostile
+container inside the guest"): what the agent leaves in the container's mount namespace, bind
+sources, device rules, mounts, process attributes. Most tests are about the guest, so they run
+in VM mode; those about set-up semantics run in both modes."""
+import json
+
+import pytest
+
+from conftest import make_bundle
+from lifecycle_util import MODES, Runm, vm_skip_reason
+
+
+def _rt(request, build_dir, tmp_path, tmp_path_factory, mode):
+    if mode == "vm":
+        why = vm_skip_reason(build_dir, tmp_path_factory.mktemp("vmprobe"))
+        if why:
+            pytest.skip(why)
+    r = Runm(build_dir, tmp_path / "root", mode)
+    request.addfinalizer(r.cleanup)
+    return r
+
+
+@pytest.fixture
+def vm(request, build_dir, tmp_path, tmp_path_factory):
+    return _rt(request, build_dir, tmp_path, tmp_path_factory, "vm")
+
+
+@pytest.fixture(params=MODES)
+def rt(request, build_dir, tmp_path, tmp_path_factory):
+    return _rt(request, build_dir, tmp_path, tmp_path_factory, request.param)
+
+
+def bundle_with(tmp_path, args, mutate=None, name="bundle"):
+    b = make_bundle(tmp_path / name, args)
+    if mutate:
+        cfg = json.loads((b / "config.json").read_text())
+        mutate(cfg)
+        (b / "config.json").write_text(json.dumps(cfg))
+    return b
+
+
+def add_caps(*caps):
+    def m(cfg):
+        for k in ("bounding", "effective", "permitted"):
+            cfg["process"]["capabilities"][k] += list(caps)
+    return m
+
+
+# --- item 1: nothing of the agent's mounts in the container ---------------------------------
+
+UNSHARE_PROC = ["sh", "-c", "unshare -mrpf sh -c 'mount -t proc none /proc && cat /proc/timer_list'; "
+                "echo rc=$?"]
+
+
+@pytest.mark.parametrize("no_pivot", [False, True], ids=["pivot", "no-pivot"])
+def test_fresh_proc_cannot_unmask(vm, tmp_path, no_pivot):
+    """With CAP_SETFCAP (so unshare -r may map root), a new user+pid namespace may mount proc
+    only if an unmasked proc is fully visible in the mount namespace: the agent's must not be."""
+    b = bundle_with(tmp_path, UNSHARE_PROC, add_caps("CAP_SETFCAP"))
+    args = ["--no-pivot"] if no_pivot else []
+    r = vm("run", *args, "--bundle", b, "c1")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "rc=1\n", r.stdout[-2000:]
+    assert "mount: permission denied" in r.stderr.lower() or "operation not permitted" in r.stderr.lower(), \
+        r.stderr
+
+
+def test_mount_namespace_has_only_the_specs_mounts(vm, tmp_path):
+    b = bundle_with(tmp_path, ["cat", "/proc/self/mountinfo"])
+    r = vm("run", "--bundle", b, "c1")
+    assert r.returncode == 0, r.stderr
+    points = sorted(line.split()[4] for line in r.stdout.splitlines())
+    cfg = json.loads((b / "config.json").read_text())
+    want = {"/"} | {m["destination"] for m in cfg["mounts"]} | set(cfg["linux"]["maskedPaths"]) \
+        | set(cfg["linux"]["readonlyPaths"]) | {"/dev/" + d for d in ("null", "zero", "full", "random",
+                                                                        "urandom", "tty")}
+    assert set(points) <= want, sorted(set(points) - want)
+    assert "/run/runm/share" not in r.stdout and " /init " not in r.stdout
+
+
+# --- item 2: relative bind sources are the bundle's -----------------------------------------
+
+def test_relative_bind_source_is_the_bundle(rt, tmp_path):
+    def m(cfg):
+        cfg["mounts"].append({"destination": "/mnt/b", "type": "bind", "source": ".",
+                              "options": ["rbind", "ro"]})
+    b = bundle_with(tmp_path, ["sh", "-c", "ls /mnt/b; ls /mnt/b/init /init 2>&1; echo end"], m)
+    r = rt("run", "--bundle", b, "c1")
+    assert r.returncode == 0, r.stderr
+    listing = r.stdout.split()
+    assert "config.json" in listing and "rootfs" in listing, r.stdout
+    assert "/mnt/b/init" not in listing and "/init" not in listing, r.stdout
+    assert r.stdout.endswith("end\n"), r.stdout
+
+
+# --- item 3: linux.resources.devices is enforced in the guest -------------------------------
+
+KMSG = {"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11, "fileMode": 0o644, "uid": 0, "gid": 0}
+READ_KMSG = ["sh", "-c", "dd if=/dev/kmsg of=/dev/null bs=8192 count=1 2>&1; echo kmsg=$?; "
+             "head -c 4 /dev/zero > /dev/null; echo zero=$?; echo x > /dev/null; echo null=$?"]
+
+
+def test_device_rules_deny_kmsg(vm, tmp_path):
+    def m(cfg):
+        cfg["linux"]["devices"] = [KMSG]
+        cfg["linux"]["resources"]["devices"] = [{"allow": False, "access": "rwm"},
+                                                {"allow": True, "type": "c", "major": 1, "minor": 3,
+                                                 "access": "rwm"}]
+    r = vm("run", "--bundle", bundle_with(tmp_path, READ_KMSG, m), "c1")
+    assert r.returncode == 0, r.stderr
+    assert "kmsg=1" in r.stdout and "Operation not permitted" in r.stdout, r.stdout
+    assert "zero=0" in r.stdout and "null=0" in r.stdout, r.stdout
+
+
+def test_device_rules_allow_kmsg_read_only(vm, tmp_path):
+    def m(cfg):
+        cfg["linux"]["devices"] = [KMSG]
+        cfg["linux"]["resources"]["devices"] = [{"allow": False, "access": "rwm"},
+                                                {"allow": True, "type": "c", "major": 1, "minor": 11,
+                                                 "access": "r"}]
+    args = ["sh", "-c", "dd if=/dev/kmsg of=/dev/null bs=8192 count=1 2>/dev/null; echo read=$?; "
+            "echo hi > /dev/kmsg; echo write=$?"]
+    r = vm("run", "--bundle", bundle_with(tmp_path, args, m), "c1")
+    assert r.returncode == 0, r.stderr
+    assert "read=0" in r.stdout and "write=1" in r.stdout, r.stdout
+    assert "Operation not permitted" in r.stderr, r.stderr
