@@ -30,8 +30,7 @@ int delete_container(const char *id, bool force)
 			log_error("container %s: no usable state (use --force to remove it)", id);
 			return 1;
 		}
-		unmount_below(dir);
-		return rm_rf(dir) < 0 ? 1 : 0;
+		return state_dir_remove(dir) < 0 ? 1 : 0;
 	}
 	int fd = state_lock(dir, true);
 	const char *s = state_status(&st);
