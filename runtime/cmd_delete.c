@@ -32,8 +32,7 @@ int delete_container(const char *id, bool force)
 			return 1;
 		}
 		net_forget(dir);
-		unmount_below(dir);
-		return rm_rf(dir) < 0 ? 1 : 0;
+		return state_dir_remove(dir) < 0 ? 1 : 0;
 	}
 	int fd = state_lock(dir, true);
 	const char *s = state_status(&st);
