@@ -222,6 +222,8 @@ static int child_run(void *arg)
 	int master = -1;
 	if (a->terminal && (master = child_pty(a, &e)) < 0)
 		goto fail;
+	if (a->s && (a->s->ns_new[NS_MNT] || a->s->ns_path[NS_MNT]) && container_dev_readonly(a->s, &e) < 0)
+		goto fail;
 	/* Created: tell the agent, then hold until start. */
 	if (child_send_ready(a->sync, master) < 0)
 		_exit(127);
