@@ -174,3 +174,47 @@ def test_readonly_dev(rt, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "Read-only file system" in r.stdout, r.stdout
     assert r.stdout.splitlines()[1:] == ["null-ok", "/dev/pts/ptmx", "ro"], r.stdout
+
+
+# --- item 5: process attributes --------------------------------------------------------------
+
+SECCOMP = {"defaultAction": "SCMP_ACT_ALLOW",
+           "syscalls": [{"names": ["mknodat"], "action": "SCMP_ACT_ERRNO"}]}
+
+
+@pytest.mark.parametrize("nnp", [False, True])
+def test_no_new_privileges_honoured_with_seccomp(rt, tmp_path, nnp):
+    def m(cfg):
+        cfg["process"]["noNewPrivileges"] = nnp
+        cfg["linux"]["seccomp"] = SECCOMP
+    b = bundle_with(tmp_path, ["sh", "-c", "grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status; sleep 30"], m)
+    p = rt.popen("run", "--bundle", b, "c1", stdout=__import__("subprocess").PIPE)
+    want = "1" if nnp else "0"
+    assert p.stdout.readline().decode().split() == ["NoNewPrivs:", want]
+    assert p.stdout.readline().decode().split() == ["Seccomp:", "2"]
+    # an exec'd process: its own noNewPrivileges, the container's filter
+    proc = json.loads((b / "config.json").read_text())["process"]
+    proc["args"] = ["grep", "-E", "^(NoNewPrivs|Seccomp):", "/proc/self/status"]
+    for exec_nnp in (False, True):
+        proc["noNewPrivileges"] = exec_nnp
+        (tmp_path / "p.json").write_text(json.dumps(proc))
+        r = rt("exec", "-p", tmp_path / "p.json", "c1")
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.split() == ["NoNewPrivs:", "1" if exec_nnp else "0", "Seccomp:", "2"], r.stdout
+    rt("kill", "c1", "KILL")
+    p.communicate(timeout=rt.timeout)
+
+
+def test_cwd_reached_as_root_before_the_user_change(rt, tmp_path):
+    import os
+
+    def m(cfg):
+        cfg["process"]["user"] = {"uid": 65534, "gid": 65534}
+        cfg["process"]["cwd"] = "/root"
+    b = bundle_with(tmp_path, ["sh", "-c", "pwd; id -u; ls . 2>&1 | head -1"], m)
+    os.chmod(b / "rootfs/root", 0o700)
+    r = rt("run", "--bundle", b, "c1")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[:2] == ["/root", "65534"], r.stdout
+    assert "Permission denied" in lines[2], r.stdout
