@@ -24,6 +24,9 @@ int init_mount_basics(void);
 /* argv[1] of the agent re-executed by init_leave_initramfs (switchroot.c) */
 #define INIT_SWITCHED_ARG "--switched-root"
 int init_leave_initramfs(char **argv); /* returns only on failure */
+/* copytree.c: copy SDIR's contents into DDIR (MOVE: unlink each copied entry; SKIP: a top-level
+ * name left alone). -1 with errno and WHAT naming the entry that failed. */
+int tree_copy(int sdir, int ddir, bool move, const char *skip, char *what, size_t wl);
 bool init_cmdline_has(const char *word);
 int init_set_clock(long long unix_ns);
 void init_seed_entropy(const void *seed, size_t n);
@@ -63,6 +66,7 @@ struct spec_mount {
 	unsigned long propagation; /* MS_SHARED/SLAVE/PRIVATE/UNBINDABLE (+MS_REC) or 0 */
 	char *data;                /* filesystem options */
 	bool bind;
+	bool tmpcopyup; /* tmpfs: start with a copy of the directory it covers */
 };
 struct spec_device {
 	const char *path;
@@ -121,6 +125,7 @@ int container_setup_rootfs(const struct spec *s, struct setup_err *e);        /*
 int container_setup_dev(const struct spec *s, struct setup_err *e);           /* devices.c */
 int container_pivot(const struct spec *s, bool no_pivot, struct setup_err *e); /* mounts.c */
 int container_finish_rootfs(const struct spec *s, struct setup_err *e);       /* mounts.c */
+int container_dev_readonly(const struct spec *s, struct setup_err *e);        /* mounts.c */
 int container_sysctl(const struct spec *s, struct setup_err *e);
 int process_prepare(const struct spec_process *p, struct setup_err *e);       /* identity.c */
 int process_identity(const struct spec_process *p, struct setup_err *e);

@@ -160,7 +160,7 @@ int devcg_program(yajl_val resources, struct bpf_insn *prog, size_t max, size_t 
 int devcg_attach(const char *cgroup, yajl_val resources, char *err, size_t errlen)
 {
 	static struct bpf_insn prog[MAX_INSNS];
-	size_t n;
+	size_t n = 0;
 	if (devcg_program(resources, prog, MAX_INSNS, &n, err, errlen) < 0)
 		return -1;
 	static char log[4096];

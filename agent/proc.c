@@ -222,6 +222,8 @@ static int child_run(void *arg)
 	int master = -1;
 	if (a->terminal && (master = child_pty(a, &e)) < 0)
 		goto fail;
+	if (a->s && (a->s->ns_new[NS_MNT] || a->s->ns_path[NS_MNT]) && container_dev_readonly(a->s, &e) < 0)
+		goto fail;
 	/* Created: tell the agent, then hold until start. */
 	if (child_send_ready(a->sync, master) < 0)
 		_exit(127);
@@ -233,10 +235,12 @@ static int child_run(void *arg)
 	/* Without no_new_privs only CAP_SYS_ADMIN allows the filter: load it before dropping. */
 	if (!nnp && process_seccomp(a->seccomp, &e) < 0)
 		goto fail;
+	/* cwd as root first (as runc): the user may not reach it; else again as the user below */
+	bool cwd_done = chdir(a->proc->cwd) == 0;
 	if (process_caps_bounding(a->proc, &e) < 0 || process_identity(a->proc, &e) < 0 ||
 	    process_caps(a->proc, &e) < 0)
 		goto fail;
-	if (chdir(a->proc->cwd) < 0) {
+	if (!cwd_done && chdir(a->proc->cwd) < 0) {
 		setup_fail(&e, "chdir to cwd", a->proc->cwd, errno);
 		goto fail;
 	}
