@@ -8,12 +8,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -100,11 +102,11 @@ static char *cmdline_for(const char *base, enum vm_machine m)
  * device exists; *fe_fd gets the other end, for QEMU's chardev. No socket
  * file: nothing to race for, nothing to clean up, no sun_path length limit. */
 static int start_device_server(struct vm *v, const struct vm_config *c, const char *spec,
-			       const char *what, int log_fd, int extra_fd, int *fe_fd)
+			       const char *what, int log_fd, int extra_fd, const char *sock_path, int *fe_fd)
 {
 	int pfd[2] = {-1, -1}, sv[2] = {-1, -1}, r;
 	*fe_fd = -1;
-	if (pipe2(pfd, O_CLOEXEC) < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+	if (pipe2(pfd, O_CLOEXEC) < 0 || (!sock_path && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)) {
 		r = -errno;
 		log_errno(-r, "start %s: pipe/socketpair", what);
 		goto fail;
@@ -112,8 +114,9 @@ static int start_device_server(struct vm *v, const struct vm_config *c, const ch
 	/* The child's stdio is rebuilt with dup2: keep these fds out of 0..2. */
 	for (int i = 0; i < 2; i++) {
 		pfd[i] = vm_fd_above_stdio(pfd[i]);
-		sv[i] = vm_fd_above_stdio(sv[i]);
-		if (pfd[i] < 0 || sv[i] < 0) {
+		if (!sock_path)
+			sv[i] = vm_fd_above_stdio(sv[i]);
+		if (pfd[i] < 0 || (!sock_path && sv[i] < 0)) {
 			r = pfd[i] < 0 ? pfd[i] : sv[i];
 			log_errno(-r, "start %s: move fd above stdio", what);
 			goto fail;
@@ -124,14 +127,18 @@ static int start_device_server(struct vm *v, const struct vm_config *c, const ch
 	snprintf(fdarg, sizeof(fdarg), "%d", sv[1]);
 	snprintf(readyarg, sizeof(readyarg), "%d", pfd[1]);
 	/* runm --debug reaches the device servers too (their log is the VM's log). */
-	char *argv[] = {bin, "vhost-user", "--fd", fdarg, "--device", (char *)spec, "--ready-fd", readyarg,
-			log_debug_enabled() ? "--debug" : NULL, NULL};
+	/* SOCK_PATH: the server listens there (QEMU's vhost-user netdev needs a chardev that can
+	 * pass fds, which QEMU 7.2 grants to path sockets only), else it serves one end of SV. */
+	char *argv[] = {bin, "vhost-user", sock_path ? "--socket" : "--fd", sock_path ? (char *)sock_path : fdarg,
+			"--device", (char *)spec, "--ready-fd", readyarg, log_debug_enabled() ? "--debug" : NULL, NULL};
 	/* EXTRA_FD (a NIC's tap, named in SPEC) goes along; the caller keeps its own copy */
-	int keep[3] = {pfd[1], sv[1], extra_fd};
-	r = bin ? vm_spawn(v, what, argv, log_fd, keep, extra_fd >= 0 ? 3 : 2, 0) : -ENOMEM;
+	int keep[3] = {pfd[1], sock_path ? extra_fd : sv[1], sock_path ? -1 : extra_fd};
+	unsigned nkeep = 1 + (keep[1] >= 0) + (keep[2] >= 0);
+	r = bin ? vm_spawn(v, what, argv, log_fd, keep, nkeep, 0) : -ENOMEM;
 	free(bin);
 	close(pfd[1]);
-	close(sv[1]);
+	if (sv[1] >= 0)
+		close(sv[1]);
 	pfd[1] = sv[1] = -1;
 	if (r < 0)
 		goto fail;
@@ -147,7 +154,7 @@ static int start_device_server(struct vm *v, const struct vm_config *c, const ch
 		r = -EIO;
 		goto fail;
 	}
-	*fe_fd = sv[0];
+	*fe_fd = sv[0]; /* -1 with SOCK_PATH */
 	return 0;
 fail:
 	for (int i = 0; i < 2; i++) {
@@ -219,7 +226,7 @@ int vm_start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 		snprintf(spec, sizeof(spec), "vsock,uds=%s,cid=%u", c->vsock_uds, cid);
 		unlink(c->vsock_uds);
 		vm_add_cleanup(v, c->vsock_uds);
-		r = start_device_server(v, c, spec, "vhost-user vsock server", log_fd, -1, &fe[nfe]);
+		r = start_device_server(v, c, spec, "vhost-user vsock server", log_fd, -1, NULL, &fe[nfe]);
 		if (r < 0)
 			goto out;
 		add(&a, "-chardev");
@@ -229,7 +236,7 @@ int vm_start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 		    mach == VM_MACHINE_MICROVM ? "vhost-user-vsock-device" : "vhost-user-vsock-pci");
 	}
 	if (c->rng) {
-		r = start_device_server(v, c, "rng", "vhost-user rng server", log_fd, -1, &fe[nfe]);
+		r = start_device_server(v, c, "rng", "vhost-user rng server", log_fd, -1, NULL, &fe[nfe]);
 		if (r < 0)
 			goto out;
 		add(&a, "-chardev");
@@ -248,7 +255,7 @@ int vm_start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 			goto out;
 		}
 		snprintf(spec, sizeof(spec), "fs,tag=%s,dir=%s", c->fs[i].tag, c->fs[i].dir);
-		r = start_device_server(v, c, spec, "vhost-user fs server", log_fd, -1, &fe[nfe]);
+		r = start_device_server(v, c, spec, "vhost-user fs server", log_fd, -1, NULL, &fe[nfe]);
 		if (r < 0)
 			goto out;
 		add(&a, "-chardev");
@@ -273,14 +280,26 @@ int vm_start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 		vm_net_opts(&c->net[i], tfd, opts, sizeof(opts));
 		snprintf(spec, sizeof(spec), "net,%s", opts);
 		snprintf(what, sizeof(what), "vhost-user net server %u", i);
-		r = start_device_server(v, c, spec, what, log_fd, tfd, &fe[nfe]);
+		char sock[PATH_MAX];
+		const char *dir = c->run_dir ? c->run_dir : ".";
+		if ((size_t)snprintf(sock, sizeof(sock), "%s/net%u.sock", dir, i) >= sizeof(((struct sockaddr_un *)0)->sun_path) ||
+		    strchr(sock, ',')) {
+			log_error("start VM: NIC %u: socket path %s: longer than a unix socket path allows, or has a comma",
+				  i, sock);
+			close(tfd);
+			r = -ENAMETOOLONG;
+			goto out;
+		}
+		unlink(sock);
+		vm_add_cleanup(v, sock);
+		r = start_device_server(v, c, spec, what, log_fd, tfd, sock, &fe[nfe]);
 		close(tfd);
 		if (r < 0)
 			goto out;
 		char id[16];
 		snprintf(id, sizeof(id), "net%u", i);
 		add(&a, "-chardev");
-		add_chardev(&a, id, fe[nfe++]);
+		add(&a, "socket,id=%s,path=%s", id, sock);
 		add(&a, "-netdev");
 		add(&a, "vhost-user,id=%s,chardev=%s", id, id);
 		const uint8_t *m = c->net[i].mac;
