@@ -194,6 +194,9 @@ static int child_run(void *arg)
 			setup_fail(&e, "setdomainname", s->domainname, errno);
 			goto fail;
 		}
+		/* a new network namespace has lo down: up, as runc does, before anything runs */
+		if (s->ns_new[NS_NET] && net_lo_up(&e) < 0)
+			goto fail;
 		if (s->ns_new[NS_MNT] || s->ns_path[NS_MNT]) {
 			/* sysctl before the readonly paths (/proc/sys) are locked. */
 			if (container_setup_rootfs(s, &e) < 0 || container_setup_dev(s, &e) < 0 ||
