@@ -123,8 +123,8 @@ static int tmpcopyup(int rootfd, int covered, const struct spec_mount *m, const 
 	close(src);
 	close(dst);
 	if (r < 0) {
-		char t[PATH_MAX + 64];
-		snprintf(t, sizeof(t), "%s: %s", shown, what);
+		char t[2 * PATH_MAX + 64];
+		snprintf(t, sizeof(t), "%.*s: %s", PATH_MAX, shown, what);
 		return setup_fail(e, "tmpcopyup", t, err);
 	}
 	return 0;
