@@ -9,6 +9,7 @@
 #include "cmd_util.h"
 #include "log.h"
 #include "net/net.h"
+#include "sockdir.h"
 
 int delete_container(const char *id, bool force)
 {
@@ -32,6 +33,7 @@ int delete_container(const char *id, bool force)
 			return 1;
 		}
 		net_forget(dir);
+		sock_dir_remove(dir);
 		return state_dir_remove(dir) < 0 ? 1 : 0;
 	}
 	int fd = state_lock(dir, true);
@@ -49,6 +51,7 @@ int delete_container(const char *id, bool force)
 		shim_force_stop(&st, 2000);
 	}
 	net_forget(dir);
+	sock_dir_remove(dir);
 	rc = destroy_container(&st, dir) < 0 ? 1 : 0;
 out:
 	if (fd >= 0)

@@ -20,6 +20,7 @@
 #include "guest_config.h"
 #include "log.h"
 #include "net/net.h"
+#include "sockdir.h"
 
 #define BOOT_TIMEOUT_MS	  60000 /* QEMU TCG boots in ~1 s alone; leave room for a loaded host */
 #define STREAM_TIMEOUT_MS 10000
@@ -32,7 +33,8 @@ struct guest {
 	struct agentclient *ctl, *ev;
 	bool vm_ended; /* seen by vm_running while waiting for the agent */
 	int vm_status;
-	char uds[PATH_MAX];
+	char uds[PATH_MAX];   /* hybrid vsock socket, in the socket directory (sockdir.h) */
+	char dir[PATH_MAX];   /* the state directory */
 	struct guest_shares sh;
 };
 
@@ -175,11 +177,13 @@ int guest_boot(const char *id, const char *dir, const struct spec *s, const stru
 		free(g);
 		return -1;
 	}
-	if ((size_t)snprintf(g->uds, sizeof(g->uds), "%s/vsock.sock", dir) >= 108) {
-		snprintf(err, errlen, "state directory %s too long for a unix socket path", dir);
+	snprintf(g->dir, sizeof(g->dir), "%s", dir);
+	char sdir[PATH_MAX - 16];
+	if (sock_dir(dir, sdir, sizeof(sdir), err, errlen) < 0) {
 		boot_abort(g);
 		return -1;
 	}
+	snprintf(g->uds, sizeof(g->uds), "%s/vsock.sock", sdir);
 	char console[PATH_MAX + 16];
 	snprintf(console, sizeof(console), "%s/console.log", dir);
 	if (g->on_host) {
@@ -274,11 +278,7 @@ int guest_create(struct guest *g, const struct spec *s, bool want_stdin, struct 
 {
 	struct guest_shares sh;
 	char *cfg = NULL;
-	char dir[PATH_MAX];
-	snprintf(dir, sizeof(dir), "%s", g->uds);
-	char *slash = strrchr(dir, '/');
-	if (slash)
-		*slash = '\0';
+	const char *dir = g->dir;
 	if (guest_config(s, dir, g->on_host, &sh, &cfg, err, errlen) < 0)
 		return -1;
 	struct ac_stdio want = {.in = want_stdin, .out = true, .err = true};
@@ -415,5 +415,7 @@ void guest_destroy(struct guest *g)
 	if (g->ctl)
 		ac_close(g->ctl);
 	guest_shares_free(&g->sh);
+	if (g->dir[0])
+		sock_dir_remove(g->dir);
 	free(g);
 }

@@ -280,8 +280,12 @@ int vm_start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 		vm_net_opts(&c->net[i], tfd, opts, sizeof(opts));
 		snprintf(spec, sizeof(spec), "net,%s", opts);
 		snprintf(what, sizeof(what), "vhost-user net server %u", i);
-		char sock[PATH_MAX];
-		const char *dir = c->run_dir ? c->run_dir : ".";
+		/* next to the vsock socket: the caller chose that directory to fit sun_path */
+		char sock[PATH_MAX], dir[PATH_MAX];
+		snprintf(dir, sizeof(dir), "%s", c->vsock_uds ? c->vsock_uds : c->run_dir ? c->run_dir : ".");
+		char *slash = c->vsock_uds ? strrchr(dir, '/') : NULL;
+		if (slash)
+			*slash = '\0';
 		if ((size_t)snprintf(sock, sizeof(sock), "%s/net%u.sock", dir, i) >= sizeof(((struct sockaddr_un *)0)->sun_path) ||
 		    strchr(sock, ',')) {
 			log_error("start VM: NIC %u: socket path %s: longer than a unix socket path allows, or has a comma",
