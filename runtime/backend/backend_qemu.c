@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * QEMU backend: qemu-system-x86_64 with guest RAM in a shared memfd, and the
- * container's devices (hybrid vsock, virtio-fs shares) served over vhost-user
- * by runm's own device code, one `runm-vmm vhost-user` process per device.
+ * container's devices (hybrid vsock, virtio-fs shares, rng, NICs on taps)
+ * served over vhost-user by runm's own device code, one `runm-vmm vhost-user`
+ * process per device.
  */
 #include "runtime/backend/backend.h"
 
@@ -14,11 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "log.h"
 
-#define ARGV_MAX 96
+#define ARGV_MAX 160
 
 struct argv {
 	char *a[ARGV_MAX];
@@ -98,13 +100,18 @@ static char *cmdline_for(const char *base, enum vm_machine m)
 
 /* Start one device server on one end of a socket pair and wait until its
  * device exists; *fe_fd gets the other end, for QEMU's chardev. No socket
- * file: nothing to race for, nothing to clean up, no sun_path length limit. */
-static int start_device_server(struct vm *v, const struct vm_config *c, const char *spec,
-			       const char *what, int log_fd, int *fe_fd)
+ * file: nothing to race for, nothing to clean up, no sun_path length limit.
+ * With sock_path the server listens there instead (*fe_fd = -1): QEMU 7.2's
+ * vhost-user netdev refuses an fd= chardev ("does not support FD passing"),
+ * only a path one is marked as able to pass fds. The server removes the file
+ * when QEMU has connected. extra_fd (>= 0) is inherited too (a tap). */
+static int start_device_server(struct vm *v, const struct vm_config *c, const char *spec, const char *what,
+			       int log_fd, int *fe_fd, int extra_fd, const char *sock_path)
 {
 	int pfd[2] = {-1, -1}, sv[2] = {-1, -1}, r;
 	*fe_fd = -1;
-	if (pipe2(pfd, O_CLOEXEC) < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+	if (pipe2(pfd, O_CLOEXEC) < 0 ||
+	    (!sock_path && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)) {
 		r = -errno;
 		log_errno(-r, "start %s: pipe/socketpair", what);
 		goto fail;
@@ -112,8 +119,9 @@ static int start_device_server(struct vm *v, const struct vm_config *c, const ch
 	/* The child's stdio is rebuilt with dup2: keep these fds out of 0..2. */
 	for (int i = 0; i < 2; i++) {
 		pfd[i] = vm_fd_above_stdio(pfd[i]);
-		sv[i] = vm_fd_above_stdio(sv[i]);
-		if (pfd[i] < 0 || sv[i] < 0) {
+		if (!sock_path)
+			sv[i] = vm_fd_above_stdio(sv[i]);
+		if (pfd[i] < 0 || (!sock_path && sv[i] < 0)) {
 			r = pfd[i] < 0 ? pfd[i] : sv[i];
 			log_errno(-r, "start %s: move fd above stdio", what);
 			goto fail;
@@ -124,13 +132,25 @@ static int start_device_server(struct vm *v, const struct vm_config *c, const ch
 	snprintf(fdarg, sizeof(fdarg), "%d", sv[1]);
 	snprintf(readyarg, sizeof(readyarg), "%d", pfd[1]);
 	/* runm --debug reaches the device servers too (their log is the VM's log). */
-	char *argv[] = {bin, "vhost-user", "--fd", fdarg, "--device", (char *)spec, "--ready-fd", readyarg,
-			log_debug_enabled() ? "--debug" : NULL, NULL};
-	int keep[2] = {pfd[1], sv[1]};
-	r = bin ? vm_spawn(v, what, argv, log_fd, keep, 2, 0) : -ENOMEM;
+	char *argv[] = {bin,
+			"vhost-user",
+			sock_path ? "--socket" : "--fd",
+			sock_path ? (char *)sock_path : fdarg,
+			"--device",
+			(char *)spec,
+			"--ready-fd",
+			readyarg,
+			log_debug_enabled() ? "--debug" : NULL,
+			NULL};
+	int keep[3] = {pfd[1], extra_fd, sv[1]};
+	unsigned nkeep = 1 + (extra_fd >= 0);
+	if (!sock_path)
+		keep[nkeep++] = sv[1];
+	r = bin ? vm_spawn(v, what, argv, log_fd, keep, nkeep, 0) : -ENOMEM;
 	free(bin);
 	close(pfd[1]);
-	close(sv[1]);
+	if (sv[1] >= 0)
+		close(sv[1]);
 	pfd[1] = sv[1] = -1;
 	if (r < 0)
 		goto fail;
@@ -218,7 +238,7 @@ int vm_start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 		snprintf(spec, sizeof(spec), "vsock,uds=%s,cid=%u", c->vsock_uds, cid);
 		unlink(c->vsock_uds);
 		vm_add_cleanup(v, c->vsock_uds);
-		r = start_device_server(v, c, spec, "vhost-user vsock server", log_fd, &fe[nfe]);
+		r = start_device_server(v, c, spec, "vhost-user vsock server", log_fd, &fe[nfe], -1, NULL);
 		if (r < 0)
 			goto out;
 		add(&a, "-chardev");
@@ -228,7 +248,7 @@ int vm_start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 		    mach == VM_MACHINE_MICROVM ? "vhost-user-vsock-device" : "vhost-user-vsock-pci");
 	}
 	if (c->rng) {
-		r = start_device_server(v, c, "rng", "vhost-user rng server", log_fd, &fe[nfe]);
+		r = start_device_server(v, c, "rng", "vhost-user rng server", log_fd, &fe[nfe], -1, NULL);
 		if (r < 0)
 			goto out;
 		add(&a, "-chardev");
@@ -247,7 +267,7 @@ int vm_start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 			goto out;
 		}
 		snprintf(spec, sizeof(spec), "fs,tag=%s,dir=%s", c->fs[i].tag, c->fs[i].dir);
-		r = start_device_server(v, c, spec, "vhost-user fs server", log_fd, &fe[nfe]);
+		r = start_device_server(v, c, spec, "vhost-user fs server", log_fd, &fe[nfe], -1, NULL);
 		if (r < 0)
 			goto out;
 		add(&a, "-chardev");
@@ -258,6 +278,51 @@ int vm_start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 		add(&a, "%s,chardev=fs%u,tag=%s",
 		    mach == VM_MACHINE_MICROVM ? "vhost-user-fs-device" : "vhost-user-fs-pci", i,
 		    c->fs[i].tag);
+	}
+
+	/* NICs: virtio-net-pci (or -device) on a vhost-user netdev; the server
+	 * gets a duplicate of the caller's tap fd. QEMU owns the config space
+	 * (mac, link status, host_mtu); the server offers MTU only when given. */
+	for (unsigned i = 0; i < c->n_net; i++) {
+		char what[48], mac[18], opts[96];
+		snprintf(what, sizeof(what), "vhost-user net server %u", i);
+		int tfd = vm_net_dup(&c->net[i]);
+		if (tfd < 0) {
+			r = tfd;
+			log_errno(-r, "start %s: duplicate tap fd %d", what, c->net[i].tap_fd);
+			goto out;
+		}
+		/* the socket goes next to vmm.log (the run directory) */
+		char sock[128];
+		size_t dl = strlen(v->log_path) - strlen("vmm.log");
+		int w = snprintf(sock, sizeof(sock), "%.*snet%u.sock", (int)dl, v->log_path, i);
+		r = w < 0 || (size_t)w >= sizeof(((struct sockaddr_un *)0)->sun_path) ? -ENAMETOOLONG : 0;
+		if (r < 0)
+			log_error("start %s: socket path %.*snet%u.sock: longer than %zu bytes", what,
+				  (int)dl, v->log_path, i, sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+		if (r == 0)
+			r = vm_net_options(&c->net[i], tfd, opts, sizeof(opts), mac);
+		if (r == 0) {
+			snprintf(spec, sizeof(spec), "net,%s", opts);
+			unlink(sock);
+			vm_add_cleanup(v, sock);
+			r = start_device_server(v, c, spec, what, log_fd, &fe[nfe], tfd, sock);
+		}
+		close(tfd); /* the server has its copy */
+		if (r < 0)
+			goto out;
+		char *esc = qemu_escape(sock);
+		add(&a, "-chardev");
+		add(&a, "socket,id=netc%u,path=%s", i, esc ? esc : sock);
+		free(esc);
+		add(&a, "-netdev");
+		add(&a, "vhost-user,id=net%u,chardev=netc%u", i, i);
+		add(&a, "-device");
+		const char *model = mach == VM_MACHINE_MICROVM ? "virtio-net-device" : "virtio-net-pci";
+		char mtu[24] = "";
+		if (c->net[i].mtu)
+			snprintf(mtu, sizeof(mtu), ",host_mtu=%u", c->net[i].mtu);
+		add(&a, "%s,netdev=net%u,mac=%s%s", model, i, mac, mtu);
 	}
 
 	if (c->console_log) {

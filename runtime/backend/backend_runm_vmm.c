@@ -9,14 +9,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 
 int vm_start_runm_vmm(struct vm *v, const struct vm_config *c, int log_fd)
 {
-	char *argv[48];
-	char *own[48];
-	unsigned n = 0, nown = 0;
+	char *argv[64];
+	char *own[64];
+	int keep[VM_MAX_NET];
+	unsigned n = 0, nown = 0, nkeep = 0;
 	int r = -ENOMEM;
 	char *bin = c->runm_vmm ? strdup(c->runm_vmm) : vm_sibling_path("runm-vmm");
 	char cpus[16], mem[16], cid[16];
@@ -58,11 +60,30 @@ int vm_start_runm_vmm(struct vm *v, const struct vm_config *c, int log_fd)
 		argv[n++] = "--fs";
 		argv[n++] = s;
 	}
+	/* NICs: runm-vmm gets a duplicate of each caller's tap fd */
+	for (unsigned i = 0; i < c->n_net; i++) {
+		char mac[18], *s = malloc(96);
+		int fd = s ? vm_net_dup(&c->net[i]) : -ENOMEM;
+		if (fd < 0) {
+			free(s);
+			r = fd;
+			log_errno(-r, "start runm-vmm: NIC %u: duplicate tap fd %d", i, c->net[i].tap_fd);
+			goto out;
+		}
+		keep[nkeep++] = fd;
+		own[nown++] = s;
+		if ((r = vm_net_options(&c->net[i], fd, s, 96, mac)) < 0)
+			goto out;
+		argv[n++] = "--net";
+		argv[n++] = s;
+	}
 	argv[n++] = "--console";
 	argv[n++] = (char *)(c->console_log ? c->console_log : "off");
 	argv[n] = NULL;
-	r = vm_spawn(v, "runm-vmm", argv, log_fd, NULL, 0, 0); /* drops its own after setup */
+	r = vm_spawn(v, "runm-vmm", argv, log_fd, keep, nkeep, 0); /* drops its own after setup */
 out:
+	for (unsigned i = 0; i < nkeep; i++)
+		close(keep[i]); /* runm-vmm has its copies */
 	for (unsigned i = 0; i < nown; i++)
 		free(own[i]);
 	free(bin);
