@@ -14,7 +14,8 @@ test_vsock_conn_SRCS = tests/unit/test_vsock_conn.c vmm/devices/vsock_conn.c
 test_vsock_dev_SRCS = tests/unit/test_vsock_dev.c $(DEVLIB_SRCS) $(COMMON_SRCS)
 test_virtio_net_SRCS = tests/unit/test_virtio_net.c $(DEVLIB_SRCS) $(COMMON_SRCS)
 
-FUZZERS += fuzz_virtq fuzz_vsock fuzz_vsock_dev
+FUZZERS += fuzz_virtq fuzz_vsock fuzz_vsock_dev fuzz_virtio_net
 fuzz_virtq_SRCS = tests/fuzz/fuzz_virtq.c $(DEVLIB_SRCS) $(COMMON_SRCS)
 fuzz_vsock_SRCS = tests/fuzz/fuzz_vsock.c vmm/devices/vsock_conn.c
 fuzz_vsock_dev_SRCS = tests/fuzz/fuzz_vsock_dev.c $(DEVLIB_SRCS) $(COMMON_SRCS)
+fuzz_virtio_net_SRCS = tests/fuzz/fuzz_virtio_net.c $(DEVLIB_SRCS) $(COMMON_SRCS)
