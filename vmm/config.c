@@ -31,6 +31,8 @@ static const char usage[] =
     "  --vsock-cid N        guest CID (default 3)\n"
     "  --fs TAG=DIR         virtio-fs share (repeatable)\n"
     "  --rng                virtio-rng\n"
+    "  --net OPTS           virtio-net on a tap (repeatable): tapfd=N (an open tap, IFF_TAP|\n"
+    "                       IFF_NO_PI|IFF_VNET_HDR) or tap=NAME, then [,mac=MAC][,mtu=N]\n"
     "  --console MODE       stdio (default), off, or a FILE to append output to\n"
     "  --control PATH       control socket (JSON lines: pause, resume, stop, status)\n"
     "  --config FILE.json   read options from a JSON object with the same keys\n"
@@ -123,6 +125,22 @@ static int apply(struct vm_config *c, const char *key, const char *val)
 		c->n_fs++;
 		return 0;
 	}
+	if (!strcmp(key, "net")) {
+		/* the device checks the options themselves (before the VM runs) */
+		if (!*val || *val == ',' || strstr(val, ",,")) {
+			log_error("--net '%s': expected tapfd=N or tap=NAME, then [,mac=MAC][,mtu=N]", val);
+			return -1;
+		}
+		if (c->n_net == VMM_MAX_NET) {
+			log_error("--net %s: at most %d network devices", val, VMM_MAX_NET);
+			return -1;
+		}
+		c->net[c->n_net] = NULL;
+		if (set_str(&c->net[c->n_net], val) < 0)
+			return -1;
+		c->n_net++;
+		return 0;
+	}
 	if (!strcmp(key, "console")) {
 		free(c->console_path);
 		c->console_path = NULL;
@@ -209,10 +227,11 @@ int vm_config_load_json(struct vm_config *c, const char *path)
 			log_error("config %s: \"%s\": unknown boolean option", path, k);
 			goto out;
 		}
-		if (!strcmp(k, "fs") && YAJL_IS_ARRAY(v)) {
+		if ((!strcmp(k, "fs") || !strcmp(k, "net")) && YAJL_IS_ARRAY(v)) {
 			for (size_t j = 0; j < v->u.array.len; j++) {
 				if (!YAJL_IS_STRING(v->u.array.values[j])) {
-					log_error("config %s: \"fs\": expected strings \"TAG=DIR\"", path);
+					log_error("config %s: \"%s\": expected strings \"%s\"", path, k,
+						  k[0] == 'f' ? "TAG=DIR" : "tapfd=N,...");
 					goto out;
 				}
 				if (apply(c, k, YAJL_GET_STRING(v->u.array.values[j])) < 0)
@@ -250,6 +269,7 @@ int vm_config_parse(struct vm_config *c, int argc, char **argv)
 					     {"vsock-uds", required_argument, 0, 0},
 					     {"vsock-cid", required_argument, 0, 0},
 					     {"fs", required_argument, 0, 0},
+					     {"net", required_argument, 0, 0},
 					     {"console", required_argument, 0, 0},
 					     {"control", required_argument, 0, 0},
 					     {"config", required_argument, 0, 0},
@@ -305,6 +325,11 @@ int vm_config_parse(struct vm_config *c, int argc, char **argv)
 		log_error("--kernel is required (see --help)");
 		return -1;
 	}
+	if (vm_planned_devices(c) > VMM_MAX_DEVICES) {
+		log_error("%u virtio devices asked for (vsock, --fs, --rng, --net): at most %d",
+			  vm_planned_devices(c), VMM_MAX_DEVICES);
+		return -1;
+	}
 	return 0;
 }
 
@@ -316,6 +341,8 @@ void vm_config_free(struct vm_config *c)
 	free(c->vsock_uds);
 	for (unsigned i = 0; i < c->n_fs; i++)
 		free(c->fs[i]);
+	for (unsigned i = 0; i < c->n_net; i++)
+		free(c->net[i]);
 	free(c->console_path);
 	free(c->control);
 	memset(c, 0, sizeof(*c));
@@ -323,5 +350,5 @@ void vm_config_free(struct vm_config *c)
 
 unsigned vm_planned_devices(const struct vm_config *c)
 {
-	return (c->vsock_uds ? 1u : 0u) + c->n_fs + (c->rng ? 1u : 0u);
+	return (c->vsock_uds ? 1u : 0u) + c->n_fs + (c->rng ? 1u : 0u) + c->n_net;
 }

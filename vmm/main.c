@@ -81,15 +81,19 @@ static int create_devices(struct vm *vm)
 	char spec[PATH_MAX + 64], err[512];
 	unsigned n = vm_planned_devices(c);
 	for (unsigned i = 0; i < n; i++) {
-		unsigned fs_i = i - (c->vsock_uds ? 1 : 0);
-		if (c->vsock_uds && i == 0)
+		/* in vm_planned_devices' order: vsock, fs shares, rng, NICs */
+		unsigned k = i - (c->vsock_uds ? 1 : 0);
+		if (c->vsock_uds && i == 0) {
 			snprintf(spec, sizeof(spec), "vsock,uds=%s,cid=%u", c->vsock_uds, c->vsock_cid);
-		else if (fs_i < c->n_fs) {
-			const char *eq = strchr(c->fs[fs_i], '=');
-			snprintf(spec, sizeof(spec), "fs,tag=%.*s,dir=%s", (int)(eq - c->fs[fs_i]),
-				 c->fs[fs_i], eq + 1);
-		} else
+		} else if (k < c->n_fs) {
+			const char *eq = strchr(c->fs[k], '=');
+			snprintf(spec, sizeof(spec), "fs,tag=%.*s,dir=%s", (int)(eq - c->fs[k]), c->fs[k],
+				 eq + 1);
+		} else if (c->rng && k == c->n_fs) {
 			snprintf(spec, sizeof(spec), "rng");
+		} else {
+			snprintf(spec, sizeof(spec), "net,%s", c->net[k - c->n_fs - (c->rng ? 1 : 0)]);
+		}
 		struct virtio_dev *d = virtio_dev_create(spec, vm->loop, err, sizeof(err));
 		if (!d) {
 			log_error("%s", err);

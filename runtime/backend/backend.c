@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -505,6 +506,26 @@ int vm_start(const struct vm_config *c, struct vm **out)
 			return -EINVAL;
 		}
 	}
+	if (c->n_net > VM_MAX_NET) {
+		log_error("start VM: %u NICs (at most %d)", c->n_net, VM_MAX_NET);
+		return -EINVAL;
+	}
+	for (unsigned i = 0; i < c->n_net; i++) {
+		const struct vm_net *n = &c->net[i];
+		if (n->tap_fd < 0 || fcntl(n->tap_fd, F_GETFD) < 0) {
+			log_error("start VM: NIC %u: tap fd %d is not open", i, n->tap_fd);
+			return -EBADF;
+		}
+		if (n->mtu && (n->mtu < 68 || n->mtu > 65535)) {
+			log_error("start VM: NIC %u: MTU %u (68 to 65535, or 0 for none)", i, n->mtu);
+			return -EINVAL;
+		}
+		if (n->mac[0] & 1) {
+			log_error("start VM: NIC %u: %02x:%02x:%02x:%02x:%02x:%02x is a multicast address", i,
+				  n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5]);
+			return -EINVAL;
+		}
+	}
 	if (access(c->kernel, R_OK) < 0) {
 		int e = errno;
 		log_errno(e, "start VM: kernel %s", c->kernel);
@@ -556,10 +577,24 @@ int vm_start(const struct vm_config *c, struct vm **out)
 	return 0;
 }
 
-void vm_net_opts(const struct vm_net *n, int fd, char *out, size_t cap)
+int vm_net_options(const struct vm_net *n, int fd, char *opts, size_t len, char mac[18])
 {
-	int w = snprintf(out, cap, "tapfd=%d,mac=%02x:%02x:%02x:%02x:%02x:%02x", fd, n->mac[0], n->mac[1], n->mac[2],
-			 n->mac[3], n->mac[4], n->mac[5]);
-	if (n->mtu && w > 0 && (size_t)w < cap)
-		snprintf(out + w, cap - (size_t)w, ",mtu=%u", n->mtu);
+	static const uint8_t zero[6];
+	uint8_t m[6];
+	memcpy(m, n->mac, sizeof(m));
+	if (!memcmp(m, zero, sizeof(m))) {
+		if (getrandom(m, sizeof(m), 0) != (ssize_t)sizeof(m))
+			return -errno;
+		m[0] = (uint8_t)((m[0] & 0xfe) | 0x02); /* locally administered unicast */
+	}
+	snprintf(mac, 18, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+	int w = n->mtu ? snprintf(opts, len, "tapfd=%d,mac=%s,mtu=%u", fd, mac, n->mtu)
+		       : snprintf(opts, len, "tapfd=%d,mac=%s", fd, mac);
+	return w < 0 || (size_t)w >= len ? -ENOSPC : 0;
+}
+
+int vm_net_dup(const struct vm_net *n)
+{
+	int fd = fcntl(n->tap_fd, F_DUPFD_CLOEXEC, 3);
+	return fd < 0 ? -errno : fd;
 }

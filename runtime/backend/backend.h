@@ -24,17 +24,23 @@ enum vm_accel { VM_ACCEL_AUTO = 0, VM_ACCEL_KVM, VM_ACCEL_TCG };
 enum vm_machine { VM_MACHINE_AUTO = 0, VM_MACHINE_PC, VM_MACHINE_MICROVM };
 
 #define VM_MAX_FS 4
-#define VM_MAX_NET 8
 
 struct vm_fs_share {
 	const char *tag;
 	const char *dir;
 };
 
+#define VM_MAX_NET 8
+
+/* One NIC: virtio-net on a tap the caller opened with IFF_TAP|IFF_NO_PI|
+ * IFF_VNET_HDR (in the container's network namespace, typically). tap_fd
+ * stays the caller's: the backend hands a duplicate to the VMM or its device
+ * server and never closes it; the device makes the open file (shared with the
+ * caller's fd) non-blocking. The VM may be started while the caller keeps it. */
 struct vm_net {
-	int tap_fd;     /* IFF_TAP|IFF_NO_PI|IFF_VNET_HDR; owned by the caller, stays open */
-	uint8_t mac[6];
-	unsigned mtu;   /* 0: none */
+	int tap_fd;
+	uint8_t mac[6]; /* all zero: a random locally administered address */
+	unsigned mtu;	/* 0: none advertised; else 68..65535 (VIRTIO_NET_F_MTU) */
 };
 
 struct vm_config {
@@ -51,7 +57,7 @@ struct vm_config {
 	struct vm_fs_share fs[VM_MAX_FS];
 	unsigned n_fs;
 	bool rng;                     /* a virtio-rng device (guest entropy) */
-	struct vm_net net[VM_MAX_NET];
+	struct vm_net net[VM_MAX_NET];  /* NICs, in guest order (eth0 first) */
 	unsigned n_net;
 	const char *console_log;      /* guest serial console → this file; NULL: discarded */
 	const char *run_dir;          /* vmm.log; NULL: dirname(vsock_uds) (required without vsock) */
@@ -132,9 +138,11 @@ int vm_fd_above_stdio(int fd);
 /* Path of a sibling program of this executable (or the bare name for $PATH). */
 char *vm_sibling_path(const char *name);
 
-/* "tapfd=N,mac=aa:..,mtu=M" of a NIC for the device library's net kind (mtu only when set). */
-void vm_net_opts(const struct vm_net *n, int fd, char *out, size_t cap);
-
+/* The device options of NIC n on fd ("tapfd=FD,mac=MAC[,mtu=N]"); mac gets the
+ * address (random when n has none), for QEMU's -device. 0 or -ENOSPC. */
+int vm_net_options(const struct vm_net *n, int fd, char *opts, size_t len, char mac[18]);
+/* A close-on-exec duplicate of the caller's tap fd above stdio, for a child. */
+int vm_net_dup(const struct vm_net *n);
 int vm_start_qemu(struct vm *v, const struct vm_config *c, int log_fd);
 int vm_start_runm_vmm(struct vm *v, const struct vm_config *c, int log_fd);
 

@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * QEMU backend: qemu-system-x86_64 with guest RAM in a shared memfd, and the
- * container's devices (hybrid vsock, virtio-fs shares) served over vhost-user
- * by runm's own device code, one `runm-vmm vhost-user` process per device.
+ * container's devices (hybrid vsock, virtio-fs shares, rng, NICs on taps)
+ * served over vhost-user by runm's own device code, one `runm-vmm vhost-user`
+ * process per device.
  */
 #include "runtime/backend/backend.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,7 +20,7 @@
 
 #include "log.h"
 
-#define ARGV_MAX 96
+#define ARGV_MAX 160
 
 struct argv {
 	char *a[ARGV_MAX];
@@ -100,13 +100,18 @@ static char *cmdline_for(const char *base, enum vm_machine m)
 
 /* Start one device server on one end of a socket pair and wait until its
  * device exists; *fe_fd gets the other end, for QEMU's chardev. No socket
- * file: nothing to race for, nothing to clean up, no sun_path length limit. */
-static int start_device_server(struct vm *v, const struct vm_config *c, const char *spec,
-			       const char *what, int log_fd, int extra_fd, const char *sock_path, int *fe_fd)
+ * file: nothing to race for, nothing to clean up, no sun_path length limit.
+ * With sock_path the server listens there instead (*fe_fd = -1): QEMU 7.2's
+ * vhost-user netdev refuses an fd= chardev ("does not support FD passing"),
+ * only a path one is marked as able to pass fds. The server removes the file
+ * when QEMU has connected. extra_fd (>= 0) is inherited too (a tap). */
+static int start_device_server(struct vm *v, const struct vm_config *c, const char *spec, const char *what,
+			       int log_fd, int *fe_fd, int extra_fd, const char *sock_path)
 {
 	int pfd[2] = {-1, -1}, sv[2] = {-1, -1}, r;
 	*fe_fd = -1;
-	if (pipe2(pfd, O_CLOEXEC) < 0 || (!sock_path && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)) {
+	if (pipe2(pfd, O_CLOEXEC) < 0 ||
+	    (!sock_path && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)) {
 		r = -errno;
 		log_errno(-r, "start %s: pipe/socketpair", what);
 		goto fail;
@@ -127,13 +132,20 @@ static int start_device_server(struct vm *v, const struct vm_config *c, const ch
 	snprintf(fdarg, sizeof(fdarg), "%d", sv[1]);
 	snprintf(readyarg, sizeof(readyarg), "%d", pfd[1]);
 	/* runm --debug reaches the device servers too (their log is the VM's log). */
-	/* SOCK_PATH: the server listens there (QEMU's vhost-user netdev needs a chardev that can
-	 * pass fds, which QEMU 7.2 grants to path sockets only), else it serves one end of SV. */
-	char *argv[] = {bin, "vhost-user", sock_path ? "--socket" : "--fd", sock_path ? (char *)sock_path : fdarg,
-			"--device", (char *)spec, "--ready-fd", readyarg, log_debug_enabled() ? "--debug" : NULL, NULL};
-	/* EXTRA_FD (a NIC's tap, named in SPEC) goes along; the caller keeps its own copy */
-	int keep[3] = {pfd[1], sock_path ? extra_fd : sv[1], sock_path ? -1 : extra_fd};
-	unsigned nkeep = 1 + (keep[1] >= 0) + (keep[2] >= 0);
+	char *argv[] = {bin,
+			"vhost-user",
+			sock_path ? "--socket" : "--fd",
+			sock_path ? (char *)sock_path : fdarg,
+			"--device",
+			(char *)spec,
+			"--ready-fd",
+			readyarg,
+			log_debug_enabled() ? "--debug" : NULL,
+			NULL};
+	int keep[3] = {pfd[1], extra_fd, sv[1]};
+	unsigned nkeep = 1 + (extra_fd >= 0);
+	if (!sock_path)
+		keep[nkeep++] = sv[1];
 	r = bin ? vm_spawn(v, what, argv, log_fd, keep, nkeep, 0) : -ENOMEM;
 	free(bin);
 	close(pfd[1]);
@@ -154,7 +166,7 @@ static int start_device_server(struct vm *v, const struct vm_config *c, const ch
 		r = -EIO;
 		goto fail;
 	}
-	*fe_fd = sv[0]; /* -1 with SOCK_PATH */
+	*fe_fd = sv[0];
 	return 0;
 fail:
 	for (int i = 0; i < 2; i++) {
@@ -226,7 +238,7 @@ int vm_start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 		snprintf(spec, sizeof(spec), "vsock,uds=%s,cid=%u", c->vsock_uds, cid);
 		unlink(c->vsock_uds);
 		vm_add_cleanup(v, c->vsock_uds);
-		r = start_device_server(v, c, spec, "vhost-user vsock server", log_fd, -1, NULL, &fe[nfe]);
+		r = start_device_server(v, c, spec, "vhost-user vsock server", log_fd, &fe[nfe], -1, NULL);
 		if (r < 0)
 			goto out;
 		add(&a, "-chardev");
@@ -236,7 +248,7 @@ int vm_start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 		    mach == VM_MACHINE_MICROVM ? "vhost-user-vsock-device" : "vhost-user-vsock-pci");
 	}
 	if (c->rng) {
-		r = start_device_server(v, c, "rng", "vhost-user rng server", log_fd, -1, NULL, &fe[nfe]);
+		r = start_device_server(v, c, "rng", "vhost-user rng server", log_fd, &fe[nfe], -1, NULL);
 		if (r < 0)
 			goto out;
 		add(&a, "-chardev");
@@ -255,7 +267,7 @@ int vm_start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 			goto out;
 		}
 		snprintf(spec, sizeof(spec), "fs,tag=%s,dir=%s", c->fs[i].tag, c->fs[i].dir);
-		r = start_device_server(v, c, spec, "vhost-user fs server", log_fd, -1, NULL, &fe[nfe]);
+		r = start_device_server(v, c, spec, "vhost-user fs server", log_fd, &fe[nfe], -1, NULL);
 		if (r < 0)
 			goto out;
 		add(&a, "-chardev");
@@ -268,52 +280,51 @@ int vm_start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 		    c->fs[i].tag);
 	}
 
+	/* NICs: virtio-net-pci (or -device) on a vhost-user netdev; the server
+	 * gets a duplicate of the caller's tap fd. QEMU owns the config space
+	 * (mac, link status, host_mtu); the server offers MTU only when given. */
 	for (unsigned i = 0; i < c->n_net; i++) {
-		/* the tap goes to the device server above stdio (the shim may have none) */
-		int tfd = fcntl(c->net[i].tap_fd, F_DUPFD_CLOEXEC, 3);
-		if (tfd < 0) {
-			r = -errno;
-			log_errno(-r, "start VM: NIC %u: duplicate tap fd %d", i, c->net[i].tap_fd);
-			goto out;
-		}
-		char opts[96], what[48];
-		vm_net_opts(&c->net[i], tfd, opts, sizeof(opts));
-		snprintf(spec, sizeof(spec), "net,%s", opts);
+		char what[48], mac[18], opts[96];
 		snprintf(what, sizeof(what), "vhost-user net server %u", i);
-		/* next to the vsock socket: the caller chose that directory to fit sun_path */
-		char sock[PATH_MAX], dir[PATH_MAX];
-		snprintf(dir, sizeof(dir), "%s", c->vsock_uds ? c->vsock_uds : c->run_dir ? c->run_dir : ".");
-		char *slash = c->vsock_uds ? strrchr(dir, '/') : NULL;
-		if (slash)
-			*slash = '\0';
-		if ((size_t)snprintf(sock, sizeof(sock), "%s/net%u.sock", dir, i) >= sizeof(((struct sockaddr_un *)0)->sun_path) ||
-		    strchr(sock, ',')) {
-			log_error("start VM: NIC %u: socket path %s: longer than a unix socket path allows, or has a comma",
-				  i, sock);
-			close(tfd);
-			r = -ENAMETOOLONG;
+		int tfd = vm_net_dup(&c->net[i]);
+		if (tfd < 0) {
+			r = tfd;
+			log_errno(-r, "start %s: duplicate tap fd %d", what, c->net[i].tap_fd);
 			goto out;
 		}
-		unlink(sock);
-		vm_add_cleanup(v, sock);
-		r = start_device_server(v, c, spec, what, log_fd, tfd, sock, &fe[nfe]);
-		close(tfd);
+		/* the socket goes next to the vsock socket (its directory was chosen to fit sun_path:
+		 * runtime/sockdir.h), else next to vmm.log (the run directory) */
+		char sock[128];
+		const char *base = c->vsock_uds ? c->vsock_uds : v->log_path;
+		size_t dl = (size_t)(strrchr(base, '/') ? strrchr(base, '/') + 1 - base : 0);
+		int w = snprintf(sock, sizeof(sock), "%.*snet%u.sock", (int)dl, base, i);
+		r = w < 0 || (size_t)w >= sizeof(((struct sockaddr_un *)0)->sun_path) ? -ENAMETOOLONG : 0;
+		if (r < 0)
+			log_error("start %s: socket path %.*snet%u.sock: longer than %zu bytes", what,
+				  (int)dl, base, i, sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+		if (r == 0)
+			r = vm_net_options(&c->net[i], tfd, opts, sizeof(opts), mac);
+		if (r == 0) {
+			snprintf(spec, sizeof(spec), "net,%s", opts);
+			unlink(sock);
+			vm_add_cleanup(v, sock);
+			r = start_device_server(v, c, spec, what, log_fd, &fe[nfe], tfd, sock);
+		}
+		close(tfd); /* the server has its copy */
 		if (r < 0)
 			goto out;
-		char id[16];
-		snprintf(id, sizeof(id), "net%u", i);
+		char *esc = qemu_escape(sock);
 		add(&a, "-chardev");
-		add(&a, "socket,id=%s,path=%s", id, sock);
+		add(&a, "socket,id=netc%u,path=%s", i, esc ? esc : sock);
+		free(esc);
 		add(&a, "-netdev");
-		add(&a, "vhost-user,id=%s,chardev=%s", id, id);
-		const uint8_t *m = c->net[i].mac;
+		add(&a, "vhost-user,id=net%u,chardev=netc%u", i, i);
 		add(&a, "-device");
+		const char *model = mach == VM_MACHINE_MICROVM ? "virtio-net-device" : "virtio-net-pci";
 		char mtu[24] = "";
 		if (c->net[i].mtu)
 			snprintf(mtu, sizeof(mtu), ",host_mtu=%u", c->net[i].mtu);
-		add(&a, "%s,netdev=%s,mac=%02x:%02x:%02x:%02x:%02x:%02x%s",
-		    mach == VM_MACHINE_MICROVM ? "virtio-net-device" : "virtio-net-pci", id, m[0], m[1], m[2], m[3],
-		    m[4], m[5], mtu);
+		add(&a, "%s,netdev=net%u,mac=%s%s", model, i, mac, mtu);
 	}
 
 	if (c->console_log) {

@@ -6,7 +6,6 @@
 #include "runtime/backend/backend.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,11 +15,10 @@
 
 int vm_start_runm_vmm(struct vm *v, const struct vm_config *c, int log_fd)
 {
-	char *argv[48];
-	char *own[48];
-	unsigned n = 0, nown = 0;
-	int keep[VM_MAX_NET]; /* the NICs' taps, duplicated above stdio for the child */
-	unsigned nkeep = 0;
+	char *argv[64];
+	char *own[64];
+	int keep[VM_MAX_NET];
+	unsigned n = 0, nown = 0, nkeep = 0;
 	int r = -ENOMEM;
 	char *bin = c->runm_vmm ? strdup(c->runm_vmm) : vm_sibling_path("runm-vmm");
 	char cpus[16], mem[16], cid[16];
@@ -62,21 +60,22 @@ int vm_start_runm_vmm(struct vm *v, const struct vm_config *c, int log_fd)
 		argv[n++] = "--fs";
 		argv[n++] = s;
 	}
+	/* NICs: runm-vmm gets a duplicate of each caller's tap fd */
 	for (unsigned i = 0; i < c->n_net; i++) {
-		char opts[96], *o;
-		int tfd = fcntl(c->net[i].tap_fd, F_DUPFD_CLOEXEC, 3);
-		if (tfd < 0) {
-			r = -errno;
-			log_errno(-r, "start VM: NIC %u: duplicate tap fd %d", i, c->net[i].tap_fd);
+		char mac[18], *s = malloc(96);
+		int fd = s ? vm_net_dup(&c->net[i]) : -ENOMEM;
+		if (fd < 0) {
+			free(s);
+			r = fd;
+			log_errno(-r, "start runm-vmm: NIC %u: duplicate tap fd %d", i, c->net[i].tap_fd);
 			goto out;
 		}
-		keep[nkeep++] = tfd;
-		vm_net_opts(&c->net[i], tfd, opts, sizeof(opts));
-		if (!(o = strdup(opts)))
+		keep[nkeep++] = fd;
+		own[nown++] = s;
+		if ((r = vm_net_options(&c->net[i], fd, s, 96, mac)) < 0)
 			goto out;
-		own[nown++] = o;
 		argv[n++] = "--net";
-		argv[n++] = o;
+		argv[n++] = s;
 	}
 	argv[n++] = "--console";
 	argv[n++] = (char *)(c->console_log ? c->console_log : "off");
@@ -84,7 +83,7 @@ int vm_start_runm_vmm(struct vm *v, const struct vm_config *c, int log_fd)
 	r = vm_spawn(v, "runm-vmm", argv, log_fd, keep, nkeep, 0); /* drops its own after setup */
 out:
 	for (unsigned i = 0; i < nkeep; i++)
-		close(keep[i]);
+		close(keep[i]); /* runm-vmm has its copies */
 	for (unsigned i = 0; i < nown; i++)
 		free(own[i]);
 	free(bin);

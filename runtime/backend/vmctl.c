@@ -6,6 +6,7 @@
  *   runm-vmctl [--backend auto|runm-vmm|qemu] [--accel auto|kvm|tcg]
  *              [--machine auto|pc|microvm] --kernel K [--initrd I] [--cmdline S]
  *              [--cpus N] [--mem MiB] [--vsock-uds PATH] [--cid N] [--fs TAG=DIR]... [--rng]
+ *              [--net tapfd=N[,mac=MAC][,mtu=N]]...
  *              [--console FILE] [--run-dir DIR] [--runm-vmm BIN] [--qemu BIN]
  *              [--timeout SEC] [--debug]
  *   runm-vmctl --explain [--backend ...] [--accel ...]
@@ -23,6 +24,33 @@
 
 #include "log.h"
 #include "runtime/backend/backend.h"
+
+/* "tapfd=N[,mac=aa:bb:cc:dd:ee:ff][,mtu=N]" (the tap stays ours: inherited) */
+static int parse_net(const char *v, struct vm_net *n)
+{
+	char *dup = strdup(v), *save = NULL;
+	int bad = !dup;
+	n->tap_fd = -1;
+	for (char *t = dup ? strtok_r(dup, ",", &save) : NULL; t && !bad; t = strtok_r(NULL, ",", &save)) {
+		char *end, c;
+		if (!strncmp(t, "tapfd=", 6)) {
+			long fd = strtol(t + 6, &end, 10);
+			bad = !t[6] || *end || fd < 0 || fd > 65535;
+			n->tap_fd = (int)fd;
+		} else if (!strncmp(t, "mtu=", 4)) {
+			unsigned long m = strtoul(t + 4, &end, 10);
+			bad = !t[4] || *end || m > 65535;
+			n->mtu = (unsigned)m;
+		} else if (!strncmp(t, "mac=", 4)) {
+			bad = sscanf(t + 4, "%2hhx:%2hhx:%2hhx:%2hhx:%2hhx:%2hhx%c", &n->mac[0], &n->mac[1],
+				     &n->mac[2], &n->mac[3], &n->mac[4], &n->mac[5], &c) != 6;
+		} else {
+			bad = 1;
+		}
+	}
+	free(dup);
+	return bad || n->tap_fd < 0 ? -1 : 0;
+}
 
 static void json_str(const char *s)
 {
@@ -104,6 +132,13 @@ int main(int argc, char **argv)
 			snprintf(tags[c.n_fs], sizeof(tags[0]), "%.*s", (int)(eq - v), v);
 			c.fs[c.n_fs].tag = tags[c.n_fs];
 			c.fs[c.n_fs++].dir = eq + 1;
+		} else if (!strcmp(o, "--net")) {
+			if (c.n_net == VM_MAX_NET || parse_net(v, &c.net[c.n_net]) < 0) {
+				log_error("--net %s: tapfd=N[,mac=MAC][,mtu=N] expected (at most %d)", v,
+					  VM_MAX_NET);
+				return 2;
+			}
+			c.n_net++;
 		} else {
 			log_error("unknown option %s", o);
 			return 2;

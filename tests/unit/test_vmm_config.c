@@ -55,6 +55,27 @@ static void test_defaults_and_flags(void **state)
 	assert_string_equal(c.cmdline, "a b");
 	assert_int_equal(vm_planned_devices(&c), 4);
 	vm_config_free(&c);
+	/* NICs come after the other devices, in order */
+	assert_int_equal(parse(&c, "--kernel", "/k", "--rng", "--net", "tapfd=5,mac=02:00:00:00:00:01",
+			       "--net", "tap=t1,mtu=9000", (char *)NULL),
+			 0);
+	assert_int_equal(c.n_net, 2);
+	assert_string_equal(c.net[0], "tapfd=5,mac=02:00:00:00:00:01");
+	assert_string_equal(c.net[1], "tap=t1,mtu=9000");
+	assert_int_equal(vm_planned_devices(&c), 3);
+	vm_config_free(&c);
+	/* 8 shares + 8 NICs + vsock + rng: more than the machine has windows for */
+	char *many[40] = {"x", "--kernel", "/k", "--rng", "--vsock-uds", "/v"};
+	int na = 6;
+	for (int i = 0; i < 8; i++) {
+		many[na++] = "--fs";
+		many[na++] = "t=/d";
+		many[na++] = "--net";
+		many[na++] = "tapfd=9";
+	}
+	many[na] = NULL;
+	assert_int_equal(vm_config_parse(&c, na, many), -1);
+	vm_config_free(&c);
 	assert_int_equal(parse(&c, "--kernel", "/k", "--console", "/tmp/log", (char *)NULL), 0);
 	assert_int_equal(c.console, CONSOLE_FILE);
 	assert_string_equal(c.console_path, "/tmp/log");
@@ -73,6 +94,7 @@ static void test_bad_flags(void **state)
 	    {"--mem", "0", NULL},	{"--mem", "12x", NULL},		 {"--vsock-cid", "2", NULL},
 	    {"--fs", "noequals", NULL}, {"--fs", "=dir", NULL},		 {"--fs", "a=b,c", NULL},
 	    {"--console", "", NULL},	{"--vsock-uds", longpath, NULL}, {"--control", "", NULL},
+	    {"--net", "", NULL},	{"--net", ",mac=x", NULL},	 {"--net", "tapfd=3,,mtu=9", NULL},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(parse(&c, "--kernel", "/k", bad[i][0], bad[i][1], (char *)NULL), -1);
@@ -100,7 +122,8 @@ static void test_json(void **state)
 {
 	struct vm_config c;
 	char *p = write_tmp("{\"kernel\":\"/vmlinux\",\"mem\":64,\"cpus\":2,\"rng\":true,"
-			    "\"fs\":[\"a=/x\",\"b=/y\"],\"vsock-uds\":\"/v\",\"console\":\"off\"}");
+			    "\"fs\":[\"a=/x\",\"b=/y\"],\"vsock-uds\":\"/v\",\"console\":\"off\","
+			    "\"net\":[\"tapfd=7\",\"tap=x,mtu=1400\"]}");
 	assert_int_equal(parse(&c, "--config", p, "--cpus", "3", (char *)NULL), 0);
 	assert_string_equal(c.kernel, "/vmlinux");
 	assert_int_equal(c.mem_mib, 64);
@@ -108,6 +131,8 @@ static void test_json(void **state)
 	assert_true(c.rng);
 	assert_int_equal(c.n_fs, 2);
 	assert_string_equal(c.vsock_uds, "/v");
+	assert_int_equal(c.n_net, 2);
+	assert_string_equal(c.net[1], "tap=x,mtu=1400");
 	vm_config_free(&c);
 	unlink(p);
 	free(p);
@@ -118,6 +143,7 @@ static void test_json(void **state)
 			     "{\"rng\":\"yes\",\"kernel\":\"k\"}",
 			     "{\"unknown\":1}",
 			     "{\"fs\":[1]}",
+			     "{\"net\":[7]}",
 			     "{\"config\":\"/etc/x\"}",
 			     "{\"colour\":true}"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

@@ -6,15 +6,17 @@ DEVLIB_SRCS = vmm/devices/gmem.c vmm/devices/virtq.c vmm/devices/virtio_dev.c vm
 	vmm/devices/net.c vmm/devices/net_tap.c \
 	$(DEVLIB_EXTRA_SRCS)
 
-UNIT_TESTS += test_virtq test_evloop test_virtq_devs test_vsock_conn test_vsock_dev test_virtio_net
+UNIT_TESTS += test_virtq test_evloop test_virtq_devs test_vsock_conn test_vsock_dev test_virtio_net test_virtio_net_tap
 test_virtq_SRCS = tests/unit/test_virtq.c $(DEVLIB_SRCS) $(COMMON_SRCS)
 test_evloop_SRCS = tests/unit/test_evloop.c $(DEVLIB_SRCS) $(COMMON_SRCS)
 test_virtq_devs_SRCS = tests/unit/test_virtq_devs.c $(DEVLIB_SRCS) $(COMMON_SRCS)
 test_vsock_conn_SRCS = tests/unit/test_vsock_conn.c vmm/devices/vsock_conn.c
 test_vsock_dev_SRCS = tests/unit/test_vsock_dev.c $(DEVLIB_SRCS) $(COMMON_SRCS)
-test_virtio_net_SRCS = tests/unit/test_virtio_net.c $(DEVLIB_SRCS) $(COMMON_SRCS)
+test_virtio_net_SRCS = tests/unit/test_virtio_net.c tests/unit/net_guest.c $(DEVLIB_SRCS) $(COMMON_SRCS)
+test_virtio_net_tap_SRCS = tests/unit/test_virtio_net_tap.c tests/unit/net_guest.c $(DEVLIB_SRCS) $(COMMON_SRCS)
 
-FUZZERS += fuzz_virtq fuzz_vsock fuzz_vsock_dev
+FUZZERS += fuzz_virtq fuzz_vsock fuzz_vsock_dev fuzz_virtio_net
 fuzz_virtq_SRCS = tests/fuzz/fuzz_virtq.c $(DEVLIB_SRCS) $(COMMON_SRCS)
 fuzz_vsock_SRCS = tests/fuzz/fuzz_vsock.c vmm/devices/vsock_conn.c
 fuzz_vsock_dev_SRCS = tests/fuzz/fuzz_vsock_dev.c $(DEVLIB_SRCS) $(COMMON_SRCS)
+fuzz_virtio_net_SRCS = tests/fuzz/fuzz_virtio_net.c $(DEVLIB_SRCS) $(COMMON_SRCS)

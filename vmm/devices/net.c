@@ -425,6 +425,10 @@ static int net_activate(struct virtio_dev *d)
 	n->rx_len = 0;
 	n->rx_starved = n->rx_dead = n->tx_pending = false;
 	d->active = true;
+	log_debug("net: %s active: %u-byte header, %s receive buffers, guest offloads%s%s%s%s", n->label,
+		  n->hdr_len, has(n, NET_F_MRG_RXBUF) ? "mergeable" : "one-chain",
+		  has(n, NET_F_GUEST_CSUM) ? " csum" : "", has(n, NET_F_GUEST_TSO4) ? " tso4" : "",
+		  has(n, NET_F_GUEST_TSO6) ? " tso6" : "", has(n, NET_F_GUEST_ECN) ? " ecn" : "");
 	net_update_events(n);
 	return 0;
 }

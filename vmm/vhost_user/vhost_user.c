@@ -48,7 +48,8 @@ static void usage(FILE *f)
 	fprintf(f, "usage: runm-vmm vhost-user {--socket PATH | --fd N} --device SPEC "
 		   "[{--socket PATH | --fd N} --device SPEC]... [--ready-fd FD] [--no-seccomp] [--debug]\n"
 		   "  --socket PATH  listen there for the frontend; --fd N  a connected socket to serve\n"
-		   "  SPEC: vsock,uds=PATH,cid=N | fs,tag=TAG,dir=DIR | rng   (kinds here: %s)\n",
+		   "  SPEC: vsock,uds=PATH,cid=N | fs,tag=TAG,dir=DIR | rng |\n"
+		   "        net,{tapfd=N|tap=NAME}[,mac=MAC][,mtu=N]   (kinds here: %s)\n",
 		   virtio_dev_kinds());
 }
 

@@ -151,12 +151,17 @@ static int expect_size(const struct vu_msg *m, uint32_t size)
 }
 
 /* CONFIG only where the frontend reads the config space from us (QEMU warns
- * otherwise): not without one, and not for fs (QEMU builds the tag itself). */
+ * otherwise): not without one, and not for fs (QEMU builds the tag itself) nor
+ * net (QEMU's virtio-net owns mac, status and mtu). MQ not for net: its
+ * GET_QUEUE_NUM counts queue pairs and we serve one (no MQ, no control queue). */
 static uint64_t protocol_features(const struct vu_backend *b)
 {
 	uint64_t f = VU_PROTOCOL_FEATURES;
-	if (b->d->config_len == 0 || b->d->ops->device_id == VIRTIO_ID_FS)
+	uint32_t id = b->d->ops->device_id;
+	if (b->d->config_len == 0 || id == VIRTIO_ID_FS || id == VIRTIO_ID_NET)
 		f &= ~(1ull << VU_PROTOCOL_F_CONFIG);
+	if (id == VIRTIO_ID_NET)
+		f &= ~(1ull << VU_PROTOCOL_F_MQ);
 	return f;
 }
 
@@ -195,6 +200,7 @@ static int dispatch(struct vu_backend *b, struct vu_msg *m, bool *replied)
 			return -EINVAL;
 		}
 		b->proto_acked = m->p.u64;
+		b->proto_set = true;
 		return 0;
 	case VU_GET_QUEUE_NUM:
 		*replied = true;

@@ -49,6 +49,7 @@ struct vu_backend {
 	uint64_t acked;
 	bool features_set;
 	uint64_t proto_acked;
+	bool proto_set; /* SET_PROTOCOL_FEATURES was received */
 	struct gmem mem;
 	struct vu_map map[VU_MAX_REGIONS];
 	struct vu_ring ring[VIRTIO_MAX_QUEUES];

@@ -339,7 +339,10 @@ int vu_set_vring_enable(struct vu_backend *b, struct vu_msg *m)
 	int e = check_state(b, m, &r);
 	if (e < 0)
 		return e;
-	if (!(b->acked & (1ull << VU_F_PROTOCOL_FEATURES))) {
+	/* QEMU's virtio-net enables its rings when the guest sets features,
+	 * before SET_FEATURES reaches us: protocol features negotiated (we
+	 * offered F_PROTOCOL_FEATURES) are what makes rings start disabled. */
+	if (!(b->acked & (1ull << VU_F_PROTOCOL_FEATURES)) && !b->proto_set) {
 		log_error("vhost-user: SET_VRING_ENABLE without F_PROTOCOL_FEATURES");
 		return -EINVAL;
 	}
