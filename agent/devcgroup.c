@@ -163,27 +163,33 @@ int devcg_attach(const char *cgroup, yajl_val resources, char *err, size_t errle
 	size_t n = 0;
 	if (devcg_program(resources, prog, MAX_INSNS, &n, err, errlen) < 0)
 		return -1;
-	static char log[4096];
 	union bpf_attr a;
 	memset(&a, 0, sizeof(a));
 	a.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
 	a.insns = (uint64_t)(uintptr_t)prog;
 	a.insn_cnt = (uint32_t)n;
 	a.license = (uint64_t)(uintptr_t) "Apache-2.0";
-	a.log_buf = (uint64_t)(uintptr_t)log;
-	a.log_size = sizeof(log);
-	a.log_level = 1;
-	log[0] = '\0';
+	/* no verifier log first: a log that does not fit fails the load itself (ENOSPC), and an
+	 * engine's long rule list (Docker's) makes a long log */
 	int pfd = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &a, sizeof(a));
 	if (pfd < 0) {
-		/* the verifier log explains a rejected program; keep its last line */
+		/* rejected: load again with the log to say why (its last line names the problem) */
 		int e = errno;
+		static char log[1 << 16];
+		log[0] = '\0';
+		a.log_buf = (uint64_t)(uintptr_t)log;
+		a.log_size = sizeof(log);
+		a.log_level = 1;
+		if (syscall(SYS_bpf, BPF_PROG_LOAD, &a, sizeof(a)) >= 0)
+			log[0] = '\0'; /* cannot happen: the same program */
 		log[sizeof(log) - 1] = '\0';
-		char *nl = strchr(log, '\n');
-		if (nl)
-			*nl = '\0';
+		size_t l = strlen(log);
+		while (l && log[l - 1] == '\n')
+			log[--l] = '\0';
+		char *last = strrchr(log, '\n');
+		last = last ? last + 1 : log;
 		return ERR("load the device cgroup program (%zu instructions): %s%s%s", n, strerror(e),
-			   log[0] ? ": verifier: " : "", log);
+			   last[0] ? ": verifier: " : "", last);
 	}
 	int cfd = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cfd < 0) {

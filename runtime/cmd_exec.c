@@ -280,6 +280,12 @@ int cmd_exec(int argc, char **argv)
 		yajl_val t = yajl_tree_get(v, pt, yajl_t_any);
 		tty = t && YAJL_IS_TRUE(t);
 		yajl_tree_free(v);
+		/* the request to the shim is one line: line breaks of a valid document are white space
+		 * between tokens (inside strings they must be escaped), so they become spaces
+		 * (containerd's runc shim writes the file with a trailing newline) */
+		for (char *c = proc; *c; c++)
+			if (*c == '\n' || *c == '\r')
+				*c = ' ';
 	} else {
 		proc = build_process(&st, o, &p, tty);
 	}

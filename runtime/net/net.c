@@ -43,9 +43,8 @@ static int join_path(const char *path, char *err, size_t errlen)
 		return -1;
 	}
 	struct statfs sf;
-	int type = -1;
 	if (fstatfs(fd, &sf) < 0 || (sf.f_type != NSFS_MAGIC && sf.f_type != PROC_SUPER_MAGIC) ||
-	    (type = ioctl(fd, NS_GET_NSTYPE)) != CLONE_NEWNET) {
+	    ioctl(fd, NS_GET_NSTYPE) != CLONE_NEWNET) {
 		snprintf(err, errlen, "network namespace %s: not a network namespace", path);
 		close(fd);
 		return -1;

@@ -186,8 +186,9 @@ static void on_neigh(struct nl_object *o, void *arg)
 /* Link routes first, then gateway routes (a gateway must be reachable when its route is added). */
 static void order_routes(struct proto_net *cfg)
 {
-	struct proto_net_route tmp[PROTO_NET_MAX_ROUTES];
+	static struct proto_net_route tmp[PROTO_NET_MAX_ROUTES];
 	unsigned n = 0;
+	memset(tmp, 0, sizeof(tmp));
 	for (int pass = 0; pass < 2; pass++)
 		for (unsigned i = 0; i < cfg->nroutes; i++)
 			if (cfg->routes[i].has_gw == (pass == 1))
