@@ -11,11 +11,11 @@ runm_LIBS = -lyajl $(NL_LIBS)
 UNIT_TESTS += test_runtime
 test_runtime_SRCS = tests/unit/test_runtime.c runtime/args.c runtime/state.c runtime/spec.c \
 	runtime/artifacts.c runtime/backend_choice.c runtime/guest_config.c $(FS_SHARE_SRCS) $(BACKEND_SRCS) \
-	$(COMMON_SRCS)
+	$(PROTO_SRCS) $(COMMON_SRCS)
 test_runtime_LIBS := -lyajl
 
 # Fuzz the state.json and config.json parsers (both read files an attacker may write).
 FUZZERS += fuzz_runtime_spec
 fuzz_runtime_spec_SRCS = tests/fuzz/fuzz_runtime_spec.c runtime/state.c runtime/spec.c runtime/args.c \
-	runtime/backend_choice.c runtime/artifacts.c $(MOUNTS_SRCS) $(BACKEND_SRCS) $(COMMON_SRCS)
+	runtime/backend_choice.c runtime/artifacts.c $(MOUNTS_SRCS) $(BACKEND_SRCS) $(PROTO_SRCS) $(COMMON_SRCS)
 fuzz_runtime_spec_LIBS := -lyajl

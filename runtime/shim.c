@@ -31,7 +31,7 @@
 #include "shim.h"
 #include "spec.h"
 
-#define MAX_EXECS 32
+#define MAX_EXECS RELAY_MAX_EXECS /* relay.h sizes its slots for these */
 
 struct execp {
 	bool used;
@@ -191,8 +191,12 @@ static void handle_exec(struct shim *s, int conn, yajl_val req, int *fds, int nf
 	bool tty = ttyv && YAJL_IS_TRUE(ttyv);
 	const char *proc = strstr(ctl_last_request, "\"process\":");
 	int slot = new_exec_slot(s);
-	if (!idv || !proc || nfds != (tty ? 1 : 3) || slot < 0) {
-		reply_err(conn, slot < 0 ? "exec: too many exec processes" : "exec: malformed request");
+	if (slot < 0 || relay_room(&s->rs) < RELAY_PER_PROCESS) {
+		reply_err(conn, "exec: too many exec processes (at most " RELAY_STR(RELAY_MAX_EXECS) " at once)");
+		goto fail;
+	}
+	if (!idv || !proc || nfds != (tty ? 1 : 3)) {
+		reply_err(conn, "exec: malformed request");
 		goto fail;
 	}
 	/* process is the last member of the request object: take the text verbatim */
@@ -211,20 +215,35 @@ static void handle_exec(struct shim *s, int conn, yajl_val req, int *fds, int nf
 	e->conn = conn;
 	e->nfds = nfds;
 	memcpy(e->fds, fds, sizeof(int) * (size_t)nfds);
+	int k0, k1, k2 = -2;
 	if (tty) {
-		relay_add(&s->rs, fds[0], io.tty, slot, false, false);
-		int k = relay_add(&s->rs, io.tty, fds[0], slot, true, false);
-		if (k >= 0)
-			s->rs.r[k].output = true;
+		k0 = relay_add(&s->rs, fds[0], io.tty, slot, false, false);
+		k1 = relay_add(&s->rs, io.tty, fds[0], slot, true, false);
 	} else {
-		relay_add(&s->rs, fds[0], io.in, slot, false, true);
-		int k = relay_add(&s->rs, io.out, fds[1], slot, true, false);
-		if (k >= 0)
-			s->rs.r[k].output = true;
-		k = relay_add(&s->rs, io.err, fds[2], slot, true, false);
-		if (k >= 0)
-			s->rs.r[k].output = true;
+		k0 = relay_add(&s->rs, fds[0], io.in, slot, false, true);
+		k1 = relay_add(&s->rs, io.out, fds[1], slot, true, false);
+		k2 = relay_add(&s->rs, io.err, fds[2], slot, true, false);
 	}
+	if (k0 == -1 || k1 < 0 || k2 == -1) {
+		/* started but cannot be relayed: never run it with its output dropped */
+		guest_signal(s->g, e->id, SIGKILL, false, err, sizeof(err));
+		reply_err(conn, "exec: cannot relay the process's stdio (out of memory)");
+		relay_close_owner(&s->rs, slot);
+		/* the guest streams no relay took over */
+		if (tty && k1 < 0)
+			close(io.tty);
+		if (!tty && k0 < 0 && io.in >= 0)
+			close(io.in);
+		if (!tty && k1 < 0 && io.out >= 0)
+			close(io.out);
+		if (!tty && k2 < 0 && io.err >= 0)
+			close(io.err);
+		memset(e, 0, sizeof(*e));
+		goto fail;
+	}
+	s->rs.r[k1].output = true;
+	if (k2 >= 0)
+		s->rs.r[k2].output = true;
 	reply(conn, "{\"ok\":true,\"started\":true}");
 	return;
 fail:
@@ -529,13 +548,13 @@ int shim_main(const struct shim_args *a)
 	/* --- event loop ------------------------------------------------------------------------- */
 	long long exit_deadline = 0;
 	for (;;) {
-		struct pollfd pfd[RELAY_MAX + 4];
-		int idx[RELAY_MAX];
+		struct pollfd pfd[RELAY_MAX_POLLFDS + 4];
+		int idx[RELAY_MAX_POLLFDS];
 		int n = 0;
 		pfd[n++] = (struct pollfd){.fd = s->lsock, .events = POLLIN};
 		pfd[n++] = (struct pollfd){.fd = s->sfd, .events = POLLIN};
 		pfd[n++] = (struct pollfd){.fd = guest_event_fd(s->g), .events = POLLIN};
-		int nr = relay_pollfds(&s->rs, pfd + n, idx, RELAY_MAX);
+		int nr = relay_pollfds(&s->rs, pfd + n, idx, RELAY_MAX_POLLFDS);
 		int timeout = -1;
 		if (s->init_exited) {
 			if (relay_count(&s->rs, 0) == 0 || mono_ms() >= exit_deadline)

@@ -16,6 +16,7 @@
 
 #include "log.h"
 #include "mounts.h"
+#include "proto/proto.h"
 #include "runm.h"
 #include "version.h"
 
@@ -139,7 +140,7 @@ int state_parse(const char *json, struct cstate *st, char *err, size_t errlen)
 {
 	memset(st, 0, sizeof(*st));
 	st->exit_status = -1;
-	yajl_val root = yajl_tree_parse(json, err, errlen);
+	yajl_val root = proto_tree_parse(json, strlen(json), err, errlen); /* bounded nesting */
 	if (!root)
 		return -EINVAL;
 	if (!YAJL_IS_OBJECT(root)) {
