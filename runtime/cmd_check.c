@@ -8,6 +8,7 @@
 #include "backend_choice.h"
 #include "runm.h"
 #include "cmd_util.h"
+#include "net/net.h"
 
 int cmd_check(int argc, char **argv)
 {
@@ -40,11 +41,17 @@ int cmd_check(int argc, char **argv)
 		printf("backend:          runm-vmm (KVM)\n");
 	if (chosen)
 		printf("backend reason:   %s\n", bwhy);
+	char nwhy[256];
+	bool net = net_probe(nwhy, sizeof(nwhy));
+	printf("network:          %s: %s\n", net ? "tc redirect" : "unavailable", nwhy);
+	printf("network model:    the container's netns links carried into the VM (veth -> tc mirred -> tap "
+	       "-> virtio-net); no network namespace (host network): the VM's own, loopback only\n");
 	bool slow = chosen && !hw && !strcmp(backend, "runm-vmm");
-	bool ok = chosen && hk && hi && !slow;
+	bool ok = chosen && hk && hi && !slow && net;
 	printf("status:           %s\n", ok ? "ok"
 					 : slow
 					     ? "cannot run containers: runm-vmm needs hardware virtualization"
-					     : "cannot run containers");
+					     : !net ? "cannot run containers: no tap/tc redirect for their networks"
+						    : "cannot run containers");
 	return ok ? 0 : 1;
 }

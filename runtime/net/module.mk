@@ -1,5 +1,5 @@
 # The container's network, host side: netns, discovery, taps and tc redirects (libnl-route-3).
-NET_SRCS = runtime/net/net.c runtime/net/net_discover.c runtime/net/net_tap.c runtime/net/net_record.c
+NET_SRCS = runtime/net/net.c runtime/net/net_discover.c runtime/net/net_tap.c runtime/net/net_record.c runtime/net/net_probe.c
 CFLAGS_runtime_net_ := $(NL_CFLAGS)
 
 # Discovery, taps, redirects and the clean-up record, for real in a netns of the test's own (root).

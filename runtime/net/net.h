@@ -70,6 +70,9 @@ void net_release(struct net_state *ns);
 int net_record(const struct net_state *ns, const char *dir);
 void net_forget(const char *dir);
 
+/* Whether taps and tc redirects work here (tried in a throw-away netns), with WHY either way. */
+bool net_probe(char *why, size_t cap);
+
 /* Discovery alone (net_discover.c): fill CFG from the current netns; for each interface the
  * veth index goes to INDEX[]. Interfaces runm cannot carry are skipped with a warning. */
 int net_discover(struct proto_net *cfg, int *index, char *err, size_t errlen);

@@ -199,3 +199,12 @@ def test_kill9_shim_then_delete_leaves_nothing(runm, bundle, net, tmp_path):
     r = runm("delete", "--force", i)
     assert r.returncode == 0, r.stderr
     assert net.leftovers() == ([], []), net.leftovers()
+
+
+def test_check_and_features_describe_networking(build_dir):
+    r = subprocess.run([str(build_dir / "runm"), "check"], capture_output=True, text=True)
+    assert "network:          tc redirect: tap (IFF_VNET_HDR) + tc ingress/u32/mirred work" in r.stdout, r.stdout
+    assert "veth -> tc mirred -> tap -> virtio-net" in r.stdout, r.stdout
+    f = json.loads(subprocess.run([str(build_dir / "runm"), "features"], capture_output=True, text=True).stdout)
+    assert f["annotations"]["io.runm.network"].startswith("tc-redirect"), f["annotations"]
+    assert "network" in f["linux"]["namespaces"]
