@@ -3,10 +3,12 @@
  * the state directory; poststop hooks run. --force on an unknown id succeeds. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cmd_util.h"
+#include "ctl.h"
 #include "log.h"
 #include "net/net.h"
 #include "sockdir.h"
@@ -45,7 +47,11 @@ int delete_container(const char *id, bool force)
 	}
 	if (strcmp(s, "stopped")) {
 		/* ask the shim to kill the container and tear the VM down, then make sure */
-		shim_call(dir, "{\"op\":\"kill\",\"signal\":9,\"all\":true}", NULL);
+		/* a wedged shim gets 5 s to answer, then SIGKILL (shim_force_stop): delete --force
+		 * always finishes */
+		char *rep = NULL;
+		ctl_call_timeout(dir, "{\"op\":\"kill\",\"signal\":9,\"all\":true}", NULL, 0, &rep, 5000);
+		free(rep);
 		for (int i = 0; i < 200 && shim_alive(&st); i++)
 			usleep(10000);
 		shim_force_stop(&st, 2000);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include <yajl/yajl_tree.h>
@@ -154,10 +155,18 @@ static char *read_line(int fd, size_t max)
 
 int ctl_call(const char *dir, const char *req, const int *fds, int nfds, char **reply)
 {
+	return ctl_call_timeout(dir, req, fds, nfds, reply, CTL_CALL_TIMEOUT_MS);
+}
+
+int ctl_call_timeout(const char *dir, const char *req, const int *fds, int nfds, char **reply, int timeout_ms)
+{
 	*reply = NULL;
 	int s = ctl_connect(dir);
 	if (s < 0)
 		return -errno;
+	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	size_t len = strlen(req);
 	char *line = malloc(len + 2);
 	if (!line) {
@@ -197,7 +206,7 @@ int ctl_call(const char *dir, const char *req, const int *fds, int nfds, char **
 		return -EPIPE;
 	}
 	*reply = read_line(s, CTL_MAX_MSG);
-	e = errno;
+	e = errno == EAGAIN || errno == EWOULDBLOCK ? ETIMEDOUT : errno;
 	close(s);
 	return *reply ? 0 : -e;
 }

@@ -13,8 +13,12 @@
 
 /* Connect to DIR/shim.sock (works for paths longer than sun_path). -1 with errno. */
 int ctl_connect(const char *dir);
-/* Send REQ (+ NFDS fds), read the reply line into *REPLY (malloc'd). 0 or -errno. */
+/* Send REQ (+ NFDS fds), read the reply line into *REPLY (malloc'd). 0 or -errno; a shim that
+ * does not answer within CTL_CALL_TIMEOUT_MS (ctl_call) or TIMEOUT_MS gives -ETIMEDOUT, so no
+ * verb hangs on a wedged shim. */
+#define CTL_CALL_TIMEOUT_MS 60000
 int ctl_call(const char *dir, const char *req, const int *fds, int nfds, char **reply);
+int ctl_call_timeout(const char *dir, const char *req, const int *fds, int nfds, char **reply, int timeout_ms);
 /* Server side: listen on DIR/shim.sock. */
 int ctl_listen(const char *dir);
 /* Read one request line with up to MAXFDS fds; returns malloc'd line or NULL. */

@@ -59,7 +59,7 @@ static int start_host_agent(struct guest *g, const char *dir, char *err, size_t 
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != parent)
 			_exit(1);
-		int nul = open("/dev/null", O_RDWR);
+		int nul = open("/dev/null", O_RDWR | O_CLOEXEC); /* dup2 below clears it on 0..2 */
 		dup2(nul, 0);
 		dup2(nul, 1);
 		if (lfd >= 0)
@@ -373,6 +373,22 @@ int guest_update(struct guest *g, const char *resources_json, char *err, size_t 
 	if (rc < 0)
 		return -1;
 	return ac_update(g->ctl, &r) < 0 ? fail_ac(g->ctl, err, errlen) : 0;
+}
+
+int guest_vm_fds(struct guest *g, int *fds, int max)
+{
+	if (!g->vm || g->vm_ended)
+		return 0;
+	int n = vm_pidfds(g->vm, fds, max);
+	return n < 0 ? 0 : n;
+}
+
+bool guest_vm_ended(struct guest *g, int *status)
+{
+	if (g->vm && !g->vm_ended && vm_wait(g->vm, 0, &g->vm_status) == 1)
+		g->vm_ended = true;
+	*status = g->vm_status;
+	return g->vm_ended;
 }
 
 int guest_event_fd(struct guest *g)

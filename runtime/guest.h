@@ -47,6 +47,11 @@ int guest_stats(struct guest *g, char **json, char *err, size_t errlen);
 int guest_update(struct guest *g, const char *resources_json, char *err, size_t errlen);
 /* fd that becomes readable when guest_next_exit may have something, or the VM died. */
 int guest_event_fd(struct guest *g);
+/* The pidfds of the VM's processes (none without a VM), for the caller's poll; when one is
+ * readable, guest_vm_ended says whether the VM is over (then everything of it is torn down). */
+#define GUEST_MAX_VM_FDS 16
+int guest_vm_fds(struct guest *g, int *fds, int max);
+bool guest_vm_ended(struct guest *g, int *status);
 /* 1 = *ex filled, 0 = nothing yet, -1 = the VM or the agent connection is gone. */
 int guest_next_exit(struct guest *g, struct guest_exit *ex);
 /* Stop the VM (if running) and release everything. */

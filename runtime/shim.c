@@ -290,7 +290,7 @@ static void handle_conn(struct shim *s, int conn)
 		close(conn);
 		return;
 	}
-	yajl_val req = yajl_tree_parse(line, err, sizeof(err));
+	yajl_val req = proto_tree_parse(line, strlen(line), err, sizeof(err)); /* depth-bounded */
 	const char *pop[] = {"op", NULL};
 	yajl_val opv = req ? yajl_tree_get(req, pop, yajl_t_string) : NULL;
 	const char *op = opv && YAJL_GET_STRING(opv) ? YAJL_GET_STRING(opv) : "";
@@ -562,20 +562,25 @@ int shim_main(const struct shim_args *a)
 	/* --- event loop ------------------------------------------------------------------------- */
 	long long exit_deadline = 0;
 	for (;;) {
-		struct pollfd pfd[RELAY_MAX_POLLFDS + 4];
+		struct pollfd pfd[RELAY_MAX_POLLFDS + 4 + GUEST_MAX_VM_FDS];
 		int idx[RELAY_MAX_POLLFDS];
 		int n = 0;
 		pfd[n++] = (struct pollfd){.fd = s->lsock, .events = POLLIN};
 		pfd[n++] = (struct pollfd){.fd = s->sfd, .events = POLLIN};
 		pfd[n++] = (struct pollfd){.fd = guest_event_fd(s->g), .events = POLLIN};
 		int nr = relay_pollfds(&s->rs, pfd + n, idx, RELAY_MAX_POLLFDS);
+		/* every VM process (VMM, each device server): one that ends ends the VM */
+		int vfd[GUEST_MAX_VM_FDS];
+		int nv = s->init_exited ? 0 : guest_vm_fds(s->g, vfd, GUEST_MAX_VM_FDS);
+		for (int k = 0; k < nv; k++)
+			pfd[n + nr + k] = (struct pollfd){.fd = vfd[k], .events = POLLIN};
 		int timeout = -1;
 		if (s->init_exited) {
 			if (relay_count(&s->rs, 0) == 0 || mono_ms() >= exit_deadline)
 				break;
 			timeout = (int)(exit_deadline - mono_ms());
 		}
-		int pr = poll(pfd, (nfds_t)n + (nfds_t)nr, timeout);
+		int pr = poll(pfd, (nfds_t)n + (nfds_t)nr + (nfds_t)nv, timeout);
 		if (pr < 0 && errno != EINTR) {
 			log_errno(errno, "shim %s: poll", a->id);
 			break;
@@ -616,6 +621,16 @@ int shim_main(const struct shim_args *a)
 			}
 			if (r < 0 && !s->init_exited) {
 				log_error("shim %s: the microVM or its agent went away", a->id);
+				s->init_exited = true;
+				s->init_status = 137;
+				exit_deadline = mono_ms();
+			}
+		}
+		for (int k = 0; k < nv && !s->init_exited; k++) {
+			int vs;
+			if (pfd[n + nr + k].revents && guest_vm_ended(s->g, &vs)) {
+				log_error("shim %s: the microVM ended (status %d): %s", a->id, vs,
+					  "its VMM or a device server exited");
 				s->init_exited = true;
 				s->init_status = 137;
 				exit_deadline = mono_ms();

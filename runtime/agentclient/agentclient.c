@@ -177,9 +177,12 @@ static int call(struct agentclient *ac, struct proto_gen *pg, uint64_t id, struc
 	for (;;) {
 		char *buf;
 		size_t n;
-		if (proto_read_frame(ac->fd, &buf, &n, -1) < 0)
+		/* a dead or wedged guest must not hang the shim (and every verb behind it) */
+		if (proto_read_frame(ac->fd, &buf, &n, AC_CALL_TIMEOUT_MS) < 0)
 			return seterr(ac->err, sizeof(ac->err), "receive from agent: %s",
-				      errno == ECONNRESET ? "connection closed" : strerror(errno));
+				      errno == ECONNRESET  ? "connection closed"
+				      : errno == ETIMEDOUT ? "no answer within " AC_CALL_TIMEOUT_TEXT
+							   : strerror(errno));
 		char perr[256];
 		r = proto_msg_parse(buf, n, resp, perr, sizeof(perr));
 		free(buf);

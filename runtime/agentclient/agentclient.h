@@ -25,6 +25,11 @@
 
 #include "proto/proto.h"
 
+/* Longest wait for the agent's answer to a request (container set-up under a loaded TCG host
+ * included): past it the call fails, so no verb hangs on a dead guest. */
+#define AC_CALL_TIMEOUT_MS   60000
+#define AC_CALL_TIMEOUT_TEXT "60 s"
+
 struct agentclient;
 
 /* Connect through the hybrid vsock UDS, send "CONNECT <port>\n", expect "OK <n>\n".

@@ -90,7 +90,7 @@ int vm_machine_parse(const char *s, enum vm_machine *m)
 /* Whether KVM can run a Linux guest at speed here; why not in `why`. */
 static bool hw_virt_usable(char *why, size_t len)
 {
-	FILE *f = fopen("/proc/cpuinfo", "r");
+	FILE *f = fopen("/proc/cpuinfo", "re");
 	if (!f) {
 		snprintf(why, len, "cannot read /proc/cpuinfo: %s", strerror(errno));
 		return false;
@@ -320,7 +320,7 @@ static void log_tail(const struct vm *v)
 {
 	if (!v->log_path)
 		return;
-	FILE *f = fopen(v->log_path, "r");
+	FILE *f = fopen(v->log_path, "re");
 	if (!f)
 		return;
 	char buf[4096];

@@ -1,0 +1,114 @@
+"""Fault injection: any VM process dying ends the VM, and no verb hangs on a dead or wedged shim.
+
+Each case runs a container in a microVM (QEMU backend here: QEMU + one `runm-vmm vhost-user`
+server per device, a NIC included), kills one process with SIGKILL (or stops the shim), and
+checks that `state` turns truthful quickly, `delete --force` finishes, and nothing is left:
+no process of the container, no state directory.
+"""
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from lifecycle_util import Runm, vm_skip_reason
+from net_util import Netns, set_args, set_netns
+
+
+@pytest.fixture
+def runm(build_dir, guest_dir, tmp_path):
+    why = vm_skip_reason(build_dir, tmp_path / "probe")
+    if why:
+        pytest.skip(why)
+    r = Runm(build_dir, tmp_path / "root", "vm")
+    r.ids = []
+    yield r
+    for i in r.ids:
+        r("delete", "--force", i)
+
+
+def children(pid):
+    out = []
+    for p in pathlib.Path("/proc").iterdir():
+        if not p.name.isdigit():
+            continue
+        try:
+            st = (p / "stat").read_text().rsplit(")", 1)[1].split()
+            cmd = (p / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if int(st[1]) == pid:
+            out.append((int(p.name), cmd))
+    return out
+
+
+def start(runm, bundle, tmp_path, netns=None):
+    if netns:
+        set_netns(bundle, netns)
+    set_args(bundle, "sleep", "1000")
+    i = "fault-" + uuid.uuid4().hex[:8]
+    runm.ids.append(i)
+    rc, out = runm.create("--bundle", bundle, i, out=tmp_path / f"{i}.out")
+    assert rc == 0, out
+    assert runm("start", i).returncode == 0
+    return i, json.loads(runm("state", i).stdout)["pid"]
+
+
+def wait_status(runm, i, want, timeout):
+    deadline = time.monotonic() + timeout
+    st = None
+    while time.monotonic() < deadline:
+        st = json.loads(runm("state", i).stdout)["status"]
+        if st == want:
+            return time.monotonic()
+        time.sleep(0.1)
+    raise AssertionError(f"{i}: state {st!r}, not {want!r} after {timeout}s")
+
+
+def gone(pids):
+    return [p for p in pids if pathlib.Path(f"/proc/{p}").exists()
+            and (pathlib.Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z")]
+
+
+@pytest.mark.parametrize("victim", ["qemu", "vsock", "rng", "fs", "net"])
+def test_any_vm_process_dying_ends_the_vm(runm, bundle, tmp_path, victim):
+    net = Netns()
+    try:
+        net.veth("eth0", "peer0", "172.30.40")
+        i, shim = start(runm, bundle, tmp_path, net.path)
+        kids = children(shim)
+        match = {"qemu": "qemu-system", "vsock": "--device vsock,", "rng": "--device rng",
+                 "fs": "--device fs,", "net": "--device net,"}[victim]
+        pids = [p for p, c in kids if match in c]
+        assert pids, kids
+        t0 = time.monotonic()
+        os.kill(pids[0], signal.SIGKILL)
+        t = wait_status(runm, i, "stopped", 15)
+        assert t - t0 < 15
+        r = runm("delete", i)
+        assert r.returncode == 0, r.stderr
+        assert gone([p for p, _ in kids] + [shim]) == [], children(shim)
+        assert not (runm.root / i).exists()
+        assert net.leftovers() == ([], []), net.leftovers()
+    finally:
+        net.close()
+
+
+def test_delete_force_finishes_on_a_wedged_shim(runm, bundle, tmp_path):
+    i, shim = start(runm, bundle, tmp_path)
+    kids = [p for p, _ in children(shim)]
+    os.kill(shim, signal.SIGSTOP)
+    t0 = time.monotonic()
+    r = runm("delete", "--force", i, timeout=60)
+    took = time.monotonic() - t0
+    assert r.returncode == 0, r.stderr
+    assert took < 20, took
+    deadline = time.monotonic() + 10
+    while gone(kids + [shim]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert gone(kids + [shim]) == []
+    assert not (runm.root / i).exists()
