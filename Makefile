@@ -106,7 +106,7 @@ lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --inline-suppr --suppress=missingIncludeSystem -D__x86_64__ -I. -Icommon $(C_SOURCES)
 	@# The analyzer does not know cmocka's failing asserts end the test: tests get cppcheck only.
-	clang-tidy --quiet $(filter-out tests/%,$(C_SOURCES)) -- $(filter-out -MMD -MP,$(BASE_CFLAGS))
+	clang-tidy --quiet $(filter-out tests/%,$(C_SOURCES)) -- $(filter-out -MMD -MP,$(BASE_CFLAGS)) $(NL_CFLAGS)
 
 format:
 	clang-format -i $(C_SOURCES) $(wildcard */*.h */*/*.h)

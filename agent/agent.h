@@ -21,6 +21,12 @@ extern struct agent_opts g_opts;
 
 /* ---- PID-1 duties (init.c) ---- */
 int init_mount_basics(void);
+/* argv[1] of the agent re-executed by init_leave_initramfs (switchroot.c) */
+#define INIT_SWITCHED_ARG "--switched-root"
+int init_leave_initramfs(char **argv); /* returns only on failure */
+/* copytree.c: copy SDIR's contents into DDIR (MOVE: unlink each copied entry; SKIP: a top-level
+ * name left alone). -1 with errno and WHAT naming the entry that failed. */
+int tree_copy(int sdir, int ddir, bool move, const char *skip, char *what, size_t wl);
 bool init_cmdline_has(const char *word);
 int init_set_clock(long long unix_ns);
 void init_seed_entropy(const void *seed, size_t n);
@@ -60,6 +66,7 @@ struct spec_mount {
 	unsigned long propagation; /* MS_SHARED/SLAVE/PRIVATE/UNBINDABLE (+MS_REC) or 0 */
 	char *data;                /* filesystem options */
 	bool bind;
+	bool tmpcopyup; /* tmpfs: start with a copy of the directory it covers */
 };
 struct spec_device {
 	const char *path;
@@ -118,18 +125,25 @@ int container_setup_rootfs(const struct spec *s, struct setup_err *e);        /*
 int container_setup_dev(const struct spec *s, struct setup_err *e);           /* devices.c */
 int container_pivot(const struct spec *s, bool no_pivot, struct setup_err *e); /* mounts.c */
 int container_finish_rootfs(const struct spec *s, struct setup_err *e);       /* mounts.c */
+int container_dev_readonly(const struct spec *s, struct setup_err *e);        /* mounts.c */
 int container_sysctl(const struct spec *s, struct setup_err *e);
 int process_prepare(const struct spec_process *p, struct setup_err *e);       /* identity.c */
 int process_identity(const struct spec_process *p, struct setup_err *e);
 int process_caps_bounding(const struct spec_process *p, struct setup_err *e); /* caps.c */
 int process_caps(const struct spec_process *p, struct setup_err *e);
 int process_seccomp(yajl_val seccomp, struct setup_err *e);                   /* seccomp.c */
+/* Bring lo up in the calling process's network namespace (a new one: CLONE_NEWNET). net.c */
+int net_lo_up(struct setup_err *e);
 /* Resolve args[0] against PATH of the process env; writes into BUF. */
 int process_lookup(const struct spec_process *p, char *buf, size_t len, struct setup_err *e);
 
 /* ---- guest cgroups (cgroups.c) ---- */
 int cgroup_create(const struct spec *s, const char *id, char *path, size_t len, char *err, size_t errlen);
 /* Write the limits set in R to the cgroup at PATH (create and the "update" op). */
+struct bpf_insn;
+/* devcgroup.c: linux.resources.devices as a cgroup device eBPF program, attached to CGROUP */
+int devcg_program(yajl_val resources, struct bpf_insn *prog, size_t max, size_t *len, char *err, size_t errlen);
+int devcg_attach(const char *cgroup, yajl_val resources, char *err, size_t errlen);
 int cgroup_apply(const char *path, const struct proto_resources *r, char *err, size_t errlen);
 int cgroup_enter(const char *path, pid_t pid, struct setup_err *e);
 int cgroup_stats(const char *path, struct proto_gen *pg);
@@ -146,6 +160,15 @@ long long cgroup_oom_kills(const char *path);
 int cgroup_watch_oom(const char *path);
 /* The container's cgroup saw new OOM kills: an "oom" event to subscribers. */
 void server_broadcast_oom(const char *process, long long kills);
+
+/* ---- container networking (net.c) ---- */
+struct proto_net;
+/* The "network" op: move the NICs of N (found by match_mac in the calling thread's netns, or
+ * already in TARGET_NS by name) into the netns TARGET_NS (an fd of /proc/PID/ns/net), rename,
+ * set MAC and MTU, IPv6 DAD/autoconf/RA off, addresses, up; lo up; link routes, gateway
+ * routes, permanent neighbours.  Idempotent.  The calling thread ends in its own netns.
+ * 0, or -1 with ERR ("network: eth0: add address fd00::2/64: File exists"). */
+int net_apply(int target_ns, const struct proto_net *n, char *err, size_t errlen);
 
 /* ---- processes and streams (proc.c) ---- */
 enum proc_state { PROC_CREATED, PROC_RUNNING, PROC_EXITED };

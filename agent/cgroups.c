@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Guest cgroup (v2) for the container: linux.resources → cpu.max, cpu.weight, memory.max,
- * memory.low, memory.swap.max, cpuset, pids.max (at create and on "update"); stats from cpu.stat,
+ * memory.low, memory.swap.max, cpuset, pids.max (at create and on "update"), device rules
+ * (devcgroup.c); stats from cpu.stat,
  * memory.current, pids.current. */
 #include "agent.h"
 
@@ -130,6 +131,8 @@ int cgroup_create(const struct spec *s, const char *id, char *path, size_t len, 
 		path[0] = '\0';
 		return -1;
 	}
+	if (devcg_attach(path, s->resources, err, errlen) < 0)
+		return -1;
 	/* The spec's cpuset names host CPUs; the guest has its own few (runm update can set one). */
 	r.set &= ~(unsigned)(PROTO_RES_CPU_CPUS | PROTO_RES_CPU_MEMS);
 	return cgroup_apply(path, &r, err, errlen);

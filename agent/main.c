@@ -25,6 +25,7 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
 	log_set_prog("runm-agent");
+	bool switched = false;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--version") || !strcmp(argv[i], "-v")) {
 			printf("runm-agent version %s (protocol %d)\n", RUNM_VERSION, PROTO_VERSION);
@@ -34,6 +35,8 @@ int main(int argc, char **argv)
 			return 0;
 		} else if (!strcmp(argv[i], "--listen-unix") && i + 1 < argc) {
 			g_opts.listen_unix = argv[++i];
+		} else if (!strcmp(argv[i], INIT_SWITCHED_ARG) && getpid() == 1) {
+			switched = true;
 		} else if (!strcmp(argv[i], "--debug")) {
 			g_opts.debug = true;
 		} else {
@@ -51,6 +54,11 @@ int main(int argc, char **argv)
 	if (!g_opts.pid1 && !g_opts.listen_unix) {
 		log_error("not PID 1: use --listen-unix PATH to run on the host");
 		return 2;
+	}
+	if (g_opts.pid1 && !switched) {
+		/* off the initramfs first, so that containers get a real pivot_root */
+		init_leave_initramfs(argv);
+		init_poweroff();
 	}
 	if (g_opts.pid1) {
 		init_mount_basics();

@@ -101,6 +101,51 @@ static int open_in_root(int rootfd, const char *rel, bool file)
 	}
 }
 
+/* tmpcopyup: COVERED (O_PATH) still names the directory under the new tmpfs; copy its contents
+ * into the tmpfs, reached by resolving the destination again. */
+static int tmpcopyup(int rootfd, int covered, const struct spec_mount *m, const char *shown, struct setup_err *e)
+{
+	int src = openat(covered, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (src < 0)
+		return setup_fail(e, "tmpcopyup: open covered directory", shown, errno);
+	int top = open_in_root(rootfd, m->dest, false);
+	int dst = top < 0 ? -1 : openat(top, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int err = errno;
+	if (top >= 0)
+		close(top);
+	if (dst < 0) {
+		close(src);
+		return setup_fail(e, "tmpcopyup: open the new tmpfs", shown, err);
+	}
+	char what[PATH_MAX + 32] = "";
+	int r = tree_copy(src, dst, false, NULL, what, sizeof(what));
+	err = errno;
+	close(src);
+	close(dst);
+	if (r < 0) {
+		char t[2 * PATH_MAX + 64];
+		snprintf(t, sizeof(t), "%.*s: %s", PATH_MAX, shown, what);
+		return setup_fail(e, "tmpcopyup", t, err);
+	}
+	return 0;
+}
+
+/* A read-only /dev is mounted writable (nodes, links and /dev/pts go in it) and made read-only
+ * here, after the console's bind, as runc does. */
+int container_dev_readonly(const struct spec *s, struct setup_err *e)
+{
+	for (size_t i = 0; i < s->nmounts; i++) {
+		const struct spec_mount *m = &s->mounts[i];
+		if (m->bind || strcmp(m->dest, "/dev") || !(m->flags & MS_RDONLY))
+			continue;
+		unsigned long keep = m->flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME |
+						  MS_RELATIME | MS_STRICTATIME);
+		if (mount(NULL, "/dev", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | keep, NULL) < 0)
+			return setup_fail(e, "remount /dev read-only", "/dev", errno);
+	}
+	return 0;
+}
+
 static int mount_one(const struct spec *s, int rootfd, const struct spec_mount *m, struct setup_err *e)
 {
 	char shown[PATH_MAX], dest[64];
@@ -111,11 +156,19 @@ static int mount_one(const struct spec *s, int rootfd, const struct spec_mount *
 	bool file = false;
 	if (m->bind) {
 		struct stat st;
+		/* the runtime resolves relative sources against the bundle: one left here would be
+		 * relative to the agent's root */
+		if (m->source[0] != '/')
+			return setup_fail(e, "bind mount source (relative)", m->source, EINVAL);
 		if (stat(m->source, &st) < 0)
 			return setup_fail(e, "bind mount source", m->source, errno);
 		file = !S_ISDIR(st.st_mode);
 	}
-	int fd = open_in_root(rootfd, m->dest, file);
+	struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+	int fd = (int)syscall(SYS_openat2, rootfd, m->dest, &how, sizeof(how));
+	bool existed = fd >= 0;
+	if (fd < 0)
+		fd = open_in_root(rootfd, m->dest, file);
 	if (fd < 0)
 		return setup_fail(e, "create mount point", shown, errno);
 	snprintf(dest, sizeof(dest), "/proc/self/fd/%d", fd);
@@ -133,7 +186,29 @@ static int mount_one(const struct spec *s, int rootfd, const struct spec_mount *
 		}
 	} else {
 		const char *data = m->data && *m->data ? m->data : NULL;
-		if (mount(m->source, dest, m->type, flags, data) < 0) {
+		bool tmpfs = strcmp(m->type, "tmpfs") == 0;
+		char *tdata = NULL;
+		struct stat cst;
+		if (tmpfs && existed && fstat(fd, &cst) == 0 && S_ISDIR(cst.st_mode)) {
+			/* as runc: without mode= the tmpfs keeps the mode of the directory it covers */
+			if (asprintf(&tdata, "mode=%04o%s%s", (unsigned)(cst.st_mode & 07777), data ? "," : "",
+				     data ? data : "") < 0) {
+				setup_fail(e, "mount", shown, ENOMEM);
+				goto out;
+			}
+			data = tdata;
+		}
+		/* /dev stays writable while it is set up (nodes, links, /dev/pts); container_dev_readonly
+		 * makes it read-only at the end */
+		if (strcmp(m->dest, "/dev") == 0)
+			flags &= ~MS_RDONLY;
+		int mr = mount(m->source, dest, m->type, flags, data);
+		int merr = errno;
+		free(tdata);
+		errno = merr;
+		if (mr == 0 && tmpfs && m->tmpcopyup && tmpcopyup(rootfd, fd, m, shown, e) < 0)
+			goto out;
+		if (mr < 0) {
 			int err = errno;
 			/* sysfs cannot be mounted without a new network namespace: bind it. */
 			if (strcmp(m->type, "sysfs") == 0 && (err == EPERM || err == EBUSY) &&
@@ -291,17 +366,17 @@ int container_pivot(const struct spec *s, bool no_pivot, struct setup_err *e)
 {
 	if (chdir(s->root_path) < 0)
 		return setup_fail(e, "chdir to rootfs", s->root_path, errno);
-	if (!no_pivot) {
-		if (syscall(SYS_pivot_root, ".", ".") == 0) {
-			if (umount2(".", MNT_DETACH) < 0)
-				return setup_fail(e, "detach old root", "/", errno);
-			if (chdir("/") < 0)
-				return setup_fail(e, "chdir", "/", errno);
-			return 0;
-		}
-		/* EINVAL: our root is the initramfs (rootfs cannot be pivoted away): move instead. */
-		if (errno != EINVAL)
+	/* In the guest the root is the agent's tmpfs (switchroot.c), never the initramfs: always a
+	 * real pivot_root, which leaves none of the agent's mounts in the container's namespace
+	 * (no_pivot is ignored there). MS_MOVE + chroot only in the host test mode, when asked. */
+	if (!no_pivot || g_opts.pid1) {
+		if (syscall(SYS_pivot_root, ".", ".") < 0)
 			return setup_fail(e, "pivot_root", s->root_path, errno);
+		if (umount2(".", MNT_DETACH) < 0)
+			return setup_fail(e, "detach old root", "/", errno);
+		if (chdir("/") < 0)
+			return setup_fail(e, "chdir", "/", errno);
+		return 0;
 	}
 	if (mount(s->root_path, "/", NULL, MS_MOVE, NULL) < 0)
 		return setup_fail(e, "move rootfs to /", s->root_path, errno);

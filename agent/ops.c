@@ -3,6 +3,7 @@
 #include "agent.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "proto/proto_net.h"
 #include "version.h"
 
 struct conn;
@@ -276,6 +278,45 @@ static int op_update(struct conn *c, struct proto_msg *m, struct reply *r)
 	return 0;
 }
 
+/* network: the interfaces, routes and neighbours the host found in the container's netns, made
+ * again in the netns of the container's init (which exists from create on). */
+static int op_network(struct conn *c, struct proto_msg *m, struct reply *r)
+{
+	static struct proto_net n; /* ~13 KiB */
+	const char *id = proto_get_str(m->root, "container");
+	struct proc *init = NULL;
+	for (struct proc *p = g_procs; p; p = p->next)
+		if (p->is_init)
+			init = p;
+	char err[900];
+	if (!id) {
+		snprintf(r->err, sizeof(r->err), "network: missing \"container\"");
+		return -1;
+	}
+	if (!init || strcmp(init->id, id) != 0) {
+		snprintf(r->err, sizeof(r->err), "network: no container %s", id);
+		return -1;
+	}
+	if (init->state == PROC_EXITED) {
+		snprintf(r->err, sizeof(r->err), "network: container not running");
+		return -1;
+	}
+	if (proto_parse_net(m->root, &n, r->err, sizeof(r->err)) < 0)
+		return -1;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)init->pid);
+	int ns = open(path, O_RDONLY | O_CLOEXEC);
+	if (ns < 0) {
+		snprintf(r->err, sizeof(r->err), "network: open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	int rc = net_apply(ns, &n, err, sizeof(err));
+	close(ns);
+	if (rc < 0)
+		snprintf(r->err, sizeof(r->err), "%s", err);
+	return rc;
+}
+
 int ops_dispatch(struct conn *c, struct proto_msg *m)
 {
 	struct reply r;
@@ -304,6 +345,8 @@ int ops_dispatch(struct conn *c, struct proto_msg *m)
 		rc = op_freeze(c, m, &r, !strcmp(m->op, "pause"));
 	else if (!strcmp(m->op, "update"))
 		rc = op_update(c, m, &r);
+	else if (!strcmp(m->op, "network"))
+		rc = op_network(c, m, &r);
 	else if (!strcmp(m->op, "stats")) {
 		gen_stats(&r);
 		rc = 0;

@@ -194,6 +194,9 @@ static int child_run(void *arg)
 			setup_fail(&e, "setdomainname", s->domainname, errno);
 			goto fail;
 		}
+		/* a new network namespace has lo down: up, as runc does, before anything runs */
+		if (s->ns_new[NS_NET] && net_lo_up(&e) < 0)
+			goto fail;
 		if (s->ns_new[NS_MNT] || s->ns_path[NS_MNT]) {
 			/* sysctl before the readonly paths (/proc/sys) are locked. */
 			if (container_setup_rootfs(s, &e) < 0 || container_setup_dev(s, &e) < 0 ||
@@ -222,6 +225,8 @@ static int child_run(void *arg)
 	int master = -1;
 	if (a->terminal && (master = child_pty(a, &e)) < 0)
 		goto fail;
+	if (a->s && (a->s->ns_new[NS_MNT] || a->s->ns_path[NS_MNT]) && container_dev_readonly(a->s, &e) < 0)
+		goto fail;
 	/* Created: tell the agent, then hold until start. */
 	if (child_send_ready(a->sync, master) < 0)
 		_exit(127);
@@ -233,10 +238,12 @@ static int child_run(void *arg)
 	/* Without no_new_privs only CAP_SYS_ADMIN allows the filter: load it before dropping. */
 	if (!nnp && process_seccomp(a->seccomp, &e) < 0)
 		goto fail;
+	/* cwd as root first (as runc): the user may not reach it; else again as the user below */
+	bool cwd_done = chdir(a->proc->cwd) == 0;
 	if (process_caps_bounding(a->proc, &e) < 0 || process_identity(a->proc, &e) < 0 ||
 	    process_caps(a->proc, &e) < 0)
 		goto fail;
-	if (chdir(a->proc->cwd) < 0) {
+	if (!cwd_done && chdir(a->proc->cwd) < 0) {
 		setup_fail(&e, "chdir to cwd", a->proc->cwd, errno);
 		goto fail;
 	}

@@ -125,6 +125,12 @@ int process_seccomp(yajl_val sc, struct setup_err *e)
 			}
 		}
 	}
+	/* libseccomp would set no_new_privs itself: only the spec decides (the caller sets it) */
+	r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
+	if (r < 0) {
+		seccomp_release(ctx);
+		return setup_fail(e, "seccomp_attr_set", "SCMP_FLTATR_CTL_NNP", -r);
+	}
 	r = seccomp_load(ctx);
 	seccomp_release(ctx);
 	if (r < 0)

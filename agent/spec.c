@@ -373,6 +373,10 @@ static int parse_mount(yajl_val m, size_t idx, struct spec_mount *out, char *err
 			out->propagation = pf;
 			known = true;
 		}
+		if (strcmp(s, "tmpcopyup") == 0) {
+			out->tmpcopyup = true; /* runc's extension, not a mount(2) option */
+			continue;
+		}
 		if (known)
 			continue;
 		size_t sl = strlen(s);

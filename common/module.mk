@@ -3,3 +3,12 @@ COMMON_SRCS := common/log.c
 
 UNIT_TESTS += test_log
 test_log_SRCS := tests/unit/test_log.c common/log.c
+
+# Netlink (libnl-route-3): the shim's network discovery and tc set-up, the agent's network op.
+NL_CFLAGS := $(shell pkg-config --cflags libnl-route-3.0 2>/dev/null || echo -I/usr/include/libnl3)
+NL_LIBS := -lnl-route-3 -lnl-3 -lpthread
+
+# Mounts below a directory and removal that never crosses one (runm's state teardown, fs share).
+MOUNTS_SRCS := common/mounts.c
+UNIT_TESTS += test_mounts
+test_mounts_SRCS := tests/unit/test_mounts.c common/mounts.c common/log.c

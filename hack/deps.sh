@@ -7,7 +7,7 @@ PKGS=(
 	# tool chain
 	build-essential pkg-config clang llvm lld clang-format clang-tidy cppcheck
 	# libraries
-	libseccomp-dev libyajl-dev libcap-dev liburing-dev libcmocka-dev
+	libseccomp-dev libyajl-dev libcap-dev liburing-dev libcmocka-dev libnl-3-dev libnl-route-3-dev
 	# guest kernel
 	linux-source-6.1 bc bison flex libelf-dev libssl-dev dwarves xz-utils cpio kmod
 	# guest userland, VMM, tests

@@ -159,8 +159,7 @@ pid_t create_container(const char *id, struct parsed *p)
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
 cleanup:
-	unmount_below(dir);
-	rm_rf(dir);
+	state_dir_remove(dir);
 	if (lock >= 0)
 		close_lock(lock);
 	return -1;

@@ -8,6 +8,8 @@
 
 #include "cmd_util.h"
 #include "log.h"
+#include "net/net.h"
+#include "sockdir.h"
 
 int delete_container(const char *id, bool force)
 {
@@ -30,8 +32,9 @@ int delete_container(const char *id, bool force)
 			log_error("container %s: no usable state (use --force to remove it)", id);
 			return 1;
 		}
-		unmount_below(dir);
-		return rm_rf(dir) < 0 ? 1 : 0;
+		net_forget(dir);
+		sock_dir_remove(dir);
+		return state_dir_remove(dir) < 0 ? 1 : 0;
 	}
 	int fd = state_lock(dir, true);
 	const char *s = state_status(&st);
@@ -47,6 +50,8 @@ int delete_container(const char *id, bool force)
 			usleep(10000);
 		shim_force_stop(&st, 2000);
 	}
+	net_forget(dir);
+	sock_dir_remove(dir);
 	rc = destroy_container(&st, dir) < 0 ? 1 : 0;
 out:
 	if (fd >= 0)

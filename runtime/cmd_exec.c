@@ -21,6 +21,7 @@
 #include "cmd_util.h"
 #include "ctl.h"
 #include "log.h"
+#include "proto/proto.h"
 #include "shim.h"
 #include "spec.h"
 
@@ -264,15 +265,16 @@ int cmd_exec(int argc, char **argv)
 	}
 	if (procf) {
 		proc = read_file(procf);
-		char err[256];
-		yajl_val v = proc ? yajl_tree_parse(proc, err, sizeof(err)) : NULL;
+		char err[256] = "";
+		/* bounded nesting: the shim parses it too */
+		yajl_val v = proc ? proto_tree_parse(proc, strlen(proc), err, sizeof(err)) : NULL;
 		const char *pt[] = {"terminal", NULL};
 		if (!proc) {
 			log_errno(errno, "read process file %s", procf);
 			goto out;
 		}
 		if (!v || !YAJL_IS_OBJECT(v)) {
-			log_error("process file %s: not a JSON object", procf);
+			log_error("process file %s: %s", procf, v ? "not a JSON object" : err);
 			if (v)
 				yajl_tree_free(v);
 			goto out;
@@ -280,6 +282,12 @@ int cmd_exec(int argc, char **argv)
 		yajl_val t = yajl_tree_get(v, pt, yajl_t_any);
 		tty = t && YAJL_IS_TRUE(t);
 		yajl_tree_free(v);
+		/* the request to the shim is one line: line breaks of a valid document are white space
+		 * between tokens (inside strings they must be escaped), so they become spaces
+		 * (containerd's runc shim writes the file with a trailing newline) */
+		for (char *c = proc; *c; c++)
+			if (*c == '\n' || *c == '\r')
+				*c = ' ';
 	} else {
 		proc = build_process(&st, o, &p, tty);
 	}
@@ -317,6 +325,13 @@ int cmd_exec(int argc, char **argv)
 	if (asprintf(&req, "{\"op\":\"exec\",\"id\":\"%s\",\"tty\":%s,\"stdin\":true,\"process\":%s}", exec_id,
 		     tty ? "true" : "false", proc) < 0)
 		goto out;
+	/* the shim reads one line of at most CTL_MAX_MSG - 2 bytes (ctl.c read_line) */
+	if (strlen(req) > CTL_MAX_MSG - 2) {
+		log_error("exec: the request is %zu bytes (the process%s%s): over the shim's limit of %d bytes (1 MiB)",
+			  strlen(req), procf ? " from --process " : " spec", procf ? procf : "", CTL_MAX_MSG - 2);
+		free(req);
+		goto out;
+	}
 	conn = ctl_connect(dir);
 	if (conn < 0) {
 		log_error("container not running");

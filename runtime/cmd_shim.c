@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* runm shim (hidden): exec'd by create; see shim.c. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
 
@@ -20,6 +22,12 @@ int cmd_shim(int argc, char **argv)
 			      .sync_fd = optval(o, &p, "sync-fd") ? atoi(optval(o, &p, "sync-fd")) : -1};
 	if (!a.bundle || !valid_id(a.id)) {
 		log_error("shim: --bundle and a valid container id are required");
+		parsed_free(&p);
+		return 1;
+	}
+	/* the sync pipe is ours alone: not for the VMM, device servers or hooks we start */
+	if (a.sync_fd >= 0 && fcntl(a.sync_fd, F_SETFD, FD_CLOEXEC) < 0) {
+		log_errno(errno, "shim: --sync-fd %d", a.sync_fd);
 		parsed_free(&p);
 		return 1;
 	}

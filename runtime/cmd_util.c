@@ -6,12 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "ctl.h"
-#include "guest_config.h"
 #include "hooks.h"
 #include "log.h"
 #include "spec.h"
@@ -85,34 +83,6 @@ void shim_force_stop(const struct cstate *st, int ms)
 	}
 }
 
-void unmount_below(const char *dir)
-{
-	size_t dl = strlen(dir);
-	for (int pass = 0; pass < 8; pass++) {
-		FILE *f = fopen("/proc/self/mountinfo", "re");
-		if (!f)
-			return;
-		char line[8192], deepest[PATH_MAX] = "";
-		while (fgets(line, sizeof(line), f)) {
-			char mp[PATH_MAX];
-			/* id parent major:minor root mountpoint ... */
-			if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1)
-				continue;
-			if (strncmp(mp, dir, dl) || (mp[dl] != '/' && mp[dl] != '\0'))
-				continue;
-			if (strlen(mp) > strlen(deepest))
-				snprintf(deepest, sizeof(deepest), "%s", mp);
-		}
-		fclose(f);
-		if (!deepest[0])
-			return;
-		if (umount2(deepest, MNT_DETACH) < 0) {
-			log_errno(errno, "unmount %s", deepest);
-			return;
-		}
-	}
-}
-
 int destroy_container(const struct cstate *st, const char *dir)
 {
 	struct spec sp;
@@ -128,21 +98,9 @@ int destroy_container(const struct cstate *st, const char *dir)
 		}
 	}
 	free(js);
-	/* the container's virtio-fs share (rootfs and bind sources, runtime/guest_config.h): its
-	 * cleanup never deletes through a mount; if a mount stays, keep the directory too */
-	char share[PATH_MAX + 16], serr[512];
-	snprintf(share, sizeof(share), "%s/" GUEST_SHARE_DIR, dir);
-	if (fs_share_cleanup(share, serr, sizeof(serr)) < 0) {
-		log_error("%s", serr);
-		return -1;
-	}
-	unmount_below(dir);
-	int r = rm_rf(dir);
-	if (r < 0) {
-		log_errno(-r, "remove %s", dir);
-		return -1;
-	}
-	return 0;
+	/* the virtio-fs share (rootfs and bind sources) and anything else mounted below: all
+	 * unmounted, nothing deleted through a mount that stays */
+	return state_dir_remove(dir) < 0 ? -1 : 0;
 }
 
 char *json_quote(const char *s)

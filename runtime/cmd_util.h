@@ -21,8 +21,6 @@ int delete_container(const char *id, bool force);
 void close_lock(int fd);
 /* Kill the shim (SIGKILL, only if pid+start time still match) and wait up to MS for it. */
 void shim_force_stop(const struct cstate *st, int ms);
-/* Unmount anything mounted below DIR (deepest first). */
-void unmount_below(const char *dir);
 /* Remove a container completely: poststop hooks, mounts, sockets, directory. */
 int destroy_container(const struct cstate *st, const char *dir);
 /* JSON-escape S into a malloc'd quoted string. */

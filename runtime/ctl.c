@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,8 +77,14 @@ int ctl_listen(const char *dir)
 
 int ctl_write_all(int fd, const char *buf, size_t len)
 {
+	bool sock = true;
 	while (len) {
-		ssize_t n = write(fd, buf, len);
+		/* a peer that went away is an error (EPIPE), not a SIGPIPE that kills us silently */
+		ssize_t n = sock ? send(fd, buf, len, MSG_NOSIGNAL) : write(fd, buf, len);
+		if (n < 0 && sock && errno == ENOTSOCK) {
+			sock = false;
+			continue;
+		}
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

@@ -19,6 +19,8 @@
 #include "backend/backend.h"
 #include "guest_config.h"
 #include "log.h"
+#include "net/net.h"
+#include "sockdir.h"
 
 #define BOOT_TIMEOUT_MS	  60000 /* QEMU TCG boots in ~1 s alone; leave room for a loaded host */
 #define STREAM_TIMEOUT_MS 10000
@@ -31,7 +33,8 @@ struct guest {
 	struct agentclient *ctl, *ev;
 	bool vm_ended; /* seen by vm_running while waiting for the agent */
 	int vm_status;
-	char uds[PATH_MAX];
+	char uds[PATH_MAX];   /* hybrid vsock socket, in the socket directory (sockdir.h) */
+	char dir[PATH_MAX];   /* the state directory */
 	struct guest_shares sh;
 };
 
@@ -151,7 +154,7 @@ static bool vm_running(void *opaque)
 }
 
 int guest_boot(const char *id, const char *dir, const struct spec *s, const struct vm_plan *plan,
-	       struct guest **out, char *err, size_t errlen)
+	       const struct net_state *net, struct guest **out, char *err, size_t errlen)
 {
 	*out = NULL;
 	struct guest *g = calloc(1, sizeof(*g));
@@ -174,11 +177,13 @@ int guest_boot(const char *id, const char *dir, const struct spec *s, const stru
 		free(g);
 		return -1;
 	}
-	if ((size_t)snprintf(g->uds, sizeof(g->uds), "%s/vsock.sock", dir) >= 108) {
-		snprintf(err, errlen, "state directory %s too long for a unix socket path", dir);
+	snprintf(g->dir, sizeof(g->dir), "%s", dir);
+	char sdir[PATH_MAX - 16];
+	if (sock_dir(dir, sdir, sizeof(sdir), err, errlen) < 0) {
 		boot_abort(g);
 		return -1;
 	}
+	snprintf(g->uds, sizeof(g->uds), "%s/vsock.sock", sdir);
 	char console[PATH_MAX + 16];
 	snprintf(console, sizeof(console), "%s/console.log", dir);
 	if (g->on_host) {
@@ -206,6 +211,13 @@ int guest_boot(const char *id, const char *dir, const struct spec *s, const stru
 	c.fs[0].tag = GUEST_SHARE_TAG;
 	c.fs[0].dir = g->sh.host;
 	c.n_fs = 1;
+	/* one virtio-net NIC per wired tap (runtime/net/net.h), the guest finds it by MAC */
+	for (unsigned i = 0; net && i < net->n && i < VM_MAX_NET; i++) {
+		c.net[i].tap_fd = net->link[i].tap_fd;
+		memcpy(c.net[i].mac, net->link[i].boot_mac, 6);
+		c.net[i].mtu = net->link[i].mtu;
+		c.n_net = i + 1;
+	}
 	int r = vm_start(&c, &g->vm);
 	if (r < 0) {
 		snprintf(err, errlen, "start VM: %s (see %s/vmm.log)", strerror(-r), dir);
@@ -266,11 +278,7 @@ int guest_create(struct guest *g, const struct spec *s, bool want_stdin, struct 
 {
 	struct guest_shares sh;
 	char *cfg = NULL;
-	char dir[PATH_MAX];
-	snprintf(dir, sizeof(dir), "%s", g->uds);
-	char *slash = strrchr(dir, '/');
-	if (slash)
-		*slash = '\0';
+	const char *dir = g->dir;
 	if (guest_config(s, dir, g->on_host, &sh, &cfg, err, errlen) < 0)
 		return -1;
 	struct ac_stdio want = {.in = want_stdin, .out = true, .err = true};
@@ -286,6 +294,14 @@ int guest_create(struct guest *g, const struct spec *s, bool want_stdin, struct 
 int guest_start(struct guest *g, char *err, size_t errlen)
 {
 	return ac_start(g->ctl, "init") < 0 ? fail_ac(g->ctl, err, errlen) : 0;
+}
+
+int guest_network(struct guest *g, const char *id, const struct proto_net *n, char *err, size_t errlen)
+{
+	if (g->on_host)
+		return 0; /* the harness agent runs in the host's netns: nothing to move */
+	(void)id; /* one container per VM: the agent knows it by its init process, "init" */
+	return ac_network(g->ctl, "init", n) < 0 ? fail_ac(g->ctl, err, errlen) : 0;
 }
 
 int guest_signal(struct guest *g, const char *process, int sig, bool all, char *err, size_t errlen)
@@ -399,5 +415,7 @@ void guest_destroy(struct guest *g)
 	if (g->ctl)
 		ac_close(g->ctl);
 	guest_shares_free(&g->sh);
+	if (g->dir[0])
+		sock_dir_remove(g->dir);
 	free(g);
 }

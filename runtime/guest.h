@@ -12,6 +12,8 @@
 #include "spec.h"
 
 struct guest;
+struct net_state;
+struct proto_net;
 
 /* Host-side ends of a process's streams: write to in, read from out/err; with a tty only
  * tty (bidirectional). -1 when absent. */
@@ -26,11 +28,13 @@ struct guest_exit {
 
 /* Boot the VM for container ID with state directory DIR (VMM sockets go there). */
 int guest_boot(const char *id, const char *dir, const struct spec *s, const struct vm_plan *plan,
-	       struct guest **out, char *err, size_t errlen);
+	       const struct net_state *net, struct guest **out, char *err, size_t errlen);
 /* Create the container (held before exec) and connect its streams. WANT_STDIN: connect stdin. */
 int guest_create(struct guest *g, const struct spec *s, bool want_stdin, struct guest_stdio *io, char *err,
 		 size_t errlen);
 int guest_start(struct guest *g, char *err, size_t errlen);
+/* Configure the container's network in the guest (the agent's "network" op). */
+int guest_network(struct guest *g, const char *id, const struct proto_net *n, char *err, size_t errlen);
 /* PROCESS is "init" or an exec id. */
 int guest_signal(struct guest *g, const char *process, int sig, bool all, char *err, size_t errlen);
 int guest_resize(struct guest *g, const char *process, unsigned rows, unsigned cols);

@@ -2,7 +2,7 @@
 /* config.json as the guest sees it: root.path and the source of every bind mount (directories
  * and files alike) point into the container's one virtio-fs share (GUEST_SHARE_MNT/rootfs,
  * GUEST_SHARE_MNT/mounts/<i>, laid out by fs_share_prepare); a /dev/shm bind becomes a guest
- * tmpfs. */
+ * tmpfs. A relative bind source is relative to the bundle directory, as in runc. */
 #include "guest_config.h"
 
 #include <errno.h>
@@ -88,6 +88,11 @@ void guest_shares_free(struct guest_shares *sh)
 	free(sh->binds);
 	sh->binds = NULL;
 	sh->nbinds = 0;
+	for (size_t i = 0; i < sh->nabs; i++)
+		free(sh->abs[i]);
+	free(sh->abs);
+	sh->abs = NULL;
+	sh->nabs = 0;
 }
 
 /* One mount entry with a rewritten source/type (others copied verbatim). */
@@ -108,6 +113,38 @@ static void gen_mount(yajl_gen g, yajl_val m, const char *src, const char *type)
 	if (type) {
 		gs(g, "type");
 		gs(g, type);
+	}
+	yajl_gen_map_close(g);
+}
+
+/* "linux" for the guest: a network namespace path names the host's netns, which the shim has
+ * joined and wired into the VM (runtime/net/); in the guest the container gets a new netns that
+ * the agent fills with the VM's NICs. */
+static void gen_linux(yajl_gen g, yajl_val lnx)
+{
+	yajl_gen_map_open(g);
+	for (size_t i = 0; i < lnx->u.object.len; i++) {
+		const char *k = lnx->u.object.keys[i];
+		yajl_val v = lnx->u.object.values[i];
+		gs(g, k);
+		if (strcmp(k, "namespaces") || !YAJL_IS_ARRAY(v)) {
+			gen_value(g, v);
+			continue;
+		}
+		yajl_gen_array_open(g);
+		for (size_t j = 0; j < v->u.array.len; j++) {
+			yajl_val e = v->u.array.values[j];
+			const char *type = YAJL_IS_OBJECT(e) ? str_of(e, "type") : NULL;
+			if (!type || strcmp(type, "network")) {
+				gen_value(g, e);
+				continue;
+			}
+			yajl_gen_map_open(g);
+			gs(g, "type");
+			gs(g, "network");
+			yajl_gen_map_close(g);
+		}
+		yajl_gen_array_close(g);
 	}
 	yajl_gen_map_close(g);
 }
@@ -144,7 +181,12 @@ int guest_config(const struct spec *s, const char *dir, bool on_host, struct gue
 			yajl_gen_map_close(g);
 			continue;
 		}
-		if (strcmp(k, "mounts") || !YAJL_IS_ARRAY(v) || on_host) {
+		if (!strcmp(k, "linux") && YAJL_IS_OBJECT(v) && !on_host) {
+			gs(g, k);
+			gen_linux(g, v);
+			continue;
+		}
+		if (strcmp(k, "mounts") || !YAJL_IS_ARRAY(v)) {
 			/* hooks run on the host: the guest agent does not get them */
 			if (strcmp(k, "hooks")) {
 				gs(g, k);
@@ -159,8 +201,37 @@ int guest_config(const struct spec *s, const char *dir, bool on_host, struct gue
 			const char *src = YAJL_IS_OBJECT(m) ? str_of(m, "source") : NULL;
 			const char *dst = YAJL_IS_OBJECT(m) ? str_of(m, "destination") : NULL;
 			struct stat sb;
-			if (!src || !dst || !is_bind(m) || src[0] != '/') {
+			if (!src || !dst || !is_bind(m)) {
 				gen_value(g, m);
+				continue;
+			}
+			if (src[0] != '/') {
+				/* relative to the bundle, as in runc (the guest would take it relative to
+				 * its own root) */
+				if (!s->bundle[0] || s->bundle[0] != '/') {
+					snprintf(err, errlen, "bind mount %s → %s: relative source and no absolute bundle", src,
+						 dst);
+					goto fail;
+				}
+				char *abs = NULL;
+				if (asprintf(&abs, "%s/%s", s->bundle, src) < 0 || !abs) {
+					snprintf(err, errlen, "bind mount %s → %s: out of memory", src, dst);
+					goto fail;
+				}
+				if (!sh->nabs || sh->nabs % 8 == 0) {
+					char **na = realloc(sh->abs, (sh->nabs + 8) * sizeof(*na));
+					if (!na) {
+						free(abs);
+						snprintf(err, errlen, "bind mount %s → %s: out of memory", src, dst);
+						goto fail;
+					}
+					sh->abs = na;
+				}
+				sh->abs[sh->nabs++] = abs;
+				src = abs;
+			}
+			if (on_host) {
+				gen_mount(g, m, src, NULL);
 				continue;
 			}
 			if (stat(src, &sb) < 0) {

@@ -21,6 +21,8 @@ struct guest_shares {
 	char host[PATH_MAX];
 	struct fs_share_bind *binds; /* sources point into the spec: valid while it lives */
 	size_t nbinds;
+	char **abs; /* relative bind sources made absolute (binds[].source may point here) */
+	size_t nabs;
 };
 
 /* Rewrite S's config.json for the guest (see guest_config.c): root.path and the sources of

@@ -39,7 +39,7 @@ static int run_one(const struct hook *h, const char *kind, const char *state_jso
 	}
 	if (pid == 0) {
 		dup2(in[0], STDIN_FILENO);
-		int nul = open("/dev/null", O_WRONLY);
+		int nul = open("/dev/null", O_WRONLY | O_CLOEXEC);
 		/* hooks' stdout must not end up in the container's stdout */
 		if (nul >= 0)
 			dup2(nul, STDOUT_FILENO);

@@ -185,8 +185,25 @@ static int open_log(void)
 	return 0;
 }
 
+/* Started with 0, 1 or 2 closed, the next socket or file would land there and be taken for
+ * stdio (runm exec would send the shim connection as the process's stdin): /dev/null them. */
+static void reserve_stdio(void)
+{
+	for (int fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		int n = open("/dev/null", O_RDWR); /* the lowest free fd: this one */
+		if (n != fd) {
+			if (n >= 0)
+				close(n);
+			_exit(255); /* no stderr to say it on */
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
+	reserve_stdio();
 	log_set_prog("runm");
 	G.argv0 = argv[0];
 	int i = 1;

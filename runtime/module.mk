@@ -1,21 +1,21 @@
 # runm: the runc-compatible CLI and the per-container shim.
 PROGRAMS += runm
 RUNTIME_CORE_SRCS := runtime/args.c runtime/state.c runtime/spec.c runtime/hooks.c runtime/ctl.c \
-	runtime/artifacts.c runtime/backend_choice.c runtime/relay.c runtime/cmd_util.c
+	runtime/artifacts.c runtime/backend_choice.c runtime/relay.c runtime/cmd_util.c runtime/sockdir.c
 RUNTIME_CMD_SRCS := $(sort $(wildcard runtime/cmd_*.c))
 runm_SRCS = runtime/main.c $(RUNTIME_CORE_SRCS) $(RUNTIME_CMD_SRCS) runtime/shim.c runtime/guest.c runtime/guest_config.c \
-	$(FS_SHARE_SRCS) $(AGENTCLIENT_SRCS) $(BACKEND_SRCS) $(PROTO_SRCS) $(COMMON_SRCS)
-runm_LIBS := -lyajl
+	$(NET_SRCS) $(FS_SHARE_SRCS) $(AGENTCLIENT_SRCS) $(BACKEND_SRCS) $(PROTO_SRCS) $(COMMON_SRCS)
+runm_LIBS = -lyajl $(NL_LIBS)
 
 # Unit tests: argument parsing, signals, ids, state files, spec validation, VM sizing.
 UNIT_TESTS += test_runtime
 test_runtime_SRCS = tests/unit/test_runtime.c runtime/args.c runtime/state.c runtime/spec.c \
 	runtime/artifacts.c runtime/backend_choice.c runtime/guest_config.c $(FS_SHARE_SRCS) $(BACKEND_SRCS) \
-	$(COMMON_SRCS)
+	$(PROTO_SRCS) $(COMMON_SRCS)
 test_runtime_LIBS := -lyajl
 
 # Fuzz the state.json and config.json parsers (both read files an attacker may write).
 FUZZERS += fuzz_runtime_spec
 fuzz_runtime_spec_SRCS = tests/fuzz/fuzz_runtime_spec.c runtime/state.c runtime/spec.c runtime/args.c \
-	runtime/backend_choice.c runtime/artifacts.c $(BACKEND_SRCS) $(COMMON_SRCS)
+	runtime/backend_choice.c runtime/artifacts.c $(MOUNTS_SRCS) $(BACKEND_SRCS) $(PROTO_SRCS) $(COMMON_SRCS)
 fuzz_runtime_spec_LIBS := -lyajl

@@ -26,11 +26,12 @@
 #include "guest.h"
 #include "hooks.h"
 #include "log.h"
+#include "net/net.h"
 #include "relay.h"
 #include "shim.h"
 #include "spec.h"
 
-#define MAX_EXECS 32
+#define MAX_EXECS RELAY_MAX_EXECS /* relay.h sizes its slots for these */
 
 struct execp {
 	bool used;
@@ -54,6 +55,7 @@ struct shim {
 	int tty_slave; /* host pty slave for the init's terminal, -1 without */
 	bool init_exited;
 	int init_status;
+	struct net_state net;
 };
 
 static long long mono_ms(void)
@@ -189,8 +191,12 @@ static void handle_exec(struct shim *s, int conn, yajl_val req, int *fds, int nf
 	bool tty = ttyv && YAJL_IS_TRUE(ttyv);
 	const char *proc = strstr(ctl_last_request, "\"process\":");
 	int slot = new_exec_slot(s);
-	if (!idv || !proc || nfds != (tty ? 1 : 3) || slot < 0) {
-		reply_err(conn, slot < 0 ? "exec: too many exec processes" : "exec: malformed request");
+	if (slot < 0 || relay_room(&s->rs) < RELAY_PER_PROCESS) {
+		reply_err(conn, "exec: too many exec processes (at most " RELAY_STR(RELAY_MAX_EXECS) " at once)");
+		goto fail;
+	}
+	if (!idv || !proc || nfds != (tty ? 1 : 3)) {
+		reply_err(conn, "exec: malformed request");
 		goto fail;
 	}
 	/* process is the last member of the request object: take the text verbatim */
@@ -209,20 +215,35 @@ static void handle_exec(struct shim *s, int conn, yajl_val req, int *fds, int nf
 	e->conn = conn;
 	e->nfds = nfds;
 	memcpy(e->fds, fds, sizeof(int) * (size_t)nfds);
+	int k0, k1, k2 = -2;
 	if (tty) {
-		relay_add(&s->rs, fds[0], io.tty, slot, false, false);
-		int k = relay_add(&s->rs, io.tty, fds[0], slot, true, false);
-		if (k >= 0)
-			s->rs.r[k].output = true;
+		k0 = relay_add(&s->rs, fds[0], io.tty, slot, false, false);
+		k1 = relay_add(&s->rs, io.tty, fds[0], slot, true, false);
 	} else {
-		relay_add(&s->rs, fds[0], io.in, slot, false, true);
-		int k = relay_add(&s->rs, io.out, fds[1], slot, true, false);
-		if (k >= 0)
-			s->rs.r[k].output = true;
-		k = relay_add(&s->rs, io.err, fds[2], slot, true, false);
-		if (k >= 0)
-			s->rs.r[k].output = true;
+		k0 = relay_add(&s->rs, fds[0], io.in, slot, false, true);
+		k1 = relay_add(&s->rs, io.out, fds[1], slot, true, false);
+		k2 = relay_add(&s->rs, io.err, fds[2], slot, true, false);
 	}
+	if (k0 == -1 || k1 < 0 || k2 == -1) {
+		/* started but cannot be relayed: never run it with its output dropped */
+		guest_signal(s->g, e->id, SIGKILL, false, err, sizeof(err));
+		reply_err(conn, "exec: cannot relay the process's stdio (out of memory)");
+		relay_close_owner(&s->rs, slot);
+		/* the guest streams no relay took over */
+		if (tty && k1 < 0)
+			close(io.tty);
+		if (!tty && k0 < 0 && io.in >= 0)
+			close(io.in);
+		if (!tty && k1 < 0 && io.out >= 0)
+			close(io.out);
+		if (!tty && k2 < 0 && io.err >= 0)
+			close(io.err);
+		memset(e, 0, sizeof(*e));
+		goto fail;
+	}
+	s->rs.r[k1].output = true;
+	if (k2 >= 0)
+		s->rs.r[k2].output = true;
 	reply(conn, "{\"ok\":true,\"started\":true}");
 	return;
 fail:
@@ -232,6 +253,23 @@ fail:
 }
 
 const char *ctl_last_request;
+
+/* At start: an engine that attached the network between create and start (Docker >= 26,
+ * podman --userns) gets it wired onto the spare NIC and configured in the guest now. */
+static int late_network(struct shim *s, char *err, size_t errlen)
+{
+	bool changed = false;
+	if (net_late(&s->net, &changed, err, errlen) < 0)
+		return -1;
+	if (!changed)
+		return 0;
+	int r = net_record(&s->net, s->dir);
+	if (r < 0) {
+		snprintf(err, errlen, "record the network in the state directory: %s", strerror(-r));
+		return -1;
+	}
+	return guest_network(s->g, s->id, &s->net.cfg, err, errlen);
+}
 
 static void handle_conn(struct shim *s, int conn)
 {
@@ -270,7 +308,7 @@ static void handle_conn(struct shim *s, int conn)
 			int hr = js ? run_hooks(&s->spec, HOOK_START_CONTAINER, js, true) : -1;
 			if (hr < 0) {
 				reply_err(conn, "startContainer hook failed");
-			} else if (guest_start(s->g, err, sizeof(err)) < 0) {
+			} else if (late_network(s, err, sizeof(err)) < 0 || guest_start(s->g, err, sizeof(err)) < 0) {
 				reply_err(conn, err);
 			} else {
 				save_state(s, "running");
@@ -385,12 +423,29 @@ static void forwarded_set(sigset_t *set)
 		sigaddset(set, sig);
 }
 
+/* The state the hooks and `runm state` see: the shim's pid (+ start time) is the container's. */
+static void fill_state(struct shim *s, const struct shim_args *a)
+{
+	s->st = (struct cstate){.exit_status = -1, .pid = getpid()};
+	snprintf(s->st.id, sizeof(s->st.id), "%s", a->id);
+	snprintf(s->st.bundle, sizeof(s->st.bundle), "%s", a->bundle);
+	snprintf(s->st.status, sizeof(s->st.status), "creating");
+	memcpy(s->st.rootfs, s->spec.rootfs, sizeof(s->st.rootfs));
+	rfc3339_now(s->st.created, sizeof(s->st.created));
+	proc_start_time(getpid(), &s->st.start_time);
+	for (int i = 0; i < s->spec.nann && i < MAX_ANNOTATIONS; i++) {
+		s->st.ann_key[i] = strdup(s->spec.ann_key[i]);
+		s->st.ann_val[i] = strdup(s->spec.ann_val[i]);
+		s->st.nann = i + 1;
+	}
+}
+
 int shim_main(const struct shim_args *a)
 {
 	struct shim S = {.id = a->id, .lsock = -1, .sfd = -1, .tty_slave = -1};
 	struct shim *s = &S;
 	char err[1024];
-	int rc = 1, master = -1;
+	int rc = 1, master = -1, wr;
 	sigset_t fwd;
 	forwarded_set(&fwd);
 	sigprocmask(SIG_BLOCK, &fwd, NULL);
@@ -408,12 +463,38 @@ int shim_main(const struct shim_args *a)
 		log_errno(errno, "listen on %s/%s", s->dir, CTL_SOCK);
 		goto fail;
 	}
-	if (guest_boot(a->id, s->dir, &s->spec, &plan, &s->g, err, sizeof(err)) < 0) {
+	/* The netns first: prestart/createRuntime hooks (Docker's libnetwork-setkey, CNI run by
+	 * nerdctl) configure /proc/<our pid>/ns/net, and their interfaces must reach the VM. */
+	if (net_enter(&s->spec, &s->net, err, sizeof(err)) < 0) {
+		log_error("create %s: %s", a->id, err);
+		goto fail;
+	}
+	fill_state(s, a);
+	char *js = state_to_json(&s->st, false, true);
+	if (!js || run_hooks(&s->spec, HOOK_PRESTART, js, true) < 0 ||
+	    run_hooks(&s->spec, HOOK_CREATE_RUNTIME, js, true) < 0) {
+		free(js);
+		goto fail;
+	}
+	free(js);
+	if (net_wire(&s->net, err, sizeof(err)) < 0) {
+		log_error("create %s: %s", a->id, err);
+		goto fail;
+	}
+	if ((wr = net_record(&s->net, s->dir)) < 0) {
+		log_errno(-wr, "create %s: record the network in %s", a->id, s->dir);
+		goto fail;
+	}
+	if (guest_boot(a->id, s->dir, &s->spec, &plan, &s->net, &s->g, err, sizeof(err)) < 0) {
 		log_error("create %s: boot microVM (%s): %s", a->id, plan.backend, err);
 		goto fail;
 	}
 	struct guest_stdio io = {-1, -1, -1, -1};
 	if (guest_create(s->g, &s->spec, true, &io, err, sizeof(err)) < 0) {
+		log_error("create %s: %s", a->id, err);
+		goto fail;
+	}
+	if (s->net.cfg.nifaces && guest_network(s->g, a->id, &s->net.cfg, err, sizeof(err)) < 0) {
 		log_error("create %s: %s", a->id, err);
 		goto fail;
 	}
@@ -439,23 +520,9 @@ int shim_main(const struct shim_args *a)
 		if (k >= 0)
 			s->rs.r[k].output = true;
 	}
-	/* state: created; the shim's pid (+ start time) is the container's pid */
-	s->st = (struct cstate){.exit_status = -1, .pid = getpid()};
-	snprintf(s->st.id, sizeof(s->st.id), "%s", a->id);
-	snprintf(s->st.bundle, sizeof(s->st.bundle), "%s", a->bundle);
-	memcpy(s->st.rootfs, s->spec.rootfs, sizeof(s->st.rootfs));
-	rfc3339_now(s->st.created, sizeof(s->st.created));
-	proc_start_time(getpid(), &s->st.start_time);
-	for (int i = 0; i < s->spec.nann && i < MAX_ANNOTATIONS; i++) {
-		s->st.ann_key[i] = strdup(s->spec.ann_key[i]);
-		s->st.ann_val[i] = strdup(s->spec.ann_val[i]);
-		s->st.nann = i + 1;
-	}
 	save_state(s, "created");
-	char *js = state_to_json(&s->st, false, true);
-	if (!js || run_hooks(&s->spec, HOOK_PRESTART, js, true) < 0 ||
-	    run_hooks(&s->spec, HOOK_CREATE_RUNTIME, js, true) < 0 ||
-	    run_hooks(&s->spec, HOOK_CREATE_CONTAINER, js, true) < 0) {
+	js = state_to_json(&s->st, false, true);
+	if (!js || run_hooks(&s->spec, HOOK_CREATE_CONTAINER, js, true) < 0) {
 		free(js);
 		goto fail;
 	}
@@ -481,13 +548,13 @@ int shim_main(const struct shim_args *a)
 	/* --- event loop ------------------------------------------------------------------------- */
 	long long exit_deadline = 0;
 	for (;;) {
-		struct pollfd pfd[RELAY_MAX + 4];
-		int idx[RELAY_MAX];
+		struct pollfd pfd[RELAY_MAX_POLLFDS + 4];
+		int idx[RELAY_MAX_POLLFDS];
 		int n = 0;
 		pfd[n++] = (struct pollfd){.fd = s->lsock, .events = POLLIN};
 		pfd[n++] = (struct pollfd){.fd = s->sfd, .events = POLLIN};
 		pfd[n++] = (struct pollfd){.fd = guest_event_fd(s->g), .events = POLLIN};
-		int nr = relay_pollfds(&s->rs, pfd + n, idx, RELAY_MAX);
+		int nr = relay_pollfds(&s->rs, pfd + n, idx, RELAY_MAX_POLLFDS);
 		int timeout = -1;
 		if (s->init_exited) {
 			if (relay_count(&s->rs, 0) == 0 || mono_ms() >= exit_deadline)
@@ -565,6 +632,8 @@ fail:
 	s->g = NULL;
 	rc = 1;
 out:
+	net_release(&s->net);
+	net_record(&s->net, s->dir);
 	if (s->lsock >= 0) {
 		close(s->lsock);
 		int dfd = open(s->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);

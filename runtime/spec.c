@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "proto/proto.h"
 
 const char *const HOOK_NAMES[HOOK_KINDS] = {"prestart",        "createRuntime", "createContainer",
 					    "startContainer", "poststart",     "poststop"};
@@ -105,17 +106,12 @@ static int parse_hooks(struct spec *s, char *err, size_t errlen)
 
 int spec_parse(const char *json, const char *bundle, struct spec *s, char *err, size_t errlen)
 {
-	char perr[256] = "";
 	memset(s, 0, sizeof(*s));
-	s->root = yajl_tree_parse(json, perr, sizeof(perr));
-	if (!s->root) {
-		/* yajl's message spans lines; keep the first */
-		char *nl = strchr(perr, '\n');
-		if (nl)
-			*nl = '\0';
-		snprintf(err, errlen, "invalid JSON: %s", perr[0] ? perr : "parse error");
+	/* the protocol's parser: bounded nesting (yajl frees trees recursively: a config.json
+	 * nested a million levels deep crashed runm), no NUL bytes, a one-line error */
+	s->root = proto_tree_parse(json, strlen(json), err, errlen);
+	if (!s->root)
 		return -1;
-	}
 	if (!YAJL_IS_OBJECT(s->root)) {
 		snprintf(err, errlen, "top level must be a JSON object");
 		return -1;
@@ -168,6 +164,11 @@ int spec_parse(const char *json, const char *bundle, struct spec *s, char *err, 
 			    : snprintf(s->rootfs, sizeof(s->rootfs), "%s/%s", bundle, r);
 	if (n < 0 || (size_t)n >= sizeof(s->rootfs)) {
 		snprintf(err, errlen, "root.path too long");
+		return -1;
+	}
+	n = snprintf(s->bundle, sizeof(s->bundle), "%s", bundle ? bundle : "");
+	if (n < 0 || (size_t)n >= sizeof(s->bundle)) {
+		snprintf(err, errlen, "bundle path too long");
 		return -1;
 	}
 	yajl_val ro = yajl_tree_get(s->root, pro, yajl_t_any);

@@ -31,6 +31,7 @@ struct spec {
 	yajl_val root;
 	bool terminal;
 	char rootfs[PATH_MAX];
+	char bundle[PATH_MAX]; /* relative bind sources are relative to it, as in runc */
 	bool readonly;
 	const char *hostname;
 	int nann;

@@ -15,6 +15,8 @@
 #include <yajl/yajl_tree.h>
 
 #include "log.h"
+#include "mounts.h"
+#include "proto/proto.h"
 #include "runm.h"
 #include "version.h"
 
@@ -138,7 +140,7 @@ int state_parse(const char *json, struct cstate *st, char *err, size_t errlen)
 {
 	memset(st, 0, sizeof(*st));
 	st->exit_status = -1;
-	yajl_val root = yajl_tree_parse(json, err, errlen);
+	yajl_val root = proto_tree_parse(json, strlen(json), err, errlen); /* bounded nesting */
 	if (!root)
 		return -EINVAL;
 	if (!YAJL_IS_OBJECT(root)) {
@@ -354,39 +356,73 @@ int state_lock(const char *dir, bool exclusive)
 	return fd;
 }
 
-static int rm_rf_at(int dfd, const char *name)
+int rm_rf(const char *path)
 {
-	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOTDIR || errno == ELOOP) {
-			if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT)
-				return -errno;
-			return 0;
-		}
-		return errno == ENOENT ? 0 : -errno;
-	}
-	DIR *d = fdopendir(fd);
-	if (!d) {
-		int e = errno;
-		close(fd);
-		return -e;
-	}
-	int r = 0;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		int rr = rm_rf_at(dirfd(d), de->d_name);
-		if (rr < 0)
-			r = rr;
-	}
-	closedir(d);
-	if (unlinkat(dfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-		r = -errno;
+	char buf[PATH_MAX], err[PATH_MAX + 128];
+	if ((size_t)snprintf(buf, sizeof(buf), "%s", path) >= sizeof(buf))
+		return -ENAMETOOLONG;
+	size_t l = strlen(buf);
+	while (l > 1 && buf[l - 1] == '/')
+		buf[--l] = '\0';
+	char *slash = strrchr(buf, '/');
+	const char *parent = slash ? (slash == buf ? "/" : buf) : ".", *name = slash ? slash + 1 : buf;
+	if (slash && slash != buf)
+		*slash = '\0';
+	int dfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	int r = remove_tree_nox(dfd, name, err, sizeof(err));
+	close(dfd);
+	if (r < 0)
+		log_error("remove %s: %s", path, err);
 	return r;
 }
 
-int rm_rf(const char *dir)
+int state_dir_remove(const char *dir)
 {
-	return rm_rf_at(AT_FDCWD, dir);
+	char expect[PATH_MAX], err[PATH_MAX + 128], canon[PATH_MAX], root[PATH_MAX];
+	const char *slash = strrchr(dir, '/'), *id = slash ? slash + 1 : "";
+	/* only ever <root>/<id>: nothing outside runm's own state directory */
+	if (!valid_id(id) || state_dir(id, expect, sizeof(expect)) < 0 || strcmp(expect, dir)) {
+		log_error("refusing to remove %s: not a container directory under --root %s", dir, G.root);
+		return -EPERM;
+	}
+	int rfd = open(G.root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rfd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		log_errno(errno, "open state root %s", G.root);
+		return -1;
+	}
+	struct stat st;
+	if (fstatat(rfd, id, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		int e = errno;
+		close(rfd);
+		if (e == ENOENT)
+			return 0;
+		log_errno(e, "stat %s", dir);
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		close(rfd);
+		log_error("refusing to remove %s: %s", dir, S_ISLNK(st.st_mode) ? "a symbolic link" : "not a directory");
+		return -EPERM;
+	}
+	/* mountinfo lists real paths: the root canonical, the id (not a symlink) as it is */
+	int r = -1;
+	errno = 0;
+	if (!realpath(G.root, root) ||
+	    (size_t)snprintf(canon, sizeof(canon), "%s/%s", strcmp(root, "/") ? root : "", id) >= sizeof(canon)) {
+		log_errno(errno ? errno : ENAMETOOLONG, "resolve state root %s", G.root);
+		goto out;
+	}
+	if (unmount_tree(canon, err, sizeof(err)) < 0)
+		log_error("container state %s: %s; what is still mounted stays", dir, err);
+	/* whatever stays mounted is left in place, never deleted through */
+	r = remove_tree_nox(rfd, id, err, sizeof(err));
+	if (r < 0)
+		log_error("remove container state %s/: %s", G.root, err);
+out:
+	close(rfd);
+	return r < 0 ? -1 : 0;
 }

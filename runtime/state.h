@@ -48,8 +48,14 @@ int proc_start_time(pid_t pid, unsigned long long *out);
 int parse_stat_starttime(const char *line, unsigned long long *out);
 /* flock the container directory; returns the fd (close to unlock) or -1 with errno. */
 int state_lock(const char *dir, bool exclusive);
-/* Remove DIR and everything below it (no symlink following, unmounting nothing). */
-int rm_rf(const char *dir);
+/* Remove PATH and everything below it: no symlink is followed, no mount is unmounted,
+ * descended into or removed (common/mounts.h remove_tree_nox); failures logged. 0 or -errno. */
+int rm_rf(const char *path);
+/* The one teardown of a container's state directory DIR (create's error path, delete,
+ * delete --force): refuses anything but <root>/<valid id> (and a symlink there), unmounts
+ * everything at or below it (unmount_tree), then removes what is provably not a mount.
+ * A missing DIR is fine. 0, or -1 with the reason logged (a mount that stays is kept). */
+int state_dir_remove(const char *dir);
 /* Now as RFC 3339 nano UTC. */
 void rfc3339_now(char *out, size_t cap);
 /* Create <root> (mode 0711) if missing. */

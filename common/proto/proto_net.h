@@ -5,13 +5,18 @@
  *
  * Request: {"id":N,"op":"network","container":"<id>","interfaces":[...],"routes":[...],
  *           "neighbors":[...]}
+ *   container: the id the container's init was created with (create's "process"; "init").
+ *   interfaces (required, may be empty), routes and neighbors (optional).
  *   interface: {"name":"eth0","match_mac":"02:..","mac":"9a:..","mtu":1500,
  *               "addresses":["10.88.0.2/16","fd00::2/64"]}
  *     match_mac: the MAC the guest NIC was booted with (how the agent finds it);
- *     mac:       the MAC it must carry (the host veth's), may equal match_mac.
+ *     mac:       the MAC it must carry (the host veth's); optional, default match_mac;
+ *     mtu:       optional, 0/absent: unchanged; addresses: optional.
  *   route:     {"dst":"0.0.0.0/0","gateway":"10.88.0.1","dev":"eth0","src":"...","metric":N,
- *               "scope":"universe"|"link"|"host"}   (dst, dev required; others optional)
- *   neighbor:  {"ip":"10.88.0.1","mac":"aa:..","dev":"eth0"}
+ *               "scope":"universe"|"link"|"host"}   (dst, dev required; others optional;
+ *               dst without bits beyond its prefix; scope default: link without a gateway,
+ *               universe with one; dev may be "lo")
+ *   neighbor:  {"ip":"10.88.0.1","mac":"aa:..","dev":"eth0"}   (dev: one of the interfaces)
  * Response: {"id":N,"ok":true} or an error naming the interface and what failed.
  *
  * The host builds it from the netns (runtime/net/), the agent applies it (agent/net.c):

@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proto/proto_net.h"
+
 #define RELAY_BUF (256 * 1024)
 
 struct agentclient {
@@ -347,6 +349,15 @@ int ac_update(struct agentclient *ac, const struct proto_resources *res)
 	struct proto_gen pg;
 	uint64_t id = begin(ac, &pg, "update");
 	proto_gen_resources(&pg, "resources", res);
+	return simple(ac, &pg, id);
+}
+
+int ac_network(struct agentclient *ac, const char *container, const struct proto_net *n)
+{
+	struct proto_gen pg;
+	uint64_t id = begin(ac, &pg, "network");
+	proto_gen_str(&pg, "container", container);
+	proto_gen_net(&pg, n);
 	return simple(ac, &pg, id);
 }
 

@@ -77,6 +77,13 @@ int ac_resize(struct agentclient *ac, const char *id, unsigned rows, unsigned co
 int ac_pause(struct agentclient *ac, bool pause);
 /* New cgroup limits for the container (op "update"): the members of RES that are set. */
 int ac_update(struct agentclient *ac, const struct proto_resources *res);
+/* Network of the container whose init was created as CONTAINER (the shim's "init"): the NICs
+ * the VM was booted with (found by match_mac) become N's interfaces in the container's netns,
+ * with N's addresses, routes and neighbours (op "network", proto_net.h).  Idempotent: a second
+ * call with the same or more interfaces succeeds.  -1 with the agent's reason in ac_error()
+ * ("network: eth0: add address fd00::2/64: Permission denied"). */
+struct proto_net;
+int ac_network(struct agentclient *ac, const char *container, const struct proto_net *n);
 /* The container's processes (guest pids, sorted, with command lines): *procs malloc'd. */
 int ac_ps(struct agentclient *ac, struct proto_ps_entry **procs, size_t *n);
 /* Blocks until ID exited and its stdout/stderr/tty were drained to EOF. */

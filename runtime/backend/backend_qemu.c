@@ -292,14 +292,16 @@ int vm_start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 			log_errno(-r, "start %s: duplicate tap fd %d", what, c->net[i].tap_fd);
 			goto out;
 		}
-		/* the socket goes next to vmm.log (the run directory) */
+		/* the socket goes next to the vsock socket (its directory was chosen to fit sun_path:
+		 * runtime/sockdir.h), else next to vmm.log (the run directory) */
 		char sock[128];
-		size_t dl = strlen(v->log_path) - strlen("vmm.log");
-		int w = snprintf(sock, sizeof(sock), "%.*snet%u.sock", (int)dl, v->log_path, i);
+		const char *base = c->vsock_uds ? c->vsock_uds : v->log_path;
+		size_t dl = (size_t)(strrchr(base, '/') ? strrchr(base, '/') + 1 - base : 0);
+		int w = snprintf(sock, sizeof(sock), "%.*snet%u.sock", (int)dl, base, i);
 		r = w < 0 || (size_t)w >= sizeof(((struct sockaddr_un *)0)->sun_path) ? -ENAMETOOLONG : 0;
 		if (r < 0)
 			log_error("start %s: socket path %.*snet%u.sock: longer than %zu bytes", what,
-				  (int)dl, v->log_path, i, sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+				  (int)dl, base, i, sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
 		if (r == 0)
 			r = vm_net_options(&c->net[i], tfd, opts, sizeof(opts), mac);
 		if (r == 0) {

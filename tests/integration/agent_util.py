@@ -56,9 +56,10 @@ def recv_frame(s):
 
 
 class Agent:
-    def __init__(self, binary, workdir):
+    def __init__(self, binary, workdir, prefix=()):
+        """PREFIX: a command the agent runs under (e.g. ["unshare", "--net"])."""
         self.sock = pathlib.Path(workdir) / "agent.sock"
-        self.proc = subprocess.Popen([str(binary), "--listen-unix", str(self.sock)],
+        self.proc = subprocess.Popen(list(prefix) + [str(binary), "--listen-unix", str(self.sock)],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE)
         self.ctl = connect(self.sock, CONTROL_PORT)

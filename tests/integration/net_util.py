@@ -1,139 +1,142 @@
-"""Helpers for the virtio-net tests: a throw-away network namespace with a tap, a peer server in
-it (HTTP download/upload), and a launcher that opens the tap inside the namespace and executes a
-program with the tap fd, as runm's shim hands it to the backend."""
-import hashlib
-import os
-import random
+"""Network fixtures for runm's networking tests: namespaces with veth pairs, a peer HTTP server."""
+import json
+import pathlib
 import subprocess
 import sys
-import textwrap
 import time
+import uuid
 
-TUNSETIFF = 0x400454CA
-IFF_TAP, IFF_NO_PI, IFF_VNET_HDR = 0x0002, 0x1000, 0x4000
+SERVER = r'''
+import hashlib, http.server, socketserver, sys
+BLOB = bytes((i * 7 + (i >> 8)) & 0xff for i in range(1 << 20)) * int(sys.argv[2])
+class H(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a):
+        pass
+    def do_GET(self):
+        body = BLOB if self.path == "/blob" else b"hello from the peer\n"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def do_POST(self):
+        n = int(self.headers["Content-Length"])
+        h = hashlib.sha256()
+        while n:
+            b = self.rfile.read(min(n, 1 << 16))
+            if not b:
+                break
+            h.update(b)
+            n -= len(b)
+        body = (h.hexdigest() + "\n").encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    allow_reuse_address = True
+    address_family = __import__("socket").AF_INET6 if ":" in sys.argv[1] else __import__("socket").AF_INET
+S((sys.argv[1], int(sys.argv[3])), H).serve_forever()
+'''
 
-HOST_IP, GUEST_IP = "10.77.0.1", "10.77.0.2"
+
+def blob_sha256(mib):
+    import hashlib
+    one = bytes((i * 7 + (i >> 8)) & 0xff for i in range(1 << 20))
+    h = hashlib.sha256()
+    for _ in range(mib):
+        h.update(one)
+    return h.hexdigest()
 
 
-def blob(size, seed):
-    """Deterministic pseudo-random bytes."""
-    return random.Random(seed).randbytes(size)
-
-
-def sha256(data):
-    return hashlib.sha256(data).hexdigest()
-
-
-def ip(*args, ns=None, check=True):
-    cmd = (["ip", "netns", "exec", ns] if ns else []) + ["ip"] + [str(a) for a in args]
-    return subprocess.run(cmd, capture_output=True, text=True, check=check)
+def sh(*args, check=True):
+    r = subprocess.run(list(args), capture_output=True, text=True)
+    if check and r.returncode != 0:
+        raise AssertionError(f"{' '.join(args)}: {r.stderr.strip()}")
+    return r
 
 
 class Netns:
-    """`ip netns add runm-t-<random>` with a vnet_hdr tap `rt0` holding HOST_IP; removed on close."""
+    """A container netns (`ns`) wired to a peer netns (`peer`) by veth pairs."""
 
-    def __init__(self, mtu=1500, tap="rt0"):
-        self.name = f"runm-t-{os.getpid()}-{random.randrange(1 << 30):x}"
-        self.tap = tap
-        subprocess.run(["ip", "netns", "add", self.name], check=True)
-        self.procs = []
-        try:
-            ip("link", "set", "lo", "up", ns=self.name)
-            ip("tuntap", "add", "dev", tap, "mode", "tap", "vnet_hdr", ns=self.name)
-            ip("link", "set", tap, "mtu", mtu, ns=self.name)
-            ip("addr", "add", f"{HOST_IP}/24", "dev", tap, ns=self.name)
-            ip("link", "set", tap, "up", ns=self.name)
-        except Exception:
-            self.close()
-            raise
+    def __init__(self):
+        tag = uuid.uuid4().hex[:6]
+        self.ns = f"runm-c-{tag}"
+        self.peer = f"runm-p-{tag}"
+        self.servers = []
+        sh("ip", "netns", "add", self.ns)
+        sh("ip", "netns", "add", self.peer)
+        sh("ip", "-n", self.peer, "link", "set", "lo", "up")
 
-    def popen(self, cmd, **kw):
-        p = subprocess.Popen(["ip", "netns", "exec", self.name] + [str(c) for c in cmd], **kw)
-        self.procs.append(p)
-        return p
+    @property
+    def path(self):
+        return f"/run/netns/{self.ns}"
+
+    def veth(self, inside, outside, v4, v6=None, mtu=1500, gateway=True, mac=None):
+        """veth `inside` (in the container netns, addresses v4/v6 '.2') ↔ `outside` in the peer
+        ('.1'); v4 like '172.30.5' (a /24), v6 like 'fd00:5' (a /64)."""
+        sh("ip", "-n", self.peer, "link", "add", outside, "mtu", str(mtu), "type", "veth", "peer", "name",
+           inside, "netns", self.ns, "mtu", str(mtu))
+        if mac:
+            sh("ip", "-n", self.ns, "link", "set", inside, "address", mac)
+        sh("ip", "-n", self.peer, "addr", "add", f"{v4}.1/24", "dev", outside)
+        sh("ip", "-n", self.ns, "addr", "add", f"{v4}.2/24", "dev", inside)
+        if v6:
+            sh("ip", "-n", self.peer, "addr", "add", f"{v6}::1/64", "dev", outside, "nodad")
+            sh("ip", "-n", self.ns, "addr", "add", f"{v6}::2/64", "dev", inside, "nodad")
+        sh("ip", "-n", self.peer, "link", "set", outside, "up")
+        sh("ip", "-n", self.ns, "link", "set", inside, "up")
+        if gateway:
+            sh("ip", "-n", self.ns, "route", "add", "default", "via", f"{v4}.1")
+            if v6:
+                sh("ip", "-n", self.ns, "-6", "route", "add", "default", "via", f"{v6}::1")
+        return sh("ip", "-n", self.ns, "-j", "link", "show", inside).stdout
+
+    def link_json(self, name):
+        return json.loads(sh("ip", "-n", self.ns, "-j", "link", "show", name).stdout)[0]
+
+    def serve(self, addr, port, blob_mib=1):
+        p = subprocess.Popen(["ip", "netns", "exec", self.peer, sys.executable, "-c", SERVER, addr,
+                              str(blob_mib), str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.servers.append(p)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            r = sh("ip", "netns", "exec", self.peer, "ss", "-Hltn", f"sport = :{port}", check=False)
+            if r.stdout.strip():
+                return p
+            time.sleep(0.05)
+        raise AssertionError(f"peer server on {addr}:{port} did not start: {p.stderr.read()}")
+
+    def leftovers(self):
+        """runm's traces in the container netns: taps and ingress qdiscs."""
+        links = json.loads(sh("ip", "-n", self.ns, "-j", "link", "show").stdout)
+        taps = [l["ifname"] for l in links if l["ifname"].endswith("_runm")]
+        qd = sh("tc", "-n", self.ns, "qdisc", "show").stdout
+        return taps, [l for l in qd.splitlines() if "ingress" in l]
 
     def close(self):
-        for p in self.procs:
-            if p.poll() is None:
-                p.kill()
+        for p in self.servers:
+            p.kill()
             p.wait()
-        ip("link", "del", self.tap, ns=self.name, check=False)
-        subprocess.run(["ip", "netns", "del", self.name], capture_output=True)
+        sh("ip", "netns", "del", self.ns, check=False)
+        sh("ip", "netns", "del", self.peer, check=False)
 
 
-# Runs inside the namespace: serves GET /hello, GET /big (the download blob) and POST /upload
-# (answers "GOT <len> <sha256>"), prints READY, then one line per upload received.
-PEER = textwrap.dedent("""
-    import hashlib, http.server, random, sys
-    big = random.Random(int(sys.argv[2])).randbytes(int(sys.argv[3]))
-    class H(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.0"
-        def log_message(self, *a):
-            pass
-        def reply(self, body):
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-        def do_GET(self):
-            if self.path == "/hello":
-                self.reply(b"hello over virtio-net\\n")
-            elif self.path == "/big":
-                self.reply(big)
-            else:
-                self.send_error(404)
-        def do_POST(self):
-            n = int(self.headers["Content-Length"])
-            data = b""
-            while len(data) < n:
-                chunk = self.rfile.read(n - len(data))
-                if not chunk:
-                    break
-                data += chunk
-            line = f"GOT {len(data)} {hashlib.sha256(data).hexdigest()}"
-            print(line, flush=True)
-            self.reply(line.encode() + b"\\n")
-    srv = http.server.ThreadingHTTPServer((sys.argv[1], 8080), H)
-    print("READY", flush=True)
-    srv.serve_forever()
-""")
+def set_netns(bundle, path=None, present=True):
+    """Point the bundle's network namespace entry at PATH (None: a new netns; present=False: no
+    entry, i.e. the host network)."""
+    cfg_path = pathlib.Path(bundle) / "config.json"
+    cfg = json.loads(cfg_path.read_text())
+    nss = [n for n in cfg["linux"]["namespaces"] if n["type"] != "network"]
+    if present:
+        nss.append({"type": "network", "path": path} if path else {"type": "network"})
+    cfg["linux"]["namespaces"] = nss
+    cfg_path.write_text(json.dumps(cfg))
 
 
-def start_peer(ns, seed, size):
-    p = ns.popen([sys.executable, "-c", PEER, HOST_IP, seed, size], stdout=subprocess.PIPE, text=True)
-    line = p.stdout.readline()
-    assert line.strip() == "READY", f"peer server did not start: {line!r}"
-    return p
-
-
-TAP_FD = 10  # where the launcher puts the tap (config files can name it)
-
-# Runs inside the namespace: opens the tap (IFF_TAP|IFF_NO_PI|IFF_VNET_HDR) on fd TAP_FD, then
-# executes argv with "{fd}" replaced by that number; the program inherits the tap.
-LAUNCH = textwrap.dedent(f"""
-    import fcntl, os, struct, sys
-    fd = os.open("/dev/net/tun", os.O_RDWR)
-    fcntl.ioctl(fd, {TUNSETIFF}, struct.pack("16sH", sys.argv[1].encode(), {IFF_TAP | IFF_NO_PI | IFF_VNET_HDR}))
-    if fd != {TAP_FD}:
-        os.dup2(fd, {TAP_FD})
-        os.close(fd)
-    os.set_inheritable({TAP_FD}, True)
-    args = [a.replace("{{fd}}", "{TAP_FD}") for a in sys.argv[2:]]
-    os.execv(args[0], args)
-""")
-
-
-def launch_with_tap(ns, argv, **kw):
-    """Run argv in ns with the tap open on an inherited fd ("{fd}" in argv names it)."""
-    return ns.popen([sys.executable, "-c", LAUNCH, ns.tap] + [str(a) for a in argv], **kw)
-
-
-def wait_line(path, text, timeout, proc=None):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists() and text in path.read_text(errors="replace"):
-            return True
-        if proc is not None and proc.poll() is not None:
-            return False
-        time.sleep(0.1)
-    return False
+def set_args(bundle, *args, hooks=None):
+    cfg_path = pathlib.Path(bundle) / "config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["process"]["args"] = list(args)
+    if hooks:
+        cfg["hooks"] = hooks
+    cfg_path.write_text(json.dumps(cfg))

@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 import uuid
 
@@ -58,7 +59,8 @@ def pm(request, build_dir, image, tmp_path_factory):
 
 
 def run_args(name, *extra):
-    return ["run", "--name", name, "--network", "none", *ULIMITS, *extra]
+    """podman run with its defaults (the default bridge network: no --network flag needed)."""
+    return ["run", "--name", name, *ULIMITS, *extra]
 
 
 def test_echo(pm, image):
@@ -147,3 +149,77 @@ def test_two_volumes(pm, image, tmp_path):
     with open("/proc/self/mountinfo") as f:
         left = [ln for ln in f if cid in ln]
     assert left == [], left
+
+
+# --- networking (docs/networking.md): the microVM gets podman's default bridge network --------
+
+@pytest.fixture
+def pmvm(build_dir, image, tmp_path_factory):
+    """podman with runm, VM mode only: these tests are about the guest's network."""
+    why = vm_skip_reason(build_dir, tmp_path_factory.mktemp("vmprobe"))
+    if why:
+        pytest.skip(why)
+    names = []
+
+    def podman(*args, timeout=240):
+        return subprocess.run(["podman", "--runtime", str(build_dir / "runm"), *args], capture_output=True,
+                              text=True, timeout=timeout, stdin=subprocess.DEVNULL, env=mode_env("vm"))
+
+    def name():
+        n = "runm-" + uuid.uuid4().hex[:10]
+        names.append(n)
+        return n
+
+    podman.name = name
+    yield podman
+    for n in names:
+        podman("rm", "-f", "-t", "0", n, timeout=120)
+
+
+HTTPD = "mkdir -p /www && echo page-from-$(hostname) > /www/index.html && exec httpd -f -p 80 -h /www"
+
+
+def wait_http(url, want, timeout=120):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = subprocess.run(["curl", "-s", "--max-time", "5", url], capture_output=True, text=True)
+        if want in last.stdout:
+            return last.stdout
+        time.sleep(0.3)
+    raise AssertionError(f"{url}: no {want!r} after {timeout}s: {last.stdout!r} {last.stderr!r}")
+
+
+def test_default_network_reaches_the_host(pmvm, image, tmp_path):
+    (tmp_path / "index.html").write_text("hello from the podman host\n")
+    srv = subprocess.Popen([sys.executable, "-m", "http.server", "18997", "--bind", "0.0.0.0", "-d",
+                            str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.5)
+        r = pmvm(*run_args(pmvm.name(), "--rm"), image, "sh", "-c",
+                 "ip -o addr show eth0; ip route; wget -qO- http://10.88.0.1:18997/index.html")
+    finally:
+        srv.kill()
+        srv.wait()
+    assert r.returncode == 0, r.stderr + r.stdout
+    assert "10.88." in r.stdout and "default via 10.88.0.1" in r.stdout, r.stdout
+    assert "hello from the podman host" in r.stdout, r.stdout
+
+
+def test_published_port_and_container_to_container(pmvm, image):
+    a = pmvm.name()
+    r = pmvm(*run_args(a, "-d", "-p", "18080:80", "--hostname", "alpha"), image, "sh", "-c", HTTPD)
+    assert r.returncode == 0, r.stderr
+    assert "page-from-alpha" in wait_http("http://127.0.0.1:18080/", "page-from-alpha")
+    ip = pmvm("inspect", "-f", "{{.NetworkSettings.IPAddress}}", a).stdout.strip()
+    assert ip.startswith("10.88."), ip
+    r = pmvm(*run_args(pmvm.name(), "--rm"), image, "wget", "-qO-", f"http://{ip}/")
+    assert r.returncode == 0 and "page-from-alpha" in r.stdout, r.stderr + r.stdout
+
+
+def test_network_none_has_only_loopback_and_it_is_up(pmvm, image):
+    r = pmvm(*run_args(pmvm.name(), "--rm", "--network", "none"), image, "sh", "-c",
+             "ip -o link show; nc -l -p 7777 -e true & sleep 0.5; echo x | nc 127.0.0.1 7777 && echo LO-OK")
+    assert r.returncode == 0, r.stderr + r.stdout
+    links = [l.split(":")[1].strip() for l in r.stdout.splitlines() if l[:1].isdigit()]
+    assert links == ["lo"] and "LOOPBACK,UP" in r.stdout and "LO-OK" in r.stdout, r.stdout

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from net_util import GUEST_IP, HOST_IP, Netns, blob, launch_with_tap, sha256, start_peer, wait_line
+from vmnet_util import GUEST_IP, HOST_IP, Netns, blob, launch_with_tap, sha256, start_peer, wait_line
 from qemu_util import MKINITRAMFS, wait_dead
 
 MAC = "02:00:5e:10:00:02"

@@ -12,7 +12,7 @@ import textwrap
 
 import pytest
 
-from net_util import TAP_FD, Netns, ip, launch_with_tap
+from vmnet_util import TAP_FD, Netns, ip, launch_with_tap
 from vmm_util import ASAN_ENV, assert_sanitizer_clean, guest, run_vmm, vmm
 
 

@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "runtime/agentclient/agentclient.h"
+#include "proto/proto_net.h"
 
 static char sock_path[108];
 
@@ -197,6 +198,56 @@ static void typed_calls(void **state)
 	assert_non_null(strstr(f.got[2], "\"op\":\"wait\""));
 }
 
+static void network_call(void **state)
+{
+	struct fake f = {
+	    .reply = "OK 5\n",
+	    .accepts = 1,
+	    .responses = {"{\"id\":1,\"ok\":true}",
+			  "{\"id\":2,\"ok\":false,\"error\":\"network: eth0: add address 10.0.0.2/24: "
+			  "File exists\"}"}};
+	pthread_t t;
+	pthread_create(&t, NULL, fake_main, &f);
+	char err[256];
+	struct agentclient *ac = ac_connect(sock_path, 2000, err, sizeof(err));
+	assert_non_null(ac);
+	static struct proto_net n = {
+	    .nifaces = 1,
+	    .ifaces = {{.name = "eth0",
+			.match_mac = {2, 0, 0, 0, 0, 1},
+			.mac = {0x9a, 0, 0, 0, 0, 2},
+			.mtu = 1500,
+			.naddrs = 1,
+			.addrs = {{.family = AF_INET, .addr = {10, 0, 0, 2}, .prefix = 24}}}},
+	    .nroutes = 1,
+	    .routes = {{.family = AF_INET,
+			.dst = {.family = AF_INET},
+			.has_gw = true,
+			.gw = {10, 0, 0, 1},
+			.dev = "eth0"}},
+	};
+	assert_int_equal(ac_network(ac, "init", &n), 0);
+	assert_int_equal(ac_network(ac, "init", &n), -1);
+	assert_string_equal(ac_error(ac), "network: eth0: add address 10.0.0.2/24: File exists");
+	ac_close(ac);
+	pthread_join(t, NULL);
+	assert_non_null(
+	    strstr(f.got[0],
+		   "\"op\":\"network\",\"container\":\"init\",\"interfaces\":[{\"name\":\"eth0\","
+		   "\"match_mac\":\"02:00:00:00:00:01\",\"mac\":\"9a:00:00:00:00:02\",\"mtu\":1500,"
+		   "\"addresses\":[\"10.0.0.2/24\"]}],\"routes\":[{\"dst\":\"0.0.0.0/0\","
+		   "\"gateway\":\"10.0.0.1\",\"dev\":\"eth0\",\"scope\":\"universe\"}],\"neighbors\":[]}"));
+	/* what the client sends, the agent's decoder takes */
+	char *req = strstr(f.got[0], "{");
+	yajl_val tr = proto_tree_parse(req, strlen(req), err, sizeof(err));
+	assert_non_null(tr);
+	static struct proto_net back;
+	assert_int_equal(proto_parse_net(tr, &back, err, sizeof(err)), 0);
+	yajl_tree_free(tr);
+	assert_int_equal(back.nifaces, 1);
+	assert_int_equal(back.routes[0].gw[3], 1);
+}
+
 static void any_event(void **state)
 {
 	struct fake f = {
@@ -320,6 +371,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(dial_gives_up_when_nobody_answers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(dial_stops_when_not_alive, setup, teardown),
 	    cmocka_unit_test_setup_teardown(dial_bad_reply_is_fatal, setup, teardown),
+	    cmocka_unit_test_setup_teardown(network_call, setup, teardown),
 	    cmocka_unit_test_setup_teardown(typed_calls, setup, teardown),
 	    cmocka_unit_test_setup_teardown(out_of_order_response_is_an_error, setup, teardown),
 	    cmocka_unit_test_setup_teardown(any_event, setup, teardown),

@@ -206,6 +206,31 @@ static void test_state_save_atomic(void **st)
 	assert_int_not_equal(access(dir, F_OK), 0);
 }
 
+/* state_dir_remove only ever removes <root>/<valid id>, never through a symlink there */
+static void test_state_dir_remove_scope(void **st)
+{
+	char keep[] = "/tmp/runm-unit-keep-XXXXXX", link[PATH_MAX], file[PATH_MAX + 16];
+	assert_non_null(mkdtemp(keep));
+	snprintf(file, sizeof(file), "%s/precious", keep);
+	FILE *f = fopen(file, "w");
+	assert_non_null(f);
+	fputs("x", f);
+	fclose(f);
+	assert_int_equal(state_dir_remove(keep + 4), -EPERM); /* not under --root (/tmp) */
+	assert_int_equal(state_dir_remove("/tmp/../etc"), -EPERM);
+	assert_int_equal(state_dir_remove("/tmp/a/b"), -EPERM);
+	assert_int_equal(state_dir_remove("/tmp/"), -EPERM);
+	snprintf(link, sizeof(link), "/tmp/runm-unit-link-%d", (int)getpid());
+	assert_int_equal(symlink(keep, link), 0);
+	assert_int_equal(state_dir_remove(link), -EPERM); /* a symlink at <root>/<id> */
+	assert_int_equal(access(file, F_OK), 0);
+	unlink(link);
+	assert_int_equal(state_dir_remove(link), 0); /* gone already: fine */
+	/* a real container directory under the root goes, content and all */
+	assert_int_equal(state_dir_remove(keep), 0);
+	assert_int_not_equal(access(keep, F_OK), 0);
+}
+
 static int spec_err(const char *json, char *err)
 {
 	struct spec s;
@@ -362,6 +387,32 @@ static void test_guest_config(void **st)
 	assert_non_null(strstr(out, host_file));
 	free(out);
 	spec_free(&s);
+	/* a relative bind source is relative to the bundle (as in runc), in the guest and on the host */
+	snprintf(json, sizeof(json),
+		 "{\"ociVersion\":\"1\",\"process\":{\"args\":[\"sh\"]},\"root\":{\"path\":\"r\"},\"mounts\":["
+		 "{\"destination\":\"/b\",\"type\":\"bind\",\"source\":\".\"},"
+		 "{\"destination\":\"/d\",\"source\":\"data\",\"options\":[\"rbind\",\"ro\"]}]}");
+	assert_int_equal(spec_parse(json, dir, &s, err, sizeof(err)), 0);
+	assert_int_equal(guest_config(&s, dir, false, &sh, &out, err, sizeof(err)), 0);
+	char rel_dot[80], rel_data[80];
+	snprintf(rel_dot, sizeof(rel_dot), "%s/.", dir);
+	snprintf(rel_data, sizeof(rel_data), "%s/data", dir);
+	assert_int_equal(sh.nbinds, 2);
+	assert_string_equal(sh.binds[0].source, rel_dot);
+	assert_string_equal(sh.binds[1].source, rel_data);
+	assert_true(sh.binds[1].readonly);
+	assert_non_null(strstr(out, "\"source\":\"/run/runm/share/mounts/0\""));
+	assert_null(strstr(out, "\"source\":\".\""));
+	free(out);
+	guest_shares_free(&sh);
+	assert_int_equal(guest_config(&s, dir, true, &sh, &out, err, sizeof(err)), 0);
+	char want_src[96];
+	snprintf(want_src, sizeof(want_src), "\"source\":\"%s/.\"", dir);
+	assert_non_null(strstr(out, want_src));
+	assert_null(strstr(out, "\"source\":\".\""));
+	free(out);
+	guest_shares_free(&sh);
+	spec_free(&s);
 	/* a missing bind source is a clear error */
 	snprintf(
 	    json, sizeof(json),
@@ -470,6 +521,7 @@ static void test_backend_config_file(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_state_dir_remove_scope),
 	    cmocka_unit_test(test_args_forms),
 	    cmocka_unit_test(test_args_single_dash_long_and_bool_value),
 	    cmocka_unit_test(test_args_stop_after),

@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "mounts.h"
+
 static int fail(char *err, size_t n, int e, const char *what, const char *on)
 {
 	snprintf(err, n, "fs share: %s: %s: %s", what, on, strerror(e));
@@ -137,35 +139,6 @@ static int remove_skeleton(const char *share_dir, char *err, size_t n)
 	return 0;
 }
 
-static bool is_mount_point(const char *path)
-{
-	struct stat a, b;
-	char parent[PATH_MAX];
-	if (stat(path, &a) < 0)
-		return false;
-	snprintf(parent, sizeof(parent), "%s/..", path);
-	if (stat(parent, &b) < 0)
-		return false;
-	if (a.st_dev != b.st_dev)
-		return true;
-	/* Same device (bind of the same filesystem): ask mountinfo. */
-	char real[PATH_MAX];
-	if (!realpath(path, real))
-		return false;
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	if (!f)
-		return false;
-	char line[4096];
-	bool found = false;
-	while (!found && fgets(line, sizeof(line), f)) {
-		char mp[PATH_MAX];
-		if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) == 1 && !strcmp(mp, real))
-			found = true;
-	}
-	fclose(f);
-	return found;
-}
-
 int fs_share_cleanup(const char *share_dir, char *err, size_t errlen)
 {
 	struct stat st;
@@ -174,10 +147,11 @@ int fs_share_cleanup(const char *share_dir, char *err, size_t errlen)
 			return 0;
 		return fail(err, errlen, errno, "stat", share_dir);
 	}
-	/* Detaching the self-bind takes every mount below it along. */
-	while (is_mount_point(share_dir)) {
-		if (umount2(share_dir, MNT_DETACH) < 0)
-			return fail(err, errlen, errno, "unmount", share_dir);
+	/* every mount below, deepest first, by decoded mountinfo paths (common/mounts.h) */
+	char uerr[PATH_MAX + 128];
+	if (unmount_tree(share_dir, uerr, sizeof(uerr)) < 0) {
+		snprintf(err, errlen, "fs share: %s", uerr);
+		return -EBUSY;
 	}
 	return remove_skeleton(share_dir, err, errlen);
 }

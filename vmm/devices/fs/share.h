@@ -28,7 +28,8 @@ struct fs_share_bind {
 int fs_share_prepare(const char *share_dir, const char *bundle_rootfs, bool rootfs_readonly,
 		     const struct fs_share_bind *binds, size_t nbinds, char *err, size_t errlen);
 
-/* Lazily unmount everything under SHARE and remove it. Only the directories
+/* Unmount everything at or below SHARE (common/mounts.h unmount_tree: deepest first, busy
+ * ones lazily) and remove it. Only the directories
  * and empty files fs_share_prepare made are removed (never recursively), so a
  * mount that refuses to go away is never deleted through. A missing SHARE is
  * not an error. Returns 0 or -errno with err set. */
