@@ -64,6 +64,10 @@ static void test_create_errors(void **state)
 	expect_create_error(spec, "mtu=65536");
 	snprintf(spec, sizeof(spec), "net,sockfd=%d,mtu=-1", devfd);
 	expect_create_error(spec, "mtu=-1");
+	snprintf(spec, sizeof(spec), "net,sockfd=%d,sockfd=%d", devfd, devfd);
+	expect_create_error(spec, "sockfd given twice");
+	snprintf(spec, sizeof(spec), "net,sockfd=%d,mtu=1500,mtu=9000", devfd);
+	expect_create_error(spec, "mtu given twice");
 	snprintf(spec, sizeof(spec), "net,sockfd=%d,speed=10", devfd);
 	expect_create_error(spec, "unknown option 'speed'");
 	expect_create_error("net,tapfd=x", "tapfd=x: a file descriptor number");

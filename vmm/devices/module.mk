@@ -15,8 +15,9 @@ test_vsock_dev_SRCS = tests/unit/test_vsock_dev.c $(DEVLIB_SRCS) $(COMMON_SRCS)
 test_virtio_net_SRCS = tests/unit/test_virtio_net.c tests/unit/net_guest.c $(DEVLIB_SRCS) $(COMMON_SRCS)
 test_virtio_net_tap_SRCS = tests/unit/test_virtio_net_tap.c tests/unit/net_guest.c $(DEVLIB_SRCS) $(COMMON_SRCS)
 
-FUZZERS += fuzz_virtq fuzz_vsock fuzz_vsock_dev fuzz_virtio_net
+FUZZERS += fuzz_virtq fuzz_vsock fuzz_vsock_dev fuzz_virtio_net fuzz_net_opts
 fuzz_virtq_SRCS = tests/fuzz/fuzz_virtq.c $(DEVLIB_SRCS) $(COMMON_SRCS)
 fuzz_vsock_SRCS = tests/fuzz/fuzz_vsock.c vmm/devices/vsock_conn.c
 fuzz_vsock_dev_SRCS = tests/fuzz/fuzz_vsock_dev.c $(DEVLIB_SRCS) $(COMMON_SRCS)
 fuzz_virtio_net_SRCS = tests/fuzz/fuzz_virtio_net.c $(DEVLIB_SRCS) $(COMMON_SRCS)
+fuzz_net_opts_SRCS = tests/fuzz/fuzz_net_opts.c $(DEVLIB_SRCS) $(COMMON_SRCS)

@@ -472,6 +472,7 @@ struct net_opts {
 	int tapfd, sockfd;
 	char tap[IFNAMSIZ + 1];
 	bool have_tap, have_mac;
+	unsigned seen; /* keys given, each at most once (an fd must not be replaced) */
 	uint8_t mac[6];
 	unsigned mtu;
 	char *err;
@@ -526,7 +527,17 @@ static int parse_fd(const char *k, const char *v, int *out, char *err, size_t er
 
 static int net_opt(const char *k, const char *v, void *opaque)
 {
+	static const char *const keys[] = {"tapfd", "sockfd", "tap", "mac", "mtu"};
 	struct net_opts *o = opaque;
+	for (unsigned i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (strcmp(k, keys[i]))
+			continue;
+		if (o->seen & (1u << i)) {
+			snprintf(o->err, o->errlen, "%s given twice", k);
+			return -EINVAL;
+		}
+		o->seen |= 1u << i;
+	}
 	if (!strcmp(k, "tapfd"))
 		return parse_fd(k, v, &o->tapfd, o->err, o->errlen) ? -EINVAL : 0;
 	if (!strcmp(k, "sockfd"))
