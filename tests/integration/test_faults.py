@@ -163,3 +163,45 @@ def test_twenty_containers_at_once(runm, bundle_template, tmp_path):
         want = (f"pattern-{n}\n".encode() * (1048576 // len(f"pattern-{n}\n") + 1))[:1048576]
         assert p.returncode == n + 1, (i, p.returncode, err[-500:])
         assert hashlib.sha256(out).hexdigest() == hashlib.sha256(want).hexdigest(), (i, len(out), err[-500:])
+
+
+@pytest.mark.parametrize("victim", [v for v in VICTIMS if v != "shim"])  # the shim: test_cleanup_safety
+def test_vm_process_dying_during_create(runm, bundle, tmp_path, victim):
+    """SIGKILL of QEMU or a device server while `create` boots the VM: create fails with an
+    error, `delete --force` finishes, nothing is left, the bundle is intact."""
+    net = Netns()
+    try:
+        net.veth("eth0", "peer0", "172.30.41")
+        set_netns(bundle, net.path)
+        set_args(bundle, "sleep", "1000")
+        i = "fault-c-" + uuid.uuid4().hex[:8]
+        runm.ids.append(i)
+        out = open(tmp_path / "create.out", "wb")
+        p = subprocess.Popen(runm.cmd("create", "--bundle", bundle, i), stdin=subprocess.DEVNULL, stdout=out,
+                             stderr=out, env=runm.env)
+        killed = None
+        deadline = time.monotonic() + 60
+        while killed is None and p.poll() is None and time.monotonic() < deadline:
+            # create's child is the shim; the VM's processes are the shim's children
+            for shim, _ in children(p.pid):
+                for pid, cmd in children(shim):
+                    if VICTIMS[victim] in cmd:
+                        os.kill(pid, signal.SIGKILL)
+                        killed = pid
+                        break
+            time.sleep(0.005)
+        rc = p.wait(timeout=120)
+        out.close()
+        text = (tmp_path / "create.out").read_text(errors="replace")
+        if killed is None:
+            pytest.fail(f"no {victim} process of {i} seen during create (rc {rc}): {text[-800:]}")
+        st = json.loads(runm("state", i).stdout or "{}").get("status") if rc == 0 else None
+        assert rc != 0 or st == "stopped", (rc, st, text[-800:])
+        r = runm("delete", "--force", i)
+        assert r.returncode == 0, r.stderr
+        assert not (runm.root / i).exists()
+        assert mounts_below(runm.root / i) == []
+        assert net.leftovers() == ([], []), net.leftovers()
+        assert (bundle / "rootfs" / "bin" / "busybox").exists()
+    finally:
+        net.close()
