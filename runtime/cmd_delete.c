@@ -56,6 +56,12 @@ int delete_container(const char *id, bool force)
 			usleep(10000);
 		shim_force_stop(&st, 2000);
 	}
+	/* a shim that recorded "stopped" may still be tearing its VM down: delete returns only once
+	 * it is gone (it reaps its VM's processes before it exits), so the caller can remove the
+	 * cgroup it put them in, as with runc */
+	for (int i = 0; i < 1000 && shim_alive(&st); i++)
+		usleep(10000);
+	shim_force_stop(&st, 2000);
 	net_forget(dir);
 	sock_dir_remove(dir);
 	rc = destroy_container(&st, dir) < 0 ? 1 : 0;

@@ -205,3 +205,23 @@ def test_vm_process_dying_during_create(runm, bundle, tmp_path, victim):
         assert (bundle / "rootfs" / "bin" / "busybox").exists()
     finally:
         net.close()
+
+
+def test_delete_returns_only_when_every_host_process_is_gone(runm, bundle, tmp_path):
+    """The shim records "stopped" before it tears the VM down and exits: `delete` right then
+    must still wait for it (and so for QEMU and the device servers, which it reaps)."""
+    set_args(bundle, "sh", "-c", "exit 0")
+    i = "fault-d-" + uuid.uuid4().hex[:8]
+    runm.ids.append(i)
+    rc, out = runm.create("--bundle", bundle, i, out=tmp_path / "create.out")
+    assert rc == 0, out
+    shim = json.loads(runm("state", i).stdout)["pid"]
+    kids = [p for p, _ in children(shim)]
+    assert kids
+    assert runm("start", i).returncode == 0
+    deadline = time.monotonic() + 60
+    while json.loads(runm("state", i).stdout)["status"] != "stopped" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    r = runm("delete", i)
+    assert r.returncode == 0, r.stderr
+    assert gone(kids + [shim]) == []
