@@ -97,6 +97,7 @@ struct spec {
 	struct spec_device *devices;
 	size_t ndevices;
 	unsigned long rootfs_propagation;
+	bool rootfs_propagation_set; /* given by the spec: applied to the new root after pivot_root too */
 	yajl_val seccomp;   /* linux.seccomp or NULL */
 	yajl_val resources; /* linux.resources or NULL */
 	const char *cgroups_path;

@@ -362,6 +362,15 @@ out:
 	return rc;
 }
 
+/* linux.rootfsPropagation on the container's own root, once it is "/" (as runc does after
+ * pivot_root): before, it reached only the guest's old root. */
+static int root_propagation(const struct spec *s, struct setup_err *e)
+{
+	if (s->rootfs_propagation_set && mount(NULL, "/", NULL, s->rootfs_propagation, NULL) < 0)
+		return setup_fail(e, "set rootfs propagation on the new root", "/", errno);
+	return 0;
+}
+
 int container_pivot(const struct spec *s, bool no_pivot, struct setup_err *e)
 {
 	if (chdir(s->root_path) < 0)
@@ -376,7 +385,7 @@ int container_pivot(const struct spec *s, bool no_pivot, struct setup_err *e)
 			return setup_fail(e, "detach old root", "/", errno);
 		if (chdir("/") < 0)
 			return setup_fail(e, "chdir", "/", errno);
-		return 0;
+		return root_propagation(s, e);
 	}
 	if (mount(s->root_path, "/", NULL, MS_MOVE, NULL) < 0)
 		return setup_fail(e, "move rootfs to /", s->root_path, errno);
@@ -384,7 +393,7 @@ int container_pivot(const struct spec *s, bool no_pivot, struct setup_err *e)
 		return setup_fail(e, "chroot", s->root_path, errno);
 	if (chdir("/") < 0)
 		return setup_fail(e, "chdir", "/", errno);
-	return 0;
+	return root_propagation(s, e);
 }
 
 /* After pivot: masked and readonly paths, readonly root. */

@@ -566,6 +566,7 @@ int spec_parse(const char *json, const char *bundle, struct spec *s, char *err, 
 	s->rootfs_propagation = MS_SLAVE | MS_REC;
 	if (rprop && *rprop) {
 		s->rootfs_propagation = prop_flag(rprop);
+		s->rootfs_propagation_set = true;
 		if (!s->rootfs_propagation) {
 			ERR("linux.rootfsPropagation: unknown value %s", rprop);
 			goto fail;

@@ -218,3 +218,24 @@ def test_cwd_reached_as_root_before_the_user_change(rt, tmp_path):
     lines = r.stdout.splitlines()
     assert lines[:2] == ["/root", "65534"], r.stdout
     assert "Permission denied" in lines[2], r.stdout
+
+
+# --- runc conformance: linux.rootfsPropagation reaches the container's own root -------------
+
+@pytest.mark.parametrize("prop", ["unbindable", "private"])
+def test_rootfs_propagation_on_the_new_root(vm, tmp_path, prop):
+    """runc applies rootfsPropagation to "/" after pivot_root: unbindable refuses a bind of /
+    (it was applied to the guest's old root only), private shows no peer group. (slave: the
+    guest's own mounts are private, so a slave root has no master: docs/cli.md.)"""
+    def m(cfg):
+        cfg["linux"]["rootfsPropagation"] = prop
+        add_caps("CAP_SYS_ADMIN")(cfg)
+    args = ["sh", "-c", "awk '$5 == \"/\"' /proc/self/mountinfo | head -1; mkdir -p /dev/shm/t && "
+            "mount --bind / /dev/shm/t 2>&1 && echo BIND-OK; true"]
+    r = vm("run", "--bundle", bundle_with(tmp_path, args, m), "c1")
+    assert r.returncode == 0, r.stderr
+    root_line = r.stdout.splitlines()[0]
+    if prop == "unbindable":
+        assert "unbindable" in root_line and "BIND-OK" not in r.stdout, r.stdout
+    else:
+        assert "master:" not in root_line and "shared:" not in root_line and "unbindable" not in root_line, r.stdout
