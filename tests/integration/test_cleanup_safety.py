@@ -137,12 +137,12 @@ def world(tmp_path):
     assert all(n > 0 for _, n in sums.values())
     marker = tmp_path / "hook-running"
 
-    def hold_in_hook():
+    def hold_in_hook(kind="createRuntime"):
         script = (f"echo $PPID > {marker}.tmp && /bin/mv {marker}.tmp {marker}; "
                   "while [ -e /proc/$PPID ] && ! /bin/grep -q '^State:.Z' /proc/$PPID/status; "
                   "do /bin/sleep 0.02; done")
         c = json.loads((b / "config.json").read_text())
-        c["hooks"] = {"createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", script], "timeout": 120}]}
+        c["hooks"] = {kind: [{"path": "/bin/sh", "args": ["sh", "-c", script], "timeout": 120}]}
         (b / "config.json").write_text(json.dumps(c))
 
     return {"bundle": b, "rootfs": b / "rootfs", "vols": vols, "sums": sums, "marker": marker,
@@ -187,7 +187,9 @@ def test_kill_shim_during_create_host_agent(build_dir, tmp_path, world, point, r
     rt = Runm(build_dir, tmp_path / ROOTS[rootname], "host-agent")
     cid = "c1"
     d = rt.root / cid
-    world["hold_in_hook"]()
+    # createRuntime hooks run before the VM boots (they may wire its network): to kill the shim
+    # with the agent up, hold it in createContainer, which runs after the agent created the init
+    world["hold_in_hook"]("createContainer" if point == "agent" else "createRuntime")
     create = run_create(rt, world, cid)
     shim = None
     try:
