@@ -89,17 +89,28 @@ int net_tap_open(const char *name, unsigned mtu, int *ifindex, char *err, size_t
 	return fd;
 }
 
-static int add_ingress(struct nl_sock *sk, int index)
+/* The ingress qdisc (ffff:) of interface INDEX, as an object to add or delete. */
+static struct rtnl_qdisc *ingress_of(int index)
 {
 	struct rtnl_qdisc *q = rtnl_qdisc_alloc();
 	if (!q)
-		return -NLE_NOMEM;
+		return NULL;
 	rtnl_tc_set_ifindex(TC_CAST(q), index);
 	rtnl_tc_set_parent(TC_CAST(q), TC_H_INGRESS);
 	rtnl_tc_set_handle(TC_CAST(q), INGRESS_HANDLE);
-	int r = rtnl_tc_set_kind(TC_CAST(q), "ingress");
-	if (r == 0)
-		r = rtnl_qdisc_add(sk, q, NLM_F_CREATE | NLM_F_EXCL);
+	if (rtnl_tc_set_kind(TC_CAST(q), "ingress") < 0) {
+		rtnl_qdisc_put(q);
+		return NULL;
+	}
+	return q;
+}
+
+static int add_ingress(struct nl_sock *sk, int index)
+{
+	struct rtnl_qdisc *q = ingress_of(index);
+	if (!q)
+		return -NLE_NOMEM;
+	int r = rtnl_qdisc_add(sk, q, NLM_F_CREATE | NLM_F_EXCL);
 	rtnl_qdisc_put(q);
 	return r;
 }
@@ -138,13 +149,9 @@ out:
 
 static int del_ingress(struct nl_sock *sk, int index)
 {
-	struct rtnl_qdisc *q = rtnl_qdisc_alloc();
+	struct rtnl_qdisc *q = ingress_of(index);
 	if (!q)
 		return -NLE_NOMEM;
-	rtnl_tc_set_ifindex(TC_CAST(q), index);
-	rtnl_tc_set_parent(TC_CAST(q), TC_H_INGRESS);
-	rtnl_tc_set_handle(TC_CAST(q), INGRESS_HANDLE);
-	rtnl_tc_set_kind(TC_CAST(q), "ingress");
 	int r = rtnl_qdisc_delete(sk, q);
 	rtnl_qdisc_put(q);
 	return r;

@@ -66,3 +66,18 @@ def bundle(tmp_path, bundle_template):
     dst = tmp_path / "bundle"
     shutil.copytree(bundle_template, dst, symlinks=True)
     return dst
+
+
+@pytest.fixture
+def vm_runm(build_dir, guest_dir, tmp_path):
+    """runm in VM mode (skips, with the reason, where no microVM boots); every id appended to
+    .ids is deleted with --force afterwards."""
+    from lifecycle_util import Runm, vm_skip_reason
+    why = vm_skip_reason(build_dir, tmp_path / "probe")
+    if why:
+        pytest.skip(why)
+    r = Runm(build_dir, tmp_path / "root", "vm")
+    r.ids = []
+    yield r
+    for i in r.ids:
+        r("delete", "--force", i)

@@ -13,20 +13,12 @@ import uuid
 
 import pytest
 
-from lifecycle_util import Runm, vm_skip_reason
 from net_util import Netns, blob_sha256, set_args, set_netns, sh
 
 
 @pytest.fixture
-def runm(build_dir, guest_dir, tmp_path):
-    why = vm_skip_reason(build_dir, tmp_path / "probe")
-    if why:
-        pytest.skip(why)
-    r = Runm(build_dir, tmp_path / "root", "vm")
-    r.ids = []
-    yield r
-    for i in r.ids:
-        r("delete", "--force", i)
+def runm(vm_runm):
+    return vm_runm
 
 
 def allow_ping(bundle):

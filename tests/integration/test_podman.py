@@ -33,13 +33,13 @@ def image(tmp_path_factory):
     return IMAGE
 
 
-@pytest.fixture(params=MODES)
-def pm(request, build_dir, image, tmp_path_factory):
-    if request.param == "vm":
+def _podman(build_dir, mode, tmp_path_factory):
+    """podman with runm in MODE; every name from .name() is removed afterwards."""
+    if mode == "vm":
         why = vm_skip_reason(build_dir, tmp_path_factory.mktemp("vmprobe"))
         if why:
             pytest.skip(why)
-    env = mode_env(request.param)
+    env = mode_env(mode)
     names = []
 
     def podman(*args, input=None, timeout=240, runtime=True):
@@ -56,6 +56,11 @@ def pm(request, build_dir, image, tmp_path_factory):
     yield podman
     for n in names:
         podman("rm", "-f", "-t", "0", n, timeout=120)
+
+
+@pytest.fixture(params=MODES)
+def pm(request, build_dir, image, tmp_path_factory):
+    yield from _podman(build_dir, request.param, tmp_path_factory)
 
 
 def run_args(name, *extra):
@@ -156,24 +161,7 @@ def test_two_volumes(pm, image, tmp_path):
 @pytest.fixture
 def pmvm(build_dir, image, tmp_path_factory):
     """podman with runm, VM mode only: these tests are about the guest's network."""
-    why = vm_skip_reason(build_dir, tmp_path_factory.mktemp("vmprobe"))
-    if why:
-        pytest.skip(why)
-    names = []
-
-    def podman(*args, timeout=240):
-        return subprocess.run(["podman", "--runtime", str(build_dir / "runm"), *args], capture_output=True,
-                              text=True, timeout=timeout, stdin=subprocess.DEVNULL, env=mode_env("vm"))
-
-    def name():
-        n = "runm-" + uuid.uuid4().hex[:10]
-        names.append(n)
-        return n
-
-    podman.name = name
-    yield podman
-    for n in names:
-        podman("rm", "-f", "-t", "0", n, timeout=120)
+    yield from _podman(build_dir, "vm", tmp_path_factory)
 
 
 HTTPD = "mkdir -p /www && echo page-from-$(hostname) > /www/index.html && exec httpd -f -p 80 -h /www"

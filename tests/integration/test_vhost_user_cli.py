@@ -22,7 +22,7 @@ def qemu_rng(guest_dir, initrd, chardev, console, pass_fds=()):
         "-object", "memory-backend-memfd,id=mem,size=256M,share=on",
         "-chardev", chardev, "-device", "vhost-user-rng-pci,chardev=rng0",
         "-serial", f"file:{console}", "-kernel", str(guest_dir / "vmlinux"), "-initrd", str(initrd),
-        "-append", "console=ttyS0 reboot=k panic=-1 quiet runm_test=rng"],
+        "-append", "console=ttyS0 reboot=k panic=-1 quiet no_timer_check runm_test=rng"],
         capture_output=True, text=True, timeout=60, pass_fds=pass_fds)
 
 
