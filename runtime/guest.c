@@ -20,6 +20,7 @@
 #include "guest_config.h"
 #include "log.h"
 #include "net/net.h"
+#include "proto/proto_hooks.h"
 #include "sockdir.h"
 
 #define BOOT_TIMEOUT_MS	  60000 /* QEMU TCG boots in ~1 s alone; leave room for a loaded host */
@@ -294,6 +295,27 @@ int guest_create(struct guest *g, const struct spec *s, bool want_stdin, struct 
 int guest_start(struct guest *g, char *err, size_t errlen)
 {
 	return ac_start(g->ctl, "init") < 0 ? fail_ac(g->ctl, err, errlen) : 0;
+}
+
+int guest_hooks(struct guest *g, const struct spec *s, enum hook_kind kind, const char *state_json, char *err,
+		size_t errlen)
+{
+	int n = s->nhooks[kind];
+	if (n <= 0)
+		return 0;
+	struct proto_hook *h = calloc((size_t)n, sizeof(*h));
+	if (!h) {
+		snprintf(err, errlen, "%s hooks: out of memory", HOOK_NAMES[kind]);
+		return -1;
+	}
+	for (int i = 0; i < n; i++)
+		h[i] = (struct proto_hook){.path = s->hooks[kind][i].path,
+					   .args = s->hooks[kind][i].args,
+					   .env = s->hooks[kind][i].env,
+					   .timeout = s->hooks[kind][i].timeout};
+	int r = ac_hooks(g->ctl, "init", HOOK_NAMES[kind], h, (size_t)n, state_json);
+	free(h);
+	return r < 0 ? fail_ac(g->ctl, err, errlen) : 0;
 }
 
 int guest_network(struct guest *g, const char *id, const struct proto_net *n, char *err, size_t errlen)

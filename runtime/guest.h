@@ -33,6 +33,10 @@ int guest_boot(const char *id, const char *dir, const struct spec *s, const stru
 int guest_create(struct guest *g, const struct spec *s, bool want_stdin, struct guest_stdio *io, char *err,
 		 size_t errlen);
 int guest_start(struct guest *g, char *err, size_t errlen);
+/* Run the spec's hooks of KIND (createContainer or startContainer) in the container, in the
+ * guest (the agent's "hooks" op), STATE_JSON on their stdin. 0 when there are none. */
+int guest_hooks(struct guest *g, const struct spec *s, enum hook_kind kind, const char *state_json, char *err,
+		size_t errlen);
 /* Configure the container's network in the guest (the agent's "network" op). */
 int guest_network(struct guest *g, const char *id, const struct proto_net *n, char *err, size_t errlen);
 /* PROCESS is "init" or an exec id. */

@@ -305,9 +305,14 @@ static void handle_conn(struct shim *s, int conn)
 			reply_err(conn, "cannot start an already running container");
 		} else {
 			char *js = state_to_json(&s->st, false, true);
-			int hr = js ? run_hooks(&s->spec, HOOK_START_CONTAINER, js, true) : -1;
-			if (hr < 0) {
-				reply_err(conn, "startContainer hook failed");
+			/* startContainer hooks run in the container, in the guest (agent/hooks.c) */
+			if (!js) {
+				reply_err(conn, "start: out of memory");
+			} else if (guest_hooks(s->g, &s->spec, HOOK_START_CONTAINER, js, err, sizeof(err)) < 0) {
+				/* as runc, whose init fails then: the container is stopped */
+				char kerr[256];
+				guest_signal(s->g, "init", SIGKILL, false, kerr, sizeof(kerr));
+				reply_err(conn, err);
 			} else if (late_network(s, err, sizeof(err)) < 0 || guest_start(s->g, err, sizeof(err)) < 0) {
 				reply_err(conn, err);
 			} else {
@@ -522,7 +527,10 @@ int shim_main(const struct shim_args *a)
 	}
 	save_state(s, "created");
 	js = state_to_json(&s->st, false, true);
-	if (!js || run_hooks(&s->spec, HOOK_CREATE_CONTAINER, js, true) < 0) {
+	/* createContainer hooks run in the container, in the guest (agent/hooks.c) */
+	if (!js || guest_hooks(s->g, &s->spec, HOOK_CREATE_CONTAINER, js, err, sizeof(err)) < 0) {
+		if (js)
+			log_error("create %s: %s", a->id, err);
 		free(js);
 		goto fail;
 	}
