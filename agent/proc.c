@@ -552,7 +552,7 @@ struct proc *proc_exec(const char *id, const char *process_json, const struct st
 		       size_t errlen)
 {
 	struct proc *init = proc_init();
-	if (!init || init->state != PROC_RUNNING) {
+	if (!init || (init->state != PROC_RUNNING && init->state != PROC_CREATED)) {
 		ERR("container not running");
 		return NULL;
 	}

@@ -195,7 +195,8 @@ static void handle_exec(struct shim *s, int conn, yajl_val req, int *fds, int nf
 		reply_err(conn, "exec: too many exec processes (at most " RELAY_STR(RELAY_MAX_EXECS) " at once)");
 		goto fail;
 	}
-	if (!idv || !proc || nfds != (tty ? 1 : 3)) {
+	/* tty: one fd both ways (a pty slave), or input and output fds (runm exec -t's stdin, stdout) */
+	if (!idv || !proc || (tty ? nfds < 1 || nfds > 2 : nfds != 3)) {
 		reply_err(conn, "exec: malformed request");
 		goto fail;
 	}
@@ -218,7 +219,7 @@ static void handle_exec(struct shim *s, int conn, yajl_val req, int *fds, int nf
 	int k0, k1, k2 = -2;
 	if (tty) {
 		k0 = relay_add(&s->rs, fds[0], io.tty, slot, false, false);
-		k1 = relay_add(&s->rs, io.tty, fds[0], slot, true, false);
+		k1 = relay_add(&s->rs, io.tty, fds[nfds - 1], slot, true, false);
 	} else {
 		k0 = relay_add(&s->rs, fds[0], io.in, slot, false, true);
 		k1 = relay_add(&s->rs, io.out, fds[1], slot, true, false);
