@@ -233,6 +233,12 @@ int cmd_exec(int argc, char **argv)
 	int fds[3], nfds = 0, master = -1, slave = -1, conn = -1;
 	struct termios saved;
 	bool raw = false;
+	char abs_proc[PATH_MAX], abs_pid[PATH_MAX], abs_cs[PATH_MAX];
+	/* the detached exec shim must not depend on our cwd */
+	if ((procf && !(procf = abs_arg("--process", procf, abs_proc))) ||
+	    (pidf && !(pidf = abs_arg("--pid-file", pidf, abs_pid))) ||
+	    (cs && !(cs = abs_arg("--console-socket", cs, abs_cs))))
+		goto out0;
 	if (!procf && p.npos < 2) {
 		usage_error("exec", "\"exec\" requires a minimum of 2 argument(s)");
 		goto out0;

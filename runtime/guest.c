@@ -33,6 +33,7 @@ struct guest {
 	bool on_host;
 	struct agentclient *ctl, *ev;
 	bool vm_ended; /* seen by vm_running while waiting for the agent */
+	long long oom_kills; /* the agent's latest "oom" event */
 	int vm_status;
 	char uds[PATH_MAX];   /* hybrid vsock socket, in the socket directory (sockdir.h) */
 	char dir[PATH_MAX];   /* the state directory */
@@ -404,11 +405,21 @@ int guest_event_fd(struct guest *g)
 
 int guest_next_exit(struct guest *g, struct guest_exit *ex)
 {
-	struct ac_exit e;
-	if (ac_next_event(g->ev, &e, ex->process, sizeof(ex->process), 2000) < 0)
+	struct ac_event e;
+	if (ac_next_event_any(g->ev, &e, 2000) < 0)
 		return -1;
-	ex->status = e.exit_code;
+	if (!strcmp(e.name, "oom") && e.oom_kills > g->oom_kills)
+		g->oom_kills = e.oom_kills;
+	if (strcmp(e.name, "exit"))
+		return 0;
+	snprintf(ex->process, sizeof(ex->process), "%s", e.process);
+	ex->status = e.exit.exit_code;
 	return 1;
+}
+
+long long guest_oom_kills(const struct guest *g)
+{
+	return g ? g->oom_kills : 0;
 }
 
 void guest_destroy(struct guest *g)

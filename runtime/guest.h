@@ -53,6 +53,8 @@ int guest_update(struct guest *g, const char *resources_json, char *err, size_t 
 int guest_event_fd(struct guest *g);
 /* 1 = *ex filled, 0 = nothing yet, -1 = the VM or the agent connection is gone. */
 int guest_next_exit(struct guest *g, struct guest_exit *ex);
+/* OOM kills in the container's cgroup, as the agent's last "oom" event counted them. */
+long long guest_oom_kills(const struct guest *g);
 /* Stop the VM (if running) and release everything. */
 void guest_destroy(struct guest *g);
 

@@ -334,7 +334,7 @@ static void handle_conn(struct shim *s, int conn)
 		yajl_val av = yajl_tree_get(req, pall, yajl_t_any);
 		if (sv && YAJL_IS_INTEGER(sv))
 			sig = YAJL_GET_INTEGER(sv);
-		if (sig <= 0 || sig > 64)
+		if (sig < 0 || sig > 64)
 			reply_err(conn, "kill: invalid signal");
 		else if (s->init_exited && !pv)
 			reply_err(conn, "container not running");
@@ -371,6 +371,8 @@ static void handle_conn(struct shim *s, int conn)
 			save_state(s, p ? "paused" : before);
 			reply(conn, "{\"ok\":true}");
 		}
+	} else if (!strcmp(op, "oom")) {
+		reply(conn, "{\"ok\":true,\"oom_kills\":%lld}", guest_oom_kills(s->g));
 	} else if (!strcmp(op, "ps") || !strcmp(op, "stats")) {
 		char *js = NULL;
 		int r = !strcmp(op, "ps") ? guest_ps(s->g, &js, err, sizeof(err))
