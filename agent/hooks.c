@@ -128,6 +128,7 @@ static int supervise(pid_t pid, const struct proto_hook *h, int in, struct captu
 	size_t len = strlen(state), off = 0;
 	long long deadline = h->timeout > 0 ? mono_ms() + h->timeout * 1000LL : 0;
 	bool exited = false;
+	why[0] = '\0';
 	while (!exited) {
 		struct pollfd p[4];
 		int n = 0, iw = -1, ip = -1;
@@ -151,8 +152,12 @@ static int supervise(pid_t pid, const struct proto_hook *h, int in, struct captu
 				timeout = (int)left;
 		}
 		int r = poll(p, (nfds_t)n, timeout);
-		if (r < 0 && errno != EINTR)
+		if (r < 0 && errno != EINTR) {
+			snprintf(why, whylen, "poll: %s", strerror(errno));
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
 			break;
+		}
 		if (iw >= 0 && p[iw].revents) {
 			ssize_t w = write(in, state + off, len - off);
 			if (w > 0)
