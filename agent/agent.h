@@ -104,6 +104,8 @@ struct spec {
 };
 int ns_clone_flag(int ns);
 const char *ns_name(int ns);
+/* *FD: /proc/PID/ns/NAME opened, or -1 when it is our own namespace (nothing to join). */
+int ns_open_of(pid_t pid, const char *name, int *fd);
 /* Parse config.json text; BUNDLE resolves a relative root.path. 0, or -1 with ERR. */
 int spec_parse(const char *json, const char *bundle, struct spec *s, char *err, size_t errlen);
 /* Parse a process object (exec); keeps TREE alive in *owner. */
@@ -218,6 +220,11 @@ struct proc *proc_create_container(const char *id, const char *bundle, const cha
 struct proc *proc_exec(const char *id, const char *process_json, const struct stdio_req *io, char *err,
 		       size_t errlen);
 int proc_start(struct proc *p, char *err, size_t errlen);
+/* Op "hooks" (hooks.c): run the N hooks of KIND in the container of INIT, in order, STATE on
+ * their stdin; the first failure stops and fills ERR. */
+struct proto_hook;
+int hooks_run(const struct proc *init, const char *kind, const struct proto_hook *h, size_t n, const char *state,
+	      char *err, size_t errlen);
 int proc_signal(struct proc *p, int sig, bool all);
 int proc_resize(struct proc *p, unsigned rows, unsigned cols);
 /* Attach a host connection SOCK as stream KIND of P; 0 or -1 with ERR. */

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "proto/proto_hooks.h"
 #include "proto/proto_net.h"
 #include "version.h"
 
@@ -161,6 +162,32 @@ static int op_exec(struct conn *c, struct proto_msg *m, struct reply *r)
 	}
 	proto_gen_int(&r->pg, "pid", p->pid);
 	return 0;
+}
+
+/* createContainer / startContainer hooks, in the container (hooks.c) */
+static int op_hooks(struct conn *c, struct proto_msg *m, struct reply *r)
+{
+	struct proc *p = need_proc(m, r);
+	const char *kind = proto_get_str(m->root, "kind"), *state = proto_get_str(m->root, "state");
+	if (!p)
+		return -1;
+	if (!proto_hook_kind_valid(kind) || !state) {
+		snprintf(r->err, sizeof(r->err),
+			 "hooks: needs \"kind\" (createContainer or startContainer) and \"state\"");
+		return -1;
+	}
+	struct proto_hook *h;
+	size_t n;
+	char err[900];
+	if (proto_parse_hooks(proto_get(m->root, "hooks", yajl_t_any), &h, &n, err, sizeof(err)) < 0) {
+		snprintf(r->err, sizeof(r->err), "hooks: %s", err);
+		return -1;
+	}
+	int rc = hooks_run(p, kind, h, n, state, err, sizeof(err));
+	proto_hooks_free(h, n);
+	if (rc < 0)
+		snprintf(r->err, sizeof(r->err), "%s", err);
+	return rc;
 }
 
 static int op_signal(struct conn *c, struct proto_msg *m, struct reply *r)
@@ -335,6 +362,8 @@ int ops_dispatch(struct conn *c, struct proto_msg *m)
 		rc = op_start(c, m, &r);
 	else if (!strcmp(m->op, "exec"))
 		rc = op_exec(c, m, &r);
+	else if (!strcmp(m->op, "hooks"))
+		rc = op_hooks(c, m, &r);
 	else if (!strcmp(m->op, "signal"))
 		rc = op_signal(c, m, &r);
 	else if (!strcmp(m->op, "resize"))

@@ -533,7 +533,7 @@ fail:
 	return NULL;
 }
 
-static int open_ns(pid_t pid, const char *name, int *fd)
+int ns_open_of(pid_t pid, const char *name, int *fd)
 {
 	char a[64], b[64];
 	struct stat sa, sb;
@@ -552,7 +552,7 @@ struct proc *proc_exec(const char *id, const char *process_json, const struct st
 		       size_t errlen)
 {
 	struct proc *init = proc_init();
-	if (!init || init->state != PROC_RUNNING) {
+	if (!init || (init->state != PROC_RUNNING && init->state != PROC_CREATED)) {
 		ERR("container not running");
 		return NULL;
 	}
@@ -574,7 +574,7 @@ struct proc *proc_exec(const char *id, const char *process_json, const struct st
 		if (i == NS_USER || i == NS_TIME)
 			continue;
 		int *dst = i == NS_PID ? &pidns : &a.nsfd[i];
-		if (open_ns(init->pid, names[i], dst) < 0) {
+		if (ns_open_of(init->pid, names[i], dst) < 0) {
 			ERR("open namespace %s of process %d: %s", names[i], init->pid, strerror(errno));
 			goto fail_ns;
 		}

@@ -23,7 +23,7 @@ pid_t create_container(const char *id, struct parsed *p)
 	const char *b = optval(o, p, "bundle");
 	const char *pf = optval(o, p, "pid-file"), *cs = optval(o, p, "console-socket");
 	const char *pfd = optval(o, p, "preserve-fds");
-	char bundle[PATH_MAX], pidfile[PATH_MAX], dir[PATH_MAX];
+	char bundle[PATH_MAX], pidfile[PATH_MAX], dir[PATH_MAX], csock[PATH_MAX];
 	if (!valid_id(id)) {
 		log_error("invalid container ID format: %s", id);
 		return -1;
@@ -32,6 +32,8 @@ pid_t create_container(const char *id, struct parsed *p)
 		log_error("--preserve-fds %s: passing extra file descriptors into a microVM is not supported", pfd);
 		return -1;
 	}
+	if (cs && !(cs = abs_arg("--console-socket", cs, csock)))
+		return -1;
 	if (!realpath(b ? b : ".", bundle)) {
 		log_errno(errno, "bundle %s", b ? b : ".");
 		return -1;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* runm events [--stats] [--interval D] ID: stats as runc's {"type":"stats","id":…,"data":…}
- * lines; without --stats one line per interval until the container stops. */
+ * lines; without --stats one line per interval, and {"type":"oom","id":…} for each new OOM
+ * kill, until the container stops. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "cmd_util.h"
+#include "ctl.h"
 #include "log.h"
 
 /* Go-style duration: 5s, 500ms, 1m, 2 (seconds). Milliseconds, or -1. */
@@ -61,6 +63,25 @@ static int one_stats(const char *id, const char *dir)
 	return rc;
 }
 
+/* The shim's count of OOM kills in the container (the agent's "oom" events), or -1. */
+static long long oom_kills(const char *dir)
+{
+	char *rep = NULL;
+	long long k = -1;
+	if (ctl_call(dir, "{\"op\":\"oom\"}", NULL, 0, &rep) == 0 && rep) {
+		char err[128];
+		yajl_val v = yajl_tree_parse(rep, err, sizeof(err));
+		const char *pk[] = {"oom_kills", NULL};
+		yajl_val n = v ? yajl_tree_get(v, pk, yajl_t_number) : NULL;
+		if (n && YAJL_IS_INTEGER(n))
+			k = YAJL_GET_INTEGER(n);
+		if (v)
+			yajl_tree_free(v);
+	}
+	free(rep);
+	return k;
+}
+
 int cmd_events(int argc, char **argv)
 {
 	struct parsed p;
@@ -86,12 +107,27 @@ int cmd_events(int argc, char **argv)
 	if (optset(o, &p, "stats")) {
 		rc = one_stats(st.id, dir);
 	} else {
+		/* runc: stats every interval, and {"type":"oom"} when the container's cgroup sees an
+		 * OOM kill (checked every 100 ms: the shim counts the agent's events) */
 		rc = 0;
-		while (strcmp(state_status(&st), "stopped")) {
-			if (one_stats(st.id, dir))
-				break;
-			usleep((useconds_t)ms * 1000);
+		long long seen = oom_kills(dir), next_stats = 0;
+		char *qid = json_quote(st.id);
+		for (long long t = 0; strcmp(state_status(&st), "stopped"); t += 100) {
+			long long k = oom_kills(dir);
+			if (seen >= 0 && k > seen) {
+				printf("{\"type\":\"oom\",\"id\":%s}\n", qid ? qid : "\"\"");
+				fflush(stdout);
+			}
+			if (k >= 0)
+				seen = k;
+			if (t >= next_stats) {
+				if (one_stats(st.id, dir))
+					break;
+				next_stats = t + ms;
+			}
+			usleep(100 * 1000);
 		}
+		free(qid);
 	}
 	state_free(&st);
 out:

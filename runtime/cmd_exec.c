@@ -20,17 +20,11 @@
 
 #include "cmd_util.h"
 #include "ctl.h"
+#include "exec_process.h"
 #include "log.h"
 #include "proto/proto.h"
 #include "shim.h"
 #include "spec.h"
-
-static void GS(yajl_gen g, const char *s)
-{
-	if (!s)
-		s = "";
-	yajl_gen_string(g, (const unsigned char *)s, strlen(s));
-}
 
 static char *read_file(const char *path)
 {
@@ -60,73 +54,37 @@ static char *read_file(const char *path)
 	return b;
 }
 
-/* Build the process JSON from the container's config (env, cwd, user) and the flags. */
-static char *build_process(const struct cstate *st, const struct optdef *o, struct parsed *p, bool tty)
+/* The container's process object with the flags' changes (exec_process.c), as runc. */
+static char *build_process(const struct cstate *st, const struct optdef *o, struct parsed *p, bool tty,
+			   bool console_socket)
 {
 	struct spec sp;
 	bool have = spec_load(st->bundle, &sp) == 0;
-	const char *pe[] = {"process", "env", NULL}, *pc[] = {"process", "cwd", NULL},
-		   *pu[] = {"process", "user", "uid", NULL}, *pg[] = {"process", "user", "gid", NULL};
-	yajl_val env = have ? yajl_tree_get(sp.root, pe, yajl_t_array) : NULL;
-	yajl_val cwd = have ? yajl_tree_get(sp.root, pc, yajl_t_string) : NULL;
-	yajl_val uid = have ? yajl_tree_get(sp.root, pu, yajl_t_number) : NULL;
-	yajl_val gid = have ? yajl_tree_get(sp.root, pg, yajl_t_number) : NULL;
-	yajl_gen g = yajl_gen_alloc(NULL);
-	yajl_gen_map_open(g);
-	GS(g, "terminal");
-	yajl_gen_bool(g, tty);
-	GS(g, "args");
-	yajl_gen_array_open(g);
-	for (int i = 1; i < p->npos; i++)
-		GS(g, p->pos[i]);
-	yajl_gen_array_close(g);
-	GS(g, "env");
-	yajl_gen_array_open(g);
-	for (size_t i = 0; env && i < env->u.array.len; i++)
-		if (YAJL_IS_STRING(env->u.array.values[i]))
-			GS(g, YAJL_GET_STRING(env->u.array.values[i]));
-	int ie = opt_index(o, "env");
-	for (int i = 0; i < p->set[ie]; i++)
-		GS(g, p->list[ie][i]);
-	yajl_gen_array_close(g);
-	GS(g, "cwd");
-	const char *c = optval(o, p, "cwd");
-	GS(g, c ? c : cwd ? YAJL_GET_STRING(cwd) : "/");
-	long long u = uid && YAJL_IS_INTEGER(uid) ? YAJL_GET_INTEGER(uid) : 0;
-	long long gr = gid && YAJL_IS_INTEGER(gid) ? YAJL_GET_INTEGER(gid) : 0;
-	const char *us = optval(o, p, "user");
-	if (us) {
-		char *end;
-		u = strtoll(us, &end, 10);
-		if (*end == ':')
-			gr = strtoll(end + 1, &end, 10);
+	const char *pp[] = {"process", NULL};
+	int ie = opt_index(o, "env"), ig = opt_index(o, "additional-gids"), ic = opt_index(o, "cap");
+	struct exec_overrides x = {
+	    .args = p->pos + 1,
+	    .nargs = p->npos - 1,
+	    .tty = tty,
+	    .env = p->list[ie],
+	    .nenv = p->set[ie],
+	    .cwd = optval(o, p, "cwd"),
+	    .user = optval(o, p, "user"),
+	    .gids = p->list[ig],
+	    .ngids = p->set[ig],
+	    .caps = p->list[ic],
+	    .ncaps = p->set[ic],
+	    .no_new_privs = optset(o, p, "no-new-privs"),
+	    .apparmor = optval(o, p, "apparmor"),
+	    .label = optval(o, p, "process-label"),
+	};
+	struct winsize ws;
+	/* the pty starts with the caller's size (a console socket's engine sends its own) */
+	if (tty && !console_socket && ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0) {
+		x.rows = ws.ws_row;
+		x.cols = ws.ws_col;
 	}
-	GS(g, "user");
-	yajl_gen_map_open(g);
-	GS(g, "uid");
-	yajl_gen_integer(g, u);
-	GS(g, "gid");
-	yajl_gen_integer(g, gr);
-	int ig = opt_index(o, "additional-gids");
-	if (p->set[ig]) {
-		GS(g, "additionalGids");
-		yajl_gen_array_open(g);
-		for (int i = 0; i < p->set[ig]; i++)
-			yajl_gen_integer(g, atoll(p->list[ig][i]));
-		yajl_gen_array_close(g);
-	}
-	yajl_gen_map_close(g);
-	if (optset(o, p, "no-new-privs")) {
-		GS(g, "noNewPrivileges");
-		yajl_gen_bool(g, 1);
-	}
-	yajl_gen_map_close(g);
-	const unsigned char *buf;
-	size_t len;
-	char *out = NULL;
-	if (yajl_gen_get_buf(g, &buf, &len) == yajl_gen_status_ok)
-		out = strndup((const char *)buf, len);
-	yajl_gen_free(g);
+	char *out = exec_process_json(have ? yajl_tree_get(sp.root, pp, yajl_t_object) : NULL, &x);
 	if (have)
 		spec_free(&sp);
 	return out;
@@ -177,6 +135,15 @@ static int wait_exec(const char *dir, const char *exec_id, int conn, int winfd)
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	int sfd = signalfd(-1, &set, SFD_CLOEXEC);
 	char req[256];
+	struct winsize ws0;
+	/* the size now: the process may have started before our first SIGWINCH */
+	if (winfd >= 0 && ioctl(winfd, TIOCGWINSZ, &ws0) == 0 && ws0.ws_row && ws0.ws_col) {
+		char *rep = NULL;
+		snprintf(req, sizeof(req), "{\"op\":\"resize\",\"process\":\"%s\",\"rows\":%u,\"cols\":%u}", exec_id,
+			 ws0.ws_row, ws0.ws_col);
+		ctl_call(dir, req, NULL, 0, &rep);
+		free(rep);
+	}
 	for (;;) {
 		struct pollfd pf[2] = {{.fd = conn, .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
 		if (poll(pf, 2, -1) < 0 && errno != EINTR)
@@ -224,6 +191,28 @@ static int wait_exec(const char *dir, const char *exec_id, int conn, int winfd)
 	}
 }
 
+static int write_exec_pid_file(const char *pidf, pid_t pid)
+{
+	char tmp[PATH_MAX + 16];
+	snprintf(tmp, sizeof(tmp), "%s.runm-tmp", pidf);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || dprintf(fd, "%d", pid) < 0 || close(fd) < 0 || rename(tmp, pidf) < 0) {
+		log_errno(errno, "write pid file %s", pidf);
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/* The exec failed after the process started (as runc: it is terminated). */
+static void kill_exec(const char *dir, const char *exec_id)
+{
+	char req[256], *rep = NULL;
+	snprintf(req, sizeof(req), "{\"op\":\"kill\",\"process\":\"%s\",\"signal\":9}", exec_id);
+	ctl_call(dir, req, NULL, 0, &rep);
+	free(rep);
+}
+
 int cmd_exec(int argc, char **argv)
 {
 	struct parsed p;
@@ -244,6 +233,12 @@ int cmd_exec(int argc, char **argv)
 	int fds[3], nfds = 0, master = -1, slave = -1, conn = -1;
 	struct termios saved;
 	bool raw = false;
+	char abs_proc[PATH_MAX], abs_pid[PATH_MAX], abs_cs[PATH_MAX];
+	/* the detached exec shim must not depend on our cwd */
+	if ((procf && !(procf = abs_arg("--process", procf, abs_proc))) ||
+	    (pidf && !(pidf = abs_arg("--pid-file", pidf, abs_pid))) ||
+	    (cs && !(cs = abs_arg("--console-socket", cs, abs_cs))))
+		goto out0;
 	if (!procf && p.npos < 2) {
 		usage_error("exec", "\"exec\" requires a minimum of 2 argument(s)");
 		goto out0;
@@ -289,7 +284,7 @@ int cmd_exec(int argc, char **argv)
 			if (*c == '\n' || *c == '\r')
 				*c = ' ';
 	} else {
-		proc = build_process(&st, o, &p, tty);
+		proc = build_process(&st, o, &p, tty, cs != NULL);
 	}
 	if (!proc) {
 		log_error("exec: cannot build the process");
@@ -310,7 +305,9 @@ int cmd_exec(int argc, char **argv)
 			tcsetattr(STDIN_FILENO, TCSANOW, &t);
 			raw = true;
 		}
+		/* the terminal's input from our stdin, its output to our stdout ($(…), redirects) */
 		fds[nfds++] = STDIN_FILENO;
+		fds[nfds++] = STDOUT_FILENO;
 	} else {
 		fds[0] = STDIN_FILENO;
 		fds[1] = STDOUT_FILENO;
@@ -384,20 +381,20 @@ int cmd_exec(int argc, char **argv)
 				ioctl(slave, TIOCSCTTY, 0);
 			_exit(wait_exec(dir, exec_id, conn, slave));
 		}
-		if (pidf) {
-			char tmp[PATH_MAX + 16];
-			snprintf(tmp, sizeof(tmp), "%s.runm-tmp", pidf);
-			int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-			if (fd < 0 || dprintf(fd, "%d", pid) < 0 || close(fd) < 0 || rename(tmp, pidf) < 0) {
-				log_errno(errno, "write pid file %s", pidf);
-				kill(pid, SIGKILL);
-				goto out;
-			}
+		if (pidf && write_exec_pid_file(pidf, pid) < 0) {
+			kill(pid, SIGKILL);
+			kill_exec(dir, exec_id);
+			goto out;
 		}
 		rc = 0;
 		goto out;
 	}
-	rc = wait_exec(dir, exec_id, conn, tty ? STDIN_FILENO : -1);
+	/* foreground: we are the process's host side, as runc writes its process's pid */
+	if (pidf && write_exec_pid_file(pidf, getpid()) < 0) {
+		kill_exec(dir, exec_id);
+		goto out;
+	}
+	rc = wait_exec(dir, exec_id, conn, tty ? (cs ? slave : STDIN_FILENO) : -1);
 out:
 	if (raw)
 		tcsetattr(STDIN_FILENO, TCSANOW, &saved);

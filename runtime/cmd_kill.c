@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* runm kill [--all] ID [SIGNAL]: names, numbers and SIG-prefixed names; default SIGTERM. */
+/* runm kill [--all] ID [SIGNAL]: names, numbers and SIG-prefixed names, 0; default SIGTERM. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,19 +17,25 @@ int cmd_kill(int argc, char **argv)
 	char dir[PATH_MAX];
 	if (load_container(p.pos[0], &st, dir) < 0)
 		goto out;
-	int sig = p.npos > 1 ? parse_signal(p.pos[1]) : 15;
+	/* signal 0: "is it alive", as runc accepts it */
+	int sig = p.npos > 1 ? (!strcmp(p.pos[1], "0") ? 0 : parse_signal(p.pos[1])) : 15;
 	if (sig < 0) {
 		log_error("unknown signal \"%s\"", p.pos[1]);
 		goto out_st;
 	}
 	const char *s = state_status(&st);
+	bool all = optset(find_verb("kill")->opts, &p, "all");
 	if (!strcmp(s, "stopped")) {
-		log_error("container not running");
+		/* runc 1.1.5: --all on a stopped container signals nobody and succeeds */
+		if (all)
+			rc = 0;
+		else
+			log_error("container not running");
 		goto out_st;
 	}
 	char req[128];
 	snprintf(req, sizeof(req), "{\"op\":\"kill\",\"signal\":%d,\"all\":%s}", sig,
-		 optset(find_verb("kill")->opts, &p, "all") ? "true" : "false");
+		 all ? "true" : "false");
 	rc = shim_call(dir, req, NULL);
 out_st:
 	state_free(&st);

@@ -2,9 +2,13 @@
 /* runm list [--format table|json] [-q] */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cmd_util.h"
 #include "log.h"
@@ -12,6 +16,64 @@
 static int cmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* runc prints the table through Go's tabwriter (minwidth 12, padding 3, spaces): every column
+ * but the last is as wide as its longest cell plus 3, at least 12. */
+#define LIST_COLS 6
+struct table {
+	char **cells; /* rows × LIST_COLS */
+	size_t rows;
+	size_t width[LIST_COLS];
+};
+
+static void table_row(struct table *t, const char *const *cols)
+{
+	char **nc = realloc(t->cells, sizeof(*nc) * (t->rows + 1) * LIST_COLS);
+	if (!nc)
+		return;
+	t->cells = nc;
+	for (int c = 0; c < LIST_COLS; c++) {
+		char *v = strdup(cols[c] ? cols[c] : "");
+		t->cells[t->rows * LIST_COLS + c] = v;
+		size_t w = (v ? strlen(v) : 0) + 3;
+		if (w < 12)
+			w = 12;
+		if (w > t->width[c])
+			t->width[c] = w;
+	}
+	t->rows++;
+}
+
+static void table_print(struct table *t)
+{
+	for (size_t r = 0; r < t->rows; r++) {
+		for (int c = 0; c < LIST_COLS; c++) {
+			const char *v = t->cells[r * LIST_COLS + c];
+			if (c == LIST_COLS - 1)
+				printf("%s\n", v ? v : "");
+			else
+				printf("%-*s", (int)t->width[c], v ? v : "");
+			free(t->cells[r * LIST_COLS + c]);
+		}
+	}
+	free(t->cells);
+}
+
+/* runc's OWNER: the user owning the container's state directory ("#UID" without a name). */
+static const char *dir_owner(const char *id, char *buf, size_t len)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+	snprintf(path, sizeof(path), "%s/%s", G.root, id);
+	if (stat(path, &sb) < 0)
+		return "";
+	struct passwd *pw = getpwuid(sb.st_uid);
+	if (pw)
+		snprintf(buf, len, "%s", pw->pw_name);
+	else
+		snprintf(buf, len, "#%u", (unsigned)sb.st_uid);
+	return buf;
 }
 
 int cmd_list(int argc, char **argv)
@@ -53,20 +115,24 @@ int cmd_list(int argc, char **argv)
 	if (n)
 		qsort(ids, n, sizeof(*ids), cmp);
 	bool first = true;
-	if (!quiet && !strcmp(fmt, "table"))
-		printf("%-12s%-12s%-12s%-12s%-12s%s\n", "ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER");
+	bool table = !quiet && !strcmp(fmt, "table");
+	struct table t = {0};
+	if (table)
+		table_row(&t, (const char *[]){"ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"});
 	if (!quiet && !strcmp(fmt, "json"))
 		printf("[");
 	for (size_t i = 0; i < n; i++) {
 		struct cstate st;
 		if (state_load(ids[i], &st) < 0)
 			continue; /* half-created or being deleted */
-		if (quiet)
+		if (quiet) {
 			printf("%s\n", st.id);
-		else if (!strcmp(fmt, "table"))
-			printf("%-12s%-12d%-12s%-12s%-12s%s\n", st.id, state_pid(&st), state_status(&st), st.bundle,
-			       st.created, st.owner);
-		else {
+		} else if (table) {
+			char pid[16], owner[64];
+			snprintf(pid, sizeof(pid), "%d", state_pid(&st));
+			table_row(&t, (const char *[]){st.id, pid, state_status(&st), st.bundle, st.created,
+						       st.owner[0] ? st.owner : dir_owner(st.id, owner, sizeof(owner))});
+		} else {
 			char *js = state_to_json(&st, false, true);
 			if (js)
 				printf("%s%s", first ? "" : ",", js);
@@ -75,6 +141,8 @@ int cmd_list(int argc, char **argv)
 		}
 		state_free(&st);
 	}
+	if (table)
+		table_print(&t);
 	if (!quiet && !strcmp(fmt, "json"))
 		printf("]\n");
 	for (size_t i = 0; i < n; i++)

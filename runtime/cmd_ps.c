@@ -34,7 +34,12 @@ int cmd_ps(int argc, char **argv)
 	if (load_container(p.pos[0], &st, dir) < 0)
 		goto out;
 	if (!strcmp(state_status(&st), "stopped")) {
-		log_error("container not running");
+		/* runc 1.1.5: no processes, the header (or an empty list) and exit 0 */
+		if (!strcmp(fmt, "json"))
+			printf("[]\n");
+		else
+			printf("%-8s %s\n", "PID", "CMD");
+		rc = 0;
 		goto out_st;
 	}
 	char *rep = NULL;

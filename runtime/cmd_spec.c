@@ -36,13 +36,21 @@ static const char SPEC_HEAD[] = "{\n"
 				"    {\"destination\": \"/dev\", \"type\": \"tmpfs\", \"source\": \"tmpfs\", \"options\": "
 				"[\"nosuid\", \"strictatime\", \"mode=755\", \"size=65536k\"]},\n"
 				"    {\"destination\": \"/dev/pts\", \"type\": \"devpts\", \"source\": \"devpts\", "
-				"\"options\": [\"nosuid\", \"noexec\", \"newinstance\", \"ptmxmode=0666\", \"mode=0620\"]},\n"
+				"\"options\": [\"nosuid\", \"noexec\", \"newinstance\", \"ptmxmode=0666\", \"mode=0620\"%s]},\n"
 				"    {\"destination\": \"/dev/shm\", \"type\": \"tmpfs\", \"source\": \"shm\", \"options\": "
 				"[\"nosuid\", \"noexec\", \"nodev\", \"mode=1777\", \"size=65536k\"]},\n"
-				"    {\"destination\": \"/sys\", \"type\": \"sysfs\", \"source\": \"sysfs\", \"options\": "
-				"[\"nosuid\", \"noexec\", \"nodev\", \"ro\"]}\n"
-				"  ],\n"
-				"  \"linux\": {\n";
+				"    {\"destination\": \"/dev/mqueue\", \"type\": \"mqueue\", \"source\": \"mqueue\", \"options\": "
+				"[\"nosuid\", \"noexec\", \"nodev\"]},\n";
+/* runc's rootless template binds the host's /sys (a sysfs needs a network namespace of ours) */
+static const char SPEC_SYS[] = "    {\"destination\": \"/sys\", \"type\": \"sysfs\", \"source\": \"sysfs\", \"options\": "
+			       "[\"nosuid\", \"noexec\", \"nodev\", \"ro\"]},\n";
+static const char SPEC_SYS_ROOTLESS[] = "    {\"destination\": \"/sys\", \"type\": \"none\", \"source\": \"/sys\", "
+					"\"options\": [\"rbind\", \"nosuid\", \"noexec\", \"nodev\", \"ro\"]},\n";
+static const char SPEC_CGROUP[] = "    {\"destination\": \"/sys/fs/cgroup\", \"type\": \"cgroup\", \"source\": \"cgroup\", "
+				  "\"options\": [\"nosuid\", \"noexec\", \"nodev\", \"relatime\", \"ro\"]}\n"
+				  "  ],\n"
+				  "  \"linux\": {\n";
+static const char SPEC_RESOURCES[] = "    \"resources\": {\"devices\": [{\"allow\": false, \"access\": \"rwm\"}]},\n";
 static const char SPEC_NS[] = "    \"namespaces\": [{\"type\": \"pid\"}, {\"type\": \"network\"}, {\"type\": \"ipc\"}, "
 			      "{\"type\": \"uts\"}, {\"type\": \"mount\"}],\n";
 static const char SPEC_NS_ROOTLESS[] = "    \"namespaces\": [{\"type\": \"pid\"}, {\"type\": \"ipc\"}, {\"type\": "
@@ -50,9 +58,8 @@ static const char SPEC_NS_ROOTLESS[] = "    \"namespaces\": [{\"type\": \"pid\"}
 				       "    \"uidMappings\": [{\"containerID\": 0, \"hostID\": %d, \"size\": 1}],\n"
 				       "    \"gidMappings\": [{\"containerID\": 0, \"hostID\": %d, \"size\": 1}],\n";
 static const char SPEC_TAIL[] =
-	"    \"resources\": {\"devices\": [{\"allow\": false, \"access\": \"rwm\"}]},\n"
-	"    \"maskedPaths\": [\"/proc/acpi\", \"/proc/kcore\", \"/proc/keys\", \"/proc/latency_stats\", "
-	"\"/proc/timer_list\", \"/proc/sched_debug\", \"/sys/firmware\", \"/proc/scsi\"],\n"
+	"    \"maskedPaths\": [\"/proc/acpi\", \"/proc/asound\", \"/proc/kcore\", \"/proc/keys\", \"/proc/latency_stats\", "
+	"\"/proc/timer_list\", \"/proc/timer_stats\", \"/proc/sched_debug\", \"/sys/firmware\", \"/proc/scsi\"],\n"
 	"    \"readonlyPaths\": [\"/proc/bus\", \"/proc/fs\", \"/proc/irq\", \"/proc/sys\", \"/proc/sysrq-trigger\"]\n"
 	"  }\n"
 	"}\n";
@@ -75,7 +82,10 @@ int cmd_spec(int argc, char **argv)
 			log_errno(errno, "create %s", path);
 		goto out;
 	}
-	if (dprintf(fd, "%s", SPEC_HEAD) < 0 ||
+	/* rootless: no gid=5 on devpts (the group may not be mapped), as runc */
+	if (dprintf(fd, SPEC_HEAD, rootless ? "" : ", \"gid=5\"") < 0 ||
+	    dprintf(fd, "%s%s%s", rootless ? SPEC_SYS_ROOTLESS : SPEC_SYS, SPEC_CGROUP,
+		    rootless ? "" : SPEC_RESOURCES) < 0 ||
 	    (rootless ? dprintf(fd, SPEC_NS_ROOTLESS, (int)getuid(), (int)getgid()) : dprintf(fd, "%s", SPEC_NS)) < 0 ||
 	    dprintf(fd, "%s", SPEC_TAIL) < 0) {
 		log_errno(errno, "write %s", path);

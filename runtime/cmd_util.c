@@ -130,3 +130,19 @@ void close_lock(int fd)
 {
 	close(fd);
 }
+
+const char *abs_arg(const char *what, const char *in, char *buf)
+{
+	if (!in || in[0] == '/')
+		return in;
+	char cwd[PATH_MAX];
+	if (!getcwd(cwd, sizeof(cwd))) {
+		log_errno(errno, "%s %s: getcwd", what, in);
+		return NULL;
+	}
+	if ((size_t)snprintf(buf, PATH_MAX, "%s/%s", cwd, in) >= PATH_MAX) {
+		log_error("%s %s: the absolute path is too long", what, in);
+		return NULL;
+	}
+	return buf;
+}

@@ -26,4 +26,9 @@ int destroy_container(const struct cstate *st, const char *dir);
 /* JSON-escape S into a malloc'd quoted string. */
 char *json_quote(const char *s);
 
+/* IN made absolute against our cwd (no symlink resolution): the shim and exec shims run in
+ * "/", so a relative path from the command line must not reach them.  IN itself when it is
+ * absolute or NULL; else BUF (PATH_MAX), or NULL after logging WHAT when it does not fit. */
+const char *abs_arg(const char *what, const char *in, char *buf);
+
 #endif

@@ -20,6 +20,7 @@
 #include "guest_config.h"
 #include "log.h"
 #include "net/net.h"
+#include "proto/proto_hooks.h"
 #include "sockdir.h"
 
 #define BOOT_TIMEOUT_MS	  60000 /* QEMU TCG boots in ~1 s alone; leave room for a loaded host */
@@ -32,6 +33,7 @@ struct guest {
 	bool on_host;
 	struct agentclient *ctl, *ev;
 	bool vm_ended; /* seen by vm_running while waiting for the agent */
+	long long oom_kills; /* the agent's latest "oom" event */
 	int vm_status;
 	char uds[PATH_MAX];   /* hybrid vsock socket, in the socket directory (sockdir.h) */
 	char dir[PATH_MAX];   /* the state directory */
@@ -296,6 +298,27 @@ int guest_start(struct guest *g, char *err, size_t errlen)
 	return ac_start(g->ctl, "init") < 0 ? fail_ac(g->ctl, err, errlen) : 0;
 }
 
+int guest_hooks(struct guest *g, const struct spec *s, enum hook_kind kind, const char *state_json, char *err,
+		size_t errlen)
+{
+	int n = s->nhooks[kind];
+	if (n <= 0)
+		return 0;
+	struct proto_hook *h = calloc((size_t)n, sizeof(*h));
+	if (!h) {
+		snprintf(err, errlen, "%s hooks: out of memory", HOOK_NAMES[kind]);
+		return -1;
+	}
+	for (int i = 0; i < n; i++)
+		h[i] = (struct proto_hook){.path = s->hooks[kind][i].path,
+					   .args = s->hooks[kind][i].args,
+					   .env = s->hooks[kind][i].env,
+					   .timeout = s->hooks[kind][i].timeout};
+	int r = ac_hooks(g->ctl, "init", HOOK_NAMES[kind], h, (size_t)n, state_json);
+	free(h);
+	return r < 0 ? fail_ac(g->ctl, err, errlen) : 0;
+}
+
 int guest_network(struct guest *g, const char *id, const struct proto_net *n, char *err, size_t errlen)
 {
 	if (g->on_host)
@@ -398,11 +421,21 @@ int guest_event_fd(struct guest *g)
 
 int guest_next_exit(struct guest *g, struct guest_exit *ex)
 {
-	struct ac_exit e;
-	if (ac_next_event(g->ev, &e, ex->process, sizeof(ex->process), 2000) < 0)
+	struct ac_event e;
+	if (ac_next_event_any(g->ev, &e, 2000) < 0)
 		return -1;
-	ex->status = e.exit_code;
+	if (!strcmp(e.name, "oom") && e.oom_kills > g->oom_kills)
+		g->oom_kills = e.oom_kills;
+	if (strcmp(e.name, "exit"))
+		return 0;
+	snprintf(ex->process, sizeof(ex->process), "%s", e.process);
+	ex->status = e.exit.exit_code;
 	return 1;
+}
+
+long long guest_oom_kills(const struct guest *g)
+{
+	return g ? g->oom_kills : 0;
 }
 
 void guest_destroy(struct guest *g)

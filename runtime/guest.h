@@ -33,6 +33,10 @@ int guest_boot(const char *id, const char *dir, const struct spec *s, const stru
 int guest_create(struct guest *g, const struct spec *s, bool want_stdin, struct guest_stdio *io, char *err,
 		 size_t errlen);
 int guest_start(struct guest *g, char *err, size_t errlen);
+/* Run the spec's hooks of KIND (createContainer or startContainer) in the container, in the
+ * guest (the agent's "hooks" op), STATE_JSON on their stdin. 0 when there are none. */
+int guest_hooks(struct guest *g, const struct spec *s, enum hook_kind kind, const char *state_json, char *err,
+		size_t errlen);
 /* Configure the container's network in the guest (the agent's "network" op). */
 int guest_network(struct guest *g, const char *id, const struct proto_net *n, char *err, size_t errlen);
 /* PROCESS is "init" or an exec id. */
@@ -54,6 +58,8 @@ int guest_vm_fds(struct guest *g, int *fds, int max);
 bool guest_vm_ended(struct guest *g, int *status);
 /* 1 = *ex filled, 0 = nothing yet, -1 = the VM or the agent connection is gone. */
 int guest_next_exit(struct guest *g, struct guest_exit *ex);
+/* OOM kills in the container's cgroup, as the agent's last "oom" event counted them. */
+long long guest_oom_kills(const struct guest *g);
 /* Stop the VM (if running) and release everything. */
 void guest_destroy(struct guest *g);
 

@@ -19,7 +19,7 @@ static void gs(yajl_gen g, const char *s)
 	yajl_gen_string(g, (const unsigned char *)s, strlen(s));
 }
 
-static void gen_value(yajl_gen g, yajl_val v)
+void json_gen_value(yajl_gen g, yajl_val v)
 {
 	if (YAJL_IS_STRING(v)) {
 		gs(g, YAJL_GET_STRING(v) ? YAJL_GET_STRING(v) : "");
@@ -36,13 +36,13 @@ static void gen_value(yajl_gen g, yajl_val v)
 		yajl_gen_map_open(g);
 		for (size_t i = 0; i < v->u.object.len; i++) {
 			gs(g, v->u.object.keys[i]);
-			gen_value(g, v->u.object.values[i]);
+			json_gen_value(g, v->u.object.values[i]);
 		}
 		yajl_gen_map_close(g);
 	} else if (YAJL_IS_ARRAY(v)) {
 		yajl_gen_array_open(g);
 		for (size_t i = 0; i < v->u.array.len; i++)
-			gen_value(g, v->u.array.values[i]);
+			json_gen_value(g, v->u.array.values[i]);
 		yajl_gen_array_close(g);
 	} else {
 		yajl_gen_null(g);
@@ -104,7 +104,7 @@ static void gen_mount(yajl_gen g, yajl_val m, const char *src, const char *type)
 		if ((src && !strcmp(k, "source")) || (type && !strcmp(k, "type")))
 			continue;
 		gs(g, k);
-		gen_value(g, m->u.object.values[i]);
+		json_gen_value(g, m->u.object.values[i]);
 	}
 	if (src) {
 		gs(g, "source");
@@ -128,7 +128,7 @@ static void gen_linux(yajl_gen g, yajl_val lnx)
 		yajl_val v = lnx->u.object.values[i];
 		gs(g, k);
 		if (strcmp(k, "namespaces") || !YAJL_IS_ARRAY(v)) {
-			gen_value(g, v);
+			json_gen_value(g, v);
 			continue;
 		}
 		yajl_gen_array_open(g);
@@ -136,7 +136,7 @@ static void gen_linux(yajl_gen g, yajl_val lnx)
 			yajl_val e = v->u.array.values[j];
 			const char *type = YAJL_IS_OBJECT(e) ? str_of(e, "type") : NULL;
 			if (!type || strcmp(type, "network")) {
-				gen_value(g, e);
+				json_gen_value(g, e);
 				continue;
 			}
 			yajl_gen_map_open(g);
@@ -174,7 +174,7 @@ int guest_config(const struct spec *s, const char *dir, bool on_host, struct gue
 				if (!strcmp(v->u.object.keys[j], "path"))
 					continue;
 				gs(g, v->u.object.keys[j]);
-				gen_value(g, v->u.object.values[j]);
+				json_gen_value(g, v->u.object.values[j]);
 			}
 			gs(g, "path");
 			gs(g, on_host ? s->rootfs : GUEST_SHARE_MNT "/rootfs");
@@ -190,7 +190,7 @@ int guest_config(const struct spec *s, const char *dir, bool on_host, struct gue
 			/* hooks run on the host: the guest agent does not get them */
 			if (strcmp(k, "hooks")) {
 				gs(g, k);
-				gen_value(g, v);
+				json_gen_value(g, v);
 			}
 			continue;
 		}
@@ -202,7 +202,7 @@ int guest_config(const struct spec *s, const char *dir, bool on_host, struct gue
 			const char *dst = YAJL_IS_OBJECT(m) ? str_of(m, "destination") : NULL;
 			struct stat sb;
 			if (!src || !dst || !is_bind(m)) {
-				gen_value(g, m);
+				json_gen_value(g, m);
 				continue;
 			}
 			if (src[0] != '/') {

@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <yajl/yajl_gen.h>
 
 #include "spec.h"
 #include "vmm/devices/fs/share.h"
@@ -32,5 +33,8 @@ struct guest_shares {
 int guest_config(const struct spec *s, const char *dir, bool on_host, struct guest_shares *sh, char **out,
 		 char *err, size_t errlen);
 void guest_shares_free(struct guest_shares *sh);
+
+/* Emit V (any JSON value) into G as it is. */
+void json_gen_value(yajl_gen g, yajl_val v);
 
 #endif

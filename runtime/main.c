@@ -2,6 +2,7 @@
 /* runm: runc-compatible CLI. Global flags, then a verb (one file per verb). */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include "backend_choice.h"
+#include "cmd_util.h"
 #include "log.h"
 #include "runm.h"
 #include "version.h"
@@ -264,6 +266,10 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	static char abslog[PATH_MAX];
+	/* the shim runs in "/": a relative --log must name the same file there */
+	if (G.log_file && *G.log_file && !(G.log_file = abs_arg("--log", G.log_file, abslog)))
+		return 1;
 	if (open_log() < 0)
 		return 1;
 	log_set_debug(G.debug);

@@ -203,7 +203,8 @@ static void handle_exec(struct shim *s, int conn, yajl_val req, int *fds, int nf
 		reply_err(conn, "exec: too many exec processes (at most " RELAY_STR(RELAY_MAX_EXECS) " at once)");
 		goto fail;
 	}
-	if (!idv || !proc || nfds != (tty ? 1 : 3)) {
+	/* tty: one fd both ways (a pty slave), or input and output fds (runm exec -t's stdin, stdout) */
+	if (!idv || !proc || (tty ? nfds < 1 || nfds > 2 : nfds != 3)) {
 		reply_err(conn, "exec: malformed request");
 		goto fail;
 	}
@@ -226,7 +227,7 @@ static void handle_exec(struct shim *s, int conn, yajl_val req, int *fds, int nf
 	int k0, k1, k2 = -2;
 	if (tty) {
 		k0 = relay_add(&s->rs, fds[0], io.tty, slot, false, false);
-		k1 = relay_add(&s->rs, io.tty, fds[0], slot, true, false);
+		k1 = relay_add(&s->rs, io.tty, fds[nfds - 1], slot, true, false);
 	} else {
 		k0 = relay_add(&s->rs, fds[0], io.in, slot, false, true);
 		k1 = relay_add(&s->rs, io.out, fds[1], slot, true, false);
@@ -313,9 +314,14 @@ static void handle_conn(struct shim *s, int conn)
 			reply_err(conn, "cannot start an already running container");
 		} else {
 			char *js = state_to_json(&s->st, false, true);
-			int hr = js ? run_hooks(&s->spec, HOOK_START_CONTAINER, js, true) : -1;
-			if (hr < 0) {
-				reply_err(conn, "startContainer hook failed");
+			/* startContainer hooks run in the container, in the guest (agent/hooks.c) */
+			if (!js) {
+				reply_err(conn, "start: out of memory");
+			} else if (guest_hooks(s->g, &s->spec, HOOK_START_CONTAINER, js, err, sizeof(err)) < 0) {
+				/* as runc, whose init fails then: the container is stopped */
+				char kerr[256];
+				guest_signal(s->g, "init", SIGKILL, false, kerr, sizeof(kerr));
+				reply_err(conn, err);
 			} else if (late_network(s, err, sizeof(err)) < 0 || guest_start(s->g, err, sizeof(err)) < 0) {
 				reply_err(conn, err);
 			} else {
@@ -336,7 +342,7 @@ static void handle_conn(struct shim *s, int conn)
 		yajl_val av = yajl_tree_get(req, pall, yajl_t_any);
 		if (sv && YAJL_IS_INTEGER(sv))
 			sig = YAJL_GET_INTEGER(sv);
-		if (sig <= 0 || sig > 64)
+		if (sig < 0 || sig > 64)
 			reply_err(conn, "kill: invalid signal");
 		else if (s->init_exited && !pv)
 			reply_err(conn, "container not running");
@@ -373,6 +379,8 @@ static void handle_conn(struct shim *s, int conn)
 			save_state(s, p ? "paused" : before);
 			reply(conn, "{\"ok\":true}");
 		}
+	} else if (!strcmp(op, "oom")) {
+		reply(conn, "{\"ok\":true,\"oom_kills\":%lld}", guest_oom_kills(s->g));
 	} else if (!strcmp(op, "ps") || !strcmp(op, "stats")) {
 		char *js = NULL;
 		int r = !strcmp(op, "ps") ? guest_ps(s->g, &js, err, sizeof(err))
@@ -536,7 +544,10 @@ int shim_main(const struct shim_args *a)
 	}
 	save_state(s, "created");
 	js = state_to_json(&s->st, false, true);
-	if (!js || run_hooks(&s->spec, HOOK_CREATE_CONTAINER, js, true) < 0) {
+	/* createContainer hooks run in the container, in the guest (agent/hooks.c) */
+	if (!js || guest_hooks(s->g, &s->spec, HOOK_CREATE_CONTAINER, js, err, sizeof(err)) < 0) {
+		if (js)
+			log_error("create %s: %s", a->id, err);
 		free(js);
 		goto fail;
 	}

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proto/proto_hooks.h"
 #include "proto/proto_net.h"
 
 #define RELAY_BUF (256 * 1024)
@@ -306,6 +307,18 @@ int ac_start(struct agentclient *ac, const char *pid_id)
 	struct proto_gen pg;
 	uint64_t id = begin(ac, &pg, "start");
 	proto_gen_str(&pg, "process", pid_id);
+	return simple(ac, &pg, id);
+}
+
+int ac_hooks(struct agentclient *ac, const char *pid_id, const char *kind, const struct proto_hook *h, size_t n,
+	     const char *state)
+{
+	struct proto_gen pg;
+	uint64_t id = begin(ac, &pg, "hooks");
+	proto_gen_str(&pg, "process", pid_id);
+	proto_gen_str(&pg, "kind", kind);
+	proto_gen_str(&pg, "state", state);
+	proto_gen_hooks(&pg, "hooks", h, n);
 	return simple(ac, &pg, id);
 }
 

@@ -75,6 +75,13 @@ int ac_start(struct agentclient *ac, const char *id);
  * waits in the agent's pipe until the streams are attached. */
 int ac_exec(struct agentclient *ac, const char *id, const char *process_json, const struct ac_stdio *io,
 	    pid_t *pid);
+/* Run the N hooks of KIND (createContainer, startContainer) inside the container of ID, with
+ * STATE (the OCI state JSON) on their stdin (op "hooks"); returns when they are done.  -1 with
+ * the agent's reason in ac_error() ("error running createContainer hook #0 (/x): exit status 3,
+ * stdout: …, stderr: …"). */
+struct proto_hook;
+int ac_hooks(struct agentclient *ac, const char *id, const char *kind, const struct proto_hook *h, size_t n,
+	     const char *state);
 int ac_signal(struct agentclient *ac, const char *id, int sig, bool all);
 int ac_resize(struct agentclient *ac, const char *id, unsigned rows, unsigned cols);
 /* pause / resume the whole container with the guest's cgroup v2 freezer (returns once the

@@ -286,17 +286,18 @@ def test_pause_resume_and_stats(rt, tmp_path):
 
 
 def test_hooks_run_on_host_with_state(rt, tmp_path):
+    """The runtime-namespace hooks; createContainer/startContainer run in the container
+    (test_hooks.py)."""
     out = tmp_path / "hooks"
     out.mkdir()
 
     def add_hooks(cfg):
         cfg["hooks"] = {k: [{"path": "/bin/sh", "args": ["sh", "-c", f"cat > {out}/{k}.json"]}]
-                        for k in ("prestart", "createRuntime", "createContainer", "startContainer",
-                                  "poststart", "poststop")}
+                        for k in ("prestart", "createRuntime", "poststart", "poststop")}
     b = bundle_with(tmp_path, ["true"], mutate=add_hooks)
     r = rt("run", "-b", b, "c1")
     assert r.returncode == 0, r.stderr
-    for k in ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"):
+    for k in ("prestart", "createRuntime", "poststart", "poststop"):
         st = json.loads((out / f"{k}.json").read_text())
         assert st["id"] == "c1", k
     assert json.loads((out / "poststop.json").read_text())["status"] == "stopped"
