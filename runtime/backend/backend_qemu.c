@@ -230,8 +230,11 @@ int vm_start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 	add(&a, "%s", accel == VM_ACCEL_KVM ? "host" : "max");
 	add(&a, "-m");
 	add(&a, "%uM", mem);
+	/* One socket per vCPU: QEMU ≥ 6.2 makes "-smp N" N cores of one socket, and SeaBIOS lists
+	 * only the first logical CPU of each package in its MP table, the only CPU list our ACPI-less
+	 * guest reads; with N sockets the guest sees all N. */
 	add(&a, "-smp");
-	add(&a, "%u", cpus);
+	add(&a, "%u,sockets=%u,cores=1,threads=1", cpus, cpus);
 	add(&a, "-object");
 	add(&a, "memory-backend-memfd,id=mem,size=%uM,share=on", mem);
 	if (c->vsock_uds) {
