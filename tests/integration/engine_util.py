@@ -1,9 +1,13 @@
 """Helpers for the engine tests (Docker, containerd): a private network namespace, an image
 tar from the test bundle's rootfs, waiting for a daemon, and cleaning up mounts under a
 temporary root."""
+import hashlib
+import io
+import json
 import os
 import pathlib
 import subprocess
+import tarfile
 import time
 import uuid
 
@@ -78,3 +82,32 @@ def tail(path, n=3000):
         return pathlib.Path(path).read_text(errors="replace")[-n:]
     except OSError as e:
         return f"({path}: {e})"
+
+
+def docker_archive(tmp, rootfs_tar_path, ref, name="image.tar"):
+    """A docker-archive (what `docker save` writes, `ctr image import` reads) with one layer:
+    manifest.json, the image config named by its digest, the layer named by its diff id."""
+    tmp = pathlib.Path(tmp)
+    layer = pathlib.Path(rootfs_tar_path).read_bytes()
+    diff_id = "sha256:" + hashlib.sha256(layer).hexdigest()
+    config = json.dumps({
+        "architecture": "amd64", "os": "linux", "created": "2024-01-01T00:00:00Z",
+        "config": {"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+                   "Cmd": ["sh"]},
+        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+        "history": [{"created": "2024-01-01T00:00:00Z", "created_by": "runm tests: the test bundle's rootfs"}],
+    }, sort_keys=True).encode()
+    config_name = hashlib.sha256(config).hexdigest() + ".json"
+    layer_name = diff_id[7:] + "/layer.tar"
+    manifest = json.dumps([{"Config": config_name, "RepoTags": [ref], "Layers": [layer_name]}]).encode()
+    out = tmp / name
+    with tarfile.open(out, "w") as t:
+        for n, data in ((config_name, config), (layer_name, layer), ("manifest.json", manifest)):
+            if "/" in n:
+                d = tarfile.TarInfo(n.split("/")[0])
+                d.type, d.mode = tarfile.DIRTYPE, 0o755
+                t.addfile(d)
+            info = tarfile.TarInfo(n)
+            info.size, info.mode = len(data), 0o644
+            t.addfile(info, io.BytesIO(data))
+    return out

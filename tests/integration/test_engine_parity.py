@@ -1,7 +1,7 @@
 """What engines see from runm matches what they see from runc: vCPUs are CPUs in the guest, an
 engine's --shm-size is the guest's /dev/shm size, and a missing or non-executable program fails
 at create with runc 1.1's words (engines map them to exit codes 127 / 126)."""
-import json
+import os
 import shutil
 import subprocess
 import uuid
@@ -43,6 +43,27 @@ def test_bad_program_fails_at_create_with_runcs_words(rt, tmp_path, prog, code, 
     # nothing is left: no container, no state directory
     assert rt("list", "-q").stdout.strip() == ""
     assert not (rt.root / "bad").exists()
+
+
+def test_state_dir_below_a_directory_only_capabilities_open(build_dir, tmp_path, tmp_path_factory):
+    """containerd's runc shim makes /run/containerd mode 0600 (when containerd's own state is
+    elsewhere): root walks it only with CAP_DAC_OVERRIDE, which QEMU does not have. The VM's files
+    there (console log, NIC socket: a netns without a path gets a spare NIC) must still work."""
+    why = vm_skip_reason(build_dir, tmp_path_factory.mktemp("vmprobe"))
+    if why:
+        pytest.skip(why)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    rt = Runm(build_dir, locked / "root", "vm")
+    b = make_bundle(tmp_path / "bundle", ["sh", "-c", "echo hi; ip -o link show | wc -l"])
+    os.chmod(locked, 0o600)
+    try:
+        r = rt("run", "--bundle", b, "locked")
+    finally:
+        os.chmod(locked, 0o700)
+        rt.cleanup()
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["hi", "1"], r.stdout  # the spare NIC is not in the container's netns
 
 
 # --- podman ---------------------------------------------------------------------------------
