@@ -108,6 +108,12 @@ def test_detached_exec_logs_stop(docker):
     assert r.stdout == "in-exec\n"
     r = docker("exec", n, "cat", "/proc/1/cmdline")
     assert r.returncode == 0 and r.stdout.startswith("sh\0-c\0"), r.stdout
+    r = docker("pause", n)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(docker("inspect", n).stdout)[0]["State"]["Paused"] is True
+    r = docker("unpause", n)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(docker("inspect", n).stdout)[0]["State"]["Paused"] is False
     t0 = time.monotonic()
     r = docker("stop", "-t", "20", n)
     assert r.returncode == 0, r.stderr
