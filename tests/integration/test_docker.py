@@ -91,6 +91,12 @@ def test_run_stdin(docker):
     assert r.stdout == "DOCKER STDIN\n"
 
 
+def test_shm_size(docker):
+    r = docker.run("--rm", "--name", docker.name(), "--shm-size", "10m", IMAGE, "df", "-k", "/dev/shm")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[-1].split()[1] == "10240", r.stdout  # runc: 10240 kB
+
+
 def test_missing_program_is_127(docker):
     r = docker.run("--rm", "--name", docker.name(), IMAGE, "/nonexistent")
     assert r.returncode == 127, r.stderr
