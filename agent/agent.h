@@ -116,7 +116,8 @@ void spec_process_free(struct spec_process *p);
 void spec_free(struct spec *s);
 int spec_cap_from_name(const char *name); /* -1 unknown */
 
-/* ---- child-side setup: a failing step reports (step, target, errno) ---- */
+/* ---- child-side setup: a failing step reports (step, target, errno); err 0: target is the whole
+ * message (runc's wording, e.g. the program lookup) ---- */
 struct setup_err {
 	char step[48];
 	char target[400];

@@ -67,29 +67,58 @@ static const char *env_get(char *const *env, const char *name)
 	return NULL;
 }
 
-static bool is_exec_file(const char *path)
+/* Go 1.19's exec.LookPath (what runc 1.1's init runs before it reports "created"): a file that
+ * exists, is not a directory and has an execute bit. 0, or the errno Go reports (EACCES for a
+ * directory too). */
+static int find_executable(const char *path)
 {
 	struct stat st;
-	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+	if (stat(path, &st) < 0)
+		return errno;
+	return !S_ISDIR(st.st_mode) && (st.st_mode & 0111) ? 0 : EACCES;
 }
 
+/* strerror in Go's spelling (lower-case first letter), as engines match runc's messages. */
+static void go_strerror(int err, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", strerror(err));
+	if (buf[0] >= 'A' && buf[0] <= 'Z')
+		buf[0] = (char)(buf[0] - 'A' + 'a');
+}
+
+/* Resolve args[0] at create, as runc does, and fail with runc's words: engines map
+ * "no such file or directory" / "executable file not found" to 127, "permission denied" to 126. */
 int process_lookup(const struct spec_process *p, char *buf, size_t len, struct setup_err *e)
 {
 	const char *prog = p->args[0];
+	char why[64], msg[sizeof(e->target)];
 	if (strchr(prog, '/')) {
 		if (snprintf(buf, len, "%s", prog) >= (int)len)
 			return setup_fail(e, "exec", prog, ENAMETOOLONG);
-		return 0;
+		int err = find_executable(prog);
+		if (!err)
+			return 0;
+		go_strerror(err, why, sizeof(why));
+		if (err == EACCES)
+			snprintf(msg, sizeof(msg), "exec: \"%s\": %s", prog, why);
+		else
+			snprintf(msg, sizeof(msg), "exec: \"%s\": stat %s: %s", prog, prog, why);
+		return setup_fail(e, "", msg, 0);
 	}
 	const char *path = env_get(p->env, "PATH");
 	if (!path)
 		path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-	while (*path) {
+	while (*path) { /* Go's SplitList: an empty PATH has no entry */
 		const char *end = strchr(path, ':');
 		size_t dl = end ? (size_t)(end - path) : strlen(path);
-		if (dl && snprintf(buf, len, "%.*s/%s", (int)dl, path, prog) < (int)len && is_exec_file(buf))
+		/* an empty PATH entry is the working directory, as in Go */
+		if (snprintf(buf, len, "%.*s/%s", (int)(dl ? dl : 1), dl ? path : ".", prog) < (int)len &&
+		    find_executable(buf) == 0)
 			return 0;
-		path += dl + (end ? 1 : 0);
+		if (!end)
+			break;
+		path = end + 1;
 	}
-	return setup_fail(e, "exec: executable file not found in $PATH", prog, ENOENT);
+	snprintf(msg, sizeof(msg), "exec: \"%s\": executable file not found in $PATH", prog);
+	return setup_fail(e, "", msg, 0);
 }

@@ -376,6 +376,8 @@ static int wait_ready(struct proc *p, char *err, size_t errlen)
 	if (n == (ssize_t)sizeof(e)) {
 		e.step[sizeof(e.step) - 1] = '\0';
 		e.target[sizeof(e.target) - 1] = '\0';
+		if (!e.err) /* a complete message (runc's words) */
+			return ERR("%s", e.target);
 		return ERR("%s %s: %s", e.step, e.target, strerror(e.err));
 	}
 	return ERR("container setup: process %d exited before it was ready", p->pid);
@@ -655,6 +657,8 @@ int proc_start(struct proc *p, char *err, size_t errlen)
 	if (n == (ssize_t)sizeof(e)) {
 		e.step[sizeof(e.step) - 1] = '\0';
 		e.target[sizeof(e.target) - 1] = '\0';
+		if (!e.err) /* a complete message (runc's words) */
+			return ERR("%s", e.target);
 		return ERR("%s %s: %s", e.step, e.target, strerror(e.err));
 	}
 	if (n != 0)

@@ -5,17 +5,18 @@
 #                     vhost-user vsock server), when the device library has vsock;
 #   - "to_agent_hello_ms": the real guest (build/guest/initramfs.cpio, runm-agent as /init)
 #                     answering runm-agentctl hello.
-# Prints one JSON object. Usage: bench/qemu_boot.sh [RUNS] [pc|microvm]
+# Prints one JSON object. Usage: bench/qemu_boot.sh [RUNS] [pc|microvm] [VCPUS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-5}
 MACHINE=${2:-pc}
+CPUS=${3:-1}
 for f in build/runm-vmctl build/runm-vmm build/linux-guests/runm-test-init build/guest/vmlinux; do
 	[ -e "$f" ] || { echo "qemu_boot.sh: $f missing: run make && make kernel" >&2; exit 1; }
 done
-exec /usr/bin/python3 - "$RUNS" "$MACHINE" <<'PY'
+exec /usr/bin/python3 - "$RUNS" "$MACHINE" "$CPUS" <<'PY'
 import json, os, pathlib, socket, statistics, subprocess, sys, tempfile, time
-runs, machine = int(sys.argv[1]), sys.argv[2]
+runs, machine, cpus = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 root = pathlib.Path.cwd()
 b = root / "build"
 work = pathlib.Path(tempfile.mkdtemp(prefix="runm-bench-"))
@@ -36,7 +37,7 @@ def one(i):
     con = d / "console.log"
     uds = d / "vsock.sock"
     mode = "vsock" if has_vsock else "idle"
-    cmd = [str(b / "runm-vmctl"), "--backend", "qemu", "--machine", machine, "--kernel",
+    cmd = [str(b / "runm-vmctl"), "--backend", "qemu", "--machine", machine, "--cpus", cpus, "--kernel",
            str(b / "guest/vmlinux"), "--initrd", str(initrd), "--cmdline",
            f"console=ttyS0 reboot=k panic=-1 quiet runm_test={mode}", "--run-dir", str(d),
            "--console", str(con), "--timeout", "60"]
@@ -77,7 +78,7 @@ def agent(i):
     d = work / f"agent{i}"
     d.mkdir()
     uds = d / "vsock.sock"
-    cmd = [str(b / "runm-vmctl"), "--backend", "qemu", "--machine", machine, "--kernel",
+    cmd = [str(b / "runm-vmctl"), "--backend", "qemu", "--machine", machine, "--cpus", cpus, "--kernel",
            str(b / "guest/vmlinux"), "--initrd", str(b / "guest/initramfs.cpio"), "--run-dir", str(d),
            "--console", str(d / "console.log"), "--vsock-uds", str(uds), "--timeout", "60"]
     t0 = time.monotonic()
@@ -106,7 +107,7 @@ res = [one(i) for i in range(runs)]
 hello = ms([agent(i) for i in range(runs)]) if has_vsock and (b / "runm-agentctl").exists() else []
 inits, vs = ms([r[0] for r in res]), ms([r[1] for r in res])
 print(json.dumps({
-    "bench": "qemu_boot", "machine": machine, "accel": explain["accel"], "runs": runs,
+    "bench": "qemu_boot", "machine": machine, "vcpus": int(cpus), "accel": explain["accel"], "runs": runs,
     "to_init_ms": inits, "to_init_median_ms": statistics.median(inits) if inits else None,
     "to_vsock_ms": vs, "to_vsock_median_ms": statistics.median(vs) if vs else None,
     "to_agent_hello_ms": hello, "to_agent_hello_median_ms": statistics.median(hello) if hello else None,

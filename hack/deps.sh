@@ -13,7 +13,7 @@ PKGS=(
 	# guest userland, VMM, tests
 	busybox-static qemu-system-x86 python3 python3-pytest util-linux iproute2 procps
 	# engines used in end-to-end tests
-	podman runc uidmap fuse-overlayfs slirp4netns containernetworking-plugins
+	podman runc uidmap fuse-overlayfs slirp4netns containernetworking-plugins docker.io containerd curl
 )
 
 # One dpkg-query for all: it prints the installed ones and stays silent on unknown names.

@@ -2,7 +2,7 @@
 /* config.json as the guest sees it: root.path and the source of every bind mount (directories
  * and files alike) point into the container's one virtio-fs share (GUEST_SHARE_MNT/rootfs,
  * GUEST_SHARE_MNT/mounts/<i>, laid out by fs_share_prepare); a /dev/shm bind becomes a guest
- * tmpfs. A relative bind source is relative to the bundle directory, as in runc. */
+ * tmpfs of the size of the host tmpfs it replaces (podman/Docker --shm-size). A relative bind source is relative to the bundle directory, as in runc. */
 #include "guest_config.h"
 
 #include <errno.h>
@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 #include <yajl/yajl_gen.h>
 
@@ -253,6 +255,14 @@ int guest_config(const struct spec *s, const char *dir, bool on_host, struct gue
 				gs(g, "nodev");
 				gs(g, "noexec");
 				gs(g, "mode=1777");
+				/* the engine sized its tmpfs (--shm-size): the guest's gets the same size */
+				struct statfs fs;
+				if (statfs(src, &fs) == 0 && fs.f_type == TMPFS_MAGIC) {
+					char size[48];
+					snprintf(size, sizeof(size), "size=%lluk",
+						 (unsigned long long)fs.f_blocks * (unsigned long long)fs.f_bsize / 1024);
+					gs(g, size);
+				}
 				yajl_gen_array_close(g);
 				yajl_gen_map_close(g);
 				continue;

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -53,24 +54,6 @@ static void argv_free(struct argv *v)
 	v->n = 0;
 }
 
-/* QEMU's option parser splits on ','; a literal comma is written ",,". */
-static char *qemu_escape(const char *s)
-{
-	size_t n = strlen(s), extra = 0;
-	for (size_t i = 0; i < n; i++)
-		extra += s[i] == ',';
-	char *o = malloc(n + extra + 1), *p = o;
-	if (!o)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		*p++ = s[i];
-		if (s[i] == ',')
-			*p++ = ',';
-	}
-	*p = '\0';
-	return o;
-}
-
 /* "-chardev socket,id=ID,fd=N": QEMU inherits our end of the pair. */
 static void add_chardev(struct argv *a, const char *id, int fd)
 {
@@ -103,6 +86,30 @@ static char *cmdline_for(const char *base, enum vm_machine m)
 	strcat(out, *out ? " no_timer_check" : "no_timer_check");
 	free(dup);
 	return out;
+}
+
+/* QEMU runs without any capability, so it cannot walk a directory that only CAP_DAC_OVERRIDE lets
+ * root through (containerd's runc shim makes /run/containerd mode 0600 when containerd's own state
+ * is elsewhere; a state directory lives below it). Files of the state directory (the NIC sockets,
+ * the console log) are named to QEMU through an inherited O_PATH fd of their directory:
+ * /proc/self/fd/N/NAME never walks the path's ancestors. The fd goes to dfd[*n]. */
+static int via_dir_fd(const char *path, int *dfd, unsigned *n, char *out, size_t cap)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[PATH_MAX];
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	int fd = vm_fd_above_stdio(open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC));
+	if (fd < 0) {
+		int e = errno;
+		log_errno(e, "start VM: open directory %s (for QEMU)", dir);
+		return -e;
+	}
+	dfd[(*n)++] = fd;
+	snprintf(out, cap, "/proc/self/fd/%d/%s", fd, slash ? slash + 1 : path);
+	return 0;
 }
 
 /* Start one device server on one end of a socket pair and wait until its
@@ -195,6 +202,9 @@ int vm_start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 	struct argv a = {0};
 	int fe[VM_MAX_PROCS] = {0}; /* our ends of the device servers' socket pairs */
 	unsigned nfe = 0;
+	int dfd[VM_MAX_NET + 1]; /* directories QEMU reaches files through (via_dir_fd) */
+	unsigned ndfd = 0;
+	char qpath[PATH_MAX];
 	int r;
 
 	log_debug("qemu accel %s", why);
@@ -237,8 +247,11 @@ int vm_start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 	add(&a, "%s", accel == VM_ACCEL_KVM ? "host" : "max");
 	add(&a, "-m");
 	add(&a, "%uM", mem);
+	/* One socket per vCPU: QEMU ≥ 6.2 makes "-smp N" N cores of one socket, and SeaBIOS lists
+	 * only the first logical CPU of each package in its MP table, the only CPU list our ACPI-less
+	 * guest reads; with N sockets the guest sees all N. */
 	add(&a, "-smp");
-	add(&a, "%u", cpus);
+	add(&a, "%u,sockets=%u,cores=1,threads=1", cpus, cpus);
 	add(&a, "-object");
 	add(&a, "memory-backend-memfd,id=mem,size=%uM,share=on", mem);
 	if (c->vsock_uds) {
@@ -320,10 +333,10 @@ int vm_start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 		close(tfd); /* the server has its copy */
 		if (r < 0)
 			goto out;
-		char *esc = qemu_escape(sock);
+		if ((r = via_dir_fd(sock, dfd, &ndfd, qpath, sizeof(qpath))) < 0)
+			goto out;
 		add(&a, "-chardev");
-		add(&a, "socket,id=netc%u,path=%s", i, esc ? esc : sock);
-		free(esc);
+		add(&a, "socket,id=netc%u,path=%s", i, qpath);
 		add(&a, "-netdev");
 		add(&a, "vhost-user,id=net%u,chardev=netc%u", i, i);
 		add(&a, "-device");
@@ -335,11 +348,12 @@ int vm_start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 	}
 
 	if (c->console_log) {
-		/* A file chardev: its path= takes ",," escapes, "-serial file:" does not. */
-		char *esc = qemu_escape(c->console_log);
+		/* A file chardev, reached through the run directory's fd (via_dir_fd: no ",," escapes
+		 * either). */
+		if ((r = via_dir_fd(c->console_log, dfd, &ndfd, qpath, sizeof(qpath))) < 0)
+			goto out;
 		add(&a, "-chardev");
-		add(&a, "file,id=con0,path=%s", esc ? esc : c->console_log);
-		free(esc);
+		add(&a, "file,id=con0,path=%s", qpath);
 		add(&a, "-serial");
 		add(&a, "chardev:con0");
 	} else {
@@ -366,7 +380,10 @@ int vm_start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 	memcpy(servers, v->proc, sizeof(servers[0]) * ns);
 	v->nproc = 0;
 	/* QEMU needs no capability: it opens only what we own or hand it. */
-	r = vm_spawn(v, "qemu", a.a, log_fd, fe, nfe, VM_SPAWN_NO_CAPS);
+	int keep[VM_MAX_PROCS + VM_MAX_NET + 1];
+	memcpy(keep, fe, nfe * sizeof(fe[0]));
+	memcpy(keep + nfe, dfd, ndfd * sizeof(dfd[0]));
+	r = vm_spawn(v, "qemu", a.a, log_fd, keep, nfe + ndfd, VM_SPAWN_NO_CAPS);
 	if (r == 0) {
 		struct vm_proc q = v->proc[0];
 		memcpy(&v->proc[1], servers, sizeof(servers[0]) * ns);
@@ -379,6 +396,8 @@ int vm_start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 out:
 	for (unsigned i = 0; i < nfe; i++)
 		close(fe[i]); /* QEMU has its copies */
+	for (unsigned i = 0; i < ndfd; i++)
+		close(dfd[i]);
 	argv_free(&a);
 	return r;
 }

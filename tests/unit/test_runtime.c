@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -518,6 +520,50 @@ static void test_backend_config_file(void **st)
 	rmdir(dir);
 }
 
+/* The engine's /dev/shm is a host tmpfs of --shm-size: the guest tmpfs gets its size; a source
+ * that is no tmpfs gives the guest's default. */
+static void test_guest_config_shm_size(void **st)
+{
+	struct statfs fs;
+	assert_int_equal(statfs("/dev/shm", &fs), 0);
+	assert_true(fs.f_type == TMPFS_MAGIC); /* Linux always has it */
+	char want[64], json[512], err[256], *out = NULL;
+	snprintf(want, sizeof(want), "\"size=%lluk\"",
+		 (unsigned long long)fs.f_blocks * (unsigned long long)fs.f_bsize / 1024);
+	char dir[] = "/tmp/runm-gcs-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+#define SHM_SPEC                                                                                             \
+	"{\"ociVersion\":\"1.0.2\",\"process\":{\"args\":[\"sh\"]},\"root\":{\"path\":\"r\"},\"mounts\":["             \
+	"{\"destination\":\"/dev/shm\",\"type\":\"bind\",\"source\":\"%s\"}]}"
+	snprintf(json, sizeof(json), SHM_SPEC, "/dev/shm");
+	struct spec s;
+	struct guest_shares sh;
+	assert_int_equal(spec_parse(json, "/bundle", &s, err, sizeof(err)), 0);
+	assert_int_equal(guest_config(&s, dir, false, &sh, &out, err, sizeof(err)), 0);
+	assert_non_null(strstr(out, "\"type\":\"tmpfs\""));
+	assert_non_null(strstr(out, want));
+	free(out);
+	guest_shares_free(&sh);
+	spec_free(&s);
+	/* a plain directory (the unit test's own, on the build's file system when that is no tmpfs) */
+	assert_int_equal(statfs(dir, &fs), 0);
+	snprintf(json, sizeof(json), SHM_SPEC, dir);
+	assert_int_equal(spec_parse(json, "/bundle", &s, err, sizeof(err)), 0);
+	assert_int_equal(guest_config(&s, dir, false, &sh, &out, err, sizeof(err)), 0);
+	assert_non_null(strstr(out, "\"type\":\"tmpfs\""));
+	if (fs.f_type == TMPFS_MAGIC) {
+		snprintf(want, sizeof(want), "\"size=%lluk\"",
+			 (unsigned long long)fs.f_blocks * (unsigned long long)fs.f_bsize / 1024);
+		assert_non_null(strstr(out, want));
+	} else {
+		assert_null(strstr(out, "size="));
+	}
+	free(out);
+	guest_shares_free(&sh);
+	spec_free(&s);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -534,6 +580,7 @@ int main(void)
 	    cmocka_unit_test(test_spec_validation),
 	    cmocka_unit_test(test_vm_size),
 	    cmocka_unit_test(test_guest_config),
+	    cmocka_unit_test(test_guest_config_shm_size),
 	    cmocka_unit_test(test_backend_pick_order),
 	    cmocka_unit_test(test_backend_config_file),
 	};
