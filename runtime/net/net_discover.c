@@ -11,6 +11,7 @@
 #include <netlink/route/link.h>
 #include <netlink/route/neighbour.h>
 #include <netlink/route/route.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -40,10 +41,11 @@ static void on_link(struct nl_object *o, void *arg)
 	const char *type = rtnl_link_get_type(l);
 	if (sc->failed || !name || (rtnl_link_get_flags(l) & IFF_LOOPBACK))
 		return;
-	if (type && !strcmp(type, "tun"))
-		return; /* runm's own taps (or another tool's): never wired */
 	struct nl_addr *hw = rtnl_link_get_addr(l);
-	if (rtnl_link_get_arptype(l) != ARPHRD_ETHER || !hw || nl_addr_get_len(hw) != 6) {
+	bool ether = rtnl_link_get_arptype(l) == ARPHRD_ETHER && hw && nl_addr_get_len(hw) == 6;
+	if (ether && type && !strcmp(type, "tun"))
+		return; /* a tap: runm's own (or another tool's), never wired */
+	if (!ether) {
 		log_warn("network: interface %s (%s) is not Ethernet: skipped", name, type ? type : "device");
 		return;
 	}

@@ -230,3 +230,35 @@ def test_guest_skips_the_boot_timer_check(runm, bundle):
     r = runm("run", "--bundle", bundle, i)
     assert r.returncode == 0, r.stderr
     assert "no_timer_check" in r.stdout.split(), r.stdout
+
+
+@pytest.mark.parametrize("victim", ["shim", "qemu", "fs"])
+def test_vm_process_dying_during_delete(runm, bundle, tmp_path, victim):
+    """SIGKILL of the shim, QEMU or a device server while `delete --force` runs: it still
+    finishes, and nothing is left."""
+    net = Netns()
+    try:
+        net.veth("eth0", "peer0", "172.30.42")
+        set_netns(bundle, net.path)
+        set_args(bundle, "sleep", "1000")
+        i = "fault-x-" + uuid.uuid4().hex[:8]
+        runm.ids.append(i)
+        rc, out = runm.create("--bundle", bundle, i, out=tmp_path / "create.out")
+        assert rc == 0, out
+        assert runm("start", i).returncode == 0
+        shim = json.loads(runm("state", i).stdout)["pid"]
+        kids = children(shim)
+        target = shim if victim == "shim" else [p for p, c in kids if VICTIMS[victim] in c][0]
+        t0 = time.monotonic()
+        d = runm.popen("delete", "--force", i)
+        os.kill(target, signal.SIGKILL)
+        out, err = d.communicate(timeout=60)
+        assert d.returncode == 0, err
+        assert time.monotonic() - t0 < 15
+        deadline = time.monotonic() + 5
+        while gone([p for p, _ in kids] + [shim]) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert gone([p for p, _ in kids] + [shim]) == []
+        assert_nothing_left(runm, i, net, bundle)
+    finally:
+        net.close()

@@ -54,7 +54,7 @@ def run(runm, bundle, script, timeout=240):
 
 def test_netns_by_path_v4_v6_ping_http(runm, bundle, net):
     link = json.loads(net.veth("eth0", "peer0", "172.30.5", "fd00:5", mtu=1400))[0]
-    net.serve("172.30.5.1", 8080, blob_mib=16)
+    net.serve("172.30.5.1", 8080, blob_mib=64)
     set_netns(bundle, net.path)
     allow_ping(bundle)
     script = textwrap.dedent("""\
@@ -63,7 +63,7 @@ def test_netns_by_path_v4_v6_ping_http(runm, bundle, net):
         ping -c 2 fd00:5::1 >/dev/null; echo PING6 $?
         wget -qO- http://172.30.5.1:8080/hello
         wget -qO- http://172.30.5.1:8080/blob | sha256sum
-        head -c 12582912 /dev/urandom | base64 > /dev/shm/up; sha256sum /dev/shm/up
+        head -c 37748736 /dev/urandom | base64 > /dev/shm/up; sha256sum /dev/shm/up
         wget -qO- --post-file=/dev/shm/up http://172.30.5.1:8080/up
     """)
     r, _ = run(runm, bundle, script)
@@ -76,10 +76,10 @@ def test_netns_by_path_v4_v6_ping_http(runm, bundle, net):
     assert "default via 172.30.5.1" in out and "default via fd00:5::1" in out, out
     assert "PING4 0" in out and "PING6 0" in out, out
     assert "hello from the peer" in out, out
-    assert blob_sha256(16) in out, out                 # 16 MiB guest ← peer, intact
+    assert blob_sha256(64) in out, out                 # 64 MiB guest ← peer, intact
     lines = out.splitlines()
     up = [l.split()[0] for l in lines if l.endswith("/dev/shm/up")]
-    assert up and up[0] in lines, out  # 16 MiB guest → peer, intact (busybox wget posts text only)
+    assert up and up[0] in lines, out  # 48 MiB guest → peer, intact (busybox wget posts text only)
     assert net.leftovers() == ([], []), net.leftovers()
 
 

@@ -85,6 +85,21 @@ static void test_discover(void **state)
 	assert_string_equal(cfg.neigh[0].dev, "c0");
 }
 
+static void test_non_ethernet_links_and_taps_are_skipped(void **state)
+{
+	/* an L3 tun (no MAC: not Ethernet) is skipped with a warning, a tap silently */
+	shell("ip tuntap add dev l3tun mode tun && ip link set l3tun up && ip tuntap add dev sometap mode tap");
+	struct proto_net cfg;
+	int index[PROTO_NET_MAX_IFACES];
+	char err[256];
+	assert_int_equal(net_discover(&cfg, index, err, sizeof(err)), 0);
+	for (unsigned i = 0; i < cfg.nifaces; i++) {
+		assert_string_not_equal(cfg.ifaces[i].name, "l3tun");
+		assert_string_not_equal(cfg.ifaces[i].name, "sometap");
+	}
+	assert_int_equal(cfg.nifaces, 2); /* c0 and p0 */
+}
+
 static void test_link_routes_before_gateway_routes(void **state)
 {
 	shell("ip route add 10.50.0.0/16 via 10.99.0.1 && ip route add 10.60.0.0/24 dev c0 scope link");
@@ -245,6 +260,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup(test_discover, setup),
 	    cmocka_unit_test_setup(test_link_routes_before_gateway_routes, setup),
+	    cmocka_unit_test_setup(test_non_ethernet_links_and_taps_are_skipped, setup),
 	    cmocka_unit_test_setup(test_wire_and_release, setup),
 	    cmocka_unit_test(test_spare_nic_in_an_empty_new_netns),
 	    cmocka_unit_test(test_host_mode_wires_nothing),
