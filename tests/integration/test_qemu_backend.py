@@ -159,8 +159,9 @@ def test_qemu_command_line(build_dir, kernel, initrd, tmp_path, machine, dev, ac
     assert fds[fd] == str(run), fds
     assert after("-serial") == ["chardev:con0"]
     assert after("-kernel") == [str(kernel)] and after("-initrd") == [str(initrd)]
-    # pc has PCI devices: pci=off is dropped; microvm (virtio-mmio) keeps the line as given.
-    want = "console=ttyS0 quiet" if machine == "pc" else "console=ttyS0 pci=off quiet"
+    # pc has PCI devices: pci=off is dropped; microvm (virtio-mmio) keeps the line as given;
+    # no_timer_check is added for both (backend_qemu.c: TCG guests on a loaded host)
+    want = ("console=ttyS0 quiet" if machine == "pc" else "console=ttyS0 pci=off quiet") + " no_timer_check"
     assert after("-append") == [want]
     assert "-no-reboot" in a
     assert after("-sandbox") == ["on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"]
