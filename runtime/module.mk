@@ -19,3 +19,9 @@ FUZZERS += fuzz_runtime_spec
 fuzz_runtime_spec_SRCS = tests/fuzz/fuzz_runtime_spec.c runtime/state.c runtime/spec.c runtime/args.c \
 	runtime/backend_choice.c runtime/artifacts.c $(MOUNTS_SRCS) $(BACKEND_SRCS) $(PROTO_SRCS) $(COMMON_SRCS)
 fuzz_runtime_spec_LIBS := -lyajl
+
+# Pods: sandbox/member classification, the pod VM's size, namespaces naming the sandbox.
+UNIT_TESTS += test_pod
+test_pod_SRCS = tests/unit/test_pod.c runtime/pod.c runtime/spec.c runtime/args.c \
+	$(PROTO_SRCS) $(COMMON_SRCS)
+test_pod_LIBS := -lyajl
