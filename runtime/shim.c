@@ -436,6 +436,27 @@ static void forwarded_set(sigset_t *set)
 		sigaddset(set, sig);
 }
 
+/* KEY=VAL in ST's annotations (replacing a value the spec gave), if there is room. */
+static void set_annotation(struct cstate *st, const char *key, const char *val)
+{
+	char *v = strdup(val);
+	if (!v)
+		return;
+	for (int j = 0; j < st->nann; j++)
+		if (st->ann_key[j] && !strcmp(st->ann_key[j], key)) {
+			free(st->ann_val[j]);
+			st->ann_val[j] = v;
+			return;
+		}
+	char *k = st->nann < MAX_ANNOTATIONS ? strdup(key) : NULL;
+	if (!k) {
+		free(v);
+		return;
+	}
+	st->ann_key[st->nann] = k;
+	st->ann_val[st->nann++] = v;
+}
+
 /* The state the hooks and `runm state` see: the shim's pid (+ start time) is the container's. */
 static void fill_state(struct shim *s, const struct shim_args *a)
 {
@@ -452,21 +473,9 @@ static void fill_state(struct shim *s, const struct shim_args *a)
 		s->st.nann = i + 1;
 	}
 	/* which pod it belongs to (runm state / list; delete of a member finds its sandbox) */
-	const char *pk[] = {POD_ANN_ROLE, POD_ANN_SANDBOX};
-	const char *pv[] = {pod_role_name(s->pod.role), s->pod.sandbox};
-	for (int k = 0; k < 2 && s->pod.role != POD_NONE; k++) {
-		int i = -1;
-		for (int j = 0; j < s->st.nann; j++)
-			if (!strcmp(s->st.ann_key[j], pk[k]))
-				i = j;
-		if (i < 0 && s->st.nann < MAX_ANNOTATIONS)
-			i = s->st.nann++;
-		else if (i < 0)
-			continue;
-		free(s->st.ann_key[i]);
-		free(s->st.ann_val[i]);
-		s->st.ann_key[i] = strdup(pk[k]);
-		s->st.ann_val[i] = strdup(pv[k]);
+	if (s->pod.role != POD_NONE) {
+		set_annotation(&s->st, POD_ANN_ROLE, pod_role_name(s->pod.role));
+		set_annotation(&s->st, POD_ANN_SANDBOX, s->pod.sandbox);
 	}
 }
 
