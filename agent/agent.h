@@ -88,6 +88,7 @@ struct spec {
 	const char *hostname, *domainname;
 	bool ns_new[NS_COUNT];
 	const char *ns_path[NS_COUNT];
+	const char *ns_ctr[NS_COUNT]; /* {"type":…,"container":ID}: join that container's (net/ipc/uts) */
 	struct spec_mount *mounts;
 	size_t nmounts;
 	const char **masked, **readonly;
@@ -155,10 +156,11 @@ void cgroup_remove(const char *path);
 /* cgroup v2 freezer: write cgroup.freeze and wait up to TIMEOUT_MS for cgroup.events to say
  * "frozen 1" (or 0); an unfinished freeze is undone.  -1 with ERR (also for an empty PATH). */
 int cgroup_freeze(const char *path, bool freeze, int timeout_ms, char *err, size_t errlen);
+struct container;
 /* ---- process listing (ps.c) ---- */
 /* The container's processes: its cgroup's cgroup.procs (guest), else every process in the
  * init's pid namespace, plus the agent's own live ones; sorted, unique. */
-int ps_list(struct proto_ps_entry **out, size_t *n, char *err, size_t errlen);
+int ps_list(const struct container *c, struct proto_ps_entry **out, size_t *n, char *err, size_t errlen);
 /* memory.events oom_kill counter (-1 if unavailable); inotify fd watching it, or -1. */
 long long cgroup_oom_kills(const char *path);
 int cgroup_watch_oom(const char *path);
@@ -173,6 +175,28 @@ struct proto_net;
  * routes, permanent neighbours.  Idempotent.  The calling thread ends in its own netns.
  * 0, or -1 with ERR ("network: eth0: add address fd00::2/64: File exists"). */
 int net_apply(int target_ns, const struct proto_net *n, char *err, size_t errlen);
+
+struct watch;
+/* ---- containers (ctr.c): several per VM (a pod), each named by its init's process id ---- */
+struct proc;
+struct container {
+	char id[PROTO_MAX_ID + 1]; /* = its init's process id ("init" from a standalone shim) */
+	struct spec spec;
+	struct proc *init;
+	bool first;                /* the VM's own container (the sandbox): its end ends the VM */
+	struct container *next;
+};
+extern struct container *g_ctrs;
+/* ID NULL: the first container (requests without "container", protocol ≤ pods). */
+struct container *ctr_find(const char *id);
+/* The container a request names in "container" (absent: the first); NULL + ERR "OP: no container X". */
+struct container *ctr_of_request(yajl_val root, const char *op, char *err, size_t errlen);
+struct container *ctr_new(const char *id, char *err, size_t errlen);
+void ctr_free(struct container *c);
+/* Free the containers (not the first) whose every process exited and was reported. */
+void ctr_gc(void);
+/* open /proc/<init>/ns/<name> of the containers S names in ns_ctr; FDS[i] -1 where none. */
+int ctr_join_fds(const struct spec *s, int *fds, char *err, size_t errlen);
 
 /* ---- processes and streams (proc.c) ---- */
 enum proc_state { PROC_CREATED, PROC_RUNNING, PROC_EXITED };
@@ -208,6 +232,8 @@ struct proc {
 	char cgroup[256];
 	int oom_fd;          /* inotify on memory.events (container init, guest) */
 	long long oom_kills;
+	struct watch *oom_watch;
+	struct container *ctr; /* the container it belongs to */
 	struct proc *next;
 };
 extern struct proc *g_procs;
@@ -218,8 +244,8 @@ struct stdio_req {
 /* create/exec: both return a proc in CREATED (create) or RUNNING (exec) state, or NULL + ERR. */
 struct proc *proc_create_container(const char *id, const char *bundle, const char *config, bool no_pivot,
 				   const struct stdio_req *io, char *err, size_t errlen);
-struct proc *proc_exec(const char *id, const char *process_json, const struct stdio_req *io, char *err,
-		       size_t errlen);
+struct proc *proc_exec(struct container *c, const char *id, const char *process_json, const struct stdio_req *io,
+		       char *err, size_t errlen);
 int proc_start(struct proc *p, char *err, size_t errlen);
 /* Op "hooks" (hooks.c): run the N hooks of KIND in the container of INIT, in order, STATE on
  * their stdin; the first failure stops and fills ERR. */
@@ -237,6 +263,8 @@ void proc_check_complete(struct proc *p);
 void streams_process_exited(struct proc *p);
 /* Called from the event loop when a stream fd is ready. */
 void stream_event(struct stream *st, int fd, uint32_t events);
+void proc_free(struct proc *p);
+void unlink_proc(struct proc *p);
 /* Kill everything (shutdown). */
 void proc_kill_all(void);
 /* All processes created so far have exited and been reported. */

@@ -124,7 +124,7 @@ int proc_signal(struct proc *p, int sig, bool all)
 		}
 		/* No pid namespace of its own: every process we started for the container. */
 		for (struct proc *q = g_procs; q; q = q->next)
-			if (q->state != PROC_EXITED)
+			if (q->ctr == p->ctr && q->state != PROC_EXITED)
 				kill(q->pid, sig);
 		return 0;
 	}
@@ -144,11 +144,13 @@ int proc_resize(struct proc *p, unsigned rows, unsigned cols)
 
 static void init_exited(struct proc *init)
 {
-	/* The container is over: nothing of it may survive its init. */
+	/* The container is over: nothing of it may survive its init.  The VM's own container
+	 * (a pod's sandbox) takes everything with it; a pod member only its own processes (its pid
+	 * namespace died with its init). */
 	for (struct proc *q = g_procs; q; q = q->next)
-		if (q != init && q->state != PROC_EXITED)
+		if (q != init && q->state != PROC_EXITED && (q->ctr == init->ctr || init->ctr->first))
 			kill(q->pid, SIGKILL);
-	if (g_opts.pid1)
+	if (g_opts.pid1 && init->ctr->first)
 		kill(-1, SIGKILL); /* PID 1: everything but us */
 }
 
@@ -194,10 +196,8 @@ bool proc_all_reported(void)
 
 bool proc_init_reported(void)
 {
-	for (struct proc *q = g_procs; q; q = q->next)
-		if (q->is_init)
-			return q->reported;
-	return false;
+	struct container *c = ctr_find(NULL);
+	return c && c->init && c->init->reported;
 }
 
 void proc_oom_event(struct proc *p)

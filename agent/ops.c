@@ -152,10 +152,13 @@ static int op_exec(struct conn *c, struct proto_msg *m, struct reply *r)
 		snprintf(r->err, sizeof(r->err), "exec: needs \"process\" and \"spec\"");
 		return -1;
 	}
+	struct container *ctr = ctr_of_request(m->root, "exec", r->err, sizeof(r->err));
+	if (!ctr)
+		return -1;
 	struct stdio_req io;
 	get_stdio(m->root, &io);
 	char err[900];
-	struct proc *p = proc_exec(id, spec, &io, err, sizeof(err));
+	struct proc *p = proc_exec(ctr, id, spec, &io, err, sizeof(err));
 	if (!p) {
 		snprintf(r->err, sizeof(r->err), "exec %s: %s", id, err);
 		return -1;
@@ -226,8 +229,11 @@ static int op_resize(struct conn *c, struct proto_msg *m, struct reply *r)
 	return 0;
 }
 
-static void gen_stats(struct reply *r)
+static int gen_stats(struct proto_msg *m, struct reply *r)
 {
+	struct container *c = ctr_of_request(m->root, "stats", r->err, sizeof(r->err));
+	if (!c)
+		return -1;
 	struct sysinfo si;
 	if (sysinfo(&si) == 0) {
 		proto_gen_int(&r->pg, "mem_total", (long long)si.totalram * si.mem_unit);
@@ -235,24 +241,26 @@ static void gen_stats(struct reply *r)
 		proto_gen_int(&r->pg, "uptime", si.uptime);
 		proto_gen_int(&r->pg, "procs", si.procs);
 	}
-	struct proc *init = NULL;
-	for (struct proc *p = g_procs; p; p = p->next)
-		if (p->is_init)
-			init = p;
+	struct proc *init = c->init;
 	if (init && init->cgroup[0])
 		cgroup_stats(init->cgroup, &r->pg);
 	int n = 0, running = 0;
-	for (struct proc *p = g_procs; p; p = p->next, n++)
-		running += p->state != PROC_EXITED;
+	for (struct proc *p = g_procs; p; p = p->next)
+		if (p->ctr == c) {
+			n++;
+			running += p->state != PROC_EXITED;
+		}
 	proto_gen_int(&r->pg, "processes", n);
 	proto_gen_int(&r->pg, "running", running);
+	return 0;
 }
 
 static int op_ps(struct conn *c, struct proto_msg *m, struct reply *r)
 {
 	struct proto_ps_entry *e;
 	size_t n;
-	if (ps_list(&e, &n, r->err, sizeof(r->err)) < 0)
+	struct container *ctr = ctr_of_request(m->root, "ps", r->err, sizeof(r->err));
+	if (!ctr || ps_list(ctr, &e, &n, r->err, sizeof(r->err)) < 0)
 		return -1;
 	proto_gen_ps(&r->pg, e, n);
 	free(e);
@@ -263,10 +271,10 @@ static int op_ps(struct conn *c, struct proto_msg *m, struct reply *r)
 #define FREEZE_TIMEOUT_MS 10000
 static int op_freeze(struct conn *c, struct proto_msg *m, struct reply *r, bool freeze)
 {
-	struct proc *init = NULL;
-	for (struct proc *p = g_procs; p; p = p->next)
-		if (p->is_init)
-			init = p;
+	struct container *ctr = ctr_of_request(m->root, m->op, r->err, sizeof(r->err));
+	if (!ctr)
+		return -1;
+	struct proc *init = ctr->init;
 	char err[900];
 	if (!init || init->state == PROC_EXITED) {
 		snprintf(r->err, sizeof(r->err), "%s: container not running", m->op);
@@ -282,10 +290,10 @@ static int op_freeze(struct conn *c, struct proto_msg *m, struct reply *r, bool 
 /* update: new limits for the container's cgroup (the VM's RAM and vCPUs stay as created). */
 static int op_update(struct conn *c, struct proto_msg *m, struct reply *r)
 {
-	struct proc *init = NULL;
-	for (struct proc *p = g_procs; p; p = p->next)
-		if (p->is_init)
-			init = p;
+	struct container *ctr = ctr_of_request(m->root, "update", r->err, sizeof(r->err));
+	if (!ctr)
+		return -1;
+	struct proc *init = ctr->init;
 	struct proto_resources res;
 	char err[900];
 	if (!init || init->state == PROC_EXITED) {
@@ -311,16 +319,14 @@ static int op_network(struct conn *c, struct proto_msg *m, struct reply *r)
 {
 	static struct proto_net n; /* ~13 KiB */
 	const char *id = proto_get_str(m->root, "container");
-	struct proc *init = NULL;
-	for (struct proc *p = g_procs; p; p = p->next)
-		if (p->is_init)
-			init = p;
+	struct container *ctr = id ? ctr_find(id) : NULL;
+	struct proc *init = ctr ? ctr->init : NULL;
 	char err[900];
 	if (!id) {
 		snprintf(r->err, sizeof(r->err), "network: missing \"container\"");
 		return -1;
 	}
-	if (!init || strcmp(init->id, id) != 0) {
+	if (!init) {
 		snprintf(r->err, sizeof(r->err), "network: no container %s", id);
 		return -1;
 	}
@@ -377,8 +383,7 @@ int ops_dispatch(struct conn *c, struct proto_msg *m)
 	else if (!strcmp(m->op, "network"))
 		rc = op_network(c, m, &r);
 	else if (!strcmp(m->op, "stats")) {
-		gen_stats(&r);
-		rc = 0;
+		rc = gen_stats(m, &r);
 	} else if (!strcmp(m->op, "wait")) {
 		struct proc *p = need_proc(m, &r);
 		if (p) {

@@ -28,21 +28,11 @@
 #define MAX_PROCS 1024
 
 struct proc *g_procs;
-static struct spec g_spec; /* the container's config (one container per agent) */
-static bool g_have_spec;
 
 struct proc *proc_find(const char *id)
 {
 	for (struct proc *p = g_procs; p; p = p->next)
 		if (strcmp(p->id, id) == 0)
-			return p;
-	return NULL;
-}
-
-static struct proc *proc_init(void)
-{
-	for (struct proc *p = g_procs; p; p = p->next)
-		if (p->is_init)
 			return p;
 	return NULL;
 }
@@ -57,7 +47,8 @@ struct child_args {
 	bool terminal;          /* make a pty inside the container, send the master back */
 	bool console;           /* bind the pty slave onto /dev/console (container init) */
 	bool no_pivot;
-	int nsfd[NS_COUNT];     /* exec: namespaces of the container to join (-1: none) */
+	int nsfd[NS_COUNT];     /* exec: namespaces of the container to join (-1: none);
+				 * create: those of other containers (spec ns_ctr) */
 	bool wait_cgroup;
 };
 
@@ -181,6 +172,11 @@ static int child_run(void *arg)
 			}
 			close(fd);
 		}
+		for (int ns = 0; ns < NS_COUNT; ns++)
+			if (a->nsfd[ns] >= 0 && setns(a->nsfd[ns], ns_clone_flag(ns)) < 0) {
+				setup_fail(&e, "join namespace of container", s->ns_ctr[ns], errno);
+				goto fail;
+			}
 		if (s->ns_new[NS_CGROUP] && unshare(CLONE_NEWCGROUP) < 0) {
 			setup_fail(&e, "unshare", "cgroup namespace", errno);
 			goto fail;
@@ -278,8 +274,13 @@ static void stream_free(struct stream *st)
 	free(st);
 }
 
-static void proc_free(struct proc *p)
+void proc_free(struct proc *p)
 {
+	if (p->oom_fd >= 0) {
+		loop_del(p->oom_fd);
+		close(p->oom_fd);
+	}
+	free(p->oom_watch);
 	for (int i = 0; i < PROTO_NSTREAMS; i++)
 		stream_free(p->streams[i]);
 	if (p->sync_fd >= 0)
@@ -445,7 +446,7 @@ static void link_proc(struct proc *p)
 	g_procs = p;
 }
 
-static void unlink_proc(struct proc *p)
+void unlink_proc(struct proc *p)
 {
 	for (struct proc **pp = &g_procs; *pp; pp = &(*pp)->next)
 		if (*pp == p) {
@@ -466,40 +467,68 @@ static void abandon(struct proc *p)
 
 
 
+static void close_fds(int *fds)
+{
+	for (int i = 0; i < NS_COUNT; i++)
+		if (fds[i] >= 0) {
+			close(fds[i]);
+			fds[i] = -1;
+		}
+}
+
 struct proc *proc_create_container(const char *id, const char *bundle, const char *config, bool no_pivot,
 				   const struct stdio_req *io, char *err, size_t errlen)
 {
-	if (g_have_spec) {
-		ERR("a container already exists in this VM");
+	ctr_gc(); /* members that are over leave room (and their ids) */
+	if (!id || !*id || strlen(id) > PROTO_MAX_ID) {
+		ERR("process id missing or longer than %d bytes", PROTO_MAX_ID);
 		return NULL;
 	}
-	struct proc *p = proc_new(id, err, errlen);
-	if (!p)
+	struct container *ctr = ctr_new(id, err, errlen);
+	if (!ctr)
 		return NULL;
-	if (spec_parse(config, bundle, &g_spec, err, errlen) < 0) {
+	struct spec *sp = &ctr->spec;
+	struct proc *p = proc_new(id, err, errlen);
+	if (!p) {
+		ctr_free(ctr);
+		return NULL;
+	}
+	if (spec_parse(config, bundle, sp, err, errlen) < 0) {
 		free(p);
+		ctr_free(ctr);
+		return NULL;
+	}
+	if (ctr->first && (sp->ns_ctr[NS_NET] || sp->ns_ctr[NS_IPC] || sp->ns_ctr[NS_UTS])) {
+		ERR("the first container of a VM cannot join another container's namespaces (none exists)");
+		free(p);
+		ctr_free(ctr);
 		return NULL;
 	}
 	p->is_init = true;
-	struct child_args a = {.s = &g_spec, .proc = &g_spec.proc, .seccomp = g_spec.seccomp,
-			       .no_pivot = no_pivot, .console = true};
-	for (int i = 0; i < NS_COUNT; i++)
-		a.nsfd[i] = -1;
-	if (setup_io(p, io, g_spec.proc.terminal, &a, err, errlen) < 0) {
+	p->ctr = ctr;
+	struct child_args a = {.s = sp, .proc = &sp->proc, .seccomp = sp->seccomp, .no_pivot = no_pivot,
+			       .console = true};
+	if (ctr_join_fds(sp, a.nsfd, err, errlen) < 0) {
+		free(p);
+		ctr_free(ctr);
+		return NULL;
+	}
+	if (setup_io(p, io, sp->proc.terminal, &a, err, errlen) < 0) {
 		close_child_io(&a);
 		goto fail;
 	}
-	if (g_opts.pid1 && cgroup_create(&g_spec, id, p->cgroup, sizeof(p->cgroup), err, errlen) < 0) {
+	if (g_opts.pid1 && cgroup_create(sp, id, p->cgroup, sizeof(p->cgroup), err, errlen) < 0) {
 		close_child_io(&a);
 		goto fail;
 	}
 	a.wait_cgroup = true;
 	int flags = 0;
 	for (int ns = 0; ns < NS_COUNT; ns++)
-		if (g_spec.ns_new[ns] && ns != NS_CGROUP)
+		if (sp->ns_new[ns] && ns != NS_CGROUP)
 			flags |= ns_clone_flag(ns);
 	if (spawn(p, &a, flags, err, errlen) < 0)
 		goto fail;
+	close_fds(a.nsfd);
 	struct setup_err ce = {0};
 	if (p->cgroup[0] && cgroup_enter(p->cgroup, p->pid, &ce) < 0) {
 		ERR("%s %s: %s", ce.step, ce.target, strerror(ce.err));
@@ -514,24 +543,32 @@ struct proc *proc_create_container(const char *id, const char *bundle, const cha
 		goto fail;
 	p->state = PROC_CREATED;
 	link_proc(p);
-	g_have_spec = true;
+	ctr->init = p;
+	ctr->next = g_ctrs;
+	g_ctrs = ctr;
 	if (p->cgroup[0] && (p->oom_fd = cgroup_watch_oom(p->cgroup)) >= 0) {
-		static struct watch ow;
-		ow = (struct watch){.kind = W_OOM, .obj = p, .fd = p->oom_fd};
+		p->oom_watch = calloc(1, sizeof(*p->oom_watch));
+		if (p->oom_watch)
+			*p->oom_watch = (struct watch){.kind = W_OOM, .obj = p, .fd = p->oom_fd};
 		p->oom_kills = cgroup_oom_kills(p->cgroup);
-		if (loop_add(p->oom_fd, EPOLLIN, &ow) < 0) {
+		if (!p->oom_watch || loop_add(p->oom_fd, EPOLLIN, p->oom_watch) < 0) {
 			close(p->oom_fd);
 			p->oom_fd = -1;
 		}
 	}
 	return p;
 fail:
-	abandon(p);
-	if (g_spec.root) {
-		if (g_opts.pid1)
-			cgroup_remove(p->cgroup);
-		spec_free(&g_spec);
+	close_fds(a.nsfd);
+	if (g_opts.pid1 && p->cgroup[0]) {
+		if (p->pid > 0) {
+			kill(p->pid, SIGKILL);
+			waitpid(p->pid, NULL, 0);
+			p->pid = -1;
+		}
+		cgroup_remove(p->cgroup);
 	}
+	abandon(p);
+	ctr_free(ctr);
 	return NULL;
 }
 
@@ -550,10 +587,10 @@ int ns_open_of(pid_t pid, const char *name, int *fd)
 	return *fd < 0 ? -1 : 0;
 }
 
-struct proc *proc_exec(const char *id, const char *process_json, const struct stdio_req *io, char *err,
-		       size_t errlen)
+struct proc *proc_exec(struct container *ctr, const char *id, const char *process_json, const struct stdio_req *io,
+		       char *err, size_t errlen)
 {
-	struct proc *init = proc_init();
+	struct proc *init = ctr->init;
 	if (!init || (init->state != PROC_RUNNING && init->state != PROC_CREATED)) {
 		ERR("container not running");
 		return NULL;
@@ -567,7 +604,8 @@ struct proc *proc_exec(const char *id, const char *process_json, const struct st
 		free(p);
 		return NULL;
 	}
-	struct child_args a = {.proc = &sp, .seccomp = g_spec.seccomp};
+	struct child_args a = {.proc = &sp, .seccomp = ctr->spec.seccomp};
+	p->ctr = ctr;
 	static const char *const names[NS_COUNT] = {"pid", "net", "ipc", "uts", "mnt", "cgroup", "user", "time"};
 	int pidns = -1, self_pidns = -1;
 	for (int i = 0; i < NS_COUNT; i++)

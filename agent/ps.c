@@ -150,14 +150,11 @@ static int cmp_int(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-int ps_list(struct proto_ps_entry **out, size_t *n, char *err, size_t errlen)
+int ps_list(const struct container *c, struct proto_ps_entry **out, size_t *n, char *err, size_t errlen)
 {
 	*out = NULL;
 	*n = 0;
-	struct proc *init = NULL;
-	for (struct proc *p = g_procs; p; p = p->next)
-		if (p->is_init)
-			init = p;
+	struct proc *init = c->init;
 	if (!init || init->state == PROC_EXITED)
 		return ERR("container not running");
 	struct pidset s = {0};
@@ -169,7 +166,7 @@ int ps_list(struct proto_ps_entry **out, size_t *n, char *err, size_t errlen)
 		rc = ERR("list /proc: %s", strerror(errno));
 	}
 	for (struct proc *p = g_procs; rc == 0 && p; p = p->next)
-		if (p->state != PROC_EXITED && add_pid(&s, p->pid) < 0)
+		if (p->ctr == c && p->state != PROC_EXITED && add_pid(&s, p->pid) < 0)
 			rc = ERR("ps: out of memory");
 	if (rc < 0) {
 		free(s.pids);

@@ -484,6 +484,24 @@ int spec_parse(const char *json, const char *bundle, struct spec *s, char *err, 
 			goto fail;
 		}
 		const char *path = proto_get_str(nss->u.array.values[i], "path");
+		const char *ctr = proto_get_str(nss->u.array.values[i], "container");
+		if (ctr) {
+			/* a pod member: the namespace of another container of this VM (docs/pods.md) */
+			if (k != NS_NET && k != NS_IPC && k != NS_UTS) {
+				ERR("linux.namespaces[%zu]: only network, ipc and uts namespaces can be shared "
+				    "with another container",
+				    i);
+				goto fail;
+			}
+			if (!*ctr || strlen(ctr) > PROTO_MAX_ID || (path && *path)) {
+				ERR("linux.namespaces[%zu]: \"container\" must be a container id (1-%d bytes) and "
+				    "exclude \"path\"",
+				    i, PROTO_MAX_ID);
+				goto fail;
+			}
+			s->ns_ctr[k] = ctr;
+			continue;
+		}
 		if (path && *path && k == NS_PID) {
 			ERR("linux.namespaces[%zu]: joining a pid namespace by path is not supported", i);
 			goto fail;

@@ -11,6 +11,7 @@
 #include "ctl.h"
 #include "log.h"
 #include "net/net.h"
+#include "pod_member.h"
 #include "sockdir.h"
 
 int delete_container(const char *id, bool force)
@@ -64,6 +65,7 @@ int delete_container(const char *id, bool force)
 	shim_force_stop(&st, 2000);
 	net_forget(dir);
 	sock_dir_remove(dir);
+	pod_member_release(&st); /* a pod member: its container in the sandbox's VM, its share there */
 	rc = destroy_container(&st, dir) < 0 ? 1 : 0;
 out:
 	if (fd >= 0)

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <signal.h>
@@ -38,6 +39,10 @@ struct guest {
 	char uds[PATH_MAX];   /* hybrid vsock socket, in the socket directory (sockdir.h) */
 	char dir[PATH_MAX];   /* the state directory */
 	struct guest_shares sh;
+	char init_id[PROTO_MAX_ID + 1]; /* the container init's process id: "init", or a member's id */
+	bool member;                    /* a pod member: the VM is the sandbox's (docs/pods.md) */
+	char sandbox[256], sandbox_share[PATH_MAX], sub[320];
+	bool join_ipc, join_uts;
 };
 
 static int fail_ac(struct agentclient *ac, char *err, size_t errlen)
@@ -180,6 +185,7 @@ int guest_boot(const char *id, const char *dir, const struct spec *s, const stru
 		return -1;
 	}
 	snprintf(g->dir, sizeof(g->dir), "%s", dir);
+	snprintf(g->init_id, sizeof(g->init_id), "init");
 	char sdir[PATH_MAX - 16];
 	if (sock_dir(dir, sdir, sizeof(sdir), err, errlen) < 0) {
 		boot_abort(g);
@@ -281,21 +287,93 @@ int guest_create(struct guest *g, const struct spec *s, bool want_stdin, struct 
 	struct guest_shares sh;
 	char *cfg = NULL;
 	const char *dir = g->dir;
-	if (guest_config(s, dir, g->on_host, &sh, &cfg, err, errlen) < 0)
+	/* the VM's own container (the sandbox) is "init" in its agent */
+	struct guest_member gm = {.sandbox = "init", .sandbox_share = g->sandbox_share, .sub = g->sub,
+				  .join_ipc = g->join_ipc, .join_uts = g->join_uts};
+	if (guest_config_member(s, dir, g->on_host, g->member ? &gm : NULL, &sh, &cfg, err, errlen) < 0)
 		return -1;
 	struct ac_stdio want = {.in = want_stdin, .out = true, .err = true};
 	pid_t pid;
 	guest_shares_free(&sh);
-	int r = ac_create(g->ctl, "init", g->on_host ? dir : GUEST_SHARE_BASE, cfg, &want, false, &pid);
+	int r = ac_create(g->ctl, g->init_id, g->on_host ? dir : GUEST_SHARE_BASE, cfg, &want, false, &pid);
 	free(cfg);
 	if (r < 0)
 		return fail_ac(g->ctl, err, errlen);
-	return attach_all(g, "init", s->terminal, want_stdin, io, err, errlen);
+	return attach_all(g, g->init_id, s->terminal, want_stdin, io, err, errlen);
+}
+
+const char *guest_init_id(const struct guest *g)
+{
+	return g ? g->init_id : "init";
+}
+
+int guest_join(const char *id, const char *dir, const struct spec *s, const struct guest_pod *pod,
+	       struct guest **out, char *err, size_t errlen)
+{
+	*out = NULL;
+	struct guest *g = calloc(1, sizeof(*g));
+	if (!g || strlen(id) > PROTO_MAX_ID) {
+		free(g);
+		snprintf(err, errlen, g ? "container id %s: longer than %d bytes (a pod member's id names its "
+					  "process in the agent)"
+					: "out of memory",
+			 id, PROTO_MAX_ID);
+		return -1;
+	}
+	const char *oh = getenv("RUNM_TEST_AGENT_ON_HOST");
+	g->on_host = oh && !strcmp(oh, "1");
+	g->member = true;
+	snprintf(g->dir, sizeof(g->dir), "%s", dir);
+	snprintf(g->init_id, sizeof(g->init_id), "%s", id);
+	snprintf(g->uds, sizeof(g->uds), "%s", pod->uds);
+	snprintf(g->sandbox, sizeof(g->sandbox), "%s", pod->sandbox);
+	snprintf(g->sandbox_share, sizeof(g->sandbox_share), "%s", pod->sandbox_share);
+	snprintf(g->sub, sizeof(g->sub), "%s", pod->sub);
+	g->join_ipc = pod->join_ipc;
+	g->join_uts = pod->join_uts;
+	struct guest_member gm = {.sandbox = g->sandbox, .sandbox_share = g->sandbox_share, .sub = g->sub};
+	char *cfg = NULL;
+	if (guest_config_member(s, dir, g->on_host, &gm, &g->sh, &cfg, err, errlen) < 0) {
+		free(g);
+		return -1;
+	}
+	free(cfg);
+	if (g->sh.n) {
+		/* the member's rootfs and binds, live in the sandbox VM's share (served as they appear) */
+		char members[PATH_MAX + 16];
+		snprintf(members, sizeof(members), "%s/members", g->sandbox_share);
+		if (mkdir(members, 0700) < 0 && errno != EEXIST) {
+			snprintf(err, errlen, "mkdir %s: %s", members, strerror(errno));
+			guest_destroy(g);
+			return -1;
+		}
+		if (fs_share_prepare(g->sh.host, s->rootfs, false, g->sh.binds, g->sh.nbinds, err, errlen) < 0) {
+			g->sh.n = 0; /* nothing left behind by a failed prepare */
+			guest_destroy(g);
+			return -1;
+		}
+	}
+	g->ctl = ac_connect(g->uds, STREAM_TIMEOUT_MS, err, errlen);
+	if (!g->ctl || ac_hello(g->ctl, false) < 0 || ac_set_container(g->ctl, id) < 0) {
+		if (g->ctl)
+			fail_ac(g->ctl, err, errlen);
+		guest_destroy(g);
+		return -1;
+	}
+	g->ev = ac_connect(g->uds, STREAM_TIMEOUT_MS, err, errlen);
+	if (!g->ev || ac_hello(g->ev, true) < 0) {
+		if (g->ev)
+			fail_ac(g->ev, err, errlen);
+		guest_destroy(g);
+		return -1;
+	}
+	*out = g;
+	return 0;
 }
 
 int guest_start(struct guest *g, char *err, size_t errlen)
 {
-	return ac_start(g->ctl, "init") < 0 ? fail_ac(g->ctl, err, errlen) : 0;
+	return ac_start(g->ctl, g->init_id) < 0 ? fail_ac(g->ctl, err, errlen) : 0;
 }
 
 int guest_hooks(struct guest *g, const struct spec *s, enum hook_kind kind, const char *state_json, char *err,
@@ -321,9 +399,9 @@ int guest_hooks(struct guest *g, const struct spec *s, enum hook_kind kind, cons
 
 int guest_network(struct guest *g, const char *id, const struct proto_net *n, char *err, size_t errlen)
 {
-	if (g->on_host)
-		return 0; /* the harness agent runs in the host's netns: nothing to move */
-	(void)id; /* one container per VM: the agent knows it by its init process, "init" */
+	if (g->on_host || g->member)
+		return 0; /* the harness agent runs in the host's netns; a member's NICs are the sandbox's */
+	(void)id; /* the agent knows the VM's own container by its init process, "init" */
 	return ac_network(g->ctl, "init", n) < 0 ? fail_ac(g->ctl, err, errlen) : 0;
 }
 
@@ -442,6 +520,21 @@ void guest_destroy(struct guest *g)
 {
 	if (!g)
 		return;
+	if (g->member) {
+		/* the VM is the sandbox's: only this container goes (a no-op once it exited) */
+		if (g->ctl)
+			ac_signal(g->ctl, g->init_id, SIGKILL, true);
+		if (g->ev)
+			ac_close(g->ev);
+		if (g->ctl)
+			ac_close(g->ctl);
+		char cerr[512];
+		if (g->sh.n && fs_share_cleanup(g->sh.host, cerr, sizeof(cerr)) < 0)
+			log_error("%s", cerr);
+		guest_shares_free(&g->sh);
+		free(g);
+		return;
+	}
 	if (g->ctl)
 		ac_shutdown(g->ctl);
 	if (g->host_agent > 0) {

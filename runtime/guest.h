@@ -30,6 +30,17 @@ struct guest_exit {
 int guest_boot(const char *id, const char *dir, const struct spec *s, const struct vm_plan *plan,
 	       const struct net_state *net, struct guest **out, char *err, size_t errlen);
 /* Create the container (held before exec) and connect its streams. WANT_STDIN: connect stdin. */
+/* A pod member (docs/pods.md): no VM; connect to the sandbox's agent at UDS, gather the rootfs
+ * and binds under SANDBOX_SHARE/SUB (live in the sandbox VM's share); the container is ID in
+ * the agent.  guest_destroy kills it there and unmounts its share; the VM lives on. */
+struct guest_pod {
+	const char *sandbox, *uds, *sandbox_share, *sub;
+	bool join_ipc, join_uts;
+};
+int guest_join(const char *id, const char *dir, const struct spec *s, const struct guest_pod *pod,
+	       struct guest **out, char *err, size_t errlen);
+/* The init's process id in the agent: "init", or a member's container id. */
+const char *guest_init_id(const struct guest *g);
 int guest_create(struct guest *g, const struct spec *s, bool want_stdin, struct guest_stdio *io, char *err,
 		 size_t errlen);
 int guest_start(struct guest *g, char *err, size_t errlen);

@@ -122,7 +122,21 @@ static void gen_mount(yajl_gen g, yajl_val m, const char *src, const char *type)
 /* "linux" for the guest: a network namespace path names the host's netns, which the shim has
  * joined and wired into the VM (runtime/net/); in the guest the container gets a new netns that
  * the agent fills with the VM's NICs. */
-static void gen_linux(yajl_gen g, yajl_val lnx)
+static void gen_ns(yajl_gen g, const char *type, const char *ctr)
+{
+	yajl_gen_map_open(g);
+	gs(g, "type");
+	gs(g, type);
+	if (ctr) {
+		gs(g, "container");
+		gs(g, ctr);
+	}
+	yajl_gen_map_close(g);
+}
+
+/* A pod member (M): network always, ipc/uts where M->join_* says (their paths named the
+ * sandbox's), are the sandbox container's in the guest; every other namespace its own. */
+static void gen_linux(yajl_gen g, yajl_val lnx, const struct guest_member *m)
 {
 	yajl_gen_map_open(g);
 	for (size_t i = 0; i < lnx->u.object.len; i++) {
@@ -137,14 +151,17 @@ static void gen_linux(yajl_gen g, yajl_val lnx)
 		for (size_t j = 0; j < v->u.array.len; j++) {
 			yajl_val e = v->u.array.values[j];
 			const char *type = YAJL_IS_OBJECT(e) ? str_of(e, "type") : NULL;
+			if (m && type) {
+				bool join = !strcmp(type, "network") || (!strcmp(type, "ipc") && m->join_ipc) ||
+					    (!strcmp(type, "uts") && m->join_uts);
+				gen_ns(g, type, join ? m->sandbox : NULL);
+				continue;
+			}
 			if (!type || strcmp(type, "network")) {
 				json_gen_value(g, e);
 				continue;
 			}
-			yajl_gen_map_open(g);
-			gs(g, "type");
-			gs(g, "network");
-			yajl_gen_map_close(g);
+			gen_ns(g, "network", NULL);
 		}
 		yajl_gen_array_close(g);
 	}
@@ -154,11 +171,23 @@ static void gen_linux(yajl_gen g, yajl_val lnx)
 int guest_config(const struct spec *s, const char *dir, bool on_host, struct guest_shares *sh, char **out,
 		 char *err, size_t errlen)
 {
+	return guest_config_member(s, dir, on_host, NULL, sh, out, err, errlen);
+}
+
+int guest_config_member(const struct spec *s, const char *dir, bool on_host, const struct guest_member *mem,
+			struct guest_shares *sh, char **out, char *err, size_t errlen)
+{
 	memset(sh, 0, sizeof(*sh));
 	*out = NULL;
 	/* on the host (test harness) the agent gets host paths as they are */
 	sh->n = on_host ? 0 : 1;
-	snprintf(sh->host, sizeof(sh->host), "%s/" GUEST_SHARE_DIR, dir);
+	/* a member's share is a subdirectory of the sandbox's (served live by its FUSE server) */
+	char gbase[128];
+	snprintf(gbase, sizeof(gbase), "%s%s%s", GUEST_SHARE_MNT, mem ? "/" : "", mem ? mem->sub : "");
+	if (mem)
+		snprintf(sh->host, sizeof(sh->host), "%s/%s", mem->sandbox_share, mem->sub);
+	else
+		snprintf(sh->host, sizeof(sh->host), "%s/" GUEST_SHARE_DIR, dir);
 	yajl_gen g = yajl_gen_alloc(NULL);
 	if (!g) {
 		snprintf(err, errlen, "out of memory");
@@ -179,13 +208,15 @@ int guest_config(const struct spec *s, const char *dir, bool on_host, struct gue
 				json_gen_value(g, v->u.object.values[j]);
 			}
 			gs(g, "path");
-			gs(g, on_host ? s->rootfs : GUEST_SHARE_MNT "/rootfs");
+			char groot[160];
+			snprintf(groot, sizeof(groot), "%s/rootfs", gbase);
+			gs(g, on_host ? s->rootfs : groot);
 			yajl_gen_map_close(g);
 			continue;
 		}
-		if (!strcmp(k, "linux") && YAJL_IS_OBJECT(v) && !on_host) {
+		if (!strcmp(k, "linux") && YAJL_IS_OBJECT(v) && (!on_host || mem)) {
 			gs(g, k);
-			gen_linux(g, v);
+			gen_linux(g, v, mem);
 			continue;
 		}
 		if (strcmp(k, "mounts") || !YAJL_IS_ARRAY(v)) {
@@ -276,8 +307,8 @@ int guest_config(const struct spec *s, const char *dir, bool on_host, struct gue
 			}
 			sh->binds = nb;
 			nb[sh->nbinds] = (struct fs_share_bind){.source = src, .readonly = has_opt(m, "ro")};
-			char gpath[64];
-			snprintf(gpath, sizeof(gpath), GUEST_SHARE_MNT "/mounts/%zu", sh->nbinds++);
+			char gpath[192];
+			snprintf(gpath, sizeof(gpath), "%s/mounts/%zu", gbase, sh->nbinds++);
 			gen_mount(g, m, gpath, NULL);
 		}
 		yajl_gen_array_close(g);

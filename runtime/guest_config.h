@@ -37,4 +37,17 @@ void guest_shares_free(struct guest_shares *sh);
 /* Emit V (any JSON value) into G as it is. */
 void json_gen_value(yajl_gen g, yajl_val v);
 
+/* A pod member's rewrite (docs/pods.md): its share is SANDBOX_SHARE/SUB on the host (the
+ * sandbox's share directory) and GUEST_SHARE_MNT/SUB in the guest; its network namespace, and
+ * its IPC/UTS ones where JOIN_*, are the sandbox container's ({"type":…,"container":"init"});
+ * the others are its own (a path there names a host namespace). */
+struct guest_member {
+	const char *sandbox;       /* the sandbox's container in the agent: "init", the VM's own */
+	const char *sandbox_share; /* <sandbox state dir>/share */
+	const char *sub;           /* "members/<id>" */
+	bool join_ipc, join_uts;
+};
+int guest_config_member(const struct spec *s, const char *dir, bool on_host, const struct guest_member *m,
+			struct guest_shares *sh, char **out, char *err, size_t errlen);
+
 #endif

@@ -1,10 +1,10 @@
 # runm: the runc-compatible CLI and the per-container shim.
 PROGRAMS += runm
 RUNTIME_CORE_SRCS := runtime/args.c runtime/state.c runtime/spec.c runtime/hooks.c runtime/ctl.c \
-	runtime/artifacts.c runtime/backend_choice.c runtime/relay.c runtime/cmd_util.c runtime/sockdir.c
+	runtime/artifacts.c runtime/backend_choice.c runtime/relay.c runtime/cmd_util.c runtime/sockdir.c runtime/pod.c
 RUNTIME_CMD_SRCS := $(sort $(wildcard runtime/cmd_*.c))
 runm_SRCS = runtime/main.c $(RUNTIME_CORE_SRCS) $(RUNTIME_CMD_SRCS) runtime/shim.c runtime/guest.c runtime/guest_config.c \
-	runtime/exec_process.c \
+	runtime/exec_process.c runtime/pod_member.c \
 	$(NET_SRCS) $(FS_SHARE_SRCS) $(AGENTCLIENT_SRCS) $(BACKEND_SRCS) $(PROTO_SRCS) $(COMMON_SRCS)
 runm_LIBS = -lyajl $(NL_LIBS)
 
@@ -20,3 +20,9 @@ FUZZERS += fuzz_runtime_spec
 fuzz_runtime_spec_SRCS = tests/fuzz/fuzz_runtime_spec.c runtime/state.c runtime/spec.c runtime/args.c \
 	runtime/backend_choice.c runtime/artifacts.c $(MOUNTS_SRCS) $(BACKEND_SRCS) $(PROTO_SRCS) $(COMMON_SRCS)
 fuzz_runtime_spec_LIBS := -lyajl
+
+# Pods: sandbox/member classification, the pod VM's size, namespaces naming the sandbox.
+UNIT_TESTS += test_pod
+test_pod_SRCS = tests/unit/test_pod.c runtime/pod.c runtime/spec.c runtime/args.c \
+	$(PROTO_SRCS) $(COMMON_SRCS)
+test_pod_LIBS := -lyajl

@@ -27,6 +27,8 @@
 #include "hooks.h"
 #include "log.h"
 #include "net/net.h"
+#include "pod.h"
+#include "pod_member.h"
 #include "relay.h"
 #include "shim.h"
 #include "spec.h"
@@ -56,6 +58,7 @@ struct shim {
 	bool init_exited;
 	int init_status;
 	struct net_state net;
+	struct pod_info pod;
 };
 
 static long long mono_ms(void)
@@ -165,7 +168,7 @@ static void forward_winsize(struct shim *s)
 {
 	struct winsize ws;
 	if (s->tty_slave >= 0 && ioctl(s->tty_slave, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col)
-		guest_resize(s->g, "init", ws.ws_row, ws.ws_col);
+		guest_resize(s->g, guest_init_id(s->g), ws.ws_row, ws.ws_col);
 }
 
 static int new_exec_slot(struct shim *s)
@@ -268,6 +271,8 @@ const char *ctl_last_request;
 static int late_network(struct shim *s, char *err, size_t errlen)
 {
 	bool changed = false;
+	if (s->pod.role == POD_MEMBER)
+		return 0; /* the pod's network is the sandbox's */
 	if (net_late(&s->net, &changed, err, errlen) < 0)
 		return -1;
 	if (!changed)
@@ -346,7 +351,7 @@ static void handle_conn(struct shim *s, int conn)
 			reply_err(conn, "kill: invalid signal");
 		else if (s->init_exited && !pv)
 			reply_err(conn, "container not running");
-		else if (guest_signal(s->g, pv ? YAJL_GET_STRING(pv) : "init", (int)sig, av && YAJL_IS_TRUE(av),
+		else if (guest_signal(s->g, pv ? YAJL_GET_STRING(pv) : guest_init_id(s->g), (int)sig, av && YAJL_IS_TRUE(av),
 				      err, sizeof(err)) < 0)
 			reply_err(conn, err);
 		else
@@ -363,7 +368,7 @@ static void handle_conn(struct shim *s, int conn)
 			cols = YAJL_GET_INTEGER(cv);
 		if (rows <= 0 || cols <= 0 || rows > 65535 || cols > 65535)
 			reply_err(conn, "resize: invalid size");
-		else if (guest_resize(s->g, pv ? YAJL_GET_STRING(pv) : "init", (unsigned)rows, (unsigned)cols) < 0)
+		else if (guest_resize(s->g, pv ? YAJL_GET_STRING(pv) : guest_init_id(s->g), (unsigned)rows, (unsigned)cols) < 0)
 			reply_err(conn, "resize failed");
 		else
 			reply(conn, "{\"ok\":true}");
@@ -439,6 +444,27 @@ static void forwarded_set(sigset_t *set)
 		sigaddset(set, sig);
 }
 
+/* KEY=VAL in ST's annotations (replacing a value the spec gave), if there is room. */
+static void set_annotation(struct cstate *st, const char *key, const char *val)
+{
+	char *v = strdup(val);
+	if (!v)
+		return;
+	for (int j = 0; j < st->nann; j++)
+		if (st->ann_key[j] && !strcmp(st->ann_key[j], key)) {
+			free(st->ann_val[j]);
+			st->ann_val[j] = v;
+			return;
+		}
+	char *k = st->nann < MAX_ANNOTATIONS ? strdup(key) : NULL;
+	if (!k) {
+		free(v);
+		return;
+	}
+	st->ann_key[st->nann] = k;
+	st->ann_val[st->nann++] = v;
+}
+
 /* The state the hooks and `runm state` see: the shim's pid (+ start time) is the container's. */
 static void fill_state(struct shim *s, const struct shim_args *a)
 {
@@ -454,6 +480,29 @@ static void fill_state(struct shim *s, const struct shim_args *a)
 		s->st.ann_val[i] = strdup(s->spec.ann_val[i]);
 		s->st.nann = i + 1;
 	}
+	/* which pod it belongs to (runm state / list; delete of a member finds its sandbox) */
+	if (s->pod.role != POD_NONE) {
+		set_annotation(&s->st, POD_ANN_ROLE, pod_role_name(s->pod.role));
+		set_annotation(&s->st, POD_ANN_SANDBOX, s->pod.sandbox);
+	}
+}
+
+/* A pod member boots nothing: it joins the running sandbox's VM (docs/pods.md). */
+static int join_pod(struct shim *s, const char *id, char *err, size_t errlen)
+{
+	struct pod_paths pp;
+	struct cstate sst;
+	char uds[PATH_MAX];
+	if (pod_member_paths(s->pod.sandbox, id, &pp, err, errlen) < 0 ||
+	    pod_sandbox_find(s->pod.sandbox, &sst, err, errlen) < 0)
+		return -1;
+	int spid = sst.pid;
+	state_free(&sst);
+	if (pod_sandbox_uds(pp.sandbox_dir, uds, sizeof(uds), err, errlen) < 0)
+		return -1;
+	struct guest_pod gp = {.sandbox = s->pod.sandbox, .uds = uds, .sandbox_share = pp.share, .sub = pp.sub};
+	pod_member_joins(&s->spec, spid, &gp.join_ipc, &gp.join_uts);
+	return guest_join(id, s->dir, &s->spec, &gp, &s->g, err, errlen);
 }
 
 int shim_main(const struct shim_args *a)
@@ -469,8 +518,19 @@ int shim_main(const struct shim_args *a)
 	state_dir(a->id, s->dir, sizeof(s->dir));
 	if (spec_load(a->bundle, &s->spec) < 0)
 		goto fail;
-	struct vm_plan plan;
-	if (vm_plan(&s->spec, G.backend, &plan, err, sizeof(err)) < 0) {
+	if (pod_classify(&s->spec, a->id, &s->pod, err, sizeof(err)) < 0) {
+		log_error("create %s: %s", a->id, err);
+		goto fail;
+	}
+	bool member = s->pod.role == POD_MEMBER;
+	/* a sandbox's VM is the pod's: sized by the pod's annotations where the spec says nothing */
+	struct vm_plan plan = {.backend = "sandbox's"};
+	if (s->pod.role == POD_SANDBOX && pod_sandbox_size(&s->spec, &s->spec.mem_limit, &s->spec.cpu_quota,
+							   &s->spec.cpu_period, err, sizeof(err)) < 0) {
+		log_error("create %s: %s", a->id, err);
+		goto fail;
+	}
+	if (!member && vm_plan(&s->spec, G.backend, &plan, err, sizeof(err)) < 0) {
 		log_error("create %s: %s", a->id, err);
 		goto fail;
 	}
@@ -482,7 +542,8 @@ int shim_main(const struct shim_args *a)
 	/* The netns first: prestart/createRuntime hooks (Docker's libnetwork-setkey, CNI run by
 	 * nerdctl) configure /proc/<our pid>/ns/net, and their interfaces must reach the VM. */
 	long long net_cpu = cpu_us(), net_wall = mono_ms();
-	if (net_enter(&s->spec, &s->net, err, sizeof(err)) < 0) {
+	/* a member's network is the sandbox's, wired by the sandbox's shim: nothing to do */
+	if (!member && net_enter(&s->spec, &s->net, err, sizeof(err)) < 0) {
 		log_error("create %s: %s", a->id, err);
 		goto fail;
 	}
@@ -496,18 +557,22 @@ int shim_main(const struct shim_args *a)
 	free(js);
 	net_cpu = cpu_us() - net_cpu; /* the hooks ran in children: not counted */
 	long long wire_cpu = cpu_us();
-	if (net_wire(&s->net, err, sizeof(err)) < 0) {
+	if (!member && net_wire(&s->net, err, sizeof(err)) < 0) {
 		log_error("create %s: %s", a->id, err);
 		goto fail;
 	}
 	log_debug("create %s: network: %u link(s) wired in %.2f ms CPU (netns %.2f ms), %lld ms wall with hooks",
 		  a->id, s->net.n, (double)(cpu_us() - wire_cpu + net_cpu) / 1000.0, (double)net_cpu / 1000.0,
 		  mono_ms() - net_wall);
-	if ((wr = net_record(&s->net, s->dir)) < 0) {
+	if (!member && (wr = net_record(&s->net, s->dir)) < 0) {
 		log_errno(-wr, "create %s: record the network in %s", a->id, s->dir);
 		goto fail;
 	}
-	if (guest_boot(a->id, s->dir, &s->spec, &plan, &s->net, &s->g, err, sizeof(err)) < 0) {
+	if (member && join_pod(s, a->id, err, sizeof(err)) < 0) {
+		log_error("create %s: join pod sandbox %s: %s", a->id, s->pod.sandbox, err);
+		goto fail;
+	}
+	if (!member && guest_boot(a->id, s->dir, &s->spec, &plan, &s->net, &s->g, err, sizeof(err)) < 0) {
 		log_error("create %s: boot microVM (%s): %s", a->id, plan.backend, err);
 		goto fail;
 	}
@@ -612,14 +677,14 @@ int shim_main(const struct shim_args *a)
 				if (si.ssi_signo == SIGWINCH)
 					forward_winsize(s);
 				else if (!s->init_exited)
-					guest_signal(s->g, "init", (int)si.ssi_signo, false, err, sizeof(err));
+					guest_signal(s->g, guest_init_id(s->g), (int)si.ssi_signo, false, err, sizeof(err));
 			}
 		}
 		if (pfd[2].revents) {
 			/* one event per wake-up: the connection is blocking */
 			struct guest_exit ge;
 			int r = guest_next_exit(s->g, &ge);
-			if (r == 1 && !strcmp(ge.process, "init")) {
+			if (r == 1 && !strcmp(ge.process, guest_init_id(s->g))) {
 				s->init_exited = true;
 				s->init_status = ge.status;
 				exit_deadline = mono_ms() + 5000;

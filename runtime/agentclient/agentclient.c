@@ -24,6 +24,7 @@ struct agentclient {
 	int fd;
 	uint64_t next_id;
 	char err[1024];
+	char container[PROTO_MAX_ID + 1]; /* "container" of container-wide ops, "" = the VM's own */
 };
 
 static int seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -210,11 +211,23 @@ static int call(struct agentclient *ac, struct proto_gen *pg, uint64_t id, struc
 
 static uint64_t begin(struct agentclient *ac, struct proto_gen *pg, const char *op)
 {
+	static const char *const per_container[] = {"exec", "ps", "pause", "resume", "update", "stats"};
 	uint64_t id = ac->next_id++;
 	proto_gen_begin(pg);
 	proto_gen_int(pg, "id", (long long)id);
 	proto_gen_str(pg, "op", op);
+	for (size_t i = 0; ac->container[0] && i < sizeof(per_container) / sizeof(per_container[0]); i++)
+		if (!strcmp(op, per_container[i]))
+			proto_gen_str(pg, "container", ac->container);
 	return id;
+}
+
+int ac_set_container(struct agentclient *ac, const char *id)
+{
+	if (id && strlen(id) > PROTO_MAX_ID)
+		return -1;
+	snprintf(ac->container, sizeof(ac->container), "%s", id ? id : "");
+	return 0;
 }
 
 static int simple(struct agentclient *ac, struct proto_gen *pg, uint64_t id)

@@ -64,6 +64,10 @@ struct ac_exit {
 /* hello: protocol version check; sets the guest clock to ours; EVENTS subscribes this
  * connection to asynchronous "exit" events. */
 int ac_hello(struct agentclient *ac, bool events);
+/* Name container ID (its init's process id) in every container-wide request from now on
+ * (exec, ps, pause, resume, update, stats): a pod member's shim.  NULL: the VM's own (the
+ * default).  -1 when ID is longer than PROTO_MAX_ID. */
+int ac_set_container(struct agentclient *ac, const char *id);
 int ac_mount(struct agentclient *ac, const char *source, const char *target, const char *fstype,
 	     const char *options, bool readonly);
 /* Create the container: CONFIG is config.json text with guest paths; BUNDLE (guest path)

@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Containers of one VM (docs/pods.md): the first is the VM's own (a standalone container, or a
+ * pod's sandbox); members of a pod follow, each with its own init, cgroup, mount, pid and cgroup
+ * namespaces, joining the network/IPC/UTS namespaces of the container their spec names. */
+#include "agent.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define ERR(...) agent_errf(err, errlen, __VA_ARGS__)
+#define MAX_CONTAINERS 64
+
+struct container *g_ctrs;
+
+struct container *ctr_find(const char *id)
+{
+	struct container *first = NULL;
+	for (struct container *c = g_ctrs; c; c = c->next) {
+		if (id && !strcmp(c->id, id))
+			return c;
+		if (c->first)
+			first = c;
+	}
+	return id ? NULL : first;
+}
+
+struct container *ctr_of_request(yajl_val root, const char *op, char *err, size_t errlen)
+{
+	yajl_val v = proto_get(root, "container", yajl_t_any);
+	if (v && !YAJL_IS_STRING(v)) {
+		ERR("%s: \"container\" must be a string", op);
+		return NULL;
+	}
+	const char *id = v ? YAJL_GET_STRING(v) : NULL;
+	struct container *c = ctr_find(id);
+	if (!c)
+		ERR("%s: no container %s", op, id ? id : "(none created yet)");
+	return c;
+}
+
+struct container *ctr_new(const char *id, char *err, size_t errlen)
+{
+	size_t n = 0;
+	for (struct container *c = g_ctrs; c; c = c->next)
+		n++;
+	if (n >= MAX_CONTAINERS) {
+		ERR("too many containers in this VM (%d)", MAX_CONTAINERS);
+		return NULL;
+	}
+	if (ctr_find(id)) {
+		ERR("a container %s already exists in this VM", id);
+		return NULL;
+	}
+	struct container *c = calloc(1, sizeof(*c));
+	if (!c) {
+		ERR("out of memory");
+		return NULL;
+	}
+	snprintf(c->id, sizeof(c->id), "%s", id);
+	c->first = n == 0;
+	return c;
+}
+
+void ctr_free(struct container *c)
+{
+	if (!c)
+		return;
+	if (c->spec.root)
+		spec_free(&c->spec);
+	free(c);
+}
+
+/* Every process of C exited, its status delivered, its output drained. */
+static bool ctr_done(const struct container *c)
+{
+	for (struct proc *p = g_procs; p; p = p->next)
+		if (p->ctr == c && !(p->complete && p->reported))
+			return false;
+	return true;
+}
+
+void ctr_gc(void)
+{
+	for (struct container **cp = &g_ctrs; *cp;) {
+		struct container *c = *cp;
+		if (c->first || !ctr_done(c)) {
+			cp = &c->next;
+			continue;
+		}
+		log_debug("container %s: over, released", c->id);
+		for (struct proc *p = g_procs, *nx; p; p = nx) {
+			nx = p->next;
+			if (p->ctr != c)
+				continue;
+			if (p->is_init && p->cgroup[0] && g_opts.pid1)
+				cgroup_remove(p->cgroup);
+			unlink_proc(p);
+			proc_free(p);
+		}
+		*cp = c->next;
+		ctr_free(c);
+	}
+}
+
+int ctr_join_fds(const struct spec *s, int *fds, char *err, size_t errlen)
+{
+	static const char *const names[NS_COUNT] = {"pid", "net", "ipc", "uts", "mnt", "cgroup", "user", "time"};
+	for (int i = 0; i < NS_COUNT; i++)
+		fds[i] = -1;
+	for (int i = 0; i < NS_COUNT; i++) {
+		if (!s->ns_ctr[i])
+			continue;
+		struct container *o = ctr_find(s->ns_ctr[i]);
+		if (!o || !o->init || o->init->state == PROC_EXITED) {
+			ERR("join the %s namespace of container %s: %s", ns_name(i), s->ns_ctr[i],
+			    o ? "container not running" : "no such container in this VM");
+			goto fail;
+		}
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)o->init->pid, names[i]);
+		if ((fds[i] = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+			ERR("join the %s namespace of container %s: open %s: %s", ns_name(i), s->ns_ctr[i], path,
+			    strerror(errno));
+			goto fail;
+		}
+	}
+	return 0;
+fail:
+	for (int i = 0; i < NS_COUNT; i++)
+		if (fds[i] >= 0) {
+			close(fds[i]);
+			fds[i] = -1;
+		}
+	return -1;
+}
