@@ -60,7 +60,13 @@ def vmms_naming(word):
         except OSError:
             continue
         if cmd.startswith(b"qemu-system") or b"/qemu-system" in cmd.split(b"\0")[0]:
-            n += word.encode() in cmd
+            # QEMU names its files through /proc/self/fd/N: its parent (the shim) names the id
+            try:
+                ppid = (p / "stat").read_text().rsplit(")", 1)[1].split()[1]
+                pcmd = pathlib.Path(f"/proc/{ppid}/cmdline").read_bytes()
+            except OSError:
+                pcmd = b""
+            n += word.encode() in cmd + pcmd
     return n
 
 

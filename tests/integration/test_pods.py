@@ -80,7 +80,7 @@ def make_pod(rt, tmp_path, net, members=("m1", "m2"), member_args=None):
 
 def vm_procs(root):
     """VMMs (QEMU, or runm-vmm without its vhost-user device servers) of containers under ROOT
-    (their command lines name it)."""
+    (their shim's command line, or their own, names it)."""
     out = []
     for p in pathlib.Path("/proc").iterdir():
         if not p.name.isdigit():
@@ -90,8 +90,15 @@ def vm_procs(root):
         except OSError:
             continue
         vmm = b"qemu-system" in cmd[0] or (cmd[0].endswith(b"runm-vmm") and b"vhost-user" not in cmd)
-        if cmd and vmm and \
-                any(str(root).encode() in a for a in cmd):
+        if not (cmd and vmm):
+            continue
+        # QEMU names its files through /proc/self/fd/N: ask its parent, the shim, instead
+        try:
+            ppid = (p / "stat").read_text().rsplit(")", 1)[1].split()[1]
+            pcmd = pathlib.Path(f"/proc/{ppid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(str(root).encode() in a for a in cmd + pcmd):
             out.append(int(p.name))
     return out
 
