@@ -141,12 +141,20 @@ def world(tmp_path):
         script = (f"echo $PPID > {marker}.tmp && /bin/mv {marker}.tmp {marker}; "
                   "while [ -e /proc/$PPID ] && ! /bin/grep -q '^State:.Z' /proc/$PPID/status; "
                   "do /bin/sleep 0.02; done")
+        if kind == "createContainer":
+            # it runs in the container (its root is the bundle's rootfs in host-agent mode):
+            # held until the test removes /hold (release_hook)
+            (b / "rootfs" / "hold").write_text("")
+            script = "while [ -e /hold ]; do sleep 0.02; done"
         c = json.loads((b / "config.json").read_text())
         c["hooks"] = {kind: [{"path": "/bin/sh", "args": ["sh", "-c", script], "timeout": 120}]}
         (b / "config.json").write_text(json.dumps(c))
 
+    def release_hook():
+        (b / "rootfs" / "hold").unlink(missing_ok=True)
+
     return {"bundle": b, "rootfs": b / "rootfs", "vols": vols, "sums": sums, "marker": marker,
-            "hold_in_hook": hold_in_hook}
+            "hold_in_hook": hold_in_hook, "release_hook": release_hook}
 
 
 def check_survived(world):
@@ -209,6 +217,7 @@ def test_kill_shim_during_create_host_agent(build_dir, tmp_path, world, point, r
         rc = create.wait(60)
         assert rc != 0
     finally:
+        world["release_hook"]()
         stop(create, shim)
     check_survived(world)
     if point != "hook+create":
