@@ -328,11 +328,12 @@ static void handle_conn(struct shim *s, int conn)
 				reply_err(conn, err);
 			} else {
 				save_state(s, "running");
-				reply(conn, "{\"ok\":true}");
 				free(js);
 				js = state_to_json(&s->st, false, true);
+				/* before start returns (runtime-spec); a failure is a warning */
 				if (js)
 					run_hooks(&s->spec, HOOK_POSTSTART, js, false);
+				reply(conn, "{\"ok\":true}");
 			}
 			free(js);
 		}
