@@ -80,11 +80,13 @@ void log_verror(const char *level, int err, const char *fmt, va_list ap)
 	/* as runc: with a log file, only errors also go to stderr; debug lines and warnings go to
 	 * the file alone (they must not mix into a container's or exec'd process's stderr) */
 	bool is_error = strcmp(level, "error") == 0;
-	if (is_error)
-		write_line(STDERR_FILENO, line, sizeof(line), snprintf(line, sizeof(line) - 1, "%s: %s", prog, msg));
-	else if (sink_fd < 0)
-		write_line(STDERR_FILENO, line, sizeof(line),
-			   snprintf(line, sizeof(line) - 1, "%s: %s: %s", prog, level, msg));
+	if (is_error) {
+		n = snprintf(line, sizeof(line) - 1, "%s: %s", prog, msg);
+		write_line(STDERR_FILENO, line, sizeof(line), n);
+	} else if (sink_fd < 0) {
+		n = snprintf(line, sizeof(line) - 1, "%s: %s: %s", prog, level, msg);
+		write_line(STDERR_FILENO, line, sizeof(line), n);
+	}
 	if (sink_fd < 0) {
 		errno = saved;
 		return;
