@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* op "ps": the container's processes as the guest sees them (pid, command line). */
+/* op "ps": the container's processes as the guest sees them: pid, command line, and what
+ * `ps -ef` shows (ppid, effective uid, C, start time, tty, CPU time) from the guest's /proc. */
 #include "agent.h"
 
 #include <ctype.h>
@@ -10,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 #define ERR(...) agent_errf(err, errlen, __VA_ARGS__)
@@ -144,6 +147,94 @@ static void read_cmd(int pid, char *out, size_t len)
 	snprintf(out, len, "[%s]", comm[0] ? comm : "?");
 }
 
+/* ps' names for the terminals a guest has: pts/N, ttyN, ttySN, tty, console; "?" for none. */
+static void tty_name(unsigned long long nr, char *out, size_t len)
+{
+	unsigned maj = major((dev_t)nr), min = minor((dev_t)nr);
+	if (nr == 0)
+		snprintf(out, len, "?");
+	else if (maj >= 136 && maj <= 143)
+		snprintf(out, len, "pts/%u", (maj - 136) * 256 + min);
+	else if (maj == 4 && min < 64)
+		snprintf(out, len, "tty%u", min);
+	else if (maj == 4)
+		snprintf(out, len, "ttyS%u", min - 64);
+	else if (maj == 5 && min == 0)
+		snprintf(out, len, "tty");
+	else if (maj == 5 && min == 1)
+		snprintf(out, len, "console");
+	else
+		snprintf(out, len, "%u:%u", maj, min);
+}
+
+static long long read_btime(void)
+{
+	FILE *f = fopen("/proc/stat", "re");
+	char line[256];
+	long long bt = -1;
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "btime %lld", &bt) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return bt;
+}
+
+static double read_uptime(void)
+{
+	FILE *f = fopen("/proc/uptime", "re");
+	double up = -1;
+	if (f && fscanf(f, "%lf", &up) != 1)
+		up = -1;
+	if (f)
+		fclose(f);
+	return up;
+}
+
+/* ppid, tty, CPU time, start and C from /proc/PID/stat; the effective uid from status.
+ * Unknown fields stay -1 (a process that just went away). */
+static void read_stat(struct proto_ps_entry *e, long long btime, double uptime, long hz)
+{
+	char p[64], buf[1024];
+	e->ppid = e->c = -1;
+	e->uid = e->start = e->time = -1;
+	snprintf(e->tty, sizeof(e->tty), "?");
+	snprintf(p, sizeof(p), "/proc/%d/stat", e->pid);
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	char *rp = n > 0 ? (buf[n] = '\0', strrchr(buf, ')')) : NULL;
+	int ppid;
+	unsigned long long tty, ut, st, start;
+	/* after "pid (comm)": state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt
+	 * cmajflt utime stime cutime cstime priority nice threads itrealvalue starttime */
+	if (rp && sscanf(rp + 1, " %*c %d %*d %*d %llu %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d %llu",
+			 &ppid, &tty, &ut, &st, &start) == 5 && hz > 0) {
+		e->ppid = ppid;
+		tty_name(tty, e->tty, sizeof(e->tty));
+		e->time = (long long)((ut + st) / (unsigned long long)hz);
+		if (btime >= 0)
+			e->start = btime + (long long)(start / (unsigned long long)hz);
+		double life = uptime - (double)start / (double)hz;
+		if (uptime >= 0) {
+			/* as procps: CPU time over elapsed time, percent, at most 99 */
+			long long c = life > 0 ? (long long)((double)(ut + st) / (double)hz * 100.0 / life) : 0;
+			e->c = c > 99 ? 99 : (int)c;
+		}
+	}
+	snprintf(p, sizeof(p), "/proc/%d/status", e->pid);
+	FILE *f = fopen(p, "re");
+	long long ruid, euid;
+	while (f && fgets(buf, sizeof(buf), f))
+		if (sscanf(buf, "Uid: %lld %lld", &ruid, &euid) == 2) {
+			e->uid = euid;
+			break;
+		}
+	if (f)
+		fclose(f);
+}
+
 static int cmp_int(const void *a, const void *b)
 {
 	int x = *(const int *)a, y = *(const int *)b;
@@ -184,9 +275,13 @@ int ps_list(const struct container *c, struct proto_ps_entry **out, size_t *n, c
 		return ERR("ps: out of memory");
 	}
 	qsort(s.pids, s.n, sizeof(*s.pids), cmp_int);
+	long long btime = read_btime();
+	double uptime = read_uptime();
+	long hz = sysconf(_SC_CLK_TCK);
 	for (size_t i = 0; i < s.n; i++) {
 		e[i].pid = s.pids[i];
 		read_cmd(s.pids[i], e[i].cmd, sizeof(e[i].cmd));
+		read_stat(&e[i], btime, uptime, hz);
 	}
 	free(s.pids);
 	*out = e;

@@ -476,10 +476,52 @@ void proto_gen_ps(struct proto_gen *pg, const struct proto_ps_entry *e, size_t n
 		yajl_gen_map_open(pg->g);
 		proto_gen_int(pg, "pid", e[i].pid);
 		proto_gen_str(pg, "cmd", e[i].cmd);
+		if (e[i].ppid >= 0)
+			proto_gen_int(pg, "ppid", e[i].ppid);
+		if (e[i].uid >= 0)
+			proto_gen_int(pg, "uid", e[i].uid);
+		if (e[i].c >= 0)
+			proto_gen_int(pg, "c", e[i].c);
+		if (e[i].start >= 0)
+			proto_gen_int(pg, "start", e[i].start);
+		if (e[i].time >= 0)
+			proto_gen_int(pg, "time", e[i].time);
+		if (e[i].tty[0])
+			proto_gen_str(pg, "tty", e[i].tty);
 		yajl_gen_map_close(pg->g);
 	}
 	if (yajl_gen_array_close(pg->g) != yajl_gen_status_ok)
 		pg->err = 1;
+}
+
+/* The optional members of one ps entry: absent → -1 (""), present → checked. */
+static int ps_optional(yajl_val o, struct proto_ps_entry *e, char *err, size_t errlen)
+{
+	static const struct {
+		const char *key;
+		long long max;
+	} f[] = {{"ppid", INT32_MAX}, {"uid", UINT32_MAX}, {"c", 99}, {"start", INT64_MAX}, {"time", INT64_MAX}};
+	long long v[5];
+	for (size_t k = 0; k < 5; k++) {
+		v[k] = -1;
+		if (proto_get(o, f[k].key, yajl_t_any) && proto_get_int(o, f[k].key, 0, f[k].max, &v[k]) < 0) {
+			snprintf(err, errlen, "ps: process %d: \"%s\" must be an integer in [0, %lld]", e->pid, f[k].key,
+				 f[k].max);
+			return -1;
+		}
+	}
+	e->ppid = (int)v[0];
+	e->uid = v[1];
+	e->c = (int)v[2];
+	e->start = v[3];
+	e->time = v[4];
+	const char *tty = proto_get_str(o, "tty");
+	if (proto_get(o, "tty", yajl_t_any) && !tty) {
+		snprintf(err, errlen, "ps: process %d: \"tty\" must be a string", e->pid);
+		return -1;
+	}
+	snprintf(e->tty, sizeof(e->tty), "%s", tty ? tty : "");
+	return 0;
 }
 
 int proto_parse_ps(yajl_val root, struct proto_ps_entry **out, size_t *n, char *err, size_t errlen)
@@ -514,6 +556,10 @@ int proto_parse_ps(yajl_val root, struct proto_ps_entry **out, size_t *n, char *
 		}
 		e[i].pid = (int)pid;
 		snprintf(e[i].cmd, sizeof(e[i].cmd), "%s", cmd);
+		if (ps_optional(o, &e[i], err, errlen) < 0) {
+			free(e);
+			return -1;
+		}
 	}
 	*out = e;
 	*n = len;

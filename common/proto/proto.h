@@ -111,18 +111,28 @@ int proto_gen_end(struct proto_gen *pg, const char **json, size_t *len);
 void proto_gen_free(struct proto_gen *pg);
 
 /* --- ps ------------------------------------------------------------------------------------- */
-/* Response of op "ps": {"id":N,"ok":true,"processes":[{"pid":7,"cmd":"sleep 1000"},...]}. */
+/* Response of op "ps": {"id":N,"ok":true,"processes":[{"pid":7,"cmd":"sleep 1000","ppid":1,
+ * "uid":0,"c":0,"start":1700000000,"time":3,"tty":"pts/0"},...]}. pid and cmd are required; the
+ * others (added within version 1) are optional: -1 (tty "") when unknown or absent. */
 #define PROTO_PS_MAX     4096 /* processes in one response; more is a protocol error */
 #define PROTO_PS_CMD_MAX 256  /* command line bytes kept per process (with NUL) */
+#define PROTO_PS_TTY_MAX 16   /* tty name bytes (with NUL), "pts/0"; "?" for none */
 struct proto_ps_entry {
 	int pid;
 	char cmd[PROTO_PS_CMD_MAX];
+	int ppid;            /* parent's guest pid */
+	long long uid;       /* effective uid */
+	int c;               /* ps' C: CPU use in percent over the process's life (0-99) */
+	long long start;     /* start time, seconds since the epoch (the guest's clock) */
+	long long time;      /* CPU time (user + system), seconds */
+	char tty[PROTO_PS_TTY_MAX];
 };
 /* Emit "processes": the N entries. */
 void proto_gen_ps(struct proto_gen *pg, const struct proto_ps_entry *e, size_t n);
 /* Decode "processes" of a ps response into a malloc'd array (*out NULL when *n is 0).
  * -1 with a reason in ERR when missing, too long, or an entry is not {pid in [1, INT32_MAX],
- * cmd string}; a longer cmd is truncated. */
+ * cmd string}, or an optional field is out of range or of the wrong type; a longer cmd or tty
+ * is truncated. */
 int proto_parse_ps(yajl_val root, struct proto_ps_entry **out, size_t *n, char *err, size_t errlen);
 
 /* --- update (linux.resources) --------------------------------------------------------------- */

@@ -2,6 +2,9 @@
 lifecycle modes: "vm" (the container's cgroup in the guest: pause really freezes, SIGKILL still
 kills) and "host-agent" (no guest cgroup: pause is refused with a clear error, never faked)."""
 import json
+import os
+import pty
+import re
 import subprocess
 import time
 
@@ -38,16 +41,19 @@ def wait_ticks(path, more_than, timeout):
     raise AssertionError(f"output stuck at {ticks(path)} ticks: {path.read_text(errors='replace')[-300:]}")
 
 
-def ps_table(rt, cid):
-    r = rt("ps", cid)
+PS_EF_HEADER = "UID        PID  PPID  C STIME TTY          TIME CMD"  # procps' `ps -ef`, as runc prints
+
+
+def ps_rows(rt, cid, *opts):
+    r = rt("ps", cid, *opts)
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
-    assert lines[0].split() == ["PID", "CMD"], r.stdout
-    rows = []
-    for ln in lines[1:]:
-        pid, _, cmd = ln.strip().partition(" ")
-        rows.append((int(pid), cmd.strip()))
-    return rows
+    assert lines[0] == PS_EF_HEADER, r.stdout
+    return [dict(zip(PS_EF_HEADER.split(), ln.split(None, 7))) for ln in lines[1:]]
+
+
+def ps_table(rt, cid):
+    return [(int(row["PID"]), row["CMD"]) for row in ps_rows(rt, cid)]
 
 
 def test_ps_json_and_table(rt, tmp_path):
@@ -79,16 +85,16 @@ def test_ps_json_and_table(rt, tmp_path):
     assert r.stdout.strip() == json.dumps(pids, separators=(",", ":"))  # runc's [1,7] style
     assert len(pids) >= 2 and pids == sorted(set(pids))
     assert {p for p, cmd in rows if cmd in ("sleep 1000",) or cmd.startswith("sh -c")} <= set(pids)
-    r = rt("ps", "c1", "-ef")
-    assert r.returncode == 1 and "not supported" in r.stderr
+    r = rt("ps", "c1", "aux")  # BSD user format: %MEM, VSZ, RSS… the guest does not report
+    assert r.returncode == 1 and "ps option aux is not supported" in r.stderr
     r = rt("ps", "--format", "yaml", "c1")
     assert r.returncode == 1 and "format" in r.stderr
     r = rt("ps", "nosuch")
     assert r.returncode == 1 and "does not exist" in r.stderr
     assert rt("kill", "c1", "KILL").returncode == 0
     rt.wait_status("c1", "stopped")
-    r = rt("ps", "c1")  # runc 1.1.5 on a stopped container: the header, no rows, exit 0
-    assert r.returncode == 0 and r.stdout.splitlines() == ["PID      CMD"], (r.stdout, r.stderr)
+    r = rt("ps", "c1")  # runc 1.1.5: the header alone, exit 0
+    assert r.returncode == 0 and r.stdout == PS_EF_HEADER + "\n", (r.stdout, r.stderr)
 
 
 def test_pause_freezes_resume_thaws_kill9_while_paused(rt, tmp_path):
@@ -148,3 +154,53 @@ def test_delete_force_paused_and_pause_created(rt, tmp_path):
     r = rt("delete", "--force", "c1")
     assert r.returncode == 0, r.stderr
     assert not (rt.root / "c1").exists()
+
+
+def test_ps_ef_columns_from_the_guest(rt, tmp_path):
+    """`ps -ef`'s columns for the guest processes: the user (the container's /etc/passwd), the
+    parent, C, the start time, the tty, the CPU time; -e -A -a -x -f accepted, -o LIST."""
+    b = make_bundle(tmp_path / "bundle", ["sleep", "1000"])
+    (b / "rootfs" / "etc").mkdir(exist_ok=True)
+    with open(b / "rootfs" / "etc" / "passwd", "a") as f:
+        f.write("psuser:x:1234:1234::/:/bin/sh\n")
+    assert rt.create("-b", b, "c1", out=tmp_path / "c1.out")[0] == 0
+    assert rt("start", "c1").returncode == 0
+    for args in (["-u", "1234", "c1", "sleep", "999"], ["c1", "sh", "-c", "while :; do :; done"],
+                 ["-u", "4321", "c1", "sleep", "998"]):
+        with open(tmp_path / "exec.out", "ab") as f:  # a detached exec keeps its stdio: not a pipe
+            r = subprocess.run(rt.cmd("exec", "-d", *args), stdin=subprocess.DEVNULL, stdout=f, stderr=f,
+                               env=rt.env, timeout=rt.timeout)
+        assert r.returncode == 0, (tmp_path / "exec.out").read_text()
+    master, slave = pty.openpty()  # a process with a terminal, held by a tty exec
+    try:
+        p = subprocess.Popen(rt.cmd("exec", "-t", "c1", "sleep", "997"), stdin=slave, stdout=slave,
+                             stderr=slave, env=rt.env)
+        deadline = time.monotonic() + rt.timeout
+        while True:
+            rows = {r["CMD"]: r for r in ps_rows(rt, "c1", "-ef")}
+            busy = rows.get("sh -c while :; do :; done")
+            if {"sleep 999", "sleep 998", "sleep 997"} <= set(rows) and busy and busy["TIME"] != "00:00:00":
+                break
+            assert time.monotonic() < deadline, rows
+            time.sleep(0.3)
+        init, spin = rows["sleep 1000"], busy
+        assert init["UID"] == "root" and rows["sleep 999"]["UID"] == "psuser" and rows["sleep 998"]["UID"] == "4321"
+        assert init["TTY"] == "?" and rows["sleep 997"]["TTY"].startswith("pts/"), rows
+        assert re.fullmatch(r"\d\d:\d\d", init["STIME"]) and init["TIME"] == "00:00:00"
+        assert int(spin["C"]) > 0 and re.fullmatch(r"00:00:0[1-9]|00:00:[1-9]\d", spin["TIME"]), spin
+        assert all(int(r["PPID"]) >= 0 for r in rows.values())
+        assert ps_rows(rt, "c1", "-e", "-x", "-A", "-a", "-f") != []
+        r = rt("ps", "c1", "-o", "pid,user,comm")
+        assert r.returncode == 0, r.stderr
+        lines = r.stdout.splitlines()
+        assert lines[0].split() == ["PID", "USER", "COMMAND"]
+        assert any(ln.split()[1:] == ["psuser", "sleep"] for ln in lines[1:]), r.stdout
+        r = rt("ps", "c1", "-o", "user")
+        assert r.returncode == 1 and "couldn't find PID field in ps output" in r.stderr
+        r = rt("ps", "c1", "-o", "pid,rss")
+        assert r.returncode == 1 and "ps -o rss: unknown or unsupported column" in r.stderr
+    finally:
+        rt("kill", "--all", "c1", "KILL")
+        p.wait(rt.timeout)
+        os.close(slave)
+        os.close(master)

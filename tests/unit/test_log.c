@@ -52,7 +52,19 @@ static void test_errno_text(void **state)
 	log_set_prog("runm");
 	capture(0, emit_errno, sink, sizeof(sink), err, sizeof(err));
 	assert_string_equal(err, "runm: create foo: open /run/runm/foo/state.json: No such file or directory\n");
-	assert_string_equal(sink, "error: create foo: open /run/runm/foo/state.json: No such file or directory\n");
+	/* runc's (logrus') text line */
+	const char *want = "level=error msg=\"create foo: open /run/runm/foo/state.json: No such file or directory\"\n";
+	assert_memory_equal(sink, "time=\"", 6);
+	assert_int_equal(strlen(sink), strlen("time=\"2026-11-22T03:27:30Z\" ") + strlen(want));
+	assert_string_equal(sink + strlen("time=\"2026-11-22T03:27:30Z\" "), want);
+}
+
+static void test_text_escapes_stay_one_line(void **state)
+{
+	char sink[512], err[512];
+	capture(0, emit_quotes, sink, sizeof(sink), err, sizeof(err));
+	assert_non_null(strstr(sink, " level=error msg=\"bad \\\"value\\\"\\\\ here\\nand\\u0009tab\"\n"));
+	assert_ptr_equal(strchr(sink, '\n'), sink + strlen(sink) - 1);
 }
 
 static void test_json_line(void **state)
@@ -86,12 +98,33 @@ static void emit_debug(void)
 	log_set_debug(0);
 }
 
+/* With a log file (as runc): debug lines there alone, not on stderr. */
 static void test_debug_gate(void **state)
 {
 	char sink[512], err[512];
 	capture(0, emit_debug, sink, sizeof(sink), err, sizeof(err));
-	assert_null(strstr(err, "hidden"));
-	assert_string_equal(err, "runm: debug: shown 2\n");
+	assert_null(strstr(sink, "hidden"));
+	assert_string_equal(err, "");
+	assert_non_null(strstr(sink, " level=debug msg=\"shown 2\"\n"));
+}
+
+/* Without one: debug lines and warnings on stderr. */
+static void test_debug_to_stderr_without_a_sink(void **state)
+{
+	int ep[2];
+	char err[512];
+	assert_int_equal(pipe(ep), 0);
+	int saved = dup(STDERR_FILENO);
+	dup2(ep[1], STDERR_FILENO);
+	emit_debug();
+	log_warn("careful");
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	close(ep[1]);
+	ssize_t n = read(ep[0], err, sizeof(err) - 1);
+	err[n > 0 ? n : 0] = '\0';
+	close(ep[0]);
+	assert_string_equal(err, "runm: debug: shown 2\nrunm: warning: careful\n");
 }
 
 static void emit_long(void)
@@ -108,6 +141,10 @@ static void test_long_message_truncated(void **state)
 	capture(1, emit_long, sink, sizeof(sink), err, sizeof(err));
 	assert_true(strlen(err) < 4200);
 	assert_non_null(strstr(sink, "\"}\n"));
+	/* a text line cut short still ends with its newline */
+	capture(0, emit_long, sink, sizeof(sink), err, sizeof(err));
+	assert_int_equal(sink[strlen(sink) - 1], '\n');
+	assert_int_equal(err[strlen(err) - 1], '\n');
 }
 
 int main(void)
@@ -115,7 +152,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_errno_text),     cmocka_unit_test(test_json_line),
 		cmocka_unit_test(test_json_escapes),   cmocka_unit_test(test_debug_gate),
-		cmocka_unit_test(test_long_message_truncated),
+		cmocka_unit_test(test_long_message_truncated), cmocka_unit_test(test_text_escapes_stay_one_line),
+		cmocka_unit_test(test_debug_to_stderr_without_a_sink),
 	};
 	return cmocka_run_group_tests_name("common/log", tests, NULL, NULL);
 }

@@ -197,7 +197,7 @@ static void encode(void **state)
 
 static void ps_roundtrip_and_rejects(void **state)
 {
-	struct proto_ps_entry in[3] = {{1, "sh -c loop"}, {7, "sleep 1000"}, {INT32_MAX, ""}};
+	struct proto_ps_entry in[3] = {{.pid = 1, .cmd = "sh -c loop"}, {.pid = 7, .cmd = "sleep 1000"}, {.pid = INT32_MAX}};
 	memset(in[2].cmd, 'x', sizeof(in[2].cmd) - 1);
 	struct proto_gen pg;
 	const char *json;
@@ -222,6 +222,39 @@ static void ps_roundtrip_and_rejects(void **state)
 	assert_string_equal(out[1].cmd, "sleep 1000");
 	assert_int_equal(out[2].pid, INT32_MAX);
 	assert_string_equal(out[2].cmd, in[2].cmd);
+	free(out);
+	proto_msg_free(&m);
+	free(copy);
+
+	/* the optional ps -ef members: round trip, absent → -1 / "" */
+	struct proto_ps_entry full = {.pid = 5, .cmd = "sh", .ppid = 1, .uid = 1000, .c = 99, .start = 1700000000,
+				      .time = 90061, .tty = "pts/3"};
+	struct proto_ps_entry bare = {.pid = 6, .cmd = "old agent", .ppid = -1, .uid = -1, .c = -1, .start = -1,
+				      .time = -1};
+	struct proto_ps_entry two[2] = {full, bare};
+	assert_int_equal(proto_gen_begin(&pg), 0);
+	proto_gen_int(&pg, "id", 5);
+	proto_gen_bool(&pg, "ok", 1);
+	proto_gen_ps(&pg, two, 2);
+	assert_int_equal(proto_gen_end(&pg, &json, &len), 0);
+	copy = strndup(json, len);
+	proto_gen_free(&pg);
+	assert_null(strstr(copy, "\"old agent\",\"ppid\""));
+	assert_int_equal(parse(copy, &m), 0);
+	assert_int_equal(proto_parse_ps(m.root, &out, &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(out[0].ppid, 1);
+	assert_int_equal(out[0].uid, 1000);
+	assert_int_equal(out[0].c, 99);
+	assert_int_equal(out[0].start, 1700000000);
+	assert_int_equal(out[0].time, 90061);
+	assert_string_equal(out[0].tty, "pts/3");
+	assert_int_equal(out[1].ppid, -1);
+	assert_int_equal(out[1].uid, -1);
+	assert_int_equal(out[1].c, -1);
+	assert_int_equal(out[1].start, -1);
+	assert_int_equal(out[1].time, -1);
+	assert_string_equal(out[1].tty, "");
 	free(out);
 	proto_msg_free(&m);
 	free(copy);
@@ -256,6 +289,11 @@ static void ps_roundtrip_and_rejects(void **state)
 		"{\"id\":1,\"ok\":true,\"processes\":[{\"pid\":2}]}",
 		"{\"id\":1,\"ok\":true,\"processes\":[{\"pid\":2,\"cmd\":5}]}",
 		"{\"id\":1,\"ok\":true,\"processes\":[{\"pid\":2,\"cmd\":\"a\"},null]}",
+		"{\"id\":1,\"ok\":true,\"processes\":[{\"pid\":2,\"cmd\":\"a\",\"c\":100}]}",
+		"{\"id\":1,\"ok\":true,\"processes\":[{\"pid\":2,\"cmd\":\"a\",\"ppid\":-1}]}",
+		"{\"id\":1,\"ok\":true,\"processes\":[{\"pid\":2,\"cmd\":\"a\",\"uid\":4294967296}]}",
+		"{\"id\":1,\"ok\":true,\"processes\":[{\"pid\":2,\"cmd\":\"a\",\"time\":\"1\"}]}",
+		"{\"id\":1,\"ok\":true,\"processes\":[{\"pid\":2,\"cmd\":\"a\",\"tty\":5}]}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(parse(bad[i], &m), 0);
