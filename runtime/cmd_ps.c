@@ -121,8 +121,9 @@ static void user_name(const char *rootfs, long long uid, char *out, size_t len)
 		if (!c2 || strtoll(c2 + 1, NULL, 10) != uid || c2[1] == ':')
 			continue;
 		*c1 = '\0';
-		if (strlen(line) <= 8 && strlen(line) < len)
-			snprintf(out, len, "%s", line);
+		size_t l = strlen(line);
+		if (l <= 8 && l < len)
+			memcpy(out, line, l + 1); /* a name ps shows (at most 8 chars, as procps) */
 		break;
 	}
 	if (f)
