@@ -81,3 +81,23 @@ def vm_runm(build_dir, guest_dir, tmp_path):
     yield r
     for i in r.ids:
         r("delete", "--force", i)
+
+
+# "vm": the real thing (a microVM per container). "host-agent": the same runm, shim and
+# runm-agent, but the agent runs on the host (RUNM_TEST_AGENT_ON_HOST=1): every host-side path
+# of the runc contract, fast.
+MODES = ["host-agent", "vm"]
+
+
+@pytest.fixture(params=MODES)
+def rt(request, build_dir, tmp_path, tmp_path_factory):
+    """runm in each mode (lifecycle_util.MODES: host-agent, vm; vm skips with the reason where
+    no microVM boots); the containers under its root are removed afterwards."""
+    from lifecycle_util import Runm, vm_skip_reason
+    if request.param == "vm":
+        why = vm_skip_reason(build_dir, tmp_path_factory.mktemp("vmprobe"))
+        if why:
+            pytest.skip(why)
+    r = Runm(build_dir, tmp_path / "root", request.param)
+    yield r
+    r.cleanup()

@@ -10,12 +10,8 @@ import time
 
 import pytest
 
-from conftest import make_bundle
+from conftest import MODES, make_bundle  # noqa: F401 (MODES re-exported: tests import it here)
 
-# "vm": the real thing (a microVM per container). "host-agent": the same runm, shim and
-# runm-agent, but the agent runs on the host (RUNM_TEST_AGENT_ON_HOST=1) because this host
-# cannot boot the guest yet; it exercises every host-side path of the runc contract.
-MODES = ["host-agent", "vm"]
 _probe = {}
 
 

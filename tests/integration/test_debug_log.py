@@ -15,17 +15,6 @@ from conftest import make_bundle
 from lifecycle_util import MODES, Runm, vm_skip_reason
 
 
-@pytest.fixture(params=MODES)
-def rt(request, build_dir, tmp_path, tmp_path_factory):
-    if request.param == "vm":
-        why = vm_skip_reason(build_dir, tmp_path_factory.mktemp("vmprobe"))
-        if why:
-            pytest.skip(why)
-    r = Runm(build_dir, tmp_path / "root", request.param)
-    yield r
-    r.cleanup()
-
-
 def running(rt, tmp_path):
     b = make_bundle(tmp_path / "bundle", ["sleep", "1000"])
     rc, err = rt.create("-b", b, "c1", out=tmp_path / "create.out")

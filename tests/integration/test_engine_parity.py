@@ -24,17 +24,6 @@ BAD_PROGRAMS = [
 ]
 
 
-@pytest.fixture(params=MODES)
-def rt(request, build_dir, tmp_path, tmp_path_factory):
-    if request.param == "vm":
-        why = vm_skip_reason(build_dir, tmp_path_factory.mktemp("vmprobe"))
-        if why:
-            pytest.skip(why)
-    r = Runm(build_dir, tmp_path / "root", request.param)
-    yield r
-    r.cleanup()
-
-
 @pytest.mark.parametrize("prog,code,msg", BAD_PROGRAMS, ids=[p[0] for p in BAD_PROGRAMS])
 def test_bad_program_fails_at_create_with_runcs_words(rt, tmp_path, prog, code, msg):
     b = make_bundle(tmp_path / "bundle", [prog])

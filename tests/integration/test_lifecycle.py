@@ -22,17 +22,6 @@ from conftest import make_bundle
 from lifecycle_util import MODES, ConsoleSocket, Runm, vm_skip_reason
 
 
-@pytest.fixture(params=MODES)
-def rt(request, build_dir, tmp_path, tmp_path_factory):
-    if request.param == "vm":
-        why = vm_skip_reason(build_dir, tmp_path_factory.mktemp("vmprobe"))
-        if why:
-            pytest.skip(why)
-    r = Runm(build_dir, tmp_path / "root", request.param)
-    yield r
-    r.cleanup()
-
-
 def bundle_with(tmp_path, args, tty=False, name="bundle", mutate=None):
     b = make_bundle(tmp_path / name, args, tty=tty)
     if mutate:

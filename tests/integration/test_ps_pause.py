@@ -16,17 +16,6 @@ from lifecycle_util import MODES, Runm, vm_skip_reason
 COUNTER = ["sh", "-c", "i=0; while :; do echo tick $i; i=$((i+1)); sleep 0.1; done"]
 
 
-@pytest.fixture(params=MODES)
-def rt(request, build_dir, tmp_path, tmp_path_factory):
-    if request.param == "vm":
-        why = vm_skip_reason(build_dir, tmp_path_factory.mktemp("vmprobe"))
-        if why:
-            pytest.skip(why)
-    r = Runm(build_dir, tmp_path / "root", request.param)
-    yield r
-    r.cleanup()
-
-
 def ticks(path):
     return path.read_text(errors="replace").count("tick ")
 

@@ -12,17 +12,6 @@ from lifecycle_util import MODES, Runm, vm_skip_reason
 CG = "/sys/fs/cgroup$(cut -d: -f3 /proc/self/cgroup)"
 
 
-@pytest.fixture(params=MODES)
-def rt(request, build_dir, tmp_path, tmp_path_factory):
-    if request.param == "vm":
-        why = vm_skip_reason(build_dir, tmp_path_factory.mktemp("vmprobe"))
-        if why:
-            pytest.skip(why)
-    r = Runm(build_dir, tmp_path / "root", request.param)
-    yield r
-    r.cleanup()
-
-
 def cg_read(rt, cid, *files):
     r = rt("exec", cid, "sh", "-c", " ".join(f'cat "{CG}/{f}";' for f in files))
     assert r.returncode == 0, r.stderr
