@@ -145,7 +145,7 @@ def test_qemu_command_line(build_dir, kernel, initrd, tmp_path, machine, dev, ac
 
     assert "memory-backend-memfd,id=mem,size=192M,share=on" in after("-object")
     assert after("-m") == ["192M"] and after("-smp") == ["2,sockets=2,cores=1,threads=1"]
-    assert after("-accel") == [accel] and after("-cpu") == ["max" if accel == "tcg" else "host"]
+    assert after("-accel") == [accel] and after("-cpu") == ["max,-avx,-avx2" if accel == "tcg" else "host"]
     assert after("-M")[0].startswith(machine + ",") and "memory-backend=mem" in after("-M")[0]
     assert f"{dev},chardev=rng0" in after("-device")
     # The device server's socket pair: QEMU inherits its end as an fd, no socket file.
