@@ -141,6 +141,8 @@ int jail_init(struct jail *j, const char *run_dir, const char *what, const char 
 		log_errno(-r, "start %s: exec %s", what, exe);
 		return r;
 	}
+	if (!realpath("/lib64/ld-linux-x86-64.so.2", j->interp))
+		j->interp[0] = '\0';
 	static const char *const sys[] = {"/usr", "/lib", "/lib64", "/lib32", "/libx32", "/bin", "/sbin"};
 	for (size_t i = 0; i < sizeof(sys) / sizeof(sys[0]); i++)
 		if ((r = add_system_dir(j, sys[i], what)) < 0)

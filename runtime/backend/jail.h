@@ -60,6 +60,7 @@ struct jail {
 	uint64_t caps;   /* capabilities kept (the fs server's file capabilities), else 0 */
 	char mnt[PATH_MAX]; /* existing directory the tmpfs root is attached at, in the child's namespace */
 	char exe[PATH_MAX]; /* absolute path of the program, valid inside the jail */
+	char interp[PATH_MAX]; /* the ELF interpreter: with exe, all Landlock lets it execute */
 	struct jail_bind bind[JAIL_MAX_BINDS];
 	unsigned nbind;
 	struct jail_link link[JAIL_MAX_LINKS];

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Landlock, the jail's second fence (jail.h): after pivot_root, the process may
- * reach only its binds (read-only ones: read and execute; writable ones:
- * everything) and /proc (read), no TCP at all (ABI 4), and neither signal nor
+ * reach only its binds (read-only ones: read; writable ones: everything but
+ * execute) and /proc (read), execute only its own program and ELF interpreter, no TCP at all (ABI 4), and neither signal nor
  * reach abstract unix sockets outside its domain (ABI 6). A kernel without
  * Landlock skips it (runm check says so). Child-side: system calls only.
  */
@@ -79,13 +79,20 @@ int jail_landlock(const struct jail *j, const char **stage)
 	int r = 0;
 	for (unsigned i = 0; i < j->nbind && r == 0; i++) {
 		const struct jail_bind *b = &j->bind[i];
-		uint64_t acc = (b->flags & JAIL_RW) ? fs : (LL_READ_FILE | LL_READ_DIR | LL_EXECUTE);
+		uint64_t acc = (b->flags & JAIL_RW) ? fs & ~LL_EXECUTE : (LL_READ_FILE | LL_READ_DIR);
 		if (b->flags & JAIL_DEV)
 			acc |= LL_WRITE_FILE | (fs & LL_IOCTL_DEV);
 		if (!b->dir)
 			acc &= LL_FILE_ONLY;
 		*stage = b->path;
 		r = add_rule(rs, b->path, acc & fs);
+	}
+	/* execve: the program itself (once, by jail_enter's caller) and its ELF interpreter */
+	for (int k = 0; k < 2 && r == 0; k++) {
+		const char *p = k ? j->interp : j->exe;
+		*stage = p;
+		if (*p)
+			r = add_rule(rs, p, LL_READ_FILE | LL_EXECUTE);
 	}
 	if (r == 0) {
 		*stage = "landlock: /proc";
