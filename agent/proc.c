@@ -91,6 +91,10 @@ static int child_pty(struct child_args *a, struct setup_err *e)
 	int sl = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (sl < 0)
 		return setup_fail(e, "open pty slave", name, errno);
+	/* as runc's fixStdioPermissions: the process's user owns its terminal (the group stays
+	 * devpts' gid=5) */
+	if (fchown(sl, a->proc->uid, (gid_t)-1) < 0)
+		return setup_fail(e, "chown pty slave", name, errno);
 	if (a->proc->rows && a->proc->cols) {
 		struct winsize ws = {.ws_row = a->proc->rows, .ws_col = a->proc->cols};
 		ioctl(m, TIOCSWINSZ, &ws);

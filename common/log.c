@@ -2,6 +2,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -44,9 +45,29 @@ static size_t json_escape(char *out, size_t cap, const char *s)
 	return n;
 }
 
+/* One write per line, so that lines of processes sharing the file (the CLI, the shim, exec
+ * shims: O_APPEND) never interleave; a line cut short still ends with a newline. */
+static void write_line(int fd, char *line, size_t cap, int n)
+{
+	size_t len = n < 0 ? 0 : (size_t)n;
+	if (len >= cap - 1)
+		len = cap - 2;
+	if (len == 0 || line[len - 1] != '\n')
+		line[len++] = '\n';
+	for (size_t off = 0; off < len;) {
+		ssize_t w = write(fd, line + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		off += (size_t)w;
+	}
+}
+
 void log_verror(const char *level, int err, const char *fmt, va_list ap)
 {
 	char msg[4096];
+	int saved = errno;
 	int n = vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (n < 0)
 		n = 0;
@@ -55,23 +76,32 @@ void log_verror(const char *level, int err, const char *fmt, va_list ap)
 	if (err)
 		snprintf(msg + n, sizeof(msg) - (size_t)n, ": %s", strerror(err));
 
-	if (strcmp(level, "error") == 0)
-		dprintf(STDERR_FILENO, "%s: %s\n", prog, msg);
-	else
-		dprintf(STDERR_FILENO, "%s: %s: %s\n", prog, level, msg);
-	if (sink_fd < 0)
+	char line[8192 + 128];
+	/* as runc: with a log file, only errors also go to stderr; debug lines and warnings go to
+	 * the file alone (they must not mix into a container's or exec'd process's stderr) */
+	bool is_error = strcmp(level, "error") == 0;
+	if (is_error)
+		write_line(STDERR_FILENO, line, sizeof(line), snprintf(line, sizeof(line) - 1, "%s: %s", prog, msg));
+	else if (sink_fd < 0)
+		write_line(STDERR_FILENO, line, sizeof(line),
+			   snprintf(line, sizeof(line) - 1, "%s: %s: %s", prog, level, msg));
+	if (sink_fd < 0) {
+		errno = saved;
 		return;
-	if (sink_json) {
-		char esc[8192], ts[40];
-		time_t now = time(NULL);
-		struct tm tm;
-		gmtime_r(&now, &tm);
-		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		json_escape(esc, sizeof(esc), msg);
-		dprintf(sink_fd, "{\"level\":\"%s\",\"msg\":\"%s\",\"time\":\"%s\"}\n", level, esc, ts);
-	} else {
-		dprintf(sink_fd, "%s: %s\n", level, msg);
 	}
+	char esc[8192], ts[40];
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	json_escape(esc, sizeof(esc), msg);
+	/* runc's (logrus') lines: JSON, or time="…" level=… msg="…" */
+	if (sink_json)
+		n = snprintf(line, sizeof(line) - 1, "{\"level\":\"%s\",\"msg\":\"%s\",\"time\":\"%s\"}", level, esc, ts);
+	else
+		n = snprintf(line, sizeof(line) - 1, "time=\"%s\" level=%s msg=\"%s\"", ts, level, esc);
+	write_line(sink_fd, line, sizeof(line), n);
+	errno = saved;
 }
 
 void log_error(const char *fmt, ...)

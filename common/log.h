@@ -8,13 +8,14 @@
 /* Program name printed before every message (default "runm"). */
 void log_set_prog(const char *prog);
 const char *log_prog(void);
-/* Extra sink: every error line is also written to FD; json selects runc's
- * {"level":"error","msg":"…","time":"…"} lines. fd < 0 disables. */
+/* Extra sink (--log): every line is written to FD, one write each, newline-terminated, as
+ * runc's: json selects {"level":"error","msg":"…","time":"…"}, text time="…" level=… msg="…".
+ * With a sink, only errors also go to stderr. fd < 0 disables. */
 void log_set_sink(int fd, int json);
 void log_set_debug(int on);
 int log_debug_enabled(void);
 
-/* "prog: <fmt>\n" on stderr (and the sink). */
+/* "prog: <fmt>\n" on stderr (and the sink). Debug lines and warnings: stderr without a sink. */
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "prog: <fmt>: strerror(err)\n". */
 void log_errno(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

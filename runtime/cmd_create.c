@@ -17,12 +17,14 @@
 #include "log.h"
 #include "spec.h"
 
-/* Returns the shim pid (>0) once the container is created, or -1 (everything cleaned up). */
-pid_t create_container(const char *id, struct parsed *p)
+/* Returns the shim pid (>0) once the container is created, or -1 (everything cleaned up).
+ * CONSOLE, when not NULL, is the console socket instead of --console-socket (a foreground
+ * `run` receiving the pty master itself). */
+pid_t create_container(const char *id, struct parsed *p, const char *console)
 {
 	const struct optdef *o = find_verb("create")->opts;
 	const char *b = optval(o, p, "bundle");
-	const char *pf = optval(o, p, "pid-file"), *cs = optval(o, p, "console-socket");
+	const char *pf = optval(o, p, "pid-file"), *cs = console ? console : optval(o, p, "console-socket");
 	const char *pfd = optval(o, p, "preserve-fds");
 	char bundle[PATH_MAX], pidfile[PATH_MAX], dir[PATH_MAX], csock[PATH_MAX];
 	if (!valid_id(id)) {
@@ -175,7 +177,7 @@ int cmd_create(int argc, char **argv)
 	struct parsed p;
 	if (parse_verb("create", argc, argv, 1, 1, 0, &p) < 0)
 		return 1;
-	pid_t pid = create_container(p.pos[0], &p);
+	pid_t pid = create_container(p.pos[0], &p, NULL);
 	parsed_free(&p);
 	return pid > 0 ? 0 : 1;
 }

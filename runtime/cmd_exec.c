@@ -362,6 +362,8 @@ int cmd_exec(int argc, char **argv)
 		goto out;
 	}
 	free(line);
+	log_debug("exec %s: process %s started in the guest (%s%s)", p.pos[0], exec_id,
+		  tty ? "tty" : "stdio", detach ? ", detached" : "");
 	if (detach) {
 		pid_t pid = fork();
 		if (pid < 0) {
@@ -395,6 +397,7 @@ int cmd_exec(int argc, char **argv)
 		goto out;
 	}
 	rc = wait_exec(dir, exec_id, conn, tty ? (cs ? slave : STDIN_FILENO) : -1);
+	log_debug("exec %s: process %s exited with status %d", p.pos[0], exec_id, rc);
 out:
 	if (raw)
 		tcsetattr(STDIN_FILENO, TCSANOW, &saved);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* runm run [-d] [--keep] ID: create + start; in the foreground forward signals to the shim,
- * wait for it, delete the container (unless --keep) and exit with its status. */
+ * wait for it, delete the container (unless --keep) and exit with its status. A process with
+ * a terminal and no --console-socket gets the caller's terminal, as runc's (run_tty.c). */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -10,8 +11,10 @@
 
 #include "cmd_util.h"
 #include "log.h"
+#include "run_tty.h"
+#include "spec.h"
 
-pid_t create_container(const char *id, struct parsed *p);
+pid_t create_container(const char *id, struct parsed *p, const char *console);
 static volatile pid_t shim_pid;
 
 static void forward(int sig)
@@ -27,11 +30,34 @@ int cmd_run(int argc, char **argv)
 		return 1;
 	const struct optdef *o = find_verb("run")->opts;
 	bool detach = optset(o, &p, "detach"), keep = optset(o, &p, "keep");
-	const char *id = p.pos[0];
-	pid_t pid = create_container(id, &p);
-	int rc = 1;
+	const char *id = p.pos[0], *b = optval(o, &p, "bundle");
+	int rc = 1, console = -1, master = -1;
+	struct console_rx rx = {.lsock = -1};
+	struct termios saved;
+	bool raw = false, fg_tty = false;
+	struct spec sp;
+	if (!detach && !optval(o, &p, "console-socket") && valid_id(id)) {
+		if (spec_load(b ? b : ".", &sp) < 0)
+			goto out;
+		fg_tty = sp.terminal;
+		spec_free(&sp);
+	}
+	if (fg_tty && ((console = host_console()) < 0 || console_listen(&rx) < 0))
+		goto out;
+	pid_t pid = create_container(id, &p, fg_tty ? rx.path : NULL);
 	if (pid < 0)
 		goto out;
+	if (fg_tty) {
+		master = console_receive(&rx);
+		console_rx_close(&rx);
+		if (master < 0) {
+			delete_container(id, true);
+			goto out;
+		}
+		/* the size before start (the shim forwards it then), raw before anything is typed */
+		tty_copy_size(console, master);
+		raw = tty_raw(console, &saved) == 0;
+	}
 	if (start_container(id) != 0) {
 		delete_container(id, true);
 		goto out;
@@ -39,6 +65,10 @@ int cmd_run(int argc, char **argv)
 	if (detach) {
 		rc = 0;
 		goto out;
+	}
+	if (fg_tty) {
+		rc = tty_relay_wait(master, console, pid);
+		goto done;
 	}
 	shim_pid = pid;
 	struct sigaction sa = {.sa_handler = forward};
@@ -56,9 +86,21 @@ int cmd_run(int argc, char **argv)
 		}
 	}
 	rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+done:
+	if (raw) {
+		tcsetattr(console, TCSANOW, &saved);
+		raw = false;
+	}
 	if (!keep)
 		delete_container(id, true);
 out:
+	if (raw)
+		tcsetattr(console, TCSANOW, &saved);
+	console_rx_close(&rx);
+	if (master >= 0)
+		close(master);
+	if (console >= 0)
+		close(console);
 	parsed_free(&p);
 	return rc;
 }

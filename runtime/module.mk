@@ -1,7 +1,8 @@
 # runm: the runc-compatible CLI and the per-container shim.
 PROGRAMS += runm
 RUNTIME_CORE_SRCS := runtime/args.c runtime/state.c runtime/spec.c runtime/hooks.c runtime/ctl.c \
-	runtime/artifacts.c runtime/backend_choice.c runtime/relay.c runtime/cmd_util.c runtime/sockdir.c runtime/pod.c
+	runtime/artifacts.c runtime/backend_choice.c runtime/relay.c runtime/cmd_util.c runtime/sockdir.c runtime/pod.c \
+	runtime/run_tty.c
 RUNTIME_CMD_SRCS := $(sort $(wildcard runtime/cmd_*.c))
 runm_SRCS = runtime/main.c $(RUNTIME_CORE_SRCS) $(RUNTIME_CMD_SRCS) runtime/shim.c runtime/guest.c runtime/guest_config.c \
 	runtime/exec_process.c runtime/pod_member.c \

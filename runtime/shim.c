@@ -327,15 +327,18 @@ static void handle_conn(struct shim *s, int conn)
 				char kerr[256];
 				guest_signal(s->g, "init", SIGKILL, false, kerr, sizeof(kerr));
 				reply_err(conn, err);
-			} else if (late_network(s, err, sizeof(err)) < 0 || guest_start(s->g, err, sizeof(err)) < 0) {
+			} else if (late_network(s, err, sizeof(err)) < 0 ||
+				   /* a size the engine (or `runm run`) set after create, before the exec */
+				   (forward_winsize(s), guest_start(s->g, err, sizeof(err)) < 0)) {
 				reply_err(conn, err);
 			} else {
 				save_state(s, "running");
-				reply(conn, "{\"ok\":true}");
 				free(js);
 				js = state_to_json(&s->st, false, true);
+				/* before start returns (runtime-spec); a failure is a warning */
 				if (js)
 					run_hooks(&s->spec, HOOK_POSTSTART, js, false);
+				reply(conn, "{\"ok\":true}");
 			}
 			free(js);
 		}

@@ -149,3 +149,44 @@ def test_failing_start_container_hook_fails_start(rt, tmp_path):
     rt.wait_status("c1", "stopped")  # as runc: its init failed
     assert "started" not in out.read_text()
     assert os.path.exists(rt.root / "c1")
+
+
+def test_poststart_hooks_ran_when_start_returns(rt, tmp_path):
+    """runtime-spec: after the process started, before `start` returns (runc 1.1.5 runs them
+    during `create`, before the process starts: docs/cli.md, deliberate differences)."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+
+    def add_hooks(cfg):
+        cfg["mounts"].append({"destination": "/shared", "type": "bind", "source": str(shared),
+                              "options": ["rbind", "rw"]})
+        # the hook waits for the process's mark: it runs after the process started
+        cfg["hooks"] = {"poststart": [{"path": "/bin/sh", "args": [
+            "sh", "-c", f"for i in $(seq 300); do [ -e {shared}/started ] && break; sleep 0.1; done; "
+                        f"sleep 1; cat > {tmp_path}/poststart.state"]}]}
+    b = bundle_with(tmp_path, ["sh", "-c", "touch /shared/started; sleep 1000"], mutate=add_hooks)
+    rc, err = rt.create("-b", b, "c1", out=tmp_path / "create.out")
+    assert rc == 0, err
+    assert not (shared / "started").exists()
+    t0 = time.monotonic()
+    r = rt("start", "c1")
+    assert r.returncode == 0, r.stderr
+    assert time.monotonic() - t0 >= 1.0
+    st = json.loads((tmp_path / "poststart.state").read_text())
+    assert st["id"] == "c1" and st["status"] == "running"
+    assert (shared / "started").exists()
+
+
+def test_failing_poststart_hook_is_a_warning(rt, tmp_path):
+    def add_hooks(cfg):
+        cfg["hooks"] = {"poststart": [{"path": "/bin/sh", "args": ["sh", "-c", "exit 3"]},
+                                      {"path": "/bin/sh", "args": ["sh", "-c", f"touch {tmp_path}/second"]}]}
+    b = bundle_with(tmp_path, ["sleep", "1000"], mutate=add_hooks)
+    rc, err = rt.create("-b", b, "c1", out=tmp_path / "create.out")
+    assert rc == 0, err
+    r = rt("start", "c1")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "second").exists()  # the remaining hooks ran
+    assert rt.state("c1")["status"] == "running"
+    # logged by the shim (its stderr: here create's; and --log)
+    assert "poststart hook /bin/sh: exit status 3" in (tmp_path / "create.out").read_text()
