@@ -7,6 +7,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -256,6 +257,8 @@ static void child_run(struct vm *v, char *const argv[], int log_fd, const int *k
 	if (syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) < 0)
 		for (int fd = 3; fd < 65536; fd++)
 			fcntl(fd, F_SETFD, FD_CLOEXEC);
+	if (j && v->netns_fd1 && setns(v->netns_fd1 - 1, CLONE_NEWNET) < 0)
+		child_fail(ep, errno, "enter the VM's network namespace");
 	if (j) {
 		const char *stage = "jail";
 		int r = jail_enter(j, &stage);
@@ -316,7 +319,12 @@ int vm_spawn(struct vm *v, const char *what, char *const argv[], int log_fd, con
 	int pfd = -1;
 	pid_t pid;
 	if (j) {
-		struct clone_args ca = {.flags = jail_clone_flags() | CLONE_PIDFD,
+		/* One empty network namespace per VM, made by its first process and joined by the
+		 * others: creating one per process made 20 VMs at once 3x slower (net_mutex). */
+		uint64_t fl = jail_clone_flags() | CLONE_PIDFD;
+		if (v->netns_fd1)
+			fl &= ~(uint64_t)CLONE_NEWNET;
+		struct clone_args ca = {.flags = fl,
 					.pidfd = (uint64_t)(uintptr_t)&pfd,
 					.exit_signal = SIGCHLD};
 		pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
@@ -384,6 +392,13 @@ int vm_spawn(struct vm *v, const char *what, char *const argv[], int log_fd, con
 		return -e;
 	}
 	fcntl(pfd, F_SETFD, FD_CLOEXEC);
+	if (j && !v->netns_fd1) {
+		char ns[64];
+		snprintf(ns, sizeof(ns), "/proc/%d/ns/net", pid);
+		int nfd = vm_fd_above_stdio(open(ns, O_RDONLY | O_CLOEXEC));
+		if (nfd >= 0)
+			v->netns_fd1 = nfd + 1; /* else the next process makes its own */
+	}
 	v->proc[v->nproc++] = (struct vm_proc){.pid = pid, .pidfd = pfd, .what = what};
 	return 0;
 }
@@ -547,6 +562,8 @@ void vm_free(struct vm *v)
 		vm_stop(v, 0);
 	for (unsigned i = 0; i < v->ncleanup; i++)
 		free(v->cleanup[i]);
+	if (v->netns_fd1)
+		close(v->netns_fd1 - 1);
 	free(v->log_path);
 	free(v);
 }

@@ -122,6 +122,7 @@ struct vm {
 	char *log_path;       /* vmm.log: stderr of every VM process */
 	bool ended;
 	bool stopping;        /* vm_stop asked for the end: no failure report */
+	int netns_fd1;        /* 1 + fd of the VM's empty network namespace (jail), 0: none yet */
 	int status;
 };
 

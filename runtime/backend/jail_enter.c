@@ -31,8 +31,7 @@ static int join(char *dst, size_t len, const char *a, const char *b)
 	size_t na = strlen(a), nb = strlen(b);
 	if (na + nb + 1 > len)
 		return -ENAMETOOLONG;
-	memcpy(dst, a, na);
-	memcpy(dst + na, b, nb + 1);
+	memcpy(mempcpy(dst, a, na), b, nb + 1);
 	return 0;
 }
 
