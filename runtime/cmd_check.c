@@ -5,6 +5,7 @@
 #include <sys/utsname.h>
 
 #include "artifacts.h"
+#include "backend/jail.h"
 #include "backend_choice.h"
 #include "runm.h"
 #include "cmd_util.h"
@@ -48,6 +49,8 @@ int cmd_check(int argc, char **argv)
 	       "-> virtio-net); no network namespace (host network): the VM's own, loopback only\n");
 	bool slow = chosen && !hw && !strcmp(backend, "runm-vmm");
 	bool ok = chosen && hk && hi && !slow && net;
+	fflush(stdout);
+	jail_report(stdout);
 	printf("status:           %s\n", ok ? "ok"
 					 : slow
 					     ? "cannot run containers: runm-vmm needs hardware virtualization"

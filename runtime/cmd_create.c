@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "backend/jail.h"
 #include "cmd_util.h"
 #include "log.h"
 #include "spec.h"
@@ -117,6 +118,8 @@ pid_t create_container(const char *id, struct parsed *p, const char *console)
 			args[n++] = "--backend";
 			args[n++] = G.backend;
 		}
+		if (vm_jail_disabled())
+			args[n++] = "--no-jail";
 		args[n++] = "shim";
 		args[n++] = "--bundle";
 		args[n++] = bundle;

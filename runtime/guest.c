@@ -347,7 +347,7 @@ int guest_join(const char *id, const char *dir, const struct spec *s, const stru
 			guest_destroy(g);
 			return -1;
 		}
-		if (fs_share_prepare(g->sh.host, s->rootfs, false, g->sh.binds, g->sh.nbinds, err, errlen) < 0) {
+		if (fs_share_prepare_nested(g->sh.host, s->rootfs, false, g->sh.binds, g->sh.nbinds, err, errlen) < 0) {
 			g->sh.n = 0; /* nothing left behind by a failed prepare */
 			guest_destroy(g);
 			return -1;

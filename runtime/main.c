@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backend/jail.h"
 #include "backend_choice.h"
 #include "cmd_util.h"
 #include "log.h"
@@ -152,6 +153,7 @@ static void print_usage(int fd)
 		    "   --log-format value   text or json (default: text)\n"
 		    "   --debug              debug output\n"
 		    "   --backend value      VMM backend: auto, runm-vmm or qemu (default: auto; see runm check)\n"
+		    "   --no-jail            debugging only: run the VMM processes without their jail\n"
 		    "   --systemd-cgroup     accepted: cgroups live in the guest; the VMM stays in the caller's cgroup\n"
 		    "   --rootless value     true, false or auto (accepted)\n"
 		    "   --criu value         accepted and ignored (checkpoint is not supported)\n"
@@ -258,6 +260,8 @@ int main(int argc, char **argv)
 			G.backend = val;
 		} else if (IS("debug")) {
 			G.debug = true;
+		} else if (IS("no-jail")) {
+			vm_jail_disable(); /* debugging only: VMM processes unjailed (docs/security.md) */
 		} else if (IS("systemd-cgroup")) {
 			G.systemd_cgroup = true;
 		} else {

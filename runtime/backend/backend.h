@@ -122,6 +122,7 @@ struct vm {
 	char *log_path;       /* vmm.log: stderr of every VM process */
 	bool ended;
 	bool stopping;        /* vm_stop asked for the end: no failure report */
+	int netns_fd1;        /* 1 + fd of the VM's empty network namespace (jail), 0: none yet */
 	int status;
 };
 
@@ -129,8 +130,10 @@ struct vm {
  * /dev/null, stderr to log_fd; the nkeep fds in keep (all > 2) survive exec.
  * An exec failure is logged and returned. */
 #define VM_SPAWN_NO_CAPS 1u /* empty bounding set + no_new_privs: no capability even as root */
+struct jail;
+/* j (runtime/backend/jail.h): start the child in its jail (NULL: none, as with --no-jail). */
 int vm_spawn(struct vm *v, const char *what, char *const argv[], int log_fd, const int *keep,
-	     unsigned nkeep, unsigned flags);
+	     unsigned nkeep, unsigned flags, const struct jail *j);
 int vm_add_cleanup(struct vm *v, const char *path);
 /* fd itself when > 2, else a CLOEXEC duplicate above stdio (fd closed); -errno on error.
  * The caller may run with stdin/stdout/stderr closed (a detached shim). */

@@ -15,11 +15,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <libgen.h>
+#include <limits.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "runtime/backend/jail.h"
 
 #define ARGV_MAX 160
 
@@ -52,6 +56,74 @@ static void argv_free(struct argv *v)
 	for (unsigned i = 0; i < v->n; i++)
 		free(v->a[i]);
 	v->n = 0;
+}
+
+/* QEMU's option parser splits on ','; a literal comma is written ",,". */
+static char *qemu_escape(const char *s)
+{
+	size_t n = strlen(s), extra = 0;
+	for (size_t i = 0; i < n; i++)
+		extra += s[i] == ',';
+	char *o = malloc(n + extra + 1), *p = o;
+	if (!o)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		*p++ = s[i];
+		if (s[i] == ',')
+			*p++ = ',';
+	}
+	*p = '\0';
+	return o;
+}
+
+/* A jail for a process of v (NULL with --no-jail, or *err < 0 after logging). */
+static struct jail *jail_for(const struct vm *v, const char *what, const char *exe, int *err)
+{
+	*err = 0;
+	if (vm_jail_disabled())
+		return NULL;
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s", v->log_path);
+	struct jail *j = malloc(sizeof(*j));
+	if (!j) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	if ((*err = jail_init(j, dirname(dir), what, exe)) < 0) {
+		free(j);
+		return NULL;
+	}
+	return j;
+}
+
+/* Bind the directory holding path (a socket directory) into j. */
+static int jail_bind_dir_of(struct jail *j, const char *path, unsigned flags, const char *what)
+{
+	char d[PATH_MAX];
+	snprintf(d, sizeof(d), "%s", path);
+	return jail_bind(j, dirname(d), flags, what);
+}
+
+/* A listening unix socket at path, bound here (a jailed server cannot create it), owned by
+ * uid/gid when they are not -1 (QEMU connects as the VM's uid). */
+static int listen_at(const char *path, uid_t uid, gid_t gid, const char *what)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof(a.sun_path)) {
+		log_error("start %s: socket path %s: longer than %zu bytes", what, path, sizeof(a.sun_path) - 1);
+		return -ENAMETOOLONG;
+	}
+	strcpy(a.sun_path, path);
+	int fd = vm_fd_above_stdio(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 128) < 0 ||
+	    (uid != (uid_t)-1 && (chown(path, uid, gid) < 0 || chmod(path, 0600) < 0))) {
+		int e = errno;
+		log_errno(e, "start %s: listen on %s", what, path);
+		if (fd >= 0)
+			close(fd);
+		return -e;
+	}
+	return fd;
 }
 
 /* "-chardev socket,id=ID,fd=N": QEMU inherits our end of the pair. */
@@ -95,6 +167,15 @@ static char *cmdline_for(const char *base, enum vm_machine m)
  * /proc/self/fd/N/NAME never walks the path's ancestors. The fd goes to dfd[*n]. */
 static int via_dir_fd(const char *path, int *dfd, unsigned *n, char *out, size_t cap)
 {
+	if (!vm_jail_disabled()) {
+		/* jailed, QEMU finds them bound at their own paths in its root (below) */
+		char *esc = qemu_escape(path);
+		if (!esc)
+			return -ENOMEM;
+		int w = snprintf(out, cap, "%s", esc);
+		free(esc);
+		return w < 0 || (size_t)w >= cap ? -ENAMETOOLONG : 0;
+	}
 	const char *slash = strrchr(path, '/');
 	char dir[PATH_MAX];
 	if (!slash)
@@ -120,9 +201,11 @@ static int via_dir_fd(const char *path, int *dfd, unsigned *n, char *out, size_t
  * only a path one is marked as able to pass fds. The server removes the file
  * when QEMU has connected. extra_fd (>= 0) is inherited too (a tap). */
 static int start_device_server(struct vm *v, const struct vm_config *c, const char *spec, const char *what,
-			       int log_fd, int *fe_fd, int extra_fd, const char *sock_path)
+			       int log_fd, int *fe_fd, int extra_fd, const char *sock_path, const char *bind_path,
+			       unsigned bind_flags)
 {
 	int pfd[2] = {-1, -1}, sv[2] = {-1, -1}, r;
+	struct jail *j = NULL;
 	*fe_fd = -1;
 	if (pipe2(pfd, O_CLOEXEC) < 0 ||
 	    (!sock_path && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)) {
@@ -143,13 +226,35 @@ static int start_device_server(struct vm *v, const struct vm_config *c, const ch
 	}
 	char *bin = c->runm_vmm ? strdup(c->runm_vmm) : vm_sibling_path("runm-vmm");
 	char fdarg[16], readyarg[16];
+	int lfd = -1; /* jailed: the socket at sock_path, bound here */
+	r = 0;
+	j = bin ? jail_for(v, what, bin, &r) : NULL;
+	if (!j && r < 0) {
+		free(bin);
+		goto fail;
+	}
+	if (j && bind_path && (r = jail_bind(j, bind_path, bind_flags, what)) < 0) {
+		free(bin);
+		goto fail;
+	}
+	if (j && (bind_flags & JAIL_REC))
+		jail_keep_fs_caps(j); /* the fs server (docs/security.md) */
+	if (j && sock_path) {
+		lfd = listen_at(sock_path, j->uid, j->gid, what);
+		if (lfd < 0) {
+			r = lfd;
+			free(bin);
+			goto fail;
+		}
+		sv[1] = lfd;
+	}
 	snprintf(fdarg, sizeof(fdarg), "%d", sv[1]);
 	snprintf(readyarg, sizeof(readyarg), "%d", pfd[1]);
 	/* runm --debug reaches the device servers too (their log is the VM's log). */
 	char *argv[] = {bin,
 			"vhost-user",
-			sock_path ? "--socket" : "--fd",
-			sock_path ? (char *)sock_path : fdarg,
+			lfd >= 0 ? "--listen-fd" : sock_path ? "--socket" : "--fd",
+			sock_path && lfd < 0 ? (char *)sock_path : fdarg,
 			"--device",
 			(char *)spec,
 			"--ready-fd",
@@ -158,9 +263,9 @@ static int start_device_server(struct vm *v, const struct vm_config *c, const ch
 			NULL};
 	int keep[3] = {pfd[1], extra_fd, sv[1]};
 	unsigned nkeep = 1 + (extra_fd >= 0);
-	if (!sock_path)
+	if (sv[1] >= 0)
 		keep[nkeep++] = sv[1];
-	r = bin ? vm_spawn(v, what, argv, log_fd, keep, nkeep, 0) : -ENOMEM;
+	r = bin ? vm_spawn(v, what, argv, log_fd, keep, nkeep, 0, j) : -ENOMEM;
 	free(bin);
 	close(pfd[1]);
 	if (sv[1] >= 0)
@@ -181,8 +286,10 @@ static int start_device_server(struct vm *v, const struct vm_config *c, const ch
 		goto fail;
 	}
 	*fe_fd = sv[0];
+	free(j);
 	return 0;
 fail:
+	free(j);
 	for (int i = 0; i < 2; i++) {
 		if (pfd[i] >= 0)
 			close(pfd[i]);
@@ -258,10 +365,26 @@ int vm_start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 	add(&a, "-object");
 	add(&a, "memory-backend-memfd,id=mem,size=%uM,share=on", mem);
 	if (c->vsock_uds) {
-		snprintf(spec, sizeof(spec), "vsock,uds=%s,cid=%u", c->vsock_uds, cid);
 		unlink(c->vsock_uds);
 		vm_add_cleanup(v, c->vsock_uds);
-		r = start_device_server(v, c, spec, "vhost-user vsock server", log_fd, &fe[nfe], -1, NULL);
+		/* Jailed, the server cannot create the socket: it gets it bound and listening. */
+		int lfd = vm_jail_disabled() ? -1 : listen_at(c->vsock_uds, (uid_t)-1, (gid_t)-1, "vhost-user vsock server");
+		if (!vm_jail_disabled() && lfd < 0) {
+			r = lfd;
+			goto out;
+		}
+		char lopt[32] = "";
+		if (lfd >= 0)
+			snprintf(lopt, sizeof(lopt), ",listenfd=%d", lfd);
+		snprintf(spec, sizeof(spec), "vsock,uds=%s,cid=%u%s", c->vsock_uds, cid, lopt);
+		char sdir[PATH_MAX];
+		snprintf(sdir, sizeof(sdir), "%s", c->vsock_uds);
+		/* the socket directory, read-only and without the mounts below it (the share):
+		 * guest->host connects reach <uds>_PORT there */
+		r = start_device_server(v, c, spec, "vhost-user vsock server", log_fd, &fe[nfe], lfd, NULL,
+					dirname(sdir), 0);
+		if (lfd >= 0)
+			close(lfd);
 		if (r < 0)
 			goto out;
 		add(&a, "-chardev");
@@ -271,7 +394,7 @@ int vm_start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 		    mach == VM_MACHINE_MICROVM ? "vhost-user-vsock-device" : "vhost-user-vsock-pci");
 	}
 	if (c->rng) {
-		r = start_device_server(v, c, "rng", "vhost-user rng server", log_fd, &fe[nfe], -1, NULL);
+		r = start_device_server(v, c, "rng", "vhost-user rng server", log_fd, &fe[nfe], -1, NULL, NULL, 0);
 		if (r < 0)
 			goto out;
 		add(&a, "-chardev");
@@ -290,7 +413,8 @@ int vm_start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 			goto out;
 		}
 		snprintf(spec, sizeof(spec), "fs,tag=%s,dir=%s", c->fs[i].tag, c->fs[i].dir);
-		r = start_device_server(v, c, spec, "vhost-user fs server", log_fd, &fe[nfe], -1, NULL);
+		r = start_device_server(v, c, spec, "vhost-user fs server", log_fd, &fe[nfe], -1, NULL, c->fs[i].dir,
+					JAIL_RW | JAIL_REC);
 		if (r < 0)
 			goto out;
 		add(&a, "-chardev");
@@ -331,7 +455,7 @@ int vm_start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 			snprintf(spec, sizeof(spec), "net,%s", opts);
 			unlink(sock);
 			vm_add_cleanup(v, sock);
-			r = start_device_server(v, c, spec, what, log_fd, &fe[nfe], tfd, sock);
+			r = start_device_server(v, c, spec, what, log_fd, &fe[nfe], tfd, sock, NULL, 0);
 		}
 		close(tfd); /* the server has its copy */
 		if (r < 0)
@@ -382,11 +506,39 @@ int vm_start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 	unsigned ns = v->nproc;
 	memcpy(servers, v->proc, sizeof(servers[0]) * ns);
 	v->nproc = 0;
-	/* QEMU needs no capability: it opens only what we own or hand it. */
+	/* QEMU needs no capability: it opens only what we own or hand it. Jailed it sees the
+	 * kernel, the initrd, the console log (created here, owned by its uid), the socket
+	 * directory when it connects to NICs' sockets, /dev/kvm with kvm, and the system's
+	 * /usr (its libraries, BIOS and option ROMs). */
+	struct jail *j = jail_for(v, "qemu", a.a[0], &r);
+	if (j) {
+		r = jail_bind(j, c->kernel, 0, "qemu");
+		if (r == 0 && c->initrd)
+			r = jail_bind(j, c->initrd, 0, "qemu");
+		if (r == 0 && c->console_log) {
+			int cfd = open(c->console_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+			if (cfd < 0 || fchown(cfd, j->uid, j->gid) < 0) {
+				r = -errno;
+				log_errno(-r, "start qemu: create the console log %s", c->console_log);
+			}
+			if (cfd >= 0)
+				close(cfd);
+			if (r == 0)
+				r = jail_bind(j, c->console_log, JAIL_RW, "qemu");
+		}
+		if (r == 0 && c->n_net)
+			r = jail_bind_dir_of(j, c->vsock_uds ? c->vsock_uds : v->log_path, 0, "qemu");
+		if (r == 0 && accel == VM_ACCEL_KVM) {
+			jail_add_group_of(j, "/dev/kvm");
+			r = jail_bind(j, "/dev/kvm", JAIL_RW | JAIL_DEV, "qemu");
+		}
+	}
 	int keep[VM_MAX_PROCS + VM_MAX_NET + 1];
 	memcpy(keep, fe, nfe * sizeof(fe[0]));
 	memcpy(keep + nfe, dfd, ndfd * sizeof(dfd[0]));
-	r = vm_spawn(v, "qemu", a.a, log_fd, keep, nfe + ndfd, VM_SPAWN_NO_CAPS);
+	if (r == 0)
+		r = vm_spawn(v, "qemu", a.a, log_fd, keep, nfe + ndfd, VM_SPAWN_NO_CAPS, j);
+	free(j);
 	if (r == 0) {
 		struct vm_proc q = v->proc[0];
 		memcpy(&v->proc[1], servers, sizeof(servers[0]) * ns);

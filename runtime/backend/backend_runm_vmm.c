@@ -80,7 +80,7 @@ int vm_start_runm_vmm(struct vm *v, const struct vm_config *c, int log_fd)
 	argv[n++] = "--console";
 	argv[n++] = (char *)(c->console_log ? c->console_log : "off");
 	argv[n] = NULL;
-	r = vm_spawn(v, "runm-vmm", argv, log_fd, keep, nkeep, 0); /* drops its own after setup */
+	r = vm_spawn(v, "runm-vmm", argv, log_fd, keep, nkeep, 0, NULL); /* drops its own after setup */
 out:
 	for (unsigned i = 0; i < nkeep; i++)
 		close(keep[i]); /* runm-vmm has its copies */

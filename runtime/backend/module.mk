@@ -1,7 +1,8 @@
 # VMM backend abstraction used by the shim: runm-vmm (KVM) or QEMU with runm's
 # devices over vhost-user. runm links $(BACKEND_SRCS).
 BACKEND_SRCS = runtime/backend/backend.c runtime/backend/backend_qemu.c \
-	runtime/backend/backend_runm_vmm.c
+	runtime/backend/backend_runm_vmm.c runtime/backend/jail.c runtime/backend/jail_enter.c \
+	runtime/backend/jail_landlock.c
 
 # runm-vmctl: one VM through the backend library (tests, bench, debugging).
 PROGRAMS += runm-vmctl

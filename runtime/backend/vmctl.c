@@ -24,6 +24,7 @@
 
 #include "log.h"
 #include "runtime/backend/backend.h"
+#include "runtime/backend/jail.h"
 
 /* "tapfd=N[,mac=aa:bb:cc:dd:ee:ff][,mtu=N]" (the tap stays ours: inherited) */
 static int parse_net(const char *v, struct vm_net *n)
@@ -80,6 +81,10 @@ int main(int argc, char **argv)
 		}
 		if (!strcmp(o, "--rng")) {
 			c.rng = true;
+			continue;
+		}
+		if (!strcmp(o, "--no-jail")) {
+			vm_jail_disable(); /* debugging, and stand-in programs of tests */
 			continue;
 		}
 		if (!strcmp(o, "--debug")) {

@@ -39,7 +39,7 @@ def named_fds(argv):
     """The fds a process was told about on its command line (fd=N, tapfd=N, --fd N, --ready-fd N)."""
     out = set()
     for i, a in enumerate(argv):
-        out |= {int(m) for m in re.findall(r"\b(?:tap|sock)?fd=(\d+)", a)}
+        out |= {int(m) for m in re.findall(r"\b(?:tap|sock|listen)?fd=(\d+)", a)}
         if re.fullmatch(r"--[a-z-]*fd", a) and i + 1 < len(argv) and argv[i + 1].isdigit():
             out.add(int(argv[i + 1]))
     return out

@@ -25,6 +25,9 @@ def test_vsock_both_ways_under_qemu(build_dir, guest_dir, initrd, tmp_path):
     # Guest → host: the VMM connects to <uds>_5678.
     lst = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     lst.bind(f"{uds}_5678")
+    # The jailed vsock server connects as the VM's uid (docs/security.md): the listener must
+    # let it (a root-owned 0755 socket refuses it with EACCES).
+    os.chmod(f"{uds}_5678", 0o666)
     lst.listen(1)
     got_from_guest = []
 

@@ -101,10 +101,10 @@ static void test_spawn_reap_and_exec_failure(void **state)
 	char *bad[] = {"/nonexistent/runm-test-binary", NULL};
 	int log = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	int high = vm_fd_above_stdio(log);
-	assert_int_equal(vm_spawn(v, "sh", ok, high, NULL, 0, 0), 0);
+	assert_int_equal(vm_spawn(v, "sh", ok, high, NULL, 0, 0, NULL), 0);
 	assert_int_equal(v->nproc, 1);
 	assert_true(v->pgid > 0);
-	assert_int_equal(vm_spawn(v, "missing", bad, high, NULL, 0, 0), -ENOENT);
+	assert_int_equal(vm_spawn(v, "missing", bad, high, NULL, 0, 0, NULL), -ENOENT);
 	assert_int_equal(v->nproc, 1); /* the failed one is not tracked */
 	int st = -1;
 	assert_int_equal(vm_wait(v, 5000, &st), 1);
@@ -119,8 +119,8 @@ static void test_killed_vmm_is_a_failure(void **state)
 	struct vm *v = calloc(1, sizeof(*v));
 	char *sleeper[] = {"/bin/sleep", "30", NULL};
 	int log = vm_fd_above_stdio(open("/dev/null", O_WRONLY | O_CLOEXEC));
-	assert_int_equal(vm_spawn(v, "vmm", sleeper, log, NULL, 0, VM_SPAWN_NO_CAPS), 0);
-	assert_int_equal(vm_spawn(v, "device server", sleeper, log, NULL, 0, 0), 0);
+	assert_int_equal(vm_spawn(v, "vmm", sleeper, log, NULL, 0, VM_SPAWN_NO_CAPS, NULL), 0);
+	assert_int_equal(vm_spawn(v, "device server", sleeper, log, NULL, 0, 0, NULL), 0);
 	int st = -1;
 	assert_int_equal(vm_wait(v, 50, &st), 0); /* still running */
 	/* VM_SPAWN_NO_CAPS: no capability at all, even as root. */

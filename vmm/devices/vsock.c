@@ -16,6 +16,7 @@
 #include "vmm/devices/evloop.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -463,7 +464,8 @@ static void vsock_destroy(struct virtio_dev *d)
 		if (d->loop)
 			evloop_del(d->loop, v->listen_fd);
 		close(v->listen_fd);
-		unlink(v->path);
+		if (!v->listen_given)
+			unlink(v->path);
 	}
 	if (v->timer_fd >= 0) {
 		if (d->loop)
@@ -489,6 +491,7 @@ struct vsock_opts {
 	char uds[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	uint64_t cid;
 	uint32_t timeout_ms;
+	int listen_fd; /* listenfd=N, else -1 */
 	char *err;
 	size_t errlen;
 };
@@ -515,6 +518,22 @@ static int vsock_opt(const char *k, const char *v, void *opaque)
 		o->timeout_ms = (uint32_t)ms;
 		return 0;
 	}
+	if (!strcmp(k, "listenfd")) {
+		/* A listening socket the caller bound at uds= (a jailed server cannot create files
+		 * in the socket directory; the caller removes the file). */
+		char *end;
+		errno = 0;
+		long fd = strtol(v, &end, 10);
+		int on = 0;
+		socklen_t len = sizeof(on);
+		if (errno || !*v || *end || fd < 3 || fd > 1 << 20 ||
+		    getsockopt((int)fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) < 0 || !on) {
+			snprintf(o->err, o->errlen, "listenfd '%s': not a listening socket", v);
+			return -EINVAL;
+		}
+		o->listen_fd = (int)fd;
+		return 0;
+	}
 	if (!strcmp(k, "cid")) {
 		char *end;
 		errno = 0;
@@ -526,14 +545,14 @@ static int vsock_opt(const char *k, const char *v, void *opaque)
 		o->cid = cid;
 		return 0;
 	}
-	snprintf(o->err, o->errlen, "unknown option '%s' (uds=PATH,cid=N,timeout_ms=MS)", k);
+	snprintf(o->err, o->errlen, "unknown option '%s' (uds=PATH,cid=N,timeout_ms=MS,listenfd=N)", k);
 	return -EINVAL;
 }
 
 struct virtio_dev *virtio_vsock_create(const char *opts, struct evloop *loop, char *err, size_t errlen)
 {
 	struct vsock_opts o = {
-	    .cid = 3, .timeout_ms = VSOCK_DEFAULT_TIMEOUT_MS, .err = err, .errlen = errlen};
+	    .cid = 3, .timeout_ms = VSOCK_DEFAULT_TIMEOUT_MS, .listen_fd = -1, .err = err, .errlen = errlen};
 	if (virtio_parse_opts(opts, vsock_opt, &o))
 		return NULL;
 	if (!o.uds[0]) {
@@ -550,7 +569,14 @@ struct virtio_dev *virtio_vsock_create(const char *opts, struct evloop *loop, ch
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	v->listen_fd = vsock_uds_bind(uds, err, errlen);
+	if (o.listen_fd >= 0) {
+		v->listen_fd = o.listen_fd;
+		v->listen_given = true;
+		fcntl(v->listen_fd, F_SETFD, FD_CLOEXEC);
+		fcntl(v->listen_fd, F_SETFL, fcntl(v->listen_fd, F_GETFL) | O_NONBLOCK);
+	} else {
+		v->listen_fd = vsock_uds_bind(uds, err, errlen);
+	}
 	if (v->listen_fd < 0) {
 		free(v);
 		return NULL;
@@ -568,7 +594,8 @@ struct virtio_dev *virtio_vsock_create(const char *opts, struct evloop *loop, ch
 		if (v->timer_fd >= 0)
 			close(v->timer_fd);
 		close(v->listen_fd);
-		unlink(uds);
+		if (!v->listen_given)
+			unlink(uds);
 		free(v);
 		return NULL;
 	}

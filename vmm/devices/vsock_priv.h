@@ -37,6 +37,7 @@ struct vsock_dev {
 	struct vsock_mux mux;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	int listen_fd;
+	bool listen_given; /* listenfd=: the caller bound it and removes the file */
 	bool rx_starved;
 	bool reset_event;
 	bool listen_paused; /* out of fds: accept again on the next tick */

@@ -26,6 +26,7 @@ struct vu_slot {
 	const char *path; /* socket path, or "fd N" for --fd */
 	char label[24];
 	int given_fd;     /* --fd: a connected socket from the caller, else -1 */
+	bool listen_given; /* --listen-fd: lfd is the caller's listening socket (its file, too) */
 	const char *spec;
 	int lfd;  /* listening socket */
 	int cfd;  /* the frontend's connection */
@@ -45,9 +46,10 @@ struct vu_server {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: runm-vmm vhost-user {--socket PATH | --fd N} --device SPEC "
+	fprintf(f, "usage: runm-vmm vhost-user {--socket PATH | --fd N | --listen-fd N} --device SPEC "
 		   "[{--socket PATH | --fd N} --device SPEC]... [--ready-fd FD] [--no-seccomp] [--debug]\n"
 		   "  --socket PATH  listen there for the frontend; --fd N  a connected socket to serve\n"
+		   "  --listen-fd N  a listening socket the caller bound (and removes)\n"
 		   "  SPEC: vsock,uds=PATH,cid=N | fs,tag=TAG,dir=DIR | rng |\n"
 		   "        net,{tapfd=N|tap=NAME}[,mac=MAC][,mtu=N]   (kinds here: %s)\n",
 		   virtio_dev_kinds());
@@ -200,6 +202,7 @@ static int parse_args(struct vu_server *s, int argc, char **argv, int *ready_fd)
 {
 	const char *path = NULL;
 	int pending_fd = -1;
+	bool pending_listen = false;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -219,6 +222,23 @@ static int parse_args(struct vu_server *s, int argc, char **argv, int *ready_fd)
 			return -1;
 		}
 		const char *v = argv[++i];
+		if (!strcmp(a, "--listen-fd")) {
+			/* A socket the caller bound and listens on (a jailed server cannot create
+			 * files in the socket directory): serve the first connection. */
+			char *end;
+			long fd = strtol(v, &end, 10);
+			if (*v == '\0' || *end || fd < 3 || fd > 65535 || path || s->n == VU_MAX_DEVICES) {
+				log_error("vhost-user: --listen-fd %s: %s", v,
+					  path ? "the previous socket has no --device"
+					       : s->n == VU_MAX_DEVICES ? "too many devices"
+									: "not a file descriptor number above 2");
+				return -1;
+			}
+			pending_fd = (int)fd;
+			pending_listen = true;
+			path = "";
+			continue;
+		}
 		if (!strcmp(a, "--fd")) {
 			char *end;
 			long fd = strtol(v, &end, 10);
@@ -260,10 +280,17 @@ static int parse_args(struct vu_server *s, int argc, char **argv, int *ready_fd)
 			*sl = (struct vu_slot){.path = path, .spec = v, .lfd = -1, .cfd = -1,
 					       .given_fd = pending_fd};
 			if (pending_fd >= 0) {
-				snprintf(sl->label, sizeof(sl->label), "fd %d", pending_fd);
+				snprintf(sl->label, sizeof(sl->label), "%sfd %d", pending_listen ? "listening " : "",
+					 pending_fd);
 				sl->path = sl->label;
 			}
+			if (pending_listen) {
+				sl->lfd = pending_fd;
+				sl->given_fd = -1;
+				sl->listen_given = true;
+			}
 			pending_fd = -1;
+			pending_listen = false;
 			path = NULL;
 		} else if (!strcmp(a, "--ready-fd")) {
 			char *end;
@@ -327,8 +354,19 @@ int vhost_user_main(int argc, char **argv)
 				goto out;
 			continue;
 		}
-		if (listen_on(sl) < 0)
+		if (sl->listen_given) {
+			int on = 0;
+			socklen_t len = sizeof(on);
+			if (getsockopt(sl->lfd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) < 0 || !on) {
+				log_error("vhost-user: --listen-fd %d: not a listening socket", sl->lfd);
+				sl->lfd = -1;
+				goto out;
+			}
+			fcntl(sl->lfd, F_SETFD, FD_CLOEXEC);
+			fcntl(sl->lfd, F_SETFL, fcntl(sl->lfd, F_GETFL) | O_NONBLOCK);
+		} else if (listen_on(sl) < 0) {
 			goto out;
+		}
 		int e = evloop_add(s.loop, sl->lfd, EPOLLIN, on_accept, &refs[i]);
 		if (e < 0) {
 			log_errno(-e, "vhost-user: watch %s", sl->path);

@@ -75,6 +75,7 @@ struct fs_server {
 	bool inited;
 	bool warned_fit; /* logged a reply that did not fit (once) */
 	uid_t cur_uid;
+	bool can_switch; /* root, or a jailed server holding CAP_SETUID (runtime/backend/jail.h) */
 	gid_t cur_gid;
 	uint64_t requests;
 	uint64_t enosys_logged[3]; /* opcodes 0..127 one bit each; bit 191: any larger one */

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/openat2.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -211,6 +212,17 @@ static void raise_nofile(void)
 	}
 }
 
+/* Whether this process may switch fsuid/fsgid: CAP_SETUID and CAP_SETGID effective. */
+static bool can_switch_creds(void)
+{
+	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct d[2] = {{0}};
+	if (syscall(SYS_capget, &h, d) < 0)
+		return geteuid() == 0;
+	uint32_t want = (1u << CAP_SETUID) | (1u << CAP_SETGID);
+	return (d[0].effective & want) == want;
+}
+
 struct fs_server *fs_server_new(const char *dir, enum fs_cache cache, char *err, size_t errlen)
 {
 	struct fs_server *s = calloc(1, sizeof(*s));
@@ -248,6 +260,14 @@ struct fs_server *fs_server_new(const char *dir, enum fs_cache cache, char *err,
 		goto fail;
 	}
 	s->root_fd = -1; /* owned by the root inode now */
+	s->can_switch = can_switch_creds();
+	if (s->can_switch && geteuid() != 0) {
+		/* A jailed server (a non-root uid that kept its file capabilities) serves as root
+		 * does: fsuid 0, so acting as a non-root requester drops the file capabilities
+		 * (the kernel's fsuid fix-up) and acting as root again raises them. */
+		setfsgid(0);
+		setfsuid(0);
+	}
 	s->cur_uid = (uid_t)setfsuid((uid_t)-1);
 	s->cur_gid = (gid_t)setfsgid((gid_t)-1);
 	return s;
@@ -421,8 +441,8 @@ static void set_creds(struct fs_server *s, uid_t uid, gid_t gid)
 {
 	if (uid == s->cur_uid && gid == s->cur_gid)
 		return;
-	/* Only root can switch; unprivileged servers act as themselves. */
-	if (geteuid() != 0)
+	/* Only root (or a jailed server with CAP_SETUID) can switch; others act as themselves. */
+	if (!s->can_switch)
 		return;
 	if (uid != 0 && syscall(SYS_setgroups, 0, NULL) < 0)
 		log_errno(errno, "fs: drop supplementary groups");

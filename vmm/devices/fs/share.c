@@ -54,21 +54,40 @@ static int make_point(const char *src, const char *dst, char *err, size_t n)
 	return 0;
 }
 
+static int prepare(const char *share_dir, const char *bundle_rootfs, bool rootfs_readonly,
+		   const struct fs_share_bind *binds, size_t nbinds, bool nested, char *err, size_t errlen);
+
 int fs_share_prepare(const char *share_dir, const char *bundle_rootfs, bool rootfs_readonly,
 		     const struct fs_share_bind *binds, size_t nbinds, char *err, size_t errlen)
+{
+	return prepare(share_dir, bundle_rootfs, rootfs_readonly, binds, nbinds, false, err, errlen);
+}
+
+int fs_share_prepare_nested(const char *share_dir, const char *bundle_rootfs, bool rootfs_readonly,
+			    const struct fs_share_bind *binds, size_t nbinds, char *err, size_t errlen)
+{
+	return prepare(share_dir, bundle_rootfs, rootfs_readonly, binds, nbinds, true, err, errlen);
+}
+
+static int prepare(const char *share_dir, const char *bundle_rootfs, bool rootfs_readonly,
+		   const struct fs_share_bind *binds, size_t nbinds, bool nested, char *err, size_t errlen)
 {
 	char path[PATH_MAX];
 	int rc;
 	if (mkdir(share_dir, 0700) < 0)
 		return fail(err, errlen, errno, "mkdir", share_dir);
-	/* A private mount of its own: nothing below propagates anywhere. */
+	/* A mount of its own, in a peer group of its own: nothing below propagates anywhere on the
+	 * host, but what is mounted below later (a pod member's rootfs and volumes, docs/pods.md)
+	 * reaches the jailed fs server, whose copy of the share is a slave of this one. */
 	if (mount(share_dir, share_dir, NULL, MS_BIND, NULL) < 0) {
 		rc = fail(err, errlen, errno, "bind mount", share_dir);
 		rmdir(share_dir);
 		return rc;
 	}
-	if (mount(NULL, share_dir, NULL, MS_PRIVATE, NULL) < 0) {
-		rc = fail(err, errlen, errno, "make mount private", share_dir);
+	/* nested: already shared with the VM's share (and so with the fs server's copy) */
+	if (!nested &&
+	    (mount(NULL, share_dir, NULL, MS_PRIVATE, NULL) < 0 || mount(NULL, share_dir, NULL, MS_SHARED, NULL) < 0)) {
+		rc = fail(err, errlen, errno, "make mount a peer group of its own", share_dir);
 		goto undo;
 	}
 	if ((size_t)snprintf(path, sizeof(path), "%s/rootfs", share_dir) >= sizeof(path)) {

@@ -27,6 +27,10 @@ struct fs_share_bind {
  * Returns 0 or -errno. */
 int fs_share_prepare(const char *share_dir, const char *bundle_rootfs, bool rootfs_readonly,
 		     const struct fs_share_bind *binds, size_t nbinds, char *err, size_t errlen);
+/* The same for a share nested in a running VM's share (a pod member's, docs/pods.md): its mount
+ * stays in the propagation of the share it is in, so the VM's (jailed) fs server sees it. */
+int fs_share_prepare_nested(const char *share_dir, const char *bundle_rootfs, bool rootfs_readonly,
+			    const struct fs_share_bind *binds, size_t nbinds, char *err, size_t errlen);
 
 /* Unmount everything at or below SHARE (common/mounts.h unmount_tree: deepest first, busy
  * ones lazily) and remove it. Only the directories
