@@ -275,7 +275,7 @@ int guest_config(const struct spec *s, const char *dir, bool on_host, struct gue
 				goto fail;
 			}
 			sh->binds = nb;
-			nb[sh->nbinds] = (struct fs_share_bind){.source = src, .readonly = has_opt(m, "ro")};
+			nb[sh->nbinds] = (struct fs_share_bind){.source = src, .dest = dst, .readonly = has_opt(m, "ro")};
 			char gpath[64];
 			snprintf(gpath, sizeof(gpath), GUEST_SHARE_MNT "/mounts/%zu", sh->nbinds++);
 			gen_mount(g, m, gpath, NULL);
