@@ -6,6 +6,8 @@ shim had a view of its own this wrote the host's files. Both modes of test_podma
 import os
 import uuid
 
+from test_docker import IMAGE as DOCKER_IMAGE
+from test_docker import docker  # noqa: F401 (fixture)
 from test_podman import image, pm, run_args  # noqa: F401 (fixtures)
 
 
@@ -77,3 +79,40 @@ def test_proc_pid_root_is_the_container(pm, image, tmp_path):
     # proc, sysfs… are the guest's only: nothing of the host's shows there
     assert os.listdir(root + "/proc") == []
     assert os.readlink(f"/proc/{pid}/ns/mnt") != os.readlink("/proc/self/ns/mnt")
+
+
+def test_docker_cp_running_container(docker, tmp_path):  # noqa: F811
+    """dockerd copies through its own mount of the rootfs (and volumes): the files the guest sees."""
+    n = docker.name()
+    vol = tmp_path / "dvol"
+    vol.mkdir()
+    r = docker.run("-d", "--name", n, "-v", f"{vol}:/vol", DOCKER_IMAGE, "sleep", "600")
+    assert r.returncode == 0, r.stderr
+    mark = "runm-dcp-" + uuid.uuid4().hex[:10]
+    src = tmp_path / "src"
+    src.write_text("docker-" + mark + "\n")
+    for dest in ("/" + mark, "/vol/" + mark):
+        r = docker("cp", str(src), f"{n}:{dest}")
+        assert r.returncode == 0, r.stderr
+        r = docker("exec", n, "cat", dest)
+        assert r.returncode == 0 and r.stdout == "docker-" + mark + "\n", (dest, r.stdout, r.stderr)
+    assert not os.path.exists("/" + mark), "docker cp wrote the host's /"
+    r = docker("exec", n, "sh", "-c", "echo from-guest > /guest-made; cat /etc/hostname")
+    assert r.returncode == 0, r.stderr
+    hostname = r.stdout
+    r = docker("cp", f"{n}:/etc/hostname", str(tmp_path / "hn"))
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "hn").read_text() == hostname
+    r = docker("cp", f"{n}:/guest-made", str(tmp_path / "gm"))
+    assert r.returncode == 0 and (tmp_path / "gm").read_text() == "from-guest\n", r.stderr
+
+
+def test_podman_top_lists_no_host_process(pm, image, tmp_path):
+    """podman top reads /proc in the container pid's mount namespace: the view has none of the
+    host's, so no host process is listed as the container's (the header only)."""
+    n, _ = _running(pm, image, tmp_path)
+    r = pm("top", n)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines and lines[0].split()[:2] == ["USER", "PID"], r.stdout
+    assert lines[1:] == [], "host processes listed as the container's:\n" + r.stdout
