@@ -315,7 +315,7 @@ static void handle_conn(struct shim *s, int conn)
 		if (strcmp(s->st.status, "created")) {
 			reply_err(conn, "cannot start an already running container");
 		} else {
-			char *js = state_to_json(&s->st, false, true);
+			char *js = state_to_json(&s->st, false, false);
 			/* startContainer hooks run in the container, in the guest (agent/hooks.c) */
 			if (!js) {
 				reply_err(conn, "start: out of memory");
@@ -330,7 +330,7 @@ static void handle_conn(struct shim *s, int conn)
 				save_state(s, "running");
 				reply(conn, "{\"ok\":true}");
 				free(js);
-				js = state_to_json(&s->st, false, true);
+				js = state_to_json(&s->st, false, false);
 				if (js)
 					run_hooks(&s->spec, HOOK_POSTSTART, js, false);
 			}
@@ -489,7 +489,7 @@ int shim_main(const struct shim_args *a)
 		goto fail;
 	}
 	fill_state(s, a);
-	char *js = state_to_json(&s->st, false, true);
+	char *js = state_to_json(&s->st, false, false);
 	if (!js || run_hooks(&s->spec, HOOK_PRESTART, js, true) < 0 ||
 	    run_hooks(&s->spec, HOOK_CREATE_RUNTIME, js, true) < 0) {
 		free(js);
@@ -545,7 +545,7 @@ int shim_main(const struct shim_args *a)
 			s->rs.r[k].output = true;
 	}
 	save_state(s, "created");
-	js = state_to_json(&s->st, false, true);
+	js = state_to_json(&s->st, false, false);
 	/* createContainer hooks run in the container, in the guest (agent/hooks.c) */
 	if (!js || guest_hooks(s->g, &s->spec, HOOK_CREATE_CONTAINER, js, err, sizeof(err)) < 0) {
 		if (js)
