@@ -561,3 +561,13 @@ void guest_destroy(struct guest *g)
 		sock_dir_remove(g->dir);
 	free(g);
 }
+
+bool guest_agent_on_host(const struct guest *g)
+{
+	return g->on_host;
+}
+
+void guest_sockets_relative(struct guest *g)
+{
+	snprintf(g->uds, sizeof(g->uds), "vsock.sock");
+}

@@ -71,6 +71,11 @@ bool guest_vm_ended(struct guest *g, int *status);
 int guest_next_exit(struct guest *g, struct guest_exit *ex);
 /* OOM kills in the container's cgroup, as the agent's last "oom" event counted them. */
 long long guest_oom_kills(const struct guest *g);
+/* The agent-on-host test harness (RUNM_TEST_AGENT_ON_HOST=1): no VM, no share. */
+bool guest_agent_on_host(const struct guest *g);
+/* From now on the hybrid vsock socket is reached by its name in the working directory, the
+ * state directory (the shim left the host's mount namespace: runtime/host_view.h). */
+void guest_sockets_relative(struct guest *g);
 /* Stop the VM (if running) and release everything. */
 void guest_destroy(struct guest *g);
 

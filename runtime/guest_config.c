@@ -306,7 +306,7 @@ int guest_config_member(const struct spec *s, const char *dir, bool on_host, con
 				goto fail;
 			}
 			sh->binds = nb;
-			nb[sh->nbinds] = (struct fs_share_bind){.source = src, .readonly = has_opt(m, "ro")};
+			nb[sh->nbinds] = (struct fs_share_bind){.source = src, .dest = dst, .readonly = has_opt(m, "ro")};
 			char gpath[192];
 			snprintf(gpath, sizeof(gpath), "%s/mounts/%zu", gbase, sh->nbinds++);
 			gen_mount(g, m, gpath, NULL);

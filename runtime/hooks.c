@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,13 @@
 #include <unistd.h>
 
 #include "log.h"
+
+static int host_mntns = -1;
+
+void hooks_set_host_mntns(int fd)
+{
+	host_mntns = fd;
+}
 
 static long long now_ms(void)
 {
@@ -38,6 +46,12 @@ static int run_one(const struct hook *h, const char *kind, const char *state_jso
 		return -1;
 	}
 	if (pid == 0) {
+		/* hooks are the runtime's: the host's files, whatever view the shim has */
+		if (host_mntns >= 0 && setns(host_mntns, CLONE_NEWNS) < 0) {
+			dprintf(STDERR_FILENO, "%s: %s hook %s: enter the host's mount namespace: %s\n", log_prog(), kind,
+				h->path, strerror(errno));
+			_exit(127);
+		}
 		dup2(in[0], STDIN_FILENO);
 		int nul = open("/dev/null", O_WRONLY | O_CLOEXEC);
 		/* hooks' stdout must not end up in the container's stdout */

@@ -25,6 +25,7 @@
 #include "ctl.h"
 #include "guest.h"
 #include "hooks.h"
+#include "host_view.h"
 #include "log.h"
 #include "net/net.h"
 #include "pod.h"
@@ -59,6 +60,7 @@ struct shim {
 	int init_status;
 	struct net_state net;
 	struct pod_info pod;
+	struct host_view hv; /* the container's view as our mount namespace, once created */
 };
 
 static long long mono_ms(void)
@@ -318,7 +320,7 @@ static void handle_conn(struct shim *s, int conn)
 		if (strcmp(s->st.status, "created")) {
 			reply_err(conn, "cannot start an already running container");
 		} else {
-			char *js = state_to_json(&s->st, false, true);
+			char *js = state_to_json(&s->st, false, false);
 			/* startContainer hooks run in the container, in the guest (agent/hooks.c) */
 			if (!js) {
 				reply_err(conn, "start: out of memory");
@@ -334,7 +336,7 @@ static void handle_conn(struct shim *s, int conn)
 			} else {
 				save_state(s, "running");
 				free(js);
-				js = state_to_json(&s->st, false, true);
+				js = state_to_json(&s->st, false, false);
 				/* before start returns (runtime-spec); a failure is a warning */
 				if (js)
 					run_hooks(&s->spec, HOOK_POSTSTART, js, false);
@@ -510,7 +512,7 @@ static int join_pod(struct shim *s, const char *id, char *err, size_t errlen)
 
 int shim_main(const struct shim_args *a)
 {
-	struct shim S = {.id = a->id, .lsock = -1, .sfd = -1, .tty_slave = -1};
+	struct shim S = {.id = a->id, .lsock = -1, .sfd = -1, .tty_slave = -1, .hv = HOST_VIEW_INIT};
 	struct shim *s = &S;
 	char err[1024];
 	int rc = 1, master = -1, wr;
@@ -551,7 +553,7 @@ int shim_main(const struct shim_args *a)
 		goto fail;
 	}
 	fill_state(s, a);
-	char *js = state_to_json(&s->st, false, true);
+	char *js = state_to_json(&s->st, false, false);
 	if (!js || run_hooks(&s->spec, HOOK_PRESTART, js, true) < 0 ||
 	    run_hooks(&s->spec, HOOK_CREATE_RUNTIME, js, true) < 0) {
 		free(js);
@@ -611,7 +613,7 @@ int shim_main(const struct shim_args *a)
 			s->rs.r[k].output = true;
 	}
 	save_state(s, "created");
-	js = state_to_json(&s->st, false, true);
+	js = state_to_json(&s->st, false, false);
 	/* createContainer hooks run in the container, in the guest (agent/hooks.c) */
 	if (!js || guest_hooks(s->g, &s->spec, HOOK_CREATE_CONTAINER, js, err, sizeof(err)) < 0) {
 		if (js)
@@ -624,20 +626,33 @@ int shim_main(const struct shim_args *a)
 		goto fail;
 	forward_winsize(s);
 	s->sfd = signalfd(-1, &fwd, SFD_CLOEXEC | SFD_NONBLOCK);
+	int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+	/* before any engine learns that the container exists: tools entering our mount namespace
+	 * or /proc/<pid>/root must find the container's files, never the host's */
+	if (host_view_enter(&s->hv, &s->spec, s->dir, guest_agent_on_host(s->g), err, sizeof(err)) < 0) {
+		log_error("create %s: %s", a->id, err);
+		if (nul >= 0)
+			close(nul);
+		goto fail;
+	}
+	snprintf(s->dir, sizeof(s->dir), "."); /* our working directory (host_view.h) */
+	guest_sockets_relative(s->g);
 	/* created: tell `runm create` and let go of its stdio unless it is the container's */
 	if (a->sync_fd >= 0) {
 		ctl_write_all(a->sync_fd, "ok\n", 3);
 		close(a->sync_fd);
 	}
 	if (s->spec.terminal || a->detach_stdio) {
-		int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
 		if (nul >= 0) {
 			dup2(nul, STDIN_FILENO);
 			dup2(nul, STDOUT_FILENO);
 			dup2(nul, STDERR_FILENO);
 			close(nul);
+			nul = -1;
 		}
 	}
+	if (nul >= 0)
+		close(nul);
 	/* --- event loop ------------------------------------------------------------------------- */
 	long long exit_deadline = 0;
 	for (;;) {
@@ -729,12 +744,14 @@ int shim_main(const struct shim_args *a)
 	s->st.exit_status = s->init_status;
 	save_state(s, "stopped");
 	rc = s->init_status;
+	host_view_leave(&s->hv); /* teardown goes by the host's paths */
 	guest_destroy(s->g);
 	s->g = NULL;
 	goto out;
 fail:
 	if (master >= 0)
 		close(master);
+	host_view_leave(&s->hv);
 	if (s->g)
 		guest_destroy(s->g);
 	s->g = NULL;

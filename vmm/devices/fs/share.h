@@ -19,6 +19,7 @@
 
 struct fs_share_bind {
 	const char *source; /* host path (a directory or any other file) */
+	const char *dest;   /* its path in the container (runtime/host_view.c); not used here */
 	bool readonly;
 };
 
