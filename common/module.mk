@@ -1,8 +1,11 @@
 # Code shared by runm, runm-vmm and runm-agent.
-COMMON_SRCS := common/log.c
+COMMON_SRCS := common/log.c common/io.c
 
 UNIT_TESTS += test_log
 test_log_SRCS := tests/unit/test_log.c common/log.c
+
+UNIT_TESTS += test_io
+test_io_SRCS := tests/unit/test_io.c common/io.c
 
 # Netlink (libnl-route-3): the shim's network discovery and tc set-up, the agent's network op.
 NL_CFLAGS := $(shell pkg-config --cflags libnl-route-3.0 2>/dev/null || echo -I/usr/include/libnl3)
