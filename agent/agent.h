@@ -151,7 +151,7 @@ int devcg_program(yajl_val resources, struct bpf_insn *prog, size_t max, size_t 
 int devcg_attach(const char *cgroup, yajl_val resources, char *err, size_t errlen);
 int cgroup_apply(const char *path, const struct proto_resources *r, char *err, size_t errlen);
 int cgroup_enter(const char *path, pid_t pid, struct setup_err *e);
-int cgroup_stats(const char *path, struct proto_gen *pg);
+int cgroup_stats(const char *path, struct json_gen *pg);
 void cgroup_remove(const char *path);
 /* cgroup v2 freezer: write cgroup.freeze and wait up to TIMEOUT_MS for cgroup.events to say
  * "frozen 1" (or 0); an unfinished freeze is undone.  -1 with ERR (also for an empty PATH). */

@@ -170,15 +170,15 @@ static long long read_ll(const char *dir, const char *file, const char *key)
 	return v;
 }
 
-int cgroup_stats(const char *path, struct proto_gen *pg)
+int cgroup_stats(const char *path, struct json_gen *pg)
 {
 	long long v;
 	if ((v = read_ll(path, "memory.current", NULL)) >= 0)
-		proto_gen_int(pg, "cgroup_memory", v);
+		json_gen_int(pg, "cgroup_memory", v);
 	if ((v = read_ll(path, "pids.current", NULL)) >= 0)
-		proto_gen_int(pg, "cgroup_pids", v);
+		json_gen_int(pg, "cgroup_pids", v);
 	if ((v = read_ll(path, "cpu.stat", "usage_usec")) >= 0)
-		proto_gen_int(pg, "cgroup_cpu_usec", v);
+		json_gen_int(pg, "cgroup_cpu_usec", v);
 	return 0;
 }
 

@@ -32,7 +32,7 @@ struct container *ctr_find(const char *id)
 
 struct container *ctr_of_request(yajl_val root, const char *op, char *err, size_t errlen)
 {
-	yajl_val v = proto_get(root, "container", yajl_t_any);
+	yajl_val v = json_get(root, "container", yajl_t_any);
 	if (v && !YAJL_IS_STRING(v)) {
 		ERR("%s: \"container\" must be a string", op);
 		return NULL;

@@ -44,11 +44,11 @@ static int parse_rule(yajl_val v, size_t i, struct devrule *r, char *err, size_t
 {
 	if (!YAJL_IS_OBJECT(v))
 		return ERR("linux.resources.devices[%zu]: not an object", i);
-	int allow = proto_get_bool(v, "allow", -1);
+	int allow = json_get_bool(v, "allow", -1);
 	if (allow < 0)
 		return ERR("linux.resources.devices[%zu].allow: missing or not a boolean", i);
 	r->allow = allow;
-	const char *t = proto_get_str(v, "type");
+	const char *t = json_get_str(v, "type");
 	if (!t || !strcmp(t, "a"))
 		r->type = 0;
 	else if (!strcmp(t, "c"))
@@ -61,10 +61,10 @@ static int parse_rule(yajl_val v, size_t i, struct devrule *r, char *err, size_t
 	long long *dst[2] = {&r->major, &r->minor};
 	for (int k = 0; k < 2; k++) {
 		*dst[k] = -1;
-		if (proto_get(v, mm[k], yajl_t_any) && proto_get_int(v, mm[k], -1, 0xffffffffLL, dst[k]) < 0)
+		if (json_get(v, mm[k], yajl_t_any) && json_get_int(v, mm[k], -1, 0xffffffffLL, dst[k]) < 0)
 			return ERR("linux.resources.devices[%zu].%s: not an integer in [-1, 2^32)", i, mm[k]);
 	}
-	const char *a = proto_get_str(v, "access");
+	const char *a = json_get_str(v, "access");
 	r->access = a ? 0 : ACC_ALL;
 	for (; a && *a; a++) {
 		if (*a == 'r')
@@ -115,7 +115,7 @@ static size_t emit_rule(const struct devrule *r, struct bpf_insn *p)
 
 int devcg_program(yajl_val resources, struct bpf_insn *prog, size_t max, size_t *len, char *err, size_t errlen)
 {
-	yajl_val devs = resources ? proto_get(resources, "devices", yajl_t_any) : NULL;
+	yajl_val devs = resources ? json_get(resources, "devices", yajl_t_any) : NULL;
 	if (devs && !YAJL_IS_ARRAY(devs))
 		return ERR("linux.resources.devices: not an array");
 	size_t nspec = devs ? devs->u.array.len : 0;

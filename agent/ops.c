@@ -25,13 +25,13 @@ void conn_set_events(struct conn *c, bool on);
 void server_quit(void);
 
 struct reply {
-	struct proto_gen pg;
+	struct json_gen pg;
 	char err[1024];
 };
 
 static struct proc *need_proc(struct proto_msg *m, struct reply *r)
 {
-	const char *id = proto_get_str(m->root, "process");
+	const char *id = json_get_str(m->root, "process");
 	if (!id) {
 		snprintf(r->err, sizeof(r->err), "%s: missing \"process\"", m->op);
 		return NULL;
@@ -44,15 +44,15 @@ static struct proc *need_proc(struct proto_msg *m, struct reply *r)
 
 static void get_stdio(yajl_val root, struct stdio_req *io)
 {
-	yajl_val s = proto_get(root, "stdio", yajl_t_object);
+	yajl_val s = json_get(root, "stdio", yajl_t_object);
 	for (int i = 0; i < 3; i++)
-		io->want[i] = proto_get_bool(s, proto_stream_name((enum proto_stream)i), 0) == 1;
+		io->want[i] = json_get_bool(s, proto_stream_name((enum proto_stream)i), 0) == 1;
 }
 
 static int op_hello(struct conn *c, struct proto_msg *m, struct reply *r)
 {
 	long long v, t;
-	if (proto_get_int(m->root, "version", 1, INT32_MAX, &v) < 0) {
+	if (json_get_int(m->root, "version", 1, INT32_MAX, &v) < 0) {
 		snprintf(r->err, sizeof(r->err), "hello: missing \"version\"");
 		return -1;
 	}
@@ -61,17 +61,17 @@ static int op_hello(struct conn *c, struct proto_msg *m, struct reply *r)
 			 PROTO_VERSION);
 		return -1;
 	}
-	if (g_opts.pid1 && proto_get_int(m->root, "time_ns", 1, INT64_MAX, &t) == 0 && init_set_clock(t) < 0) {
+	if (g_opts.pid1 && json_get_int(m->root, "time_ns", 1, INT64_MAX, &t) == 0 && init_set_clock(t) < 0) {
 		snprintf(r->err, sizeof(r->err), "hello: set clock: %s", strerror(errno));
 		return -1;
 	}
-	const char *seed = proto_get_str(m->root, "entropy");
+	const char *seed = json_get_str(m->root, "entropy");
 	if (g_opts.pid1 && seed)
 		init_seed_entropy(seed, strlen(seed));
-	conn_set_events(c, proto_get_bool(m->root, "events", 0) == 1);
-	proto_gen_int(&r->pg, "version", PROTO_VERSION);
-	proto_gen_str(&r->pg, "agent", RUNM_VERSION);
-	proto_gen_int(&r->pg, "pid", getpid());
+	conn_set_events(c, json_get_bool(m->root, "events", 0) == 1);
+	json_gen_int(&r->pg, "version", PROTO_VERSION);
+	json_gen_str(&r->pg, "agent", RUNM_VERSION);
+	json_gen_int(&r->pg, "pid", getpid());
 	return 0;
 }
 
@@ -91,9 +91,9 @@ static int mkdir_p(char *path)
 
 static int op_mount(struct conn *c, struct proto_msg *m, struct reply *r)
 {
-	const char *src = proto_get_str(m->root, "source"), *tgt = proto_get_str(m->root, "target");
-	const char *fs = proto_get_str(m->root, "fstype"), *data = proto_get_str(m->root, "options");
-	int ro = proto_get_bool(m->root, "readonly", 0);
+	const char *src = json_get_str(m->root, "source"), *tgt = json_get_str(m->root, "target");
+	const char *fs = json_get_str(m->root, "fstype"), *data = json_get_str(m->root, "options");
+	int ro = json_get_bool(m->root, "readonly", 0);
 	if (!src || !tgt || !fs || tgt[0] != '/' || ro < 0 || strlen(tgt) >= PATH_MAX) {
 		snprintf(r->err, sizeof(r->err), "mount: needs \"source\", absolute \"target\", \"fstype\"");
 		return -1;
@@ -113,8 +113,8 @@ static int op_mount(struct conn *c, struct proto_msg *m, struct reply *r)
 
 static int op_create(struct conn *c, struct proto_msg *m, struct reply *r)
 {
-	const char *id = proto_get_str(m->root, "process"), *cfg = proto_get_str(m->root, "config");
-	const char *bundle = proto_get_str(m->root, "bundle");
+	const char *id = json_get_str(m->root, "process"), *cfg = json_get_str(m->root, "config");
+	const char *bundle = json_get_str(m->root, "bundle");
 	if (!id || !cfg) {
 		snprintf(r->err, sizeof(r->err), "create: needs \"process\" and \"config\"");
 		return -1;
@@ -122,13 +122,13 @@ static int op_create(struct conn *c, struct proto_msg *m, struct reply *r)
 	struct stdio_req io;
 	get_stdio(m->root, &io);
 	char err[900];
-	struct proc *p = proc_create_container(id, bundle, cfg, proto_get_bool(m->root, "no_pivot", 0) == 1, &io,
+	struct proc *p = proc_create_container(id, bundle, cfg, json_get_bool(m->root, "no_pivot", 0) == 1, &io,
 					       err, sizeof(err));
 	if (!p) {
 		snprintf(r->err, sizeof(r->err), "create %s: %s", id, err);
 		return -1;
 	}
-	proto_gen_int(&r->pg, "pid", p->pid);
+	json_gen_int(&r->pg, "pid", p->pid);
 	return 0;
 }
 
@@ -147,7 +147,7 @@ static int op_start(struct conn *c, struct proto_msg *m, struct reply *r)
 
 static int op_exec(struct conn *c, struct proto_msg *m, struct reply *r)
 {
-	const char *id = proto_get_str(m->root, "process"), *spec = proto_get_str(m->root, "spec");
+	const char *id = json_get_str(m->root, "process"), *spec = json_get_str(m->root, "spec");
 	if (!id || !spec) {
 		snprintf(r->err, sizeof(r->err), "exec: needs \"process\" and \"spec\"");
 		return -1;
@@ -163,7 +163,7 @@ static int op_exec(struct conn *c, struct proto_msg *m, struct reply *r)
 		snprintf(r->err, sizeof(r->err), "exec %s: %s", id, err);
 		return -1;
 	}
-	proto_gen_int(&r->pg, "pid", p->pid);
+	json_gen_int(&r->pg, "pid", p->pid);
 	return 0;
 }
 
@@ -171,7 +171,7 @@ static int op_exec(struct conn *c, struct proto_msg *m, struct reply *r)
 static int op_hooks(struct conn *c, struct proto_msg *m, struct reply *r)
 {
 	struct proc *p = need_proc(m, r);
-	const char *kind = proto_get_str(m->root, "kind"), *state = proto_get_str(m->root, "state");
+	const char *kind = json_get_str(m->root, "kind"), *state = json_get_str(m->root, "state");
 	if (!p)
 		return -1;
 	if (!proto_hook_kind_valid(kind) || !state) {
@@ -182,7 +182,7 @@ static int op_hooks(struct conn *c, struct proto_msg *m, struct reply *r)
 	struct proto_hook *h;
 	size_t n;
 	char err[900];
-	if (proto_parse_hooks(proto_get(m->root, "hooks", yajl_t_any), &h, &n, err, sizeof(err)) < 0) {
+	if (proto_parse_hooks(json_get(m->root, "hooks", yajl_t_any), &h, &n, err, sizeof(err)) < 0) {
 		snprintf(r->err, sizeof(r->err), "hooks: %s", err);
 		return -1;
 	}
@@ -199,11 +199,11 @@ static int op_signal(struct conn *c, struct proto_msg *m, struct reply *r)
 	long long sig;
 	if (!p)
 		return -1;
-	if (proto_get_int(m->root, "signal", 0, _NSIG - 1, &sig) < 0) {
+	if (json_get_int(m->root, "signal", 0, _NSIG - 1, &sig) < 0) {
 		snprintf(r->err, sizeof(r->err), "signal: \"signal\" must be a number in [0, %d]", _NSIG - 1);
 		return -1;
 	}
-	int all = proto_get_bool(m->root, "all", 0);
+	int all = json_get_bool(m->root, "all", 0);
 	if (proc_signal(p, (int)sig, all == 1) < 0) {
 		snprintf(r->err, sizeof(r->err), "signal %lld to %s: %s", sig, p->id,
 			 errno == ESRCH ? "container not running" : strerror(errno));
@@ -218,7 +218,7 @@ static int op_resize(struct conn *c, struct proto_msg *m, struct reply *r)
 	long long rows, cols;
 	if (!p)
 		return -1;
-	if (proto_get_int(m->root, "rows", 0, 65535, &rows) < 0 || proto_get_int(m->root, "cols", 0, 65535, &cols) < 0) {
+	if (json_get_int(m->root, "rows", 0, 65535, &rows) < 0 || json_get_int(m->root, "cols", 0, 65535, &cols) < 0) {
 		snprintf(r->err, sizeof(r->err), "resize: \"rows\" and \"cols\" must be in [0, 65535]");
 		return -1;
 	}
@@ -236,10 +236,10 @@ static int gen_stats(struct proto_msg *m, struct reply *r)
 		return -1;
 	struct sysinfo si;
 	if (sysinfo(&si) == 0) {
-		proto_gen_int(&r->pg, "mem_total", (long long)si.totalram * si.mem_unit);
-		proto_gen_int(&r->pg, "mem_free", (long long)si.freeram * si.mem_unit);
-		proto_gen_int(&r->pg, "uptime", si.uptime);
-		proto_gen_int(&r->pg, "procs", si.procs);
+		json_gen_int(&r->pg, "mem_total", (long long)si.totalram * si.mem_unit);
+		json_gen_int(&r->pg, "mem_free", (long long)si.freeram * si.mem_unit);
+		json_gen_int(&r->pg, "uptime", si.uptime);
+		json_gen_int(&r->pg, "procs", si.procs);
 	}
 	struct proc *init = c->init;
 	if (init && init->cgroup[0])
@@ -250,8 +250,8 @@ static int gen_stats(struct proto_msg *m, struct reply *r)
 			n++;
 			running += p->state != PROC_EXITED;
 		}
-	proto_gen_int(&r->pg, "processes", n);
-	proto_gen_int(&r->pg, "running", running);
+	json_gen_int(&r->pg, "processes", n);
+	json_gen_int(&r->pg, "running", running);
 	return 0;
 }
 
@@ -300,7 +300,7 @@ static int op_update(struct conn *c, struct proto_msg *m, struct reply *r)
 		snprintf(r->err, sizeof(r->err), "update: container not running");
 		return -1;
 	}
-	yajl_val v = proto_get(m->root, "resources", yajl_t_object);
+	yajl_val v = json_get(m->root, "resources", yajl_t_object);
 	if (!v) {
 		snprintf(r->err, sizeof(r->err), "update: no \"resources\" object");
 		return -1;
@@ -318,7 +318,7 @@ static int op_update(struct conn *c, struct proto_msg *m, struct reply *r)
 static int op_network(struct conn *c, struct proto_msg *m, struct reply *r)
 {
 	static struct proto_net n; /* ~13 KiB */
-	const char *id = proto_get_str(m->root, "container");
+	const char *id = json_get_str(m->root, "container");
 	struct container *ctr = id ? ctr_find(id) : NULL;
 	struct proc *init = ctr ? ctr->init : NULL;
 	char err[900];
@@ -354,8 +354,8 @@ int ops_dispatch(struct conn *c, struct proto_msg *m)
 {
 	struct reply r;
 	r.err[0] = '\0';
-	proto_gen_begin(&r.pg);
-	proto_gen_int(&r.pg, "id", (long long)m->id);
+	json_gen_begin(&r.pg);
+	json_gen_int(&r.pg, "id", (long long)m->id);
 	int rc = -1;
 	bool quit = false;
 	if (!strcmp(m->op, "hello"))
@@ -387,10 +387,10 @@ int ops_dispatch(struct conn *c, struct proto_msg *m)
 	} else if (!strcmp(m->op, "wait")) {
 		struct proc *p = need_proc(m, &r);
 		if (p) {
-			proto_gen_free(&r.pg);
+			json_gen_free(&r.pg);
 			if (proc_add_waiter(p, c, m->id) < 0) {
-				proto_gen_begin(&r.pg);
-				proto_gen_int(&r.pg, "id", (long long)m->id);
+				json_gen_begin(&r.pg);
+				json_gen_int(&r.pg, "id", (long long)m->id);
 				snprintf(r.err, sizeof(r.err), "wait: out of memory");
 			} else {
 				return 0; /* answered when the process has exited and its output is drained */
@@ -405,15 +405,15 @@ int ops_dispatch(struct conn *c, struct proto_msg *m)
 	const char *json;
 	size_t len;
 	if (rc == 0) {
-		proto_gen_bool(&r.pg, "ok", 1);
+		json_gen_bool(&r.pg, "ok", 1);
 	} else {
-		proto_gen_bool(&r.pg, "ok", 0);
-		proto_gen_str(&r.pg, "error", r.err[0] ? r.err : "failed");
+		json_gen_bool(&r.pg, "ok", 0);
+		json_gen_str(&r.pg, "error", r.err[0] ? r.err : "failed");
 		log_debug("%s", r.err);
 	}
-	if (proto_gen_end(&r.pg, &json, &len) == 0)
+	if (json_gen_end(&r.pg, &json, &len) == 0)
 		conn_send(c, json, len);
-	proto_gen_free(&r.pg);
+	json_gen_free(&r.pg);
 	if (quit)
 		server_quit();
 	return 0;

@@ -9,9 +9,9 @@
 
 static int parse_action(yajl_val obj, const char *key, uint32_t *act, long long dflt_errno)
 {
-	const char *a = proto_get_str(obj, key);
+	const char *a = json_get_str(obj, key);
 	long long ret = dflt_errno;
-	proto_get_int(obj, "errnoRet", 0, 4095, &ret);
+	json_get_int(obj, "errnoRet", 0, 4095, &ret);
 	if (!a)
 		return -1;
 	if (!strcmp(a, "SCMP_ACT_ALLOW"))
@@ -51,7 +51,7 @@ static int parse_op(const char *op, enum scmp_compare *out)
 
 static uint64_t u64(yajl_val o, const char *key)
 {
-	yajl_val v = proto_get(o, key, yajl_t_number);
+	yajl_val v = json_get(o, key, yajl_t_number);
 	if (!v)
 		return 0;
 	if (YAJL_IS_INTEGER(v))
@@ -70,7 +70,7 @@ int process_seccomp(yajl_val sc, struct setup_err *e)
 	if (!ctx)
 		return setup_fail(e, "seccomp_init", "", ENOMEM);
 	int r;
-	yajl_val archs = proto_get(sc, "architectures", yajl_t_array);
+	yajl_val archs = json_get(sc, "architectures", yajl_t_array);
 	for (size_t i = 0; archs && i < archs->u.array.len; i++) {
 		yajl_val a = archs->u.array.values[i];
 		if (!YAJL_IS_STRING(a) || strncmp(a->u.string, "SCMP_ARCH_", 10) != 0)
@@ -86,7 +86,7 @@ int process_seccomp(yajl_val sc, struct setup_err *e)
 			return setup_fail(e, "seccomp_arch_add", a->u.string, -r);
 		}
 	}
-	yajl_val calls = proto_get(sc, "syscalls", yajl_t_array);
+	yajl_val calls = json_get(sc, "syscalls", yajl_t_array);
 	for (size_t i = 0; calls && i < calls->u.array.len; i++) {
 		yajl_val rule = calls->u.array.values[i];
 		uint32_t act;
@@ -98,19 +98,19 @@ int process_seccomp(yajl_val sc, struct setup_err *e)
 			continue;
 		struct scmp_arg_cmp cmp[6];
 		unsigned ncmp = 0;
-		yajl_val args = proto_get(rule, "args", yajl_t_array);
+		yajl_val args = json_get(rule, "args", yajl_t_array);
 		for (size_t j = 0; args && j < args->u.array.len && ncmp < 6; j++) {
 			yajl_val a = args->u.array.values[j];
 			long long idx;
 			enum scmp_compare op;
-			if (proto_get_int(a, "index", 0, 5, &idx) < 0 || parse_op(proto_get_str(a, "op"), &op) < 0) {
+			if (json_get_int(a, "index", 0, 5, &idx) < 0 || parse_op(json_get_str(a, "op"), &op) < 0) {
 				seccomp_release(ctx);
 				return setup_fail(e, "seccomp", "syscalls[].args", EINVAL);
 			}
 			cmp[ncmp++] = (struct scmp_arg_cmp){.arg = (unsigned)idx, .op = op,
 							    .datum_a = u64(a, "value"), .datum_b = u64(a, "valueTwo")};
 		}
-		yajl_val names = proto_get(rule, "names", yajl_t_array);
+		yajl_val names = json_get(rule, "names", yajl_t_array);
 		for (size_t j = 0; names && j < names->u.array.len; j++) {
 			yajl_val n = names->u.array.values[j];
 			if (!YAJL_IS_STRING(n))

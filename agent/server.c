@@ -144,46 +144,46 @@ int conn_send(struct conn *c, const char *json, size_t len)
 	return 0;
 }
 
-static void gen_exit(struct proto_gen *pg, struct proc *p)
+static void gen_exit(struct json_gen *pg, struct proc *p)
 {
-	proto_gen_str(pg, "process", p->id);
-	proto_gen_int(pg, "pid", p->pid);
-	proto_gen_int(pg, "status", p->wstatus);
-	proto_gen_int(pg, "exit_code", proto_exit_code(p->wstatus));
+	json_gen_str(pg, "process", p->id);
+	json_gen_int(pg, "pid", p->pid);
+	json_gen_int(pg, "status", p->wstatus);
+	json_gen_int(pg, "exit_code", proto_exit_code(p->wstatus));
 	if (WIFSIGNALED(p->wstatus))
-		proto_gen_int(pg, "signal", WTERMSIG(p->wstatus));
+		json_gen_int(pg, "signal", WTERMSIG(p->wstatus));
 }
 
 int conn_reply_exit(struct conn *c, uint64_t id, struct proc *p)
 {
-	struct proto_gen pg;
+	struct json_gen pg;
 	const char *json;
 	size_t len;
 	int rc = -1;
-	proto_gen_begin(&pg);
-	proto_gen_int(&pg, "id", (long long)id);
-	proto_gen_bool(&pg, "ok", 1);
+	json_gen_begin(&pg);
+	json_gen_int(&pg, "id", (long long)id);
+	json_gen_bool(&pg, "ok", 1);
 	gen_exit(&pg, p);
-	if (proto_gen_end(&pg, &json, &len) == 0)
+	if (json_gen_end(&pg, &json, &len) == 0)
 		rc = conn_send(c, json, len);
-	proto_gen_free(&pg);
+	json_gen_free(&pg);
 	return rc;
 }
 
 int server_broadcast_exit(struct proc *p)
 {
-	struct proto_gen pg;
+	struct json_gen pg;
 	const char *json;
 	size_t len;
 	int n = 0;
-	proto_gen_begin(&pg);
-	proto_gen_str(&pg, "event", "exit");
+	json_gen_begin(&pg);
+	json_gen_str(&pg, "event", "exit");
 	gen_exit(&pg, p);
-	if (proto_gen_end(&pg, &json, &len) == 0)
+	if (json_gen_end(&pg, &json, &len) == 0)
 		for (struct conn *c = conns; c; c = c->next)
 			if (c->state == C_CONTROL && c->events && conn_send(c, json, len) == 0)
 				n++;
-	proto_gen_free(&pg);
+	json_gen_free(&pg);
 	return n;
 }
 
@@ -202,18 +202,18 @@ static long long mono_ms(void)
 
 void server_broadcast_oom(const char *process, long long kills)
 {
-	struct proto_gen pg;
+	struct json_gen pg;
 	const char *json;
 	size_t len;
-	proto_gen_begin(&pg);
-	proto_gen_str(&pg, "event", "oom");
-	proto_gen_str(&pg, "process", process);
-	proto_gen_int(&pg, "oom_kills", kills);
-	if (proto_gen_end(&pg, &json, &len) == 0)
+	json_gen_begin(&pg);
+	json_gen_str(&pg, "event", "oom");
+	json_gen_str(&pg, "process", process);
+	json_gen_int(&pg, "oom_kills", kills);
+	if (json_gen_end(&pg, &json, &len) == 0)
 		for (struct conn *c = conns; c; c = c->next)
 			if (c->state == C_CONTROL && c->events)
 				conn_send(c, json, len);
-	proto_gen_free(&pg);
+	json_gen_free(&pg);
 }
 
 void server_check_done(void)
@@ -238,38 +238,38 @@ void conn_set_events(struct conn *c, bool on)
 
 static void reply_error(struct conn *c, uint64_t id, const char *msg)
 {
-	struct proto_gen pg;
+	struct json_gen pg;
 	const char *json;
 	size_t len;
-	proto_gen_begin(&pg);
-	proto_gen_int(&pg, "id", (long long)id);
-	proto_gen_bool(&pg, "ok", 0);
-	proto_gen_str(&pg, "error", msg);
-	if (proto_gen_end(&pg, &json, &len) == 0)
+	json_gen_begin(&pg);
+	json_gen_int(&pg, "id", (long long)id);
+	json_gen_bool(&pg, "ok", 0);
+	json_gen_str(&pg, "error", msg);
+	if (json_gen_end(&pg, &json, &len) == 0)
 		conn_send(c, json, len);
-	proto_gen_free(&pg);
+	json_gen_free(&pg);
 }
 
 static void stream_reply(int fd, const char *error)
 {
-	struct proto_gen pg;
+	struct json_gen pg;
 	const char *json;
 	size_t len;
-	proto_gen_begin(&pg);
-	proto_gen_bool(&pg, "ok", error == NULL);
+	json_gen_begin(&pg);
+	json_gen_bool(&pg, "ok", error == NULL);
 	if (error)
-		proto_gen_str(&pg, "error", error);
-	if (proto_gen_end(&pg, &json, &len) == 0)
+		json_gen_str(&pg, "error", error);
+	if (json_gen_end(&pg, &json, &len) == 0)
 		proto_write_frame(fd, json, len);
-	proto_gen_free(&pg);
+	json_gen_free(&pg);
 }
 
 /* First frame of a stream connection: {"process":"id","stream":"stdout"}. */
 static void handle_stream_hdr(struct conn *c, char *buf, size_t len)
 {
 	char err[512];
-	yajl_val t = proto_tree_parse(buf, len, err, sizeof(err));
-	const char *pid = proto_get_str(t, "process"), *sname = proto_get_str(t, "stream");
+	yajl_val t = json_parse(buf, len, err, sizeof(err));
+	const char *pid = json_get_str(t, "process"), *sname = json_get_str(t, "stream");
 	int kind = proto_stream_parse(sname);
 	struct proc *p = pid ? proc_find(pid) : NULL;
 	if (!t)

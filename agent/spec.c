@@ -122,59 +122,59 @@ int spec_process_parse(yajl_val proc, struct spec_process *p, char *err, size_t 
 	memset(p, 0, sizeof(*p));
 	if (!proc || !YAJL_IS_OBJECT(proc))
 		return ERR("process: missing or not an object");
-	if (str_array(proto_get(proc, "args", yajl_t_any), &p->args, "process.args", err, errlen) < 0)
+	if (str_array(json_get(proc, "args", yajl_t_any), &p->args, "process.args", err, errlen) < 0)
 		goto fail;
 	if (!p->args || !p->args[0] || !p->args[0][0]) {
 		ERR("process.args: must name a program");
 		goto fail;
 	}
-	if (str_array(proto_get(proc, "env", yajl_t_any), &p->env, "process.env", err, errlen) < 0)
+	if (str_array(json_get(proc, "env", yajl_t_any), &p->env, "process.env", err, errlen) < 0)
 		goto fail;
 	if (!p->env && !(p->env = calloc(1, sizeof(char *)))) {
 		ERR("process.env: out of memory");
 		goto fail;
 	}
-	p->cwd = proto_get_str(proc, "cwd");
+	p->cwd = json_get_str(proc, "cwd");
 	if (!p->cwd)
 		p->cwd = "/";
 	if (p->cwd[0] != '/') {
 		ERR("process.cwd %s: not an absolute path", p->cwd);
 		goto fail;
 	}
-	int t = proto_get_bool(proc, "terminal", 0);
+	int t = json_get_bool(proc, "terminal", 0);
 	if (t < 0) {
 		ERR("process.terminal: not a boolean");
 		goto fail;
 	}
 	p->terminal = t;
-	yajl_val cs = proto_get(proc, "consoleSize", yajl_t_object);
+	yajl_val cs = json_get(proc, "consoleSize", yajl_t_object);
 	if (cs) {
-		if (proto_get_int(cs, "height", 0, 65535, &v) == 0)
+		if (json_get_int(cs, "height", 0, 65535, &v) == 0)
 			p->rows = (unsigned short)v;
-		if (proto_get_int(cs, "width", 0, 65535, &v) == 0)
+		if (json_get_int(cs, "width", 0, 65535, &v) == 0)
 			p->cols = (unsigned short)v;
 	}
-	yajl_val user = proto_get(proc, "user", yajl_t_object);
+	yajl_val user = json_get(proc, "user", yajl_t_object);
 	if (user) {
-		if (proto_get(user, "uid", yajl_t_any) && proto_get_int(user, "uid", 0, UINT32_MAX - 1, &v) < 0) {
+		if (json_get(user, "uid", yajl_t_any) && json_get_int(user, "uid", 0, UINT32_MAX - 1, &v) < 0) {
 			ERR("process.user.uid: not a valid uid");
 			goto fail;
 		}
-		p->uid = proto_get(user, "uid", yajl_t_any) ? (uid_t)v : 0;
-		if (proto_get(user, "gid", yajl_t_any) && proto_get_int(user, "gid", 0, UINT32_MAX - 1, &v) < 0) {
+		p->uid = json_get(user, "uid", yajl_t_any) ? (uid_t)v : 0;
+		if (json_get(user, "gid", yajl_t_any) && json_get_int(user, "gid", 0, UINT32_MAX - 1, &v) < 0) {
 			ERR("process.user.gid: not a valid gid");
 			goto fail;
 		}
-		p->gid = proto_get(user, "gid", yajl_t_any) ? (gid_t)v : 0;
-		if (proto_get(user, "umask", yajl_t_any)) {
-			if (proto_get_int(user, "umask", 0, 0777, &v) < 0) {
+		p->gid = json_get(user, "gid", yajl_t_any) ? (gid_t)v : 0;
+		if (json_get(user, "umask", yajl_t_any)) {
+			if (json_get_int(user, "umask", 0, 0777, &v) < 0) {
 				ERR("process.user.umask: not a mode in [0, 0777]");
 				goto fail;
 			}
 			p->has_umask = true;
 			p->umask = (mode_t)v;
 		}
-		yajl_val ag = proto_get(user, "additionalGids", yajl_t_any);
+		yajl_val ag = json_get(user, "additionalGids", yajl_t_any);
 		if (ag) {
 			if (!YAJL_IS_ARRAY(ag) || ag->u.array.len > 65536) {
 				ERR("process.user.additionalGids: not an array of gids");
@@ -196,7 +196,7 @@ int spec_process_parse(yajl_val proc, struct spec_process *p, char *err, size_t 
 			}
 		}
 	}
-	yajl_val caps = proto_get(proc, "capabilities", yajl_t_any);
+	yajl_val caps = json_get(proc, "capabilities", yajl_t_any);
 	if (caps) {
 		if (!YAJL_IS_OBJECT(caps)) {
 			ERR("process.capabilities: not an object");
@@ -205,11 +205,11 @@ int spec_process_parse(yajl_val proc, struct spec_process *p, char *err, size_t 
 		static const char *const sets[SPEC_CAP_SETS] = {"bounding", "effective", "inheritable",
 								"permitted", "ambient"};
 		for (int i = 0; i < SPEC_CAP_SETS; i++)
-			if (caps_set(proto_get(caps, sets[i], yajl_t_any), &p->caps[i], sets[i], err, errlen) < 0)
+			if (caps_set(json_get(caps, sets[i], yajl_t_any), &p->caps[i], sets[i], err, errlen) < 0)
 				goto fail;
 		p->has_caps = true;
 	}
-	yajl_val rl = proto_get(proc, "rlimits", yajl_t_any);
+	yajl_val rl = json_get(proc, "rlimits", yajl_t_any);
 	if (rl) {
 		if (!YAJL_IS_ARRAY(rl) || rl->u.array.len > 64) {
 			ERR("process.rlimits: not an array (of at most 64)");
@@ -222,8 +222,8 @@ int spec_process_parse(yajl_val proc, struct spec_process *p, char *err, size_t 
 		}
 		for (size_t i = 0; i < rl->u.array.len; i++) {
 			yajl_val e = rl->u.array.values[i];
-			const char *type = proto_get_str(e, "type");
-			yajl_val soft = proto_get(e, "soft", yajl_t_number), hard = proto_get(e, "hard", yajl_t_number);
+			const char *type = json_get_str(e, "type");
+			yajl_val soft = json_get(e, "soft", yajl_t_number), hard = json_get(e, "hard", yajl_t_number);
 			int res = -1;
 			for (size_t k = 0; type && k < sizeof(rlimit_names) / sizeof(rlimit_names[0]); k++)
 				if (strcmp(rlimit_names[k].name, type) == 0)
@@ -245,14 +245,14 @@ int spec_process_parse(yajl_val proc, struct spec_process *p, char *err, size_t 
 										 : RLIM_INFINITY;
 		}
 	}
-	int nnp = proto_get_bool(proc, "noNewPrivileges", 0);
+	int nnp = json_get_bool(proc, "noNewPrivileges", 0);
 	if (nnp < 0) {
 		ERR("process.noNewPrivileges: not a boolean");
 		goto fail;
 	}
 	p->no_new_privs = nnp;
-	if (proto_get(proc, "oomScoreAdj", yajl_t_any)) {
-		if (proto_get_int(proc, "oomScoreAdj", -1000, 1000, &v) < 0) {
+	if (json_get(proc, "oomScoreAdj", yajl_t_any)) {
+		if (json_get_int(proc, "oomScoreAdj", -1000, 1000, &v) < 0) {
 			ERR("process.oomScoreAdj: not an integer in [-1000, 1000]");
 			goto fail;
 		}
@@ -277,7 +277,7 @@ void spec_process_free(struct spec_process *p)
 static yajl_val parse_tree(const char *json, const char *what, char *err, size_t errlen)
 {
 	char perr[256] = "";
-	yajl_val t = proto_tree_parse(json, strlen(json), perr, sizeof(perr));
+	yajl_val t = json_parse(json, strlen(json), perr, sizeof(perr));
 	if (!t) {
 		ERR("%s: %s", what, perr);
 		return NULL;
@@ -339,14 +339,14 @@ static unsigned long prop_flag(const char *name)
 static int parse_mount(yajl_val m, size_t idx, struct spec_mount *out, char *err, size_t errlen)
 {
 	memset(out, 0, sizeof(*out));
-	out->dest = proto_get_str(m, "destination");
-	out->type = proto_get_str(m, "type");
-	out->source = proto_get_str(m, "source");
+	out->dest = json_get_str(m, "destination");
+	out->type = json_get_str(m, "type");
+	out->source = json_get_str(m, "source");
 	if (!out->dest || out->dest[0] != '/')
 		return ERR("mounts[%zu]: destination missing or not absolute", idx);
 	if (strlen(out->dest) >= PATH_MAX / 2)
 		return ERR("mounts[%zu]: destination too long", idx);
-	yajl_val opts = proto_get(m, "options", yajl_t_any);
+	yajl_val opts = json_get(m, "options", yajl_t_any);
 	size_t cap = 1, len = 0;
 	out->data = calloc(1, 1);
 	if (!out->data)
@@ -420,10 +420,10 @@ int spec_parse(const char *json, const char *bundle, struct spec *s, char *err, 
 	s->root = parse_tree(json, "config.json", err, errlen);
 	if (!s->root)
 		return -1;
-	if (spec_process_parse(proto_get(s->root, "process", yajl_t_any), &s->proc, err, errlen) < 0)
+	if (spec_process_parse(json_get(s->root, "process", yajl_t_any), &s->proc, err, errlen) < 0)
 		goto fail;
-	yajl_val root = proto_get(s->root, "root", yajl_t_object);
-	const char *rp = root ? proto_get_str(root, "path") : NULL;
+	yajl_val root = json_get(s->root, "root", yajl_t_object);
+	const char *rp = root ? json_get_str(root, "path") : NULL;
 	if (!rp || !*rp) {
 		ERR("root.path: missing");
 		goto fail;
@@ -442,10 +442,10 @@ int spec_parse(const char *json, const char *bundle, struct spec *s, char *err, 
 		ERR("root.path: out of memory");
 		goto fail;
 	}
-	s->root_ro = proto_get_bool(root, "readonly", 0) == 1;
-	s->hostname = proto_get_str(s->root, "hostname");
-	s->domainname = proto_get_str(s->root, "domainname");
-	yajl_val mounts = proto_get(s->root, "mounts", yajl_t_any);
+	s->root_ro = json_get_bool(root, "readonly", 0) == 1;
+	s->hostname = json_get_str(s->root, "hostname");
+	s->domainname = json_get_str(s->root, "domainname");
+	yajl_val mounts = json_get(s->root, "mounts", yajl_t_any);
 	if (mounts) {
 		if (!YAJL_IS_ARRAY(mounts) || mounts->u.array.len > 4096) {
 			ERR("mounts: not an array (of at most 4096)");
@@ -463,14 +463,14 @@ int spec_parse(const char *json, const char *bundle, struct spec *s, char *err, 
 				goto fail;
 		}
 	}
-	yajl_val lnx = proto_get(s->root, "linux", yajl_t_object);
-	yajl_val nss = proto_get(lnx, "namespaces", yajl_t_any);
+	yajl_val lnx = json_get(s->root, "linux", yajl_t_object);
+	yajl_val nss = json_get(lnx, "namespaces", yajl_t_any);
 	if (nss && !YAJL_IS_ARRAY(nss)) {
 		ERR("linux.namespaces: not an array");
 		goto fail;
 	}
 	for (size_t i = 0; nss && i < nss->u.array.len; i++) {
-		const char *type = proto_get_str(nss->u.array.values[i], "type");
+		const char *type = json_get_str(nss->u.array.values[i], "type");
 		int k = -1;
 		for (int j = 0; type && j < NS_COUNT; j++)
 			if (strcmp(ns_names[j], type) == 0)
@@ -483,8 +483,8 @@ int spec_parse(const char *json, const char *bundle, struct spec *s, char *err, 
 			ERR("linux.namespaces[%zu]: %s namespaces are not supported by runm", i, type);
 			goto fail;
 		}
-		const char *path = proto_get_str(nss->u.array.values[i], "path");
-		const char *ctr = proto_get_str(nss->u.array.values[i], "container");
+		const char *path = json_get_str(nss->u.array.values[i], "path");
+		const char *ctr = json_get_str(nss->u.array.values[i], "container");
 		if (ctr) {
 			/* a pod member: the namespace of another container of this VM (docs/pods.md) */
 			if (k != NS_NET && k != NS_IPC && k != NS_UTS) {
@@ -511,12 +511,12 @@ int spec_parse(const char *json, const char *bundle, struct spec *s, char *err, 
 		else
 			s->ns_new[k] = true;
 	}
-	if (str_list(proto_get(lnx, "maskedPaths", yajl_t_any), &s->masked, &s->nmasked, "linux.maskedPaths",
+	if (str_list(json_get(lnx, "maskedPaths", yajl_t_any), &s->masked, &s->nmasked, "linux.maskedPaths",
 		     err, errlen) < 0 ||
-	    str_list(proto_get(lnx, "readonlyPaths", yajl_t_any), &s->readonly, &s->nreadonly,
+	    str_list(json_get(lnx, "readonlyPaths", yajl_t_any), &s->readonly, &s->nreadonly,
 		     "linux.readonlyPaths", err, errlen) < 0)
 		goto fail;
-	yajl_val sc = proto_get(lnx, "sysctl", yajl_t_any);
+	yajl_val sc = json_get(lnx, "sysctl", yajl_t_any);
 	if (sc) {
 		if (!YAJL_IS_OBJECT(sc)) {
 			ERR("linux.sysctl: not an object");
@@ -538,7 +538,7 @@ int spec_parse(const char *json, const char *bundle, struct spec *s, char *err, 
 			s->sysctl[s->nsysctl++].val = v->u.string;
 		}
 	}
-	yajl_val devs = proto_get(lnx, "devices", yajl_t_any);
+	yajl_val devs = json_get(lnx, "devices", yajl_t_any);
 	if (devs) {
 		if (!YAJL_IS_ARRAY(devs) || devs->u.array.len > 1024) {
 			ERR("linux.devices: not an array (of at most 1024)");
@@ -552,9 +552,9 @@ int spec_parse(const char *json, const char *bundle, struct spec *s, char *err, 
 		for (size_t i = 0; i < devs->u.array.len; i++) {
 			yajl_val d = devs->u.array.values[i];
 			struct spec_device *o = &s->devices[s->ndevices];
-			const char *type = proto_get_str(d, "type");
+			const char *type = json_get_str(d, "type");
 			long long v;
-			o->path = proto_get_str(d, "path");
+			o->path = json_get_str(d, "path");
 			if (!o->path || strncmp(o->path, "/dev/", 5) != 0 || strstr(o->path, "..")) {
 				ERR("linux.devices[%zu]: path must be under /dev/", i);
 				goto fail;
@@ -566,21 +566,21 @@ int spec_parse(const char *json, const char *bundle, struct spec *s, char *err, 
 			o->type = type[0] == 'b' ? S_IFBLK : type[0] == 'p' ? S_IFIFO : S_IFCHR;
 			if (o->type != S_IFIFO) {
 				long long mj, mn;
-				if (proto_get_int(d, "major", 0, 0xfff, &mj) < 0 ||
-				    proto_get_int(d, "minor", 0, 0xfffff, &mn) < 0) {
+				if (json_get_int(d, "major", 0, 0xfff, &mj) < 0 ||
+				    json_get_int(d, "minor", 0, 0xfffff, &mn) < 0) {
 					ERR("linux.devices[%zu] %s: major/minor missing or out of range", i, o->path);
 					goto fail;
 				}
 				o->major = (unsigned)mj;
 				o->minor = (unsigned)mn;
 			}
-			o->mode = proto_get_int(d, "fileMode", 0, 07777, &v) == 0 ? (mode_t)v : 0666;
-			o->uid = proto_get_int(d, "uid", 0, UINT32_MAX - 1, &v) == 0 ? (uid_t)v : 0;
-			o->gid = proto_get_int(d, "gid", 0, UINT32_MAX - 1, &v) == 0 ? (gid_t)v : 0;
+			o->mode = json_get_int(d, "fileMode", 0, 07777, &v) == 0 ? (mode_t)v : 0666;
+			o->uid = json_get_int(d, "uid", 0, UINT32_MAX - 1, &v) == 0 ? (uid_t)v : 0;
+			o->gid = json_get_int(d, "gid", 0, UINT32_MAX - 1, &v) == 0 ? (gid_t)v : 0;
 			s->ndevices++;
 		}
 	}
-	const char *rprop = proto_get_str(lnx, "rootfsPropagation");
+	const char *rprop = json_get_str(lnx, "rootfsPropagation");
 	s->rootfs_propagation = MS_SLAVE | MS_REC;
 	if (rprop && *rprop) {
 		s->rootfs_propagation = prop_flag(rprop);
@@ -590,9 +590,9 @@ int spec_parse(const char *json, const char *bundle, struct spec *s, char *err, 
 			goto fail;
 		}
 	}
-	s->seccomp = proto_get(lnx, "seccomp", yajl_t_object);
-	s->resources = proto_get(lnx, "resources", yajl_t_object);
-	s->cgroups_path = proto_get_str(lnx, "cgroupsPath");
+	s->seccomp = json_get(lnx, "seccomp", yajl_t_object);
+	s->resources = json_get(lnx, "resources", yajl_t_object);
+	s->cgroups_path = json_get_str(lnx, "cgroupsPath");
 	return 0;
 fail:
 	spec_free(s);

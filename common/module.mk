@@ -15,3 +15,9 @@ NL_LIBS := -lnl-route-3 -lnl-3 -lpthread
 MOUNTS_SRCS := common/mounts.c
 UNIT_TESTS += test_mounts
 test_mounts_SRCS := tests/unit/test_mounts.c common/mounts.c common/log.c
+
+# JSON (yajl): limits on untrusted text, typed access, building; under both protocols.
+JSON_SRCS := common/json.c
+UNIT_TESTS += test_json
+test_json_SRCS := tests/unit/test_json.c common/json.c
+test_json_LIBS := -lyajl

@@ -262,7 +262,7 @@ int cmd_exec(int argc, char **argv)
 		proc = read_file(procf);
 		char err[256] = "";
 		/* bounded nesting: the shim parses it too */
-		yajl_val v = proc ? proto_tree_parse(proc, strlen(proc), err, sizeof(err)) : NULL;
+		yajl_val v = proc ? json_parse(proc, strlen(proc), err, sizeof(err)) : NULL;
 		const char *pt[] = {"terminal", NULL};
 		if (!proc) {
 			log_errno(errno, "read process file %s", procf);

@@ -245,7 +245,7 @@ int cmd_ps(int argc, char **argv)
 	if (shim_call(dir, "{\"op\":\"ps\"}", &rep))
 		goto out_st;
 	char err[256];
-	yajl_val v = proto_tree_parse(rep, strlen(rep), err, sizeof(err));
+	yajl_val v = json_parse(rep, strlen(rep), err, sizeof(err));
 	free(rep);
 	if (!v || proto_parse_ps(v, &e, &n, err, sizeof(err)) < 0) {
 		log_error("ps: malformed reply from the shim: %s", err);

@@ -74,7 +74,7 @@ static int read_resources(const char *res, struct proto_resources *r)
 		return -1;
 	}
 	char err[256];
-	yajl_val v = proto_tree_parse(doc, strlen(doc), err, sizeof(err));
+	yajl_val v = json_parse(doc, strlen(doc), err, sizeof(err));
 	free(doc);
 	if (v && !YAJL_IS_OBJECT(v))
 		snprintf(err, sizeof(err), "not a JSON object");
@@ -116,7 +116,7 @@ static int flag_resources(const struct optdef *o, struct parsed *p, struct proto
 		r->set |= nums[i].bit;
 	}
 	/* the same bounds as a --resources file: a generated object through the one decoder */
-	struct proto_gen pg;
+	struct json_gen pg;
 	const char *js;
 	size_t len;
 	const char *cs = optval(o, p, "cpuset-cpus"), *ms = optval(o, p, "cpuset-mems");
@@ -134,16 +134,16 @@ static int flag_resources(const struct optdef *o, struct parsed *p, struct proto
 			  PROTO_CPUSET_MAX - 1);
 		return -1;
 	}
-	if (proto_gen_begin(&pg) < 0)
+	if (json_gen_begin(&pg) < 0)
 		return -1;
 	proto_gen_resources(&pg, "r", r);
 	int rc = -1;
 	char err[256];
-	if (proto_gen_end(&pg, &js, &len) == 0) {
-		yajl_val v = proto_tree_parse(js, len, err, sizeof(err));
+	if (json_gen_end(&pg, &js, &len) == 0) {
+		yajl_val v = json_parse(js, len, err, sizeof(err));
 		if (v) {
 			struct proto_resources chk;
-			rc = proto_parse_resources(proto_get(v, "r", yajl_t_object), &chk, err, sizeof(err));
+			rc = proto_parse_resources(json_get(v, "r", yajl_t_object), &chk, err, sizeof(err));
 			yajl_tree_free(v);
 		}
 		if (rc < 0)
@@ -151,7 +151,7 @@ static int flag_resources(const struct optdef *o, struct parsed *p, struct proto
 	} else {
 		log_error("update: out of memory");
 	}
-	proto_gen_free(&pg);
+	json_gen_free(&pg);
 	return rc;
 }
 
@@ -168,16 +168,16 @@ int cmd_update(int argc, char **argv)
 	memset(&r, 0, sizeof(r));
 	if ((res && read_resources(res, &r) < 0) || flag_resources(o, &p, &r) < 0)
 		goto out;
-	struct proto_gen pg;
+	struct json_gen pg;
 	const char *js;
 	size_t len;
-	if (proto_gen_begin(&pg) < 0)
+	if (json_gen_begin(&pg) < 0)
 		goto out;
-	proto_gen_str(&pg, "op", "update");
+	json_gen_str(&pg, "op", "update");
 	proto_gen_resources(&pg, "resources", &r);
-	if (proto_gen_end(&pg, &js, &len) == 0)
+	if (json_gen_end(&pg, &js, &len) == 0)
 		req = strndup(js, len);
-	proto_gen_free(&pg);
+	json_gen_free(&pg);
 	if (!req) {
 		log_error("update: out of memory");
 		goto out;

@@ -7,6 +7,7 @@
  *   apparmorProfile ← --apparmor; selinuxLabel ← --process-label;
  *   consoleSize ← the caller's terminal size (with -t and no --console-socket). */
 #include "exec_process.h"
+#include "json.h"
 
 #include <ctype.h>
 #include <stdio.h>

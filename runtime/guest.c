@@ -443,18 +443,18 @@ int guest_ps(struct guest *g, char **json, char *err, size_t errlen)
 	size_t n;
 	if (ac_ps(g->ctl, &e, &n) < 0)
 		return fail_ac(g->ctl, err, errlen);
-	struct proto_gen pg;
+	struct json_gen pg;
 	const char *js;
 	size_t len;
 	int rc = -1;
-	proto_gen_begin(&pg);
+	json_gen_begin(&pg);
 	proto_gen_ps(&pg, e, n);
 	free(e);
-	if (proto_gen_end(&pg, &js, &len) == 0 && (*json = strndup(js, len)))
+	if (json_gen_end(&pg, &js, &len) == 0 && (*json = strndup(js, len)))
 		rc = 0;
 	else
 		snprintf(err, errlen, "ps: encode the process list: out of memory");
-	proto_gen_free(&pg);
+	json_gen_free(&pg);
 	return rc;
 }
 
@@ -466,7 +466,7 @@ int guest_stats(struct guest *g, char **json, char *err, size_t errlen)
 int guest_update(struct guest *g, const char *resources_json, char *err, size_t errlen)
 {
 	struct proto_resources r;
-	yajl_val v = proto_tree_parse(resources_json, strlen(resources_json), err, errlen);
+	yajl_val v = json_parse(resources_json, strlen(resources_json), err, errlen);
 	if (!v)
 		return -1;
 	int rc = proto_parse_resources(v, &r, err, errlen);
@@ -565,6 +565,11 @@ void guest_destroy(struct guest *g)
 bool guest_agent_on_host(const struct guest *g)
 {
 	return g->on_host;
+}
+
+const char *guest_share_dir(const struct guest *g)
+{
+	return g->sh.n ? g->sh.host : NULL;
 }
 
 void guest_sockets_relative(struct guest *g)

@@ -73,6 +73,9 @@ int guest_next_exit(struct guest *g, struct guest_exit *ex);
 long long guest_oom_kills(const struct guest *g);
 /* The agent-on-host test harness (RUNM_TEST_AGENT_ON_HOST=1): no VM, no share. */
 bool guest_agent_on_host(const struct guest *g);
+/* The host directory of the container's share (its rootfs and mounts/N): DIR/share, or a pod
+ * member's directory in its sandbox's share; NULL with the agent on the host. */
+const char *guest_share_dir(const struct guest *g);
 /* From now on the hybrid vsock socket is reached by its name in the working directory, the
  * state directory (the shim left the host's mount namespace: runtime/host_view.h). */
 void guest_sockets_relative(struct guest *g);

@@ -4,6 +4,7 @@
  * GUEST_SHARE_MNT/mounts/<i>, laid out by fs_share_prepare); a /dev/shm bind becomes a guest
  * tmpfs of the size of the host tmpfs it replaces (podman/Docker --shm-size). A relative bind source is relative to the bundle directory, as in runc. */
 #include "guest_config.h"
+#include "json.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,36 +20,6 @@
 static void gs(yajl_gen g, const char *s)
 {
 	yajl_gen_string(g, (const unsigned char *)s, strlen(s));
-}
-
-void json_gen_value(yajl_gen g, yajl_val v)
-{
-	if (YAJL_IS_STRING(v)) {
-		gs(g, YAJL_GET_STRING(v) ? YAJL_GET_STRING(v) : "");
-	} else if (YAJL_IS_INTEGER(v)) {
-		yajl_gen_integer(g, YAJL_GET_INTEGER(v));
-	} else if (YAJL_IS_NUMBER(v)) {
-		const char *n = YAJL_GET_NUMBER(v);
-		yajl_gen_number(g, n, strlen(n));
-	} else if (YAJL_IS_TRUE(v)) {
-		yajl_gen_bool(g, 1);
-	} else if (YAJL_IS_FALSE(v)) {
-		yajl_gen_bool(g, 0);
-	} else if (YAJL_IS_OBJECT(v)) {
-		yajl_gen_map_open(g);
-		for (size_t i = 0; i < v->u.object.len; i++) {
-			gs(g, v->u.object.keys[i]);
-			json_gen_value(g, v->u.object.values[i]);
-		}
-		yajl_gen_map_close(g);
-	} else if (YAJL_IS_ARRAY(v)) {
-		yajl_gen_array_open(g);
-		for (size_t i = 0; i < v->u.array.len; i++)
-			json_gen_value(g, v->u.array.values[i]);
-		yajl_gen_array_close(g);
-	} else {
-		yajl_gen_null(g);
-	}
 }
 
 static const char *str_of(yajl_val obj, const char *key)

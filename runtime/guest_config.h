@@ -34,9 +34,6 @@ int guest_config(const struct spec *s, const char *dir, bool on_host, struct gue
 		 char *err, size_t errlen);
 void guest_shares_free(struct guest_shares *sh);
 
-/* Emit V (any JSON value) into G as it is. */
-void json_gen_value(yajl_gen g, yajl_val v);
-
 /* A pod member's rewrite (docs/pods.md): its share is SANDBOX_SHARE/SUB on the host (the
  * sandbox's share directory) and GUEST_SHARE_MNT/SUB in the guest; its network namespace, and
  * its IPC/UTS ones where JOIN_*, are the sandbox container's ({"type":…,"container":"init"});

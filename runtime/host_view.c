@@ -75,8 +75,7 @@ static const char *str_of(yajl_val obj, const char *key)
 /* Every mount of the spec, in its order, at its destination in the view ROOTFD. SH lists the
  * binds the guest gets from the share (guest_config): their destination strings are the
  * spec's own, so a mount is one of them exactly when the next one names its destination. */
-static void mount_all(int rootfd, const struct spec *s, const struct guest_shares *sh, const char *dir,
-		      bool on_host)
+static void mount_all(int rootfd, const struct spec *s, const struct guest_shares *sh, const char *share)
 {
 	const char *pm[] = {"mounts", NULL};
 	yajl_val ms = yajl_tree_get(s->root, pm, yajl_t_array);
@@ -87,12 +86,12 @@ static void mount_all(int rootfd, const struct spec *s, const struct guest_share
 			continue;
 		if (k < sh->nbinds && sh->binds[k].dest == dest) {
 			char src[PATH_MAX];
-			if (on_host)
+			if (!share)
 				snprintf(src, sizeof(src), "%s", sh->binds[k].source);
 			else
-				snprintf(src, sizeof(src), "%s/" GUEST_SHARE_DIR "/mounts/%zu", dir, k);
+				snprintf(src, sizeof(src), "%s/mounts/%zu", share, k);
 			/* the share's binds are read-only already when the spec says so */
-			mount_at(rootfd, dest, src, on_host && sh->binds[k].readonly);
+			mount_at(rootfd, dest, src, !share && sh->binds[k].readonly);
 			k++;
 		} else {
 			mount_at(rootfd, dest, NULL, false);
@@ -100,14 +99,14 @@ static void mount_all(int rootfd, const struct spec *s, const struct guest_share
 	}
 }
 
-int host_view_enter(struct host_view *hv, const struct spec *s, const char *dir, bool on_host, char *err,
+int host_view_enter(struct host_view *hv, const struct spec *s, const char *dir, const char *share, char *err,
 		    size_t errlen)
 {
 	char root[PATH_MAX];
-	if (on_host)
+	if (!share)
 		snprintf(root, sizeof(root), "%s", s->rootfs);
-	else if ((size_t)snprintf(root, sizeof(root), "%s/" GUEST_SHARE_DIR "/rootfs", dir) >= sizeof(root))
-		return fail(err, errlen, ENAMETOOLONG, "path", dir);
+	else if ((size_t)snprintf(root, sizeof(root), "%s/rootfs", share) >= sizeof(root))
+		return fail(err, errlen, ENAMETOOLONG, "path", share);
 	struct guest_shares sh;
 	char *cfg = NULL;
 	if (guest_config(s, dir, false, &sh, &cfg, err, errlen) < 0)
@@ -145,7 +144,7 @@ int host_view_enter(struct host_view *hv, const struct spec *s, const char *dir,
 		fail(err, errlen, errno, "open", root);
 		goto out;
 	}
-	mount_all(rootfd, s, &sh, dir, on_host);
+	mount_all(rootfd, s, &sh, share);
 	if (s->readonly && mount(NULL, root, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0)
 		log_warn("container view: remount %s read-only: %s", root, strerror(errno));
 	/* the view becomes the root; the host's tree, stacked on it by pivot_root, is detached */

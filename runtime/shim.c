@@ -298,7 +298,7 @@ static void handle_conn(struct shim *s, int conn)
 		close(conn);
 		return;
 	}
-	yajl_val req = proto_tree_parse(line, strlen(line), err, sizeof(err)); /* depth-bounded */
+	yajl_val req = json_parse(line, strlen(line), err, sizeof(err)); /* depth-bounded */
 	const char *pop[] = {"op", NULL};
 	yajl_val opv = req ? yajl_tree_get(req, pop, yajl_t_string) : NULL;
 	const char *op = opv && YAJL_GET_STRING(opv) ? YAJL_GET_STRING(opv) : "";
@@ -629,7 +629,7 @@ int shim_main(const struct shim_args *a)
 	int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
 	/* before any engine learns that the container exists: tools entering our mount namespace
 	 * or /proc/<pid>/root must find the container's files, never the host's */
-	if (host_view_enter(&s->hv, &s->spec, s->dir, guest_agent_on_host(s->g), err, sizeof(err)) < 0) {
+	if (host_view_enter(&s->hv, &s->spec, s->dir, guest_share_dir(s->g), err, sizeof(err)) < 0) {
 		log_error("create %s: %s", a->id, err);
 		if (nul >= 0)
 			close(nul);

@@ -109,7 +109,7 @@ int spec_parse(const char *json, const char *bundle, struct spec *s, char *err, 
 	memset(s, 0, sizeof(*s));
 	/* the protocol's parser: bounded nesting (yajl frees trees recursively: a config.json
 	 * nested a million levels deep crashed runm), no NUL bytes, a one-line error */
-	s->root = proto_tree_parse(json, strlen(json), err, errlen);
+	s->root = json_parse(json, strlen(json), err, errlen);
 	if (!s->root)
 		return -1;
 	if (!YAJL_IS_OBJECT(s->root)) {

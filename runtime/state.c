@@ -140,7 +140,7 @@ int state_parse(const char *json, struct cstate *st, char *err, size_t errlen)
 {
 	memset(st, 0, sizeof(*st));
 	st->exit_status = -1;
-	yajl_val root = proto_tree_parse(json, strlen(json), err, errlen); /* bounded nesting */
+	yajl_val root = json_parse(json, strlen(json), err, errlen); /* bounded nesting */
 	if (!root)
 		return -EINVAL;
 	if (!YAJL_IS_OBJECT(root)) {

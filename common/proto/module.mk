@@ -1,5 +1,5 @@
 # The host <-> agent protocol: one header and codec compiled by both sides.
-PROTO_SRCS := common/proto/proto.c common/proto/proto_net.c common/proto/proto_hooks.c
+PROTO_SRCS := $(JSON_SRCS) common/proto/proto.c common/proto/proto_net.c common/proto/proto_hooks.c
 
 UNIT_TESTS += test_proto
 test_proto_SRCS = tests/unit/test_proto.c $(PROTO_SRCS)

@@ -13,7 +13,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PROTO_MAX_DEPTH 64
 
 static const char *const stream_names[PROTO_NSTREAMS] = {"stdin", "stdout", "stderr", "tty"};
 
@@ -233,103 +232,6 @@ int proto_parse_ok(const char *line, size_t len)
 }
 
 /* --- messages ------------------------------------------------------------------------------ */
-/* Reject NUL bytes and nesting deeper than PROTO_MAX_DEPTH (yajl frees trees recursively). */
-static int precheck(const char *buf, size_t len, char *err, size_t errlen)
-{
-	int depth = 0, in_str = 0, esc = 0;
-	for (size_t i = 0; i < len; i++) {
-		char c = buf[i];
-		if (c == '\0') {
-			snprintf(err, errlen, "NUL byte at offset %zu", i);
-			return -1;
-		}
-		if (in_str) {
-			if (esc)
-				esc = 0;
-			else if (c == '\\')
-				esc = 1;
-			else if (c == '"')
-				in_str = 0;
-			continue;
-		}
-		if (c == '"')
-			in_str = 1;
-		else if (c == '{' || c == '[') {
-			if (++depth > PROTO_MAX_DEPTH) {
-				snprintf(err, errlen, "nesting deeper than %d", PROTO_MAX_DEPTH);
-				return -1;
-			}
-		} else if (c == '}' || c == ']')
-			depth--;
-	}
-	return 0;
-}
-
-yajl_val proto_tree_parse(const char *json, size_t len, char *err, size_t errlen)
-{
-	if (precheck(json, len, err, errlen) < 0)
-		return NULL;
-	char perr[256];
-	perr[0] = '\0';
-	yajl_val t = yajl_tree_parse(json, perr, sizeof(perr));
-	if (!t) {
-		char *nl = strchr(perr, '\n');
-		if (nl)
-			*nl = '\0';
-		snprintf(err, errlen, "invalid JSON: %s", perr[0] ? perr : "parse error");
-	}
-	return t;
-}
-
-yajl_val proto_get(yajl_val obj, const char *key, yajl_type type)
-{
-	if (!obj || !YAJL_IS_OBJECT(obj))
-		return NULL;
-	for (size_t i = 0; i < obj->u.object.len; i++) {
-		if (strcmp(obj->u.object.keys[i], key) == 0) {
-			yajl_val v = obj->u.object.values[i];
-			if (!v)
-				return NULL;
-			if (type == yajl_t_any || v->type == type)
-				return v;
-			if (type == yajl_t_true && v->type == yajl_t_false)
-				return v; /* "boolean" */
-			return NULL;
-		}
-	}
-	return NULL;
-}
-
-const char *proto_get_str(yajl_val obj, const char *key)
-{
-	yajl_val v = proto_get(obj, key, yajl_t_string);
-	return v ? v->u.string : NULL;
-}
-
-int proto_get_int(yajl_val obj, const char *key, long long min, long long max, long long *out)
-{
-	yajl_val v = proto_get(obj, key, yajl_t_number);
-	if (!v || !YAJL_IS_INTEGER(v))
-		return -1;
-	long long x = YAJL_GET_INTEGER(v);
-	if (x < min || x > max)
-		return -1;
-	*out = x;
-	return 0;
-}
-
-int proto_get_bool(yajl_val obj, const char *key, int dflt)
-{
-	yajl_val v = proto_get(obj, key, yajl_t_any);
-	if (!v)
-		return dflt;
-	if (YAJL_IS_TRUE(v))
-		return 1;
-	if (YAJL_IS_FALSE(v))
-		return 0;
-	return -1;
-}
-
 int proto_msg_parse(const char *buf, size_t len, struct proto_msg *m, char *err, size_t errlen)
 {
 	memset(m, 0, sizeof(*m));
@@ -341,7 +243,7 @@ int proto_msg_parse(const char *buf, size_t len, struct proto_msg *m, char *err,
 		snprintf(err, errlen, "message not terminated");
 		return -1;
 	}
-	m->root = proto_tree_parse(buf, len, err, errlen);
+	m->root = json_parse(buf, len, err, errlen);
 	if (!m->root)
 		return -1;
 	if (!YAJL_IS_OBJECT(m->root)) {
@@ -349,15 +251,15 @@ int proto_msg_parse(const char *buf, size_t len, struct proto_msg *m, char *err,
 		goto bad;
 	}
 	long long id;
-	int has_id = proto_get_int(m->root, "id", 0, INT64_MAX, &id) == 0;
-	if (proto_get(m->root, "id", yajl_t_any) && !has_id) {
+	int has_id = json_get_int(m->root, "id", 0, INT64_MAX, &id) == 0;
+	if (json_get(m->root, "id", yajl_t_any) && !has_id) {
 		snprintf(err, errlen, "\"id\" must be a non-negative integer");
 		goto bad;
 	}
 	m->id = has_id ? (uint64_t)id : 0;
-	const char *op = proto_get_str(m->root, "op");
-	const char *ev = proto_get_str(m->root, "event");
-	int ok = proto_get_bool(m->root, "ok", -2);
+	const char *op = json_get_str(m->root, "op");
+	const char *ev = json_get_str(m->root, "event");
+	int ok = json_get_bool(m->root, "ok", -2);
 	if (op && has_id) {
 		m->kind = PROTO_REQUEST;
 		m->op = op;
@@ -367,7 +269,7 @@ int proto_msg_parse(const char *buf, size_t len, struct proto_msg *m, char *err,
 	} else if (ok >= 0 && !op) {
 		m->kind = PROTO_RESPONSE;
 		m->ok = ok;
-		m->error = proto_get_str(m->root, "error");
+		m->error = json_get_str(m->root, "error");
 		if (!ok && !m->error) {
 			snprintf(err, errlen, "error response without \"error\"");
 			goto bad;
@@ -394,69 +296,6 @@ void proto_msg_free(struct proto_msg *m)
 	memset(m, 0, sizeof(*m));
 }
 
-/* --- encoding ------------------------------------------------------------------------------ */
-int proto_gen_begin(struct proto_gen *pg)
-{
-	pg->err = 0;
-	pg->g = yajl_gen_alloc(NULL);
-	if (!pg->g || yajl_gen_map_open(pg->g) != yajl_gen_status_ok) {
-		pg->err = 1;
-		return -1;
-	}
-	return 0;
-}
-
-void proto_gen_key(struct proto_gen *pg, const char *key)
-{
-	if (!pg->err && yajl_gen_string(pg->g, (const unsigned char *)key, strlen(key)) != yajl_gen_status_ok)
-		pg->err = 1;
-}
-
-void proto_gen_strn(struct proto_gen *pg, const char *key, const char *val, size_t n)
-{
-	proto_gen_key(pg, key);
-	if (!pg->err && yajl_gen_string(pg->g, (const unsigned char *)val, n) != yajl_gen_status_ok)
-		pg->err = 1;
-}
-
-void proto_gen_str(struct proto_gen *pg, const char *key, const char *val)
-{
-	proto_gen_strn(pg, key, val, strlen(val));
-}
-
-void proto_gen_int(struct proto_gen *pg, const char *key, long long val)
-{
-	proto_gen_key(pg, key);
-	if (!pg->err && yajl_gen_integer(pg->g, val) != yajl_gen_status_ok)
-		pg->err = 1;
-}
-
-void proto_gen_bool(struct proto_gen *pg, const char *key, int val)
-{
-	proto_gen_key(pg, key);
-	if (!pg->err && yajl_gen_bool(pg->g, val) != yajl_gen_status_ok)
-		pg->err = 1;
-}
-
-int proto_gen_end(struct proto_gen *pg, const char **json, size_t *len)
-{
-	const unsigned char *b;
-	if (pg->err || yajl_gen_map_close(pg->g) != yajl_gen_status_ok ||
-	    yajl_gen_get_buf(pg->g, &b, len) != yajl_gen_status_ok) {
-		pg->err = 1;
-		return -1;
-	}
-	*json = (const char *)b;
-	return 0;
-}
-
-void proto_gen_free(struct proto_gen *pg)
-{
-	if (pg->g)
-		yajl_gen_free(pg->g);
-	pg->g = NULL;
-}
-
 int proto_exit_code(int wstatus)
 {
 	if (WIFEXITED(wstatus))
@@ -466,28 +305,28 @@ int proto_exit_code(int wstatus)
 	return 255;
 }
 
-void proto_gen_ps(struct proto_gen *pg, const struct proto_ps_entry *e, size_t n)
+void proto_gen_ps(struct json_gen *pg, const struct proto_ps_entry *e, size_t n)
 {
-	proto_gen_key(pg, "processes");
+	json_gen_key(pg, "processes");
 	if (pg->err)
 		return;
 	yajl_gen_array_open(pg->g);
 	for (size_t i = 0; i < n; i++) {
 		yajl_gen_map_open(pg->g);
-		proto_gen_int(pg, "pid", e[i].pid);
-		proto_gen_str(pg, "cmd", e[i].cmd);
+		json_gen_int(pg, "pid", e[i].pid);
+		json_gen_str(pg, "cmd", e[i].cmd);
 		if (e[i].ppid >= 0)
-			proto_gen_int(pg, "ppid", e[i].ppid);
+			json_gen_int(pg, "ppid", e[i].ppid);
 		if (e[i].uid >= 0)
-			proto_gen_int(pg, "uid", e[i].uid);
+			json_gen_int(pg, "uid", e[i].uid);
 		if (e[i].c >= 0)
-			proto_gen_int(pg, "c", e[i].c);
+			json_gen_int(pg, "c", e[i].c);
 		if (e[i].start >= 0)
-			proto_gen_int(pg, "start", e[i].start);
+			json_gen_int(pg, "start", e[i].start);
 		if (e[i].time >= 0)
-			proto_gen_int(pg, "time", e[i].time);
+			json_gen_int(pg, "time", e[i].time);
 		if (e[i].tty[0])
-			proto_gen_str(pg, "tty", e[i].tty);
+			json_gen_str(pg, "tty", e[i].tty);
 		yajl_gen_map_close(pg->g);
 	}
 	if (yajl_gen_array_close(pg->g) != yajl_gen_status_ok)
@@ -504,7 +343,7 @@ static int ps_optional(yajl_val o, struct proto_ps_entry *e, char *err, size_t e
 	long long v[5];
 	for (size_t k = 0; k < 5; k++) {
 		v[k] = -1;
-		if (proto_get(o, f[k].key, yajl_t_any) && proto_get_int(o, f[k].key, 0, f[k].max, &v[k]) < 0) {
+		if (json_get(o, f[k].key, yajl_t_any) && json_get_int(o, f[k].key, 0, f[k].max, &v[k]) < 0) {
 			snprintf(err, errlen, "ps: process %d: \"%s\" must be an integer in [0, %lld]", e->pid, f[k].key,
 				 f[k].max);
 			return -1;
@@ -515,8 +354,8 @@ static int ps_optional(yajl_val o, struct proto_ps_entry *e, char *err, size_t e
 	e->c = (int)v[2];
 	e->start = v[3];
 	e->time = v[4];
-	const char *tty = proto_get_str(o, "tty");
-	if (proto_get(o, "tty", yajl_t_any) && !tty) {
+	const char *tty = json_get_str(o, "tty");
+	if (json_get(o, "tty", yajl_t_any) && !tty) {
 		snprintf(err, errlen, "ps: process %d: \"tty\" must be a string", e->pid);
 		return -1;
 	}
@@ -528,7 +367,7 @@ int proto_parse_ps(yajl_val root, struct proto_ps_entry **out, size_t *n, char *
 {
 	*out = NULL;
 	*n = 0;
-	yajl_val a = proto_get(root, "processes", yajl_t_array);
+	yajl_val a = json_get(root, "processes", yajl_t_array);
 	if (!a) {
 		snprintf(err, errlen, "ps: response has no \"processes\" array");
 		return -1;
@@ -548,8 +387,8 @@ int proto_parse_ps(yajl_val root, struct proto_ps_entry **out, size_t *n, char *
 	for (size_t i = 0; i < len; i++) {
 		yajl_val o = a->u.array.values[i];
 		long long pid;
-		const char *cmd = proto_get_str(o, "cmd");
-		if (!YAJL_IS_OBJECT(o) || proto_get_int(o, "pid", 1, INT32_MAX, &pid) < 0 || !cmd) {
+		const char *cmd = json_get_str(o, "cmd");
+		if (!YAJL_IS_OBJECT(o) || json_get_int(o, "pid", 1, INT32_MAX, &pid) < 0 || !cmd) {
 			snprintf(err, errlen, "ps: process %zu: needs \"pid\" in [1, %d] and \"cmd\"", i, INT32_MAX);
 			free(e);
 			return -1;
@@ -567,32 +406,32 @@ int proto_parse_ps(yajl_val root, struct proto_ps_entry **out, size_t *n, char *
 }
 
 /* --- update --------------------------------------------------------------------------------- */
-static void gen_member(struct proto_gen *pg, const char *key, const struct proto_resources *r, unsigned mask,
+static void gen_member(struct json_gen *pg, const char *key, const struct proto_resources *r, unsigned mask,
 		       const char *const names[], const long long *vals[], size_t n)
 {
 	if (!(r->set & mask))
 		return;
-	proto_gen_key(pg, key);
+	json_gen_key(pg, key);
 	yajl_gen_map_open(pg->g);
 	for (size_t i = 0; i < n; i++)
 		if (r->set & (1u << (__builtin_ctz(mask) + i)))
-			proto_gen_int(pg, names[i], *vals[i]);
+			json_gen_int(pg, names[i], *vals[i]);
 	if (!strcmp(key, "cpu")) {
 		if (r->set & PROTO_RES_CPU_CPUS)
-			proto_gen_str(pg, "cpus", r->cpus);
+			json_gen_str(pg, "cpus", r->cpus);
 		if (r->set & PROTO_RES_CPU_MEMS)
-			proto_gen_str(pg, "mems", r->mems);
+			json_gen_str(pg, "mems", r->mems);
 	}
 	yajl_gen_map_close(pg->g);
 }
 
-void proto_gen_resources(struct proto_gen *pg, const char *key, const struct proto_resources *r)
+void proto_gen_resources(struct json_gen *pg, const char *key, const struct proto_resources *r)
 {
 	static const char *const mem[] = {"limit", "reservation", "swap"},
 				 *const cpu[] = {"quota", "period", "shares"}, *const pids[] = {"limit"};
 	const long long *mv[] = {&r->mem_limit, &r->mem_reservation, &r->mem_swap},
 			*cv[] = {&r->cpu_quota, &r->cpu_period, &r->cpu_shares}, *pv[] = {&r->pids_limit};
-	proto_gen_key(pg, key);
+	json_gen_key(pg, key);
 	yajl_gen_map_open(pg->g);
 	gen_member(pg, "memory", r, PROTO_RES_MEM_LIMIT | PROTO_RES_MEM_RESERVATION | PROTO_RES_MEM_SWAP, mem,
 		   mv, 3);
@@ -608,10 +447,10 @@ void proto_gen_resources(struct proto_gen *pg, const char *key, const struct pro
 static int res_int(yajl_val obj, const char *sect, const char *key, long long min, long long max,
 		   long long *out, unsigned bit, struct proto_resources *r, char *err, size_t errlen)
 {
-	yajl_val v = proto_get(obj, key, yajl_t_any);
+	yajl_val v = json_get(obj, key, yajl_t_any);
 	if (!v || YAJL_IS_NULL(v))
 		return 0;
-	if (proto_get_int(obj, key, min, max, out) < 0) {
+	if (json_get_int(obj, key, min, max, out) < 0) {
 		snprintf(err, errlen, "resources: %s.%s: not an integer in [%lld, %lld]", sect, key, min,
 			 max);
 		return -1;
@@ -623,10 +462,10 @@ static int res_int(yajl_val obj, const char *sect, const char *key, long long mi
 static int res_set(yajl_val obj, const char *key, char *out, unsigned bit, struct proto_resources *r,
 		   char *err, size_t errlen)
 {
-	yajl_val v = proto_get(obj, key, yajl_t_any);
+	yajl_val v = json_get(obj, key, yajl_t_any);
 	if (!v || YAJL_IS_NULL(v))
 		return 0;
-	const char *s = proto_get_str(obj, key);
+	const char *s = json_get_str(obj, key);
 	size_t n = s ? strlen(s) : 0;
 	if (!s || n == 0 || n >= PROTO_CPUSET_MAX || strspn(s, "0123456789,-") != n) {
 		snprintf(err, errlen, "resources: cpu.%s: not a list like \"0-3,7\" (at most %d bytes)", key,
@@ -650,7 +489,7 @@ int proto_parse_resources(yajl_val res, struct proto_resources *r, char *err, si
 	static const char *const sects[] = {"memory", "cpu", "pids"};
 	yajl_val s[3];
 	for (int i = 0; i < 3; i++) {
-		yajl_val v = proto_get(res, sects[i], yajl_t_any);
+		yajl_val v = json_get(res, sects[i], yajl_t_any);
 		s[i] = v && YAJL_IS_OBJECT(v) ? v : NULL;
 		if (v && !s[i] && !YAJL_IS_NULL(v)) {
 			snprintf(err, errlen, "resources: %s: not an object", sects[i]);

@@ -23,6 +23,8 @@
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
+#include "json.h"
+
 #define PROTO_VERSION       1
 #define PROTO_PORT_CONTROL  1024
 #define PROTO_PORT_STREAM   1025
@@ -81,35 +83,6 @@ struct proto_msg {
 /* Parse one frame. 0 on success; -1 with a reason in ERR on malformed input. */
 int proto_msg_parse(const char *buf, size_t len, struct proto_msg *m, char *err, size_t errlen);
 void proto_msg_free(struct proto_msg *m);
-/* Parse untrusted JSON text (NUL-terminated, LEN bytes) into a tree, rejecting NUL bytes and
- * nesting deeper than 64 levels. NULL with a reason in ERR. */
-yajl_val proto_tree_parse(const char *json, size_t len, char *err, size_t errlen);
-
-/* Typed field access on an object (NULL / -1 when missing or of the wrong type). */
-const char *proto_get_str(yajl_val obj, const char *key);
-/* 0 on success with *out set, -1 when missing/not an integer/out of [min,max]. */
-int proto_get_int(yajl_val obj, const char *key, long long min, long long max, long long *out);
-/* 1 true, 0 false, DFLT when missing, -1 wrong type. */
-int proto_get_bool(yajl_val obj, const char *key, int dflt);
-yajl_val proto_get(yajl_val obj, const char *key, yajl_type type);
-
-/* --- encoding -------------------------------------------------------------------------------- */
-/* A JSON object under construction; all kv functions are no-ops once an error happened. */
-struct proto_gen {
-	yajl_gen g;
-	int err;
-};
-int proto_gen_begin(struct proto_gen *pg);
-void proto_gen_str(struct proto_gen *pg, const char *key, const char *val);
-void proto_gen_strn(struct proto_gen *pg, const char *key, const char *val, size_t n);
-void proto_gen_int(struct proto_gen *pg, const char *key, long long val);
-void proto_gen_bool(struct proto_gen *pg, const char *key, int val);
-/* Raw access for nested values: emits KEY, then the caller uses pg->g. */
-void proto_gen_key(struct proto_gen *pg, const char *key);
-/* Finish the object: *json points into the generator (valid until proto_gen_free). */
-int proto_gen_end(struct proto_gen *pg, const char **json, size_t *len);
-void proto_gen_free(struct proto_gen *pg);
-
 /* --- ps ------------------------------------------------------------------------------------- */
 /* Response of op "ps": {"id":N,"ok":true,"processes":[{"pid":7,"cmd":"sleep 1000","ppid":1,
  * "uid":0,"c":0,"start":1700000000,"time":3,"tty":"pts/0"},...]}. pid and cmd are required; the
@@ -128,7 +101,7 @@ struct proto_ps_entry {
 	char tty[PROTO_PS_TTY_MAX];
 };
 /* Emit "processes": the N entries. */
-void proto_gen_ps(struct proto_gen *pg, const struct proto_ps_entry *e, size_t n);
+void proto_gen_ps(struct json_gen *pg, const struct proto_ps_entry *e, size_t n);
 /* Decode "processes" of a ps response into a malloc'd array (*out NULL when *n is 0).
  * -1 with a reason in ERR when missing, too long, or an entry is not {pid in [1, INT32_MAX],
  * cmd string}, or an optional field is out of range or of the wrong type; a longer cmd or tty
@@ -162,7 +135,7 @@ struct proto_resources {
 	char cpus[PROTO_CPUSET_MAX], mems[PROTO_CPUSET_MAX];
 };
 /* Emit KEY: the members of R that are set. */
-void proto_gen_resources(struct proto_gen *pg, const char *key, const struct proto_resources *r);
+void proto_gen_resources(struct json_gen *pg, const char *key, const struct proto_resources *r);
 /* Decode a LinuxResources object (NULL: nothing set). -1 with a reason in ERR for a member of
  * the wrong type or out of range, or a cpus/mems list that is not digits, ',' and '-'. */
 int proto_parse_resources(yajl_val res, struct proto_resources *r, char *err, size_t errlen);

@@ -12,11 +12,11 @@ int proto_hook_kind_valid(const char *kind)
 	return kind && (!strcmp(kind, "createContainer") || !strcmp(kind, "startContainer"));
 }
 
-static void gen_strv(struct proto_gen *pg, const char *key, const char **v)
+static void gen_strv(struct json_gen *pg, const char *key, const char **v)
 {
 	if (!v)
 		return;
-	proto_gen_key(pg, key);
+	json_gen_key(pg, key);
 	if (pg->err)
 		return;
 	yajl_gen_array_open(pg->g);
@@ -25,19 +25,19 @@ static void gen_strv(struct proto_gen *pg, const char *key, const char **v)
 	yajl_gen_array_close(pg->g);
 }
 
-void proto_gen_hooks(struct proto_gen *pg, const char *key, const struct proto_hook *h, size_t n)
+void proto_gen_hooks(struct json_gen *pg, const char *key, const struct proto_hook *h, size_t n)
 {
-	proto_gen_key(pg, key);
+	json_gen_key(pg, key);
 	if (pg->err)
 		return;
 	yajl_gen_array_open(pg->g);
 	for (size_t i = 0; i < n; i++) {
 		yajl_gen_map_open(pg->g);
-		proto_gen_str(pg, "path", h[i].path);
+		json_gen_str(pg, "path", h[i].path);
 		gen_strv(pg, "args", h[i].args);
 		gen_strv(pg, "env", h[i].env);
 		if (h[i].timeout > 0)
-			proto_gen_int(pg, "timeout", h[i].timeout);
+			json_gen_int(pg, "timeout", h[i].timeout);
 		yajl_gen_map_close(pg->g);
 	}
 	yajl_gen_array_close(pg->g);
@@ -47,7 +47,7 @@ void proto_gen_hooks(struct proto_gen *pg, const char *key, const struct proto_h
 static int parse_strv(yajl_val obj, const char *key, size_t i, const char ***out, char *err, size_t errlen)
 {
 	*out = NULL;
-	yajl_val v = proto_get(obj, key, yajl_t_any);
+	yajl_val v = json_get(obj, key, yajl_t_any);
 	if (!v || YAJL_IS_NULL(v))
 		return 0;
 	if (!YAJL_IS_ARRAY(v) || v->u.array.len > PROTO_HOOK_ARGS_MAX) {
@@ -93,15 +93,15 @@ int proto_parse_hooks(yajl_val arr, struct proto_hook **out, size_t *n, char *er
 	}
 	for (size_t i = 0; i < len; i++) {
 		yajl_val o = arr->u.array.values[i];
-		const char *path = proto_get_str(o, "path");
+		const char *path = json_get_str(o, "path");
 		if (!YAJL_IS_OBJECT(o) || !path || path[0] != '/') {
 			snprintf(err, errlen, "hooks[%zu].path must be an absolute path", i);
 			goto fail;
 		}
 		h[i].path = path;
-		yajl_val t = proto_get(o, "timeout", yajl_t_any);
+		yajl_val t = json_get(o, "timeout", yajl_t_any);
 		long long to = 0;
-		if (t && !YAJL_IS_NULL(t) && proto_get_int(o, "timeout", 0, INT32_MAX, &to) < 0) {
+		if (t && !YAJL_IS_NULL(t) && json_get_int(o, "timeout", 0, INT32_MAX, &to) < 0) {
 			snprintf(err, errlen, "hooks[%zu].timeout must be an integer in [0, %d]", i, INT32_MAX);
 			goto fail;
 		}

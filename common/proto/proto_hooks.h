@@ -26,7 +26,7 @@ struct proto_hook {
 /* "createContainer" and "startContainer" are the kinds that run in the container. */
 int proto_hook_kind_valid(const char *kind);
 /* Emit KEY: the N hooks. */
-void proto_gen_hooks(struct proto_gen *pg, const char *key, const struct proto_hook *h, size_t n);
+void proto_gen_hooks(struct json_gen *pg, const char *key, const struct proto_hook *h, size_t n);
 /* Decode the array ARR (NULL: no hooks) into *out (malloc'd, strings point into ARR; free with
  * proto_hooks_free).  -1 with a reason in ERR: not an array, too many, a path that is not an
  * absolute string, args/env not arrays of strings, a timeout not an integer in [0, 2^31). */

@@ -97,24 +97,24 @@ static void format_cidr(const struct proto_net_addr *a, char out[INET6_ADDRSTRLE
 static const char *const scope_names[] = {"universe", "link", "host"};
 
 /* --- encoding -------------------------------------------------------------------------------- */
-void proto_gen_net(struct proto_gen *pg, const struct proto_net *n)
+void proto_gen_net(struct json_gen *pg, const struct proto_net *n)
 {
 	char buf[INET6_ADDRSTRLEN + 4], mac[18];
-	proto_gen_key(pg, "interfaces");
+	json_gen_key(pg, "interfaces");
 	if (pg->err)
 		return;
 	yajl_gen_array_open(pg->g);
 	for (unsigned i = 0; i < n->nifaces && i < PROTO_NET_MAX_IFACES; i++) {
 		const struct proto_net_iface *f = &n->ifaces[i];
 		yajl_gen_map_open(pg->g);
-		proto_gen_str(pg, "name", f->name);
+		json_gen_str(pg, "name", f->name);
 		proto_net_format_mac(f->match_mac, mac);
-		proto_gen_str(pg, "match_mac", mac);
+		json_gen_str(pg, "match_mac", mac);
 		proto_net_format_mac(f->mac, mac);
-		proto_gen_str(pg, "mac", mac);
+		json_gen_str(pg, "mac", mac);
 		if (f->mtu)
-			proto_gen_int(pg, "mtu", f->mtu);
-		proto_gen_key(pg, "addresses");
+			json_gen_int(pg, "mtu", f->mtu);
+		json_gen_key(pg, "addresses");
 		if (!pg->err) {
 			yajl_gen_array_open(pg->g);
 			for (unsigned k = 0; k < f->naddrs && k < PROTO_NET_MAX_ADDRS; k++) {
@@ -127,7 +127,7 @@ void proto_gen_net(struct proto_gen *pg, const struct proto_net *n)
 	}
 	yajl_gen_array_close(pg->g);
 
-	proto_gen_key(pg, "routes");
+	json_gen_key(pg, "routes");
 	if (pg->err)
 		return;
 	yajl_gen_array_open(pg->g);
@@ -135,25 +135,25 @@ void proto_gen_net(struct proto_gen *pg, const struct proto_net *n)
 		const struct proto_net_route *r = &n->routes[i];
 		yajl_gen_map_open(pg->g);
 		format_cidr(&r->dst, buf);
-		proto_gen_str(pg, "dst", buf);
+		json_gen_str(pg, "dst", buf);
 		if (r->has_gw) {
 			format_ip(r->dst.family, r->gw, buf);
-			proto_gen_str(pg, "gateway", buf);
+			json_gen_str(pg, "gateway", buf);
 		}
-		proto_gen_str(pg, "dev", r->dev);
+		json_gen_str(pg, "dev", r->dev);
 		if (r->has_src) {
 			format_ip(r->dst.family, r->src, buf);
-			proto_gen_str(pg, "src", buf);
+			json_gen_str(pg, "src", buf);
 		}
 		if (r->metric)
-			proto_gen_int(pg, "metric", r->metric);
+			json_gen_int(pg, "metric", r->metric);
 		if ((unsigned)r->scope < 3)
-			proto_gen_str(pg, "scope", scope_names[r->scope]);
+			json_gen_str(pg, "scope", scope_names[r->scope]);
 		yajl_gen_map_close(pg->g);
 	}
 	yajl_gen_array_close(pg->g);
 
-	proto_gen_key(pg, "neighbors");
+	json_gen_key(pg, "neighbors");
 	if (pg->err)
 		return;
 	yajl_gen_array_open(pg->g);
@@ -161,10 +161,10 @@ void proto_gen_net(struct proto_gen *pg, const struct proto_net *n)
 		const struct proto_net_neigh *e = &n->neigh[i];
 		yajl_gen_map_open(pg->g);
 		format_ip(e->family, e->ip, buf);
-		proto_gen_str(pg, "ip", buf);
+		json_gen_str(pg, "ip", buf);
 		proto_net_format_mac(e->mac, mac);
-		proto_gen_str(pg, "mac", mac);
-		proto_gen_str(pg, "dev", e->dev);
+		json_gen_str(pg, "mac", mac);
+		json_gen_str(pg, "dev", e->dev);
 		yajl_gen_map_close(pg->g);
 	}
 	if (yajl_gen_array_close(pg->g) != yajl_gen_status_ok)
@@ -180,7 +180,7 @@ static int get_array(yajl_val obj, const char *key, bool required, size_t max, y
 		     size_t errlen)
 {
 	*out = NULL;
-	yajl_val v = proto_get(obj, key, yajl_t_any);
+	yajl_val v = json_get(obj, key, yajl_t_any);
 	if (!v || YAJL_IS_NULL(v))
 		return required ? ERR("network: no \"%s\" array", key) : 0;
 	if (!YAJL_IS_ARRAY(v))
@@ -215,7 +215,7 @@ static bool mac_zero(const uint8_t m[6])
 static int get_unicast_mac(yajl_val o, const char *key, const char *what, uint8_t mac[6], char *err,
 			   size_t errlen)
 {
-	const char *s = proto_get_str(o, key);
+	const char *s = json_get_str(o, key);
 	if (!s || proto_net_parse_mac(s, mac) < 0)
 		return ERR("network: %s: \"%s\" is not a MAC like \"02:00:00:00:00:01\"", what, key);
 	if ((mac[0] & 1) || mac_zero(mac))
@@ -229,7 +229,7 @@ static int parse_iface(yajl_val o, unsigned idx, struct proto_net_iface *f, char
 	snprintf(what, sizeof(what), "interfaces[%u]", idx);
 	if (!YAJL_IS_OBJECT(o))
 		return ERR("network: %s: not an object", what);
-	const char *name = proto_get_str(o, "name");
+	const char *name = json_get_str(o, "name");
 	if (!valid_ifname(name))
 		return ERR("network: %s: \"name\" must be 1-%d bytes without '/', ':' or whitespace", what,
 			   PROTO_NET_IFNAMSIZ - 1);
@@ -239,13 +239,13 @@ static int parse_iface(yajl_val o, unsigned idx, struct proto_net_iface *f, char
 	snprintf(what, sizeof(what), "%s", f->name);
 	if (get_unicast_mac(o, "match_mac", what, f->match_mac, err, errlen) < 0)
 		return -1;
-	if (!proto_get(o, "mac", yajl_t_any))
+	if (!json_get(o, "mac", yajl_t_any))
 		memcpy(f->mac, f->match_mac, 6);
 	else if (get_unicast_mac(o, "mac", what, f->mac, err, errlen) < 0)
 		return -1;
 	long long mtu = 0;
-	if (proto_get(o, "mtu", yajl_t_any) &&
-	    (proto_get_int(o, "mtu", 0, 65535, &mtu) < 0 || (mtu != 0 && mtu < 68)))
+	if (json_get(o, "mtu", yajl_t_any) &&
+	    (json_get_int(o, "mtu", 0, 65535, &mtu) < 0 || (mtu != 0 && mtu < 68)))
 		return ERR("network: %s: \"mtu\" must be an integer in [68, 65535] (or 0: unchanged)", what);
 	f->mtu = (unsigned)mtu;
 	yajl_val a;
@@ -269,7 +269,7 @@ static int parse_iface(yajl_val o, unsigned idx, struct proto_net_iface *f, char
 static int check_dev(const struct proto_net *n, yajl_val o, const char *what, bool lo_ok, char dev[],
 		     char *err, size_t errlen)
 {
-	const char *d = proto_get_str(o, "dev");
+	const char *d = json_get_str(o, "dev");
 	if (!valid_ifname(d))
 		return ERR("network: %s: \"dev\" must name an interface", what);
 	bool known = lo_ok && !strcmp(d, "lo");
@@ -286,9 +286,9 @@ static int check_dev(const struct proto_net *n, yajl_val o, const char *what, bo
 static int route_ip(yajl_val o, const char *key, int family, uint8_t out[16], const char *what, char *err,
 		    size_t errlen)
 {
-	if (!proto_get(o, key, yajl_t_any))
+	if (!json_get(o, key, yajl_t_any))
 		return 0;
-	const char *s = proto_get_str(o, key);
+	const char *s = json_get_str(o, key);
 	int fam = parse_ip(s, out);
 	if (fam < 0)
 		return ERR("network: %s: \"%s\" is not an IP address", what, key);
@@ -304,7 +304,7 @@ static int parse_route(const struct proto_net *n, yajl_val o, unsigned idx, stru
 	snprintf(what, sizeof(what), "routes[%u]", idx);
 	if (!YAJL_IS_OBJECT(o))
 		return ERR("network: %s: not an object", what);
-	const char *dst = proto_get_str(o, "dst");
+	const char *dst = json_get_str(o, "dst");
 	if (!dst || proto_net_parse_cidr(dst, &r->dst) < 0)
 		return ERR("network: %s: \"dst\" is not \"ip/prefix\"", what);
 	r->family = r->dst.family;
@@ -321,15 +321,15 @@ static int parse_route(const struct proto_net *n, yajl_val o, unsigned idx, stru
 	if (check_dev(n, o, what, true, r->dev, err, errlen) < 0)
 		return -1;
 	long long metric = 0;
-	if (proto_get(o, "metric", yajl_t_any) && proto_get_int(o, "metric", 0, UINT32_MAX, &metric) < 0)
+	if (json_get(o, "metric", yajl_t_any) && json_get_int(o, "metric", 0, UINT32_MAX, &metric) < 0)
 		return ERR("network: %s: \"metric\" must be an integer in [0, %u]", what, UINT32_MAX);
 	r->metric = (unsigned)metric;
-	if (!proto_get(o, "scope", yajl_t_any)) {
+	if (!json_get(o, "scope", yajl_t_any)) {
 		/* as ip-route(8): a route without a gateway is on the link */
 		r->scope = r->has_gw ? PROTO_NET_SCOPE_UNIVERSE : PROTO_NET_SCOPE_LINK;
 		return 0;
 	}
-	const char *sc = proto_get_str(o, "scope");
+	const char *sc = json_get_str(o, "scope");
 	for (unsigned i = 0; sc && i < 3; i++)
 		if (!strcmp(sc, scope_names[i])) {
 			r->scope = (enum proto_net_scope)i;
@@ -345,10 +345,10 @@ static int parse_neigh(const struct proto_net *n, yajl_val o, unsigned idx, stru
 	snprintf(what, sizeof(what), "neighbors[%u]", idx);
 	if (!YAJL_IS_OBJECT(o))
 		return ERR("network: %s: not an object", what);
-	e->family = parse_ip(proto_get_str(o, "ip"), e->ip);
+	e->family = parse_ip(json_get_str(o, "ip"), e->ip);
 	if (e->family < 0)
 		return ERR("network: %s: \"ip\" is not an IP address", what);
-	const char *mac = proto_get_str(o, "mac");
+	const char *mac = json_get_str(o, "mac");
 	if (!mac || proto_net_parse_mac(mac, e->mac) < 0)
 		return ERR("network: %s: \"mac\" is not a MAC like \"02:00:00:00:00:01\"", what);
 	return check_dev(n, o, what, false, e->dev, err, errlen);

@@ -80,7 +80,7 @@ struct proto_net {
 };
 
 /* Emit "interfaces", "routes", "neighbors" of N into the object under construction. */
-void proto_gen_net(struct proto_gen *pg, const struct proto_net *n);
+void proto_gen_net(struct json_gen *pg, const struct proto_net *n);
 /* Decode a "network" request (the whole message object) into *N. -1 with a reason in ERR for
  * anything malformed: unknown family, bad prefix/MAC/address text, a name that is empty, too
  * long or has '/' or whitespace, a route/neighbour naming a device that is not among the

@@ -163,17 +163,17 @@ int ac_fd(const struct agentclient *ac)
 }
 
 /* Send the request in PG (already holding the op fields), wait for its response. */
-static int call(struct agentclient *ac, struct proto_gen *pg, uint64_t id, struct proto_msg *resp)
+static int call(struct agentclient *ac, struct json_gen *pg, uint64_t id, struct proto_msg *resp)
 {
 	const char *json;
 	size_t len;
 	memset(resp, 0, sizeof(*resp));
-	if (proto_gen_end(pg, &json, &len) < 0) {
-		proto_gen_free(pg);
+	if (json_gen_end(pg, &json, &len) < 0) {
+		json_gen_free(pg);
 		return seterr(ac->err, sizeof(ac->err), "encode request: out of memory");
 	}
 	int r = proto_write_frame(ac->fd, json, len);
-	proto_gen_free(pg);
+	json_gen_free(pg);
 	if (r < 0)
 		return seterr(ac->err, sizeof(ac->err), "send to agent: %s", strerror(errno));
 	for (;;) {
@@ -209,16 +209,16 @@ static int call(struct agentclient *ac, struct proto_gen *pg, uint64_t id, struc
 	}
 }
 
-static uint64_t begin(struct agentclient *ac, struct proto_gen *pg, const char *op)
+static uint64_t begin(struct agentclient *ac, struct json_gen *pg, const char *op)
 {
 	static const char *const per_container[] = {"exec", "ps", "pause", "resume", "update", "stats"};
 	uint64_t id = ac->next_id++;
-	proto_gen_begin(pg);
-	proto_gen_int(pg, "id", (long long)id);
-	proto_gen_str(pg, "op", op);
+	json_gen_begin(pg);
+	json_gen_int(pg, "id", (long long)id);
+	json_gen_str(pg, "op", op);
 	for (size_t i = 0; ac->container[0] && i < sizeof(per_container) / sizeof(per_container[0]); i++)
 		if (!strcmp(op, per_container[i]))
-			proto_gen_str(pg, "container", ac->container);
+			json_gen_str(pg, "container", ac->container);
 	return id;
 }
 
@@ -230,7 +230,7 @@ int ac_set_container(struct agentclient *ac, const char *id)
 	return 0;
 }
 
-static int simple(struct agentclient *ac, struct proto_gen *pg, uint64_t id)
+static int simple(struct agentclient *ac, struct json_gen *pg, uint64_t id)
 {
 	struct proto_msg m;
 	if (call(ac, pg, id, &m) < 0)
@@ -241,18 +241,18 @@ static int simple(struct agentclient *ac, struct proto_gen *pg, uint64_t id)
 
 int ac_hello(struct agentclient *ac, bool events)
 {
-	struct proto_gen pg;
+	struct json_gen pg;
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	uint64_t id = begin(ac, &pg, "hello");
-	proto_gen_int(&pg, "version", PROTO_VERSION);
-	proto_gen_int(&pg, "time_ns", (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
-	proto_gen_bool(&pg, "events", events);
+	json_gen_int(&pg, "version", PROTO_VERSION);
+	json_gen_int(&pg, "time_ns", (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
+	json_gen_bool(&pg, "events", events);
 	struct proto_msg m;
 	if (call(ac, &pg, id, &m) < 0)
 		return -1;
 	long long v;
-	int r = proto_get_int(m.root, "version", 0, INT32_MAX, &v) == 0 && v == PROTO_VERSION ? 0 : -1;
+	int r = json_get_int(m.root, "version", 0, INT32_MAX, &v) == 0 && v == PROTO_VERSION ? 0 : -1;
 	proto_msg_free(&m);
 	if (r < 0)
 		seterr(ac->err, sizeof(ac->err), "agent speaks another protocol version");
@@ -262,20 +262,20 @@ int ac_hello(struct agentclient *ac, bool events)
 int ac_mount(struct agentclient *ac, const char *source, const char *target, const char *fstype,
 	     const char *options, bool readonly)
 {
-	struct proto_gen pg;
+	struct json_gen pg;
 	uint64_t id = begin(ac, &pg, "mount");
-	proto_gen_str(&pg, "source", source);
-	proto_gen_str(&pg, "target", target);
-	proto_gen_str(&pg, "fstype", fstype);
+	json_gen_str(&pg, "source", source);
+	json_gen_str(&pg, "target", target);
+	json_gen_str(&pg, "fstype", fstype);
 	if (options)
-		proto_gen_str(&pg, "options", options);
-	proto_gen_bool(&pg, "readonly", readonly);
+		json_gen_str(&pg, "options", options);
+	json_gen_bool(&pg, "readonly", readonly);
 	return simple(ac, &pg, id);
 }
 
-static void gen_stdio(struct proto_gen *pg, const struct ac_stdio *io)
+static void gen_stdio(struct json_gen *pg, const struct ac_stdio *io)
 {
-	proto_gen_key(pg, "stdio");
+	json_gen_key(pg, "stdio");
 	if (pg->err)
 		return;
 	yajl_gen_map_open(pg->g);
@@ -288,13 +288,13 @@ static void gen_stdio(struct proto_gen *pg, const struct ac_stdio *io)
 	yajl_gen_map_close(pg->g);
 }
 
-static int with_pid(struct agentclient *ac, struct proto_gen *pg, uint64_t id, pid_t *pid)
+static int with_pid(struct agentclient *ac, struct json_gen *pg, uint64_t id, pid_t *pid)
 {
 	struct proto_msg m;
 	if (call(ac, pg, id, &m) < 0)
 		return -1;
 	long long v = 0;
-	proto_get_int(m.root, "pid", 0, INT32_MAX, &v);
+	json_get_int(m.root, "pid", 0, INT32_MAX, &v);
 	if (pid)
 		*pid = (pid_t)v;
 	proto_msg_free(&m);
@@ -304,33 +304,33 @@ static int with_pid(struct agentclient *ac, struct proto_gen *pg, uint64_t id, p
 int ac_create(struct agentclient *ac, const char *pid_id, const char *bundle, const char *config,
 	      const struct ac_stdio *io, bool no_pivot, pid_t *pid)
 {
-	struct proto_gen pg;
+	struct json_gen pg;
 	uint64_t id = begin(ac, &pg, "create");
-	proto_gen_str(&pg, "process", pid_id);
+	json_gen_str(&pg, "process", pid_id);
 	if (bundle)
-		proto_gen_str(&pg, "bundle", bundle);
-	proto_gen_str(&pg, "config", config);
-	proto_gen_bool(&pg, "no_pivot", no_pivot);
+		json_gen_str(&pg, "bundle", bundle);
+	json_gen_str(&pg, "config", config);
+	json_gen_bool(&pg, "no_pivot", no_pivot);
 	gen_stdio(&pg, io);
 	return with_pid(ac, &pg, id, pid);
 }
 
 int ac_start(struct agentclient *ac, const char *pid_id)
 {
-	struct proto_gen pg;
+	struct json_gen pg;
 	uint64_t id = begin(ac, &pg, "start");
-	proto_gen_str(&pg, "process", pid_id);
+	json_gen_str(&pg, "process", pid_id);
 	return simple(ac, &pg, id);
 }
 
 int ac_hooks(struct agentclient *ac, const char *pid_id, const char *kind, const struct proto_hook *h, size_t n,
 	     const char *state)
 {
-	struct proto_gen pg;
+	struct json_gen pg;
 	uint64_t id = begin(ac, &pg, "hooks");
-	proto_gen_str(&pg, "process", pid_id);
-	proto_gen_str(&pg, "kind", kind);
-	proto_gen_str(&pg, "state", state);
+	json_gen_str(&pg, "process", pid_id);
+	json_gen_str(&pg, "kind", kind);
+	json_gen_str(&pg, "state", state);
 	proto_gen_hooks(&pg, "hooks", h, n);
 	return simple(ac, &pg, id);
 }
@@ -338,44 +338,44 @@ int ac_hooks(struct agentclient *ac, const char *pid_id, const char *kind, const
 int ac_exec(struct agentclient *ac, const char *pid_id, const char *process_json, const struct ac_stdio *io,
 	    pid_t *pid)
 {
-	struct proto_gen pg;
+	struct json_gen pg;
 	uint64_t id = begin(ac, &pg, "exec");
-	proto_gen_str(&pg, "process", pid_id);
-	proto_gen_str(&pg, "spec", process_json);
+	json_gen_str(&pg, "process", pid_id);
+	json_gen_str(&pg, "spec", process_json);
 	gen_stdio(&pg, io);
 	return with_pid(ac, &pg, id, pid);
 }
 
 int ac_signal(struct agentclient *ac, const char *pid_id, int sig, bool all)
 {
-	struct proto_gen pg;
+	struct json_gen pg;
 	uint64_t id = begin(ac, &pg, "signal");
-	proto_gen_str(&pg, "process", pid_id);
-	proto_gen_int(&pg, "signal", sig);
-	proto_gen_bool(&pg, "all", all);
+	json_gen_str(&pg, "process", pid_id);
+	json_gen_int(&pg, "signal", sig);
+	json_gen_bool(&pg, "all", all);
 	return simple(ac, &pg, id);
 }
 
 int ac_resize(struct agentclient *ac, const char *pid_id, unsigned rows, unsigned cols)
 {
-	struct proto_gen pg;
+	struct json_gen pg;
 	uint64_t id = begin(ac, &pg, "resize");
-	proto_gen_str(&pg, "process", pid_id);
-	proto_gen_int(&pg, "rows", rows);
-	proto_gen_int(&pg, "cols", cols);
+	json_gen_str(&pg, "process", pid_id);
+	json_gen_int(&pg, "rows", rows);
+	json_gen_int(&pg, "cols", cols);
 	return simple(ac, &pg, id);
 }
 
 int ac_pause(struct agentclient *ac, bool pause)
 {
-	struct proto_gen pg;
+	struct json_gen pg;
 	uint64_t id = begin(ac, &pg, pause ? "pause" : "resume");
 	return simple(ac, &pg, id);
 }
 
 int ac_update(struct agentclient *ac, const struct proto_resources *res)
 {
-	struct proto_gen pg;
+	struct json_gen pg;
 	uint64_t id = begin(ac, &pg, "update");
 	proto_gen_resources(&pg, "resources", res);
 	return simple(ac, &pg, id);
@@ -383,16 +383,16 @@ int ac_update(struct agentclient *ac, const struct proto_resources *res)
 
 int ac_network(struct agentclient *ac, const char *container, const struct proto_net *n)
 {
-	struct proto_gen pg;
+	struct json_gen pg;
 	uint64_t id = begin(ac, &pg, "network");
-	proto_gen_str(&pg, "container", container);
+	json_gen_str(&pg, "container", container);
 	proto_gen_net(&pg, n);
 	return simple(ac, &pg, id);
 }
 
 int ac_ps(struct agentclient *ac, struct proto_ps_entry **procs, size_t *n)
 {
-	struct proto_gen pg;
+	struct json_gen pg;
 	*procs = NULL;
 	*n = 0;
 	uint64_t id = begin(ac, &pg, "ps");
@@ -408,20 +408,20 @@ static void get_exit(yajl_val root, struct ac_exit *ex)
 {
 	long long v;
 	memset(ex, 0, sizeof(*ex));
-	if (proto_get_int(root, "pid", 0, INT32_MAX, &v) == 0)
+	if (json_get_int(root, "pid", 0, INT32_MAX, &v) == 0)
 		ex->pid = (pid_t)v;
-	if (proto_get_int(root, "status", INT32_MIN, INT32_MAX, &v) == 0)
+	if (json_get_int(root, "status", INT32_MIN, INT32_MAX, &v) == 0)
 		ex->status = (int)v;
-	ex->exit_code = proto_get_int(root, "exit_code", 0, 255, &v) == 0 ? (int)v : 255;
-	if (proto_get_int(root, "signal", 1, 64, &v) == 0)
+	ex->exit_code = json_get_int(root, "exit_code", 0, 255, &v) == 0 ? (int)v : 255;
+	if (json_get_int(root, "signal", 1, 64, &v) == 0)
 		ex->signal = (int)v;
 }
 
 int ac_wait(struct agentclient *ac, const char *pid_id, struct ac_exit *ex)
 {
-	struct proto_gen pg;
+	struct json_gen pg;
 	uint64_t id = begin(ac, &pg, "wait");
-	proto_gen_str(&pg, "process", pid_id);
+	json_gen_str(&pg, "process", pid_id);
 	struct proto_msg m;
 	if (call(ac, &pg, id, &m) < 0)
 		return -1;
@@ -432,7 +432,7 @@ int ac_wait(struct agentclient *ac, const char *pid_id, struct ac_exit *ex)
 
 int ac_stats(struct agentclient *ac, char **json)
 {
-	struct proto_gen pg;
+	struct json_gen pg;
 	uint64_t id = begin(ac, &pg, "stats");
 	struct proto_msg m;
 	if (call(ac, &pg, id, &m) < 0)
@@ -463,7 +463,7 @@ int ac_stats(struct agentclient *ac, char **json)
 
 int ac_shutdown(struct agentclient *ac)
 {
-	struct proto_gen pg;
+	struct json_gen pg;
 	uint64_t id = begin(ac, &pg, "shutdown");
 	return simple(ac, &pg, id);
 }
@@ -483,7 +483,7 @@ int ac_next_event(struct agentclient *ac, struct ac_exit *ex, char *process, siz
 			return seterr(ac->err, sizeof(ac->err), "bad message from agent: %s", perr);
 		if (m.kind == PROTO_EVENT && strcmp(m.op, "exit") == 0) {
 			get_exit(m.root, ex);
-			const char *p = proto_get_str(m.root, "process");
+			const char *p = json_get_str(m.root, "process");
 			snprintf(process, len, "%s", p ? p : "");
 			proto_msg_free(&m);
 			return 0;
@@ -511,12 +511,12 @@ int ac_next_event_any(struct agentclient *ac, struct ac_event *ev, int timeout_m
 		}
 		memset(ev, 0, sizeof(*ev));
 		snprintf(ev->name, sizeof(ev->name), "%s", m.op);
-		const char *p = proto_get_str(m.root, "process");
+		const char *p = json_get_str(m.root, "process");
 		snprintf(ev->process, sizeof(ev->process), "%s", p ? p : "");
 		if (strcmp(m.op, "exit") == 0)
 			get_exit(m.root, &ev->exit);
 		long long k;
-		if (proto_get_int(m.root, "oom_kills", 0, INT64_MAX, &k) == 0)
+		if (json_get_int(m.root, "oom_kills", 0, INT64_MAX, &k) == 0)
 			ev->oom_kills = k;
 		proto_msg_free(&m);
 		return 0;
@@ -529,14 +529,14 @@ int ac_attach(const char *uds, const char *pid_id, enum proto_stream kind, int t
 	int fd = ac_dial(uds, PROTO_PORT_STREAM, timeout_ms, err, errlen);
 	if (fd < 0)
 		return -1;
-	struct proto_gen pg;
+	struct json_gen pg;
 	const char *json;
 	size_t len;
-	proto_gen_begin(&pg);
-	proto_gen_str(&pg, "process", pid_id);
-	proto_gen_str(&pg, "stream", proto_stream_name(kind));
-	int r = proto_gen_end(&pg, &json, &len) == 0 ? proto_write_frame(fd, json, len) : -1;
-	proto_gen_free(&pg);
+	json_gen_begin(&pg);
+	json_gen_str(&pg, "process", pid_id);
+	json_gen_str(&pg, "stream", proto_stream_name(kind));
+	int r = json_gen_end(&pg, &json, &len) == 0 ? proto_write_frame(fd, json, len) : -1;
+	json_gen_free(&pg);
 	char *buf = NULL;
 	size_t n;
 	if (r < 0 || proto_read_frame(fd, &buf, &n, timeout_ms) < 0) {

@@ -139,8 +139,8 @@ fail:
 static bool config_terminal(const char *json)
 {
 	char e[256];
-	yajl_val t = proto_tree_parse(json, strlen(json), e, sizeof(e));
-	bool r = proto_get_bool(proto_get(t, "process", yajl_t_object), "terminal", 0) == 1;
+	yajl_val t = json_parse(json, strlen(json), e, sizeof(e));
+	bool r = json_get_bool(json_get(t, "process", yajl_t_object), "terminal", 0) == 1;
 	if (t)
 		yajl_tree_free(t);
 	return r;
@@ -149,8 +149,8 @@ static bool config_terminal(const char *json)
 static bool process_terminal(const char *json)
 {
 	char e[256];
-	yajl_val t = proto_tree_parse(json, strlen(json), e, sizeof(e));
-	bool r = proto_get_bool(t, "terminal", 0) == 1;
+	yajl_val t = json_parse(json, strlen(json), e, sizeof(e));
+	bool r = json_get_bool(t, "terminal", 0) == 1;
 	if (t)
 		yajl_tree_free(t);
 	return r;

@@ -21,14 +21,14 @@
 static const char *netns_path(const struct spec *s, bool *present)
 {
 	*present = false;
-	yajl_val lnx = proto_get(s->root, "linux", yajl_t_object);
-	yajl_val nss = lnx ? proto_get(lnx, "namespaces", yajl_t_array) : NULL;
+	yajl_val lnx = json_get(s->root, "linux", yajl_t_object);
+	yajl_val nss = lnx ? json_get(lnx, "namespaces", yajl_t_array) : NULL;
 	for (size_t i = 0; nss && i < nss->u.array.len; i++) {
 		yajl_val e = nss->u.array.values[i];
-		const char *type = YAJL_IS_OBJECT(e) ? proto_get_str(e, "type") : NULL;
+		const char *type = YAJL_IS_OBJECT(e) ? json_get_str(e, "type") : NULL;
 		if (type && !strcmp(type, "network")) {
 			*present = true;
-			const char *p = proto_get_str(e, "path");
+			const char *p = json_get_str(e, "path");
 			return p && *p ? p : NULL;
 		}
 	}

@@ -43,10 +43,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			char err[256];
 			if (proto_msg_parse(buf, len, &m, err, sizeof(err)) == 0) {
 				long long v;
-				proto_get_str(m.root, "process");
-				proto_get_int(m.root, "signal", 0, 64, &v);
-				proto_get_bool(m.root, "all", 0);
-				proto_get(m.root, "stdio", yajl_t_object);
+				json_get_str(m.root, "process");
+				json_get_int(m.root, "signal", 0, 64, &v);
+				json_get_bool(m.root, "all", 0);
+				json_get(m.root, "stdio", yajl_t_object);
 				struct proto_ps_entry *ps;
 				size_t nps;
 				if (proto_parse_ps(m.root, &ps, &nps, err, sizeof(err)) == 0) {
@@ -58,7 +58,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					free(ps);
 				}
 				struct proto_resources res;
-				if (proto_parse_resources(proto_get(m.root, "resources", yajl_t_any), &res,
+				if (proto_parse_resources(json_get(m.root, "resources", yajl_t_any), &res,
 							  err, sizeof(err)) == 0 &&
 				    (strlen(res.cpus) >= PROTO_CPUSET_MAX ||
 				     strlen(res.mems) >= PROTO_CPUSET_MAX ||

@@ -41,18 +41,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	proto_net_parse_cidr(s, &a);
 
 	char err[256];
-	yajl_val t = proto_tree_parse(s, size, err, sizeof(err));
+	yajl_val t = json_parse(s, size, err, sizeof(err));
 	static struct proto_net n, back;
 	if (t && proto_parse_net(t, &n, err, sizeof(err)) == 0) {
 		check(&n);
-		struct proto_gen pg;
+		struct json_gen pg;
 		const char *json;
 		size_t len;
-		if (proto_gen_begin(&pg) == 0) {
+		if (json_gen_begin(&pg) == 0) {
 			proto_gen_net(&pg, &n);
-			if (proto_gen_end(&pg, &json, &len) == 0) {
+			if (json_gen_end(&pg, &json, &len) == 0) {
 				char *copy = strndup(json, len);
-				yajl_val t2 = copy ? proto_tree_parse(copy, len, err, sizeof(err)) : NULL;
+				yajl_val t2 = copy ? json_parse(copy, len, err, sizeof(err)) : NULL;
 				if (!copy || !t2 || proto_parse_net(t2, &back, err, sizeof(err)) < 0 ||
 				    memcmp(&n, &back, sizeof(n)))
 					abort();
@@ -60,7 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				free(copy);
 			}
 		}
-		proto_gen_free(&pg);
+		json_gen_free(&pg);
 	}
 	if (t)
 		yajl_tree_free(t);

@@ -239,7 +239,7 @@ static void network_call(void **state)
 		   "\"gateway\":\"10.0.0.1\",\"dev\":\"eth0\",\"scope\":\"universe\"}],\"neighbors\":[]}"));
 	/* what the client sends, the agent's decoder takes */
 	char *req = strstr(f.got[0], "{");
-	yajl_val tr = proto_tree_parse(req, strlen(req), err, sizeof(err));
+	yajl_val tr = json_parse(req, strlen(req), err, sizeof(err));
 	assert_non_null(tr);
 	static struct proto_net back;
 	assert_int_equal(proto_parse_net(tr, &back, err, sizeof(err)), 0);

@@ -90,7 +90,7 @@ static yajl_val ipj(int ns, const char *args)
 	size_t n = fread(out, 1, sizeof(out) - 1, f);
 	assert_int_equal(pclose(f), 0);
 	out[n] = '\0';
-	yajl_val t = proto_tree_parse(out, n, err, sizeof(err));
+	yajl_val t = json_parse(out, n, err, sizeof(err));
 	if (!t || !YAJL_IS_ARRAY(t))
 		fail_msg("ip -j %s: %s: %s", args, err, out);
 	return t;
@@ -98,7 +98,7 @@ static yajl_val ipj(int ns, const char *args)
 
 static const char *str(yajl_val o, const char *k)
 {
-	const char *s = proto_get_str(o, k);
+	const char *s = json_get_str(o, k);
 	return s ? s : "";
 }
 
@@ -115,7 +115,7 @@ static yajl_val find(yajl_val arr, const char *k1, const char *v1, const char *k
 
 static bool has_flag(yajl_val o, const char *key, const char *flag)
 {
-	yajl_val a = proto_get(o, key, yajl_t_array);
+	yajl_val a = json_get(o, key, yajl_t_array);
 	for (size_t i = 0; a && i < a->u.array.len; i++)
 		if (YAJL_IS_STRING(a->u.array.values[i]) && !strcmp(a->u.array.values[i]->u.string, flag))
 			return true;
@@ -139,7 +139,7 @@ static bool ns_has_mac(int ns, const char *mac)
 static int apply_json(int src, int tgt, const char *json, char *err, size_t errlen)
 {
 	static struct proto_net n;
-	yajl_val t = proto_tree_parse(json, strlen(json), err, errlen);
+	yajl_val t = json_parse(json, strlen(json), err, errlen);
 	assert_non_null(t);
 	int r = proto_parse_net(t, &n, err, errlen);
 	yajl_tree_free(t);
@@ -205,7 +205,7 @@ static void check_full(int tgt)
 	assert_string_equal(str(e0, "address"), "9a:00:00:bb:00:01");
 	assert_string_equal(str(e1, "address"), "02:00:00:aa:00:02");
 	long long mtu;
-	assert_int_equal(proto_get_int(e0, "mtu", 0, 1 << 20, &mtu), 0);
+	assert_int_equal(json_get_int(e0, "mtu", 0, 1 << 20, &mtu), 0);
 	assert_int_equal(mtu, 1400);
 	assert_true(has_flag(e0, "flags", "UP"));
 	assert_true(has_flag(e1, "flags", "UP"));
@@ -213,17 +213,17 @@ static void check_full(int tgt)
 	yajl_tree_free(l);
 
 	yajl_val a = ipj(tgt, "addr show dev eth0");
-	yajl_val ai = proto_get(a->u.array.values[0], "addr_info", yajl_t_array);
+	yajl_val ai = json_get(a->u.array.values[0], "addr_info", yajl_t_array);
 	assert_non_null(ai);
 	yajl_val v4 = find(ai, "local", "10.123.0.2", NULL, NULL),
 		 v6 = find(ai, "local", "fd00:123::2", NULL, NULL);
 	assert_non_null(v4);
 	assert_non_null(v6);
-	assert_int_equal(proto_get_int(v6, "prefixlen", 0, 128, &mtu), 0);
+	assert_int_equal(json_get_int(v6, "prefixlen", 0, 128, &mtu), 0);
 	assert_int_equal(mtu, 64);
 	assert_string_equal(str(v4, "broadcast"), "10.123.0.255");
-	assert_int_equal(proto_get_bool(v6, "tentative", 0), 0); /* usable at once */
-	assert_int_equal(proto_get_bool(v6, "dadfailed", 0), 0);
+	assert_int_equal(json_get_bool(v6, "tentative", 0), 0); /* usable at once */
+	assert_int_equal(json_get_bool(v6, "dadfailed", 0), 0);
 	yajl_tree_free(a);
 
 	yajl_val r = ipj(tgt, "route");
@@ -233,7 +233,7 @@ static void check_full(int tgt)
 	assert_string_equal(str(def, "dev"), "eth0");
 	yajl_val m50 = find(r, "dst", "10.201.0.0/16", "gateway", "10.124.0.1");
 	assert_non_null(m50);
-	assert_int_equal(proto_get_int(m50, "metric", 0, 1000, &mtu), 0);
+	assert_int_equal(json_get_int(m50, "metric", 0, 1000, &mtu), 0);
 	assert_int_equal(mtu, 50);
 	yajl_val lr = find(r, "dst", "10.200.0.0/16", "dev", "eth1");
 	assert_non_null(lr);

@@ -135,10 +135,10 @@ static void messages(void **state)
 	assert_int_equal(m.kind, PROTO_REQUEST);
 	assert_int_equal(m.id, 7);
 	assert_string_equal(m.op, "start");
-	assert_string_equal(proto_get_str(m.root, "process"), "init");
-	assert_null(proto_get_str(m.root, "nope"));
+	assert_string_equal(json_get_str(m.root, "process"), "init");
+	assert_null(json_get_str(m.root, "nope"));
 	long long v;
-	assert_int_equal(proto_get_int(m.root, "id", 0, 5, &v), -1); /* out of range */
+	assert_int_equal(json_get_int(m.root, "id", 0, 5, &v), -1); /* out of range */
 	proto_msg_free(&m);
 
 	assert_int_equal(parse("{\"id\":7,\"ok\":false,\"error\":\"boom\"}", &m), 0);
@@ -174,41 +174,41 @@ static void messages(void **state)
 
 static void encode(void **state)
 {
-	struct proto_gen pg;
+	struct json_gen pg;
 	const char *json;
 	size_t len;
-	assert_int_equal(proto_gen_begin(&pg), 0);
-	proto_gen_int(&pg, "id", 3);
-	proto_gen_str(&pg, "op", "exec");
-	proto_gen_str(&pg, "spec", "{\"args\":[\"a\\\"b\"]}\n");
-	proto_gen_bool(&pg, "all", 1);
-	assert_int_equal(proto_gen_end(&pg, &json, &len), 0);
+	assert_int_equal(json_gen_begin(&pg), 0);
+	json_gen_int(&pg, "id", 3);
+	json_gen_str(&pg, "op", "exec");
+	json_gen_str(&pg, "spec", "{\"args\":[\"a\\\"b\"]}\n");
+	json_gen_bool(&pg, "all", 1);
+	assert_int_equal(json_gen_end(&pg, &json, &len), 0);
 	char *copy = strndup(json, len);
 	struct proto_msg m;
 	assert_int_equal(parse(copy, &m), 0);
 	assert_int_equal(m.kind, PROTO_REQUEST);
-	assert_string_equal(proto_get_str(m.root, "spec"), "{\"args\":[\"a\\\"b\"]}\n");
-	assert_int_equal(proto_get_bool(m.root, "all", 0), 1);
-	assert_int_equal(proto_get_bool(m.root, "op", 0), -1);
+	assert_string_equal(json_get_str(m.root, "spec"), "{\"args\":[\"a\\\"b\"]}\n");
+	assert_int_equal(json_get_bool(m.root, "all", 0), 1);
+	assert_int_equal(json_get_bool(m.root, "op", 0), -1);
 	proto_msg_free(&m);
 	free(copy);
-	proto_gen_free(&pg);
+	json_gen_free(&pg);
 }
 
 static void ps_roundtrip_and_rejects(void **state)
 {
 	struct proto_ps_entry in[3] = {{.pid = 1, .cmd = "sh -c loop"}, {.pid = 7, .cmd = "sleep 1000"}, {.pid = INT32_MAX}};
 	memset(in[2].cmd, 'x', sizeof(in[2].cmd) - 1);
-	struct proto_gen pg;
+	struct json_gen pg;
 	const char *json;
 	size_t len;
-	assert_int_equal(proto_gen_begin(&pg), 0);
-	proto_gen_int(&pg, "id", 4);
-	proto_gen_bool(&pg, "ok", 1);
+	assert_int_equal(json_gen_begin(&pg), 0);
+	json_gen_int(&pg, "id", 4);
+	json_gen_bool(&pg, "ok", 1);
 	proto_gen_ps(&pg, in, 3);
-	assert_int_equal(proto_gen_end(&pg, &json, &len), 0);
+	assert_int_equal(json_gen_end(&pg, &json, &len), 0);
 	char *copy = strndup(json, len);
-	proto_gen_free(&pg);
+	json_gen_free(&pg);
 	struct proto_msg m;
 	assert_int_equal(parse(copy, &m), 0);
 	struct proto_ps_entry *out;
@@ -232,13 +232,13 @@ static void ps_roundtrip_and_rejects(void **state)
 	struct proto_ps_entry bare = {.pid = 6, .cmd = "old agent", .ppid = -1, .uid = -1, .c = -1, .start = -1,
 				      .time = -1};
 	struct proto_ps_entry two[2] = {full, bare};
-	assert_int_equal(proto_gen_begin(&pg), 0);
-	proto_gen_int(&pg, "id", 5);
-	proto_gen_bool(&pg, "ok", 1);
+	assert_int_equal(json_gen_begin(&pg), 0);
+	json_gen_int(&pg, "id", 5);
+	json_gen_bool(&pg, "ok", 1);
 	proto_gen_ps(&pg, two, 2);
-	assert_int_equal(proto_gen_end(&pg, &json, &len), 0);
+	assert_int_equal(json_gen_end(&pg, &json, &len), 0);
 	copy = strndup(json, len);
-	proto_gen_free(&pg);
+	json_gen_free(&pg);
 	assert_null(strstr(copy, "\"old agent\",\"ppid\""));
 	assert_int_equal(parse(copy, &m), 0);
 	assert_int_equal(proto_parse_ps(m.root, &out, &n, err, sizeof(err)), 0);
@@ -322,7 +322,7 @@ static void ps_roundtrip_and_rejects(void **state)
 static yajl_val tree(const char *s)
 {
 	char err[256];
-	return proto_tree_parse(s, strlen(s), err, sizeof(err));
+	return json_parse(s, strlen(s), err, sizeof(err));
 }
 
 static void update_roundtrip_and_rejects(void **state)
@@ -339,22 +339,22 @@ static void update_roundtrip_and_rejects(void **state)
 	    .mems = "0",
 	    .pids_limit = INT64_MAX,
 	};
-	struct proto_gen pg;
+	struct json_gen pg;
 	const char *json;
 	size_t len;
-	assert_int_equal(proto_gen_begin(&pg), 0);
-	proto_gen_int(&pg, "id", 9);
-	proto_gen_str(&pg, "op", "update");
+	assert_int_equal(json_gen_begin(&pg), 0);
+	json_gen_int(&pg, "id", 9);
+	json_gen_str(&pg, "op", "update");
 	proto_gen_resources(&pg, "resources", &in);
-	assert_int_equal(proto_gen_end(&pg, &json, &len), 0);
+	assert_int_equal(json_gen_end(&pg, &json, &len), 0);
 	char *copy = strndup(json, len);
-	proto_gen_free(&pg);
+	json_gen_free(&pg);
 	struct proto_msg m;
 	assert_int_equal(parse(copy, &m), 0);
 	struct proto_resources out;
 	char err[256];
 	assert_int_equal(
-	    proto_parse_resources(proto_get(m.root, "resources", yajl_t_object), &out, err, sizeof(err)), 0);
+	    proto_parse_resources(json_get(m.root, "resources", yajl_t_object), &out, err, sizeof(err)), 0);
 	assert_int_equal(out.set, in.set);
 	assert_int_equal(out.mem_limit, 64 << 20);
 	assert_int_equal(out.mem_swap, -1);
@@ -370,13 +370,13 @@ static void update_roundtrip_and_rejects(void **state)
 	/* only what is set travels: an empty update, a pids-only update */
 	in.set = PROTO_RES_PIDS_LIMIT;
 	in.pids_limit = 5;
-	assert_int_equal(proto_gen_begin(&pg), 0);
+	assert_int_equal(json_gen_begin(&pg), 0);
 	proto_gen_resources(&pg, "resources", &in);
-	assert_int_equal(proto_gen_end(&pg, &json, &len), 0);
+	assert_int_equal(json_gen_end(&pg, &json, &len), 0);
 	copy = strndup(json, len);
 	assert_string_equal(copy, "{\"resources\":{\"pids\":{\"limit\":5}}}");
 	free(copy);
-	proto_gen_free(&pg);
+	json_gen_free(&pg);
 	assert_int_equal(proto_parse_resources(NULL, &out, err, sizeof(err)), 0);
 	assert_int_equal(out.set, 0);
 
@@ -385,7 +385,7 @@ static void update_roundtrip_and_rejects(void **state)
 	assert_non_null(t = tree("{\"resources\":{\"devices\":[],\"memory\":{\"limit\":null,\"kernel\":1},"
 				 "\"pids\":{\"limit\":-1}}}"));
 	assert_int_equal(
-	    proto_parse_resources(proto_get(t, "resources", yajl_t_object), &out, err, sizeof(err)), 0);
+	    proto_parse_resources(json_get(t, "resources", yajl_t_object), &out, err, sizeof(err)), 0);
 	assert_int_equal(out.set, PROTO_RES_PIDS_LIMIT);
 	assert_int_equal(out.pids_limit, -1);
 	yajl_tree_free(t);
@@ -408,7 +408,7 @@ static void update_roundtrip_and_rejects(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_non_null(t = tree(bad[i]));
 		err[0] = '\0';
-		assert_int_equal(proto_parse_resources(proto_get(t, "r", yajl_t_any), &out, err, sizeof(err)),
+		assert_int_equal(proto_parse_resources(json_get(t, "r", yajl_t_any), &out, err, sizeof(err)),
 				 -1);
 		assert_non_null(strstr(err, "resources: "));
 		yajl_tree_free(t);
@@ -421,7 +421,7 @@ static void update_roundtrip_and_rejects(void **state)
 		snprintf(big + k + PROTO_CPUSET_MAX - 1 + over, sizeof(big) - k - PROTO_CPUSET_MAX - over,
 			 "\"}}}");
 		assert_non_null(t = tree(big));
-		assert_int_equal(proto_parse_resources(proto_get(t, "r", yajl_t_any), &out, err, sizeof(err)),
+		assert_int_equal(proto_parse_resources(json_get(t, "r", yajl_t_any), &out, err, sizeof(err)),
 				 over ? -1 : 0);
 		if (!over)
 			assert_int_equal(strlen(out.cpus), PROTO_CPUSET_MAX - 1);

@@ -15,7 +15,7 @@
 static yajl_val tree(const char *s)
 {
 	char err[256];
-	yajl_val t = proto_tree_parse(s, strlen(s), err, sizeof(err));
+	yajl_val t = json_parse(s, strlen(s), err, sizeof(err));
 	if (!t)
 		fail_msg("test JSON does not parse: %s: %s", err, s);
 	return t;
@@ -26,17 +26,17 @@ static void roundtrip(void **state)
 	const char *args[] = {"h", "-x", "a b", NULL}, *env[] = {"A=1", NULL};
 	struct proto_hook in[2] = {{.path = "/usr/bin/h", .args = args, .env = env, .timeout = 5},
 				   {.path = "/bin/true"}};
-	struct proto_gen pg;
-	assert_int_equal(proto_gen_begin(&pg), 0);
+	struct json_gen pg;
+	assert_int_equal(json_gen_begin(&pg), 0);
 	proto_gen_hooks(&pg, "hooks", in, 2);
 	const char *json;
 	size_t len;
-	assert_int_equal(proto_gen_end(&pg, &json, &len), 0);
+	assert_int_equal(json_gen_end(&pg, &json, &len), 0);
 	yajl_val t = tree(json);
 	struct proto_hook *h;
 	size_t n;
 	char err[256];
-	assert_int_equal(proto_parse_hooks(proto_get(t, "hooks", yajl_t_any), &h, &n, err, sizeof(err)), 0);
+	assert_int_equal(proto_parse_hooks(json_get(t, "hooks", yajl_t_any), &h, &n, err, sizeof(err)), 0);
 	assert_int_equal(n, 2);
 	assert_string_equal(h[0].path, "/usr/bin/h");
 	assert_string_equal(h[0].args[2], "a b");
@@ -49,7 +49,7 @@ static void roundtrip(void **state)
 	assert_int_equal(h[1].timeout, 0);
 	proto_hooks_free(h, n);
 	yajl_tree_free(t);
-	proto_gen_free(&pg);
+	json_gen_free(&pg);
 }
 
 static void rejects(void **state)
@@ -70,7 +70,7 @@ static void rejects(void **state)
 		struct proto_hook *h = (struct proto_hook *)1;
 		size_t n = 7;
 		char err[256] = "";
-		assert_int_equal(proto_parse_hooks(proto_get(t, "hooks", yajl_t_any), &h, &n, err, sizeof(err)), -1);
+		assert_int_equal(proto_parse_hooks(json_get(t, "hooks", yajl_t_any), &h, &n, err, sizeof(err)), -1);
 		if (!strstr(err, bad[i].why))
 			fail_msg("%s: got \"%s\", want \"%s\"", bad[i].json, err, bad[i].why);
 		assert_null(h);
@@ -86,7 +86,7 @@ static void rejects(void **state)
 	struct proto_hook *h;
 	size_t n;
 	char err[256];
-	assert_int_equal(proto_parse_hooks(proto_get(t, "hooks", yajl_t_any), &h, &n, err, sizeof(err)), -1);
+	assert_int_equal(proto_parse_hooks(json_get(t, "hooks", yajl_t_any), &h, &n, err, sizeof(err)), -1);
 	yajl_tree_free(t);
 	/* absent: no hooks */
 	assert_int_equal(proto_parse_hooks(NULL, &h, &n, err, sizeof(err)), 0);

@@ -17,7 +17,7 @@
 static yajl_val tree(const char *s)
 {
 	char err[256];
-	yajl_val t = proto_tree_parse(s, strlen(s), err, sizeof(err));
+	yajl_val t = json_parse(s, strlen(s), err, sizeof(err));
 	if (!t)
 		fail_msg("test JSON does not parse: %s: %s", err, s);
 	return t;
@@ -137,15 +137,15 @@ static void parse_and_roundtrip(void **state)
 	yajl_tree_free(t);
 	check_sample(&n);
 
-	struct proto_gen pg;
+	struct json_gen pg;
 	const char *json;
 	size_t len;
-	assert_int_equal(proto_gen_begin(&pg), 0);
-	proto_gen_str(&pg, "op", "network");
+	assert_int_equal(json_gen_begin(&pg), 0);
+	json_gen_str(&pg, "op", "network");
 	proto_gen_net(&pg, &n);
-	assert_int_equal(proto_gen_end(&pg, &json, &len), 0);
+	assert_int_equal(json_gen_end(&pg, &json, &len), 0);
 	char *copy = strndup(json, len);
-	proto_gen_free(&pg);
+	json_gen_free(&pg);
 	t = tree(copy);
 	assert_int_equal(proto_parse_net(t, &back, err, sizeof(err)), 0);
 	yajl_tree_free(t);
