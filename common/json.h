@@ -24,8 +24,10 @@ int json_get_int(yajl_val obj, const char *key, long long min, long long max, lo
 /* 1 true, 0 false, DFLT when missing, -1 wrong type. */
 int json_get_bool(yajl_val obj, const char *key, int dflt);
 
-/* The value at a path of object keys below V (NULL-terminated list), of TYPE: json_at(spec,
- * yajl_t_array, "linux", "namespaces", NULL). NULL when any step is missing or not an object. */
+/* The value at a path of object keys below V, ended by JSON_END, of TYPE: json_at(spec,
+ * yajl_t_array, "linux", "namespaces", JSON_END). NULL when any step is missing or not an
+ * object. (JSON_END, not a bare NULL: that may be an int in a variadic call.) */
+#define JSON_END ((const char *)NULL)
 yajl_val json_at(yajl_val v, yajl_type type, ...) __attribute__((sentinel));
 /* The string at a path, or NULL. */
 const char *json_at_str(yajl_val v, ...) __attribute__((sentinel));

@@ -52,12 +52,12 @@ static void test_typed_access(void **st)
 	assert_int_equal(json_get_bool(v, "missing", 5), 5);
 	assert_int_equal(json_get_bool(v, "s", 0), -1);
 	assert_non_null(json_get(v, "f", yajl_t_true)); /* "boolean" */
-	assert_string_equal(json_at_str(v, "o", "p", "q", NULL), "deep");
-	assert_null(json_at_str(v, "o", "p", NULL));		  /* an object, not a string */
-	assert_null(json_at_str(v, "o", "x", "q", NULL));	  /* a missing step */
-	assert_null(json_at(v, yajl_t_object, "s", "x", NULL)); /* through a string */
-	assert_non_null(json_at(v, yajl_t_array, "a", NULL));
-	assert_true(json_at(v, yajl_t_any, NULL) == v);
+	assert_string_equal(json_at_str(v, "o", "p", "q", JSON_END), "deep");
+	assert_null(json_at_str(v, "o", "p", JSON_END));		  /* an object, not a string */
+	assert_null(json_at_str(v, "o", "x", "q", JSON_END));	  /* a missing step */
+	assert_null(json_at(v, yajl_t_object, "s", "x", JSON_END)); /* through a string */
+	assert_non_null(json_at(v, yajl_t_array, "a", JSON_END));
+	assert_true(json_at(v, yajl_t_any, JSON_END) == v);
 	assert_null(json_get_str(NULL, "s"));
 	yajl_tree_free(v);
 }
