@@ -37,6 +37,7 @@ struct guest {
 	long long oom_kills; /* the agent's latest "oom" event */
 	int vm_status;
 	char uds[PATH_MAX];   /* hybrid vsock socket, in the socket directory (sockdir.h) */
+	int uds_dirfd;       /* +1: O_PATH of its directory once the shim left the host's view */
 	char dir[PATH_MAX];   /* the state directory */
 	struct guest_shares sh;
 	char init_id[PROTO_MAX_ID + 1]; /* the container init's process id: "init", or a member's id */
@@ -260,8 +261,33 @@ connect:
 	return 0;
 }
 
+static int attach_each(struct guest *g, const char *pid, bool tty, bool want_stdin, struct guest_stdio *io,
+		       char *err, size_t errlen);
+
+/* The socket's directory may be outside the shim's root (host_view.h): connect by its name
+ * from that directory, then come back to the working directory. */
 static int attach_all(struct guest *g, const char *pid, bool tty, bool want_stdin, struct guest_stdio *io,
 		      char *err, size_t errlen)
+{
+	if (g->uds_dirfd <= 0)
+		return attach_each(g, pid, tty, want_stdin, io, err, errlen);
+	int here = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (here < 0 || fchdir(g->uds_dirfd - 1) < 0) {
+		snprintf(err, errlen, "connect %s: enter its directory: %s", g->uds, strerror(errno));
+		if (here >= 0)
+			close(here);
+		*io = (struct guest_stdio){-1, -1, -1, -1};
+		return -1;
+	}
+	int r = attach_each(g, pid, tty, want_stdin, io, err, errlen);
+	if (fchdir(here) < 0)
+		log_error("connect %s: back to the state directory: %s", g->uds, strerror(errno));
+	close(here);
+	return r;
+}
+
+static int attach_each(struct guest *g, const char *pid, bool tty, bool want_stdin, struct guest_stdio *io,
+		       char *err, size_t errlen)
 {
 	*io = (struct guest_stdio){-1, -1, -1, -1};
 	if (tty) {
@@ -520,6 +546,9 @@ void guest_destroy(struct guest *g)
 {
 	if (!g)
 		return;
+	if (g->uds_dirfd > 0)
+		close(g->uds_dirfd - 1);
+	g->uds_dirfd = 0;
 	if (g->member) {
 		/* the VM is the sandbox's: only this container goes (a no-op once it exited) */
 		if (g->ctl)
@@ -574,5 +603,17 @@ const char *guest_share_dir(const struct guest *g)
 
 void guest_sockets_relative(struct guest *g)
 {
-	snprintf(g->uds, sizeof(g->uds), "vsock.sock");
+	/* the directory of the socket (our own state directory's, or a pod sandbox's), by fd */
+	char *slash = strrchr(g->uds, '/');
+	if (!slash)
+		return;
+	*slash = '\0';
+	int fd = open(g->uds[0] ? g->uds : "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		log_error("open %s (the vsock socket's directory): %s", g->uds, strerror(errno));
+		*slash = '/';
+		return;
+	}
+	g->uds_dirfd = fd + 1;
+	memmove(g->uds, slash + 1, strlen(slash + 1) + 1);
 }

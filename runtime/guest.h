@@ -76,8 +76,9 @@ bool guest_agent_on_host(const struct guest *g);
 /* The host directory of the container's share (its rootfs and mounts/N): DIR/share, or a pod
  * member's directory in its sandbox's share; NULL with the agent on the host. */
 const char *guest_share_dir(const struct guest *g);
-/* From now on the hybrid vsock socket is reached by its name in the working directory, the
- * state directory (the shim left the host's mount namespace: runtime/host_view.h). */
+/* From now on the hybrid vsock socket (our own, or a pod sandbox's) is reached by its name
+ * from its directory, held open by fd: the shim left the host's mount namespace
+ * (runtime/host_view.h) and paths outside the container's view no longer resolve. */
 void guest_sockets_relative(struct guest *g);
 /* Stop the VM (if running) and release everything. */
 void guest_destroy(struct guest *g);

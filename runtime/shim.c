@@ -629,6 +629,7 @@ int shim_main(const struct shim_args *a)
 	int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
 	/* before any engine learns that the container exists: tools entering our mount namespace
 	 * or /proc/<pid>/root must find the container's files, never the host's */
+	guest_sockets_relative(s->g); /* by its directory's fd: opened while the host's paths resolve */
 	if (host_view_enter(&s->hv, &s->spec, s->dir, guest_share_dir(s->g), err, sizeof(err)) < 0) {
 		log_error("create %s: %s", a->id, err);
 		if (nul >= 0)
@@ -636,7 +637,6 @@ int shim_main(const struct shim_args *a)
 		goto fail;
 	}
 	snprintf(s->dir, sizeof(s->dir), "."); /* our working directory (host_view.h) */
-	guest_sockets_relative(s->g);
 	/* created: tell `runm create` and let go of its stdio unless it is the container's */
 	if (a->sync_fd >= 0) {
 		ctl_write_all(a->sync_fd, "ok\n", 3);
