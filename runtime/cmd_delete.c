@@ -9,6 +9,7 @@
 
 #include "cmd_util.h"
 #include "ctl.h"
+#include "host_cgroup.h"
 #include "log.h"
 #include "net/net.h"
 #include "pod_member.h"
@@ -36,6 +37,7 @@ int delete_container(const char *id, bool force)
 			return 1;
 		}
 		net_forget(dir);
+		host_cgroup_remove_recorded(dir);
 		sock_dir_remove(dir);
 		return state_dir_remove(dir) < 0 ? 1 : 0;
 	}
@@ -64,6 +66,7 @@ int delete_container(const char *id, bool force)
 		usleep(10000);
 	shim_force_stop(&st, 2000);
 	net_forget(dir);
+	host_cgroup_remove_recorded(dir);
 	sock_dir_remove(dir);
 	pod_member_release(&st); /* a pod member: its container in the sandbox's VM, its share there */
 	rc = destroy_container(&st, dir) < 0 ? 1 : 0;

@@ -25,6 +25,7 @@
 #include "ctl.h"
 #include "guest.h"
 #include "hooks.h"
+#include "host_cgroup.h"
 #include "host_view.h"
 #include "log.h"
 #include "net/net.h"
@@ -61,6 +62,7 @@ struct shim {
 	struct net_state net;
 	struct pod_info pod;
 	struct host_view hv; /* the container's view as our mount namespace, once created */
+	char cgroup[PATH_MAX]; /* our cgroup on the host (host_cgroup.h), "" when not joined */
 };
 
 static long long mono_ms(void)
@@ -267,6 +269,28 @@ fail:
 }
 
 const char *ctl_last_request;
+
+static int enter_host_cgroup(struct shim *s, const char *id)
+{
+	char err[512], path[PATH_MAX];
+	if (host_cgroup_path(&s->spec, id, path, sizeof(path), err, sizeof(err)) < 0) {
+		log_error("create %s: %s", id, err);
+		return -1;
+	}
+	int dfd = open(s->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int r = host_cgroup_enter(&s->spec, path, dfd, err, sizeof(err));
+	if (dfd >= 0)
+		close(dfd);
+	if (r < 0) {
+		log_error("create %s: %s", id, err);
+		return -1;
+	}
+	if (r > 0)
+		log_warn("create %s: %s (the VM stays in the caller's cgroup)", id, err);
+	else
+		snprintf(s->cgroup, sizeof(s->cgroup), "%s", path);
+	return 0;
+}
 
 /* At start: an engine that attached the network between create and start (Docker >= 26,
  * podman --userns) gets it wired onto the spare NIC and configured in the guest now. */
@@ -573,6 +597,9 @@ int shim_main(const struct shim_args *a)
 		log_errno(-wr, "create %s: record the network in %s", a->id, s->dir);
 		goto fail;
 	}
+	/* the VM's processes are born in the container's host cgroup: engines' stats are the VM's */
+	if (enter_host_cgroup(s, a->id) < 0)
+		goto fail;
 	if (member && join_pod(s, a->id, err, sizeof(err)) < 0) {
 		log_error("create %s: join pod sandbox %s: %s", a->id, s->pod.sandbox, err);
 		goto fail;
@@ -759,6 +786,12 @@ fail:
 out:
 	net_release(&s->net);
 	net_record(&s->net, s->dir);
+	if (s->cgroup[0]) {
+		int cfd = open(s->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		host_cgroup_leave(s->cgroup, cfd); /* the VM is gone: the group is empty but for us */
+		if (cfd >= 0)
+			close(cfd);
+	}
 	if (s->lsock >= 0) {
 		close(s->lsock);
 		int dfd = open(s->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);

@@ -76,6 +76,9 @@ def assert_nothing_left(runm, i, net, bundle):
     assert mounts_below(runm.root / i) == []
     assert net.leftovers() == ([], []), net.leftovers()
     assert (bundle / "rootfs" / "bin" / "busybox").exists()
+    for ctl in ("memory", "cpu", "pids"):
+        cg = f"/sys/fs/cgroup/{ctl}/runm/{i}"  # runtime/host_cgroup.c: no cgroupsPath → /runm/<id>
+        assert not os.path.exists(cg), f"host cgroup {cg} left behind"
 
 
 VICTIMS = {"shim": None, "qemu": "qemu-system", "vsock": "--device vsock,", "rng": "--device rng",
