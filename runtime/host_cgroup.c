@@ -82,7 +82,7 @@ int host_cgroup_path(const struct spec *s, const char *id, char *out, size_t out
 		/* systemd's "slice:prefix:name": the scope systemd would make */
 		char slice[256], prefix[128], name[256];
 		if (sscanf(p, "%255[^:]:%127[^:]:%255s", slice, prefix, name) != 3) {
-			snprintf(err, errlen, "cgroupsPath \"%s\": expected slice:prefix:name", p);
+			snprintf(err, errlen, "cgroupsPath \"%.200s\": expected slice:prefix:name", p);
 			return -1;
 		}
 		char spath[512] = "";
@@ -90,7 +90,7 @@ int host_cgroup_path(const struct spec *s, const char *id, char *out, size_t out
 		if (strcmp(slice, "-.slice")) {
 			size_t sl = strlen(slice);
 			if (sl < 7 || strcmp(slice + sl - 6, ".slice")) {
-				snprintf(err, errlen, "cgroupsPath \"%s\": %s is not a slice", p, slice);
+				snprintf(err, errlen, "cgroupsPath \"%.200s\": %.200s is not a slice", p, slice);
 				return -1;
 			}
 			for (char *d = slice; (d = strchr(d, '-')); d++) {
@@ -99,17 +99,21 @@ int host_cgroup_path(const struct spec *s, const char *id, char *out, size_t out
 			}
 			size_t o = strlen(spath);
 			snprintf(spath + o, sizeof(spath) - o, "/%s", slice);
+			if (strlen(spath) >= sizeof(spath) - 1) {
+				snprintf(err, errlen, "cgroupsPath too long (slice %.200s nests too deep)", slice);
+				return -1;
+			}
 		}
 		r = snprintf(out, outlen, "%s/%s-%s.scope", spath, prefix, name);
 	} else {
 		r = snprintf(out, outlen, "%s%s", p[0] == '/' ? "" : "/", p);
 	}
 	if (r < 0 || (size_t)r >= outlen) {
-		snprintf(err, errlen, "cgroupsPath \"%s\": too long", p ? p : id);
+		snprintf(err, errlen, "cgroupsPath too long (%zu bytes, at most %zu)", strlen(p ? p : id), outlen - 1);
 		return -1;
 	}
 	if (strstr(out, "/../") || (strlen(out) >= 3 && !strcmp(out + strlen(out) - 3, "/..")) || strstr(out, "//")) {
-		snprintf(err, errlen, "cgroupsPath \"%s\": must not contain \"..\" or empty components", p ? p : out);
+		snprintf(err, errlen, "cgroupsPath \"%.200s\": must not contain \"..\" or empty components", p ? p : out);
 		return -1;
 	}
 	return 0;

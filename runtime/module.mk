@@ -27,3 +27,7 @@ UNIT_TESTS += test_pod
 test_pod_SRCS = tests/unit/test_pod.c runtime/pod.c runtime/spec.c runtime/args.c \
 	$(PROTO_SRCS) $(COMMON_SRCS)
 test_pod_LIBS := -lyajl
+
+UNIT_TESTS += test_host_cgroup
+test_host_cgroup_SRCS = tests/unit/test_host_cgroup.c runtime/host_cgroup.c $(JSON_SRCS) $(COMMON_SRCS)
+test_host_cgroup_LIBS := -lyajl
