@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "json.h"
 #include "runm.h"
 
 #define A_CRI_TYPE    "io.kubernetes.cri.container-type"
@@ -131,21 +132,39 @@ static bool names_ns_of(const char *path, int pid, const char *nsname)
 	return stat(path, &a) == 0 && stat(want, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
-void pod_member_joins(const struct spec *s, int sandbox_pid, bool *ipc, bool *uts)
+/* /proc/<pid>/ns/ names of the spec's namespace types */
+static const char *proc_ns_name(const char *type)
+{
+	static const char *const map[][2] = {{"network", "net"}, {"mount", "mnt"}, {"pid", "pid"}, {"ipc", "ipc"},
+					     {"uts", "uts"},	     {"user", "user"}, {"cgroup", "cgroup"}, {"time", "time"}};
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (!strcmp(type, map[i][0]))
+			return map[i][1];
+	return NULL;
+}
+
+int pod_ns_paths(const struct spec *s, int sandbox_pid, bool *ipc, bool *uts, char *err, size_t errlen)
 {
 	*ipc = *uts = false;
-	const char *pl[] = {"linux", "namespaces", NULL};
-	yajl_val nss = s->root ? yajl_tree_get(s->root, pl, yajl_t_array) : NULL;
+	yajl_val nss = s->root ? json_at(s->root, yajl_t_array, "linux", "namespaces", JSON_END) : NULL;
 	for (size_t i = 0; nss && i < nss->u.array.len; i++) {
 		yajl_val e = nss->u.array.values[i];
-		const char *pt[] = {"type", NULL}, *pp[] = {"path", NULL};
-		yajl_val t = yajl_tree_get(e, pt, yajl_t_string), p = yajl_tree_get(e, pp, yajl_t_string);
-		const char *ts = t ? YAJL_GET_STRING(t) : NULL, *ps = p ? YAJL_GET_STRING(p) : NULL;
-		if (!ts || !ps || !ps[0])
+		const char *ts = json_get_str(e, "type"), *ps = json_get_str(e, "path");
+		if (!ts || !ps || !ps[0] || !strcmp(ts, "network"))
+			continue; /* a network namespace path is the host's, and the shim joins it */
+		const char *nsname = proc_ns_name(ts);
+		if (nsname && sandbox_pid > 0 && names_ns_of(ps, sandbox_pid, nsname)) {
+			/* the pod sandbox's: ipc and uts are shared in the guest; the others
+			 * (pid, mount, cgroup) are the member's own there (docs/pods.md) */
+			*ipc |= !strcmp(ts, "ipc");
+			*uts |= !strcmp(ts, "uts");
 			continue;
-		if (!strcmp(ts, "ipc") && names_ns_of(ps, sandbox_pid, "ipc"))
-			*ipc = true;
-		if (!strcmp(ts, "uts") && names_ns_of(ps, sandbox_pid, "uts"))
-			*uts = true;
+		}
+		snprintf(err, errlen,
+			 "%s namespace %s: a namespace on the host cannot be joined from inside a microVM (runm "
+			 "shares namespaces only between the containers of one pod: docs/pods.md)",
+			 ts, ps);
+		return -1;
 	}
+	return 0;
 }

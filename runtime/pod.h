@@ -39,8 +39,11 @@ const char *pod_role_name(enum pod_role r);
 int pod_sandbox_size(const struct spec *s, long long *mem, long long *quota, long long *period, char *err,
 		     size_t errlen);
 
-/* A member's ipc/uts namespace entries whose path names the sandbox shim's (SANDBOX_PID)
- * namespaces: those are shared with the sandbox container in the guest. */
-void pod_member_joins(const struct spec *s, int sandbox_pid, bool *ipc, bool *uts);
+/* Check the spec's namespace paths. Those of a pod member (SANDBOX_PID: the sandbox shim's
+ * pid; -1 for a container that is no member) that name the sandbox's namespaces are fine, and
+ * *IPC / *UTS say whether ipc / uts are shared with the sandbox container in the guest; a
+ * network namespace path is always fine (the shim joins it on the host). Any other path names
+ * a host namespace, which cannot cross into the guest: -1 with ERR naming type and path. */
+int pod_ns_paths(const struct spec *s, int sandbox_pid, bool *ipc, bool *uts, char *err, size_t errlen);
 
 #endif

@@ -530,7 +530,8 @@ static int join_pod(struct shim *s, const char *id, char *err, size_t errlen)
 	if (pod_sandbox_uds(pp.sandbox_dir, uds, sizeof(uds), err, errlen) < 0)
 		return -1;
 	struct guest_pod gp = {.sandbox = s->pod.sandbox, .uds = uds, .sandbox_share = pp.share, .sub = pp.sub};
-	pod_member_joins(&s->spec, spid, &gp.join_ipc, &gp.join_uts);
+	if (pod_ns_paths(&s->spec, spid, &gp.join_ipc, &gp.join_uts, err, errlen) < 0)
+		return -1;
 	return guest_join(id, s->dir, &s->spec, &gp, &s->g, err, errlen);
 }
 
@@ -551,7 +552,11 @@ int shim_main(const struct shim_args *a)
 		log_error("create %s: %s", a->id, err);
 		goto fail;
 	}
-	bool member = s->pod.role == POD_MEMBER;
+	bool member = s->pod.role == POD_MEMBER, nsi, nsu;
+	if (!member && pod_ns_paths(&s->spec, -1, &nsi, &nsu, err, sizeof(err)) < 0) {
+		log_error("create %s: %s", a->id, err);
+		goto fail;
+	}
 	/* a sandbox's VM is the pod's: sized by the pod's annotations where the spec says nothing */
 	struct vm_plan plan = {.backend = "sandbox's"};
 	if (s->pod.role == POD_SANDBOX && pod_sandbox_size(&s->spec, &s->spec.mem_limit, &s->spec.cpu_quota,

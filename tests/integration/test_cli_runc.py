@@ -157,3 +157,21 @@ def test_events_reports_oom(rt, tmp_path):
     finally:
         ev.kill()
         ev.wait()
+
+
+@pytest.mark.parametrize("ns", ["ipc", "uts", "pid", "mount"])
+def test_host_namespace_path_is_a_clear_error(rt, tmp_path, ns):
+    """runc joins a namespace given by path; a microVM cannot join the host's: create fails
+    naming the namespace and the path (only a pod's sandbox namespaces are shared, pods.md),
+    and leaves nothing behind. A network namespace path stays fine: the shim joins it."""
+    def mutate(cfg):
+        for n in cfg["linux"]["namespaces"]:
+            if n["type"] == ns:
+                n["path"] = f"/proc/1/ns/{'mnt' if ns == 'mount' else ns}"
+    b = bundle_with(tmp_path, ["true"], mutate)
+    rc, out = rt.create("-b", b, "c1")
+    assert rc == 1
+    want = f"{ns} namespace /proc/1/ns/{'mnt' if ns == 'mount' else ns}: a namespace on the host cannot be joined"
+    assert want in out, out
+    assert rt("state", "c1").returncode != 0
+    assert not (rt.root / "c1").exists()

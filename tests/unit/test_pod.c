@@ -118,27 +118,49 @@ static void test_member_joins(void **st)
 {
 	struct spec s;
 	bool ipc, uts;
-	char ns[512];
+	char ns[512], err[512];
 	int me = getpid();
 	snprintf(ns, sizeof(ns), "{\"type\":\"ipc\",\"path\":\"/proc/%d/ns/ipc\"},{\"type\":\"uts\"},"
 				 "{\"type\":\"network\",\"path\":\"/proc/%d/ns/net\"}", me, me);
 	load(&s, "", ns);
-	pod_member_joins(&s, me, &ipc, &uts);
+	assert_int_equal(pod_ns_paths(&s, me, &ipc, &uts, err, sizeof(err)), 0);
 	assert_true(ipc);
 	assert_false(uts);
 	spec_free(&s);
-	/* the same namespace by another name (inode match), and a foreign one */
-	snprintf(ns, sizeof(ns), "{\"type\":\"uts\",\"path\":\"/proc/self/ns/uts\"},{\"type\":\"ipc\",\"path\":\"/nonexistent\"}");
+	/* the same namespace by another name (inode match); the sandbox's pid namespace is fine
+	 * (the member's own in the guest) */
+	snprintf(ns, sizeof(ns), "{\"type\":\"uts\",\"path\":\"/proc/self/ns/uts\"},{\"type\":\"pid\",\"path\":\"/proc/%d/ns/pid\"}", me);
 	load(&s, "", ns);
-	pod_member_joins(&s, me, &ipc, &uts);
+	assert_int_equal(pod_ns_paths(&s, me, &ipc, &uts, err, sizeof(err)), 0);
 	assert_true(uts);
 	assert_false(ipc);
+	spec_free(&s);
+	/* a namespace that is not the sandbox's: a clear error naming it */
+	snprintf(ns, sizeof(ns), "{\"type\":\"ipc\",\"path\":\"/nonexistent\"}");
+	load(&s, "", ns);
+	assert_int_equal(pod_ns_paths(&s, me, &ipc, &uts, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "ipc namespace /nonexistent: a namespace on the host cannot be joined"));
+	spec_free(&s);
+}
+
+static void test_standalone_ns_paths(void **st)
+{
+	struct spec s;
+	bool ipc, uts;
+	char err[512];
+	/* the host's netns is joined by the shim: fine; a host ipc namespace cannot be */
+	load(&s, "", "{\"type\":\"network\",\"path\":\"/proc/1/ns/net\"},{\"type\":\"mount\"}");
+	assert_int_equal(pod_ns_paths(&s, -1, &ipc, &uts, err, sizeof(err)), 0);
+	spec_free(&s);
+	load(&s, "", "{\"type\":\"network\"},{\"type\":\"uts\",\"path\":\"/proc/1/ns/uts\"}");
+	assert_int_equal(pod_ns_paths(&s, -1, &ipc, &uts, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "uts namespace /proc/1/ns/uts"));
 	spec_free(&s);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {cmocka_unit_test(test_roles), cmocka_unit_test(test_sandbox_size),
-					   cmocka_unit_test(test_member_joins)};
+					   cmocka_unit_test(test_member_joins), cmocka_unit_test(test_standalone_ns_paths)};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
