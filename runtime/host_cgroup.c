@@ -255,7 +255,54 @@ static void apply_cpu(const struct spec *s, const struct hier *h, const char *di
 	}
 }
 
-int host_cgroup_enter(const struct spec *s, const char *path, int dirfd, char *err, size_t errlen)
+/* The smallest memory limit set on MNT/PATH or any group above it (bytes), 0 when none. */
+static unsigned long long limit_above(const struct hier *h, const char *path)
+{
+	char dir[PATH_MAX];
+	if (join(dir, sizeof(dir), h->mnt, path) < 0)
+		return 0;
+	unsigned long long min = 0;
+	size_t ml = strlen(h->mnt);
+	for (;;) {
+		char p[PATH_MAX + 32];
+		snprintf(p, sizeof(p), "%s/%s", dir, h->v2 ? "memory.max" : "memory.limit_in_bytes");
+		char *v = io_read_file(p, 64, NULL);
+		if (v && v[0] >= '0' && v[0] <= '9') {
+			unsigned long long x = strtoull(v, NULL, 10);
+			if (x < (1ULL << 62) && (!min || x < min))
+				min = x; /* v1 says "unlimited" with a huge number, v2 with "max" */
+		}
+		free(v);
+		char *sl = strrchr(dir, '/');
+		if (!sl || (size_t)(sl - dir) < ml)
+			break;
+		*sl = '\0';
+	}
+	return min;
+}
+
+static int check_memory(const struct hier *h, int n, const char *path, unsigned vm_mib, char *err,
+			size_t errlen)
+{
+	for (int i = 0; vm_mib && i < n; i++) {
+		if (!h[i].v2 && !has_opt(h[i].opts, "memory"))
+			continue;
+		unsigned long long lim = limit_above(&h[i], path);
+		unsigned long long need = ((unsigned long long)vm_mib + HOST_CGROUP_VMM_OVERHEAD_MIB) << 20;
+		if (lim && lim < need) {
+			snprintf(err, errlen,
+				 "host cgroup %s: a memory limit of %llu MiB holds it (%s), less than the microVM "
+				 "needs: %u MiB of guest RAM + %u MiB for the VMM; raise that limit or lower the "
+				 "container's memory (docs/usage.md, Host cgroups)",
+				 path, lim >> 20, h[i].mnt, vm_mib, HOST_CGROUP_VMM_OVERHEAD_MIB);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int host_cgroup_enter(const struct spec *s, const char *path, unsigned vm_mib, int dirfd, char *err,
+		      size_t errlen)
 {
 	struct hier h[MAX_HIER];
 	int n = hierarchies(h, MAX_HIER);
@@ -263,6 +310,8 @@ int host_cgroup_enter(const struct spec *s, const char *path, int dirfd, char *e
 		snprintf(err, errlen, "host cgroup %s: no cgroup hierarchy is mounted", path);
 		return 1;
 	}
+	if (check_memory(h, n, path, vm_mib, err, errlen) < 0)
+		return -1;
 	char made[MAX_HIER][PATH_MAX];
 	int i, r = 0;
 	for (i = 0; i < n; i++) {

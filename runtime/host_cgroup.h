@@ -27,11 +27,19 @@
  * "/runm/<id>"). 0, or -1 with ERR for a malformed path. */
 int host_cgroup_path(const struct spec *s, const char *id, char *out, size_t outlen, char *err, size_t errlen);
 
+/* What the VMM itself needs on the host beyond the guest's RAM (QEMU's code and TCG translation
+ * cache, the device servers), for the check against a memory limit above PATH. */
+#define HOST_CGROUP_VMM_OVERHEAD_MIB 128
+
 /* Create PATH in every hierarchy and move the calling process into it, apply the CPU limit
- * of S, record PATH in DIRFD/HOST_CGROUP_RECORD. 0, or -1 with ERR (nothing left behind). A
- * host where cgroups cannot be written (read-only cgroupfs, rootless) gives 1 with a
- * warning in ERR: the container runs, its VM stays in the caller's cgroup. */
-int host_cgroup_enter(const struct spec *s, const char *path, int dirfd, char *err, size_t errlen);
+ * of S, record PATH in DIRFD/HOST_CGROUP_RECORD. VM_MIB (0: no VM of ours, a pod member): the
+ * guest RAM; a memory limit already set above PATH (e.g. kubelet's pod cgroup) smaller than
+ * VM_MIB + HOST_CGROUP_VMM_OVERHEAD_MIB would OOM-kill the VMM, and fails here. 0, or -1
+ * with ERR (nothing left behind). A host where cgroups cannot be written (read-only
+ * cgroupfs, rootless) gives 1 with a warning in ERR: the container runs, its VM stays in the
+ * caller's cgroup. */
+int host_cgroup_enter(const struct spec *s, const char *path, unsigned vm_mib, int dirfd, char *err,
+		      size_t errlen);
 
 /* Leave PATH (move the calling process to the root cgroup of each hierarchy) and remove
  * it where empty. The record in DIRFD goes too. Errors are logged, never fatal. */

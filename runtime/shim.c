@@ -270,7 +270,7 @@ fail:
 
 const char *ctl_last_request;
 
-static int enter_host_cgroup(struct shim *s, const char *id)
+static int enter_host_cgroup(struct shim *s, const char *id, unsigned vm_mib)
 {
 	char err[512], path[PATH_MAX];
 	if (host_cgroup_path(&s->spec, id, path, sizeof(path), err, sizeof(err)) < 0) {
@@ -278,7 +278,7 @@ static int enter_host_cgroup(struct shim *s, const char *id)
 		return -1;
 	}
 	int dfd = open(s->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	int r = host_cgroup_enter(&s->spec, path, dfd, err, sizeof(err));
+	int r = host_cgroup_enter(&s->spec, path, vm_mib, dfd, err, sizeof(err));
 	if (dfd >= 0)
 		close(dfd);
 	if (r < 0) {
@@ -603,7 +603,7 @@ int shim_main(const struct shim_args *a)
 		goto fail;
 	}
 	/* the VM's processes are born in the container's host cgroup: engines' stats are the VM's */
-	if (enter_host_cgroup(s, a->id) < 0)
+	if (enter_host_cgroup(s, a->id, member ? 0 : (unsigned)plan.mem_mib) < 0)
 		goto fail;
 	if (member && join_pod(s, a->id, err, sizeof(err)) < 0) {
 		log_error("create %s: join pod sandbox %s: %s", a->id, s->pod.sandbox, err);

@@ -205,3 +205,28 @@ def test_podman_stats_describe_the_vm(pmvm, image):
     t = st["cpu_time"]
     secs = float(t[:-2]) / 1e3 if t.endswith("ms") else float(t.rstrip("s"))
     assert abs(secs - ns / 1e9) < 0.5 + 0.3 * vm_cpu, (st, ns)
+
+
+def test_memory_limit_above_below_the_vm_is_a_clear_error(vm_runm, bundle, top):
+    """A limit already on the parent (kubelet's pod cgroup) smaller than guest RAM + the VMM's
+    overhead would OOM-kill QEMU later: create says so and leaves nothing; a big enough one
+    is fine."""
+    need_v1()
+    mem = hierarchy("memory")
+    os.makedirs(f"{mem}/{top}")
+    with open(f"{mem}/{top}/memory.limit_in_bytes", "w") as f:
+        f.write(str(200 << 20))
+    cid = "cgm-" + uuid.uuid4().hex[:8]
+    set_spec(bundle, f"/{top}/{cid}")
+    vm_runm.ids.append(cid)
+    rc, err = vm_runm.create("--bundle", str(bundle), cid)
+    assert rc != 0
+    assert f"host cgroup /{top}/{cid}: a memory limit of 200 MiB holds it" in err, err
+    assert "MiB of guest RAM + 128 MiB for the VMM" in err, err
+    assert not (vm_runm.root / cid).exists()
+    assert not os.path.exists(f"{mem}/{top}/{cid}")
+    with open(f"{mem}/{top}/memory.limit_in_bytes", "w") as f:
+        f.write(str(2 << 30))
+    rc, err = vm_runm.create("--bundle", str(bundle), cid)
+    assert rc == 0, err
+    assert vm_runm.state(cid)["pid"] in procs(f"{mem}/{top}/{cid}")
