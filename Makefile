@@ -5,6 +5,7 @@
 #   make test       install deps, build, unit tests (ASan+UBSan), lint, fuzzers, integration tests
 #   make asan       the same binaries with ASan+UBSan in build/asan/
 #   make fuzz       libFuzzer targets in build/fuzz/   (make fuzz-run FUZZ_SECONDS=N)
+#   make fuzz-long  the fuzzing campaign: every target to 10 M runs or FUZZ_LONG_SECONDS, JSON
 #   make guest      guest kernel (cached in ~/.cache/runm) and initramfs
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make lint       cppcheck + clang-tidy;  make format  clang-format -i
@@ -17,6 +18,8 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 PYTHON  ?= /usr/bin/python3
 FUZZ_SECONDS ?= 10
+FUZZ_LONG_SECONDS ?= 600
+FUZZ_LONG_RUNS ?= 10000000
 PYTEST_ARGS ?=
 
 include mk/rules.mk
@@ -31,7 +34,7 @@ $(foreach f,$(FUZZERS),$(eval $(call FUZZ_template,$(f))))
 BINARIES := $(addprefix $(B)/,$(PROGRAMS))
 GUEST    := $(B)/guest
 
-.PHONY: all asan unit fuzz fuzz-run guest kernel initramfs test integration demo deps \
+.PHONY: all asan unit fuzz fuzz-run fuzz-long guest kernel initramfs test integration demo deps \
 	install uninstall clean lint format bench
 
 all: $(BINARIES) $(GUEST)/initramfs.cpio $(EXTRA_ALL)
@@ -68,6 +71,11 @@ fuzz-run: fuzz
 	    $$work $$( [ -d $$seeds ] && echo $$seeds ) 2>$(BF)/$$f.log \
 	    || { tail -n 60 $(BF)/$$f.log; echo "fuzz $$f: crash (log $(BF)/$$f.log)"; exit 1; }; \
 	done
+
+# The campaign (numbers, not CI time): each target to FUZZ_LONG_RUNS executions or
+# FUZZ_LONG_SECONDS, grown corpora merged (minimised) into tests/fuzz/corpus, JSON per target.
+fuzz-long: fuzz
+	@$(PYTHON) hack/fuzz_long.py --bin $(BF) --seconds $(FUZZ_LONG_SECONDS) --runs $(FUZZ_LONG_RUNS) $(FUZZERS)
 
 integration: all asan guest $(TEST_DEPS)
 	@tests/run-pytest $(PYTEST_ARGS)
