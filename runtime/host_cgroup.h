@@ -29,7 +29,7 @@ int host_cgroup_path(const struct spec *s, const char *id, char *out, size_t out
 
 /* What the VMM itself needs on the host beyond the guest's RAM (QEMU's code and TCG translation
  * cache, the device servers), for the check against a memory limit above PATH. */
-#define HOST_CGROUP_VMM_OVERHEAD_MIB 128
+#define HOST_CGROUP_VMM_OVERHEAD_MIB 128U
 
 /* Create PATH in every hierarchy and move the calling process into it, apply the CPU limit
  * of S, record PATH in DIRFD/HOST_CGROUP_RECORD. VM_MIB (0: no VM of ours, a pod member): the
