@@ -190,3 +190,26 @@ def test_exec_kill_pause_resume(ctr):
     r = ctr("container", "rm", i)
     assert r.returncode == 0, r.stderr
     assert not os.path.exists(os.path.join(RUNC_ROOT, ctr.ns, i))
+
+
+def test_task_metrics_describe_the_vm(ctr):
+    """ctr task metrics reads the container's cgroup (the runc shim's cgroupsPath): the shim, the VMM
+    and its device servers are there, so memory and CPU are this VM's."""
+    i = ctr.new_id()
+    r = ctr(*ctr.run_args("-d", REF, i, "sleep", "1000"))
+    assert r.returncode == 0, r.stderr
+    assert wait_until(lambda: ctr.task_status(i) == "RUNNING", 120), ctr("task", "ls").stdout
+    r = ctr("task", "metrics", i)
+    assert r.returncode == 0, r.stderr
+    vals = {}
+    for ln in r.stdout.splitlines():
+        f = ln.split()
+        if len(f) == 2 and f[1].isdigit():
+            vals[f[0]] = int(f[1])
+    assert vals.get("memory.usage_in_bytes", 0) > 16e6, r.stdout
+    assert vals.get("pids.current", 0) >= 2, r.stdout
+    r = ctr("task", "kill", "-s", "SIGKILL", i)
+    assert r.returncode == 0, r.stderr
+    assert wait_until(lambda: ctr.task_status(i) == "STOPPED", 60), ctr("task", "ls").stdout
+    assert ctr("task", "rm", i).returncode == 0
+    assert ctr("container", "rm", i).returncode == 0

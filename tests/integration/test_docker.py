@@ -2,12 +2,17 @@
 docs/usage.md). dockerd runs in a network namespace of its own (its bridge, iptables rules and
 docker-proxy live and die there) with temporary data and exec roots; the image is the test
 bundle's rootfs, `docker import`ed. Skipped, with the reason, when dockerd cannot start here."""
+import fcntl
 import json
 import os
+import pty
+import select
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import time
 import uuid
 
@@ -158,3 +163,61 @@ def test_published_port(docker):
     assert wait_until(fetch, 120), docker("logs", n).stdout
     r = docker("rm", "-f", n)
     assert r.returncode == 0, r.stderr
+
+
+def _bytes(s):
+    """docker's human sizes (decimal or binary units) in bytes."""
+    s = s.strip()
+    for unit, mult in (("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("kB", 1e3), ("MB", 1e6),
+                       ("GB", 1e9), ("B", 1)):
+        if s.endswith(unit):
+            return float(s[:-len(unit)]) * mult
+    return float(s)
+
+
+def test_stats_describe_the_vm(docker):
+    """docker stats reads the container's cgroup (cgroupsPath /docker/<id>): the shim, the VMM and its
+    device servers live there, so the memory is the VM's (its guest RAM in use), not an empty group's."""
+    n = docker.name()
+    r = docker.run("-d", "--name", n, IMAGE, "sleep", "1000")
+    assert r.returncode == 0, r.stderr
+    cid = r.stdout.strip()
+    shim = int(docker("inspect", "--format", "{{.State.Pid}}", n).stdout)
+    groups = open(f"/proc/{shim}/cgroup").read()
+    assert f"/docker/{cid}" in groups, groups
+    r = docker("stats", "--no-stream", "--format", "{{json .}}", n)
+    assert r.returncode == 0, r.stderr
+    st = json.loads(r.stdout)
+    used = _bytes(st["MemUsage"].split("/")[0])
+    assert used > 16e6, st
+    assert int(st["PIDs"]) >= 2, st  # the shim and its VMM at least: the host side of this container
+    r = docker("rm", "-f", n)
+    assert r.returncode == 0, r.stderr
+
+
+def test_run_interactive_tty(docker):
+    """docker run -it: the container's pty at the client's window size, exit status passed through."""
+    m, s = pty.openpty()
+    fcntl.ioctl(s, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 101, 0, 0))
+    p = subprocess.Popen(["docker", "-H", "unix://" + docker.sock, "run", "--runtime", "runm", "--rm", "-it",
+                          "--name", docker.name(), IMAGE, "sh", "-c", "tty; stty size; exit 6"],
+                         stdin=s, stdout=s, stderr=s, start_new_session=True)
+    os.close(s)
+    out = b""
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        if select.select([m], [], [], 1)[0]:
+            try:
+                chunk = os.read(m, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        elif p.poll() is not None:
+            break
+    rc = p.wait(30)
+    os.close(m)
+    text = out.decode(errors="replace")
+    assert rc == 6, text
+    assert "/dev/pts/" in text and "33 101" in text, text
