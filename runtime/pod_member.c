@@ -42,7 +42,7 @@ int pod_sandbox_find(const char *sandbox, struct cstate *st, char *err, size_t e
 	if (r < 0) {
 		snprintf(err, errlen, "pod sandbox %s: %s", sandbox,
 			 r == -ENOENT ? "no such container (the sandbox must be created by runm first, "
-					"with the same --root)"
+					"with the same --root; CRI-O needs drop_infra_ctr = false: docs/pods.md)"
 				      : "unreadable state");
 		return -1;
 	}

@@ -254,3 +254,14 @@ def test_member_without_running_sandbox_is_one_clear_error(rt, tmp_path):
     rc, err = rt.create("--bundle", b, "m1", out=tmp_path / "m1.out")
     assert rc != 0 and "join pod sandbox nosuch: pod sandbox nosuch: no such container" in err, err
     assert not (rt.root / "m1").exists()
+
+
+def test_crio_without_infra_container_names_drop_infra_ctr(rt, tmp_path):
+    """CRI-O's drop_infra_ctr (its default) starts a pod's containers with no infra container:
+    nothing would own the pod's VM. runm requires drop_infra_ctr = false and says so (docs/pods.md)."""
+    ann = {"io.kubernetes.cri-o.ContainerType": "container", "io.kubernetes.cri-o.SandboxID": "crio-pod-1"}
+    b = bundle(tmp_path, "m1", ["true"], ann, [{"type": "pid"}, {"type": "mount"}, {"type": "network"}])
+    rc, err = rt.create("--bundle", b, "m1", out=tmp_path / "m1.out")
+    assert rc != 0, err
+    assert "pod sandbox crio-pod-1: no such container" in err and "drop_infra_ctr = false" in err, err
+    assert not (rt.root / "m1").exists()
