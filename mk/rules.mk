@@ -1,7 +1,8 @@
 # Shared build rules. Each directory's module.mk declares what it builds with
 # variables; this file turns them into rules for every flavour.
 #
-#   PROGRAMS += name            name_SRCS, name_LIBS, name_CFLAGS, name_STATIC_LIBS
+#   PROGRAMS += name            name_SRCS, name_LIBS, name_STATIC_LIBS
+#   CFLAGS_<dir with / as _> := … extra flags for the sources of one directory (agent/: CFLAGS_agent_)
 #   STATIC_PROGRAMS += name     linked -static in the normal flavour (name_STATIC_LIBS)
 #   UNIT_TESTS += name          cmocka tests, always built with ASan+UBSan
 #   FUZZERS += name             libFuzzer targets (clang), name_SRCS without main()
@@ -34,7 +35,7 @@ $(BA)/obj/%.o: %.c
 
 $(BF)/obj/%.o: %.c
 	@mkdir -p $(@D)
-	$(CLANG) $(BASE_CFLAGS) -O1 -fsanitize=fuzzer-no-link,address,undefined $(CFLAGS_$(subst /,_,$(dir $<))) -DRUNM_FUZZING -c $< -o $@
+	$(CLANG) $(BASE_CFLAGS) -O1 -fsanitize=fuzzer-no-link,address,undefined $(CFLAGS_$(subst /,_,$(dir $<))) -c $< -o $@
 
 # --- programs -----------------------------------------------------------------
 # $(1) = program name
@@ -62,8 +63,3 @@ $(BF)/$(1): $$(patsubst %.c,$(BF)/obj/%.o,$$($(1)_SRCS))
 	$(CLANG) -fsanitize=fuzzer,address,undefined -o $$@ $$^ $$($(1)_LIBS)
 endef
 
-define expand_all
-$(foreach p,$(PROGRAMS),$(eval $(call PROGRAM_template,$(p))))
-$(foreach t,$(UNIT_TESTS),$(eval $(call UNIT_template,$(t))))
-$(foreach f,$(FUZZERS),$(eval $(call FUZZ_template,$(f))))
-endef

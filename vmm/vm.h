@@ -16,7 +16,7 @@
 #define VMM_MAX_NET	8
 #define VMM_MAX_DEVICES 16
 
-/* Guest-physical layout (design brief §4). */
+/* Guest-physical layout (docs/vmm.md, Guest-physical layout). */
 #define GDT_ADDR	 0x500ull
 #define PVH_INFO_ADDR	 0x6000ull /* hvm_start_info + modlist + memmap */
 #define ZERO_PAGE_ADDR	 0x7000ull

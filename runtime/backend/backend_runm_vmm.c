@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * runm-vmm backend: one runm-vmm process (KVM) runs the VM and serves every
- * device in-process (design brief §4 command line).
+ * device in-process (docs/vmm.md: the command line).
  */
 #include "runtime/backend/backend.h"
 

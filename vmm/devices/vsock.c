@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * virtio-vsock device with Firecracker-compatible hybrid UDS (design brief §2).
+ * virtio-vsock device with Firecracker-compatible hybrid UDS (docs/devices.md).
  * Host -> guest: a client connects to <uds>, writes "CONNECT <port>\n" and gets
  * "OK <hostport>\n" once the guest accepted. Guest -> host port P: we connect
  * to <uds>_P. Connection logic lives in vsock_conn.c, the UDS listener and

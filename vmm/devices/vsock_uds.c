@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The hybrid UDS front of the virtio-vsock device (design brief §2): the
+ * The hybrid UDS front of the virtio-vsock device (docs/devices.md): the
  * listening socket at <uds>, host clients until their "CONNECT <port>" line,
  * and the periodic tick that times out clients and unanswered REQUESTs.
  */
