@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "io.h"
 #include "json.h"
 #include "log.h"
+#include "runm.h"
 
 #define MAX_HIER 16
 
@@ -72,11 +74,23 @@ static int hierarchies(struct hier *h, int max)
 	return n;
 }
 
-int host_cgroup_path(const struct spec *s, const char *id, char *out, size_t outlen, char *err, size_t errlen)
+/* FNV-1a, 32 bits: a short stable name for a --root directory */
+static uint32_t root_hash(const char *root)
+{
+	uint32_t h = 2166136261u;
+	for (const unsigned char *c = (const unsigned char *)root; *c; c++)
+		h = (h ^ *c) * 16777619u;
+	return h;
+}
+
+int host_cgroup_path(const struct spec *s, const char *id, const char *root, char *out, size_t outlen, char *err,
+		     size_t errlen)
 {
 	const char *p = json_at_str(s->root, "linux", "cgroupsPath", JSON_END);
 	int r;
-	if (!p || !*p) {
+	if ((!p || !*p) && root && strcmp(root, RUNM_DEFAULT_ROOT)) {
+		r = snprintf(out, outlen, "/runm/%s-%08x", id, root_hash(root));
+	} else if (!p || !*p) {
 		r = snprintf(out, outlen, "/runm/%s", id);
 	} else if (p[0] != '/' && strchr(p, ':')) {
 		/* systemd's "slice:prefix:name": the scope systemd would make */

@@ -17,6 +17,7 @@
 
 #include "guest_config.h"
 #include "hooks.h"
+#include "json.h"
 #include "log.h"
 
 static int fail(char *err, size_t errlen, int e, const char *what, const char *on)
@@ -67,9 +68,7 @@ static void mount_at(int rootfd, const char *dest, const char *src, bool ro)
 
 static const char *str_of(yajl_val obj, const char *key)
 {
-	const char *p[] = {key, NULL};
-	yajl_val v = YAJL_IS_OBJECT(obj) ? yajl_tree_get(obj, p, yajl_t_string) : NULL;
-	return v ? YAJL_GET_STRING(v) : NULL;
+	return json_get_str(obj, key);
 }
 
 /* Every mount of the spec, in its order, at its destination in the view ROOTFD. SH lists the
@@ -77,8 +76,7 @@ static const char *str_of(yajl_val obj, const char *key)
  * spec's own, so a mount is one of them exactly when the next one names its destination. */
 static void mount_all(int rootfd, const struct spec *s, const struct guest_shares *sh, const char *share)
 {
-	const char *pm[] = {"mounts", NULL};
-	yajl_val ms = yajl_tree_get(s->root, pm, yajl_t_array);
+	yajl_val ms = json_get(s->root, "mounts", yajl_t_array);
 	size_t k = 0;
 	for (size_t j = 0; ms && j < ms->u.array.len; j++) {
 		const char *dest = str_of(ms->u.array.values[j], "destination");

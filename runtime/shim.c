@@ -273,7 +273,7 @@ const char *ctl_last_request;
 static int enter_host_cgroup(struct shim *s, const char *id, unsigned vm_mib)
 {
 	char err[512], path[PATH_MAX];
-	if (host_cgroup_path(&s->spec, id, path, sizeof(path), err, sizeof(err)) < 0) {
+	if (host_cgroup_path(&s->spec, id, G.root, path, sizeof(path), err, sizeof(err)) < 0) {
 		log_error("create %s: %s", id, err);
 		return -1;
 	}

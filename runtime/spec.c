@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "json.h"
 #include "log.h"
 #include "proto/proto.h"
 
@@ -45,8 +46,7 @@ static const char **str_array(yajl_val v, const char *what, char *err, size_t er
 
 static int parse_hooks(struct spec *s, char *err, size_t errlen)
 {
-	const char *ph[] = {"hooks", NULL};
-	yajl_val hooks = yajl_tree_get(s->root, ph, yajl_t_any);
+	yajl_val hooks = json_get(s->root, "hooks", yajl_t_any);
 	if (!hooks)
 		return 0;
 	if (!YAJL_IS_OBJECT(hooks)) {
@@ -54,8 +54,7 @@ static int parse_hooks(struct spec *s, char *err, size_t errlen)
 		return -1;
 	}
 	for (int k = 0; k < HOOK_KINDS; k++) {
-		const char *pk[] = {HOOK_NAMES[k], NULL};
-		yajl_val arr = yajl_tree_get(hooks, pk, yajl_t_any);
+		yajl_val arr = json_get(hooks, HOOK_NAMES[k], yajl_t_any);
 		if (!arr)
 			continue;
 		if (!YAJL_IS_ARRAY(arr)) {
@@ -71,9 +70,7 @@ static int parse_hooks(struct spec *s, char *err, size_t errlen)
 			yajl_val h = arr->u.array.values[i];
 			struct hook *hk = &s->hooks[k][i];
 			s->nhooks[k]++;
-			const char *pp[] = {"path", NULL}, *pa[] = {"args", NULL}, *pe[] = {"env", NULL},
-				   *pt[] = {"timeout", NULL};
-			yajl_val path = YAJL_IS_OBJECT(h) ? yajl_tree_get(h, pp, yajl_t_string) : NULL;
+			yajl_val path = YAJL_IS_OBJECT(h) ? json_get(h, "path", yajl_t_string) : NULL;
 			const char *pathstr = path ? YAJL_GET_STRING(path) : NULL;
 			if (!pathstr || pathstr[0] != '/') {
 				snprintf(err, errlen, "hooks.%s[%zu].path must be an absolute path", HOOK_NAMES[k], i);
@@ -83,14 +80,14 @@ static int parse_hooks(struct spec *s, char *err, size_t errlen)
 			int bad = 0;
 			char what[64];
 			snprintf(what, sizeof(what), "hooks.%s[%zu].args", HOOK_NAMES[k], i);
-			hk->args = str_array(yajl_tree_get(h, pa, yajl_t_any), what, err, errlen, &bad);
+			hk->args = str_array(json_get(h, "args", yajl_t_any), what, err, errlen, &bad);
 			if (bad)
 				return -1;
 			snprintf(what, sizeof(what), "hooks.%s[%zu].env", HOOK_NAMES[k], i);
-			hk->env = str_array(yajl_tree_get(h, pe, yajl_t_any), what, err, errlen, &bad);
+			hk->env = str_array(json_get(h, "env", yajl_t_any), what, err, errlen, &bad);
 			if (bad)
 				return -1;
-			yajl_val t = yajl_tree_get(h, pt, yajl_t_any);
+			yajl_val t = json_get(h, "timeout", yajl_t_any);
 			if (t) {
 				if (!YAJL_IS_INTEGER(t) || YAJL_GET_INTEGER(t) <= 0 || YAJL_GET_INTEGER(t) > 86400) {
 					snprintf(err, errlen, "hooks.%s[%zu].timeout must be a positive integer",
@@ -116,19 +113,16 @@ int spec_parse(const char *json, const char *bundle, struct spec *s, char *err, 
 		snprintf(err, errlen, "top level must be a JSON object");
 		return -1;
 	}
-	const char *pv[] = {"ociVersion", NULL};
-	if (!yajl_tree_get(s->root, pv, yajl_t_string)) {
+	if (!json_get(s->root, "ociVersion", yajl_t_string)) {
 		snprintf(err, errlen, "ociVersion must be a string");
 		return -1;
 	}
-	const char *pp[] = {"process", NULL};
-	yajl_val proc = yajl_tree_get(s->root, pp, yajl_t_any);
+	yajl_val proc = json_get(s->root, "process", yajl_t_any);
 	if (!proc || !YAJL_IS_OBJECT(proc)) {
 		snprintf(err, errlen, "process must be an object");
 		return -1;
 	}
-	const char *pa[] = {"args", NULL};
-	yajl_val args = yajl_tree_get(proc, pa, yajl_t_any);
+	yajl_val args = json_get(proc, "args", yajl_t_any);
 	int bad = 0;
 	const char **av = str_array(args, "process.args", err, errlen, &bad);
 	if (bad)
@@ -139,21 +133,18 @@ int spec_parse(const char *json, const char *bundle, struct spec *s, char *err, 
 		return -1;
 	}
 	free(av);
-	const char *pcwd[] = {"cwd", NULL};
-	yajl_val cwd = yajl_tree_get(proc, pcwd, yajl_t_any);
+	yajl_val cwd = json_get(proc, "cwd", yajl_t_any);
 	if (cwd && (!YAJL_IS_STRING(cwd) || YAJL_GET_STRING(cwd)[0] != '/')) {
 		snprintf(err, errlen, "cwd property must be an absolute path");
 		return -1;
 	}
-	const char *pt[] = {"terminal", NULL};
-	yajl_val t = yajl_tree_get(proc, pt, yajl_t_any);
+	yajl_val t = json_get(proc, "terminal", yajl_t_any);
 	if (t && !YAJL_IS_TRUE(t) && !YAJL_IS_FALSE(t)) {
 		snprintf(err, errlen, "process.terminal must be a boolean");
 		return -1;
 	}
 	s->terminal = t && YAJL_IS_TRUE(t);
-	const char *pr[] = {"root", "path", NULL}, *pro[] = {"root", "readonly", NULL};
-	yajl_val rp = yajl_tree_get(s->root, pr, yajl_t_string);
+	yajl_val rp = json_at(s->root, yajl_t_string, "root", "path", JSON_END);
 	const char *rootpath = rp ? YAJL_GET_STRING(rp) : NULL;
 	if (!rootpath || !rootpath[0]) {
 		snprintf(err, errlen, "root.path must be a non-empty string");
@@ -171,13 +162,11 @@ int spec_parse(const char *json, const char *bundle, struct spec *s, char *err, 
 		snprintf(err, errlen, "bundle path too long");
 		return -1;
 	}
-	yajl_val ro = yajl_tree_get(s->root, pro, yajl_t_any);
+	yajl_val ro = json_at(s->root, yajl_t_any, "root", "readonly", JSON_END);
 	s->readonly = ro && YAJL_IS_TRUE(ro);
-	const char *ph[] = {"hostname", NULL};
-	yajl_val hn = yajl_tree_get(s->root, ph, yajl_t_string);
+	yajl_val hn = json_get(s->root, "hostname", yajl_t_string);
 	s->hostname = hn ? YAJL_GET_STRING(hn) : NULL;
-	const char *pan[] = {"annotations", NULL};
-	yajl_val an = yajl_tree_get(s->root, pan, yajl_t_any);
+	yajl_val an = json_get(s->root, "annotations", yajl_t_any);
 	if (an) {
 		if (!YAJL_IS_OBJECT(an)) {
 			snprintf(err, errlen, "annotations must be an object");
@@ -194,20 +183,16 @@ int spec_parse(const char *json, const char *bundle, struct spec *s, char *err, 
 			}
 		}
 	}
-	const char *pm[] = {"linux", "resources", "memory", "limit", NULL};
-	yajl_val m = yajl_tree_get(s->root, pm, yajl_t_any);
+	yajl_val m = json_at(s->root, yajl_t_any, "linux", "resources", "memory", "limit", JSON_END);
 	if (m && YAJL_IS_INTEGER(m) && YAJL_GET_INTEGER(m) > 0)
 		s->mem_limit = YAJL_GET_INTEGER(m);
-	const char *pq[] = {"linux", "resources", "cpu", "quota", NULL},
-		   *pper[] = {"linux", "resources", "cpu", "period", NULL},
-		   *pcs[] = {"linux", "resources", "cpu", "cpus", NULL};
-	yajl_val q = yajl_tree_get(s->root, pq, yajl_t_any);
+	yajl_val q = json_at(s->root, yajl_t_any, "linux", "resources", "cpu", "quota", JSON_END);
 	if (q && YAJL_IS_INTEGER(q))
 		s->cpu_quota = YAJL_GET_INTEGER(q);
-	yajl_val per = yajl_tree_get(s->root, pper, yajl_t_any);
+	yajl_val per = json_at(s->root, yajl_t_any, "linux", "resources", "cpu", "period", JSON_END);
 	if (per && YAJL_IS_INTEGER(per))
 		s->cpu_period = YAJL_GET_INTEGER(per);
-	yajl_val cs = yajl_tree_get(s->root, pcs, yajl_t_string);
+	yajl_val cs = json_at(s->root, yajl_t_string, "linux", "resources", "cpu", "cpus", JSON_END);
 	s->cpuset = cs ? YAJL_GET_STRING(cs) : NULL;
 	return parse_hooks(s, err, errlen);
 }

@@ -14,6 +14,7 @@
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
+#include "json.h"
 #include "log.h"
 #include "mounts.h"
 #include "proto/proto.h"
@@ -148,27 +149,23 @@ int state_parse(const char *json, struct cstate *st, char *err, size_t errlen)
 		yajl_tree_free(root);
 		return -EINVAL;
 	}
-	const char *p_id[] = {"id", NULL}, *p_b[] = {"bundle", NULL}, *p_r[] = {"rootfs", NULL},
-		   *p_c[] = {"created", NULL}, *p_o[] = {"owner", NULL}, *p_s[] = {"status", NULL},
-		   *p_pid[] = {"pid", NULL}, *p_st[] = {"runm_start_time", NULL},
-		   *p_ex[] = {"runm_exit_status", NULL}, *p_a[] = {"annotations", NULL};
-	copy_str(st->id, sizeof(st->id), yajl_tree_get(root, p_id, yajl_t_string));
-	copy_str(st->bundle, sizeof(st->bundle), yajl_tree_get(root, p_b, yajl_t_string));
-	copy_str(st->rootfs, sizeof(st->rootfs), yajl_tree_get(root, p_r, yajl_t_string));
-	copy_str(st->created, sizeof(st->created), yajl_tree_get(root, p_c, yajl_t_string));
-	copy_str(st->owner, sizeof(st->owner), yajl_tree_get(root, p_o, yajl_t_string));
-	copy_str(st->status, sizeof(st->status), yajl_tree_get(root, p_s, yajl_t_string));
-	yajl_val v = yajl_tree_get(root, p_pid, yajl_t_number);
+	copy_str(st->id, sizeof(st->id), json_get(root, "id", yajl_t_string));
+	copy_str(st->bundle, sizeof(st->bundle), json_get(root, "bundle", yajl_t_string));
+	copy_str(st->rootfs, sizeof(st->rootfs), json_get(root, "rootfs", yajl_t_string));
+	copy_str(st->created, sizeof(st->created), json_get(root, "created", yajl_t_string));
+	copy_str(st->owner, sizeof(st->owner), json_get(root, "owner", yajl_t_string));
+	copy_str(st->status, sizeof(st->status), json_get(root, "status", yajl_t_string));
+	yajl_val v = json_get(root, "pid", yajl_t_number);
 	if (v && YAJL_IS_INTEGER(v) && YAJL_GET_INTEGER(v) >= 0 && YAJL_GET_INTEGER(v) < (1 << 30))
 		st->pid = (int)YAJL_GET_INTEGER(v);
-	v = yajl_tree_get(root, p_st, yajl_t_string);
+	v = json_get(root, "runm_start_time", yajl_t_string);
 	const char *sv = v ? YAJL_GET_STRING(v) : NULL;
 	if (sv)
 		st->start_time = strtoull(sv, NULL, 10);
-	v = yajl_tree_get(root, p_ex, yajl_t_number);
+	v = json_get(root, "runm_exit_status", yajl_t_number);
 	if (v && YAJL_IS_INTEGER(v) && YAJL_GET_INTEGER(v) >= -1 && YAJL_GET_INTEGER(v) < 512)
 		st->exit_status = (int)YAJL_GET_INTEGER(v);
-	v = yajl_tree_get(root, p_a, yajl_t_object);
+	v = json_get(root, "annotations", yajl_t_object);
 	if (v) {
 		for (size_t i = 0; i < v->u.object.len && st->nann < MAX_ANNOTATIONS; i++) {
 			yajl_val av = v->u.object.values[i];

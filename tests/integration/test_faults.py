@@ -5,6 +5,7 @@ server per device, a NIC included), kills one process with SIGKILL (or stops the
 checks that `state` turns truthful quickly, `delete --force` finishes, and nothing is left:
 no process of the container, no state directory.
 """
+import glob
 import json
 import os
 import pathlib
@@ -77,8 +78,9 @@ def assert_nothing_left(runm, i, net, bundle):
     assert net.leftovers() == ([], []), net.leftovers()
     assert (bundle / "rootfs" / "bin" / "busybox").exists()
     for ctl in ("memory", "cpu", "pids"):
-        cg = f"/sys/fs/cgroup/{ctl}/runm/{i}"  # runtime/host_cgroup.c: no cgroupsPath → /runm/<id>
-        assert not os.path.exists(cg), f"host cgroup {cg} left behind"
+        # runtime/host_cgroup.c: no cgroupsPath → /runm/<id>, with -<hash of --root> off the default root
+        left = glob.glob(f"/sys/fs/cgroup/{ctl}/runm/{i}") + glob.glob(f"/sys/fs/cgroup/{ctl}/runm/{i}-????????")
+        assert not left, f"host cgroup {left} left behind"
 
 
 VICTIMS = {"shim": None, "qemu": "qemu-system", "vsock": "--device vsock,", "rng": "--device rng",

@@ -23,7 +23,7 @@ static int path_of(const char *cgpath, char *out, size_t outlen, char *err, size
 	char perr[128];
 	s.root = json_parse(doc, strlen(doc), perr, sizeof(perr));
 	assert_non_null(s.root);
-	int r = host_cgroup_path(&s, "ctr1", out, outlen, err, errlen);
+	int r = host_cgroup_path(&s, "ctr1", NULL, out, outlen, err, errlen);
 	yajl_tree_free(s.root);
 	return r;
 }
@@ -50,6 +50,28 @@ static void test_engines_paths(void **st)
 	expect("/libpod_parent/libpod-abc", "/libpod_parent/libpod-abc");
 	expect("/docker/0123", "/docker/0123");
 	expect("k8s.io/0123", "/k8s.io/0123"); /* relative as runc: below the hierarchy's root */
+}
+
+/* no cgroupsPath: the default root's containers are /runm/<id>; another root's get a suffix of
+ * their own, so the same id under two roots never shares (and never kills) a group */
+static void test_default_path_per_root(void **st)
+{
+	(void)st;
+	struct spec s;
+	memset(&s, 0, sizeof(s));
+	char perr[128], a[256], b[256], c[256], err[256];
+	s.root = json_parse("{}", 2, perr, sizeof(perr));
+	assert_non_null(s.root);
+	assert_int_equal(host_cgroup_path(&s, "c1", "/run/runm", a, sizeof(a), err, sizeof(err)), 0);
+	assert_string_equal(a, "/runm/c1");
+	assert_int_equal(host_cgroup_path(&s, "c1", "/tmp/t1/root", b, sizeof(b), err, sizeof(err)), 0);
+	assert_int_equal(host_cgroup_path(&s, "c1", "/tmp/t2/root", c, sizeof(c), err, sizeof(err)), 0);
+	assert_int_equal(strncmp(b, "/runm/c1-", 9), 0);
+	assert_int_equal(strlen(b), strlen("/runm/c1-") + 8);
+	assert_string_not_equal(b, c);
+	assert_int_equal(host_cgroup_path(&s, "c1", "/tmp/t1/root", c, sizeof(c), err, sizeof(err)), 0);
+	assert_string_equal(b, c); /* stable */
+	yajl_tree_free(s.root);
 }
 
 static void test_systemd_form(void **st)
@@ -82,6 +104,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_engines_paths),
+		cmocka_unit_test(test_default_path_per_root),
 		cmocka_unit_test(test_systemd_form),
 		cmocka_unit_test(test_hostile_paths),
 	};
