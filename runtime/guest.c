@@ -418,7 +418,7 @@ int guest_hooks(struct guest *g, const struct spec *s, enum hook_kind kind, cons
 					   .args = s->hooks[kind][i].args,
 					   .env = s->hooks[kind][i].env,
 					   .timeout = s->hooks[kind][i].timeout};
-	int r = ac_hooks(g->ctl, "init", HOOK_NAMES[kind], h, (size_t)n, state_json);
+	int r = ac_hooks(g->ctl, g->init_id, HOOK_NAMES[kind], h, (size_t)n, state_json); /* a member's own */
 	free(h);
 	return r < 0 ? fail_ac(g->ctl, err, errlen) : 0;
 }

@@ -265,3 +265,24 @@ def test_crio_without_infra_container_names_drop_infra_ctr(rt, tmp_path):
     assert rc != 0, err
     assert "pod sandbox crio-pod-1: no such container" in err and "drop_infra_ctr = false" in err, err
     assert not (rt.root / "m1").exists()
+
+
+def test_member_hooks_run_in_the_member(rt, tmp_path, net):
+    """createContainer/startContainer hooks of a member run in that member's container (its root,
+    its pid namespace), not in the VM's first container (the sandbox's)."""
+    make_pod(rt, tmp_path, net, members=())
+    spid = int((tmp_path / "sb.pid").read_text())
+    ns = [{"type": "pid"}, {"type": "mount"}, {"type": "network", "path": f"/proc/{spid}/ns/net"},
+          {"type": "ipc", "path": f"/proc/{spid}/ns/ipc"}, {"type": "uts", "path": f"/proc/{spid}/ns/uts"}]
+    b = bundle(tmp_path, "m1", ["sleep", "100000"], {CRI_TYPE: "container", CRI_SANDBOX: "sb"}, ns)
+    cfg = json.loads((b / "config.json").read_text())
+    cfg["hooks"] = {k: [{"path": "/bin/sh", "args": ["sh", "-c", f"cat > /hook-{k}.state"]}]
+                    for k in ("createContainer", "startContainer")}
+    (b / "config.json").write_text(json.dumps(cfg))
+    create(rt, tmp_path, "m1", b)
+    r = rt("start", "m1")
+    assert r.returncode == 0, r.stderr
+    for k in ("createContainer", "startContainer"):
+        st = json.loads((b / "rootfs" / f"hook-{k}.state").read_text())
+        assert st["id"] == "m1", st
+        assert not (tmp_path / "sb" / "rootfs" / f"hook-{k}.state").exists(), "ran in the sandbox's container"
