@@ -26,35 +26,6 @@ int self_dir(char *out, size_t cap)
 	return 0;
 }
 
-bool host_hw_virt(char *why, size_t cap)
-{
-	FILE *f = fopen("/proc/cpuinfo", "re");
-	bool vmx = false;
-	char line[4096];
-	while (f && fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "flags", 5))
-			continue;
-		if (strstr(line, " vmx") || strstr(line, " svm"))
-			vmx = true;
-		break;
-	}
-	if (f)
-		fclose(f);
-	bool pvm = access("/sys/module/kvm_pvm", F_OK) == 0;
-	if (access("/dev/kvm", R_OK | W_OK) < 0) {
-		snprintf(why, cap, "/dev/kvm: %s", strerror(errno));
-		return false;
-	}
-	if (!vmx) {
-		snprintf(why, cap, "/dev/kvm is %s without VMX/SVM in the host CPU: guests run emulated "
-			 "(shadow paging), Linux cannot boot on it",
-			 pvm ? "kvm_pvm" : "present");
-		return false;
-	}
-	snprintf(why, cap, "/dev/kvm with hardware virtualization (%s)", strstr(line, " svm") ? "svm" : "vmx");
-	return true;
-}
-
 bool find_in_path(const char *name, char *out, size_t cap)
 {
 	const char *path = getenv("PATH");
@@ -196,8 +167,7 @@ int vm_plan(const struct spec *s, const char *flag_backend, struct vm_plan *p, c
 		}
 		snprintf(p->initrd, sizeof(p->initrd), "%s", i);
 	}
-	if (backend_choose(spec_annotation(s, "io.runm.backend"), flag_backend, p->backend, sizeof(p->backend),
-			   p->backend_why, sizeof(p->backend_why), err, errlen) < 0)
+	if (backend_choose(spec_annotation(s, "io.runm.backend"), flag_backend, NULL, &p->backend, err, errlen) < 0)
 		return -1;
 	/* runm-vmm boots the ELF vmlinux; QEMU's pc machine boots it through PVH too */
 	if (!p->kernel[0] && !find_guest_file("vmlinux", p->kernel, sizeof(p->kernel))) {

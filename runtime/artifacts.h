@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "backend/backend_plan.h"
 #include "spec.h"
 
 #define VM_BASE_MEM_MIB 128 /* guest kernel + agent overhead added to a memory limit */
@@ -16,14 +17,11 @@
 struct vm_plan {
 	char kernel[PATH_MAX];
 	char initrd[PATH_MAX];
-	char backend[16];     /* "runm-vmm" or "qemu" */
-	char backend_why[512];
+	struct backend_plan backend; /* what runs the VM, and why (backend_plan.h) */
 	int vcpus;
 	int mem_mib;
 };
 
-/* Hardware virtualization usable by KVM? Fills WHY either way. */
-bool host_hw_virt(char *why, size_t cap);
 /* Absolute path of an executable NAME in $PATH, or false. */
 bool find_in_path(const char *name, char *out, size_t cap);
 /* Guest artifact NAME next to the binary (DIR/guest, DIR/../guest) or in

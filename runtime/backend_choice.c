@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Which VMM backend runs a container's VM, and why (see backend_choice.h). */
+/* The runtime's inputs of the backend decision: the config file, the environment (backend_choice.h). */
 #include "backend_choice.h"
 
 #include <errno.h>
@@ -11,7 +11,6 @@
 #include <unistd.h>
 #include <yajl/yajl_tree.h>
 
-#include "artifacts.h"
 #include "backend/backend.h"
 
 #define CONFIG_MAX 65536
@@ -91,72 +90,29 @@ out:
 	return rc;
 }
 
-int backend_pick(const struct backend_inputs *in, char *backend, size_t cap, char *why, size_t whycap,
-		 char *err, size_t errlen)
-{
-	char cfg[PATH_MAX + 16];
-	snprintf(cfg, sizeof(cfg), "config %s", in->config_path ? in->config_path : RUNM_CONFIG_DEFAULT);
-	const struct {
-		const char *value, *source;
-	} src[] = {
-	    {in->annotation, "annotation io.runm.backend"},
-	    {in->flag, "--backend"},
-	    {in->env, "RUNM_BACKEND"},
-	    {in->config, cfg},
-	};
-	const char *automatic = NULL;
-	for (size_t i = 0; i < sizeof(src) / sizeof(src[0]) && !automatic; i++) {
-		const char *v = src[i].value;
-		if (!v || !*v)
-			continue;
-		if (!backend_name_valid(v)) {
-			snprintf(err, errlen, "backend \"%s\" (from %s): want auto, runm-vmm or qemu", v,
-				 src[i].source);
-			return -1;
-		}
-		if (!strcmp(v, "auto")) {
-			automatic = src[i].source;
-			break;
-		}
-		snprintf(backend, cap, "%s", v);
-		snprintf(why, whycap, "chosen by %s", src[i].source);
-		return 0;
-	}
-	char pre[PATH_MAX + 48] = "";
-	if (automatic)
-		snprintf(pre, sizeof(pre), "automatic (%s says auto): ", automatic);
-	if (in->hw) {
-		snprintf(backend, cap, "runm-vmm");
-		snprintf(why, whycap, "%s%s", pre, in->hw_why);
-	} else if (in->have_qemu) {
-		snprintf(backend, cap, "qemu");
-		snprintf(why, whycap, "%s%s; using QEMU (TCG) with vhost-user devices", pre, in->hw_why);
-	} else {
-		snprintf(err, errlen, "no usable VM backend: %s, and qemu-system-x86_64 is not in PATH",
-			 in->hw_why);
-		return -1;
-	}
-	return 0;
-}
-
-int backend_choose(const char *annotation, const char *flag, char *backend, size_t cap, char *why,
-		   size_t whycap, char *err, size_t errlen)
+int backend_choose(const char *annotation, const char *flag, struct host_probe *probe, struct backend_plan *p,
+		   char *err, size_t errlen)
 {
 	const char *path = getenv("RUNM_CONFIG");
 	bool named = path && *path;
 	char cfg[16];
-	if (backend_config_read(named ? path : RUNM_CONFIG_DEFAULT, named, cfg, sizeof(cfg), err, errlen) < 0)
+	struct host_probe h;
+	backend_host_probe(&h);
+	if (probe)
+		*probe = h;
+	memset(p, 0, sizeof(*p));
+	const char *cfg_path = named ? path : RUNM_CONFIG_DEFAULT;
+	if (backend_config_read(cfg_path, named, cfg, sizeof(cfg), err, errlen) < 0) {
+		snprintf(p->reason, sizeof(p->reason), "%s", err);
 		return -1;
-	char hw_why[256], qemu[PATH_MAX];
-	struct backend_inputs in = {
+	}
+	struct backend_request rq = {
 	    .annotation = annotation,
 	    .flag = flag,
 	    .env = getenv("RUNM_BACKEND"),
 	    .config = cfg,
-	    .config_path = named ? path : RUNM_CONFIG_DEFAULT,
+	    .config_path = cfg_path,
+	    .host_agent = backend_test_host_agent(),
 	};
-	in.hw = host_hw_virt(hw_why, sizeof(hw_why));
-	in.hw_why = hw_why;
-	in.have_qemu = find_in_path("qemu-system-x86_64", qemu, sizeof(qemu));
-	return backend_pick(&in, backend, cap, why, whycap, err, errlen);
+	return backend_plan_decide(&rq, &h, p, err, errlen);
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Which VMM backend runs a container's VM, and why. The first of these that is
- * set decides ("auto" means: decide automatically):
+ * The inputs of the backend decision (runtime/backend/backend_plan.h) that only the runtime
+ * has. The first of these that is set decides ("auto" means: decide automatically):
  *   1. the annotation io.runm.backend (per container),
  *   2. the global flag --backend (per invocation; the shim inherits it),
  *   3. the environment variable RUNM_BACKEND,
@@ -14,6 +14,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "backend/backend_plan.h"
 
 #define RUNM_CONFIG_DEFAULT "/etc/runm/config.json"
 
@@ -29,20 +31,10 @@ int backend_config_read(const char *path, bool must_exist, char *backend, size_t
 int backend_config_parse(const char *json, const char *path, char *backend, size_t cap, char *err,
 			 size_t errlen);
 
-struct backend_inputs {
-	const char *annotation, *flag, *env, *config; /* NULL or "" when not given */
-	const char *config_path;		      /* named in the reason */
-	bool hw;				      /* hardware virtualization usable */
-	const char *hw_why;			      /* host_hw_virt's explanation */
-	bool have_qemu;
-};
-
-/* The pure decision: backend ("runm-vmm" | "qemu") and a one-line reason. */
-int backend_pick(const struct backend_inputs *in, char *backend, size_t cap, char *why, size_t whycap,
-		 char *err, size_t errlen);
-
-/* backend_pick with the environment, the config file and the host filled in. */
-int backend_choose(const char *annotation, const char *flag, char *backend, size_t cap, char *why,
-		   size_t whycap, char *err, size_t errlen);
+/* The decision (runtime/backend/backend_plan.h) with this call's annotation and --backend flag
+ * (NULL when not given), RUNM_BACKEND, the config file, RUNM_TEST_AGENT_ON_HOST and the host
+ * probed once (into *probe when not NULL). 0, or -1 with ERR (the plan then as there). */
+int backend_choose(const char *annotation, const char *flag, struct host_probe *probe, struct backend_plan *p,
+		   char *err, size_t errlen);
 
 #endif

@@ -7,8 +7,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +16,7 @@
 
 #include "agentclient/agentclient.h"
 #include "backend/backend.h"
+#include "backend/backend_plan.h"
 #include "guest_config.h"
 #include "log.h"
 #include "net/net.h"
@@ -29,9 +28,8 @@
 #define GUEST_CMDLINE	  "console=ttyS0 reboot=k panic=-1 quiet i8042.noaux i8042.nomux i8042.dumbkbd pci=off"
 
 struct guest {
-	struct vm *vm;
-	pid_t host_agent; /* RUNM_TEST_AGENT_ON_HOST: runm-agent --listen-unix, no VM */
-	bool on_host;
+	struct vm *vm; /* what the backend runs: a VM, or the test harness's host agent */
+	bool on_host;  /* the backend's agent_on_host (backend.h): no share, no network op */
 	struct agentclient *ctl, *ev;
 	bool vm_ended; /* seen by vm_running while waiting for the agent */
 	long long oom_kills; /* the agent's latest "oom" event */
@@ -50,45 +48,6 @@ static int fail_ac(struct agentclient *ac, char *err, size_t errlen)
 {
 	snprintf(err, errlen, "%s", ac_error(ac));
 	return -1;
-}
-
-/* Test harness without a VM: the real agent in host mode answers on DIR/vsock.sock and runs
- * the container directly on the host (namespaces, no VM isolation). Only with
- * RUNM_TEST_AGENT_ON_HOST=1; never chosen by runm itself. */
-static int start_host_agent(struct guest *g, const char *dir, char *err, size_t errlen)
-{
-	char *agent = vm_sibling_path("runm-agent");
-	char logp[PATH_MAX + 16];
-	snprintf(logp, sizeof(logp), "%s/agent.log", dir);
-	int lfd = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	pid_t parent = getpid();
-	pid_t pid = agent ? fork() : -1;
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(1);
-		int nul = open("/dev/null", O_RDWR | O_CLOEXEC); /* dup2 below clears it on 0..2 */
-		dup2(nul, 0);
-		dup2(nul, 1);
-		if (lfd >= 0)
-			dup2(lfd, 2);
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		execlp(agent, "runm-agent", "--listen-unix", g->uds, (char *)NULL);
-		_exit(127);
-	}
-	if (lfd >= 0)
-		close(lfd);
-	if (pid < 0) {
-		snprintf(err, errlen, "start runm-agent on the host: %s",
-			 agent ? strerror(errno) : "not found");
-		free(agent);
-		return -1;
-	}
-	free(agent);
-	g->host_agent = pid;
-	return 0;
 }
 
 /* guest_boot failed after the share was prepared: stop what runs, then unmount the share. */
@@ -171,8 +130,13 @@ int guest_boot(const char *id, const char *dir, const struct spec *s, const stru
 		return -1;
 	}
 	char *cfg = NULL;
-	const char *oh = getenv("RUNM_TEST_AGENT_ON_HOST");
-	g->on_host = oh && !strcmp(oh, "1");
+	const struct vm_backend_ops *ops = vm_backend_ops_of(plan->backend.vmm);
+	if (!ops) {
+		snprintf(err, errlen, "no backend planned (%s)", plan->backend.reason);
+		free(g);
+		return -1;
+	}
+	g->on_host = ops->agent_on_host;
 	/* the shares are decided here (they are VM devices); guest_create reuses the rewrite */
 	if (guest_config(s, dir, g->on_host, &g->sh, &cfg, err, errlen) < 0) {
 		free(g);
@@ -195,14 +159,10 @@ int guest_boot(const char *id, const char *dir, const struct spec *s, const stru
 	snprintf(g->uds, sizeof(g->uds), "%s/vsock.sock", sdir);
 	char console[PATH_MAX + 16];
 	snprintf(console, sizeof(console), "%s/console.log", dir);
-	if (g->on_host) {
-		if (start_host_agent(g, dir, err, errlen) < 0) {
-			boot_abort(g);
-			return -1;
-		}
-		goto connect;
-	}
-	struct vm_config c = {.kernel = plan->kernel,
+	struct vm_config c = {.backend = plan->backend.vmm,
+			      .accel = plan->backend.accel,
+			      .reason = plan->backend.reason,
+			      .kernel = plan->kernel,
 			      .initrd = plan->initrd,
 			      .cmdline = GUEST_CMDLINE,
 			      .vcpus = (unsigned)plan->vcpus,
@@ -211,15 +171,10 @@ int guest_boot(const char *id, const char *dir, const struct spec *s, const stru
 			      .rng = true,
 			      .console_log = console,
 			      .run_dir = dir};
-	if (vm_backend_parse(plan->backend, &c.backend) < 0) {
-		snprintf(err, errlen, "unknown backend %s", plan->backend);
-		boot_abort(g);
-		return -1;
-	}
 	/* one fs device: the rootfs and every bind source (runtime/guest_config.h) */
 	c.fs[0].tag = GUEST_SHARE_TAG;
 	c.fs[0].dir = g->sh.host;
-	c.n_fs = 1;
+	c.n_fs = (unsigned)g->sh.n;
 	/* one virtio-net NIC per wired tap (runtime/net/net.h), the guest finds it by MAC */
 	for (unsigned i = 0; net && i < net->n && i < VM_MAX_NET; i++) {
 		c.net[i].tap_fd = net->link[i].tap_fd;
@@ -229,11 +184,11 @@ int guest_boot(const char *id, const char *dir, const struct spec *s, const stru
 	}
 	int r = vm_start(&c, &g->vm);
 	if (r < 0) {
-		snprintf(err, errlen, "start VM: %s (see %s/vmm.log)", strerror(-r), dir);
+		snprintf(err, errlen, "start %s: %s (see %s/%s)", ops->what, strerror(-r), dir,
+			 ops->log_name);
 		boot_abort(g);
 		return -1;
 	}
-connect:
 	g->ctl = ac_connect_while(g->uds, BOOT_TIMEOUT_MS, vm_running, g, err, errlen);
 	if (!g->ctl || ac_hello(g->ctl, false) < 0) {
 		if (g->ctl)
@@ -346,8 +301,7 @@ int guest_join(const char *id, const char *dir, const struct spec *s, const stru
 			 id, PROTO_MAX_ID);
 		return -1;
 	}
-	const char *oh = getenv("RUNM_TEST_AGENT_ON_HOST");
-	g->on_host = oh && !strcmp(oh, "1");
+	g->on_host = backend_test_host_agent(); /* no VM of its own: the sandbox's is the host agent */
 	g->member = true;
 	snprintf(g->dir, sizeof(g->dir), "%s", dir);
 	snprintf(g->init_id, sizeof(g->init_id), "%s", id);
@@ -566,16 +520,8 @@ void guest_destroy(struct guest *g)
 	}
 	if (g->ctl)
 		ac_shutdown(g->ctl);
-	if (g->host_agent > 0) {
-		int st = 0;
-		for (int i = 0; i < 300 && waitpid(g->host_agent, &st, WNOHANG) == 0; i++)
-			usleep(10000);
-		if (waitpid(g->host_agent, &st, WNOHANG) == 0) {
-			kill(g->host_agent, SIGKILL);
-			waitpid(g->host_agent, &st, 0);
-		}
-	}
 	if (g->vm) {
+		/* it ends by itself after the shutdown request; else the backend stops it */
 		int st;
 		if (vm_wait(g->vm, 3000, &st) == 0)
 			vm_stop(g->vm, 1000);

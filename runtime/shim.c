@@ -558,7 +558,7 @@ int shim_main(const struct shim_args *a)
 		goto fail;
 	}
 	/* a sandbox's VM is the pod's: sized by the pod's annotations where the spec says nothing */
-	struct vm_plan plan = {.backend = "sandbox's"};
+	struct vm_plan plan = {0}; /* a member boots nothing: the VM is the sandbox's */
 	if (s->pod.role == POD_SANDBOX && pod_sandbox_size(&s->spec, &s->spec.mem_limit, &s->spec.cpu_quota,
 							   &s->spec.cpu_period, err, sizeof(err)) < 0) {
 		log_error("create %s: %s", a->id, err);
@@ -610,7 +610,7 @@ int shim_main(const struct shim_args *a)
 		goto fail;
 	}
 	if (!member && guest_boot(a->id, s->dir, &s->spec, &plan, &s->net, &s->g, err, sizeof(err)) < 0) {
-		log_error("create %s: boot microVM (%s): %s", a->id, plan.backend, err);
+		log_error("create %s: boot microVM (%s): %s", a->id, vm_backend_name(plan.backend.vmm), err);
 		goto fail;
 	}
 	struct guest_stdio io = {-1, -1, -1, -1};

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "runtime/backend/backend_plan.h"
 #include "runtime/backend/jail.h"
 
 #ifndef SYS_pidfd_open
@@ -30,8 +31,13 @@
 #endif
 
 /* Names of each choice, indexed by its enum value (0 is AUTO in all three). */
-static const char *const backend_names[] = {
-	[VM_BACKEND_AUTO] = "auto", [VM_BACKEND_RUNM_VMM] = "runm-vmm", [VM_BACKEND_QEMU] = "qemu"};
+static const char *const backend_names[] = {[VM_BACKEND_AUTO] = "auto",
+					     [VM_BACKEND_RUNM_VMM] = "runm-vmm",
+					     [VM_BACKEND_QEMU] = "qemu",
+					     [VM_BACKEND_HOST_AGENT] = "host-agent"};
+static const struct vm_backend_ops *const backend_ops[] = {[VM_BACKEND_RUNM_VMM] = &vm_backend_runm_vmm,
+							   [VM_BACKEND_QEMU] = &vm_backend_qemu,
+							   [VM_BACKEND_HOST_AGENT] = &vm_backend_host_agent};
 static const char *const accel_names[] = {
 	[VM_ACCEL_AUTO] = "auto", [VM_ACCEL_KVM] = "kvm", [VM_ACCEL_TCG] = "tcg"};
 static const char *const machine_names[] = {
@@ -64,11 +70,16 @@ const char *vm_accel_name(enum vm_accel a)
 	return name_of(accel_names, N_NAMES(accel_names), (unsigned)a);
 }
 
+const struct vm_backend_ops *vm_backend_ops_of(enum vm_backend_kind k)
+{
+	return (unsigned)k < N_NAMES(backend_ops) ? backend_ops[k] : NULL;
+}
+
 int vm_backend_parse(const char *s, enum vm_backend_kind *k)
 {
 	int i = index_of(backend_names, N_NAMES(backend_names), s);
-	if (i < 0)
-		return i;
+	if (i < 0 || i == VM_BACKEND_HOST_AGENT) /* the test harness: chosen by its variable only */
+		return -EINVAL;
 	*k = (enum vm_backend_kind)i;
 	return 0;
 }
@@ -89,85 +100,6 @@ int vm_machine_parse(const char *s, enum vm_machine *m)
 		return i;
 	*m = (enum vm_machine)i;
 	return 0;
-}
-
-/* Whether KVM can run a Linux guest at speed here; why not in `why`. */
-static bool hw_virt_usable(char *why, size_t len)
-{
-	FILE *f = fopen("/proc/cpuinfo", "re");
-	if (!f) {
-		snprintf(why, len, "cannot read /proc/cpuinfo: %s", strerror(errno));
-		return false;
-	}
-	char line[4096];
-	bool found = false;
-	while (!found && fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "flags", 5) != 0)
-			continue;
-		for (char *save, *t = strtok_r(line, " \t\n", &save); t; t = strtok_r(NULL, " \t\n", &save))
-			if (!strcmp(t, "vmx") || !strcmp(t, "svm"))
-				found = true;
-	}
-	fclose(f);
-	if (!found) {
-		snprintf(why, len, "the host CPU has no vmx/svm flag (this /dev/kvm cannot boot Linux)");
-		return false;
-	}
-	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(why, len, "open /dev/kvm: %s", strerror(errno));
-		return false;
-	}
-	close(fd);
-	snprintf(why, len, "the host CPU has vmx/svm and /dev/kvm is usable");
-	return true;
-}
-
-enum vm_accel vm_accel_choose(enum vm_accel req, char *why, size_t len)
-{
-	char r[200];
-	if (req != VM_ACCEL_AUTO) {
-		snprintf(why, len, "%s requested explicitly", vm_accel_name(req));
-		return req;
-	}
-	if (hw_virt_usable(r, sizeof(r))) {
-		snprintf(why, len, "kvm: %s", r);
-		return VM_ACCEL_KVM;
-	}
-	snprintf(why, len, "tcg: %s", r);
-	return VM_ACCEL_TCG;
-}
-
-static bool qemu_in_path(void)
-{
-	const char *path = getenv("PATH");
-	char *dup = strdup(path ? path : "/usr/bin:/bin");
-	bool found = false;
-	for (char *save, *d = dup ? strtok_r(dup, ":", &save) : NULL; d && !found; d = strtok_r(NULL, ":", &save)) {
-		char p[PATH_MAX];
-		snprintf(p, sizeof(p), "%s/qemu-system-x86_64", d);
-		found = access(p, X_OK) == 0;
-	}
-	free(dup);
-	return found;
-}
-
-enum vm_backend_kind vm_backend_choose(enum vm_backend_kind req, char *why, size_t len)
-{
-	char r[200];
-	if (req != VM_BACKEND_AUTO) {
-		snprintf(why, len, "%s requested explicitly", vm_backend_name(req));
-		return req;
-	}
-	if (hw_virt_usable(r, sizeof(r))) {
-		snprintf(why, len, "runm-vmm: %s", r);
-		return VM_BACKEND_RUNM_VMM;
-	}
-	if (!qemu_in_path())
-		snprintf(why, len, "qemu (TCG): %s; but qemu-system-x86_64 is not in PATH: no usable backend", r);
-	else
-		snprintf(why, len, "qemu (TCG): %s", r);
-	return VM_BACKEND_QEMU;
 }
 
 char *vm_sibling_path(const char *name)
@@ -469,7 +401,7 @@ static void end_vm(struct vm *v, unsigned first)
 	v->ended = true;
 }
 
-int vm_wait(struct vm *v, int timeout_ms, int *status)
+int vm_group_wait(struct vm *v, int timeout_ms, int *status)
 {
 	if (v->ended) {
 		*status = v->status;
@@ -527,7 +459,7 @@ int vm_wait(struct vm *v, int timeout_ms, int *status)
 	return 1;
 }
 
-int vm_kill(struct vm *v, int sig)
+int vm_group_kill(struct vm *v, int sig)
 {
 	if (v->ended)
 		return -ESRCH;
@@ -536,7 +468,7 @@ int vm_kill(struct vm *v, int sig)
 	return -errno;
 }
 
-int vm_stop(struct vm *v, int grace_ms)
+int vm_group_stop(struct vm *v, int grace_ms)
 {
 	int st;
 	if (v->ended)
@@ -547,11 +479,27 @@ int vm_stop(struct vm *v, int grace_ms)
 		 * disconnects, and it does not see them vanish mid-teardown. */
 		if (v->nproc && !v->proc[0].reaped)
 			kill(v->proc[0].pid, SIGTERM);
-		if (vm_wait(v, grace_ms, &st) == 1)
+		if (vm_group_wait(v, grace_ms, &st) == 1)
 			return 0;
 	}
-	vm_kill(v, SIGKILL);
-	return vm_wait(v, -1, &st) == 1 ? 0 : -EIO;
+	vm_group_kill(v, SIGKILL);
+	return vm_group_wait(v, -1, &st) == 1 ? 0 : -EIO;
+}
+
+/* Through the backend's ops (a struct vm not started yet has none: the generic code). */
+int vm_wait(struct vm *v, int timeout_ms, int *status)
+{
+	return v->ops ? v->ops->wait(v, timeout_ms, status) : vm_group_wait(v, timeout_ms, status);
+}
+
+int vm_kill(struct vm *v, int sig)
+{
+	return v->ops ? v->ops->kill(v, sig) : vm_group_kill(v, sig);
+}
+
+int vm_stop(struct vm *v, int grace_ms)
+{
+	return v->ops ? v->ops->stop(v, grace_ms) : vm_group_stop(v, grace_ms);
 }
 
 void vm_free(struct vm *v)
@@ -578,6 +526,11 @@ int vm_pids(const struct vm *v, pid_t *pids, int max)
 
 int vm_pidfds(const struct vm *v, int *fds, int max)
 {
+	return v->ops ? v->ops->pidfds(v, fds, max) : vm_group_pidfds(v, fds, max);
+}
+
+int vm_group_pidfds(const struct vm *v, int *fds, int max)
+{
 	int n = 0;
 	for (unsigned i = 0; i < v->nproc && n < max; i++)
 		if (!v->proc[i].reaped)
@@ -590,9 +543,9 @@ enum vm_backend_kind vm_backend_of(const struct vm *v)
 	return v->kind;
 }
 
-int vm_start(const struct vm_config *c, struct vm **out)
+/* A VM's kernel, shares and NICs: 0, or -errno after logging what is wrong. */
+static int check_vm_config(const struct vm_config *c)
 {
-	char why[256];
 	if (!c->kernel || (!c->vsock_uds && !c->run_dir)) {
 		log_error("start VM: %s is required",
 			  !c->kernel ? "a kernel" : "a vsock socket path or a run directory");
@@ -641,28 +594,81 @@ int vm_start(const struct vm_config *c, struct vm **out)
 		log_errno(e, "start VM: initrd %s", c->initrd);
 		return -e;
 	}
+	return 0;
+}
+
+/* C with AUTO decided (backend_plan.h) into *rc, the decision's reason logged. 0 or -errno. */
+static int resolve_config(const struct vm_config *c, struct vm_config *rc)
+{
+	*rc = *c;
+	if (c->backend != VM_BACKEND_AUTO && (c->accel != VM_ACCEL_AUTO || c->backend != VM_BACKEND_QEMU)) {
+		if (c->reason)
+			log_debug("backend: %s", c->reason);
+		return 0;
+	}
+	struct backend_plan p;
+	char err[BACKEND_REASON_MAX];
+	if (backend_plan_host(c->backend, c->accel, &p, err, sizeof(err)) < 0) {
+		log_error("start VM: %s", err);
+		return -ENOENT;
+	}
+	log_debug("backend: %s", p.reason);
+	rc->backend = p.vmm;
+	rc->accel = p.accel;
+	return 0;
+}
+
+/* run_dir/<the backend's log> (stderr of its processes) into v->log_path, opened. fd or -errno. */
+static int open_log(struct vm *v, const struct vm_config *c)
+{
+	char *dup = strdup(c->vsock_uds ? c->vsock_uds : ".");
+	const char *run_dir = c->run_dir ? c->run_dir : dup ? dirname(dup) : ".";
+	int r = asprintf(&v->log_path, "%s/%s", run_dir, v->ops->log_name);
+	free(dup);
+	if (r < 0) {
+		v->log_path = NULL;
+		return -ENOMEM;
+	}
+	/* a VM's log is its own; the host agent's is appended to, as the agent's own logs are */
+	int trunc = v->ops->boots_kernel ? O_TRUNC : 0;
+	int fd = vm_fd_above_stdio(open(v->log_path, O_WRONLY | O_CREAT | trunc | O_CLOEXEC | O_APPEND,
+					v->ops->boots_kernel ? 0600 : 0644));
+	if (fd < 0) {
+		int e = errno;
+		log_errno(e, "start %s: create %s", v->ops->what, v->log_path);
+		return -e;
+	}
+	return fd;
+}
+
+int vm_start(const struct vm_config *c, struct vm **out)
+{
+	struct vm_config rc;
+	int r = resolve_config(c, &rc);
+	const struct vm_backend_ops *ops = r < 0 ? NULL : vm_backend_ops_of(rc.backend);
+	if (r == 0 && !ops) {
+		log_error("start VM: no backend %d", (int)rc.backend);
+		r = -EINVAL;
+	}
+	if (r == 0 && ops->boots_kernel)
+		r = check_vm_config(&rc);
+	if (r == 0 && !rc.vsock_uds && !rc.run_dir) {
+		log_error("start %s: a vsock socket path or a run directory is required", ops->what);
+		r = -EINVAL;
+	}
+	if (r < 0)
+		return r;
 	struct vm *v = calloc(1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
-	v->kind = vm_backend_choose(c->backend, why, sizeof(why));
-	log_debug("backend %s", why);
-
-	char *dup = strdup(c->vsock_uds ? c->vsock_uds : ".");
-	const char *run_dir = c->run_dir ? c->run_dir : dirname(dup);
-	if (asprintf(&v->log_path, "%s/vmm.log", run_dir) < 0) {
-		free(dup);
-		free(v);
-		return -ENOMEM;
-	}
-	free(dup);
-	int log_fd = vm_fd_above_stdio(open(v->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_APPEND, 0600));
+	v->kind = rc.backend;
+	v->ops = ops;
+	int log_fd = open_log(v, &rc);
 	if (log_fd < 0) {
-		int e = errno;
-		log_errno(e, "start VM: create %s", v->log_path);
 		vm_free(v);
-		return -e;
+		return log_fd;
 	}
-	int r = v->kind == VM_BACKEND_QEMU ? vm_start_qemu(v, c, log_fd) : vm_start_runm_vmm(v, c, log_fd);
+	r = ops->start(v, &rc, log_fd);
 	close(log_fd);
 	if (r < 0) {
 		log_tail(v); /* what the VMM or a device server said */

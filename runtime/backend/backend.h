@@ -19,7 +19,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-enum vm_backend_kind { VM_BACKEND_AUTO = 0, VM_BACKEND_RUNM_VMM, VM_BACKEND_QEMU };
+/* HOST_AGENT: the test harness's runm-agent on the host, no VM (RUNM_TEST_AGENT_ON_HOST=1);
+ * never parsed from a name, never chosen automatically (backend_plan.h). */
+enum vm_backend_kind { VM_BACKEND_AUTO = 0, VM_BACKEND_RUNM_VMM, VM_BACKEND_QEMU, VM_BACKEND_HOST_AGENT };
 enum vm_accel { VM_ACCEL_AUTO = 0, VM_ACCEL_KVM, VM_ACCEL_TCG };
 enum vm_machine { VM_MACHINE_AUTO = 0, VM_MACHINE_PC, VM_MACHINE_MICROVM };
 
@@ -44,8 +46,9 @@ struct vm_net {
 };
 
 struct vm_config {
-	enum vm_backend_kind backend; /* AUTO: runm-vmm when KVM can run Linux, else qemu */
-	enum vm_accel accel;          /* qemu only; AUTO: kvm when usable, else tcg */
+	enum vm_backend_kind backend; /* AUTO: decided by backend_plan_host (backend_plan.h) */
+	enum vm_accel accel;          /* qemu only; AUTO: the same decision's */
+	const char *reason;           /* the plan's reason when the caller decided (logged) */
 	enum vm_machine machine;      /* qemu only; AUTO: pc (measured faster, docs/backends.md) */
 	const char *kernel;           /* vmlinux (PVH ELF) or bzImage */
 	const char *initrd;           /* may be NULL */
@@ -91,12 +94,10 @@ int vm_pids(const struct vm *v, pid_t *pids, int max);
 int vm_pidfds(const struct vm *v, int *fds, int max);
 enum vm_backend_kind vm_backend_of(const struct vm *v);
 
-/* The choices AUTO resolves to on this host, and why (for `runm check`). */
-enum vm_backend_kind vm_backend_choose(enum vm_backend_kind req, char *why, size_t len);
-enum vm_accel vm_accel_choose(enum vm_accel req, char *why, size_t len);
 const char *vm_backend_name(enum vm_backend_kind k);
 const char *vm_accel_name(enum vm_accel a);
-/* Parse "auto"/"runm-vmm"/"qemu", "auto"/"kvm"/"tcg", "auto"/"pc"/"microvm": 0 or -EINVAL. */
+/* Parse "auto"/"runm-vmm"/"qemu", "auto"/"kvm"/"tcg", "auto"/"pc"/"microvm": 0 or -EINVAL
+ * ("host-agent" is a name for messages only: not parsed). */
 int vm_backend_parse(const char *s, enum vm_backend_kind *k);
 int vm_accel_parse(const char *s, enum vm_accel *a);
 int vm_machine_parse(const char *s, enum vm_machine *m);
@@ -112,8 +113,34 @@ struct vm_proc {
 	const char *what;
 };
 
+struct vm;
+/* What differs between backends; each implements it in its own file (backend_qemu.c,
+ * backend_runm_vmm.c, backend_host_agent.c) and vm_start/vm_wait/… call through it. */
+struct vm_backend_ops {
+	const char *what;     /* in errors: "start <what>: …" */
+	const char *log_name; /* run_dir/log_name: stderr of every process (log_fd of start) */
+	bool boots_kernel;    /* a VM: kernel, shares and NICs are checked and used */
+	bool agent_on_host;   /* no VM: the agent runs on the host, no share, no network op */
+	/* Spawn the processes into v (vm_spawn). 0 or -errno after logging. */
+	int (*start)(struct vm *v, const struct vm_config *c, int log_fd);
+	int (*wait)(struct vm *v, int timeout_ms, int *status); /* as vm_wait */
+	int (*kill)(struct vm *v, int sig);                     /* as vm_kill */
+	int (*stop)(struct vm *v, int grace_ms);                /* as vm_stop */
+	int (*pidfds)(const struct vm *v, int *fds, int max);   /* as vm_pidfds */
+};
+extern const struct vm_backend_ops vm_backend_qemu, vm_backend_runm_vmm, vm_backend_host_agent;
+/* The ops of a decided kind (AUTO: NULL). */
+const struct vm_backend_ops *vm_backend_ops_of(enum vm_backend_kind k);
+
+/* The process-group implementations the backends share (backend.c). */
+int vm_group_wait(struct vm *v, int timeout_ms, int *status);
+int vm_group_kill(struct vm *v, int sig);
+int vm_group_stop(struct vm *v, int grace_ms);
+int vm_group_pidfds(const struct vm *v, int *fds, int max);
+
 struct vm {
 	enum vm_backend_kind kind;
+	const struct vm_backend_ops *ops;
 	struct vm_proc proc[VM_MAX_PROCS];
 	unsigned nproc;       /* proc[0] is the VMM */
 	pid_t pgid;
@@ -146,7 +173,5 @@ char *vm_sibling_path(const char *name);
 int vm_net_options(const struct vm_net *n, int fd, char *opts, size_t len, char mac[18]);
 /* A close-on-exec duplicate of the caller's tap fd above stdio, for a child. */
 int vm_net_dup(const struct vm_net *n);
-int vm_start_qemu(struct vm *v, const struct vm_config *c, int log_fd);
-int vm_start_runm_vmm(struct vm *v, const struct vm_config *c, int log_fd);
 
 #endif

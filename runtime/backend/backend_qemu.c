@@ -299,10 +299,9 @@ fail:
 	return r;
 }
 
-int vm_start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
+static int start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 {
-	char why[256];
-	enum vm_accel accel = vm_accel_choose(c->accel, why, sizeof(why));
+	enum vm_accel accel = c->accel; /* decided by vm_start (backend_plan.h) */
 	enum vm_machine mach = c->machine == VM_MACHINE_AUTO ? VM_MACHINE_PC : c->machine;
 	unsigned mem = c->mem_mib ? c->mem_mib : 256, cpus = c->vcpus ? c->vcpus : 1;
 	uint32_t cid = c->guest_cid ? c->guest_cid : 3;
@@ -314,7 +313,6 @@ int vm_start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 	char qpath[PATH_MAX];
 	int r;
 
-	log_debug("qemu accel %s", why);
 	if (c->vsock_uds && strchr(c->vsock_uds, ',')) {
 		log_error("start VM: vsock socket path %s: commas are not supported", c->vsock_uds);
 		return -EINVAL;
@@ -556,3 +554,14 @@ out:
 	argv_free(&a);
 	return r;
 }
+
+const struct vm_backend_ops vm_backend_qemu = {
+    .what = "VM",
+    .log_name = "vmm.log",
+    .boots_kernel = true,
+    .start = start_qemu,
+    .wait = vm_group_wait,
+    .kill = vm_group_kill,
+    .stop = vm_group_stop,
+    .pidfds = vm_group_pidfds,
+};

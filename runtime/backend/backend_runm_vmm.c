@@ -13,7 +13,7 @@
 
 #include "log.h"
 
-int vm_start_runm_vmm(struct vm *v, const struct vm_config *c, int log_fd)
+static int start_runm_vmm(struct vm *v, const struct vm_config *c, int log_fd)
 {
 	char *argv[64];
 	char *own[64];
@@ -89,3 +89,14 @@ out:
 	free(bin);
 	return r;
 }
+
+const struct vm_backend_ops vm_backend_runm_vmm = {
+    .what = "VM",
+    .log_name = "vmm.log",
+    .boots_kernel = true,
+    .start = start_runm_vmm,
+    .wait = vm_group_wait,
+    .kill = vm_group_kill,
+    .stop = vm_group_stop,
+    .pidfds = vm_group_pidfds,
+};

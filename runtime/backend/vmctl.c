@@ -24,6 +24,7 @@
 
 #include "log.h"
 #include "runtime/backend/backend.h"
+#include "runtime/backend/backend_plan.h"
 #include "runtime/backend/jail.h"
 
 /* "tapfd=N[,mac=aa:bb:cc:dd:ee:ff][,mtu=N]" (the tap stays ours: inherited) */
@@ -154,13 +155,13 @@ int main(int argc, char **argv)
 		}
 	}
 	if (explain) {
-		char wb[256], wa[256];
-		enum vm_backend_kind k = vm_backend_choose(c.backend, wb, sizeof(wb));
-		enum vm_accel a = vm_accel_choose(c.accel, wa, sizeof(wa));
-		printf("{\"backend\":\"%s\",\"backend_reason\":", vm_backend_name(k));
-		json_str(wb);
-		printf(",\"accel\":\"%s\",\"accel_reason\":", vm_accel_name(a));
-		json_str(wa);
+		/* the decision vm_start makes, and its one reason (also when none is usable) */
+		struct backend_plan p;
+		char err[BACKEND_REASON_MAX];
+		backend_plan_host(c.backend, c.accel, &p, err, sizeof(err));
+		printf("{\"backend\":\"%s\",\"accel\":\"%s\",\"reason\":", vm_backend_name(p.vmm),
+		       vm_accel_name(p.accel));
+		json_str(p.reason);
 		printf("}\n");
 		return 0;
 	}

@@ -163,13 +163,17 @@ def test_check_backend_choice(build_dir, root, tmp_path):
     cfg = tmp_path / "config.json"
     cfg.write_text('{"backend": "qemu"}')
     r, b, why = backend(RUNM_CONFIG=str(cfg))
-    assert b.startswith("qemu") and why == f"chosen by config {cfg}", r.stdout
+    # the one reason sentence (runtime/backend/backend_plan.h): what runs, who chose it, the host
+    virt = next(l.split(":", 1)[1].split(":", 1)[1].strip() for l in r.stdout.splitlines()
+                if l.startswith("virtualization:"))
+    assert why.startswith("qemu (") and f") chosen by config {cfg}; " in why, r.stdout
+    assert why.endswith("; " + virt), r.stdout  # the same host facts as the virtualization line
     r, b, why = backend(RUNM_CONFIG=str(cfg), RUNM_BACKEND="runm-vmm")
-    assert b.startswith("runm-vmm") and why == "chosen by RUNM_BACKEND", r.stdout
+    assert b.startswith("runm-vmm") and why.startswith("runm-vmm (KVM) chosen by RUNM_BACKEND; "), r.stdout
     r, b, why = backend("--backend", "qemu", RUNM_CONFIG=str(cfg), RUNM_BACKEND="runm-vmm")
-    assert b.startswith("qemu") and why == "chosen by --backend", r.stdout
+    assert b.startswith("qemu") and ") chosen by --backend; " in why, r.stdout
     r, b, why = backend("--backend=auto", RUNM_BACKEND="runm-vmm")
-    assert "--backend says auto" in why, r.stdout
+    assert "chosen automatically (--backend says auto); " in why, r.stdout
     flags = pathlib.Path("/proc/cpuinfo").read_text()
     if " vmx" not in flags and " svm" not in flags:
         assert b.startswith("qemu (TCG)") and r.returncode == 0, r.stdout

@@ -35,17 +35,17 @@ def test_explain_reports_choice_and_reason(build_dir):
         assert (e["backend"], e["accel"]) == ("runm-vmm", "kvm")
     else:
         assert (e["backend"], e["accel"]) == ("qemu", "tcg")
-        assert "vmx/svm" in e["accel_reason"]
+        assert e["reason"].startswith("qemu (TCG) chosen automatically; ") and "vmx/svm" in e["reason"]
     forced = json.loads(subprocess.run([str(build_dir / "runm-vmctl"), "--explain", "--accel", "kvm",
                                         "--backend", "qemu"], capture_output=True, text=True,
                                        check=True).stdout)
-    assert forced["accel"] == "kvm" and "explicitly" in forced["accel_reason"]
-    assert forced["backend"] == "qemu" and "explicitly" in forced["backend_reason"]
+    assert forced["accel"] == "kvm" and forced["backend"] == "qemu"
+    assert forced["reason"].startswith("qemu (KVM) chosen by --backend, KVM by --accel; "), forced
     if not hw_virt():
         noq = json.loads(subprocess.run([str(build_dir / "runm-vmctl"), "--explain"],
                                         capture_output=True, text=True, check=True,
                                         env=dict(os.environ, PATH="/nonexistent")).stdout)
-        assert "qemu-system-x86_64 is not in PATH" in noq["backend_reason"]
+        assert "qemu-system-x86_64 is not in PATH" in noq["reason"]
 
 
 def test_rng_served_over_vhost_user(build_dir, kernel, initrd, tmp_path):

@@ -428,49 +428,6 @@ static void test_guest_config(void **st)
 	assert_int_equal(rm_rf(dir), 0);
 }
 
-/* backend_pick must choose want_backend; why must contain want_why. */
-static void expect_pick(const struct backend_inputs *in, const char *want_backend, const char *want_why)
-{
-	char b[16], why[512], err[256];
-	assert_int_equal(backend_pick(in, b, sizeof(b), why, sizeof(why), err, sizeof(err)), 0);
-	assert_string_equal(b, want_backend);
-	assert_non_null(strstr(why, want_why));
-}
-
-static void expect_no_pick(const struct backend_inputs *in, const char *want_err)
-{
-	char b[16], why[512], err[256];
-	assert_int_equal(backend_pick(in, b, sizeof(b), why, sizeof(why), err, sizeof(err)), -1);
-	assert_non_null(strstr(err, want_err));
-}
-
-static void test_backend_pick_order(void **st)
-{
-	struct backend_inputs in = {
-	    .hw = false, .hw_why = "no vmx", .have_qemu = true, .config_path = "/c.json"};
-	expect_pick(&in, "qemu", "no vmx"); /* nothing set: automatic, with the host's reason */
-	in.hw = true;
-	expect_pick(&in, "runm-vmm", "no vmx");
-	/* config < environment < flag < annotation */
-	in.config = "qemu";
-	expect_pick(&in, "qemu", "chosen by config /c.json");
-	in.env = "runm-vmm";
-	expect_pick(&in, "runm-vmm", "chosen by RUNM_BACKEND");
-	in.flag = "qemu";
-	expect_pick(&in, "qemu", "chosen by --backend");
-	in.annotation = "runm-vmm";
-	expect_pick(&in, "runm-vmm", "chosen by annotation io.runm.backend");
-	/* "auto" at a level stops the search: the lower levels do not count */
-	in.annotation = "auto";
-	in.hw = false;
-	expect_pick(&in, "qemu", "annotation io.runm.backend says auto");
-	/* a bad value names its source; no QEMU and no hardware: nothing to run on */
-	in.annotation = "firecracker";
-	expect_no_pick(&in, "\"firecracker\" (from annotation io.runm.backend)");
-	struct backend_inputs none = {.hw_why = "no /dev/kvm"};
-	expect_no_pick(&none, "no usable VM backend: no /dev/kvm");
-}
-
 static void write_text(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "w");
@@ -581,7 +538,6 @@ int main(void)
 	    cmocka_unit_test(test_vm_size),
 	    cmocka_unit_test(test_guest_config),
 	    cmocka_unit_test(test_guest_config_shm_size),
-	    cmocka_unit_test(test_backend_pick_order),
 	    cmocka_unit_test(test_backend_config_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

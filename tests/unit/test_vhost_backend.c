@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The VMM backend library (runtime/backend): choices and their reasons, fd hygiene, process
+/* The VMM backend library (runtime/backend): names, fd hygiene, process
  * spawning and reaping, and argument validation before anything is started. */
 #include <errno.h>
 #include <fcntl.h>
@@ -59,22 +59,11 @@ static void test_parse(void **state)
 	assert_int_equal(vm_machine_parse("", &m), -EINVAL);
 	assert_int_equal(vm_backend_parse("qem", &k), -EINVAL);
 	assert_int_equal(vm_accel_parse("tcgx", &a), -EINVAL);
-}
-
-static void test_choices_explain_themselves(void **state)
-{
-	char why[256];
-	assert_int_equal(vm_accel_choose(VM_ACCEL_TCG, why, sizeof(why)), VM_ACCEL_TCG);
-	assert_string_equal(why, "tcg requested explicitly");
-	assert_int_equal(vm_backend_choose(VM_BACKEND_RUNM_VMM, why, sizeof(why)), VM_BACKEND_RUNM_VMM);
-	assert_string_equal(why, "runm-vmm requested explicitly");
-	/* AUTO: the two choices agree, and the reason names the deciding fact. */
-	enum vm_accel acc = vm_accel_choose(VM_ACCEL_AUTO, why, sizeof(why));
-	char why2[256];
-	enum vm_backend_kind k = vm_backend_choose(VM_BACKEND_AUTO, why2, sizeof(why2));
-	assert_true((acc == VM_ACCEL_KVM) == (k == VM_BACKEND_RUNM_VMM));
-	assert_non_null(strstr(why, acc == VM_ACCEL_KVM ? "usable" : "tcg: "));
-	assert_non_null(strstr(why2, k == VM_BACKEND_RUNM_VMM ? "runm-vmm: " : "qemu (TCG): "));
+	/* the test harness is never a name a user gives */
+	assert_int_equal(vm_backend_parse("host-agent", &k), -EINVAL);
+	assert_string_equal(vm_backend_name(VM_BACKEND_HOST_AGENT), "host-agent");
+	assert_ptr_equal(vm_backend_ops_of(VM_BACKEND_HOST_AGENT), &vm_backend_host_agent);
+	assert_null(vm_backend_ops_of(VM_BACKEND_AUTO));
 }
 
 static void test_fd_above_stdio(void **state)
@@ -178,7 +167,6 @@ int main(void)
 	log_set_prog("test_vhost_backend");
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse),
-		cmocka_unit_test(test_choices_explain_themselves),
 		cmocka_unit_test(test_fd_above_stdio),
 		cmocka_unit_test(test_spawn_reap_and_exec_failure),
 		cmocka_unit_test(test_killed_vmm_is_a_failure),
