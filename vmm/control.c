@@ -18,6 +18,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "log.h"
+#include "sandbox.h"
 #include "vm.h"
 
 #define CONTROL_LINE_MAX 4096

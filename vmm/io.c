@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "legacy/legacy.h"
 #include "vm.h"
 
 #define COM1_BASE  0x3f8

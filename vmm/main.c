@@ -19,7 +19,10 @@
 
 #include "devices/evloop.h"
 #include "log.h"
+#include "legacy/legacy.h"
+#include "sandbox.h"
 #include "vm.h"
+#include "x86/boot.h"
 
 #if __has_include("vhost_user/vhost_user.h")
 #include "vhost_user/vhost_user.h"

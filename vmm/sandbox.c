@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "sandbox.h"
 #include "vm.h"
 
 /* Syscall names, resolved before any filter exists: the SIGSYS handler must

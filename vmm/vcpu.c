@@ -1,14 +1,22 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The vCPU thread: KVM_RUN, exit dispatch, pause parking, fatal exits. */
+/* vCPUs: creation (their x86 state from x86/cpu.c), threads, KVM_RUN and exit dispatch, and the
+ * pause/resume/exit machinery that kicks them. */
 #include <errno.h>
 #include <linux/kvm.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <time.h>
 
+#include "devices/evloop.h"
 #include "log.h"
+#include "sandbox.h"
 #include "vm.h"
+#include "x86/boot.h"
 
 uint64_t now_ns(void)
 {
@@ -147,4 +155,125 @@ void *vcpu_thread(void *arg)
 		}
 	}
 	return NULL;
+}
+
+int vm_vcpus_init(struct vm *vm)
+{
+	int mmap_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (mmap_size < (int)sizeof(struct kvm_run)) {
+		log_errno(errno, "KVM_GET_VCPU_MMAP_SIZE");
+		return -1;
+	}
+	struct kvm_cpuid2 *base = x86_supported_cpuid(vm->kvm_fd);
+	if (!base) {
+		log_errno(errno, "KVM_GET_SUPPORTED_CPUID");
+		return -1;
+	}
+	int rc = -1;
+	for (unsigned i = 0; i < vm->ncpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+		v->vm = vm;
+		v->id = i;
+		v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)i);
+		if (v->fd < 0) {
+			log_errno(errno, "KVM_CREATE_VCPU %u", i);
+			goto out;
+		}
+		v->run_size = (size_t)mmap_size;
+		v->run = mmap(NULL, v->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+		if (v->run == MAP_FAILED) {
+			v->run = NULL;
+			log_errno(errno, "mmap kvm_run of vCPU %u", i);
+			goto out;
+		}
+		if (x86_vcpu_setup(vm, v, base) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	free(base);
+	return rc;
+}
+
+static void kick_handler(int sig)
+{
+	(void)sig;
+}
+
+int vm_vcpus_start(struct vm *vm)
+{
+	struct sigaction sa = {.sa_handler = kick_handler};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL); /* no SA_RESTART: KVM_RUN returns EINTR */
+	vm->start_ns = now_ns();
+	for (unsigned i = 0; i < vm->ncpus; i++) {
+		int e = pthread_create(&vm->vcpus[i].thread, NULL, vcpu_thread, &vm->vcpus[i]);
+		if (e) {
+			log_errno(e, "start vCPU %u thread", i);
+			vm_request_exit(vm, 1);
+			return -1;
+		}
+		vm->vcpus[i].started = true;
+	}
+	return 0;
+}
+
+static void kick_all(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->ncpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+		if (v->run)
+			__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+		if (v->started && !pthread_equal(v->thread, pthread_self()))
+			pthread_kill(v->thread, SIGUSR1);
+	}
+}
+
+void vm_request_exit(struct vm *vm, int code)
+{
+	int expect = -1;
+	atomic_compare_exchange_strong(&vm->exit_code, &expect, code);
+	pthread_mutex_lock(&vm->lock);
+	atomic_store(&vm->state, VM_STOPPING);
+	pthread_cond_broadcast(&vm->cond);
+	pthread_mutex_unlock(&vm->lock);
+	kick_all(vm);
+	if (vm->loop)
+		evloop_stop(vm->loop);
+}
+
+void vm_pause(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	if (atomic_load(&vm->state) != VM_RUNNING) {
+		pthread_mutex_unlock(&vm->lock);
+		return;
+	}
+	atomic_store(&vm->state, VM_PAUSED);
+	pthread_mutex_unlock(&vm->lock);
+	kick_all(vm);
+	/* wait until every vCPU is parked so "paused" is true when we answer */
+	pthread_mutex_lock(&vm->lock);
+	while (vm->paused_vcpus < vm->ncpus && atomic_load(&vm->state) == VM_PAUSED)
+		pthread_cond_wait(&vm->cond, &vm->lock);
+	pthread_mutex_unlock(&vm->lock);
+}
+
+void vm_resume(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	if (atomic_load(&vm->state) == VM_PAUSED) {
+		atomic_store(&vm->state, VM_RUNNING);
+		pthread_cond_broadcast(&vm->cond);
+	}
+	pthread_mutex_unlock(&vm->lock);
+}
+
+void vm_vcpus_join(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		if (vm->vcpus[i].started) {
+			pthread_join(vm->vcpus[i].thread, NULL);
+			vm->vcpus[i].started = false;
+		}
 }

@@ -125,19 +125,7 @@ void vm_memory_free(struct vm *vm);
 /* Host pointer for guest-physical [gpa, gpa+len) or NULL. */
 void *vm_gpa(struct vm *vm, uint64_t gpa, uint64_t len);
 
-/* loader.c: kernel + initrd + zero page/PVH info + cmdline + page tables + GDT + MP table */
-int vm_load_kernel(struct vm *vm);
-/* The same from memory: kernel image k (ELF or bzImage) and an optional initrd.
- * Fills guest memory and sets vm->entry / vm->pvh. Hostile input is fine. */
-int loader_boot(struct vm *vm, const char *kname, const uint8_t *k, size_t klen, const char *iname,
-		const uint8_t *initrd, size_t ilen);
-/* The full command line (defaults + device declarations + user cmdline). */
-int vm_build_cmdline(struct vm *vm, char *out, size_t outlen);
-
-/* mptable.c */
-int mptable_write(uint8_t *dst, size_t room, uint64_t gpa, unsigned ncpus);
-
-/* kvm.c */
+/* kvm.c: the VM; vcpu.c: its vCPUs and their threads */
 int vm_kvm_init(struct vm *vm);
 int vm_kvm_init_memory(struct vm *vm);
 int vm_vcpus_init(struct vm *vm);
@@ -158,17 +146,6 @@ void vcpu_report(struct vcpu *v, const char *why);
 void vm_pio(struct vm *vm, uint16_t port, bool write, uint8_t *data, unsigned size);
 void vm_mmio(struct vm *vm, uint64_t addr, bool write, uint8_t *data, unsigned size);
 
-/* serial.c: 8250 UART at 0x3f8, IRQ 4 */
-struct serial *serial_new(struct vm *vm, int in_fd, int out_fd);
-int serial_attach(struct serial *s, struct evloop *loop);
-void serial_io(struct serial *s, unsigned off, bool is_write, uint8_t *val);
-void serial_free(struct serial *s);
-
-/* i8042.c: keyboard controller at 0x60/0x64 (probe answers, reset) */
-struct i8042;
-struct i8042 *i8042_new(struct vm *vm);
-void i8042_io(struct i8042 *k, uint16_t port, bool is_write, uint8_t *data);
-void i8042_free(struct i8042 *k);
 
 /* virtio_mmio.c */
 struct mmio_dev *mmio_dev_new(struct vm *vm, struct virtio_dev *d, unsigned index, char *err, size_t errlen);
@@ -183,11 +160,6 @@ void control_close(struct vm *vm);
 /* One request line -> response line in out; returns 1 when the VM must stop. */
 int control_handle(struct vm *vm, const char *line, char *out, size_t outlen);
 
-/* sandbox.c */
-int sandbox_drop_caps(bool keep_fs_caps);
-int sandbox_seccomp_vcpu(void);
-int sandbox_seccomp_loop(void);
-int sandbox_seccomp_control(void);
 
 uint64_t now_ns(void);
 uint64_t cpu_ns(void);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "vmm/vm.h"
+#include "vmm/x86/boot.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

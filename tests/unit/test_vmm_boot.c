@@ -13,8 +13,8 @@
 
 #include <cmocka.h>
 
-#include "vmm/loader.h"
 #include "vmm/vm.h"
+#include "vmm/x86/boot.h"
 
 static struct vm_config cfg;
 static struct vm vm;

@@ -25,6 +25,7 @@
 #include <sanitizer/lsan_interface.h>
 #endif
 
+#include "vmm/sandbox.h"
 #include "vmm/vm.h"
 
 #define CHILD_TIMEOUT_MS 20000

@@ -18,7 +18,7 @@
 #include "vmm/devices/evloop.h"
 #include "vmm/devices/virtio.h"
 #include "vmm/vhost_user/vu_backend.h"
-#include "vmm/vm.h" /* sandbox_drop_caps, sandbox_seccomp_loop */
+#include "vmm/sandbox.h"
 
 #define VU_MAX_DEVICES 8
 

@@ -4,7 +4,7 @@
  * of the EBDA (0x9fc00), which Linux scans. */
 #include <string.h>
 
-#include "vm.h"
+#include "vmm/vm.h"
 
 #define MP_IOAPIC_PINS 24
 

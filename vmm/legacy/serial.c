@@ -16,9 +16,10 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "devices/evloop.h"
+#include "vmm/devices/evloop.h"
 #include "log.h"
-#include "vm.h"
+#include "vmm/legacy/legacy.h"
+#include "vmm/vm.h"
 
 #define SERIAL_IRQ 4
 #define RX_FIFO	   1024

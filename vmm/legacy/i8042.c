@@ -11,7 +11,8 @@
 #include <string.h>
 
 #include "log.h"
-#include "vm.h"
+#include "vmm/legacy/legacy.h"
+#include "vmm/vm.h"
 
 #define I8042_DATA 0x60
 #define I8042_CMD  0x64

@@ -17,8 +17,8 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "loader.h"
-#include "vm.h"
+#include "vmm/x86/boot.h"
+#include "vmm/vm.h"
 
 /* Map a whole regular, non-empty file read-only (what = "kernel" / "initrd"):
  * the loader then copies straight from the page cache into guest memory. */
