@@ -29,6 +29,7 @@ static const char usage[] =
     "  --hugepages          back guest memory with hugetlbfs pages\n"
     "  --vsock-uds PATH     virtio-vsock, host side on this AF_UNIX socket (hybrid vsock)\n"
     "  --vsock-cid N        guest CID (default 3)\n"
+    "  --vsock-listen-fd N  the --vsock-uds socket, already bound and listening (inherited fd)\n"
     "  --fs TAG=DIR         virtio-fs share (repeatable)\n"
     "  --rng                virtio-rng\n"
     "  --net OPTS           virtio-net on a tap (repeatable): tapfd=N (an open tap, IFF_TAP|\n"
@@ -102,6 +103,12 @@ static int apply(struct vm_config *c, const char *key, const char *val)
 			return -1;
 		}
 		return set_str(key[0] == 'v' ? &c->vsock_uds : &c->control, val);
+	}
+	if (!strcmp(key, "vsock-listen-fd")) {
+		if (parse_u64(opt, val, 3, INT32_MAX, &n) < 0)
+			return -1;
+		c->vsock_listen_fd = (int)n;
+		return 0;
 	}
 	if (!strcmp(key, "vsock-cid")) {
 		if (parse_u64(opt, val, 3, UINT32_MAX - 1, &n) < 0)
@@ -268,6 +275,7 @@ int vm_config_parse(struct vm_config *c, int argc, char **argv)
 					     {"mem", required_argument, 0, 0},
 					     {"vsock-uds", required_argument, 0, 0},
 					     {"vsock-cid", required_argument, 0, 0},
+					     {"vsock-listen-fd", required_argument, 0, 0},
 					     {"fs", required_argument, 0, 0},
 					     {"net", required_argument, 0, 0},
 					     {"console", required_argument, 0, 0},
@@ -283,6 +291,7 @@ int vm_config_parse(struct vm_config *c, int argc, char **argv)
 	c->cpus = 1;
 	c->mem_mib = DEFAULT_MEM_MIB;
 	c->vsock_cid = DEFAULT_CID;
+	c->vsock_listen_fd = -1;
 	c->console = CONSOLE_STDIO;
 	opterr = 0;
 	optind = 1;

@@ -87,7 +87,9 @@ static int create_devices(struct vm *vm)
 		/* in vm_planned_devices' order: vsock, fs shares, rng, NICs */
 		unsigned k = i - (c->vsock_uds ? 1 : 0);
 		if (c->vsock_uds && i == 0) {
-			snprintf(spec, sizeof(spec), "vsock,uds=%s,cid=%u", c->vsock_uds, c->vsock_cid);
+			int o = snprintf(spec, sizeof(spec), "vsock,uds=%s,cid=%u", c->vsock_uds, c->vsock_cid);
+			if (c->vsock_listen_fd >= 0 && o > 0 && (size_t)o < sizeof(spec))
+				snprintf(spec + o, sizeof(spec) - (size_t)o, ",listenfd=%d", c->vsock_listen_fd);
 		} else if (k < c->n_fs) {
 			const char *eq = strchr(c->fs[k], '=');
 			snprintf(spec, sizeof(spec), "fs,tag=%.*s,dir=%s", (int)(eq - c->fs[k]), c->fs[k],
@@ -191,11 +193,17 @@ static int run(struct vm *vm)
 		tty_set_raw();
 	if (vm_vcpus_start(vm) < 0)
 		goto out;
-	/* The event loop gets its own filtered thread; this one only supervises
-	 * (and stays unfiltered, so sanitizer runtimes can work at exit). */
+	/* The event loop gets its own filtered thread; this one supervises and tears down,
+	 * under the event loop's allowlist too (with the sanitizer runtimes' exit calls in
+	 * sanitizer builds, vmm/sandbox.c): no thread of a running VM is unfiltered. */
 	int e = pthread_create(&loop_thread, NULL, loop_main, vm);
 	if (e) {
 		log_errno(e, "start event loop thread");
+		goto out;
+	}
+	if (!c->no_seccomp && sandbox_seccomp_loop() < 0) {
+		vm_request_exit(vm, 1);
+		pthread_join(loop_thread, NULL);
 		goto out;
 	}
 	pthread_join(loop_thread, NULL);

@@ -42,6 +42,8 @@ struct vm_config {
 	unsigned cpus;
 	uint64_t mem_mib;
 	char *vsock_uds;
+	int vsock_listen_fd; /* the socket at vsock_uds, bound and listening (a jailed runm-vmm cannot
+				create it); -1: runm-vmm binds it */
 	unsigned vsock_cid;
 	char *fs[VMM_MAX_FS]; /* "TAG=DIR" */
 	unsigned n_fs;

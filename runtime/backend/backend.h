@@ -162,6 +162,18 @@ struct jail;
 int vm_spawn(struct vm *v, const char *what, char *const argv[], int log_fd, const int *keep,
 	     unsigned nkeep, unsigned flags, const struct jail *j);
 int vm_add_cleanup(struct vm *v, const char *path);
+
+/* backend_jail.c. A jail for a process of v running exe (NULL with --no-jail, or *err < 0
+ * after logging); free() it after vm_spawn. */
+struct jail *vm_jail_for(const struct vm *v, const char *what, const char *exe, int *err);
+/* Bind the directory holding path (a socket directory) into j. */
+int vm_jail_bind_dir_of(struct jail *j, const char *path, unsigned flags, const char *what);
+/* A listening unix socket at path, bound here (a jailed process cannot create it), owned by
+ * uid/gid when they are not -1. The fd (above stdio), or -errno after logging. */
+int vm_listen_at(const char *path, uid_t uid, gid_t gid, const char *what);
+/* Create (truncate) the file path owned by j's uid/gid and bind it writable: a log the jailed
+ * process appends to. 0 or -errno after logging. */
+int vm_jail_file(struct jail *j, const char *path, const char *what);
 /* fd itself when > 2, else a CLOEXEC duplicate above stdio (fd closed); -errno on error.
  * The caller may run with stdin/stdout/stderr closed (a detached shim). */
 int vm_fd_above_stdio(int fd);

@@ -76,56 +76,6 @@ static char *qemu_escape(const char *s)
 	return o;
 }
 
-/* A jail for a process of v (NULL with --no-jail, or *err < 0 after logging). */
-static struct jail *jail_for(const struct vm *v, const char *what, const char *exe, int *err)
-{
-	*err = 0;
-	if (vm_jail_disabled())
-		return NULL;
-	char dir[PATH_MAX];
-	snprintf(dir, sizeof(dir), "%s", v->log_path);
-	struct jail *j = malloc(sizeof(*j));
-	if (!j) {
-		*err = -ENOMEM;
-		return NULL;
-	}
-	if ((*err = jail_init(j, dirname(dir), what, exe)) < 0) {
-		free(j);
-		return NULL;
-	}
-	return j;
-}
-
-/* Bind the directory holding path (a socket directory) into j. */
-static int jail_bind_dir_of(struct jail *j, const char *path, unsigned flags, const char *what)
-{
-	char d[PATH_MAX];
-	snprintf(d, sizeof(d), "%s", path);
-	return jail_bind(j, dirname(d), flags, what);
-}
-
-/* A listening unix socket at path, bound here (a jailed server cannot create it), owned by
- * uid/gid when they are not -1 (QEMU connects as the VM's uid). */
-static int listen_at(const char *path, uid_t uid, gid_t gid, const char *what)
-{
-	struct sockaddr_un a = {.sun_family = AF_UNIX};
-	if (strlen(path) >= sizeof(a.sun_path)) {
-		log_error("start %s: socket path %s: longer than %zu bytes", what, path, sizeof(a.sun_path) - 1);
-		return -ENAMETOOLONG;
-	}
-	strcpy(a.sun_path, path);
-	int fd = vm_fd_above_stdio(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 128) < 0 ||
-	    (uid != (uid_t)-1 && (chown(path, uid, gid) < 0 || chmod(path, 0600) < 0))) {
-		int e = errno;
-		log_errno(e, "start %s: listen on %s", what, path);
-		if (fd >= 0)
-			close(fd);
-		return -e;
-	}
-	return fd;
-}
-
 /* "-chardev socket,id=ID,fd=N": QEMU inherits our end of the pair. */
 static void add_chardev(struct argv *a, const char *id, int fd)
 {
@@ -228,7 +178,7 @@ static int start_device_server(struct vm *v, const struct vm_config *c, const ch
 	char fdarg[16], readyarg[16];
 	int lfd = -1; /* jailed: the socket at sock_path, bound here */
 	r = 0;
-	j = bin ? jail_for(v, what, bin, &r) : NULL;
+	j = bin ? vm_jail_for(v, what, bin, &r) : NULL;
 	if (!j && r < 0) {
 		free(bin);
 		goto fail;
@@ -240,7 +190,7 @@ static int start_device_server(struct vm *v, const struct vm_config *c, const ch
 	if (j && (bind_flags & JAIL_REC))
 		jail_keep_fs_caps(j); /* the fs server (docs/security.md) */
 	if (j && sock_path) {
-		lfd = listen_at(sock_path, j->uid, j->gid, what);
+		lfd = vm_listen_at(sock_path, j->uid, j->gid, what);
 		if (lfd < 0) {
 			r = lfd;
 			free(bin);
@@ -366,7 +316,7 @@ static int start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 		unlink(c->vsock_uds);
 		vm_add_cleanup(v, c->vsock_uds);
 		/* Jailed, the server cannot create the socket: it gets it bound and listening. */
-		int lfd = vm_jail_disabled() ? -1 : listen_at(c->vsock_uds, (uid_t)-1, (gid_t)-1, "vhost-user vsock server");
+		int lfd = vm_jail_disabled() ? -1 : vm_listen_at(c->vsock_uds, (uid_t)-1, (gid_t)-1, "vhost-user vsock server");
 		if (!vm_jail_disabled() && lfd < 0) {
 			r = lfd;
 			goto out;
@@ -508,24 +458,15 @@ static int start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 	 * kernel, the initrd, the console log (created here, owned by its uid), the socket
 	 * directory when it connects to NICs' sockets, /dev/kvm with kvm, and the system's
 	 * /usr (its libraries, BIOS and option ROMs). */
-	struct jail *j = jail_for(v, "qemu", a.a[0], &r);
+	struct jail *j = vm_jail_for(v, "qemu", a.a[0], &r);
 	if (j) {
 		r = jail_bind(j, c->kernel, 0, "qemu");
 		if (r == 0 && c->initrd)
 			r = jail_bind(j, c->initrd, 0, "qemu");
-		if (r == 0 && c->console_log) {
-			int cfd = open(c->console_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-			if (cfd < 0 || fchown(cfd, j->uid, j->gid) < 0) {
-				r = -errno;
-				log_errno(-r, "start qemu: create the console log %s", c->console_log);
-			}
-			if (cfd >= 0)
-				close(cfd);
-			if (r == 0)
-				r = jail_bind(j, c->console_log, JAIL_RW, "qemu");
-		}
+		if (r == 0 && c->console_log)
+			r = vm_jail_file(j, c->console_log, "qemu");
 		if (r == 0 && c->n_net)
-			r = jail_bind_dir_of(j, c->vsock_uds ? c->vsock_uds : v->log_path, 0, "qemu");
+			r = vm_jail_bind_dir_of(j, c->vsock_uds ? c->vsock_uds : v->log_path, 0, "qemu");
 		if (r == 0 && accel == VM_ACCEL_KVM) {
 			jail_add_group_of(j, "/dev/kvm");
 			r = jail_bind(j, "/dev/kvm", JAIL_RW | JAIL_DEV, "qemu");

@@ -220,8 +220,9 @@ void jail_report(FILE *f)
 		fprintf(f, "jail landlock: unavailable (%s; not used)\n", strerror(-ll));
 	fprintf(f, "jail close_range: %s\n", has_cr ? "available (used)" : "unavailable (fds closed one by one)");
 	fprintf(f, "jail namespaces: mount, pid, ipc, uts, net (used), pivot_root into a tmpfs per process\n");
-	fprintf(f, "jail cgroup v2: %s\n",
-		v2 ? "unified hierarchy (delegation not used yet)"
-		   : unified ? "hybrid: v2 at /sys/fs/cgroup/unified without controllers (not used)"
-			     : "cgroup v1 only (not used)");
+	fprintf(f, "jail cgroups: %s; the shim and every VM process join the container's cgroupsPath "
+		   "(docs/usage.md, Host cgroups)\n",
+		v2 ? "unified hierarchy (cgroup v2)"
+		   : unified ? "hybrid (v1 controllers, v2 without controllers at /sys/fs/cgroup/unified)"
+			     : "cgroup v1");
 }

@@ -1,7 +1,7 @@
 # VMM backend abstraction used by the shim: runm-vmm (KVM) or QEMU with runm's
 # devices over vhost-user. runm links $(BACKEND_SRCS).
 BACKEND_SRCS = runtime/backend/backend.c runtime/backend/backend_plan.c runtime/backend/backend_qemu.c \
-	runtime/backend/backend_runm_vmm.c runtime/backend/backend_host_agent.c runtime/backend/jail.c runtime/backend/jail_enter.c \
+	runtime/backend/backend_runm_vmm.c runtime/backend/backend_host_agent.c runtime/backend/backend_jail.c runtime/backend/jail.c runtime/backend/jail_enter.c \
 	runtime/backend/jail_landlock.c
 
 # runm-vmctl: one VM through the backend library (tests, bench, debugging).

@@ -7,13 +7,17 @@ fd-leak class (CVE-2024-21626): the container's init and exec'd processes get on
 import json
 import os
 import re
+import socket
 import subprocess
+import threading
+import time
 
 import pytest
 
 from conftest import make_bundle
 from lifecycle_util import Runm, vm_skip_reason
 from qemu_util import BASE_CMDLINE
+from vsock_util import hybrid_connect, recv_exact
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 JAIL_ID_BASE, JAIL_ID_COUNT = 1879048192, 65536
@@ -141,3 +145,107 @@ def test_hostile_device_server_finds_no_way_out(build_dir, guest_dir, tmp_path):
     assert got["setuid0"] == "EPERM", got
     assert got["inet_connect"] in ("EACCES", "ENETUNREACH"), got  # Landlock TCP, empty netns
     assert got["open_kvm"] == "ENOENT", got
+
+
+def _runm_vmm_jailed(build_dir, tmp_path, kernel, timeout=60):
+    """runm-vmm started by the backend library (runm-vmctl: the same code the shim runs) on a
+    mini-guest: /dev/kvm here runs those, not Linux. Returns (process, pid, run dir)."""
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        pytest.skip("/dev/kvm is not accessible: runm-vmm cannot start a VM here")
+    run = tmp_path / "run"
+    (run / "share").mkdir(parents=True, exist_ok=True)
+    p = subprocess.Popen([str(build_dir / "runm-vmctl"), "--backend", "runm-vmm", "--kernel", str(kernel),
+                          "--vsock-uds", str(run / "v.sock"), "--fs", f"share={run / 'share'}", "--rng",
+                          "--console", str(run / "console.log"), "--run-dir", str(run), "--timeout", str(timeout)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ev = json.loads(p.stdout.readline() or "{}")
+    assert ev.get("event") == "started", (ev, p.stderr.read() if p.poll() is not None else "")
+    return p, ev["pids"][0], run
+
+
+def test_runm_vmm_is_jailed(build_dir, tmp_path):
+    """runm-vmm, the in-process VMM, in the same jail as QEMU: the VM's uid, no capability but the
+    fs device's file set, every runm thread filtered (the supervising main thread too), its own
+    namespaces and a root without the host's files, and only its job's files open."""
+    p, pid, run = _runm_vmm_jailed(build_dir, tmp_path, build_dir / "guests" / "ticker.elf")
+    try:
+        deadline = time.monotonic() + 30
+        while "tick 1" not in (run / "console.log").read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "tick 1" in (run / "console.log").read_text(), "the jailed VM does not run"
+        st = status(pid)
+        uid = int(st["Uid"].split()[0])
+        assert JAIL_ID_BASE <= uid < JAIL_ID_BASE + JAIL_ID_COUNT, st["Uid"]
+        assert st["Gid"].split()[0] == str(uid) and st["NoNewPrivs"] == "1", st
+        caps = {k: int(st[k], 16) for k in ("CapEff", "CapPrm", "CapBnd", "CapInh", "CapAmb")}
+        # its in-process virtio-fs keeps the fs server's set, dropped by each thread after set-up
+        assert caps["CapBnd"] == FS_CAPS and caps["CapInh"] == caps["CapAmb"] == 0, caps
+        threads = {}
+        for t in os.listdir(f"/proc/{pid}/task"):
+            ts = status(f"{pid}/task/{t}")
+            if ts["Name"].startswith("runm"):
+                threads[ts["Name"]] = ts["Seccomp"]
+        assert threads and set(threads.values()) == {"2"}, threads
+        assert st["NSpid"].split()[1:] == ["1"], st["NSpid"]
+        assert not os.path.exists(f"/proc/{pid}/root/etc/passwd")
+        assert not os.path.exists(f"/proc/{pid}/root{HERE}/test_jail.py")
+        for ns in NS:
+            assert os.readlink(f"/proc/{pid}/ns/{ns}") != os.readlink(f"/proc/self/ns/{ns}"), ns
+        allowed = re.compile(r"(socket|anon_inode):.*|/memfd:.*")
+        files = {f"{run}/console.log", "/dev/kvm", "/proc/1/fd"}
+        for n, t in fds(pid).items():
+            if n in (0, 1):
+                assert t.endswith("/null"), (n, t)
+            elif n == 2:
+                assert t == f"{run}/vmm.log", t
+            else:
+                assert allowed.fullmatch(t) or t in files or t.startswith(f"{run}/share"), (n, t)
+    finally:
+        p.terminate()
+        p.wait(30)
+
+
+def test_jailed_runm_vmm_serves_vsock_on_the_socket_bound_for_it(build_dir, tmp_path):
+    """Jailed, runm-vmm cannot create its vsock socket (the socket directory is read-only in its
+    root): the backend binds it and passes it (--vsock-listen-fd). Both directions work: the
+    guest reaches a host listener at <uds>_5000 (one the VM's uid may connect to, as the shim's
+    are), and the host reaches the guest's port 1024 through the socket bound for it."""
+    run = tmp_path / "run"
+    run.mkdir()
+    lst = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    lst.bind(f"{run}/v.sock_5000")
+    os.chmod(f"{run}/v.sock_5000", 0o666)
+    lst.listen(1)
+    lst.settimeout(60)
+    got = {}
+
+    def host_5000():
+        try:
+            c, _ = lst.accept()
+            got["ping"] = recv_exact(c, 15)
+            c.sendall(b"pong-from-host")
+            c.sendall(bytes(ord("a") + i % 26 for i in range(100)))
+            got["eof"] = recv_exact(c, 1)
+            c.close()
+        except Exception as e:  # reported below
+            got["error"] = repr(e)
+
+    th = threading.Thread(target=host_5000, daemon=True)
+    th.start()
+    p, pid, run = _runm_vmm_jailed(build_dir, tmp_path, build_dir / "guests" / "vsock.elf")
+    try:
+        th.join(60)
+        assert got.get("ping") == b"ping-from-guest", got
+        deadline = time.monotonic() + 60
+        while "listening on 1024" not in (run / "console.log").read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "listening on 1024" in (run / "console.log").read_text(), (run / "console.log").read_text()
+        assert "--vsock-listen-fd" in open(f"/proc/{pid}/cmdline").read().split("\0")
+        s, ok = hybrid_connect(run / "v.sock", 1024)
+        assert ok.startswith(b"OK "), ok
+        s.sendall(b"hello")
+        assert recv_exact(s, 10) == b"echo:hello"
+        s.close()
+    finally:
+        p.terminate()
+        p.wait(30)

@@ -335,8 +335,8 @@ def test_sandbox_caps_and_per_thread_seccomp(tmp_path, no_seccomp):
             assert filtered == []
             assert caps != {"0000000000000000"}
         else:
-            # 2 vCPUs + event loop + control thread; the supervising main thread is not filtered
-            assert sorted(filtered) == ["runm-control", "runm-evloop", "runm-vcpu0", "runm-vcpu1"]
+            # 2 vCPUs + event loop + control thread + the supervising main thread: none unfiltered
+            assert sorted(filtered) == ["runm-control", "runm-evloop", "runm-vcpu0", "runm-vcpu1", "runm-vmm"]
             assert caps == {"0000000000000000"}
             assert {t["NoNewPrivs"].strip() for t in threads} == {"1"}
         c.call({"cmd": "stop"})
