@@ -14,6 +14,15 @@
 #include "log.h"
 
 static bool jail_off;
+static unsigned id_base = JAIL_ID_BASE, id_count = JAIL_ID_COUNT;
+
+void jail_set_id_range(unsigned base, unsigned count)
+{
+	if (base && count) {
+		id_base = base;
+		id_count = count;
+	}
+}
 
 void vm_jail_disable(void)
 {
@@ -31,7 +40,7 @@ static uint32_t id_of(const char *s)
 	uint32_t h = 2166136261u;
 	for (; *s; s++)
 		h = (h ^ (uint8_t)*s) * 16777619u;
-	return JAIL_ID_BASE + h % JAIL_ID_COUNT;
+	return id_base + h % id_count;
 }
 
 /* Whether path lies at or below dir. */
@@ -212,8 +221,9 @@ void jail_report(FILE *f)
 	bool v2 = stat("/sys/fs/cgroup/cgroup.controllers", &st) == 0;
 	bool unified = stat("/sys/fs/cgroup/unified/cgroup.controllers", &st) == 0;
 	fprintf(f, "jail: %s\n", jail_off ? "off (--no-jail: debugging only)" : "on");
-	fprintf(f, "jail user namespaces: %s (not used: the VMM processes run as real uids %u..%u)\n",
-		userns > 0 ? "available" : "unavailable", JAIL_ID_BASE, JAIL_ID_BASE + JAIL_ID_COUNT - 1);
+	fprintf(f, "jail user namespaces: %s (not used: the VMM processes run as real uids %u..%u%s)\n",
+		userns > 0 ? "available" : "unavailable", id_base, id_base + (id_count - 1),
+		id_base == JAIL_ID_BASE && id_count == JAIL_ID_COUNT ? "" : ", from the config file");
 	if (ll > 0)
 		fprintf(f, "jail landlock: ABI %d (used: a second fence on each jail's paths)\n", ll);
 	else

@@ -30,7 +30,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-/* Per-VM uids and gids: JAIL_ID_BASE + (hash of the VM's run directory mod JAIL_ID_COUNT). */
+/* Per-VM uids and gids: base + (hash of the VM's run directory mod count); by default these: */
 #define JAIL_ID_BASE 1879048192u /* 0x70000000: above any distribution's or subuid range */
 #define JAIL_ID_COUNT 65536u
 
@@ -70,6 +70,10 @@ struct jail {
 	unsigned long memlock;
 	char *const *envp;    /* environment of the program */
 };
+
+/* The range the per-VM ids come from (runm's config file "jail": {"id_base","id_count"}), instead
+ * of JAIL_ID_BASE/JAIL_ID_COUNT. Global to the process. */
+void jail_set_id_range(unsigned base, unsigned count);
 
 /* --no-jail: debugging only. Global to the process (the shim gets the flag). */
 void vm_jail_disable(void);

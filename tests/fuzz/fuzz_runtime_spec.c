@@ -35,8 +35,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(js);
 		state_free(&st);
 	}
-	char backend[16];
-	backend_config_parse(s, "config.json", backend, sizeof(backend), err, sizeof(err));
+	struct runm_config cfg;
+	backend_config_parse(s, "config.json", &cfg, err, sizeof(err));
 	unsigned long long t;
 	parse_stat_starttime(s, &t);
 	parse_signal(s);

@@ -249,3 +249,23 @@ def test_jailed_runm_vmm_serves_vsock_on_the_socket_bound_for_it(build_dir, tmp_
     finally:
         p.terminate()
         p.wait(30)
+
+
+def test_config_file_names_the_jail_id_range(vm, tmp_path):
+    """/etc/runm/config.json (here $RUNM_CONFIG) "jail": {"id_base", "id_count"}: the VM's processes
+    run as ids of that range; `runm check` says which range."""
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps({"jail": {"id_base": 3000000, "id_count": 100}}))
+    vm.env = dict(vm.env, RUNM_CONFIG=str(cfg))
+    r = vm("check")
+    assert "real uids 3000000..3000099, from the config file" in r.stdout, r.stdout
+    b = make_bundle(tmp_path / "bundle", ["sleep", "1000"])
+    rc, msg = vm.create("--bundle", b, "--pid-file", tmp_path / "pid", "c1")
+    assert rc == 0, msg
+    shim = int((tmp_path / "pid").read_text())
+    kids = [int(k) for k in open(f"/proc/{shim}/task/{shim}/children").read().split()]
+    assert kids
+    for pid in kids:
+        uid = int(status(pid)["Uid"].split()[0])
+        assert 3000000 <= uid < 3000100, (open(f"/proc/{pid}/cmdline").read(), uid)
+    assert vm("delete", "--force", "c1").returncode == 0

@@ -438,21 +438,33 @@ static void write_text(const char *path, const char *text)
 
 static void test_backend_config_file(void **st)
 {
-	char dir[] = "/tmp/runm-cfg-XXXXXX", path[64], b[16], err[256];
+	char dir[] = "/tmp/runm-cfg-XXXXXX", path[64], err[256];
+	struct runm_config c;
+	const char *b = c.backend;
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/config.json", dir);
 	/* missing: fine for the default path, an error for one the user named */
-	assert_int_equal(backend_config_read(path, false, b, sizeof(b), err, sizeof(err)), 0);
+	assert_int_equal(backend_config_read(path, false, &c, err, sizeof(err)), 0);
 	assert_string_equal(b, "");
-	assert_int_equal(backend_config_read(path, true, b, sizeof(b), err, sizeof(err)), -1);
+	assert_int_equal(backend_config_read(path, true, &c, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "No such file"));
 	write_text(path, "{\"backend\": \"qemu\"}");
-	assert_int_equal(backend_config_read(path, true, b, sizeof(b), err, sizeof(err)), 0);
+	assert_int_equal(backend_config_read(path, true, &c, err, sizeof(err)), 0);
 	assert_string_equal(b, "qemu");
 	write_text(path, "{}");
-	assert_int_equal(backend_config_read(path, true, b, sizeof(b), err, sizeof(err)), 0);
+	assert_int_equal(backend_config_read(path, true, &c, err, sizeof(err)), 0);
 	assert_string_equal(b, "");
+	write_text(path, "{\"backend\": \"auto\", \"jail\": {\"id_base\": 200000, \"id_count\": 1000}}");
+	assert_int_equal(backend_config_read(path, true, &c, err, sizeof(err)), 0);
+	assert_string_equal(b, "auto");
+	assert_int_equal(c.jail_id_base, 200000);
+	assert_int_equal(c.jail_id_count, 1000);
 	const char *bad[][2] = {
+	    {"{\"jail\": {\"id_base\": 0, \"id_count\": 10}}", "1 <= id_base"},
+	    {"{\"jail\": {\"id_base\": 4294967290, \"id_count\": 10}}", "id_base + id_count"},
+	    {"{\"jail\": {\"id_base\": 1000}}", "id_count"},
+	    {"{\"jail\": {\"uid\": 1000}}", "unknown key \"uid\""},
+	    {"{\"jail\": 5}", "must be an object"},
 	    {"{\"backend\": \"kvmtool\"}", "must be"},
 	    {"{\"backend\": 1}", "must be"},
 	    {"{\"kernel\": \"/k\"}", "unknown key \"kernel\""},
@@ -461,7 +473,7 @@ static void test_backend_config_file(void **st)
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		write_text(path, bad[i][0]);
-		assert_int_equal(backend_config_read(path, true, b, sizeof(b), err, sizeof(err)), -1);
+		assert_int_equal(backend_config_read(path, true, &c, err, sizeof(err)), -1);
 		assert_non_null(strstr(err, bad[i][1]));
 		assert_non_null(strstr(err, path));
 	}
@@ -471,7 +483,7 @@ static void test_backend_config_file(void **st)
 	big[69999] = '\0';
 	write_text(path, big);
 	free(big);
-	assert_int_equal(backend_config_read(path, true, b, sizeof(b), err, sizeof(err)), -1);
+	assert_int_equal(backend_config_read(path, true, &c, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "larger than 64 KiB"));
 	unlink(path);
 	rmdir(dir);
