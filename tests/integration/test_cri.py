@@ -1,0 +1,344 @@
+"""Pods through containerd's CRI, driven as kubelet drives them (docs/pods.md): a private containerd
+(root, state, sockets in a temporary directory) whose CRI plugin names runm as the runtime handler
+`runm` (the runc shim with BinaryName, the recipe in docs/usage.md), a CNI bridge + host-local
+network in a temporary conf directory (the plugins Debian installs in /usr/lib/cni), images imported
+with `ctr -n k8s.io image import` (no pulls: the sandbox image is an imported one whose Cmd keeps
+running), and a minimal CRI client (tests/integration/cri: a runtime.v1 subset compiled with
+grpc_tools at test time). Skipped, with the reason, when grpc, containerd or the microVM stack is
+missing here."""
+import json
+import os
+import pathlib
+import random
+import shutil
+import subprocess
+import tempfile
+import time
+import urllib.request
+import uuid
+
+import pytest
+
+from cri import client as cri_client
+from engine_util import docker_archive, rootfs_tar, stop_process, tail, unmount_under, wait_until
+from lifecycle_util import vm_skip_reason
+
+IMAGE = "docker.io/library/runm-test:latest"
+PAUSE = "docker.io/library/runm-pause:latest"
+NS = "k8s.io"  # the CRI plugin's containerd namespace
+RUNC_ROOT = "/run/containerd/runc/" + NS  # the runc shim's --root for it
+MiB = 1 << 20
+
+CONFIG = """version = 2
+root = "{d}/root"
+state = "{d}/state"
+[grpc]
+  address = "{d}/c.sock"
+[ttrpc]
+  address = "{d}/c.sock.ttrpc"
+[debug]
+  address = "{d}/debug.sock"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "{pause}"
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "{d}/net.d"
+    max_conf_num = 1
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    default_runtime_name = "runc"
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+    runtime_type = "io.containerd.runc.v2"
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runm]
+    runtime_type = "io.containerd.runc.v2"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runm.options]
+      BinaryName = "{runm}"
+"""
+
+
+def cni_conflist(d, bridge, subnet):
+    return json.dumps({
+        "cniVersion": "0.4.0", "name": "runm-cri-test",
+        "plugins": [{"type": "bridge", "bridge": bridge, "isGateway": True, "ipMasq": False, "hairpinMode": True,
+                     "ipam": {"type": "host-local", "ranges": [[{"subnet": subnet}]],
+                              "dataDir": f"{d}/cni-ipam"}}],
+    })
+
+
+class Env:
+    def __init__(self, d, api, proc, log, subnet):
+        self.d, self.api, self.proc, self.log, self.subnet = d, api, proc, log, subnet
+        self.pods = []
+
+    def sandbox_config(self, name, resources=None):
+        pb = self.api.pb
+        ns = pb.NamespaceOption(network=pb.POD, pid=pb.CONTAINER, ipc=pb.POD)  # what kubelet sends
+        linux = pb.LinuxPodSandboxConfig(security_context=pb.LinuxSandboxSecurityContext(namespace_options=ns))
+        if resources:
+            linux.resources.CopyFrom(pb.LinuxContainerResources(**resources))
+        logs = pathlib.Path(self.d) / "logs" / name
+        logs.mkdir(parents=True, exist_ok=True)
+        return pb.PodSandboxConfig(
+            metadata=pb.PodSandboxMetadata(name=name, uid=uuid.uuid4().hex, namespace="default", attempt=0),
+            hostname=name, log_directory=str(logs), linux=linux)
+
+    def run_pod(self, cfg):
+        sid = self.api.RunPodSandbox(config=cfg, runtime_handler="runm").pod_sandbox_id
+        self.pods.append(sid)
+        return sid
+
+    def container(self, sid, cfg, name, command):
+        pb = self.api.pb
+        ns = pb.NamespaceOption(network=pb.POD, pid=pb.CONTAINER, ipc=pb.POD)
+        c = pb.ContainerConfig(
+            metadata=pb.ContainerMetadata(name=name), image=pb.ImageSpec(image=IMAGE), command=command,
+            log_path=f"{name}.log",
+            linux=pb.LinuxContainerConfig(security_context=pb.LinuxContainerSecurityContext(namespace_options=ns)))
+        cid = self.api.CreateContainer(pod_sandbox_id=sid, config=c, sandbox_config=cfg).container_id
+        self.api.StartContainer(container_id=cid)
+        return cid
+
+    def exec(self, cid, script, timeout=120):
+        r = self.api.ExecSync(container_id=cid, cmd=["sh", "-c", script], timeout=timeout)
+        return r.exit_code, r.stdout.decode(errors="replace"), r.stderr.decode(errors="replace")
+
+    def state(self, cid):
+        return self.api.ContainerStatus(container_id=cid).status
+
+    def vms(self, naming=None):
+        """QEMU processes of this containerd's containers: their parent (the runm shim) names a
+        bundle under our state directory (and NAMING, a container id, if given)."""
+        want = (naming or self.d).encode()
+        out = []
+        for p in pathlib.Path("/proc").iterdir():
+            if not p.name.isdigit():
+                continue
+            try:
+                cmd = (p / "cmdline").read_bytes().split(b"\0")
+                if b"qemu-system" not in cmd[0]:
+                    continue
+                ppid = (p / "stat").read_text().rsplit(")", 1)[1].split()[1]
+                pcmd = pathlib.Path(f"/proc/{ppid}/cmdline").read_bytes()
+            except (OSError, IndexError):
+                continue
+            if self.d.encode() in pcmd and want in pcmd:
+                out.append(int(p.name))
+        return out
+
+    def procs_naming(self, *words):
+        """pids of processes whose command line names any of WORDS (shims, runm, QEMU)."""
+        out = []
+        for p in pathlib.Path("/proc").iterdir():
+            if not p.name.isdigit() or int(p.name) == os.getpid():
+                continue
+            try:
+                cmd = (p / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if any(w.encode() in cmd for w in words):
+                out.append((int(p.name), cmd.replace(b"\0", b" ").decode(errors="replace")[:200]))
+        return out
+
+    def remove_pod(self, sid):
+        self.api.StopPodSandbox(pod_sandbox_id=sid)
+        self.api.RemovePodSandbox(pod_sandbox_id=sid)
+        if sid in self.pods:
+            self.pods.remove(sid)
+
+
+@pytest.fixture(scope="module")
+def cri(build_dir, tmp_path_factory):
+    why = cri_client.missing()
+    if why:
+        pytest.skip(why)
+    for tool in ("containerd", "ctr", "containerd-shim-runc-v2"):
+        if not shutil.which(tool):
+            pytest.skip(f"{tool} is not installed (apt-get install containerd; hack/deps.sh)")
+    for plugin in ("bridge", "host-local", "loopback"):
+        if not os.access(f"/usr/lib/cni/{plugin}", os.X_OK):
+            pytest.skip(f"CNI plugin /usr/lib/cni/{plugin} is missing (apt-get install containernetworking-plugins)")
+    why = vm_skip_reason(build_dir, tmp_path_factory.mktemp("vmprobe"))
+    if why:
+        pytest.skip(why)
+    d = tempfile.mkdtemp(prefix="rcri-", dir="/tmp")
+    tag = uuid.uuid4().hex[:6]
+    bridge, subnet = "rcri" + tag, f"10.{random.randint(200, 249)}.{random.randint(0, 255)}.0/24"
+    os.makedirs(f"{d}/net.d")
+    with open(f"{d}/net.d/10-runm-test.conflist", "w") as f:
+        f.write(cni_conflist(d, bridge, subnet))
+    with open(f"{d}/config.toml", "w") as f:
+        f.write(CONFIG.format(d=d, runm=build_dir / "runm", pause=PAUSE))
+    log = open(f"{d}/containerd.log", "w")
+    p = subprocess.Popen(["containerd", "--config", f"{d}/config.toml"], stdin=subprocess.DEVNULL, stdout=log,
+                         stderr=subprocess.STDOUT)
+    api = None
+    env = None
+
+    def ctr(*args):
+        return subprocess.run(["ctr", "-a", f"{d}/c.sock", "-n", NS, *args], capture_output=True, text=True,
+                              stdin=subprocess.DEVNULL, timeout=240)
+    try:
+        up = wait_until(lambda: p.poll() is not None or ctr("version").returncode == 0, 60)
+        if p.poll() is not None or not up:
+            pytest.skip(f"containerd did not start here (exit {p.poll()}): {tail(log.name)}")
+        tmp = tmp_path_factory.mktemp("cri-img")
+        layer = rootfs_tar(tmp)
+        for ref, cmd, name in ((IMAGE, ("sh",), "image.tar"), (PAUSE, ("sleep", "2147483647"), "pause.tar")):
+            r = ctr("image", "import", str(docker_archive(tmp, layer, ref, name=name, cmd=cmd)))
+            assert r.returncode == 0, r.stderr + tail(log.name)
+        api = cri_client.Cri(f"{d}/c.sock", tmp_path_factory.mktemp("cri-stubs"))
+        v = api.Version(version="v1")
+        assert v.runtime_name == "containerd" and v.runtime_api_version.startswith("v1"), v
+        # the CRI plugin sees the imported images (kubelet asks before it would pull)
+        for ref in (IMAGE, PAUSE):
+            assert api.ImageStatus(image=api.pb.ImageSpec(image=ref)).image.id, ref
+        env = Env(d, api, p, log.name, subnet)
+        yield env
+    finally:
+        for sid in list(env.pods if env else []):
+            try:
+                env.remove_pod(sid)
+            except Exception as e:  # noqa: BLE001 - cleanup goes on
+                print(f"cleanup of pod {sid}: {e}")
+        if api:
+            api.close()
+        stop_process(p, grace=30)
+        log.close()
+        keep = tmp_path_factory.mktemp("cri-log") / "containerd.log"
+        shutil.copy(f"{d}/containerd.log", keep)
+        print(f"containerd's log: {keep}")
+        unmount_under(d)
+        subprocess.run(["ip", "link", "del", bridge], capture_output=True)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def wait_state(cri, cid, state, timeout=60):
+    return wait_until(lambda: cri.state(cid).state == state, timeout)
+
+
+def test_pod_one_vm_two_containers_localhost_ip_exec_exit_stop_remove(cri):
+    pb = cri.api.pb
+    vms0 = cri.vms()
+    assert not vms0, f"VMs of this containerd before the test: {vms0}"
+    cfg = cri.sandbox_config("web")
+    sid = cri.run_pod(cfg)
+    st = cri.api.PodSandboxStatus(pod_sandbox_id=sid).status
+    assert st.state == pb.SANDBOX_READY and st.runtime_handler == "runm", st
+    ip = st.network.ip
+    assert ip and ip.startswith(cri.subnet.rsplit(".", 2)[0]), f"pod IP {ip!r} not in {cri.subnet}"
+    assert len(cri.vms()) == 1, "RunPodSandbox boots one microVM"
+    assert len(cri.vms(naming=sid)) == 1, "the VM is the sandbox's (its shim's bundle names the sandbox id)"
+
+    srv = cri.container(sid, cfg, "server", ["sh", "-c", "mkdir -p /www && echo page-from-server > /www/index.html"
+                                                      " && echo serving && exec httpd -f -p 8080 -h /www"])
+    cli = cri.container(sid, cfg, "client", ["sleep", "100000"])
+    assert wait_state(cri, srv, pb.CONTAINER_RUNNING) and wait_state(cri, cli, pb.CONTAINER_RUNNING)
+    assert len(cri.vms()) == 1, "the pod's containers join the sandbox's VM"
+    ids = {c.id for c in cri.api.ListContainers(filter=pb.ContainerFilter(pod_sandbox_id=sid)).containers}
+    assert ids == {srv, cli}, ids
+
+    # localhost between the two containers
+    def fetch():
+        rc, out, _ = cri.exec(cli, "wget -q -O - http://127.0.0.1:8080/index.html")
+        return rc == 0 and out
+    assert wait_until(fetch, 60) == "page-from-server\n"
+    # the pod IP is both containers' eth0 address, and the host reaches it over the CNI bridge
+    for c in (srv, cli):
+        rc, out, err = cri.exec(c, "ip -4 -o addr show dev eth0")
+        assert rc == 0 and f" {ip}/" in out, (c, out, err)
+    with urllib.request.urlopen(f"http://{ip}:8080/index.html", timeout=30) as r:
+        assert r.read() == b"page-from-server\n"
+    # one network and UTS namespace, separate pid namespaces and filesystems
+    views = {}
+    for c in (srv, cli):
+        rc, out, err = cri.exec(c, "for n in net uts pid; do readlink /proc/self/ns/$n; done; hostname; "
+                                   "ls /proc | grep '^[0-9]' | while read p; do cat /proc/$p/comm; done 2>/dev/null; true")
+        assert rc == 0, err
+        views[c] = out.splitlines()
+    assert views[srv][0] == views[cli][0] and views[srv][1] == views[cli][1], views
+    assert views[srv][2] != views[cli][2], views
+    assert views[srv][3] == views[cli][3] == "web", views
+    assert "httpd" in views[srv][4:] and "httpd" not in views[cli][4:], views
+    assert "sleep" in views[cli][4:] and "sleep" not in views[srv][4:], views
+    rc, _, _ = cri.exec(cli, "test -e /www/index.html")
+    assert rc == 1, "the client sees the server's files"
+    # ExecSync: stdout, stderr and the exit code
+    rc, out, err = cri.exec(cli, "echo out-of-exec; echo err-of-exec >&2; exit 5")
+    assert (rc, out, err) == (5, "out-of-exec\n", "err-of-exec\n")
+    # the container's stdout reaches its CRI log
+    logf = pathlib.Path(cfg.log_directory) / "server.log"
+    assert wait_until(lambda: logf.exists() and "stdout F serving" in logf.read_text(), 30), tail(logf)
+
+    # a container that exits 3: ContainerStatus says so, the pod lives on
+    bad = cri.container(sid, cfg, "exits", ["sh", "-c", "sleep 1; exit 3"])
+    assert wait_state(cri, bad, pb.CONTAINER_EXITED, 120), cri.state(bad)
+    s = cri.state(bad)
+    assert s.exit_code == 3 and s.reason == "Error" and s.finished_at >= s.started_at > 0, s
+    cri.api.RemoveContainer(container_id=bad)
+    assert len(cri.vms()) == 1
+
+    # StopContainer / RemoveContainer of a member leave the VM and the other member up
+    cri.api.StopContainer(container_id=cli, timeout=5)
+    s = cri.state(cli)
+    assert s.state == pb.CONTAINER_EXITED and s.exit_code == 137, s  # sleep, PID 1 of its pid namespace, ignores TERM: KILL
+    cri.api.RemoveContainer(container_id=cli)
+    ids = {c.id for c in cri.api.ListContainers(filter=pb.ContainerFilter(pod_sandbox_id=sid)).containers}
+    assert ids == {srv}, ids
+    assert not os.path.exists(f"{RUNC_ROOT}/{cli}")
+    assert len(cri.vms()) == 1, "removing a member leaves the pod's VM"
+    rc, out, _ = cri.exec(srv, "wget -q -O - http://127.0.0.1:8080/index.html")
+    assert (rc, out) == (0, "page-from-server\n")
+    assert cri.api.PodSandboxStatus(pod_sandbox_id=sid).status.state == pb.SANDBOX_READY
+
+    # StopPodSandbox / RemovePodSandbox: the VM ends, no runm state, shim or QEMU is left
+    cri.api.StopPodSandbox(pod_sandbox_id=sid)
+    assert cri.state(srv).state == pb.CONTAINER_EXITED
+    assert cri.api.PodSandboxStatus(pod_sandbox_id=sid).status.state == pb.SANDBOX_NOTREADY
+    assert wait_until(lambda: not cri.vms(), 30), "StopPodSandbox leaves the VM running"
+    cri.remove_pod(sid)
+    for i in (sid, srv, cli, bad):
+        assert not os.path.exists(f"{RUNC_ROOT}/{i}"), f"runm state of {i} left behind"
+    left = wait_until(lambda: not cri.procs_naming(sid, srv, cli, bad), 30)
+    assert left, f"processes left: {cri.procs_naming(sid, srv, cli, bad)}"
+    links = [os.readlink(e.path) for e in os.scandir("/run/runm/s") if e.is_symlink()] \
+        if os.path.isdir("/run/runm/s") else []
+    assert not [ln for ln in links if any(i in ln for i in (sid, srv, cli, bad))], links
+
+
+def qemu_size(pid):
+    cmd = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+    return cmd[cmd.index("-m") + 1], cmd[cmd.index("-smp") + 1].split(",")[0]
+
+
+def test_pod_sizing_from_sandbox_resources(cri):
+    """kubelet sends the pod's summed limits in LinuxPodSandboxConfig.resources; containerd passes
+    them to the sandbox as io.kubernetes.cri.sandbox-memory / -cpu-quota / -cpu-period; the VM gets
+    memory + 128 MiB and ⌈quota/period⌉ vCPUs (docs/pods.md)."""
+    pb = cri.api.pb
+    cpus = min(2, os.cpu_count())
+    cfg = cri.sandbox_config("sized", resources={"memory_limit_in_bytes": 192 * MiB, "cpu_quota": cpus * 100000,
+                                                 "cpu_period": 100000})
+    sid = cri.run_pod(cfg)
+    vms = cri.vms()
+    assert len(vms) == 1, vms
+    assert qemu_size(vms[0]) == (f"{192 + 128}M", str(cpus)), qemu_size(vms[0])
+    c = cri.container(sid, cfg, "app", ["sleep", "100000"])
+    assert wait_state(cri, c, pb.CONTAINER_RUNNING)
+    rc, out, err = cri.exec(c, "nproc; sed -n 's/^MemTotal: *\\([0-9]*\\) kB/\\1/p' /proc/meminfo")
+    assert rc == 0, err
+    n, mem_kb = out.split()
+    assert int(n) == cpus, out
+    assert 192 * 1024 < int(mem_kb) <= 320 * 1024, f"guest MemTotal {mem_kb} kB for a 320 MiB VM"
+    cri.remove_pod(sid)
+    assert wait_until(lambda: not cri.vms(), 30)
+    assert not os.path.exists(f"{RUNC_ROOT}/{sid}") and not os.path.exists(f"{RUNC_ROOT}/{c}")
+
+
+def test_pod_without_resources_gets_the_default_size(cri):
+    cfg = cri.sandbox_config("plain")
+    sid = cri.run_pod(cfg)
+    vms = cri.vms()
+    assert len(vms) == 1 and qemu_size(vms[0]) == ("256M", "1"), [qemu_size(v) for v in vms]
+    cri.remove_pod(sid)
+    assert wait_until(lambda: not cri.vms(), 30)
