@@ -317,8 +317,12 @@ def test_pod_sizing_from_sandbox_resources(cri):
     memory + 128 MiB and ⌈quota/period⌉ vCPUs (docs/pods.md)."""
     pb = cri.api.pb
     cpus = min(2, os.cpu_count())
+    # as kubelet sends them: the limits' sum (quota/period, memory), shares from the requests, and the
+    # RuntimeClass overhead apart (containerd does not pass it on: it does not size the VM)
     cfg = cri.sandbox_config("sized", resources={"memory_limit_in_bytes": 192 * MiB, "cpu_quota": cpus * 100000,
-                                                 "cpu_period": 100000})
+                                                 "cpu_period": 100000, "cpu_shares": 1024})
+    cfg.linux.overhead.CopyFrom(pb.LinuxContainerResources(memory_limit_in_bytes=256 * MiB, cpu_quota=10000,
+                                                           cpu_period=100000, cpu_shares=102))
     sid = cri.run_pod(cfg)
     vms = cri.vms()
     assert len(vms) == 1, vms
@@ -340,5 +344,82 @@ def test_pod_without_resources_gets_the_default_size(cri):
     sid = cri.run_pod(cfg)
     vms = cri.vms()
     assert len(vms) == 1 and qemu_size(vms[0]) == ("256M", "1"), [qemu_size(v) for v in vms]
+    cri.remove_pod(sid)
+    assert wait_until(lambda: not cri.vms(), 30)
+
+
+def cgroup_mounts():
+    """Mount points of the host's cgroup hierarchies (v1 controllers and the v2 tree)."""
+    out = []
+    with open("/proc/self/mounts") as f:
+        for line in f:
+            dev, mnt, fstype = line.split()[:3]
+            if fstype in ("cgroup", "cgroup2"):
+                out.append(mnt)
+    return out
+
+
+def memory_limit_file(parent):
+    """The memory limit file of the cgroup PARENT ('/a/b') in the memory hierarchy, or None."""
+    with open("/proc/self/mounts") as f:
+        for line in f:
+            _, mnt, fstype, opts = line.split()[:4]
+            if fstype == "cgroup" and "memory" in opts.split(","):
+                return pathlib.Path(mnt + parent) / "memory.limit_in_bytes"
+            if fstype == "cgroup2" and "memory" in (pathlib.Path(mnt) / "cgroup.controllers").read_text().split():
+                return pathlib.Path(mnt + parent) / "memory.max"
+    return None
+
+
+@pytest.fixture
+def pod_cgroup():
+    """A kubelet-like pod cgroup (/runm-cri-<tag>/pod<uid>, cgroupfs driver) whose memory limit the
+    test sets, as kubelet sets the pod's limits + the RuntimeClass overhead; removed afterwards."""
+    parent = f"/runm-cri-{uuid.uuid4().hex[:6]}/pod{uuid.uuid4().hex[:8]}"
+    lim = memory_limit_file(parent)
+    if lim is None:
+        pytest.skip("no memory cgroup controller here")
+    lim.parent.mkdir(parents=True)
+    yield parent, lim
+    for mnt in cgroup_mounts():
+        for g in (parent, parent.rsplit("/", 1)[0]):
+            d = pathlib.Path(mnt + g)
+            for sub in sorted((p for p in d.rglob("*") if p.is_dir()), key=lambda p: len(str(p)), reverse=True) + [d]:
+                try:
+                    sub.rmdir()
+                except OSError:
+                    pass
+
+
+def test_pod_cgroup_limit_must_hold_the_vm(cri, pod_cgroup):
+    """kubelet puts the pod in a cgroup limited to the pod's limits + the RuntimeClass overhead and
+    names it as cgroup_parent. The VM (limits + 128 MiB guest RAM) and its VMM (128 MiB) must fit:
+    an overhead of 256 MiB is enough, less fails RunPodSandbox with both numbers and leaves nothing
+    (docs/usage.md, Kubernetes)."""
+    import grpc
+    pb = cri.api.pb
+    parent, lim = pod_cgroup
+    res = {"memory_limit_in_bytes": 192 * MiB, "cpu_quota": 100000, "cpu_period": 100000}
+    lim.write_text(str((192 + 160) * MiB))
+    cfg = cri.sandbox_config("small-overhead", resources=res)
+    cfg.linux.cgroup_parent = parent
+    with pytest.raises(grpc.RpcError) as e:
+        cri.run_pod(cfg)
+    msg = e.value.details()
+    assert "a memory limit of 352 MiB holds it" in msg and "320 MiB of guest RAM + 128 MiB for the VMM" in msg, msg
+    assert wait_until(lambda: not cri.vms(), 30), "a VM is left after the failed RunPodSandbox"
+    lim.write_text(str((192 + 256) * MiB))
+    cfg = cri.sandbox_config("enough-overhead", resources=res)
+    cfg.linux.cgroup_parent = parent
+    sid = cri.run_pod(cfg)
+    assert len(cri.vms(naming=sid)) == 1
+    c = cri.container(sid, cfg, "app", ["sleep", "100000"])
+    assert wait_state(cri, c, pb.CONTAINER_RUNNING)
+    rc, out, err = cri.exec(c, "echo in-pod-cgroup")
+    assert (rc, out) == (0, "in-pod-cgroup\n"), err
+    # the VM is in the sandbox's group under the pod's
+    qemu = cri.vms(naming=sid)[0]
+    groups = pathlib.Path(f"/proc/{qemu}/cgroup").read_text()
+    assert f"{parent}/{sid}" in groups, groups
     cri.remove_pod(sid)
     assert wait_until(lambda: not cri.vms(), 30)
