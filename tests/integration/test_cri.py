@@ -263,6 +263,11 @@ def test_pod_one_vm_two_containers_localhost_ip_exec_exit_stop_remove(cri):
     assert "sleep" in views[cli][4:] and "sleep" not in views[srv][4:], views
     rc, _, _ = cri.exec(cli, "test -e /www/index.html")
     assert rc == 1, "the client sees the server's files"
+    # but the pod's IPC: one System V namespace, and /dev/shm (containerd mounts the sandbox's into each)
+    ipc = {c: cri.exec(c, "readlink /proc/self/ns/ipc")[1] for c in (srv, cli)}
+    assert ipc[srv] == ipc[cli] != "", ipc
+    assert cri.exec(srv, "echo shm-of-the-pod > /dev/shm/x")[0] == 0
+    assert cri.exec(cli, "cat /dev/shm/x")[1] == "shm-of-the-pod\n"
     # ExecSync: stdout, stderr and the exit code
     rc, out, err = cri.exec(cli, "echo out-of-exec; echo err-of-exec >&2; exit 5")
     assert (rc, out, err) == (5, "out-of-exec\n", "err-of-exec\n")
