@@ -88,12 +88,12 @@ class Env:
         self.pods.append(sid)
         return sid
 
-    def container(self, sid, cfg, name, command):
+    def container(self, sid, cfg, name, command, attempt=0):
         pb = self.api.pb
         ns = pb.NamespaceOption(network=pb.POD, pid=pb.CONTAINER, ipc=pb.POD)
         c = pb.ContainerConfig(
-            metadata=pb.ContainerMetadata(name=name), image=pb.ImageSpec(image=IMAGE), command=command,
-            log_path=f"{name}.log",
+            metadata=pb.ContainerMetadata(name=name, attempt=attempt), image=pb.ImageSpec(image=IMAGE),
+            command=command, log_path=f"{name}_{attempt}.log",
             linux=pb.LinuxContainerConfig(security_context=pb.LinuxContainerSecurityContext(namespace_options=ns)))
         cid = self.api.CreateContainer(pod_sandbox_id=sid, config=c, sandbox_config=cfg).container_id
         self.api.StartContainer(container_id=cid)
@@ -162,6 +162,8 @@ def cri(build_dir, tmp_path_factory):
     if why:
         pytest.skip(why)
     d = tempfile.mkdtemp(prefix="rcri-", dir="/tmp")
+    # containerd's default cgroup parent for pods without one (/k8s.io): ours to remove if we made it
+    ns_groups = [pathlib.Path(m) / NS for m in cgroup_mounts() if not (pathlib.Path(m) / NS).exists()]
     tag = uuid.uuid4().hex[:6]
     bridge, subnet = "rcri" + tag, f"10.{random.randint(200, 249)}.{random.randint(0, 255)}.0/24"
     os.makedirs(f"{d}/net.d")
@@ -210,6 +212,11 @@ def cri(build_dir, tmp_path_factory):
         print(f"containerd's log: {keep}")
         unmount_under(d)
         subprocess.run(["ip", "link", "del", bridge], capture_output=True)
+        for g in ns_groups:
+            try:
+                g.rmdir()
+            except OSError:
+                pass
         shutil.rmtree(d, ignore_errors=True)
 
 
@@ -229,6 +236,9 @@ def test_pod_one_vm_two_containers_localhost_ip_exec_exit_stop_remove(cri):
     assert ip and ip.startswith(cri.subnet.rsplit(".", 2)[0]), f"pod IP {ip!r} not in {cri.subnet}"
     assert len(cri.vms()) == 1, "RunPodSandbox boots one microVM"
     assert len(cri.vms(naming=sid)) == 1, "the VM is the sandbox's (its shim's bundle names the sandbox id)"
+    info = json.loads(cri.api.PodSandboxStatus(pod_sandbox_id=sid, verbose=True).info["info"])
+    netns = [n["path"] for n in info["runtimeSpec"]["linux"]["namespaces"] if n["type"] == "network"][0]
+    assert os.path.exists(netns), netns
 
     srv = cri.container(sid, cfg, "server", ["sh", "-c", "mkdir -p /www && echo page-from-server > /www/index.html"
                                                       " && echo serving && exec httpd -f -p 8080 -h /www"])
@@ -272,7 +282,7 @@ def test_pod_one_vm_two_containers_localhost_ip_exec_exit_stop_remove(cri):
     rc, out, err = cri.exec(cli, "echo out-of-exec; echo err-of-exec >&2; exit 5")
     assert (rc, out, err) == (5, "out-of-exec\n", "err-of-exec\n")
     # the container's stdout reaches its CRI log
-    logf = pathlib.Path(cfg.log_directory) / "server.log"
+    logf = pathlib.Path(cfg.log_directory) / "server_0.log"
     assert wait_until(lambda: logf.exists() and "stdout F serving" in logf.read_text(), 30), tail(logf)
 
     # a container that exits 3: ContainerStatus says so, the pod lives on
@@ -280,8 +290,17 @@ def test_pod_one_vm_two_containers_localhost_ip_exec_exit_stop_remove(cri):
     assert wait_state(cri, bad, pb.CONTAINER_EXITED, 120), cri.state(bad)
     s = cri.state(bad)
     assert s.exit_code == 3 and s.reason == "Error" and s.finished_at >= s.started_at > 0, s
-    cri.api.RemoveContainer(container_id=bad)
+    # kubelet's restart: a new container of the same name, attempt 1, in the same VM
+    again = cri.container(sid, cfg, "exits", ["sh", "-c", "echo restarted"], attempt=1)
+    assert wait_state(cri, again, pb.CONTAINER_EXITED, 120), cri.state(again)
+    assert cri.state(again).exit_code == 0
+    for c in (bad, again):
+        cri.api.RemoveContainer(container_id=c)
     assert len(cri.vms()) == 1
+    # the stats kubelet polls: the member's host cgroup (its shim), no error
+    for c in (srv, cli):
+        st = cri.api.ContainerStats(container_id=c).stats
+        assert st.attributes.id == c and st.cpu.timestamp > 0 and st.memory.timestamp > 0, st
 
     # StopContainer / RemoveContainer of a member leave the VM and the other member up
     cri.api.StopContainer(container_id=cli, timeout=5)
@@ -302,13 +321,17 @@ def test_pod_one_vm_two_containers_localhost_ip_exec_exit_stop_remove(cri):
     assert cri.api.PodSandboxStatus(pod_sandbox_id=sid).status.state == pb.SANDBOX_NOTREADY
     assert wait_until(lambda: not cri.vms(), 30), "StopPodSandbox leaves the VM running"
     cri.remove_pod(sid)
-    for i in (sid, srv, cli, bad):
+    # the CNI DEL ran: the pod's address is free again and its netns gone
+    assert not os.path.exists(f"{cri.d}/cni-ipam/runm-cri-test/{ip}"), "the pod IP is still allocated"
+    assert not os.path.exists(netns), f"the pod's network namespace {netns} is left"
+    ids = (sid, srv, cli, bad, again)
+    for i in ids:
         assert not os.path.exists(f"{RUNC_ROOT}/{i}"), f"runm state of {i} left behind"
-    left = wait_until(lambda: not cri.procs_naming(sid, srv, cli, bad), 30)
-    assert left, f"processes left: {cri.procs_naming(sid, srv, cli, bad)}"
+    left = wait_until(lambda: not cri.procs_naming(*ids), 30)
+    assert left, f"processes left: {cri.procs_naming(*ids)}"
     links = [os.readlink(e.path) for e in os.scandir("/run/runm/s") if e.is_symlink()] \
         if os.path.isdir("/run/runm/s") else []
-    assert not [ln for ln in links if any(i in ln for i in (sid, srv, cli, bad))], links
+    assert not [ln for ln in links if any(i in ln for i in ids)], links
 
 
 def qemu_size(pid):
