@@ -12,11 +12,12 @@ IMAGE_RPCS = ("ImageStatus",)
 
 def missing():
     """None when the gRPC Python packages import, else what to install."""
-    try:
-        import grpc  # noqa: F401
-        import grpc_tools.protoc  # noqa: F401
-    except ImportError as e:
-        return f"the CRI client needs grpc ({e}): apt-get install python3-grpcio python3-grpc-tools (hack/deps.sh)"
+    for mod in ("grpc", "grpc_tools.protoc"):
+        try:
+            importlib.import_module(mod)
+        except ImportError as e:
+            return (f"the CRI client needs {mod} ({e}): apt-get install python3-grpcio python3-grpc-tools "
+                    "(hack/deps.sh)")
     return None
 
 
