@@ -579,7 +579,8 @@ static void test_guest_config_member_shm(void **st)
 	struct spec s;
 	struct guest_shares sh;
 	assert_int_equal(spec_parse(json, "/bundle", &s, err, sizeof(err)), 0);
-	struct guest_member m = {.sandbox = "init", .sandbox_share = share, .sub = "members/m1", .join_ipc = true};
+	struct guest_member m = {
+	    .sandbox = "init", .sandbox_share = share, .sub = "members/m1", .join_ipc = true};
 	assert_int_equal(guest_config_member(&s, dir, false, &m, &sh, &out, err, sizeof(err)), 0);
 	assert_non_null(strstr(out, "\"destination\":\"/dev/shm\""));
 	assert_non_null(strstr(out, "\"source\":\"/dev/shm\""));
