@@ -99,7 +99,13 @@ class Env:
         return cid
 
     def exec(self, cid, script, timeout=120):
-        r = self.api.ExecSync(container_id=cid, cmd=["sh", "-c", script], timeout=timeout)
+        for attempt in range(3):
+            r = self.api.ExecSync(container_id=cid, cmd=["sh", "-c", script], timeout=timeout)
+            if r.exit_code != 128 + 11:
+                break
+            # busybox in a TCG guest on a loaded host segfaults now and then (test_faults.py, commit
+            # aa4ba78; seen here 1 run in ~20): a query is asked again, and says so
+            print(f"ExecSync {script!r} in {cid[:12]}: SIGSEGV ({r.stderr!r}), attempt {attempt + 1}")
         return r.exit_code, r.stdout.decode(errors="replace"), r.stderr.decode(errors="replace")
 
     def state(self, cid):
@@ -209,7 +215,8 @@ def cri(build_dir, tmp_path_factory):
         log.close()
         keep = tmp_path_factory.mktemp("cri-log") / "containerd.log"
         shutil.copy(f"{d}/containerd.log", keep)
-        print(f"containerd's log: {keep}")
+        errors = [ln for ln in keep.read_text(errors="replace").splitlines() if "level=error" in ln]
+        print(f"containerd's log: {keep}; its errors:", *errors[-20:], sep="\n")
         unmount_under(d)
         subprocess.run(["ip", "link", "del", bridge], capture_output=True)
         for g in ns_groups:
@@ -218,6 +225,20 @@ def cri(build_dir, tmp_path_factory):
             except OSError:
                 pass
         shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def each_test_removes_its_pods(request):
+    """A failed test's pods go with it: the next test starts with no VM of this containerd."""
+    yield
+    if "cri" in request.fixturenames:
+        cri = request.getfixturevalue("cri")
+        for sid in list(cri.pods):
+            try:
+                cri.remove_pod(sid)
+            except Exception as e:  # noqa: BLE001 - cleanup goes on
+                print(f"cleanup of pod {sid}: {e}")
+        wait_until(lambda: not cri.vms(), 30)
 
 
 def wait_state(cri, cid, state, timeout=60):
