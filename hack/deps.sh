@@ -14,6 +14,8 @@ PKGS=(
 	busybox-static qemu-system-x86 python3 python3-pytest util-linux iproute2 procps
 	# engines used in end-to-end tests
 	podman runc uidmap fuse-overlayfs slirp4netns containernetworking-plugins docker.io containerd curl
+	# the CRI client of tests/integration/test_cri.py (stubs generated at test time)
+	python3-grpcio python3-grpc-tools
 )
 
 # One dpkg-query for all: it prints the installed ones and stays silent on unknown names.

@@ -2,7 +2,9 @@
 /* config.json as the guest sees it: root.path and the source of every bind mount (directories
  * and files alike) point into the container's one virtio-fs share (GUEST_SHARE_MNT/rootfs,
  * GUEST_SHARE_MNT/mounts/<i>, laid out by fs_share_prepare); a /dev/shm bind becomes a guest
- * tmpfs of the size of the host tmpfs it replaces (podman/Docker --shm-size). A relative bind source is relative to the bundle directory, as in runc. */
+ * tmpfs of the size of the host tmpfs it replaces (podman/Docker --shm-size), or for a pod member
+ * that shares the pod's IPC a bind of the VM's /dev/shm (the pod's, shared by its members). A
+ * relative bind source is relative to the bundle directory, as in runc. */
 #include "guest_config.h"
 #include "json.h"
 
@@ -16,6 +18,9 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 #include <yajl/yajl_gen.h>
+
+/* The VM's own /dev/shm (a tmpfs, agent/init.c): the pod's, bound into members sharing its IPC */
+#define GUEST_POD_SHM "/dev/shm"
 
 static void gs(yajl_gen g, const char *s)
 {
@@ -241,6 +246,12 @@ int guest_config_member(const struct spec *s, const char *dir, bool on_host, con
 			if (stat(src, &sb) < 0) {
 				snprintf(err, errlen, "bind mount %s → %s: %s", src, dst, strerror(errno));
 				goto fail;
+			}
+			if (!strcmp(dst, "/dev/shm") && S_ISDIR(sb.st_mode) && mem && mem->join_ipc) {
+				/* a pod member sharing the pod's IPC shares its /dev/shm too (CRI binds the
+				 * sandbox's into every container): in the pod's one VM, the guest's own */
+				gen_mount(g, m, GUEST_POD_SHM, NULL);
+				continue;
 			}
 			if (!strcmp(dst, "/dev/shm") && S_ISDIR(sb.st_mode)) {
 				/* the engine's shm lives on the host; a guest tmpfs is the honest equivalent */

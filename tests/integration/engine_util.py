@@ -84,16 +84,17 @@ def tail(path, n=3000):
         return f"({path}: {e})"
 
 
-def docker_archive(tmp, rootfs_tar_path, ref, name="image.tar"):
+def docker_archive(tmp, rootfs_tar_path, ref, name="image.tar", cmd=("sh",)):
     """A docker-archive (what `docker save` writes, `ctr image import` reads) with one layer:
-    manifest.json, the image config named by its digest, the layer named by its diff id."""
+    manifest.json, the image config named by its digest, the layer named by its diff id.
+    CMD is the image's Cmd (a CRI sandbox image needs one that keeps running)."""
     tmp = pathlib.Path(tmp)
     layer = pathlib.Path(rootfs_tar_path).read_bytes()
     diff_id = "sha256:" + hashlib.sha256(layer).hexdigest()
     config = json.dumps({
         "architecture": "amd64", "os": "linux", "created": "2024-01-01T00:00:00Z",
         "config": {"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
-                   "Cmd": ["sh"]},
+                   "Cmd": list(cmd)},
         "rootfs": {"type": "layers", "diff_ids": [diff_id]},
         "history": [{"created": "2024-01-01T00:00:00Z", "created_by": "runm tests: the test bundle's rootfs"}],
     }, sort_keys=True).encode()

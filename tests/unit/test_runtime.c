@@ -533,6 +533,42 @@ static void test_guest_config_shm_size(void **st)
 	rmdir(dir);
 }
 
+/* A pod member that shares the pod's IPC gets the VM's /dev/shm (the pod's, one per VM) for the
+ * engine's shm bind, not a tmpfs of its own; one that does not share it keeps its own tmpfs. */
+static void test_guest_config_member_shm(void **st)
+{
+	char dir[] = "/tmp/runm-gcm-XXXXXX", json[512], share[64], err[256], *out = NULL;
+	assert_non_null(mkdtemp(dir));
+	snprintf(share, sizeof(share), "%s/share", dir);
+	snprintf(json, sizeof(json),
+		 "{\"ociVersion\":\"1.0.2\",\"process\":{\"args\":[\"sh\"]},\"root\":{\"path\":\"r\"},"
+		 "\"mounts\":[{\"destination\":\"/dev/shm\",\"type\":\"bind\",\"source\":\"%s\","
+		 "\"options\":[\"rbind\",\"rw\"]}]}",
+		 dir);
+	struct spec s;
+	struct guest_shares sh;
+	assert_int_equal(spec_parse(json, "/bundle", &s, err, sizeof(err)), 0);
+	struct guest_member m = {
+	    .sandbox = "init", .sandbox_share = share, .sub = "members/m1", .join_ipc = true};
+	assert_int_equal(guest_config_member(&s, dir, false, &m, &sh, &out, err, sizeof(err)), 0);
+	assert_non_null(strstr(out, "\"destination\":\"/dev/shm\""));
+	assert_non_null(strstr(out, "\"source\":\"/dev/shm\""));
+	assert_non_null(strstr(out, "\"rbind\""));
+	assert_null(strstr(out, "tmpfs"));
+	assert_null(strstr(out, dir)); /* the host's shm directory is not shared into the guest */
+	assert_int_equal(sh.nbinds, 0);
+	free(out);
+	guest_shares_free(&sh);
+	m.join_ipc = false;
+	assert_int_equal(guest_config_member(&s, dir, false, &m, &sh, &out, err, sizeof(err)), 0);
+	assert_non_null(strstr(out, "\"type\":\"tmpfs\""));
+	assert_null(strstr(out, "\"source\":\"/dev/shm\""));
+	free(out);
+	guest_shares_free(&sh);
+	spec_free(&s);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -550,6 +586,7 @@ int main(void)
 	    cmocka_unit_test(test_vm_size),
 	    cmocka_unit_test(test_guest_config),
 	    cmocka_unit_test(test_guest_config_shm_size),
+	    cmocka_unit_test(test_guest_config_member_shm),
 	    cmocka_unit_test(test_backend_config_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
