@@ -35,6 +35,10 @@ state = "{d}/state"
 [plugins."io.containerd.grpc.v1.cri"]
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
+[plugins."io.containerd.grpc.v1.cri".containerd]
+  default_runtime_name = "runc"
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+  runtime_type = "io.containerd.runc.v2"
 [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runm]
   runtime_type = "io.containerd.runc.v2"
   [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runm.options]
@@ -213,3 +217,12 @@ def test_task_metrics_describe_the_vm(ctr):
     assert wait_until(lambda: ctr.task_status(i) == "STOPPED", 60), ctr("task", "ls").stdout
     assert ctr("task", "rm", i).returncode == 0
     assert ctr("container", "rm", i).returncode == 0
+
+
+def test_recipe_config_loads_the_cri_plugin(ctr):
+    """docs/usage.md's config: the CRI plugin loads (without a runtime of the default name,
+    containerd 1.6 silently skips it while ctr keeps working)."""
+    r = ctr("plugins", "ls")
+    assert r.returncode == 0, r.stderr
+    cri = [ln.split() for ln in r.stdout.splitlines() if " cri " in f" {ln} "]
+    assert cri and cri[0][-1] == "ok", r.stdout
