@@ -52,9 +52,11 @@ int delete_container(const char *id, bool force)
 		/* ask the shim to kill the container and tear the VM down, then make sure */
 		/* a wedged shim gets 5 s to answer, then SIGKILL (shim_force_stop): delete --force
 		 * always finishes */
-		char *rep = NULL;
-		ctl_call_timeout(dir, "{\"op\":\"kill\",\"signal\":9,\"all\":true}", NULL, 0, &rep, 5000);
-		free(rep);
+		struct ctl_req kill9 = {.op = CTL_OP_KILL, .kill = {.signal = 9, .all = true}};
+		struct ctl_reply rep;
+		char err[256];
+		if (ctl_call(dir, &kill9, NULL, 0, 5000, &rep, NULL, err, sizeof(err)) == 0)
+			ctl_reply_free(&rep);
 		for (int i = 0; i < 200 && shim_alive(&st); i++)
 			usleep(10000);
 		shim_force_stop(&st, 2000);

@@ -33,10 +33,7 @@ int cmd_kill(int argc, char **argv)
 			log_error("container not running");
 		goto out_st;
 	}
-	char req[128];
-	snprintf(req, sizeof(req), "{\"op\":\"kill\",\"signal\":%d,\"all\":%s}", sig,
-		 all ? "true" : "false");
-	rc = shim_call(dir, req, NULL);
+	rc = shim_call(dir, &(struct ctl_req){.op = CTL_OP_KILL, .kill = {.signal = sig, .all = all}}, NULL);
 out_st:
 	state_free(&st);
 out:

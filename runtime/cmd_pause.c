@@ -24,7 +24,7 @@ static int pause_resume(const char *verb, int argc, char **argv)
 	else if (!pausing && strcmp(s, "paused"))
 		log_error("container not paused");
 	else
-		rc = shim_call(dir, pausing ? "{\"op\":\"pause\"}" : "{\"op\":\"resume\"}", NULL);
+		rc = shim_call(dir, &(struct ctl_req){.op = pausing ? CTL_OP_PAUSE : CTL_OP_RESUME}, NULL);
 	if (fd >= 0)
 		close_lock(fd);
 	state_free(&st);

@@ -16,7 +16,7 @@ int start_container(const char *id)
 	const char *s = state_status(&st);
 	int rc = 1;
 	if (!strcmp(s, "created"))
-		rc = shim_call(dir, "{\"op\":\"start\"}", NULL);
+		rc = shim_call(dir, &(struct ctl_req){.op = CTL_OP_START}, NULL);
 	else if (!strcmp(s, "stopped"))
 		log_error("cannot start a container that has stopped");
 	else if (!strcmp(s, "running"))

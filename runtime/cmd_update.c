@@ -9,41 +9,9 @@
 #include <unistd.h>
 
 #include "cmd_util.h"
+#include "io.h"
 #include "log.h"
 #include "proto/proto.h"
-
-static char *slurp(int fd, size_t max)
-{
-	size_t len = 0, cap = 4096;
-	char *buf = malloc(cap);
-	while (buf) {
-		if (len + 1 >= cap) {
-			if (cap >= max) {
-				free(buf);
-				errno = EFBIG;
-				return NULL;
-			}
-			char *nb = realloc(buf, cap * 2);
-			if (!nb)
-				break;
-			buf = nb;
-			cap *= 2;
-		}
-		ssize_t n = read(fd, buf + len, cap - len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			free(buf);
-			return NULL;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	if (buf)
-		buf[len] = '\0';
-	return buf;
-}
 
 static int num_opt(const char *name, const char *v, long long *out)
 {
@@ -66,7 +34,7 @@ static int read_resources(const char *res, struct proto_resources *r)
 		log_errno(errno, "open resources file %s", res);
 		return -1;
 	}
-	char *doc = slurp(fd, 1 << 20);
+	char *doc = io_read_fd(fd, 1 << 20, NULL);
 	if (fd != STDIN_FILENO)
 		close(fd);
 	if (!doc) {
@@ -87,6 +55,41 @@ static int read_resources(const char *res, struct proto_resources *r)
 			*nl = '\0';
 		log_error("decode resources %s: %s", res, err);
 	}
+	return rc;
+}
+
+/* The object of R as JSON text into *OUT (malloc'd), through the one decoder's bounds. */
+static int resources_json(const struct proto_resources *r, char **out)
+{
+	struct json_gen pg;
+	const char *js;
+	size_t len;
+	char err[256] = "out of memory";
+	int rc = -1;
+	*out = NULL;
+	if (json_gen_begin(&pg) < 0)
+		goto fail;
+	proto_gen_resources(&pg, "r", r);
+	yajl_val v = json_gen_end(&pg, &js, &len) == 0 ? json_parse(js, len, err, sizeof(err)) : NULL;
+	yajl_val o = json_get(v, "r", yajl_t_object);
+	struct proto_resources chk;
+	if (o && proto_parse_resources(o, &chk, err, sizeof(err)) == 0) {
+		yajl_gen g = yajl_gen_alloc(NULL);
+		const unsigned char *b;
+		if (g)
+			json_gen_value(g, o);
+		if (g && yajl_gen_get_buf(g, &b, &len) == yajl_gen_status_ok)
+			*out = strndup((const char *)b, len);
+		if (g)
+			yajl_gen_free(g);
+		rc = *out ? 0 : -1;
+	}
+	if (v)
+		yajl_tree_free(v);
+fail:
+	json_gen_free(&pg);
+	if (rc < 0)
+		log_error("update: %s", err);
 	return rc;
 }
 
@@ -115,44 +118,22 @@ static int flag_resources(const struct optdef *o, struct parsed *p, struct proto
 			return -1;
 		r->set |= nums[i].bit;
 	}
-	/* the same bounds as a --resources file: a generated object through the one decoder */
-	struct json_gen pg;
-	const char *js;
-	size_t len;
 	const char *cs = optval(o, p, "cpuset-cpus"), *ms = optval(o, p, "cpuset-mems");
-	if (cs && strlen(cs) < PROTO_CPUSET_MAX) {
-		snprintf(r->cpus, sizeof(r->cpus), "%s", cs);
-		r->set |= PROTO_RES_CPU_CPUS;
-	}
-	if (ms && strlen(ms) < PROTO_CPUSET_MAX) {
-		snprintf(r->mems, sizeof(r->mems), "%s", ms);
-		r->set |= PROTO_RES_CPU_MEMS;
-	}
 	if ((cs && strlen(cs) >= PROTO_CPUSET_MAX) || (ms && strlen(ms) >= PROTO_CPUSET_MAX)) {
 		log_error("invalid value for --%s: longer than %d bytes",
 			  cs && strlen(cs) >= PROTO_CPUSET_MAX ? "cpuset-cpus" : "cpuset-mems",
 			  PROTO_CPUSET_MAX - 1);
 		return -1;
 	}
-	if (json_gen_begin(&pg) < 0)
-		return -1;
-	proto_gen_resources(&pg, "r", r);
-	int rc = -1;
-	char err[256];
-	if (json_gen_end(&pg, &js, &len) == 0) {
-		yajl_val v = json_parse(js, len, err, sizeof(err));
-		if (v) {
-			struct proto_resources chk;
-			rc = proto_parse_resources(json_get(v, "r", yajl_t_object), &chk, err, sizeof(err));
-			yajl_tree_free(v);
-		}
-		if (rc < 0)
-			log_error("update: %s", err);
-	} else {
-		log_error("update: out of memory");
+	if (cs) {
+		snprintf(r->cpus, sizeof(r->cpus), "%s", cs);
+		r->set |= PROTO_RES_CPU_CPUS;
 	}
-	json_gen_free(&pg);
-	return rc;
+	if (ms) {
+		snprintf(r->mems, sizeof(r->mems), "%s", ms);
+		r->set |= PROTO_RES_CPU_MEMS;
+	}
+	return 0;
 }
 
 int cmd_update(int argc, char **argv)
@@ -166,22 +147,9 @@ int cmd_update(int argc, char **argv)
 	int rc = 1;
 	struct proto_resources r;
 	memset(&r, 0, sizeof(r));
-	if ((res && read_resources(res, &r) < 0) || flag_resources(o, &p, &r) < 0)
+	/* the same bounds as a --resources file: the object through the one decoder */
+	if ((res && read_resources(res, &r) < 0) || flag_resources(o, &p, &r) < 0 || resources_json(&r, &req) < 0)
 		goto out;
-	struct json_gen pg;
-	const char *js;
-	size_t len;
-	if (json_gen_begin(&pg) < 0)
-		goto out;
-	json_gen_str(&pg, "op", "update");
-	proto_gen_resources(&pg, "resources", &r);
-	if (json_gen_end(&pg, &js, &len) == 0)
-		req = strndup(js, len);
-	json_gen_free(&pg);
-	if (!req) {
-		log_error("update: out of memory");
-		goto out;
-	}
 	struct cstate st;
 	char dir[PATH_MAX];
 	if (load_container(p.pos[0], &st, dir) < 0)
@@ -189,7 +157,7 @@ int cmd_update(int argc, char **argv)
 	if (!strcmp(state_status(&st), "stopped"))
 		log_error("container not running");
 	else
-		rc = shim_call(dir, req, NULL);
+		rc = shim_call(dir, &(struct ctl_req){.op = CTL_OP_UPDATE, .update = {.resources = req}}, NULL);
 	state_free(&st);
 out:
 	free(req);

@@ -4,7 +4,7 @@ RUNTIME_CORE_SRCS := runtime/args.c runtime/state.c runtime/spec.c runtime/hooks
 	runtime/artifacts.c runtime/backend_choice.c runtime/relay.c runtime/cmd_util.c runtime/sockdir.c runtime/pod.c \
 	runtime/run_tty.c runtime/ctl_proto.c
 RUNTIME_CMD_SRCS := $(sort $(wildcard runtime/cmd_*.c))
-runm_SRCS = runtime/main.c $(RUNTIME_CORE_SRCS) $(RUNTIME_CMD_SRCS) runtime/shim.c runtime/guest.c runtime/guest_config.c \
+runm_SRCS = runtime/main.c $(RUNTIME_CORE_SRCS) $(RUNTIME_CMD_SRCS) runtime/shim.c runtime/shim_ops.c runtime/guest.c runtime/guest_config.c \
 	runtime/host_view.c runtime/host_cgroup.c runtime/exec_process.c runtime/pod_member.c \
 	$(NET_SRCS) $(FS_SHARE_SRCS) $(AGENTCLIENT_SRCS) $(BACKEND_SRCS) $(PROTO_SRCS) $(COMMON_SRCS)
 runm_LIBS = -lyajl $(NL_LIBS)
