@@ -79,12 +79,22 @@ out:
 	return rc;
 }
 
+struct delete_opts {
+	bool force;
+};
+
+const struct optdef delete_opts[] = {
+	OPT_FLAG(struct delete_opts, force, "force", 'f', "kill the container if it runs"),
+	OPT_END,
+};
+
 int cmd_delete(int argc, char **argv)
 {
 	struct parsed p;
-	if (parse_verb("delete", argc, argv, 1, 1, 0, &p) < 0)
+	struct delete_opts o;
+	if (PARSE_VERB("delete", argc, argv, 1, 1, 0, &o, &p) < 0)
 		return 1;
-	int rc = delete_container(p.pos[0], optset(find_verb("delete")->opts, &p, "force"));
+	int rc = delete_container(p.pos[0], o.force);
 	parsed_free(&p);
 	return rc;
 }

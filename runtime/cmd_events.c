@@ -86,13 +86,24 @@ static long long oom_kills(const char *dir)
 	return k;
 }
 
+struct events_opts {
+	bool stats;
+	const char *interval;
+};
+
+const struct optdef events_opts[] = {
+	OPT_FLAG(struct events_opts, stats, "stats", 0, "display the stats once"),
+	OPT_VALUE(struct events_opts, interval, "interval", 0, "stats interval (default 5s)"),
+	OPT_END,
+};
+
 int cmd_events(int argc, char **argv)
 {
 	struct parsed p;
-	if (parse_verb("events", argc, argv, 1, 1, 0, &p) < 0)
+	struct events_opts o;
+	if (PARSE_VERB("events", argc, argv, 1, 1, 0, &o, &p) < 0)
 		return 1;
-	const struct optdef *o = find_verb("events")->opts;
-	const char *iv = optval(o, &p, "interval");
+	const char *iv = o.interval;
 	long ms = iv ? parse_duration_ms(iv) : 5000;
 	int rc = 1;
 	if (ms <= 0) {
@@ -108,7 +119,7 @@ int cmd_events(int argc, char **argv)
 		state_free(&st);
 		goto out;
 	}
-	if (optset(o, &p, "stats")) {
+	if (o.stats) {
 		rc = one_stats(st.id, dir);
 	} else {
 		/* runc: stats every interval, and {"type":"oom"} when the container's cgroup sees an

@@ -27,29 +27,56 @@
 #include "shim.h"
 #include "spec.h"
 
+struct exec_opts {
+	const char *console_socket, *cwd, *user, *process, *pid_file, *process_label, *apparmor, *preserve_fds;
+	struct optlist env, gids, caps;
+	bool tty, detach, no_new_privs;
+};
+
+#define X_(kind, m, name, s, help) OPT_##kind(struct exec_opts, m, name, s, help)
+const struct optdef exec_opts[] = {
+	X_(VALUE, console_socket, "console-socket", 0, "AF_UNIX socket that receives the pty master"),
+	X_(VALUE, cwd, "cwd", 0, "working directory"),
+	X_(LIST, env, "env", 'e', "set an environment variable"),
+	X_(FLAG, tty, "tty", 't', "allocate a pseudo-TTY"),
+	X_(VALUE, user, "user", 'u', "UID[:GID]"),
+	X_(LIST, gids, "additional-gids", 'g', "additional gids"),
+	X_(VALUE, process, "process", 'p', "path to process.json"),
+	X_(FLAG, detach, "detach", 'd', "detach from the process"),
+	X_(VALUE, pid_file, "pid-file", 0, "file to write the exec shim's pid to"),
+	X_(VALUE, process_label, "process-label", 0, "accepted"),
+	X_(VALUE, apparmor, "apparmor", 0, "accepted"),
+	X_(FLAG, no_new_privs, "no-new-privs", 0, "set no_new_privs"),
+	X_(LIST, caps, "cap", 'c', "add a capability"),
+	X_(VALUE, preserve_fds, "preserve-fds", 0, "pass N additional fds (must be 0)"),
+	OPT_NOOP("cgroup", true, "accepted"),
+	OPT_NOOP("ignore-paused", false, "accepted"),
+	OPT_END,
+};
+#undef X_
+
 /* The container's process object with the flags' changes (exec_process.c), as runc. */
-static char *build_process(const struct cstate *st, const struct optdef *o, struct parsed *p, bool tty,
+static char *build_process(const struct cstate *st, const struct exec_opts *o, struct parsed *p, bool tty,
 			   bool console_socket)
 {
 	struct spec sp;
 	bool have = spec_load(st->bundle, &sp) == 0;
 	const char *pp[] = {"process", NULL};
-	int ie = opt_index(o, "env"), ig = opt_index(o, "additional-gids"), ic = opt_index(o, "cap");
 	struct exec_overrides x = {
 	    .args = p->pos + 1,
 	    .nargs = p->npos - 1,
 	    .tty = tty,
-	    .env = p->list[ie],
-	    .nenv = p->set[ie],
-	    .cwd = optval(o, p, "cwd"),
-	    .user = optval(o, p, "user"),
-	    .gids = p->list[ig],
-	    .ngids = p->set[ig],
-	    .caps = p->list[ic],
-	    .ncaps = p->set[ic],
-	    .no_new_privs = optset(o, p, "no-new-privs"),
-	    .apparmor = optval(o, p, "apparmor"),
-	    .label = optval(o, p, "process-label"),
+	    .env = o->env.v,
+	    .nenv = o->env.n,
+	    .cwd = o->cwd,
+	    .user = o->user,
+	    .gids = o->gids.v,
+	    .ngids = o->gids.n,
+	    .caps = o->caps.v,
+	    .ncaps = o->caps.n,
+	    .no_new_privs = o->no_new_privs,
+	    .apparmor = o->apparmor,
+	    .label = o->process_label,
 	};
 	struct winsize ws;
 	/* the pty starts with the caller's size (a console socket's engine sends its own) */
@@ -172,17 +199,16 @@ static int start_exec(const char *dir, const struct ctl_req *q, const int *fds, 
 int cmd_exec(int argc, char **argv)
 {
 	struct parsed p;
-	const struct optdef *o = find_verb("exec")->opts;
+	struct exec_opts o;
 	if (argc >= 1 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h"))) {
 		print_verb_help(find_verb("exec"), STDOUT_FILENO);
 		return 0;
 	}
-	if (parse_verb("exec", argc, argv, 1, -1, 2, &p) < 0)
+	if (PARSE_VERB("exec", argc, argv, 1, -1, 2, &o, &p) < 0)
 		return 255;
 	int rc = 255;
-	const char *procf = optval(o, &p, "process"), *pidf = optval(o, &p, "pid-file"),
-		   *cs = optval(o, &p, "console-socket"), *pfd = optval(o, &p, "preserve-fds");
-	bool detach = optset(o, &p, "detach"), tty = optset(o, &p, "tty");
+	const char *procf = o.process, *pidf = o.pid_file, *cs = o.console_socket, *pfd = o.preserve_fds;
+	bool detach = o.detach, tty = o.tty;
 	char *proc = NULL;
 	struct cstate st;
 	char dir[PATH_MAX];
@@ -234,7 +260,7 @@ int cmd_exec(int argc, char **argv)
 		tty = t && YAJL_IS_TRUE(t);
 		yajl_tree_free(v);
 	} else {
-		proc = build_process(&st, o, &p, tty, cs != NULL);
+		proc = build_process(&st, &o, &p, tty, cs != NULL);
 	}
 	if (!proc) {
 		log_error("exec: cannot build the process");

@@ -7,10 +7,20 @@
 #include "cmd_util.h"
 #include "log.h"
 
+struct kill_opts {
+	bool all;
+};
+
+const struct optdef kill_opts[] = {
+	OPT_FLAG(struct kill_opts, all, "all", 'a', "send the signal to all processes"),
+	OPT_END,
+};
+
 int cmd_kill(int argc, char **argv)
 {
 	struct parsed p;
-	if (parse_verb("kill", argc, argv, 1, 2, 0, &p) < 0)
+	struct kill_opts o;
+	if (PARSE_VERB("kill", argc, argv, 1, 2, 0, &o, &p) < 0)
 		return 1;
 	int rc = 1;
 	struct cstate st;
@@ -24,16 +34,15 @@ int cmd_kill(int argc, char **argv)
 		goto out_st;
 	}
 	const char *s = state_status(&st);
-	bool all = optset(find_verb("kill")->opts, &p, "all");
 	if (!strcmp(s, "stopped")) {
 		/* runc 1.1.5: --all on a stopped container signals nobody and succeeds */
-		if (all)
+		if (o.all)
 			rc = 0;
 		else
 			log_error("container not running");
 		goto out_st;
 	}
-	rc = shim_call(dir, &(struct ctl_req){.op = CTL_OP_KILL, .kill = {.signal = sig, .all = all}}, NULL);
+	rc = shim_call(dir, &(struct ctl_req){.op = CTL_OP_KILL, .kill = {.signal = sig, .all = o.all}}, NULL);
 out_st:
 	state_free(&st);
 out:

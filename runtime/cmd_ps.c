@@ -212,12 +212,22 @@ static void print_table(const struct proto_ps_entry *e, size_t n, const int *col
 		}
 }
 
+struct ps_opts {
+	const char *format;
+};
+
+const struct optdef ps_opts[] = {
+	OPT_VALUE(struct ps_opts, format, "format", 'f', "table or json"),
+	OPT_END,
+};
+
 int cmd_ps(int argc, char **argv)
 {
 	struct parsed p;
-	if (parse_verb("ps", argc, argv, 1, -1, 1, &p) < 0)
+	struct ps_opts o;
+	if (PARSE_VERB("ps", argc, argv, 1, -1, 1, &o, &p) < 0)
 		return 1;
-	const char *fmt = optval(find_verb("ps")->opts, &p, "format");
+	const char *fmt = o.format;
 	int rc = 1, cols[MAX_COLS], ncols = 0;
 	if (!fmt)
 		fmt = "table";

@@ -13,6 +13,27 @@
 #include "log.h"
 #include "proto/proto.h"
 
+struct update_opts {
+	const char *resources, *memory, *memory_reservation, *memory_swap, *cpu_quota, *cpu_period, *cpu_shares,
+	    *cpuset_cpus, *cpuset_mems, *pids_limit;
+};
+
+#define U_(m, name, help) OPT_VALUE(struct update_opts, m, name, 0, help)
+const struct optdef update_opts[] = {
+	OPT_VALUE(struct update_opts, resources, "resources", 'r', "path to a resources JSON file, or - for stdin"),
+	U_(memory, "memory", "memory limit in bytes (-1: none); bounded by the VM's RAM"),
+	U_(memory_reservation, "memory-reservation", "memory soft limit in bytes (memory.low)"),
+	U_(memory_swap, "memory-swap", "memory plus swap limit in bytes (-1: none)"),
+	U_(cpu_quota, "cpu-quota", "CPU quota"),
+	U_(cpu_period, "cpu-period", "CPU period"),
+	U_(cpu_shares, "cpu-shares", "CPU shares"),
+	U_(cpuset_cpus, "cpuset-cpus", "guest CPUs to use (0-3, 0,1)"),
+	U_(cpuset_mems, "cpuset-mems", "guest memory nodes to use"),
+	U_(pids_limit, "pids-limit", "pids limit"),
+	OPT_END,
+};
+#undef U_
+
 static int num_opt(const char *name, const char *v, long long *out)
 {
 	char *end;
@@ -94,31 +115,29 @@ fail:
 }
 
 /* runc's individual flags, over what --resources gave (as runc does). */
-static int flag_resources(const struct optdef *o, struct parsed *p, struct proto_resources *r)
+static int flag_resources(const struct update_opts *o, struct proto_resources *r)
 {
-	static const struct {
-		const char *name;
+	const struct {
+		const char *name, *val;
 		unsigned bit;
-		size_t off;
+		long long *out;
 	} nums[] = {
-	    {"memory", PROTO_RES_MEM_LIMIT, offsetof(struct proto_resources, mem_limit)},
-	    {"memory-reservation", PROTO_RES_MEM_RESERVATION,
-	     offsetof(struct proto_resources, mem_reservation)},
-	    {"memory-swap", PROTO_RES_MEM_SWAP, offsetof(struct proto_resources, mem_swap)},
-	    {"cpu-quota", PROTO_RES_CPU_QUOTA, offsetof(struct proto_resources, cpu_quota)},
-	    {"cpu-period", PROTO_RES_CPU_PERIOD, offsetof(struct proto_resources, cpu_period)},
-	    {"cpu-shares", PROTO_RES_CPU_SHARES, offsetof(struct proto_resources, cpu_shares)},
-	    {"pids-limit", PROTO_RES_PIDS_LIMIT, offsetof(struct proto_resources, pids_limit)},
+	    {"memory", o->memory, PROTO_RES_MEM_LIMIT, &r->mem_limit},
+	    {"memory-reservation", o->memory_reservation, PROTO_RES_MEM_RESERVATION, &r->mem_reservation},
+	    {"memory-swap", o->memory_swap, PROTO_RES_MEM_SWAP, &r->mem_swap},
+	    {"cpu-quota", o->cpu_quota, PROTO_RES_CPU_QUOTA, &r->cpu_quota},
+	    {"cpu-period", o->cpu_period, PROTO_RES_CPU_PERIOD, &r->cpu_period},
+	    {"cpu-shares", o->cpu_shares, PROTO_RES_CPU_SHARES, &r->cpu_shares},
+	    {"pids-limit", o->pids_limit, PROTO_RES_PIDS_LIMIT, &r->pids_limit},
 	};
 	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
-		const char *v = optval(o, p, nums[i].name);
-		if (!v)
+		if (!nums[i].val)
 			continue;
-		if (num_opt(nums[i].name, v, (long long *)((char *)r + nums[i].off)) < 0)
+		if (num_opt(nums[i].name, nums[i].val, nums[i].out) < 0)
 			return -1;
 		r->set |= nums[i].bit;
 	}
-	const char *cs = optval(o, p, "cpuset-cpus"), *ms = optval(o, p, "cpuset-mems");
+	const char *cs = o->cpuset_cpus, *ms = o->cpuset_mems;
 	if ((cs && strlen(cs) >= PROTO_CPUSET_MAX) || (ms && strlen(ms) >= PROTO_CPUSET_MAX)) {
 		log_error("invalid value for --%s: longer than %d bytes",
 			  cs && strlen(cs) >= PROTO_CPUSET_MAX ? "cpuset-cpus" : "cpuset-mems",
@@ -139,16 +158,16 @@ static int flag_resources(const struct optdef *o, struct parsed *p, struct proto
 int cmd_update(int argc, char **argv)
 {
 	struct parsed p;
-	if (parse_verb("update", argc, argv, 1, 1, 0, &p) < 0)
+	struct update_opts o;
+	if (PARSE_VERB("update", argc, argv, 1, 1, 0, &o, &p) < 0)
 		return 1;
-	const struct optdef *o = find_verb("update")->opts;
-	const char *res = optval(o, &p, "resources");
+	const char *res = o.resources;
 	char *req = NULL;
 	int rc = 1;
 	struct proto_resources r;
 	memset(&r, 0, sizeof(r));
 	/* the same bounds as a --resources file: the object through the one decoder */
-	if ((res && read_resources(res, &r) < 0) || flag_resources(o, &p, &r) < 0 || resources_json(&r, &req) < 0)
+	if ((res && read_resources(res, &r) < 0) || flag_resources(&o, &r) < 0 || resources_json(&r, &req) < 0)
 		goto out;
 	struct cstate st;
 	char dir[PATH_MAX];

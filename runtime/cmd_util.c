@@ -17,9 +17,17 @@
 
 int parse_verb(const char *verb, int argc, char **argv, int min, int max, int stop_after, struct parsed *p)
 {
+	return parse_verb_opts(verb, argc, argv, min, max, stop_after, NULL, 0, p);
+}
+
+int parse_verb_opts(const char *verb, int argc, char **argv, int min, int max, int stop_after, void *opts,
+		    size_t opts_size, struct parsed *p)
+{
 	const struct verb *v = find_verb(verb);
-	if (parse_args(verb, v->opts, argc, argv, stop_after, p) < 0)
+	if (parse_args(verb, v->opts, argc, argv, stop_after, opts, opts_size, p) < 0) {
+		parsed_free(p);
 		return -1;
+	}
 	if (p->npos < min || (max >= 0 && p->npos > max)) {
 		if (min == max)
 			usage_error(verb, "\"%s\" requires exactly %d argument(s)", verb, min);

@@ -9,8 +9,13 @@
 #include "runm.h"
 #include "state.h"
 
-/* Parse ARGV for VERB expecting exactly/at least N positionals; prints runc's usage errors. */
+/* Parse ARGV for VERB expecting MIN..MAX positionals (MAX -1: any); prints runc's usage errors.
+ * parse_verb: a verb without options; PARSE_VERB: into the verb's options struct *OPTS. */
 int parse_verb(const char *verb, int argc, char **argv, int min, int max, int stop_after, struct parsed *p);
+int parse_verb_opts(const char *verb, int argc, char **argv, int min, int max, int stop_after, void *opts,
+		    size_t opts_size, struct parsed *p);
+#define PARSE_VERB(verb, argc, argv, min, max, stop_after, opts, p)                                        \
+	parse_verb_opts(verb, argc, argv, min, max, stop_after, opts, sizeof(*(opts)), p)
 /* Load container ID into ST/DIR; prints "container does not exist" (and returns -1) if absent. */
 int load_container(const char *id, struct cstate *st, char dir[PATH_MAX]);
 /* Ask the shim of DIR: REQ → reply (ctl.h); errors printed ("container not running" when no
@@ -20,6 +25,15 @@ int shim_call(const char *dir, const struct ctl_req *req, struct ctl_reply *repl
 int shim_call_timeout(const char *dir, const struct ctl_req *req, struct ctl_reply *reply, int timeout_ms);
 /* PID into PATH atomically (a pid file engines read); logs and returns -1 on failure. */
 int write_pid_file(const char *path, pid_t pid);
+/* The options of create, which run shares. */
+struct create_opts {
+	const char *bundle, *console_socket, *pid_file, *preserve_fds;
+	bool detach, keep; /* run */
+};
+/* Returns the shim pid (>0) once the container is created, or -1 (everything cleaned up).
+ * CONSOLE, when not NULL, is the console socket instead of --console-socket (a foreground
+ * `run` receiving the pty master itself). */
+pid_t create_container(const char *id, const struct create_opts *o, const char *console);
 /* Verb bodies reused by other verbs (run). */
 int start_container(const char *id);
 int delete_container(const char *id, bool force);
