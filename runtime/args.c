@@ -30,13 +30,13 @@ bool opt_takes_value(const struct optdef *o)
 /* Option O given (with value V) or, for a flag, turned ON or off. */
 static int store(const char *verb, const struct optdef *o, const char *v, bool on, struct parsed *p)
 {
-	char *m = (char *)p->dst_ + o->off;
 	if (o->kind == OPT_NOOP_FLAG || o->kind == OPT_NOOP_VALUE)
 		return 0;
 	if (!p->dst_) {
 		log_error("%s: internal error: --%s has no options struct to go to", verb, o->lname);
 		return -1;
 	}
+	char *m = (char *)p->dst_ + o->off;
 	if (o->kind == OPT_FLAG) {
 		*(bool *)(void *)m = on;
 		return 0;
