@@ -34,7 +34,7 @@ test_host_cgroup_LIBS := -lyajl
 
 # The CLI <-> shim control protocol (ctl_proto.c): round trips, version, hostile fields, oversize.
 UNIT_TESTS += test_ctl_proto
-test_ctl_proto_SRCS = tests/unit/test_ctl_proto.c runtime/ctl_proto.c $(JSON_SRCS)
+test_ctl_proto_SRCS = tests/unit/test_ctl_proto.c runtime/ctl_proto.c runtime/ctl.c $(JSON_SRCS) $(COMMON_SRCS)
 test_ctl_proto_LIBS := -lyajl
 
 # Fuzz its decoders: the shim decodes what any local client writes to its socket.

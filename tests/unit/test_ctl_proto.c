@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* runtime/ctl_proto: the CLI ↔ shim protocol. Round trips of every op and reply, the version
- * check, missing / unknown / wrong-typed fields, oversize lines and nested payloads. */
+ * check, missing / unknown / wrong-typed fields, oversize lines and nested payloads; and its
+ * transport (runtime/ctl.c) with fds over a real socket. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +12,12 @@
 
 #include <cmocka.h>
 
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "runtime/ctl.h"
 #include "runtime/ctl_proto.h"
 #include "json.h"
 
@@ -291,6 +298,96 @@ static void test_bad_replies(void **st)
 	expect_bad_reply("{\"v\":3,\"ok\":true}", "control protocol v3");
 }
 
+/* The transport (ctl.c): a shim in a child answers one exec request carrying 3 fds with
+ * "started" and then the exit status; a second connection gets a version error. */
+static void serve_one(int ls, bool exec)
+{
+	struct pollfd pf = {.fd = ls, .events = POLLIN};
+	if (poll(&pf, 1, 5000) != 1)
+		_exit(10);
+	int c = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
+	int fds[CTL_MAX_FDS], nfds = 0;
+	char *line = ctl_read_request(c, fds, CTL_MAX_FDS, &nfds);
+	struct ctl_req q;
+	char e[256];
+	if (!line)
+		_exit(11);
+	if (ctl_req_decode(line, strlen(line), &q, e, sizeof(e)) < 0) {
+		struct ctl_reply bad = {.error = e};
+		ctl_send_reply(c, &bad);
+		if (exec)
+			_exit(12);
+		close(c);
+		return;
+	}
+	if (q.op != CTL_OP_EXEC || nfds != 3 || strcmp(q.exec.id, "e1") || !strstr(q.exec.process, "\"args\""))
+		_exit(13);
+	if (write(fds[1], "out", 3) != 3)
+		_exit(14);
+	struct ctl_reply started = {.started = true}, ended = {.has_exit = true, .exit = 7};
+	ctl_send_reply(c, &started);
+	ctl_send_reply(c, &ended);
+	ctl_req_free(&q);
+	free(line);
+	close(c);
+}
+
+static void test_transport(void **st)
+{
+	(void)st;
+	char dir[] = "/tmp/runm-ctl-test-XXXXXX";
+	alarm(60); /* a wedged exchange fails the test instead of hanging it */
+	assert_non_null(mkdtemp(dir));
+	int ls = ctl_listen(dir);
+	assert_true(ls >= 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		serve_one(ls, true);
+		serve_one(ls, false);
+		_exit(0);
+	}
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	int fds[3] = {p[0], p[1], p[1]}, conn = -1;
+	struct ctl_req q = {.op = CTL_OP_EXEC, .exec = {.id = "e1", .process = "{\"args\":[\"true\"]}"}};
+	struct ctl_reply rep;
+	assert_int_equal(ctl_call(dir, &q, fds, 3, 5000, &rep, &conn, err, sizeof(err)), 0);
+	assert_true(rep.started);
+	ctl_reply_free(&rep);
+	char buf[4] = "";
+	assert_int_equal(read(p[0], buf, 3), 3);
+	assert_string_equal(buf, "out");
+	assert_int_equal(ctl_read_reply(conn, &rep, err, sizeof(err)), 0);
+	assert_true(rep.has_exit);
+	assert_int_equal(rep.exit, 7);
+	ctl_reply_free(&rep);
+	close(conn);
+	/* a peer speaking another version: its line is refused by the shim side's decoder */
+	int s = ctl_connect(dir);
+	assert_true(s >= 0);
+	const char v9[] = "{\"v\":9,\"op\":\"start\"}\n";
+	assert_int_equal(write(s, v9, sizeof(v9) - 1), (ssize_t)sizeof(v9) - 1);
+	assert_int_equal(ctl_read_reply(s, &rep, err, sizeof(err)), 0);
+	assert_non_null(strstr(rep.error, "control protocol v9, this side speaks v1"));
+	ctl_reply_free(&rep);
+	close(s);
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* no shim: the connect's error */
+	close(ls);
+	char sock[64];
+	snprintf(sock, sizeof(sock), "%s/%s", dir, CTL_SOCK);
+	unlink(sock);
+	assert_int_equal(ctl_call(dir, &(struct ctl_req){.op = CTL_OP_PS}, NULL, 0, 1000, &rep, NULL, err, sizeof(err)),
+			 -ENOENT);
+	close(p[0]);
+	close(p[1]);
+	rmdir(dir);
+	alarm(0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -302,6 +399,7 @@ int main(void)
 		cmocka_unit_test(test_oversize),
 		cmocka_unit_test(test_replies),
 		cmocka_unit_test(test_bad_replies),
+		cmocka_unit_test(test_transport),
 	};
 	return cmocka_run_group_tests_name("runtime/ctl_proto", tests, NULL, NULL);
 }
