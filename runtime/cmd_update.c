@@ -169,15 +169,8 @@ int cmd_update(int argc, char **argv)
 	/* the same bounds as a --resources file: the object through the one decoder */
 	if ((res && read_resources(res, &r) < 0) || flag_resources(&o, &r) < 0 || resources_json(&r, &req) < 0)
 		goto out;
-	struct cstate st;
-	char dir[PATH_MAX];
-	if (load_container(p.pos[0], &st, dir) < 0)
-		goto out;
-	if (!strcmp(state_status(&st), "stopped"))
-		log_error("container not running");
-	else
-		rc = shim_call(dir, &(struct ctl_req){.op = CTL_OP_UPDATE, .update = {.resources = req}}, NULL);
-	state_free(&st);
+	rc = shim_request(p.pos[0], false, check_not_stopped, NULL,
+			  &(struct ctl_req){.op = CTL_OP_UPDATE, .update = {.resources = req}});
 out:
 	free(req);
 	parsed_free(&p);

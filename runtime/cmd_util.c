@@ -92,6 +92,29 @@ int shim_call(const char *dir, const struct ctl_req *req, struct ctl_reply *repl
 	return shim_call_timeout(dir, req, reply, CTL_CALL_TIMEOUT_MS);
 }
 
+int shim_request(const char *id, bool lock, status_check check, void *arg, const struct ctl_req *req)
+{
+	struct cstate st;
+	char dir[PATH_MAX];
+	if (load_container(id, &st, dir) < 0)
+		return 1;
+	int fd = lock ? state_lock(dir, true) : -1;
+	int c = check(state_status(&st), arg);
+	int rc = c < 0 ? 1 : c > 0 ? 0 : shim_call(dir, req, NULL);
+	if (fd >= 0)
+		close_lock(fd);
+	state_free(&st);
+	return rc;
+}
+
+int check_not_stopped(const char *status, void *arg)
+{
+	if (strcmp(status, "stopped"))
+		return 0;
+	log_error("container not running");
+	return -1;
+}
+
 int write_pid_file(const char *path, pid_t pid)
 {
 	char buf[32];

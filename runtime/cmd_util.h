@@ -23,6 +23,13 @@ int load_container(const char *id, struct cstate *st, char dir[PATH_MAX]);
  * and the call succeeded. */
 int shim_call(const char *dir, const struct ctl_req *req, struct ctl_reply *reply);
 int shim_call_timeout(const char *dir, const struct ctl_req *req, struct ctl_reply *reply, int timeout_ms);
+/* The prologue of the verbs that ask a container's shim one thing: load ID's state ("container
+ * does not exist"), hold its state lock when LOCK, let CHECK judge the status (< 0: refused, it
+ * logged runc's message; 0: ask; > 0: nothing to ask, success), then shim_call REQ. 0 or 1. */
+typedef int (*status_check)(const char *status, void *arg);
+int shim_request(const char *id, bool lock, status_check check, void *arg, const struct ctl_req *req);
+/* A status_check: anything but "stopped" ("container not running"). */
+int check_not_stopped(const char *status, void *arg);
 /* PID into PATH atomically (a pid file engines read); logs and returns -1 on failure. */
 int write_pid_file(const char *path, pid_t pid);
 /* The options of create, which run shares. */
