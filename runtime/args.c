@@ -12,7 +12,9 @@
 #include "log.h"
 #include "runm.h"
 
-int opt_index(const struct optdef *opts, const char *lname)
+const struct optdef no_opts[] = {OPT_END};
+
+static int opt_index(const struct optdef *opts, const char *lname)
 {
 	for (int i = 0; opts && opts[i].lname; i++)
 		if (strcmp(opts[i].lname, lname) == 0)
@@ -20,34 +22,38 @@ int opt_index(const struct optdef *opts, const char *lname)
 	return -1;
 }
 
-const char *optval(const struct optdef *opts, const struct parsed *p, const char *lname)
+bool opt_takes_value(const struct optdef *o)
 {
-	int i = opt_index(opts, lname);
-	return i < 0 ? NULL : p->val[i];
+	return o->kind == OPT_VALUE || o->kind == OPT_LIST || o->kind == OPT_NOOP_VALUE;
 }
 
-int optset(const struct optdef *opts, const struct parsed *p, const char *lname)
+/* Option O given (with value V) or, for a flag, turned ON or off. */
+static int store(const char *verb, const struct optdef *o, const char *v, bool on, struct parsed *p)
 {
-	int i = opt_index(opts, lname);
-	return i < 0 ? 0 : p->set[i];
-}
-
-static int store(const char *verb, const struct optdef *o, int i, const char *v, struct parsed *p)
-{
-	p->set[i]++;
-	if (o->has_arg == 0)
+	if (o->kind == OPT_NOOP_FLAG || o->kind == OPT_NOOP_VALUE)
 		return 0;
-	p->val[i] = v;
-	if (o->has_arg == 2) {
-		const char **l = realloc(p->list[i], sizeof(*l) * ((size_t)p->set[i] + 1));
-		if (!l) {
-			log_error("%s: out of memory", verb);
-			return -1;
-		}
-		l[p->set[i] - 1] = v;
-		l[p->set[i]] = NULL;
-		p->list[i] = l;
+	if (!p->dst_) {
+		log_error("%s: internal error: --%s has no options struct to go to", verb, o->lname);
+		return -1;
 	}
+	char *m = (char *)p->dst_ + o->off;
+	if (o->kind == OPT_FLAG) {
+		*(bool *)(void *)m = on;
+		return 0;
+	}
+	if (o->kind == OPT_VALUE) {
+		*(const char **)(void *)m = v;
+		return 0;
+	}
+	struct optlist *l = (struct optlist *)(void *)m;
+	const char **nv = realloc(l->v, sizeof(*nv) * ((size_t)l->n + 2));
+	if (!nv) {
+		log_error("%s: out of memory", verb);
+		return -1;
+	}
+	nv[l->n++] = v;
+	nv[l->n] = NULL;
+	l->v = nv;
 	return 0;
 }
 
@@ -66,10 +72,14 @@ static int bool_value(const char *verb, const char *name, const char *v, int *ou
 	return -1;
 }
 
-int parse_args(const char *verb, const struct optdef *opts, int argc, char **argv, int stop_after,
-	       struct parsed *p)
+int parse_args(const char *verb, const struct optdef *opts, int argc, char **argv, int stop_after, void *dst,
+	       size_t dst_size, struct parsed *p)
 {
 	memset(p, 0, sizeof(*p));
+	if (dst)
+		memset(dst, 0, dst_size);
+	p->opts_ = opts;
+	p->dst_ = dst;
 	int only_pos = 0;
 	for (int a = 0; a < argc; a++) {
 		const char *s = argv[a];
@@ -101,14 +111,12 @@ int parse_args(const char *verb, const struct optdef *opts, int argc, char **arg
 				return -1;
 			}
 			const struct optdef *o = &opts[i];
-			if (o->has_arg == 0) {
+			if (!opt_takes_value(o)) {
 				int on = 1;
 				if (eq && bool_value(verb, o->lname, eq + 1, &on) < 0)
 					return -1;
-				if (on && store(verb, o, i, NULL, p) < 0)
+				if (store(verb, o, NULL, on, p) < 0)
 					return -1;
-				if (!on)
-					p->set[i] = 0;
 				continue;
 			}
 			const char *v = eq ? eq + 1 : NULL;
@@ -119,7 +127,7 @@ int parse_args(const char *verb, const struct optdef *opts, int argc, char **arg
 				}
 				v = argv[++a];
 			}
-			if (store(verb, o, i, v, p) < 0)
+			if (store(verb, o, v, true, p) < 0)
 				return -1;
 			continue;
 		}
@@ -136,8 +144,8 @@ int parse_args(const char *verb, const struct optdef *opts, int argc, char **arg
 				return -1;
 			}
 			const struct optdef *o = &opts[i];
-			if (o->has_arg == 0) {
-				if (store(verb, o, i, NULL, p) < 0)
+			if (!opt_takes_value(o)) {
+				if (store(verb, o, NULL, true, p) < 0)
 					return -1;
 				continue;
 			}
@@ -151,7 +159,7 @@ int parse_args(const char *verb, const struct optdef *opts, int argc, char **arg
 				}
 				v = argv[++a];
 			}
-			if (store(verb, o, i, v, p) < 0)
+			if (store(verb, o, v, true, p) < 0)
 				return -1;
 			break;
 		}
@@ -161,10 +169,12 @@ int parse_args(const char *verb, const struct optdef *opts, int argc, char **arg
 
 void parsed_free(struct parsed *p)
 {
-	for (int i = 0; i < MAX_OPTS; i++) {
-		free(p->list[i]);
-		p->list[i] = NULL;
-	}
+	for (int i = 0; p->dst_ && p->opts_ && p->opts_[i].lname; i++)
+		if (p->opts_[i].kind == OPT_LIST) {
+			struct optlist *l = (struct optlist *)(void *)((char *)p->dst_ + p->opts_[i].off);
+			free(l->v);
+			*l = (struct optlist){NULL, 0};
+		}
 }
 
 bool valid_id(const char *id)

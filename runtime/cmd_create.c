@@ -17,15 +17,27 @@
 #include "log.h"
 #include "spec.h"
 
-/* Returns the shim pid (>0) once the container is created, or -1 (everything cleaned up).
- * CONSOLE, when not NULL, is the console socket instead of --console-socket (a foreground
- * `run` receiving the pty master itself). */
-pid_t create_container(const char *id, struct parsed *p, const char *console)
+/* create's options, run's too (struct create_opts in cmd_util.h) */
+const struct optdef create_opts[] = {
+	OPT_VALUE(struct create_opts, bundle, "bundle", 'b',
+		  "path to the root of the bundle directory (default: current directory)"),
+	OPT_VALUE(struct create_opts, console_socket, "console-socket", 0, "AF_UNIX socket that receives the pty master"),
+	OPT_VALUE(struct create_opts, pid_file, "pid-file", 0, "file to write the container's host pid (the shim) to"),
+	OPT_NOOP("no-pivot", false, "accepted; the guest always pivots"),
+	OPT_NOOP("no-new-keyring", false, "accepted; keyrings are per VM"),
+	OPT_VALUE(struct create_opts, preserve_fds, "preserve-fds", 0,
+		  "pass N additional fds (not supported across a VM: must be 0)"),
+	OPT_FLAG(struct create_opts, detach, "detach", 'd', "(run) detach from the container's process"),
+	OPT_FLAG(struct create_opts, keep, "keep", 0, "(run) do not delete the container after it exits"),
+	OPT_NOOP("no-subreaper", false, "(run) accepted"),
+	OPT_END,
+};
+
+pid_t create_container(const char *id, const struct create_opts *o, const char *console)
 {
-	const struct optdef *o = find_verb("create")->opts;
-	const char *b = optval(o, p, "bundle");
-	const char *pf = optval(o, p, "pid-file"), *cs = console ? console : optval(o, p, "console-socket");
-	const char *pfd = optval(o, p, "preserve-fds");
+	const char *b = o->bundle;
+	const char *pf = o->pid_file, *cs = console ? console : o->console_socket;
+	const char *pfd = o->preserve_fds;
 	char bundle[PATH_MAX], pidfile[PATH_MAX], dir[PATH_MAX], csock[PATH_MAX];
 	if (!valid_id(id)) {
 		log_error("invalid container ID format: %s", id);
@@ -175,9 +187,10 @@ cleanup:
 int cmd_create(int argc, char **argv)
 {
 	struct parsed p;
-	if (parse_verb("create", argc, argv, 1, 1, 0, &p) < 0)
+	struct create_opts o;
+	if (PARSE_VERB("create", argc, argv, 1, 1, 0, &o, &p) < 0)
 		return 1;
-	pid_t pid = create_container(p.pos[0], &p, NULL);
+	pid_t pid = create_container(p.pos[0], &o, NULL);
 	parsed_free(&p);
 	return pid > 0 ? 0 : 1;
 }

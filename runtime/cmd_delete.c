@@ -52,9 +52,11 @@ int delete_container(const char *id, bool force)
 		/* ask the shim to kill the container and tear the VM down, then make sure */
 		/* a wedged shim gets 5 s to answer, then SIGKILL (shim_force_stop): delete --force
 		 * always finishes */
-		char *rep = NULL;
-		ctl_call_timeout(dir, "{\"op\":\"kill\",\"signal\":9,\"all\":true}", NULL, 0, &rep, 5000);
-		free(rep);
+		struct ctl_req kill9 = {.op = CTL_OP_KILL, .kill = {.signal = 9, .all = true}};
+		struct ctl_reply rep;
+		char err[256];
+		if (ctl_call(dir, &kill9, NULL, 0, 5000, &rep, NULL, err, sizeof(err)) == 0)
+			ctl_reply_free(&rep);
 		for (int i = 0; i < 200 && shim_alive(&st); i++)
 			usleep(10000);
 		shim_force_stop(&st, 2000);
@@ -77,12 +79,22 @@ out:
 	return rc;
 }
 
+struct delete_opts {
+	bool force;
+};
+
+const struct optdef delete_opts[] = {
+	OPT_FLAG(struct delete_opts, force, "force", 'f', "kill the container if it runs"),
+	OPT_END,
+};
+
 int cmd_delete(int argc, char **argv)
 {
 	struct parsed p;
-	if (parse_verb("delete", argc, argv, 1, 1, 0, &p) < 0)
+	struct delete_opts o;
+	if (PARSE_VERB("delete", argc, argv, 1, 1, 0, &o, &p) < 0)
 		return 1;
-	int rc = delete_container(p.pos[0], optset(find_verb("delete")->opts, &p, "force"));
+	int rc = delete_container(p.pos[0], o.force);
 	parsed_free(&p);
 	return rc;
 }

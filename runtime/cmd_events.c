@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <yajl/yajl_tree.h>
 
 #include "cmd_util.h"
 #include "ctl.h"
+#include "json.h"
 #include "log.h"
 
 /* Go-style duration: 5s, 500ms, 1m, 2 (seconds). Milliseconds, or -1. */
@@ -30,65 +30,80 @@ long parse_duration_ms(const char *s)
 	return -1;
 }
 
-static int one_stats(const char *id, const char *dir)
+/* {"type":TYPE,"id":ID[,"data":DATA]} on a line of its own (runc's event shape). */
+static int print_event(const char *type, const char *id, yajl_val data)
 {
-	char *rep = NULL;
-	if (shim_call(dir, "{\"op\":\"stats\"}", &rep))
-		return 1;
-	char err[128];
-	yajl_val v = yajl_tree_parse(rep, err, sizeof(err));
-	const char *pd[] = {"data", NULL};
-	yajl_val d = v ? yajl_tree_get(v, pd, yajl_t_object) : NULL;
-	int rc = 1;
-	if (!d) {
-		log_error("events: malformed reply from the shim");
-	} else {
-		/* re-emit the data object verbatim: find it in the reply text */
-		const char *p = strstr(rep, "\"data\":");
-		size_t l = strlen(rep);
-		if (p && l > 0 && rep[l - 1] == '}') {
-			char *qid = json_quote(id);
-			printf("{\"type\":\"stats\",\"id\":%s,\"data\":%.*s}\n", qid ? qid : "\"\"",
-			       (int)(rep + l - 1 - (p + 7)), p + 7);
-			free(qid);
+	struct json_gen pg;
+	const char *js;
+	size_t len;
+	int rc = -1;
+	if (json_gen_begin(&pg) == 0) {
+		json_gen_str(&pg, "type", type);
+		json_gen_str(&pg, "id", id);
+		if (data) {
+			json_gen_key(&pg, "data");
+			if (!pg.err)
+				json_gen_value(pg.g, data);
+		}
+		if (json_gen_end(&pg, &js, &len) == 0) {
+			printf("%.*s\n", (int)len, js);
 			fflush(stdout);
 			rc = 0;
-		} else {
-			log_error("events: malformed reply from the shim");
 		}
 	}
-	if (v)
-		yajl_tree_free(v);
-	free(rep);
+	json_gen_free(&pg);
+	if (rc < 0)
+		log_error("events: out of memory");
+	return rc;
+}
+
+static int one_stats(const char *id, const char *dir)
+{
+	struct ctl_reply rep;
+	if (shim_call(dir, &(struct ctl_req){.op = CTL_OP_STATS}, &rep))
+		return 1;
+	int rc = 1;
+	if (!rep.data_val)
+		log_error("events: malformed reply from the shim");
+	else
+		rc = print_event("stats", id, rep.data_val) < 0 ? 1 : 0;
+	ctl_reply_free(&rep);
 	return rc;
 }
 
 /* The shim's count of OOM kills in the container (the agent's "oom" events), or -1. */
 static long long oom_kills(const char *dir)
 {
-	char *rep = NULL;
+	struct ctl_reply rep;
+	char err[256];
 	long long k = -1;
-	if (ctl_call(dir, "{\"op\":\"oom\"}", NULL, 0, &rep) == 0 && rep) {
-		char err[128];
-		yajl_val v = yajl_tree_parse(rep, err, sizeof(err));
-		const char *pk[] = {"oom_kills", NULL};
-		yajl_val n = v ? yajl_tree_get(v, pk, yajl_t_number) : NULL;
-		if (n && YAJL_IS_INTEGER(n))
-			k = YAJL_GET_INTEGER(n);
-		if (v)
-			yajl_tree_free(v);
+	if (ctl_call(dir, &(struct ctl_req){.op = CTL_OP_OOM}, NULL, 0, CTL_CALL_TIMEOUT_MS, &rep, NULL, err,
+		     sizeof(err)) == 0) {
+		if (rep.has_oom)
+			k = rep.oom_kills;
+		ctl_reply_free(&rep);
 	}
-	free(rep);
 	return k;
 }
+
+struct events_opts {
+	bool stats;
+	const char *interval;
+};
+
+const struct optdef events_opts[] = {
+	OPT_FLAG(struct events_opts, stats, "stats", 0, "display the stats once"),
+	OPT_VALUE(struct events_opts, interval, "interval", 0, "stats interval (default 5s)"),
+	OPT_END,
+};
 
 int cmd_events(int argc, char **argv)
 {
 	struct parsed p;
-	if (parse_verb("events", argc, argv, 1, 1, 0, &p) < 0)
+	struct events_opts o;
+	if (PARSE_VERB("events", argc, argv, 1, 1, 0, &o, &p) < 0)
 		return 1;
-	const struct optdef *o = find_verb("events")->opts;
-	const char *iv = optval(o, &p, "interval");
+	const char *iv = o.interval;
 	long ms = iv ? parse_duration_ms(iv) : 5000;
 	int rc = 1;
 	if (ms <= 0) {
@@ -104,20 +119,17 @@ int cmd_events(int argc, char **argv)
 		state_free(&st);
 		goto out;
 	}
-	if (optset(o, &p, "stats")) {
+	if (o.stats) {
 		rc = one_stats(st.id, dir);
 	} else {
 		/* runc: stats every interval, and {"type":"oom"} when the container's cgroup sees an
 		 * OOM kill (checked every 100 ms: the shim counts the agent's events) */
 		rc = 0;
 		long long seen = oom_kills(dir), next_stats = 0;
-		char *qid = json_quote(st.id);
 		for (long long t = 0; strcmp(state_status(&st), "stopped"); t += 100) {
 			long long k = oom_kills(dir);
-			if (seen >= 0 && k > seen) {
-				printf("{\"type\":\"oom\",\"id\":%s}\n", qid ? qid : "\"\"");
-				fflush(stdout);
-			}
+			if (seen >= 0 && k > seen)
+				print_event("oom", st.id, NULL);
 			if (k >= 0)
 				seen = k;
 			if (t >= next_stats) {
@@ -127,7 +139,6 @@ int cmd_events(int argc, char **argv)
 			}
 			usleep(100 * 1000);
 		}
-		free(qid);
 	}
 	state_free(&st);
 out:

@@ -21,62 +21,62 @@
 #include "cmd_util.h"
 #include "ctl.h"
 #include "exec_process.h"
+#include "io.h"
 #include "log.h"
 #include "proto/proto.h"
 #include "shim.h"
 #include "spec.h"
 
-static char *read_file(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return NULL;
-	size_t cap = 1 << 16, len = 0;
-	char *b = malloc(cap);
-	while (b) {
-		ssize_t n = read(fd, b + len, cap - len - 1);
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-		if (len + 1 >= cap) {
-			if (cap > (4 << 20))
-				break;
-			char *nb = realloc(b, cap * 2);
-			if (!nb)
-				break;
-			b = nb;
-			cap *= 2;
-		}
-	}
-	close(fd);
-	if (b)
-		b[len] = '\0';
-	return b;
-}
+struct exec_opts {
+	const char *console_socket, *cwd, *user, *process, *pid_file, *process_label, *apparmor, *preserve_fds;
+	struct optlist env, gids, caps;
+	bool tty, detach, no_new_privs;
+};
+
+#define X_(kind, m, name, s, help) OPT_##kind(struct exec_opts, m, name, s, help)
+const struct optdef exec_opts[] = {
+	X_(VALUE, console_socket, "console-socket", 0, "AF_UNIX socket that receives the pty master"),
+	X_(VALUE, cwd, "cwd", 0, "working directory"),
+	X_(LIST, env, "env", 'e', "set an environment variable"),
+	X_(FLAG, tty, "tty", 't', "allocate a pseudo-TTY"),
+	X_(VALUE, user, "user", 'u', "UID[:GID]"),
+	X_(LIST, gids, "additional-gids", 'g', "additional gids"),
+	X_(VALUE, process, "process", 'p', "path to process.json"),
+	X_(FLAG, detach, "detach", 'd', "detach from the process"),
+	X_(VALUE, pid_file, "pid-file", 0, "file to write the exec shim's pid to"),
+	X_(VALUE, process_label, "process-label", 0, "accepted"),
+	X_(VALUE, apparmor, "apparmor", 0, "accepted"),
+	X_(FLAG, no_new_privs, "no-new-privs", 0, "set no_new_privs"),
+	X_(LIST, caps, "cap", 'c', "add a capability"),
+	X_(VALUE, preserve_fds, "preserve-fds", 0, "pass N additional fds (must be 0)"),
+	OPT_NOOP("cgroup", true, "accepted"),
+	OPT_NOOP("ignore-paused", false, "accepted"),
+	OPT_END,
+};
+#undef X_
 
 /* The container's process object with the flags' changes (exec_process.c), as runc. */
-static char *build_process(const struct cstate *st, const struct optdef *o, struct parsed *p, bool tty,
+static char *build_process(const struct cstate *st, const struct exec_opts *o, struct parsed *p, bool tty,
 			   bool console_socket)
 {
 	struct spec sp;
 	bool have = spec_load(st->bundle, &sp) == 0;
 	const char *pp[] = {"process", NULL};
-	int ie = opt_index(o, "env"), ig = opt_index(o, "additional-gids"), ic = opt_index(o, "cap");
 	struct exec_overrides x = {
 	    .args = p->pos + 1,
 	    .nargs = p->npos - 1,
 	    .tty = tty,
-	    .env = p->list[ie],
-	    .nenv = p->set[ie],
-	    .cwd = optval(o, p, "cwd"),
-	    .user = optval(o, p, "user"),
-	    .gids = p->list[ig],
-	    .ngids = p->set[ig],
-	    .caps = p->list[ic],
-	    .ncaps = p->set[ic],
-	    .no_new_privs = optset(o, p, "no-new-privs"),
-	    .apparmor = optval(o, p, "apparmor"),
-	    .label = optval(o, p, "process-label"),
+	    .env = o->env.v,
+	    .nenv = o->env.n,
+	    .cwd = o->cwd,
+	    .user = o->user,
+	    .gids = o->gids.v,
+	    .ngids = o->gids.n,
+	    .caps = o->caps.v,
+	    .ncaps = o->caps.n,
+	    .no_new_privs = o->no_new_privs,
+	    .apparmor = o->apparmor,
+	    .label = o->process_label,
 	};
 	struct winsize ws;
 	/* the pty starts with the caller's size (a console socket's engine sends its own) */
@@ -90,40 +90,30 @@ static char *build_process(const struct cstate *st, const struct optdef *o, stru
 	return out;
 }
 
-static char *read_reply_line(int s)
+/* Ask the shim to resize the process's terminal to WINFD's size; errors are ignored. */
+static void send_winsize(const char *dir, const char *exec_id, int winfd)
 {
-	size_t cap = 256, len = 0;
-	char *b = malloc(cap);
-	while (b) {
-		ssize_t n = read(s, b + len, 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			free(b);
-			return NULL;
-		}
-		if (b[len] == '\n')
-			break;
-		if (++len + 1 >= cap) {
-			if (cap > (1 << 16)) {
-				free(b);
-				return NULL;
-			}
-			char *nb = realloc(b, cap * 2);
-			if (!nb) {
-				free(b);
-				return NULL;
-			}
-			b = nb;
-			cap *= 2;
-		}
-	}
-	if (b)
-		b[len] = '\0';
-	return b;
+	struct winsize ws;
+	struct ctl_reply rep;
+	char err[256];
+	if (winfd < 0 || ioctl(winfd, TIOCGWINSZ, &ws) < 0 || !ws.ws_row || !ws.ws_col)
+		return;
+	struct ctl_req q = {.op = CTL_OP_RESIZE, .resize = {.process = exec_id, .rows = ws.ws_row, .cols = ws.ws_col}};
+	if (ctl_call(dir, &q, NULL, 0, CTL_CALL_TIMEOUT_MS, &rep, NULL, err, sizeof(err)) == 0)
+		ctl_reply_free(&rep);
 }
 
-/* Wait for {"exit":N} on CONN, forwarding our signals (and window size) to the process. */
+/* SIG to the exec'd process; errors are ignored. */
+static void send_signal(const char *dir, const char *exec_id, int sig)
+{
+	struct ctl_reply rep;
+	char err[256];
+	struct ctl_req q = {.op = CTL_OP_KILL, .kill = {.process = exec_id, .signal = sig}};
+	if (ctl_call(dir, &q, NULL, 0, CTL_CALL_TIMEOUT_MS, &rep, NULL, err, sizeof(err)) == 0)
+		ctl_reply_free(&rep);
+}
+
+/* Wait for the exit reply on CONN, forwarding our signals (and window size) to the process. */
 static int wait_exec(const char *dir, const char *exec_id, int conn, int winfd)
 {
 	sigset_t set;
@@ -134,16 +124,8 @@ static int wait_exec(const char *dir, const char *exec_id, int conn, int winfd)
 			sigaddset(&set, sig);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	int sfd = signalfd(-1, &set, SFD_CLOEXEC);
-	char req[256];
-	struct winsize ws0;
 	/* the size now: the process may have started before our first SIGWINCH */
-	if (winfd >= 0 && ioctl(winfd, TIOCGWINSZ, &ws0) == 0 && ws0.ws_row && ws0.ws_col) {
-		char *rep = NULL;
-		snprintf(req, sizeof(req), "{\"op\":\"resize\",\"process\":\"%s\",\"rows\":%u,\"cols\":%u}", exec_id,
-			 ws0.ws_row, ws0.ws_col);
-		ctl_call(dir, req, NULL, 0, &rep);
-		free(rep);
-	}
+	send_winsize(dir, exec_id, winfd);
 	for (;;) {
 		struct pollfd pf[2] = {{.fd = conn, .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
 		if (poll(pf, 2, -1) < 0 && errno != EINTR)
@@ -151,82 +133,82 @@ static int wait_exec(const char *dir, const char *exec_id, int conn, int winfd)
 		if (pf[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
 			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
-				char *rep = NULL;
-				struct winsize ws;
-				if (si.ssi_signo == SIGWINCH) {
-					if (winfd >= 0 && ioctl(winfd, TIOCGWINSZ, &ws) == 0) {
-						snprintf(req, sizeof(req),
-							 "{\"op\":\"resize\",\"process\":\"%s\",\"rows\":%u,\"cols\":%u}",
-							 exec_id, ws.ws_row, ws.ws_col);
-						ctl_call(dir, req, NULL, 0, &rep);
-					}
-				} else {
-					snprintf(req, sizeof(req), "{\"op\":\"kill\",\"process\":\"%s\",\"signal\":%u}",
-						 exec_id, si.ssi_signo);
-					ctl_call(dir, req, NULL, 0, &rep);
-				}
-				free(rep);
+				if (si.ssi_signo == SIGWINCH)
+					send_winsize(dir, exec_id, winfd);
+				else
+					send_signal(dir, exec_id, (int)si.ssi_signo);
 			}
 		}
 		if (pf[0].revents) {
-			char *line = read_reply_line(conn);
-			if (!line) {
-				log_error("exec %s: lost the container's shim", exec_id);
+			struct ctl_reply rep;
+			char err[256];
+			int r = ctl_read_reply(conn, &rep, err, sizeof(err));
+			if (r < 0) {
+				log_error("exec %s: lost the container's shim%s%s", exec_id, r == -EBADMSG ? ": " : "",
+					  r == -EBADMSG ? err : "");
 				return 255;
 			}
-			char err[128];
-			yajl_val v = yajl_tree_parse(line, err, sizeof(err));
-			long long code = 255;
-			const char *pe[] = {"exit", NULL};
-			yajl_val e = v ? yajl_tree_get(v, pe, yajl_t_number) : NULL;
-			if (e && YAJL_IS_INTEGER(e))
-				code = YAJL_GET_INTEGER(e);
-			else
-				ctl_reply_error(line);
-			if (v)
-				yajl_tree_free(v);
-			free(line);
-			return (int)(code & 0xff);
+			int code = rep.has_exit ? rep.exit & 0xff : 255;
+			if (rep.error)
+				log_error("%s", rep.error);
+			ctl_reply_free(&rep);
+			return code;
 		}
 	}
-}
-
-static int write_exec_pid_file(const char *pidf, pid_t pid)
-{
-	char tmp[PATH_MAX + 16];
-	snprintf(tmp, sizeof(tmp), "%s.runm-tmp", pidf);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0 || dprintf(fd, "%d", pid) < 0 || close(fd) < 0 || rename(tmp, pidf) < 0) {
-		log_errno(errno, "write pid file %s", pidf);
-		unlink(tmp);
-		return -1;
-	}
-	return 0;
 }
 
 /* The exec failed after the process started (as runc: it is terminated). */
 static void kill_exec(const char *dir, const char *exec_id)
 {
-	char req[256], *rep = NULL;
-	snprintf(req, sizeof(req), "{\"op\":\"kill\",\"process\":\"%s\",\"signal\":9}", exec_id);
-	ctl_call(dir, req, NULL, 0, &rep);
-	free(rep);
+	send_signal(dir, exec_id, SIGKILL);
+}
+
+/* Send the exec request with the process's stdio FDS; the connection waiting for its exit in
+ * *CONN. PROCF names the --process file (for the error over the size limit). */
+static int start_exec(const char *dir, const struct ctl_req *q, const int *fds, int nfds, const char *procf,
+		      int *conn)
+{
+	struct ctl_reply rep;
+	char err[512];
+	int r = ctl_call(dir, q, fds, nfds, 0, &rep, conn, err, sizeof(err));
+	if (r == -ENOENT || r == -ECONNREFUSED)
+		log_error("container not running");
+	else if (r == -EMSGSIZE)
+		log_error("exec: the process%s%s: %s", procf ? " from --process " : " spec", procf ? procf : "", err);
+	else if (r == -EINVAL || r == -EBADMSG)
+		log_error("exec: %s", err);
+	else if (r == -ECONNRESET)
+		log_error("exec: the shim closed the connection");
+	else if (r < 0)
+		log_errno(-r, "exec: send request to the shim");
+	if (r < 0)
+		return -1;
+	if (rep.error)
+		log_error("%s", rep.error);
+	r = rep.error || !rep.started ? -1 : 0;
+	if (!rep.error && !rep.started)
+		log_error("exec: the shim did not start the process");
+	ctl_reply_free(&rep);
+	if (r < 0 && *conn >= 0) {
+		close(*conn);
+		*conn = -1;
+	}
+	return r;
 }
 
 int cmd_exec(int argc, char **argv)
 {
 	struct parsed p;
-	const struct optdef *o = find_verb("exec")->opts;
+	struct exec_opts o;
 	if (argc >= 1 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h"))) {
 		print_verb_help(find_verb("exec"), STDOUT_FILENO);
 		return 0;
 	}
-	if (parse_verb("exec", argc, argv, 1, -1, 2, &p) < 0)
+	if (PARSE_VERB("exec", argc, argv, 1, -1, 2, &o, &p) < 0)
 		return 255;
 	int rc = 255;
-	const char *procf = optval(o, &p, "process"), *pidf = optval(o, &p, "pid-file"),
-		   *cs = optval(o, &p, "console-socket"), *pfd = optval(o, &p, "preserve-fds");
-	bool detach = optset(o, &p, "detach"), tty = optset(o, &p, "tty");
+	const char *procf = o.process, *pidf = o.pid_file, *cs = o.console_socket, *pfd = o.preserve_fds;
+	bool detach = o.detach, tty = o.tty;
 	char *proc = NULL;
 	struct cstate st;
 	char dir[PATH_MAX];
@@ -259,7 +241,7 @@ int cmd_exec(int argc, char **argv)
 		goto out;
 	}
 	if (procf) {
-		proc = read_file(procf);
+		proc = io_read_file(procf, 4 << 20, NULL);
 		char err[256] = "";
 		/* bounded nesting: the shim parses it too */
 		yajl_val v = proc ? json_parse(proc, strlen(proc), err, sizeof(err)) : NULL;
@@ -277,14 +259,8 @@ int cmd_exec(int argc, char **argv)
 		yajl_val t = yajl_tree_get(v, pt, yajl_t_any);
 		tty = t && YAJL_IS_TRUE(t);
 		yajl_tree_free(v);
-		/* the request to the shim is one line: line breaks of a valid document are white space
-		 * between tokens (inside strings they must be escaped), so they become spaces
-		 * (containerd's runc shim writes the file with a trailing newline) */
-		for (char *c = proc; *c; c++)
-			if (*c == '\n' || *c == '\r')
-				*c = ' ';
 	} else {
-		proc = build_process(&st, o, &p, tty, cs != NULL);
+		proc = build_process(&st, &o, &p, tty, cs != NULL);
 	}
 	if (!proc) {
 		log_error("exec: cannot build the process");
@@ -318,50 +294,10 @@ int cmd_exec(int argc, char **argv)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	snprintf(exec_id, sizeof(exec_id), "exec-%d-%lx", (int)getpid(), (unsigned long)ts.tv_nsec);
-	char *req = NULL;
-	if (asprintf(&req, "{\"op\":\"exec\",\"id\":\"%s\",\"tty\":%s,\"stdin\":true,\"process\":%s}", exec_id,
-		     tty ? "true" : "false", proc) < 0)
+	/* the process object goes inside the request as a JSON value (ctl_proto.h) */
+	struct ctl_req q = {.op = CTL_OP_EXEC, .exec = {.id = exec_id, .tty = tty, .want_stdin = true, .process = proc}};
+	if (start_exec(dir, &q, fds, nfds, procf, &conn) < 0)
 		goto out;
-	/* the shim reads one line of at most CTL_MAX_MSG - 2 bytes (ctl.c read_line) */
-	if (strlen(req) > CTL_MAX_MSG - 2) {
-		log_error("exec: the request is %zu bytes (the process%s%s): over the shim's limit of %d bytes (1 MiB)",
-			  strlen(req), procf ? " from --process " : " spec", procf ? procf : "", CTL_MAX_MSG - 2);
-		free(req);
-		goto out;
-	}
-	conn = ctl_connect(dir);
-	if (conn < 0) {
-		log_error("container not running");
-		free(req);
-		goto out;
-	}
-	/* send the request with our stdio fds, get {"ok":true,"started":true} */
-	struct iovec iov = {.iov_base = req, .iov_len = strlen(req)};
-	char cbuf[CMSG_SPACE(sizeof(int) * 3)];
-	memset(cbuf, 0, sizeof(cbuf));
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-			    .msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds)};
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
-	memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)nfds);
-	ssize_t sent = sendmsg(conn, &mh, MSG_NOSIGNAL);
-	if (sent > 0 && (size_t)sent < strlen(req))
-		ctl_write_all(conn, req + sent, strlen(req) - (size_t)sent);
-	free(req);
-	if (sent <= 0 || ctl_write_all(conn, "\n", 1) < 0) {
-		log_errno(errno, "exec: send request to the shim");
-		goto out;
-	}
-	char *line = read_reply_line(conn);
-	if (!line || ctl_reply_error(line)) {
-		if (!line)
-			log_error("exec: the shim closed the connection");
-		free(line);
-		goto out;
-	}
-	free(line);
 	log_debug("exec %s: process %s started in the guest (%s%s)", p.pos[0], exec_id,
 		  tty ? "tty" : "stdio", detach ? ", detached" : "");
 	if (detach) {
@@ -383,7 +319,7 @@ int cmd_exec(int argc, char **argv)
 				ioctl(slave, TIOCSCTTY, 0);
 			_exit(wait_exec(dir, exec_id, conn, slave));
 		}
-		if (pidf && write_exec_pid_file(pidf, pid) < 0) {
+		if (pidf && write_pid_file(pidf, pid) < 0) {
 			kill(pid, SIGKILL);
 			kill_exec(dir, exec_id);
 			goto out;
@@ -392,7 +328,7 @@ int cmd_exec(int argc, char **argv)
 		goto out;
 	}
 	/* foreground: we are the process's host side, as runc writes its process's pid */
-	if (pidf && write_exec_pid_file(pidf, getpid()) < 0) {
+	if (pidf && write_pid_file(pidf, getpid()) < 0) {
 		kill_exec(dir, exec_id);
 		goto out;
 	}

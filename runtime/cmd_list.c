@@ -76,14 +76,25 @@ static const char *dir_owner(const char *id, char *buf, size_t len)
 	return buf;
 }
 
+struct list_opts {
+	const char *format;
+	bool quiet;
+};
+
+const struct optdef list_opts[] = {
+	OPT_VALUE(struct list_opts, format, "format", 'f', "table or json"),
+	OPT_FLAG(struct list_opts, quiet, "quiet", 'q', "display only ids"),
+	OPT_END,
+};
+
 int cmd_list(int argc, char **argv)
 {
 	struct parsed p;
-	if (parse_verb("list", argc, argv, 0, 0, 0, &p) < 0)
+	struct list_opts o;
+	if (PARSE_VERB("list", argc, argv, 0, 0, 0, &o, &p) < 0)
 		return 1;
-	const char *fmt;
-	bool quiet = optset(find_verb("list")->opts, &p, "quiet");
-	fmt = optval(find_verb("list")->opts, &p, "format");
+	bool quiet = o.quiet;
+	const char *fmt = o.format;
 	if (!fmt)
 		fmt = "table";
 	if (strcmp(fmt, "table") && strcmp(fmt, "json")) {

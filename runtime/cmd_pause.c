@@ -6,29 +6,30 @@
 #include "cmd_util.h"
 #include "log.h"
 
+static int check_pausable(const char *s, void *arg)
+{
+	if (!strcmp(s, "running") || !strcmp(s, "created"))
+		return 0;
+	log_error("container not running");
+	return -1;
+}
+
+static int check_paused(const char *s, void *arg)
+{
+	if (!strcmp(s, "paused"))
+		return 0;
+	log_error("container not paused");
+	return -1;
+}
+
 static int pause_resume(const char *verb, int argc, char **argv)
 {
 	struct parsed p;
 	if (parse_verb(verb, argc, argv, 1, 1, 0, &p) < 0)
 		return 1;
-	struct cstate st;
-	char dir[PATH_MAX];
-	int rc = 1;
-	if (load_container(p.pos[0], &st, dir) < 0)
-		goto out;
-	int fd = state_lock(dir, true);
-	const char *s = state_status(&st);
 	bool pausing = !strcmp(verb, "pause");
-	if (pausing && strcmp(s, "running") && strcmp(s, "created"))
-		log_error("container not running");
-	else if (!pausing && strcmp(s, "paused"))
-		log_error("container not paused");
-	else
-		rc = shim_call(dir, pausing ? "{\"op\":\"pause\"}" : "{\"op\":\"resume\"}", NULL);
-	if (fd >= 0)
-		close_lock(fd);
-	state_free(&st);
-out:
+	int rc = shim_request(p.pos[0], true, pausing ? check_pausable : check_paused, NULL,
+			      &(struct ctl_req){.op = pausing ? CTL_OP_PAUSE : CTL_OP_RESUME});
 	parsed_free(&p);
 	return rc;
 }

@@ -212,12 +212,22 @@ static void print_table(const struct proto_ps_entry *e, size_t n, const int *col
 		}
 }
 
+struct ps_opts {
+	const char *format;
+};
+
+const struct optdef ps_opts[] = {
+	OPT_VALUE(struct ps_opts, format, "format", 'f', "table or json"),
+	OPT_END,
+};
+
 int cmd_ps(int argc, char **argv)
 {
 	struct parsed p;
-	if (parse_verb("ps", argc, argv, 1, -1, 1, &p) < 0)
+	struct ps_opts o;
+	if (PARSE_VERB("ps", argc, argv, 1, -1, 1, &o, &p) < 0)
 		return 1;
-	const char *fmt = optval(find_verb("ps")->opts, &p, "format");
+	const char *fmt = o.format;
 	int rc = 1, cols[MAX_COLS], ncols = 0;
 	if (!fmt)
 		fmt = "table";
@@ -241,19 +251,16 @@ int cmd_ps(int argc, char **argv)
 		/* runc 1.1.5: no processes, the header (or an empty list) and exit 0 */
 		goto print;
 	}
-	char *rep = NULL;
-	if (shim_call(dir, "{\"op\":\"ps\"}", &rep))
+	struct ctl_reply rep;
+	if (shim_call(dir, &(struct ctl_req){.op = CTL_OP_PS}, &rep))
 		goto out_st;
-	char err[256];
-	yajl_val v = json_parse(rep, strlen(rep), err, sizeof(err));
-	free(rep);
-	if (!v || proto_parse_ps(v, &e, &n, err, sizeof(err)) < 0) {
+	char err[256] = "no data";
+	if (!rep.data_val || proto_parse_ps(rep.data_val, &e, &n, err, sizeof(err)) < 0) {
 		log_error("ps: malformed reply from the shim: %s", err);
-		if (v)
-			yajl_tree_free(v);
+		ctl_reply_free(&rep);
 		goto out_st;
 	}
-	yajl_tree_free(v);
+	ctl_reply_free(&rep);
 print:
 	if (!strcmp(fmt, "json")) {
 		printf("[");

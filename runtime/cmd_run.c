@@ -14,7 +14,6 @@
 #include "run_tty.h"
 #include "spec.h"
 
-pid_t create_container(const char *id, struct parsed *p, const char *console);
 static volatile pid_t shim_pid;
 
 static void forward(int sig)
@@ -26,17 +25,17 @@ static void forward(int sig)
 int cmd_run(int argc, char **argv)
 {
 	struct parsed p;
-	if (parse_verb("run", argc, argv, 1, 1, 0, &p) < 0)
+	struct create_opts o;
+	if (PARSE_VERB("run", argc, argv, 1, 1, 0, &o, &p) < 0)
 		return 1;
-	const struct optdef *o = find_verb("run")->opts;
-	bool detach = optset(o, &p, "detach"), keep = optset(o, &p, "keep");
-	const char *id = p.pos[0], *b = optval(o, &p, "bundle");
+	bool detach = o.detach, keep = o.keep;
+	const char *id = p.pos[0], *b = o.bundle;
 	int rc = 1, console = -1, master = -1;
 	struct console_rx rx = {.lsock = -1};
 	struct termios saved;
 	bool raw = false, fg_tty = false;
 	struct spec sp;
-	if (!detach && !optval(o, &p, "console-socket") && valid_id(id)) {
+	if (!detach && !o.console_socket && valid_id(id)) {
 		if (spec_load(b ? b : ".", &sp) < 0)
 			goto out;
 		fg_tty = sp.terminal;
@@ -44,7 +43,7 @@ int cmd_run(int argc, char **argv)
 	}
 	if (fg_tty && ((console = host_console()) < 0 || console_listen(&rx) < 0))
 		goto out;
-	pid_t pid = create_container(id, &p, fg_tty ? rx.path : NULL);
+	pid_t pid = create_container(id, &o, fg_tty ? rx.path : NULL);
 	if (pid < 0)
 		goto out;
 	if (fg_tty) {

@@ -9,17 +9,31 @@
 #include "log.h"
 #include "shim.h"
 
+struct shim_opts {
+	const char *bundle, *console_socket, *pid_file, *sync_fd;
+	bool foreground;
+};
+
+const struct optdef shim_opts[] = {
+	OPT_VALUE(struct shim_opts, bundle, "bundle", 0, NULL),
+	OPT_VALUE(struct shim_opts, console_socket, "console-socket", 0, NULL),
+	OPT_VALUE(struct shim_opts, pid_file, "pid-file", 0, NULL),
+	OPT_VALUE(struct shim_opts, sync_fd, "sync-fd", 0, NULL),
+	OPT_FLAG(struct shim_opts, foreground, "foreground", 0, NULL),
+	OPT_END,
+};
+
 int cmd_shim(int argc, char **argv)
 {
 	struct parsed p;
-	if (parse_verb("shim", argc, argv, 1, 1, 0, &p) < 0)
+	struct shim_opts o;
+	if (PARSE_VERB("shim", argc, argv, 1, 1, 0, &o, &p) < 0)
 		return 1;
-	const struct optdef *o = find_verb("shim")->opts;
 	struct shim_args a = {.id = p.pos[0],
-			      .bundle = optval(o, &p, "bundle"),
-			      .console_socket = optval(o, &p, "console-socket"),
-			      .pid_file = optval(o, &p, "pid-file"),
-			      .sync_fd = optval(o, &p, "sync-fd") ? atoi(optval(o, &p, "sync-fd")) : -1};
+			      .bundle = o.bundle,
+			      .console_socket = o.console_socket,
+			      .pid_file = o.pid_file,
+			      .sync_fd = o.sync_fd ? atoi(o.sync_fd) : -1};
 	if (!a.bundle || !valid_id(a.id)) {
 		log_error("shim: --bundle and a valid container id are required");
 		parsed_free(&p);

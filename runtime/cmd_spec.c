@@ -64,13 +64,25 @@ static const char SPEC_TAIL[] =
 	"  }\n"
 	"}\n";
 
+struct spec_opts {
+	const char *bundle;
+	bool rootless;
+};
+
+const struct optdef spec_opts[] = {
+	OPT_VALUE(struct spec_opts, bundle, "bundle", 'b', "where to write config.json"),
+	OPT_FLAG(struct spec_opts, rootless, "rootless", 0, "rootless spec"),
+	OPT_END,
+};
+
 int cmd_spec(int argc, char **argv)
 {
 	struct parsed p;
-	if (parse_verb("spec", argc, argv, 0, 0, 0, &p) < 0)
+	struct spec_opts o;
+	if (PARSE_VERB("spec", argc, argv, 0, 0, 0, &o, &p) < 0)
 		return 1;
-	const char *b = optval(find_verb("spec")->opts, &p, "bundle");
-	bool rootless = optset(find_verb("spec")->opts, &p, "rootless");
+	const char *b = o.bundle;
+	bool rootless = o.rootless;
 	char path[PATH_MAX];
 	int rc = 1;
 	snprintf(path, sizeof(path), "%s/config.json", b ? b : ".");

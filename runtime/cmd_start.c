@@ -6,27 +6,22 @@
 #include "cmd_util.h"
 #include "log.h"
 
-int start_container(const char *id)
+static int check_created(const char *s, void *arg)
 {
-	struct cstate st;
-	char dir[PATH_MAX];
-	if (load_container(id, &st, dir) < 0)
-		return 1;
-	int fd = state_lock(dir, true);
-	const char *s = state_status(&st);
-	int rc = 1;
 	if (!strcmp(s, "created"))
-		rc = shim_call(dir, "{\"op\":\"start\"}", NULL);
-	else if (!strcmp(s, "stopped"))
+		return 0;
+	if (!strcmp(s, "stopped"))
 		log_error("cannot start a container that has stopped");
 	else if (!strcmp(s, "running"))
 		log_error("cannot start an already running container");
 	else
 		log_error("cannot start a container in the %s state", s);
-	if (fd >= 0)
-		close_lock(fd);
-	state_free(&st);
-	return rc;
+	return -1;
+}
+
+int start_container(const char *id)
+{
+	return shim_request(id, true, check_created, NULL, &(struct ctl_req){.op = CTL_OP_START});
 }
 
 int cmd_start(int argc, char **argv)

@@ -9,41 +9,30 @@
 #include <unistd.h>
 
 #include "cmd_util.h"
+#include "io.h"
 #include "log.h"
 #include "proto/proto.h"
 
-static char *slurp(int fd, size_t max)
-{
-	size_t len = 0, cap = 4096;
-	char *buf = malloc(cap);
-	while (buf) {
-		if (len + 1 >= cap) {
-			if (cap >= max) {
-				free(buf);
-				errno = EFBIG;
-				return NULL;
-			}
-			char *nb = realloc(buf, cap * 2);
-			if (!nb)
-				break;
-			buf = nb;
-			cap *= 2;
-		}
-		ssize_t n = read(fd, buf + len, cap - len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			free(buf);
-			return NULL;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	if (buf)
-		buf[len] = '\0';
-	return buf;
-}
+struct update_opts {
+	const char *resources, *memory, *memory_reservation, *memory_swap, *cpu_quota, *cpu_period, *cpu_shares,
+	    *cpuset_cpus, *cpuset_mems, *pids_limit;
+};
+
+#define U_(m, name, help) OPT_VALUE(struct update_opts, m, name, 0, help)
+const struct optdef update_opts[] = {
+	OPT_VALUE(struct update_opts, resources, "resources", 'r', "path to a resources JSON file, or - for stdin"),
+	U_(memory, "memory", "memory limit in bytes (-1: none); bounded by the VM's RAM"),
+	U_(memory_reservation, "memory-reservation", "memory soft limit in bytes (memory.low)"),
+	U_(memory_swap, "memory-swap", "memory plus swap limit in bytes (-1: none)"),
+	U_(cpu_quota, "cpu-quota", "CPU quota"),
+	U_(cpu_period, "cpu-period", "CPU period"),
+	U_(cpu_shares, "cpu-shares", "CPU shares"),
+	U_(cpuset_cpus, "cpuset-cpus", "guest CPUs to use (0-3, 0,1)"),
+	U_(cpuset_mems, "cpuset-mems", "guest memory nodes to use"),
+	U_(pids_limit, "pids-limit", "pids limit"),
+	OPT_END,
+};
+#undef U_
 
 static int num_opt(const char *name, const char *v, long long *out)
 {
@@ -66,7 +55,7 @@ static int read_resources(const char *res, struct proto_resources *r)
 		log_errno(errno, "open resources file %s", res);
 		return -1;
 	}
-	char *doc = slurp(fd, 1 << 20);
+	char *doc = io_read_fd(fd, 1 << 20, NULL);
 	if (fd != STDIN_FILENO)
 		close(fd);
 	if (!doc) {
@@ -90,107 +79,98 @@ static int read_resources(const char *res, struct proto_resources *r)
 	return rc;
 }
 
-/* runc's individual flags, over what --resources gave (as runc does). */
-static int flag_resources(const struct optdef *o, struct parsed *p, struct proto_resources *r)
+/* The object of R as JSON text into *OUT (malloc'd), through the one decoder's bounds. */
+static int resources_json(const struct proto_resources *r, char **out)
 {
-	static const struct {
-		const char *name;
-		unsigned bit;
-		size_t off;
-	} nums[] = {
-	    {"memory", PROTO_RES_MEM_LIMIT, offsetof(struct proto_resources, mem_limit)},
-	    {"memory-reservation", PROTO_RES_MEM_RESERVATION,
-	     offsetof(struct proto_resources, mem_reservation)},
-	    {"memory-swap", PROTO_RES_MEM_SWAP, offsetof(struct proto_resources, mem_swap)},
-	    {"cpu-quota", PROTO_RES_CPU_QUOTA, offsetof(struct proto_resources, cpu_quota)},
-	    {"cpu-period", PROTO_RES_CPU_PERIOD, offsetof(struct proto_resources, cpu_period)},
-	    {"cpu-shares", PROTO_RES_CPU_SHARES, offsetof(struct proto_resources, cpu_shares)},
-	    {"pids-limit", PROTO_RES_PIDS_LIMIT, offsetof(struct proto_resources, pids_limit)},
-	};
-	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
-		const char *v = optval(o, p, nums[i].name);
-		if (!v)
-			continue;
-		if (num_opt(nums[i].name, v, (long long *)((char *)r + nums[i].off)) < 0)
-			return -1;
-		r->set |= nums[i].bit;
-	}
-	/* the same bounds as a --resources file: a generated object through the one decoder */
 	struct json_gen pg;
 	const char *js;
 	size_t len;
-	const char *cs = optval(o, p, "cpuset-cpus"), *ms = optval(o, p, "cpuset-mems");
-	if (cs && strlen(cs) < PROTO_CPUSET_MAX) {
-		snprintf(r->cpus, sizeof(r->cpus), "%s", cs);
-		r->set |= PROTO_RES_CPU_CPUS;
+	char err[256] = "out of memory";
+	int rc = -1;
+	*out = NULL;
+	if (json_gen_begin(&pg) < 0)
+		goto fail;
+	proto_gen_resources(&pg, "r", r);
+	yajl_val v = json_gen_end(&pg, &js, &len) == 0 ? json_parse(js, len, err, sizeof(err)) : NULL;
+	yajl_val o = json_get(v, "r", yajl_t_object);
+	struct proto_resources chk;
+	if (o && proto_parse_resources(o, &chk, err, sizeof(err)) == 0) {
+		yajl_gen g = yajl_gen_alloc(NULL);
+		const unsigned char *b;
+		if (g)
+			json_gen_value(g, o);
+		if (g && yajl_gen_get_buf(g, &b, &len) == yajl_gen_status_ok)
+			*out = strndup((const char *)b, len);
+		if (g)
+			yajl_gen_free(g);
+		rc = *out ? 0 : -1;
 	}
-	if (ms && strlen(ms) < PROTO_CPUSET_MAX) {
-		snprintf(r->mems, sizeof(r->mems), "%s", ms);
-		r->set |= PROTO_RES_CPU_MEMS;
+	if (v)
+		yajl_tree_free(v);
+fail:
+	json_gen_free(&pg);
+	if (rc < 0)
+		log_error("update: %s", err);
+	return rc;
+}
+
+/* runc's individual flags, over what --resources gave (as runc does). */
+static int flag_resources(const struct update_opts *o, struct proto_resources *r)
+{
+	const struct {
+		const char *name, *val;
+		unsigned bit;
+		long long *out;
+	} nums[] = {
+	    {"memory", o->memory, PROTO_RES_MEM_LIMIT, &r->mem_limit},
+	    {"memory-reservation", o->memory_reservation, PROTO_RES_MEM_RESERVATION, &r->mem_reservation},
+	    {"memory-swap", o->memory_swap, PROTO_RES_MEM_SWAP, &r->mem_swap},
+	    {"cpu-quota", o->cpu_quota, PROTO_RES_CPU_QUOTA, &r->cpu_quota},
+	    {"cpu-period", o->cpu_period, PROTO_RES_CPU_PERIOD, &r->cpu_period},
+	    {"cpu-shares", o->cpu_shares, PROTO_RES_CPU_SHARES, &r->cpu_shares},
+	    {"pids-limit", o->pids_limit, PROTO_RES_PIDS_LIMIT, &r->pids_limit},
+	};
+	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+		if (!nums[i].val)
+			continue;
+		if (num_opt(nums[i].name, nums[i].val, nums[i].out) < 0)
+			return -1;
+		r->set |= nums[i].bit;
 	}
+	const char *cs = o->cpuset_cpus, *ms = o->cpuset_mems;
 	if ((cs && strlen(cs) >= PROTO_CPUSET_MAX) || (ms && strlen(ms) >= PROTO_CPUSET_MAX)) {
 		log_error("invalid value for --%s: longer than %d bytes",
 			  cs && strlen(cs) >= PROTO_CPUSET_MAX ? "cpuset-cpus" : "cpuset-mems",
 			  PROTO_CPUSET_MAX - 1);
 		return -1;
 	}
-	if (json_gen_begin(&pg) < 0)
-		return -1;
-	proto_gen_resources(&pg, "r", r);
-	int rc = -1;
-	char err[256];
-	if (json_gen_end(&pg, &js, &len) == 0) {
-		yajl_val v = json_parse(js, len, err, sizeof(err));
-		if (v) {
-			struct proto_resources chk;
-			rc = proto_parse_resources(json_get(v, "r", yajl_t_object), &chk, err, sizeof(err));
-			yajl_tree_free(v);
-		}
-		if (rc < 0)
-			log_error("update: %s", err);
-	} else {
-		log_error("update: out of memory");
+	if (cs) {
+		snprintf(r->cpus, sizeof(r->cpus), "%s", cs);
+		r->set |= PROTO_RES_CPU_CPUS;
 	}
-	json_gen_free(&pg);
-	return rc;
+	if (ms) {
+		snprintf(r->mems, sizeof(r->mems), "%s", ms);
+		r->set |= PROTO_RES_CPU_MEMS;
+	}
+	return 0;
 }
 
 int cmd_update(int argc, char **argv)
 {
 	struct parsed p;
-	if (parse_verb("update", argc, argv, 1, 1, 0, &p) < 0)
+	struct update_opts o;
+	if (PARSE_VERB("update", argc, argv, 1, 1, 0, &o, &p) < 0)
 		return 1;
-	const struct optdef *o = find_verb("update")->opts;
-	const char *res = optval(o, &p, "resources");
+	const char *res = o.resources;
 	char *req = NULL;
 	int rc = 1;
 	struct proto_resources r;
 	memset(&r, 0, sizeof(r));
-	if ((res && read_resources(res, &r) < 0) || flag_resources(o, &p, &r) < 0)
+	/* the same bounds as a --resources file: the object through the one decoder */
+	if ((res && read_resources(res, &r) < 0) || flag_resources(&o, &r) < 0 || resources_json(&r, &req) < 0)
 		goto out;
-	struct json_gen pg;
-	const char *js;
-	size_t len;
-	if (json_gen_begin(&pg) < 0)
-		goto out;
-	json_gen_str(&pg, "op", "update");
-	proto_gen_resources(&pg, "resources", &r);
-	if (json_gen_end(&pg, &js, &len) == 0)
-		req = strndup(js, len);
-	json_gen_free(&pg);
-	if (!req) {
-		log_error("update: out of memory");
-		goto out;
-	}
-	struct cstate st;
-	char dir[PATH_MAX];
-	if (load_container(p.pos[0], &st, dir) < 0)
-		goto out;
-	if (!strcmp(state_status(&st), "stopped"))
-		log_error("container not running");
-	else
-		rc = shim_call(dir, req, NULL);
-	state_free(&st);
+	rc = shim_request(p.pos[0], false, check_not_stopped, NULL,
+			  &(struct ctl_req){.op = CTL_OP_UPDATE, .update = {.resources = req}});
 out:
 	free(req);
 	parsed_free(&p);

@@ -11,14 +11,23 @@
 
 #include "ctl.h"
 #include "hooks.h"
+#include "io.h"
 #include "log.h"
 #include "spec.h"
 
 int parse_verb(const char *verb, int argc, char **argv, int min, int max, int stop_after, struct parsed *p)
 {
+	return parse_verb_opts(verb, argc, argv, min, max, stop_after, NULL, 0, p);
+}
+
+int parse_verb_opts(const char *verb, int argc, char **argv, int min, int max, int stop_after, void *opts,
+		    size_t opts_size, struct parsed *p)
+{
 	const struct verb *v = find_verb(verb);
-	if (parse_args(verb, v->opts, argc, argv, stop_after, p) < 0)
+	if (parse_args(verb, v->opts, argc, argv, stop_after, opts, opts_size, p) < 0) {
+		parsed_free(p);
 		return -1;
+	}
 	if (p->npos < min || (max >= 0 && p->npos > max)) {
 		if (min == max)
 			usage_error(verb, "\"%s\" requires exactly %d argument(s)", verb, min);
@@ -53,23 +62,69 @@ int load_container(const char *id, struct cstate *st, char dir[PATH_MAX])
 	return 0;
 }
 
-int shim_call(const char *dir, const char *req, char **reply)
+int shim_call_timeout(const char *dir, const struct ctl_req *req, struct ctl_reply *reply, int timeout_ms)
 {
-	char *rep = NULL;
-	int r = ctl_call(dir, req, NULL, 0, &rep);
-	if (r < 0) {
-		if (r == -ENOENT || r == -ECONNREFUSED || r == -ECONNRESET)
-			log_error("container not running");
-		else
-			log_errno(-r, "talk to the container's shim at %s/%s", dir, CTL_SOCK);
+	struct ctl_reply rep;
+	char err[512];
+	int r = ctl_call(dir, req, NULL, 0, timeout_ms, &rep, NULL, err, sizeof(err));
+	if (r == -ENOENT || r == -ECONNREFUSED || r == -ECONNRESET)
+		log_error("container not running");
+	else if (r == -EBADMSG || r == -EMSGSIZE || r == -EINVAL)
+		log_error("shim %s/%s: %s", dir, CTL_SOCK, err);
+	else if (r < 0)
+		log_errno(-r, "talk to the container's shim at %s/%s", dir, CTL_SOCK);
+	if (r < 0)
+		return 1;
+	if (rep.error) {
+		log_error("%s", rep.error);
+		ctl_reply_free(&rep);
 		return 1;
 	}
-	int e = ctl_reply_error(rep);
-	if (reply && !e)
+	if (reply)
 		*reply = rep;
 	else
-		free(rep);
-	return e;
+		ctl_reply_free(&rep);
+	return 0;
+}
+
+int shim_call(const char *dir, const struct ctl_req *req, struct ctl_reply *reply)
+{
+	return shim_call_timeout(dir, req, reply, CTL_CALL_TIMEOUT_MS);
+}
+
+int shim_request(const char *id, bool lock, status_check check, void *arg, const struct ctl_req *req)
+{
+	struct cstate st;
+	char dir[PATH_MAX];
+	if (load_container(id, &st, dir) < 0)
+		return 1;
+	int fd = lock ? state_lock(dir, true) : -1;
+	int c = check(state_status(&st), arg);
+	int rc = c < 0 ? 1 : c > 0 ? 0 : shim_call(dir, req, NULL);
+	if (fd >= 0)
+		close_lock(fd);
+	state_free(&st);
+	return rc;
+}
+
+int check_not_stopped(const char *status, void *arg)
+{
+	if (strcmp(status, "stopped"))
+		return 0;
+	log_error("container not running");
+	return -1;
+}
+
+int write_pid_file(const char *path, pid_t pid)
+{
+	char buf[32];
+	int n = snprintf(buf, sizeof(buf), "%d", (int)pid);
+	int r = io_write_file_atomic(path, buf, (size_t)n, 0644, false);
+	if (r < 0) {
+		log_errno(-r, "write pid file %s", path);
+		return -1;
+	}
+	return 0;
 }
 
 void shim_force_stop(const struct cstate *st, int ms)
@@ -101,29 +156,6 @@ int destroy_container(const struct cstate *st, const char *dir)
 	/* the virtio-fs share (rootfs and bind sources) and anything else mounted below: all
 	 * unmounted, nothing deleted through a mount that stays */
 	return state_dir_remove(dir) < 0 ? -1 : 0;
-}
-
-char *json_quote(const char *s)
-{
-	size_t n = strlen(s);
-	char *out = malloc(n * 6 + 3), *o = out;
-	if (!out)
-		return NULL;
-	*o++ = '"';
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\') {
-			*o++ = '\\';
-			*o++ = (char)c;
-		} else if (c < 0x20) {
-			o += sprintf(o, "\\u%04x", c);
-		} else {
-			*o++ = (char)c;
-		}
-	}
-	*o++ = '"';
-	*o = '\0';
-	return out;
 }
 
 void close_lock(int fd)

@@ -11,9 +11,8 @@
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
-#include <yajl/yajl_tree.h>
 
-#include "log.h"
+#include "io.h"
 
 /* sun_path is 108 bytes: address the socket through an O_PATH fd of its directory. */
 static int sock_addr(const char *dir, struct sockaddr_un *sa, int *dfd)
@@ -76,218 +75,106 @@ int ctl_listen(const char *dir)
 	return s;
 }
 
-int ctl_write_all(int fd, const char *buf, size_t len)
+/* LINE (LEN bytes, no '\n') and its '\n' on SOCK, the fds with the first bytes. */
+static int send_line(int sock, const char *line, size_t len, const int *fds, int nfds)
 {
-	bool sock = true;
-	while (len) {
-		/* a peer that went away is an error (EPIPE), not a SIGPIPE that kills us silently */
-		ssize_t n = sock ? send(fd, buf, len, MSG_NOSIGNAL) : write(fd, buf, len);
-		if (n < 0 && sock && errno == ENOTSOCK) {
-			sock = false;
-			continue;
-		}
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	/* the fds ride on the first byte; the rest is a plain stream */
+	int r = io_send_fds(sock, line, 1, fds, nfds > 0 ? (size_t)nfds : 0);
+	if (r == 0 && len > 1)
+		r = io_write_all(sock, line + 1, len - 1);
+	if (r == 0)
+		r = io_write_all(sock, "\n", 1);
+	return r;
 }
 
-int send_fd(int sock, int fd, const char *payload)
+int ctl_read_reply(int conn, struct ctl_reply *rep, char *err, size_t errlen)
 {
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = {.iov_base = (void *)payload, .iov_len = strlen(payload)};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
-	memset(cbuf, 0, sizeof(cbuf));
-	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	while (sendmsg(sock, &mh, MSG_NOSIGNAL) < 0) {
-		if (errno != EINTR)
-			return -errno;
-	}
-	return 0;
+	memset(rep, 0, sizeof(*rep));
+	char *line = io_read_line(conn, CTL_MAX_MSG);
+	if (!line)
+		return errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
+	int r = ctl_reply_decode(line, strlen(line), rep, err, errlen) < 0 ? -EBADMSG : 0;
+	free(line);
+	return r;
 }
 
-/* One '\n'-terminated line (without the '\n') of at most max bytes, read byte by byte so that
- * nothing after the line is consumed. NULL with errno: ECONNRESET on EOF before any byte,
- * EMSGSIZE when longer than max, ENOMEM, or the read error. EOF after some bytes ends the line. */
-static char *read_line(int fd, size_t max)
+static void set_timeouts(int s, int timeout_ms)
 {
-	size_t len = 0, cap = 256;
-	char *buf = malloc(cap);
-	if (!buf)
-		return NULL;
-	for (;;) {
-		if (len + 1 >= cap) {
-			char *nb = cap >= max ? NULL : realloc(buf, cap * 2);
-			if (!nb) {
-				int err = cap >= max ? EMSGSIZE : ENOMEM;
-				free(buf);
-				errno = err;
-				return NULL;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-		ssize_t n = read(fd, buf + len, 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 || (n == 0 && len == 0)) {
-			int err = n == 0 ? ECONNRESET : errno;
-			free(buf);
-			errno = err;
-			return NULL;
-		}
-		if (n == 0 || buf[len] == '\n')
-			break;
-		len++;
-	}
-	buf[len] = '\0';
-	return buf;
-}
-
-int ctl_call(const char *dir, const char *req, const int *fds, int nfds, char **reply)
-{
-	return ctl_call_timeout(dir, req, fds, nfds, reply, CTL_CALL_TIMEOUT_MS);
-}
-
-int ctl_call_timeout(const char *dir, const char *req, const int *fds, int nfds, char **reply, int timeout_ms)
-{
-	*reply = NULL;
-	int s = ctl_connect(dir);
-	if (s < 0)
-		return -errno;
 	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
 	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	size_t len = strlen(req);
-	char *line = malloc(len + 2);
-	if (!line) {
-		close(s);
-		return -ENOMEM;
-	}
-	snprintf(line, len + 2, "%s\n", req);
-	struct iovec iov = {.iov_base = line, .iov_len = len + 1};
-	char cbuf[CMSG_SPACE(sizeof(int) * 8)];
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-	if (nfds > 0 && nfds <= 8) {
-		memset(cbuf, 0, sizeof(cbuf));
-		mh.msg_control = cbuf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
-		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
-	}
-	ssize_t n;
-	while ((n = sendmsg(s, &mh, MSG_NOSIGNAL)) < 0 && errno == EINTR)
-		;
-	int e = errno;
-	free(line);
-	if (n < 0) {
-		close(s);
+}
+
+int ctl_call(const char *dir, const struct ctl_req *req, const int *fds, int nfds, int timeout_ms,
+	     struct ctl_reply *rep, int *conn, char *err, size_t errlen)
+{
+	char *line;
+	size_t len;
+	memset(rep, 0, sizeof(*rep));
+	if (conn)
+		*conn = -1;
+	if (ctl_req_encode(req, &line, &len, err, errlen) < 0)
+		return -errno;
+	int s = ctl_connect(dir);
+	if (s < 0) {
+		int e = errno;
+		free(line);
 		return -e;
 	}
-	/* the rest of the line, if sendmsg was short */
-	if ((size_t)n < len + 1 && ctl_write_all(s, req + n, len - (size_t)n) < 0) {
-		close(s);
-		return -EPIPE;
+	set_timeouts(s, timeout_ms);
+	int r = send_line(s, line, len, fds, nfds);
+	free(line);
+	if (r == 0)
+		r = ctl_read_reply(s, rep, err, errlen);
+	if (r == 0 && conn) {
+		set_timeouts(s, 0);
+		*conn = s;
+		return 0;
 	}
-	if ((size_t)n < len + 1 && ctl_write_all(s, "\n", 1) < 0) {
-		close(s);
-		return -EPIPE;
-	}
-	*reply = read_line(s, CTL_MAX_MSG);
-	e = errno == EAGAIN || errno == EWOULDBLOCK ? ETIMEDOUT : errno;
 	close(s);
-	return *reply ? 0 : -e;
+	return r;
 }
 
 char *ctl_read_request(int conn, int *fds, int maxfds, int *nfds)
 {
+	char first[1];
+	size_t n = 0;
 	*nfds = 0;
-	size_t cap = 4096, len = 0;
-	char *buf = malloc(cap);
-	if (!buf)
+	ssize_t got = io_recv_fds(conn, first, 1, fds, maxfds > 0 ? (size_t)maxfds : 0, &n);
+	if (got <= 0)
 		return NULL;
-	/* First chunk with recvmsg to collect fds, then byte-wise until newline. */
-	char cbuf[CMSG_SPACE(sizeof(int) * 8)];
-	struct iovec iov = {.iov_base = buf, .iov_len = 1};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
-	ssize_t n;
-	while ((n = recvmsg(conn, &mh, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
-		;
-	if (n <= 0) {
-		free(buf);
-		return NULL;
+	*nfds = (int)n;
+	char *rest = first[0] == '\n' ? strdup("") : io_read_line(conn, CTL_MAX_MSG - 1);
+	if (!rest && errno == ECONNRESET)
+		rest = strdup(""); /* the line was its first byte */
+	char *line = rest ? malloc(strlen(rest) + 2) : NULL;
+	if (line) {
+		line[0] = first[0] == '\n' ? '\0' : first[0];
+		strcpy(line + (first[0] != '\n'), rest);
 	}
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		int cnt = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-		int *in = (int *)CMSG_DATA(c);
-		for (int i = 0; i < cnt; i++) {
-			if (*nfds < maxfds)
-				fds[(*nfds)++] = in[i];
-			else
-				close(in[i]);
-		}
+	free(rest);
+	if (!line) {
+		for (int i = 0; i < *nfds; i++)
+			close(fds[i]);
+		*nfds = 0;
 	}
-	if (buf[0] == '\n') {
-		buf[0] = '\0';
-		return buf;
-	}
-	len = 1;
-	for (;;) {
-		if (len + 1 >= cap) {
-			if (cap >= CTL_MAX_MSG)
-				goto fail;
-			cap *= 2;
-			char *nb = realloc(buf, cap);
-			if (!nb)
-				goto fail;
-			buf = nb;
-		}
-		n = read(conn, buf + len, 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0 || buf[len] == '\n')
-			break;
-		len++;
-	}
-	buf[len] = '\0';
-	return buf;
-fail:
-	for (int i = 0; i < *nfds; i++)
-		close(fds[i]);
-	*nfds = 0;
-	free(buf);
-	return NULL;
+	return line;
 }
 
-int ctl_reply_error(const char *reply)
+int ctl_send_reply(int conn, const struct ctl_reply *rep)
 {
-	char err[128];
-	yajl_val v = yajl_tree_parse(reply, err, sizeof(err));
-	if (!v) {
-		log_error("shim: malformed reply");
-		return 1;
+	char *line, err[256];
+	size_t len;
+	if (ctl_reply_encode(rep, &line, &len, err, sizeof(err)) < 0) {
+		/* still an answer: what went wrong, in the protocol's error shape */
+		char err2[64];
+		struct ctl_reply e = {.error = err};
+		if (ctl_reply_encode(&e, &line, &len, err2, sizeof(err2)) < 0)
+			return -ENOMEM;
 	}
-	const char *pe[] = {"error", NULL};
-	yajl_val e = yajl_tree_get(v, pe, yajl_t_string);
-	int r = 0;
-	if (e) {
-		log_error("%s", YAJL_GET_STRING(e));
-		r = 1;
-	}
-	yajl_tree_free(v);
+	int r = io_write_all(conn, line, len);
+	if (r == 0)
+		r = io_write_all(conn, "\n", 1);
+	free(line);
 	return r;
 }

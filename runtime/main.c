@@ -18,84 +18,29 @@
 
 struct globals G = {.root = RUNM_DEFAULT_ROOT, .log_format = "text"};
 
-static const struct optdef O_NONE[] = {{NULL, 0, 0, NULL}};
-static const struct optdef O_CREATE[] = {
-	{"bundle", 'b', 1, "path to the root of the bundle directory (default: current directory)"},
-	{"console-socket", 0, 1, "AF_UNIX socket that receives the pty master"},
-	{"pid-file", 0, 1, "file to write the container's host pid (the shim) to"},
-	{"no-pivot", 0, 0, "accepted; the guest always pivots"},
-	{"no-new-keyring", 0, 0, "accepted; keyrings are per VM"},
-	{"preserve-fds", 0, 1, "pass N additional fds (not supported across a VM: must be 0)"},
-	{"detach", 'd', 0, "(run) detach from the container's process"},
-	{"keep", 0, 0, "(run) do not delete the container after it exits"},
-	{"no-subreaper", 0, 0, "(run) accepted"},
-	{NULL, 0, 0, NULL}};
-static const struct optdef O_KILL[] = {{"all", 'a', 0, "send the signal to all processes"}, {NULL, 0, 0, NULL}};
-static const struct optdef O_DELETE[] = {{"force", 'f', 0, "kill the container if it runs"}, {NULL, 0, 0, NULL}};
-static const struct optdef O_EXEC[] = {
-	{"console-socket", 0, 1, "AF_UNIX socket that receives the pty master"},
-	{"cwd", 0, 1, "working directory"},
-	{"env", 'e', 2, "set an environment variable"},
-	{"tty", 't', 0, "allocate a pseudo-TTY"},
-	{"user", 'u', 1, "UID[:GID]"},
-	{"additional-gids", 'g', 2, "additional gids"},
-	{"process", 'p', 1, "path to process.json"},
-	{"detach", 'd', 0, "detach from the process"},
-	{"pid-file", 0, 1, "file to write the exec shim's pid to"},
-	{"process-label", 0, 1, "accepted"},
-	{"apparmor", 0, 1, "accepted"},
-	{"no-new-privs", 0, 0, "set no_new_privs"},
-	{"cap", 'c', 2, "add a capability"},
-	{"preserve-fds", 0, 1, "pass N additional fds (must be 0)"},
-	{"cgroup", 0, 2, "accepted"},
-	{"ignore-paused", 0, 0, "accepted"},
-	{NULL, 0, 0, NULL}};
-static const struct optdef O_PS[] = {{"format", 'f', 1, "table or json"}, {NULL, 0, 0, NULL}};
-static const struct optdef O_LIST[] = {
-	{"format", 'f', 1, "table or json"}, {"quiet", 'q', 0, "display only ids"}, {NULL, 0, 0, NULL}};
-static const struct optdef O_EVENTS[] = {
-	{"stats", 0, 0, "display the stats once"}, {"interval", 0, 1, "stats interval (default 5s)"}, {NULL, 0, 0, NULL}};
-static const struct optdef O_UPDATE[] = {
-	{"resources", 'r', 1, "path to a resources JSON file, or - for stdin"},
-	{"memory", 0, 1, "memory limit in bytes (-1: none); bounded by the VM's RAM"},
-	{"memory-reservation", 0, 1, "memory soft limit in bytes (memory.low)"},
-	{"memory-swap", 0, 1, "memory plus swap limit in bytes (-1: none)"},
-	{"cpu-quota", 0, 1, "CPU quota"},
-	{"cpu-period", 0, 1, "CPU period"},
-	{"cpu-shares", 0, 1, "CPU shares"},
-	{"cpuset-cpus", 0, 1, "guest CPUs to use (0-3, 0,1)"},
-	{"cpuset-mems", 0, 1, "guest memory nodes to use"},
-	{"pids-limit", 0, 1, "pids limit"},
-	{NULL, 0, 0, NULL}};
-static const struct optdef O_SPEC[] = {
-	{"bundle", 'b', 1, "where to write config.json"}, {"rootless", 0, 0, "rootless spec"}, {NULL, 0, 0, NULL}};
-static const struct optdef O_SHIM[] = {
-	{"bundle", 0, 1, NULL},      {"console-socket", 0, 1, NULL}, {"pid-file", 0, 1, NULL},
-	{"sync-fd", 0, 1, NULL},     {"foreground", 0, 0, NULL},     {NULL, 0, 0, NULL}};
-
 const struct verb VERBS[] = {
-	{"create", cmd_create, "<container-id>", "create a container (boots its microVM)", O_CREATE, false},
-	{"start", cmd_start, "<container-id>", "start the user process of a created container", O_NONE, false},
-	{"run", cmd_run, "<container-id>", "create and start a container", O_CREATE, false},
-	{"state", cmd_state, "<container-id>", "output the state of a container", O_NONE, false},
+	{"create", cmd_create, "<container-id>", "create a container (boots its microVM)", create_opts, false},
+	{"start", cmd_start, "<container-id>", "start the user process of a created container", no_opts, false},
+	{"run", cmd_run, "<container-id>", "create and start a container", create_opts, false},
+	{"state", cmd_state, "<container-id>", "output the state of a container", no_opts, false},
 	{"kill", cmd_kill, "<container-id> [signal]", "send a signal (default SIGTERM) to the container's init",
-	 O_KILL, false},
-	{"delete", cmd_delete, "<container-id>", "delete a container and everything it holds", O_DELETE, false},
-	{"exec", cmd_exec, "<container-id> <command> [command options]", "run a process in a container", O_EXEC,
+	 kill_opts, false},
+	{"delete", cmd_delete, "<container-id>", "delete a container and everything it holds", delete_opts, false},
+	{"exec", cmd_exec, "<container-id> <command> [command options]", "run a process in a container", exec_opts,
 	 false},
-	{"ps", cmd_ps, "<container-id> [ps options]", "processes running inside a container", O_PS, false},
-	{"list", cmd_list, "", "list containers started by runm with the given root", O_LIST, false},
-	{"pause", cmd_pause, "<container-id>", "pause all processes of the container (the guest cgroup freezer)", O_NONE,
+	{"ps", cmd_ps, "<container-id> [ps options]", "processes running inside a container", ps_opts, false},
+	{"list", cmd_list, "", "list containers started by runm with the given root", list_opts, false},
+	{"pause", cmd_pause, "<container-id>", "pause all processes of the container (the guest cgroup freezer)", no_opts,
 	 false},
-	{"resume", cmd_resume, "<container-id>", "resume a paused container", O_NONE, false},
-	{"events", cmd_events, "<container-id>", "container events and stats", O_EVENTS, false},
-	{"update", cmd_update, "<container-id>", "update container resource constraints", O_UPDATE, false},
-	{"spec", cmd_spec, "", "create a new specification file", O_SPEC, false},
-	{"features", cmd_features, "", "show the enabled features", O_NONE, false},
-	{"checkpoint", cmd_checkpoint, "<container-id>", "not supported by runm", O_NONE, false},
-	{"restore", cmd_restore, "<container-id>", "not supported by runm", O_NONE, false},
-	{"check", cmd_check, "", "check the host: virtualization, QEMU, guest artifacts, backend", O_NONE, false},
-	{"shim", cmd_shim, "<container-id>", "internal: the per-container host process", O_SHIM, true},
+	{"resume", cmd_resume, "<container-id>", "resume a paused container", no_opts, false},
+	{"events", cmd_events, "<container-id>", "container events and stats", events_opts, false},
+	{"update", cmd_update, "<container-id>", "update container resource constraints", update_opts, false},
+	{"spec", cmd_spec, "", "create a new specification file", spec_opts, false},
+	{"features", cmd_features, "", "show the enabled features", no_opts, false},
+	{"checkpoint", cmd_checkpoint, "<container-id>", "not supported by runm", no_opts, false},
+	{"restore", cmd_restore, "<container-id>", "not supported by runm", no_opts, false},
+	{"check", cmd_check, "", "check the host: virtualization, QEMU, guest artifacts, backend", no_opts, false},
+	{"shim", cmd_shim, "<container-id>", "internal: the per-container host process", shim_opts, true},
 	{NULL, NULL, NULL, NULL, NULL, false}};
 
 const struct verb *find_verb(const char *name)
@@ -114,9 +59,9 @@ void print_verb_help(const struct verb *v, int fd)
 		dprintf(fd, "\nOPTIONS:\n");
 		for (const struct optdef *o = v->opts; o->lname; o++) {
 			char left[64];
-			snprintf(left, sizeof(left), "--%s%s%s%s%s", o->lname, o->has_arg ? " value" : "",
-				 o->sname ? ", -" : "", o->sname ? (char[]){o->sname, 0} : "",
-				 o->sname && o->has_arg ? " value" : "");
+			bool val = opt_takes_value(o);
+			snprintf(left, sizeof(left), "--%s%s%s%s%s", o->lname, val ? " value" : "", o->sname ? ", -" : "",
+				 o->sname ? (char[]){o->sname, 0} : "", o->sname && val ? " value" : "");
 			dprintf(fd, "   %-32s %s\n", left, o->help ? o->help : "");
 		}
 	}

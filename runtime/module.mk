@@ -2,9 +2,9 @@
 PROGRAMS += runm
 RUNTIME_CORE_SRCS := runtime/args.c runtime/state.c runtime/spec.c runtime/hooks.c runtime/ctl.c \
 	runtime/artifacts.c runtime/backend_choice.c runtime/relay.c runtime/cmd_util.c runtime/sockdir.c runtime/pod.c \
-	runtime/run_tty.c
+	runtime/run_tty.c runtime/ctl_proto.c
 RUNTIME_CMD_SRCS := $(sort $(wildcard runtime/cmd_*.c))
-runm_SRCS = runtime/main.c $(RUNTIME_CORE_SRCS) $(RUNTIME_CMD_SRCS) runtime/shim.c runtime/guest.c runtime/guest_config.c \
+runm_SRCS = runtime/main.c $(RUNTIME_CORE_SRCS) $(RUNTIME_CMD_SRCS) runtime/shim.c runtime/shim_ops.c runtime/guest.c runtime/guest_config.c \
 	runtime/host_view.c runtime/host_cgroup.c runtime/exec_process.c runtime/pod_member.c \
 	$(NET_SRCS) $(FS_SHARE_SRCS) $(AGENTCLIENT_SRCS) $(BACKEND_SRCS) $(PROTO_SRCS) $(COMMON_SRCS)
 runm_LIBS = -lyajl $(NL_LIBS)
@@ -31,3 +31,13 @@ test_pod_LIBS := -lyajl
 UNIT_TESTS += test_host_cgroup
 test_host_cgroup_SRCS = tests/unit/test_host_cgroup.c runtime/host_cgroup.c $(JSON_SRCS) $(COMMON_SRCS)
 test_host_cgroup_LIBS := -lyajl
+
+# The CLI <-> shim control protocol (ctl_proto.c): round trips, version, hostile fields, oversize.
+UNIT_TESTS += test_ctl_proto
+test_ctl_proto_SRCS = tests/unit/test_ctl_proto.c runtime/ctl_proto.c runtime/ctl.c $(JSON_SRCS) $(COMMON_SRCS)
+test_ctl_proto_LIBS := -lyajl
+
+# Fuzz its decoders: the shim decodes what any local client writes to its socket.
+FUZZERS += fuzz_ctl_proto
+fuzz_ctl_proto_SRCS = tests/fuzz/fuzz_ctl_proto.c runtime/ctl_proto.c $(JSON_SRCS)
+fuzz_ctl_proto_LIBS := -lyajl

@@ -20,6 +20,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "log.h"
 #include "relay.h"
 
@@ -78,22 +79,17 @@ int console_receive(struct console_rx *rx)
 		log_errno(errno, "accept on console socket %s", rx->path);
 		return -1;
 	}
-	char payload[64], cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = {.iov_base = payload, .iov_len = sizeof(payload)};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
-	ssize_t n;
-	while ((n = recvmsg(c, &mh, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
-		;
-	int err = errno;
+	char payload[64];
+	int fd = -1;
+	size_t nfds = 0;
+	ssize_t n = io_recv_fds(c, payload, sizeof(payload), &fd, 1, &nfds);
 	close(c);
-	struct cmsghdr *cm = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL;
-	if (!cm || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS ||
-	    cm->cmsg_len != CMSG_LEN(sizeof(int))) {
-		log_errno(n < 0 ? err : EPROTO, "receive the pty master on console socket %s", rx->path);
+	if (n <= 0 || nfds != 1) {
+		if (nfds == 1)
+			close(fd);
+		log_errno(n < 0 ? (int)-n : EPROTO, "receive the pty master on console socket %s", rx->path);
 		return -1;
 	}
-	int fd;
-	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
 	return fd;
 }
 

@@ -20,36 +20,56 @@ struct globals {
 };
 extern struct globals G;
 
-/* One option of a verb. has_arg: 0 flag, 1 value, 2 repeatable value. */
+/* One option of a verb, stored into the verb's own options struct (crun's shape): each cmd_X.c
+ * declares `struct X_opts` and its table with the macros below, which check at compile time
+ * that the member has the option's type (a misspelled member does not compile). */
+enum opt_kind {
+	OPT_FLAG,       /* bool */
+	OPT_VALUE,      /* const char *: the last value */
+	OPT_LIST,       /* struct optlist: every value (repeatable) */
+	OPT_NOOP_FLAG,  /* accepted, nothing stored */
+	OPT_NOOP_VALUE, /* accepted with a value (repeatable), nothing stored */
+};
+struct optlist {
+	const char **v; /* NULL-terminated, malloc'd (parsed_free) */
+	int n;
+};
 struct optdef {
 	const char *lname;
 	char sname;
-	int has_arg;
+	enum opt_kind kind;
+	size_t off; /* of the member in the verb's options struct */
 	const char *help;
 };
+#define OPT_MEMBER_(T, m, type) _Generic(((T *)0)->m, type: offsetof(T, m))
+#define OPT_FLAG(T, m, lname, sname, help) {lname, sname, OPT_FLAG, OPT_MEMBER_(T, m, bool), help}
+#define OPT_VALUE(T, m, lname, sname, help) {lname, sname, OPT_VALUE, OPT_MEMBER_(T, m, const char *), help}
+#define OPT_LIST(T, m, lname, sname, help) {lname, sname, OPT_LIST, OPT_MEMBER_(T, m, struct optlist), help}
+#define OPT_NOOP(lname, takes_value, help) {lname, 0, (takes_value) ? OPT_NOOP_VALUE : OPT_NOOP_FLAG, 0, help}
+#define OPT_END {NULL, 0, OPT_FLAG, 0, NULL}
+/* The table of a verb without options. */
+extern const struct optdef no_opts[];
 
-#define MAX_OPTS 24
 #define MAX_POS 256
 struct parsed {
-	int set[MAX_OPTS];             /* how many times each option was given */
-	const char *val[MAX_OPTS];     /* last value */
-	const char **list[MAX_OPTS];   /* every value of a repeatable option */
 	const char *pos[MAX_POS];
 	int npos;
+	/* where the options went (for parsed_free) */
+	const struct optdef *opts_;
+	void *dst_;
 };
 
-/* Parse argv (after the verb) against OPTS. Options may come before or after the
- * positional arguments; "--" ends options; after STOP_AFTER positionals (if > 0)
- * everything is positional (exec's command line). Returns 0, or -1 after
- * printing "incorrect usage" style errors. */
-int parse_args(const char *verb, const struct optdef *opts, int argc, char **argv, int stop_after,
-	       struct parsed *p);
+/* Parse argv (after the verb) against OPTS into the options struct DST (zeroed first; NULL
+ * only when OPTS stores nothing). Options may come before or after the positional
+ * arguments; "--" ends options; after STOP_AFTER positionals (if > 0) everything is
+ * positional (exec's command line). Returns 0, or -1 after printing "incorrect usage" style
+ * errors. */
+int parse_args(const char *verb, const struct optdef *opts, int argc, char **argv, int stop_after, void *dst,
+	       size_t dst_size, struct parsed *p);
+/* A value follows the option (--name value). */
+bool opt_takes_value(const struct optdef *o);
+/* Frees the option lists in the options struct too. */
 void parsed_free(struct parsed *p);
-/* Index of option NAME in OPTS (by long name). */
-int opt_index(const struct optdef *opts, const char *lname);
-/* Shorthand: value / count of option LNAME. */
-const char *optval(const struct optdef *opts, const struct parsed *p, const char *lname);
-int optset(const struct optdef *opts, const struct parsed *p, const char *lname);
 
 struct verb {
 	const char *name;
@@ -65,7 +85,9 @@ const struct verb *find_verb(const char *name);
 /* "runm: "kill" requires ... argument(s)" + usage; returns 1. */
 int usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Verbs (cmd_*.c). */
+/* Verbs (cmd_*.c) and their option tables. */
+extern const struct optdef create_opts[], kill_opts[], delete_opts[], exec_opts[], ps_opts[], list_opts[],
+    events_opts[], update_opts[], spec_opts[], shim_opts[];
 int cmd_create(int argc, char **argv);
 int cmd_start(int argc, char **argv);
 int cmd_run(int argc, char **argv);

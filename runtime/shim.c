@@ -18,7 +18,6 @@
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
-#include <yajl/yajl_tree.h>
 
 #include "artifacts.h"
 #include "cmd_util.h"
@@ -27,50 +26,15 @@
 #include "hooks.h"
 #include "host_cgroup.h"
 #include "host_view.h"
+#include "io.h"
 #include "log.h"
 #include "net/net.h"
 #include "pod.h"
 #include "pod_member.h"
 #include "relay.h"
 #include "shim.h"
+#include "shim_ops.h"
 #include "spec.h"
-
-#define MAX_EXECS RELAY_MAX_EXECS /* relay.h sizes its slots for these */
-
-struct execp {
-	bool used;
-	char id[72];
-	int conn; /* control connection waiting for {"exit":N} */
-	int fds[3];
-	int nfds;
-	int status;
-	bool exited;
-};
-
-struct shim {
-	const char *id;
-	char dir[PATH_MAX];
-	struct spec spec;
-	struct cstate st;
-	struct guest *g;
-	struct relays rs;
-	struct execp ex[MAX_EXECS + 1]; /* [0] unused: owner 0 is init */
-	int lsock, sfd;
-	int tty_slave; /* host pty slave for the init's terminal, -1 without */
-	bool init_exited;
-	int init_status;
-	struct net_state net;
-	struct pod_info pod;
-	struct host_view hv; /* the container's view as our mount namespace, once created */
-	char cgroup[PATH_MAX]; /* our cgroup on the host (host_cgroup.h), "" when not joined */
-};
-
-static long long mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* CPU time of this thread, µs (network set-up cost, logged with --debug) */
 static long long cpu_us(void)
@@ -78,36 +42,6 @@ static long long cpu_us(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static void save_state(struct shim *s, const char *status)
-{
-	snprintf(s->st.status, sizeof(s->st.status), "%s", status);
-	int r = state_save(s->dir, &s->st);
-	if (r < 0)
-		log_errno(-r, "write %s/state.json", s->dir);
-}
-
-static void reply(int conn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void reply(int conn, const char *fmt, ...)
-{
-	char *m = NULL;
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vasprintf(&m, fmt, ap);
-	va_end(ap);
-	if (n >= 0) {
-		ctl_write_all(conn, m, (size_t)n);
-		ctl_write_all(conn, "\n", 1);
-	}
-	free(m);
-}
-
-static void reply_err(int conn, const char *msg)
-{
-	char *q = json_quote(msg);
-	reply(conn, "{\"error\":%s}", q ? q : "\"error\"");
-	free(q);
 }
 
 /* Send the pty master to the engine's console socket: one fd, non-empty payload. */
@@ -127,7 +61,7 @@ int console_send(const char *path, int master)
 			close(s);
 		return -1;
 	}
-	int r = send_fd(s, master, "/dev/ptmx");
+	int r = io_send_fds(s, "/dev/ptmx", 9, &master, 1);
 	close(s);
 	if (r < 0) {
 		log_errno(-r, "send pty master to console socket %s", path);
@@ -168,108 +102,6 @@ int open_host_pty(int *master, int *slave, bool ctty)
 	return 0;
 }
 
-static void forward_winsize(struct shim *s)
-{
-	struct winsize ws;
-	if (s->tty_slave >= 0 && ioctl(s->tty_slave, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col)
-		guest_resize(s->g, guest_init_id(s->g), ws.ws_row, ws.ws_col);
-}
-
-static int new_exec_slot(struct shim *s)
-{
-	for (int i = 1; i <= MAX_EXECS; i++)
-		if (!s->ex[i].used)
-			return i;
-	return -1;
-}
-
-static void finish_exec(struct shim *s, int i)
-{
-	struct execp *e = &s->ex[i];
-	relay_close_owner(&s->rs, i);
-	if (e->conn >= 0) {
-		reply(e->conn, "{\"ok\":true,\"exit\":%d}", e->status);
-		close(e->conn);
-	}
-	for (int k = 0; k < e->nfds; k++)
-		close(e->fds[k]);
-	memset(e, 0, sizeof(*e));
-}
-
-static void handle_exec(struct shim *s, int conn, yajl_val req, int *fds, int nfds)
-{
-	char err[512];
-	const char *pid[] = {"id", NULL}, *ptty[] = {"tty", NULL}, *pin[] = {"stdin", NULL};
-	yajl_val idv = yajl_tree_get(req, pid, yajl_t_string);
-	yajl_val ttyv = yajl_tree_get(req, ptty, yajl_t_any);
-	yajl_val inv = yajl_tree_get(req, pin, yajl_t_any);
-	bool tty = ttyv && YAJL_IS_TRUE(ttyv);
-	const char *proc = strstr(ctl_last_request, "\"process\":");
-	int slot = new_exec_slot(s);
-	if (slot < 0 || relay_room(&s->rs) < RELAY_PER_PROCESS) {
-		reply_err(conn, "exec: too many exec processes (at most " RELAY_STR(RELAY_MAX_EXECS) " at once)");
-		goto fail;
-	}
-	/* tty: one fd both ways (a pty slave), or input and output fds (runm exec -t's stdin, stdout) */
-	if (!idv || !proc || (tty ? nfds < 1 || nfds > 2 : nfds != 3)) {
-		reply_err(conn, "exec: malformed request");
-		goto fail;
-	}
-	/* process is the last member of the request object: take the text verbatim */
-	char *pj = strndup(proc + 10, strlen(proc + 10) - 1);
-	struct guest_stdio io = {-1, -1, -1, -1};
-	int r = pj ? guest_exec(s->g, YAJL_GET_STRING(idv), pj, inv && YAJL_IS_TRUE(inv), &io, err, sizeof(err))
-		   : -1;
-	free(pj);
-	if (r < 0) {
-		reply_err(conn, err);
-		goto fail;
-	}
-	struct execp *e = &s->ex[slot];
-	e->used = true;
-	snprintf(e->id, sizeof(e->id), "%s", YAJL_GET_STRING(idv));
-	e->conn = conn;
-	e->nfds = nfds;
-	memcpy(e->fds, fds, sizeof(int) * (size_t)nfds);
-	int k0, k1, k2 = -2;
-	if (tty) {
-		k0 = relay_add(&s->rs, fds[0], io.tty, slot, false, false);
-		k1 = relay_add(&s->rs, io.tty, fds[nfds - 1], slot, true, false);
-	} else {
-		k0 = relay_add(&s->rs, fds[0], io.in, slot, false, true);
-		k1 = relay_add(&s->rs, io.out, fds[1], slot, true, false);
-		k2 = relay_add(&s->rs, io.err, fds[2], slot, true, false);
-	}
-	if (k0 == -1 || k1 < 0 || k2 == -1) {
-		/* started but cannot be relayed: never run it with its output dropped */
-		guest_signal(s->g, e->id, SIGKILL, false, err, sizeof(err));
-		reply_err(conn, "exec: cannot relay the process's stdio (out of memory)");
-		relay_close_owner(&s->rs, slot);
-		/* the guest streams no relay took over */
-		if (tty && k1 < 0)
-			close(io.tty);
-		if (!tty && k0 < 0 && io.in >= 0)
-			close(io.in);
-		if (!tty && k1 < 0 && io.out >= 0)
-			close(io.out);
-		if (!tty && k2 < 0 && io.err >= 0)
-			close(io.err);
-		memset(e, 0, sizeof(*e));
-		goto fail;
-	}
-	s->rs.r[k1].output = true;
-	if (k2 >= 0)
-		s->rs.r[k2].output = true;
-	reply(conn, "{\"ok\":true,\"started\":true}");
-	return;
-fail:
-	for (int k = 0; k < nfds; k++)
-		close(fds[k]);
-	close(conn);
-}
-
-const char *ctl_last_request;
-
 static int enter_host_cgroup(struct shim *s, const char *id, unsigned vm_mib)
 {
 	char err[512], path[PATH_MAX];
@@ -289,174 +121,6 @@ static int enter_host_cgroup(struct shim *s, const char *id, unsigned vm_mib)
 		log_warn("create %s: %s (the VM stays in the caller's cgroup)", id, err);
 	else
 		snprintf(s->cgroup, sizeof(s->cgroup), "%s", path);
-	return 0;
-}
-
-/* At start: an engine that attached the network between create and start (Docker >= 26,
- * podman --userns) gets it wired onto the spare NIC and configured in the guest now. */
-static int late_network(struct shim *s, char *err, size_t errlen)
-{
-	bool changed = false;
-	if (s->pod.role == POD_MEMBER)
-		return 0; /* the pod's network is the sandbox's */
-	if (net_late(&s->net, &changed, err, errlen) < 0)
-		return -1;
-	if (!changed)
-		return 0;
-	int r = net_record(&s->net, s->dir);
-	if (r < 0) {
-		snprintf(err, errlen, "record the network in the state directory: %s", strerror(-r));
-		return -1;
-	}
-	return guest_network(s->g, s->id, &s->net.cfg, err, errlen);
-}
-
-static void handle_conn(struct shim *s, int conn)
-{
-	int fds[4], nfds = 0;
-	struct timeval tv = {5, 0};
-	setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	char *line = ctl_read_request(conn, fds, 4, &nfds);
-	char err[512];
-	if (!line) {
-		close(conn);
-		return;
-	}
-	yajl_val req = json_parse(line, strlen(line), err, sizeof(err)); /* depth-bounded */
-	const char *pop[] = {"op", NULL};
-	yajl_val opv = req ? yajl_tree_get(req, pop, yajl_t_string) : NULL;
-	const char *op = opv && YAJL_GET_STRING(opv) ? YAJL_GET_STRING(opv) : "";
-	ctl_last_request = line;
-	if (!strcmp(op, "exec")) {
-		if (s->init_exited) {
-			reply_err(conn, "cannot exec in a stopped container");
-			for (int k = 0; k < nfds; k++)
-				close(fds[k]);
-			close(conn);
-		} else {
-			handle_exec(s, conn, req, fds, nfds);
-		}
-		goto out;
-	}
-	for (int k = 0; k < nfds; k++)
-		close(fds[k]);
-	if (!strcmp(op, "start")) {
-		if (strcmp(s->st.status, "created")) {
-			reply_err(conn, "cannot start an already running container");
-		} else {
-			char *js = state_to_json(&s->st, false, false);
-			/* startContainer hooks run in the container, in the guest (agent/hooks.c) */
-			if (!js) {
-				reply_err(conn, "start: out of memory");
-			} else if (guest_hooks(s->g, &s->spec, HOOK_START_CONTAINER, js, err, sizeof(err)) < 0) {
-				/* as runc, whose init fails then: the container is stopped */
-				char kerr[256];
-				guest_signal(s->g, "init", SIGKILL, false, kerr, sizeof(kerr));
-				reply_err(conn, err);
-			} else if (late_network(s, err, sizeof(err)) < 0 ||
-				   /* a size the engine (or `runm run`) set after create, before the exec */
-				   (forward_winsize(s), guest_start(s->g, err, sizeof(err)) < 0)) {
-				reply_err(conn, err);
-			} else {
-				save_state(s, "running");
-				free(js);
-				js = state_to_json(&s->st, false, false);
-				/* before start returns (runtime-spec); a failure is a warning */
-				if (js)
-					run_hooks(&s->spec, HOOK_POSTSTART, js, false);
-				reply(conn, "{\"ok\":true}");
-			}
-			free(js);
-		}
-	} else if (!strcmp(op, "kill")) {
-		long long sig = 0;
-		const char *pproc[] = {"process", NULL}, *psig[] = {"signal", NULL}, *pall[] = {"all", NULL};
-		yajl_val pv = yajl_tree_get(req, pproc, yajl_t_string);
-		yajl_val sv = yajl_tree_get(req, psig, yajl_t_number);
-		yajl_val av = yajl_tree_get(req, pall, yajl_t_any);
-		if (sv && YAJL_IS_INTEGER(sv))
-			sig = YAJL_GET_INTEGER(sv);
-		if (sig < 0 || sig > 64)
-			reply_err(conn, "kill: invalid signal");
-		else if (s->init_exited && !pv)
-			reply_err(conn, "container not running");
-		else if (guest_signal(s->g, pv ? YAJL_GET_STRING(pv) : guest_init_id(s->g), (int)sig, av && YAJL_IS_TRUE(av),
-				      err, sizeof(err)) < 0)
-			reply_err(conn, err);
-		else
-			reply(conn, "{\"ok\":true}");
-	} else if (!strcmp(op, "resize")) {
-		const char *pproc[] = {"process", NULL};
-		yajl_val pv = yajl_tree_get(req, pproc, yajl_t_string);
-		long long rows = 0, cols = 0;
-		const char *pr[] = {"rows", NULL}, *pc[] = {"cols", NULL};
-		yajl_val rv = yajl_tree_get(req, pr, yajl_t_number), cv = yajl_tree_get(req, pc, yajl_t_number);
-		if (rv && YAJL_IS_INTEGER(rv))
-			rows = YAJL_GET_INTEGER(rv);
-		if (cv && YAJL_IS_INTEGER(cv))
-			cols = YAJL_GET_INTEGER(cv);
-		if (rows <= 0 || cols <= 0 || rows > 65535 || cols > 65535)
-			reply_err(conn, "resize: invalid size");
-		else if (guest_resize(s->g, pv ? YAJL_GET_STRING(pv) : guest_init_id(s->g), (unsigned)rows, (unsigned)cols) < 0)
-			reply_err(conn, "resize failed");
-		else
-			reply(conn, "{\"ok\":true}");
-	} else if (!strcmp(op, "pause") || !strcmp(op, "resume")) {
-		bool p = !strcmp(op, "pause");
-		if (guest_pause(s->g, p, err, sizeof(err)) < 0) {
-			reply_err(conn, err);
-		} else {
-			/* resume returns to where pause left: created stays created */
-			static char before[16] = "running";
-			if (p)
-				snprintf(before, sizeof(before), "%s", s->st.status);
-			save_state(s, p ? "paused" : before);
-			reply(conn, "{\"ok\":true}");
-		}
-	} else if (!strcmp(op, "oom")) {
-		reply(conn, "{\"ok\":true,\"oom_kills\":%lld}", guest_oom_kills(s->g));
-	} else if (!strcmp(op, "ps") || !strcmp(op, "stats")) {
-		char *js = NULL;
-		int r = !strcmp(op, "ps") ? guest_ps(s->g, &js, err, sizeof(err))
-					 : guest_stats(s->g, &js, err, sizeof(err));
-		if (r < 0)
-			reply_err(conn, err);
-		else if (!strcmp(op, "ps"))
-			reply(conn, "{\"ok\":true,%s", js[0] == '{' ? js + 1 : "\"processes\":[]}");
-		else
-			reply(conn, "{\"ok\":true,\"data\":%s}", js);
-		free(js);
-	} else if (!strcmp(op, "update")) {
-		const char *pr = strstr(line, "\"resources\":");
-		char *rj = pr ? strndup(pr + 12, strlen(pr + 12) - 1) : NULL;
-		if (!rj)
-			reply_err(conn, "update: malformed request");
-		else if (guest_update(s->g, rj, err, sizeof(err)) < 0)
-			reply_err(conn, err);
-		else
-			reply(conn, "{\"ok\":true}");
-		free(rj);
-	} else {
-		reply_err(conn, "unknown request");
-	}
-	close(conn);
-out:
-	ctl_last_request = NULL;
-	if (req)
-		yajl_tree_free(req);
-	free(line);
-}
-
-static int write_pid_file(const char *path, int pid)
-{
-	char tmp[PATH_MAX + 16];
-	snprintf(tmp, sizeof(tmp), "%s.runm-tmp", path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0 || dprintf(fd, "%d", pid) < 0 || close(fd) < 0 || rename(tmp, path) < 0) {
-		log_errno(errno, "write pid file %s", path);
-		unlink(tmp);
-		return -1;
-	}
 	return 0;
 }
 
@@ -575,7 +239,7 @@ int shim_main(const struct shim_args *a)
 	}
 	/* The netns first: prestart/createRuntime hooks (Docker's libnetwork-setkey, CNI run by
 	 * nerdctl) configure /proc/<our pid>/ns/net, and their interfaces must reach the VM. */
-	long long net_cpu = cpu_us(), net_wall = mono_ms();
+	long long net_cpu = cpu_us(), net_wall = io_now_ms();
 	/* a member's network is the sandbox's, wired by the sandbox's shim: nothing to do */
 	if (!member && net_enter(&s->spec, &s->net, err, sizeof(err)) < 0) {
 		log_error("create %s: %s", a->id, err);
@@ -597,7 +261,7 @@ int shim_main(const struct shim_args *a)
 	}
 	log_debug("create %s: network: %u link(s) wired in %.2f ms CPU (netns %.2f ms), %lld ms wall with hooks",
 		  a->id, s->net.n, (double)(cpu_us() - wire_cpu + net_cpu) / 1000.0, (double)net_cpu / 1000.0,
-		  mono_ms() - net_wall);
+		  io_now_ms() - net_wall);
 	if (!member && (wr = net_record(&s->net, s->dir)) < 0) {
 		log_errno(-wr, "create %s: record the network in %s", a->id, s->dir);
 		goto fail;
@@ -644,7 +308,7 @@ int shim_main(const struct shim_args *a)
 		if (k >= 0)
 			s->rs.r[k].output = true;
 	}
-	save_state(s, "created");
+	shim_save_state(s, "created");
 	js = state_to_json(&s->st, false, false);
 	/* createContainer hooks run in the container, in the guest (agent/hooks.c) */
 	if (!js || guest_hooks(s->g, &s->spec, HOOK_CREATE_CONTAINER, js, err, sizeof(err)) < 0) {
@@ -656,7 +320,7 @@ int shim_main(const struct shim_args *a)
 	free(js);
 	if (a->pid_file && write_pid_file(a->pid_file, getpid()) < 0)
 		goto fail;
-	forward_winsize(s);
+	shim_forward_winsize(s);
 	s->sfd = signalfd(-1, &fwd, SFD_CLOEXEC | SFD_NONBLOCK);
 	int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
 	/* before any engine learns that the container exists: tools entering our mount namespace
@@ -671,7 +335,7 @@ int shim_main(const struct shim_args *a)
 	snprintf(s->dir, sizeof(s->dir), "."); /* our working directory (host_view.h) */
 	/* created: tell `runm create` and let go of its stdio unless it is the container's */
 	if (a->sync_fd >= 0) {
-		ctl_write_all(a->sync_fd, "ok\n", 3);
+		io_write_all(a->sync_fd, "ok\n", 3);
 		close(a->sync_fd);
 	}
 	if (s->spec.terminal || a->detach_stdio) {
@@ -702,9 +366,9 @@ int shim_main(const struct shim_args *a)
 			pfd[n + nr + k] = (struct pollfd){.fd = vfd[k], .events = POLLIN};
 		int timeout = -1;
 		if (s->init_exited) {
-			if (relay_count(&s->rs, 0) == 0 || mono_ms() >= exit_deadline)
+			if (relay_count(&s->rs, 0) == 0 || io_now_ms() >= exit_deadline)
 				break;
-			timeout = (int)(exit_deadline - mono_ms());
+			timeout = (int)(exit_deadline - io_now_ms());
 		}
 		int pr = poll(pfd, (nfds_t)n + (nfds_t)nr + (nfds_t)nv, timeout);
 		if (pr < 0 && errno != EINTR) {
@@ -719,13 +383,13 @@ int shim_main(const struct shim_args *a)
 		if (pfd[0].revents & POLLIN) {
 			int c = accept4(s->lsock, NULL, NULL, SOCK_CLOEXEC);
 			if (c >= 0)
-				handle_conn(s, c);
+				shim_serve(s, c);
 		}
 		if (pfd[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
 			while (read(s->sfd, &si, sizeof(si)) == sizeof(si)) {
 				if (si.ssi_signo == SIGWINCH)
-					forward_winsize(s);
+					shim_forward_winsize(s);
 				else if (!s->init_exited)
 					guest_signal(s->g, guest_init_id(s->g), (int)si.ssi_signo, false, err, sizeof(err));
 			}
@@ -737,7 +401,7 @@ int shim_main(const struct shim_args *a)
 			if (r == 1 && !strcmp(ge.process, guest_init_id(s->g))) {
 				s->init_exited = true;
 				s->init_status = ge.status;
-				exit_deadline = mono_ms() + 5000;
+				exit_deadline = io_now_ms() + 5000;
 			} else if (r == 1) {
 				for (int i = 1; i <= MAX_EXECS; i++)
 					if (s->ex[i].used && !strcmp(s->ex[i].id, ge.process)) {
@@ -749,7 +413,7 @@ int shim_main(const struct shim_args *a)
 				log_error("shim %s: the microVM or its agent went away", a->id);
 				s->init_exited = true;
 				s->init_status = 137;
-				exit_deadline = mono_ms();
+				exit_deadline = io_now_ms();
 			}
 		}
 		for (int k = 0; k < nv && !s->init_exited; k++) {
@@ -759,22 +423,22 @@ int shim_main(const struct shim_args *a)
 					  "its VMM or a device server exited");
 				s->init_exited = true;
 				s->init_status = 137;
-				exit_deadline = mono_ms();
+				exit_deadline = io_now_ms();
 			}
 		}
 		/* an exec is done once it exited and its output drained */
 		for (int i = 1; i <= MAX_EXECS; i++)
 			if (s->ex[i].used && s->ex[i].exited && relay_count(&s->rs, i) == 0)
-				finish_exec(s, i);
+				shim_finish_exec(s, i);
 	}
 	for (int i = 1; i <= MAX_EXECS; i++)
 		if (s->ex[i].used) {
 			if (!s->ex[i].exited)
 				s->ex[i].status = 137;
-			finish_exec(s, i);
+			shim_finish_exec(s, i);
 		}
 	s->st.exit_status = s->init_status;
-	save_state(s, "stopped");
+	shim_save_state(s, "stopped");
 	rc = s->init_status;
 	host_view_leave(&s->hv); /* teardown goes by the host's paths */
 	guest_destroy(s->g);

@@ -17,7 +17,6 @@ struct shim_args {
 int shim_main(const struct shim_args *a);
 /* Host pty pair; CTTY makes the slave our controlling terminal (SIGWINCH on resize). */
 int open_host_pty(int *master, int *slave, bool ctty);
-extern const char *ctl_last_request;
 /* Connect to the console socket PATH and send FD (payload "/dev/ptmx"). */
 int console_send(const char *path, int fd);
 

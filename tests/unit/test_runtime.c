@@ -33,37 +33,53 @@ int usage_error(const char *verb, const char *fmt, ...)
 	return 1;
 }
 
-static const struct optdef OPTS[] = {{"bundle", 'b', 1, NULL}, {"detach", 'd', 0, NULL},
-				     {"tty", 't', 0, NULL},    {"env", 'e', 2, NULL},
-				     {"pid-file", 0, 1, NULL}, {NULL, 0, 0, NULL}};
+struct t_opts {
+	const char *bundle, *pid_file;
+	bool detach, tty;
+	struct optlist env;
+};
+
+static const struct optdef OPTS[] = {
+	OPT_VALUE(struct t_opts, bundle, "bundle", 'b', NULL), OPT_FLAG(struct t_opts, detach, "detach", 'd', NULL),
+	OPT_FLAG(struct t_opts, tty, "tty", 't', NULL),        OPT_LIST(struct t_opts, env, "env", 'e', NULL),
+	OPT_VALUE(struct t_opts, pid_file, "pid-file", 0, NULL), OPT_NOOP("no-pivot", false, NULL),
+	OPT_NOOP("cgroup", true, NULL),                        OPT_END,
+};
 
 static void test_args_forms(void **st)
 {
 	char *argv[] = {"--bundle", "/b", "id1", "--pid-file=/p", "-dt", "-e", "A=1", "--env=B=2", "-eC=3"};
 	struct parsed p;
-	assert_int_equal(parse_args("create", OPTS, 9, argv, 0, &p), 0);
+	struct t_opts o;
+	assert_int_equal(parse_args("create", OPTS, 9, argv, 0, &o, sizeof(o), &p), 0);
 	assert_int_equal(p.npos, 1);
 	assert_string_equal(p.pos[0], "id1");
-	assert_string_equal(optval(OPTS, &p, "bundle"), "/b");
-	assert_string_equal(optval(OPTS, &p, "pid-file"), "/p");
-	assert_int_equal(optset(OPTS, &p, "detach"), 1);
-	assert_int_equal(optset(OPTS, &p, "tty"), 1);
-	int ie = opt_index(OPTS, "env");
-	assert_int_equal(p.set[ie], 3);
-	assert_string_equal(p.list[ie][0], "A=1");
-	assert_string_equal(p.list[ie][1], "B=2");
-	assert_string_equal(p.list[ie][2], "C=3");
+	assert_string_equal(o.bundle, "/b");
+	assert_string_equal(o.pid_file, "/p");
+	assert_true(o.detach);
+	assert_true(o.tty);
+	assert_int_equal(o.env.n, 3);
+	assert_string_equal(o.env.v[0], "A=1");
+	assert_string_equal(o.env.v[1], "B=2");
+	assert_string_equal(o.env.v[2], "C=3");
+	assert_null(o.env.v[3]);
 	parsed_free(&p);
+	assert_null(o.env.v);
 }
 
 static void test_args_single_dash_long_and_bool_value(void **st)
 {
-	char *argv[] = {"-bundle", "/x", "--detach=false", "--tty=true", "id"};
+	char *argv[] = {"-bundle", "/x", "--detach=false", "--tty=true", "--no-pivot", "--cgroup", "a", "id"};
 	struct parsed p;
-	assert_int_equal(parse_args("create", OPTS, 5, argv, 0, &p), 0);
-	assert_string_equal(optval(OPTS, &p, "bundle"), "/x");
-	assert_int_equal(optset(OPTS, &p, "detach"), 0);
-	assert_int_equal(optset(OPTS, &p, "tty"), 1);
+	struct t_opts o;
+	assert_int_equal(parse_args("create", OPTS, 8, argv, 0, &o, sizeof(o), &p), 0);
+	assert_string_equal(o.bundle, "/x");
+	assert_false(o.detach);
+	assert_true(o.tty);
+	assert_null(o.pid_file);
+	assert_int_equal(o.env.n, 0);
+	assert_int_equal(p.npos, 1);
+	assert_string_equal(p.pos[0], "id");
 	parsed_free(&p);
 }
 
@@ -72,33 +88,42 @@ static void test_args_stop_after(void **st)
 	/* exec ID sh -c "echo -t": flags after the command belong to the command */
 	char *argv[] = {"-t", "id", "sh", "-c", "echo", "-t", "--", "x"};
 	struct parsed p;
-	assert_int_equal(parse_args("exec", OPTS, 8, argv, 2, &p), 0);
+	struct t_opts o;
+	assert_int_equal(parse_args("exec", OPTS, 8, argv, 2, &o, sizeof(o), &p), 0);
 	assert_int_equal(p.npos, 7);
 	assert_string_equal(p.pos[1], "sh");
 	assert_string_equal(p.pos[2], "-c");
 	assert_string_equal(p.pos[4], "-t");
 	assert_string_equal(p.pos[5], "--");
-	assert_int_equal(optset(OPTS, &p, "tty"), 1);
+	assert_true(o.tty);
 	parsed_free(&p);
 }
 
 static void test_args_errors(void **st)
 {
 	struct parsed p;
+	struct t_opts o;
 	char *unknown[] = {"--nope", "id"};
 	char *missing[] = {"id", "--bundle"};
 	char *badbool[] = {"--detach=maybe"};
 	char *badshort[] = {"-x"};
 	usage_errors = 0;
-	assert_int_equal(parse_args("create", OPTS, 2, unknown, 0, &p), -1);
+	assert_int_equal(parse_args("create", OPTS, 2, unknown, 0, &o, sizeof(o), &p), -1);
 	parsed_free(&p);
-	assert_int_equal(parse_args("create", OPTS, 2, missing, 0, &p), -1);
+	assert_int_equal(parse_args("create", OPTS, 2, missing, 0, &o, sizeof(o), &p), -1);
 	parsed_free(&p);
-	assert_int_equal(parse_args("create", OPTS, 1, badbool, 0, &p), -1);
+	assert_int_equal(parse_args("create", OPTS, 1, badbool, 0, &o, sizeof(o), &p), -1);
 	parsed_free(&p);
-	assert_int_equal(parse_args("create", OPTS, 1, badshort, 0, &p), -1);
+	assert_int_equal(parse_args("create", OPTS, 1, badshort, 0, &o, sizeof(o), &p), -1);
 	parsed_free(&p);
 	assert_int_equal(usage_errors, 4);
+	/* a table without a struct stores nothing: accepted no-ops parse, a stored option fails */
+	char *noop[] = {"--no-pivot", "id"};
+	assert_int_equal(parse_args("create", OPTS, 2, noop, 0, NULL, 0, &p), 0);
+	parsed_free(&p);
+	char *stored[] = {"--tty", "id"};
+	assert_int_equal(parse_args("create", OPTS, 2, stored, 0, NULL, 0, &p), -1);
+	parsed_free(&p);
 }
 
 static void test_signals(void **st)
