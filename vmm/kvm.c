@@ -12,7 +12,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "devices/evloop.h"
+#include "evloop.h"
 #include "loader.h"
 #include "log.h"
 #include "vm.h"

@@ -16,7 +16,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "devices/evloop.h"
+#include "evloop.h"
 #include "log.h"
 #include "vm.h"
 
