@@ -3,7 +3,7 @@
  * memory.low, memory.swap.max, cpuset, pids.max (at create and on "update"), device rules
  * (devcgroup.c); stats from cpu.stat,
  * memory.current, pids.current. */
-#include "agent.h"
+#include "cgroups.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +13,8 @@
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "base.h"
 
 #define CG_ROOT "/sys/fs/cgroup/runm"
 #define ERR(...) agent_errf(err, errlen, __VA_ARGS__)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Copy a directory tree (files, directories, symlinks, device nodes; modes and owners kept):
  * the switch off the initramfs (moving: each entry unlinked once copied) and tmpcopyup. */
-#include "agent.h"
+#include "init.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -7,7 +7,7 @@
  * stdin, the timeout is enforced with SIGKILL, and the first failure fails the op with the
  * hook's output (as runc: "error running hook #0: exit status 3, stdout: …, stderr: …").
  */
-#include "agent.h"
+#include "hooks.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,7 +25,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base.h"
+#include "cgroups.h"
 #include "log.h"
+#include "proc.h"
 #include "proto/proto_hooks.h"
 
 #define ERR(...) agent_errf(err, errlen, __VA_ARGS__)

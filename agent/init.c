@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* PID-1-only duties in the guest: basic mounts, clock, entropy, power-off. */
-#include "agent.h"
+#include "init.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base.h"
 #include "log.h"
 
 int init_mount_basics(void)

@@ -1,8 +1,9 @@
 # runm-agent: PID 1 of the guest. Static in the normal flavour (it is /init).
 AGENT_SRCS = agent/spec.c agent/mounts.c agent/identity.c agent/caps.c agent/seccomp.c agent/cgroups.c agent/devcgroup.c \
-	agent/ps.c agent/proc.c agent/streams.c agent/exit.c agent/server.c agent/ops.c agent/init.c agent/switchroot.c \
+	agent/ps.c agent/proc.c agent/streams.c agent/waiters.c agent/oom.c agent/exit.c agent/server.c agent/ops.c \
+	agent/init.c agent/switchroot.c \
 	agent/copytree.c agent/net.c agent/hooks.c agent/ctr.c \
-	$(PROTO_SRCS) $(COMMON_SRCS)
+	$(EVLOOP_SRCS) $(PROTO_SRCS) $(COMMON_SRCS)
 PROGRAMS += runm-agent
 STATIC_PROGRAMS += runm-agent
 runm-agent_SRCS = agent/main.c $(AGENT_SRCS)
