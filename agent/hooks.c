@@ -27,6 +27,7 @@
 
 #include "base.h"
 #include "cgroups.h"
+#include "io.h"
 #include "log.h"
 #include "proc.h"
 #include "proto/proto_hooks.h"
@@ -78,13 +79,6 @@ static void hook_child(const struct hook_target *t, const struct proto_hook *h, 
 	child_fail("exec", h->path, errno);
 }
 
-static long long mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 struct capture {
 	int fd;
 	char buf[HOOK_OUTPUT_MAX];
@@ -129,7 +123,7 @@ static int supervise(pid_t pid, const struct proto_hook *h, int in, struct captu
 {
 	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	size_t len = strlen(state), off = 0;
-	long long deadline = h->timeout > 0 ? mono_ms() + h->timeout * 1000LL : 0;
+	long long deadline = h->timeout > 0 ? io_now_ms() + h->timeout * 1000LL : 0;
 	bool exited = false;
 	why[0] = '\0';
 	while (!exited) {
@@ -148,7 +142,7 @@ static int supervise(pid_t pid, const struct proto_hook *h, int in, struct captu
 		}
 		int timeout = pidfd >= 0 ? -1 : 10;
 		if (deadline) {
-			long long left = deadline - mono_ms();
+			long long left = deadline - io_now_ms();
 			if (left < 0)
 				left = 0;
 			if (timeout < 0 || left < timeout)
@@ -189,7 +183,7 @@ static int supervise(pid_t pid, const struct proto_hook *h, int in, struct captu
 					snprintf(why, whylen, "signal: %s", strsignal(WTERMSIG(st)));
 			}
 		}
-		if (!exited && deadline && mono_ms() >= deadline) {
+		if (!exited && deadline && io_now_ms() >= deadline) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &st, 0);
 			exited = true;
