@@ -8,7 +8,7 @@
 
 struct agent_opts {
 	const char *listen_unix; /* host test mode: AF_UNIX path answering CONNECT <port> */
-	bool pid1;               /* we are the guest's init: PID-1-only steps, reboot at the end */
+	bool pid1;		 /* we are the guest's init: PID-1-only steps, reboot at the end */
 	bool debug;
 };
 extern struct agent_opts g_opts;

@@ -15,7 +15,8 @@ struct bpf_insn;
 
 int cgroup_create(const struct spec *s, const char *id, char *path, size_t len, char *err, size_t errlen);
 /* devcgroup.c: linux.resources.devices as a cgroup device eBPF program, attached to CGROUP */
-int devcg_program(yajl_val resources, struct bpf_insn *prog, size_t max, size_t *len, char *err, size_t errlen);
+int devcg_program(yajl_val resources, struct bpf_insn *prog, size_t max, size_t *len, char *err,
+		  size_t errlen);
 int devcg_attach(const char *cgroup, yajl_val resources, char *err, size_t errlen);
 /* Write the limits set in R to the cgroup at PATH (create and the "update" op). */
 int cgroup_apply(const char *path, const struct proto_resources *r, char *err, size_t errlen);

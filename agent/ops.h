@@ -11,8 +11,8 @@ struct proto_msg;
 /* What a handler needs of the connection it answers (registered by server.c). */
 struct ops_conn_ops {
 	int (*send)(void *conn, const char *json, size_t len); /* a reply frame; 0 or -1 */
-	void (*set_events)(void *conn, bool on);               /* hello's "events" */
-	void (*quit)(void);                                    /* shutdown, after its reply */
+	void (*set_events)(void *conn, bool on);	       /* hello's "events" */
+	void (*quit)(void);				       /* shutdown, after its reply */
 };
 void ops_set_conn_ops(const struct ops_conn_ops *t);
 /* Handle request M of connection CONN; the reply is sent (or, for wait, deferred). */

@@ -19,12 +19,12 @@ struct proc {
 	bool is_init;
 	enum proc_state state;
 	int wstatus;
-	bool complete;       /* exited and its output drained */
-	bool reported;       /* exit status delivered to the host */
-	int sync_fd;         /* socketpair to the child: start byte, setup errors */
+	bool complete; /* exited and its output drained */
+	bool reported; /* exit status delivered to the host */
+	int sync_fd;   /* socketpair to the child: start byte, setup errors */
 	struct stream *streams[PROTO_NSTREAMS];
 	char cgroup[256];
-	int oom_fd;          /* inotify on memory.events (container init, guest) */
+	int oom_fd; /* inotify on memory.events (container init, guest) */
 	long long oom_kills;
 	struct container *ctr; /* the container it belongs to */
 	struct proc *next;
@@ -37,16 +37,16 @@ struct stdio_req {
 
 /* ---- spawning: what proc_exec and ctr_create (ctr.c) share ---- */
 struct child_args {
-	const struct spec *s;   /* container init only */
+	const struct spec *s; /* container init only */
 	const struct spec_process *proc;
 	yajl_val seccomp;
 	int sync;
-	int io[3];              /* fds for 0, 1, 2 (-1: /dev/null) */
-	bool terminal;          /* make a pty inside the container, send the master back */
-	bool console;           /* bind the pty slave onto /dev/console (container init) */
+	int io[3];     /* fds for 0, 1, 2 (-1: /dev/null) */
+	bool terminal; /* make a pty inside the container, send the master back */
+	bool console;  /* bind the pty slave onto /dev/console (container init) */
 	bool no_pivot;
-	int nsfd[NS_COUNT];     /* exec: namespaces of the container to join (-1: none);
-				 * create: those of other containers (spec ns_ctr) */
+	int nsfd[NS_COUNT]; /* exec: namespaces of the container to join (-1: none);
+			     * create: those of other containers (spec ns_ctr) */
 	bool wait_cgroup;
 };
 /* A new process ID (not yet in the table); NULL + ERR (too many, bad or duplicate id). */
@@ -67,8 +67,8 @@ void proc_abandon(struct proc *p);
 int ns_open_of(pid_t pid, const char *name, int *fd);
 
 /* exec: a new process in container C, RUNNING, or NULL + ERR. */
-struct proc *proc_exec(struct container *c, const char *id, const char *process_json, const struct stdio_req *io,
-		       char *err, size_t errlen);
+struct proc *proc_exec(struct container *c, const char *id, const char *process_json,
+		       const struct stdio_req *io, char *err, size_t errlen);
 int proc_start(struct proc *p, char *err, size_t errlen);
 /* SIG to P; ALL: to every process of its container (its pid namespace, else those we started). */
 int proc_signal(struct proc *p, int sig, bool all);

@@ -17,17 +17,17 @@ struct setup_err {
 };
 /* Everything below runs in the forked child and returns -1 after filling *e. */
 int setup_fail(struct setup_err *e, const char *step, const char *target, int err);
-int container_setup_rootfs(const struct spec *s, struct setup_err *e);        /* mounts.c */
-int container_setup_dev(const struct spec *s, struct setup_err *e);           /* devices.c */
+int container_setup_rootfs(const struct spec *s, struct setup_err *e);	       /* mounts.c */
+int container_setup_dev(const struct spec *s, struct setup_err *e);	       /* devices.c */
 int container_pivot(const struct spec *s, bool no_pivot, struct setup_err *e); /* mounts.c */
-int container_finish_rootfs(const struct spec *s, struct setup_err *e);       /* mounts.c */
-int container_dev_readonly(const struct spec *s, struct setup_err *e);        /* mounts.c */
+int container_finish_rootfs(const struct spec *s, struct setup_err *e);	       /* mounts.c */
+int container_dev_readonly(const struct spec *s, struct setup_err *e);	       /* mounts.c */
 int container_sysctl(const struct spec *s, struct setup_err *e);
-int process_prepare(const struct spec_process *p, struct setup_err *e);       /* identity.c */
+int process_prepare(const struct spec_process *p, struct setup_err *e); /* identity.c */
 int process_identity(const struct spec_process *p, struct setup_err *e);
 int process_caps_bounding(const struct spec_process *p, struct setup_err *e); /* caps.c */
 int process_caps(const struct spec_process *p, struct setup_err *e);
-int process_seccomp(yajl_val seccomp, struct setup_err *e);                   /* seccomp.c */
+int process_seccomp(yajl_val seccomp, struct setup_err *e); /* seccomp.c */
 /* Bring lo up in the calling process's network namespace (a new one: CLONE_NEWNET). net.c */
 int net_lo_up(struct setup_err *e);
 /* Resolve args[0] against PATH of the process env; writes into BUF. */

@@ -38,9 +38,9 @@ struct spec_process {
 };
 struct spec_mount {
 	const char *dest, *type, *source;
-	unsigned long flags;       /* MS_* applied at mount time (and remount for bind) */
+	unsigned long flags;	   /* MS_* applied at mount time (and remount for bind) */
 	unsigned long propagation; /* MS_SHARED/SLAVE/PRIVATE/UNBINDABLE (+MS_REC) or 0 */
-	char *data;                /* filesystem options */
+	char *data;		   /* filesystem options */
 	bool bind;
 	bool tmpcopyup; /* tmpfs: start with a copy of the directory it covers */
 };
@@ -75,8 +75,8 @@ struct spec {
 	size_t ndevices;
 	unsigned long rootfs_propagation;
 	bool rootfs_propagation_set; /* given by the spec: applied to the new root after pivot_root too */
-	yajl_val seccomp;   /* linux.seccomp or NULL */
-	yajl_val resources; /* linux.resources or NULL */
+	yajl_val seccomp;	     /* linux.seccomp or NULL */
+	yajl_val resources;	     /* linux.resources or NULL */
 	const char *cgroups_path;
 };
 int ns_clone_flag(int ns);

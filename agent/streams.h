@@ -13,9 +13,9 @@ struct proc;
 
 struct stream {
 	struct proc *p;
-	int kind;       /* enum proto_stream */
-	int pfd;        /* process side: pipe read end (out), write end (stdin), pty master (tty) */
-	int sock;       /* host connection, -1 until attached */
+	int kind; /* enum proto_stream */
+	int pfd;  /* process side: pipe read end (out), write end (stdin), pty master (tty) */
+	int sock; /* host connection, -1 until attached */
 	bool attached, done;
 	bool pfd_eof, sock_eof;
 	/* tty only: bounded buffers each way */

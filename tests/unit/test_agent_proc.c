@@ -58,7 +58,8 @@ static void on_reported(void)
 	nreported++;
 }
 
-static const struct exit_hooks hooks = {.reply = on_reply, .broadcast = on_broadcast, .reported = on_reported};
+static const struct exit_hooks hooks = {
+    .reply = on_reply, .broadcast = on_broadcast, .reported = on_reported};
 
 struct fixture {
 	struct evloop *loop;
@@ -126,12 +127,12 @@ static struct proc *run(struct fixture *f, const char *id, const char *script, c
 }
 
 /* Run the loop until COND or 10 s. */
-#define LOOP_UNTIL(f, cond)                                                                              \
-	do {                                                                                             \
-		long long end_ = io_now_ms() + 10000;                                                    \
-		while (!(cond) && io_now_ms() < end_)                                                    \
-			assert_true(evloop_run_once((f)->loop, 100) >= 0);                               \
-		assert_true(cond);                                                                       \
+#define LOOP_UNTIL(f, cond)                                                                                  \
+	do {                                                                                                 \
+		long long end_ = io_now_ms() + 10000;                                                        \
+		while (!(cond) && io_now_ms() < end_)                                                        \
+			assert_true(evloop_run_once((f)->loop, 100) >= 0);                                   \
+		assert_true(cond);                                                                           \
 	} while (0)
 
 static void exit_reported_to_waiter(void **state)
@@ -288,7 +289,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(forgotten_owner, setup, teardown),
 	};
 	if (geteuid() != 0) {
-		printf("test_agent_proc: skipped (the children take uid 0 and drop capabilities: needs root)\n");
+		printf(
+		    "test_agent_proc: skipped (the children take uid 0 and drop capabilities: needs root)\n");
 		return 0;
 	}
 	return cmocka_run_group_tests(tests, NULL, NULL);
