@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Capabilities from process.capabilities with libcap (bounding, permitted/effective/inheritable,
  * ambient).  Called after the uid change (PR_SET_KEEPCAPS kept the permitted set). */
-#include "agent.h"
+#include "setup.h"
 
 #include <errno.h>
 #include <stdio.h>

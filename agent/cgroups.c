@@ -3,7 +3,7 @@
  * memory.low, memory.swap.max, cpuset, pids.max (at create and on "update"), device rules
  * (devcgroup.c); stats from cpu.stat,
  * memory.current, pids.current. */
-#include "agent.h"
+#include "cgroups.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +13,9 @@
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "base.h"
+#include "io.h"
 
 #define CG_ROOT "/sys/fs/cgroup/runm"
 #define ERR(...) agent_errf(err, errlen, __VA_ARGS__)
@@ -24,27 +27,26 @@ static int write_file(const char *dir, const char *file, const char *val)
 	int fd = open(p, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	ssize_t n = write(fd, val, strlen(val));
-	int e = errno;
+	int r = io_write_str(fd, val);
 	close(fd);
-	errno = e;
-	return n == (ssize_t)strlen(val) ? 0 : -1;
+	if (r < 0)
+		errno = -r;
+	return r < 0 ? -1 : 0;
 }
 
 /* First number of DIR/FILE (e.g. the quota of cpu.max: "max" reads as -1); -2 when unreadable. */
 static long long read_first(const char *dir, const char *file)
 {
-	char p[512], buf[64];
+	char p[512];
 	snprintf(p, sizeof(p), "%s/%s", dir, file);
-	int fd = open(p, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	char *buf = io_read_file(p, 4096, NULL);
+	if (!buf || !buf[0]) {
+		free(buf);
 		return -2;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -2;
-	buf[n] = '\0';
-	return strncmp(buf, "max", 3) ? strtoll(buf, NULL, 10) : -1;
+	}
+	long long v = strncmp(buf, "max", 3) ? strtoll(buf, NULL, 10) : -1;
+	free(buf);
+	return v;
 }
 
 #define PUT(file, ...)                                                                                       \

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Copy a directory tree (files, directories, symlinks, device nodes; modes and owners kept):
  * the switch off the initramfs (moving: each entry unlinked once copied) and tmpcopyup. */
-#include "agent.h"
+#include "init.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -13,6 +13,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "log.h"
 
 #define MAX_DEPTH 64
@@ -44,18 +45,12 @@ static int copy_file(int sdir, int ddir, const char *name, const struct stat *st
 			rc = FAIL("read %s", name);
 			break;
 		}
-		for (ssize_t off = 0; off < n;) {
-			ssize_t w = write(out, buf + off, (size_t)(n - off));
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w <= 0) {
-				rc = FAIL("write %s", name);
-				break;
-			}
-			off += w;
-		}
-		if (rc < 0)
+		int w = io_write_all(out, buf, (size_t)n);
+		if (w < 0) {
+			errno = -w;
+			rc = FAIL("write %s", name);
 			break;
+		}
 	}
 	if (rc == 0 && (fchown(out, st->st_uid, st->st_gid) < 0 || fchmod(out, st->st_mode & 07777) < 0))
 		rc = FAIL("set owner/mode of %s", name);

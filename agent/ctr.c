@@ -2,16 +2,25 @@
 /* Containers of one VM (docs/pods.md): the first is the VM's own (a standalone container, or a
  * pod's sandbox); members of a pod follow, each with its own init, cgroup, mount, pid and cgroup
  * namespaces, joining the network/IPC/UTS namespaces of the container their spec names. */
-#include "agent.h"
+#include "ctr.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "base.h"
+#include "cgroups.h"
 #include "log.h"
+#include "oom.h"
+#include "proc.h"
+#include "setup.h"
+#include "streams.h"
 
 #define ERR(...) agent_errf(err, errlen, __VA_ARGS__)
 #define MAX_CONTAINERS 64
@@ -138,4 +147,106 @@ fail:
 			fds[i] = -1;
 		}
 	return -1;
+}
+
+bool ctr_first_init_reported(void)
+{
+	struct container *c = ctr_find(NULL);
+	return c && c->init && c->init->reported;
+}
+
+static void close_fds(int *fds)
+{
+	for (int i = 0; i < NS_COUNT; i++)
+		if (fds[i] >= 0) {
+			close(fds[i]);
+			fds[i] = -1;
+		}
+}
+
+struct proc *ctr_create(const char *id, const char *bundle, const char *config, bool no_pivot,
+			const struct stdio_req *io, char *err, size_t errlen)
+{
+	ctr_gc(); /* members that are over leave room (and their ids) */
+	if (!id || !*id || strlen(id) > PROTO_MAX_ID) {
+		ERR("process id missing or longer than %d bytes", PROTO_MAX_ID);
+		return NULL;
+	}
+	struct container *ctr = ctr_new(id, err, errlen);
+	if (!ctr)
+		return NULL;
+	struct spec *sp = &ctr->spec;
+	struct proc *p = proc_new(id, err, errlen);
+	if (!p) {
+		ctr_free(ctr);
+		return NULL;
+	}
+	if (spec_parse(config, bundle, sp, err, errlen) < 0) {
+		free(p);
+		ctr_free(ctr);
+		return NULL;
+	}
+	if (ctr->first && (sp->ns_ctr[NS_NET] || sp->ns_ctr[NS_IPC] || sp->ns_ctr[NS_UTS])) {
+		ERR("the first container of a VM cannot join another container's namespaces (none exists)");
+		free(p);
+		ctr_free(ctr);
+		return NULL;
+	}
+	p->is_init = true;
+	p->ctr = ctr;
+	struct child_args a = {.s = sp, .proc = &sp->proc, .seccomp = sp->seccomp, .no_pivot = no_pivot,
+			       .console = true};
+	if (ctr_join_fds(sp, a.nsfd, err, errlen) < 0) {
+		free(p);
+		ctr_free(ctr);
+		return NULL;
+	}
+	if (proc_setup_io(p, io, sp->proc.terminal, &a, err, errlen) < 0) {
+		proc_close_child_io(&a);
+		goto fail;
+	}
+	if (g_opts.pid1 && cgroup_create(sp, id, p->cgroup, sizeof(p->cgroup), err, errlen) < 0) {
+		proc_close_child_io(&a);
+		goto fail;
+	}
+	a.wait_cgroup = true;
+	int flags = 0;
+	for (int ns = 0; ns < NS_COUNT; ns++)
+		if (sp->ns_new[ns] && ns != NS_CGROUP)
+			flags |= ns_clone_flag(ns);
+	if (proc_spawn(p, &a, flags, err, errlen) < 0)
+		goto fail;
+	close_fds(a.nsfd);
+	struct setup_err ce = {0};
+	if (p->cgroup[0] && cgroup_enter(p->cgroup, p->pid, &ce) < 0) {
+		ERR("%s %s: %s", ce.step, ce.target, strerror(ce.err));
+		goto fail;
+	}
+	char c = 'C';
+	if (send(p->sync_fd, &c, 1, MSG_NOSIGNAL) != 1) {
+		ERR("container setup: process %d exited early", p->pid);
+		goto fail;
+	}
+	if (proc_wait_ready(p, err, errlen) < 0 || streams_register(p) < 0)
+		goto fail;
+	p->state = PROC_CREATED;
+	proc_link(p);
+	ctr->init = p;
+	ctr->next = g_ctrs;
+	g_ctrs = ctr;
+	oom_watch(p);
+	return p;
+fail:
+	close_fds(a.nsfd);
+	if (g_opts.pid1 && p->cgroup[0]) {
+		if (p->pid > 0) {
+			kill(p->pid, SIGKILL);
+			waitpid(p->pid, NULL, 0);
+			p->pid = -1;
+		}
+		cgroup_remove(p->cgroup);
+	}
+	proc_abandon(p);
+	ctr_free(ctr);
+	return NULL;
 }

@@ -5,7 +5,7 @@
  * the pty slaves), evaluated last to first: the last rule that matches decides, none matching
  * allows (a new cgroup's default).  An allow rule matches when it grants every access asked for,
  * a deny rule when it refuses any of them. */
-#include "agent.h"
+#include "cgroups.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +14,8 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include "base.h"
 
 #define ERR(...) agent_errf(err, errlen, __VA_ARGS__)
 #define MAX_RULES 512

@@ -7,7 +7,7 @@
  * stdin, the timeout is enforced with SIGKILL, and the first failure fails the op with the
  * hook's output (as runc: "error running hook #0: exit status 3, stdout: …, stderr: …").
  */
-#include "agent.h"
+#include "hooks.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,7 +25,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base.h"
+#include "cgroups.h"
+#include "io.h"
 #include "log.h"
+#include "proc.h"
 #include "proto/proto_hooks.h"
 
 #define ERR(...) agent_errf(err, errlen, __VA_ARGS__)
@@ -75,13 +79,6 @@ static void hook_child(const struct hook_target *t, const struct proto_hook *h, 
 	child_fail("exec", h->path, errno);
 }
 
-static long long mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 struct capture {
 	int fd;
 	char buf[HOOK_OUTPUT_MAX];
@@ -126,7 +123,7 @@ static int supervise(pid_t pid, const struct proto_hook *h, int in, struct captu
 {
 	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	size_t len = strlen(state), off = 0;
-	long long deadline = h->timeout > 0 ? mono_ms() + h->timeout * 1000LL : 0;
+	long long deadline = h->timeout > 0 ? io_now_ms() + h->timeout * 1000LL : 0;
 	bool exited = false;
 	why[0] = '\0';
 	while (!exited) {
@@ -145,7 +142,7 @@ static int supervise(pid_t pid, const struct proto_hook *h, int in, struct captu
 		}
 		int timeout = pidfd >= 0 ? -1 : 10;
 		if (deadline) {
-			long long left = deadline - mono_ms();
+			long long left = deadline - io_now_ms();
 			if (left < 0)
 				left = 0;
 			if (timeout < 0 || left < timeout)
@@ -186,7 +183,7 @@ static int supervise(pid_t pid, const struct proto_hook *h, int in, struct captu
 					snprintf(why, whylen, "signal: %s", strsignal(WTERMSIG(st)));
 			}
 		}
-		if (!exited && deadline && mono_ms() >= deadline) {
+		if (!exited && deadline && io_now_ms() >= deadline) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &st, 0);
 			exited = true;

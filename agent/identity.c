@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Per-process setup before exec: rlimits, oom_score_adj, user and groups, program lookup. */
-#include "agent.h"
+#include "setup.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* PID-1-only duties in the guest: basic mounts, clock, entropy, power-off. */
-#include "agent.h"
+#include "init.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/random.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
@@ -14,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base.h"
+#include "io.h"
 #include "log.h"
 
 int init_mount_basics(void)
@@ -57,20 +60,16 @@ int init_mount_basics(void)
 
 bool init_cmdline_has(const char *word)
 {
-	char buf[4096];
-	int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	char *buf = io_read_file("/proc/cmdline", 65536, NULL);
+	if (!buf)
 		return false;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
 	size_t wl = strlen(word);
-	for (char *t = strtok(buf, " \n"); t; t = strtok(NULL, " \n"))
-		if (strncmp(t, word, wl) == 0 && (t[wl] == '\0' || t[wl] == '='))
-			return true;
-	return false;
+	bool found = false;
+	char *save = NULL;
+	for (char *t = strtok_r(buf, " \n", &save); t && !found; t = strtok_r(NULL, " \n", &save))
+		found = strncmp(t, word, wl) == 0 && (t[wl] == '\0' || t[wl] == '=');
+	free(buf);
+	return found;
 }
 
 int init_set_clock(long long unix_ns)

@@ -7,8 +7,11 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "base.h"
+#include "init.h"
 #include "log.h"
+#include "proto/proto.h"
+#include "server.h"
 #include "version.h"
 
 struct agent_opts g_opts;

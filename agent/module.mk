@@ -1,8 +1,9 @@
 # runm-agent: PID 1 of the guest. Static in the normal flavour (it is /init).
 AGENT_SRCS = agent/spec.c agent/mounts.c agent/identity.c agent/caps.c agent/seccomp.c agent/cgroups.c agent/devcgroup.c \
-	agent/ps.c agent/proc.c agent/streams.c agent/exit.c agent/server.c agent/ops.c agent/init.c agent/switchroot.c \
+	agent/ps.c agent/proc.c agent/streams.c agent/waiters.c agent/oom.c agent/exit.c agent/server.c agent/ops.c \
+	agent/init.c agent/switchroot.c \
 	agent/copytree.c agent/net.c agent/hooks.c agent/ctr.c \
-	$(PROTO_SRCS) $(COMMON_SRCS)
+	$(EVLOOP_SRCS) $(PROTO_SRCS) $(COMMON_SRCS)
 PROGRAMS += runm-agent
 STATIC_PROGRAMS += runm-agent
 runm-agent_SRCS = agent/main.c $(AGENT_SRCS)
@@ -22,3 +23,12 @@ fuzz_agent_spec_LIBS := -lyajl
 UNIT_TESTS += test_agent_net
 test_agent_net_SRCS = tests/unit/test_agent_net.c agent/net.c agent/spec.c $(PROTO_SRCS) $(COMMON_SRCS)
 test_agent_net_LIBS := -lyajl $(NL_LIBS)
+
+# The process / exit / waiter / stream layers without a VM or the server (server.c and ops.c
+# are not linked: the layers below them never call up): real children, as root (skips otherwise)
+AGENT_PROC_TEST_SRCS = agent/proc.c agent/streams.c agent/waiters.c agent/oom.c agent/exit.c agent/cgroups.c \
+	agent/devcgroup.c agent/spec.c agent/mounts.c agent/copytree.c agent/identity.c agent/caps.c agent/seccomp.c \
+	agent/net.c $(EVLOOP_SRCS) $(PROTO_SRCS) $(COMMON_SRCS)
+UNIT_TESTS += test_agent_proc
+test_agent_proc_SRCS = tests/unit/test_agent_proc.c $(AGENT_PROC_TEST_SRCS)
+test_agent_proc_LIBS := -lyajl -lseccomp -lcap $(NL_LIBS)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Container filesystem: spec mounts under the rootfs, /dev, pivot_root, masked and readonly
  * paths, sysctl.  Runs in the container's child, already inside its new mount namespace. */
-#include "agent.h"
+#include "setup.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +15,9 @@
 #include <linux/openat2.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
+
+#include "base.h"
+#include "init.h"
 
 int setup_fail(struct setup_err *e, const char *step, const char *target, int err)
 {

@@ -6,7 +6,7 @@
  * calling thread switches there and back at once); /proc/sys/net follows the calling thread's
  * netns, so the sysctls are written after another switch.  No fork: the agent is PID 1.
  */
-#include "agent.h"
+#include "net.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -30,8 +30,10 @@
 #include <netlink/route/route.h>
 #include <netlink/socket.h>
 
+#include "base.h"
 #include "log.h"
 #include "proto/proto_net.h"
+#include "setup.h"
 
 #define ERR(...) agent_errf(err, errlen, __VA_ARGS__)
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Control requests: one handler per op (see docs/protocol.md). */
-#include "agent.h"
+#include "ops.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,14 +15,28 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base.h"
+#include "cgroups.h"
+#include "ctr.h"
+#include "exit.h"
+#include "hooks.h"
+#include "init.h"
 #include "log.h"
+#include "net.h"
+#include "proc.h"
+#include "proto/proto.h"
 #include "proto/proto_hooks.h"
 #include "proto/proto_net.h"
+#include "ps.h"
+#include "streams.h"
 #include "version.h"
 
-struct conn;
-void conn_set_events(struct conn *c, bool on);
-void server_quit(void);
+static const struct ops_conn_ops *conn_ops;
+
+void ops_set_conn_ops(const struct ops_conn_ops *t)
+{
+	conn_ops = t;
+}
 
 struct reply {
 	struct json_gen pg;
@@ -49,7 +63,7 @@ static void get_stdio(yajl_val root, struct stdio_req *io)
 		io->want[i] = json_get_bool(s, proto_stream_name((enum proto_stream)i), 0) == 1;
 }
 
-static int op_hello(struct conn *c, struct proto_msg *m, struct reply *r)
+static int op_hello(void *c, struct proto_msg *m, struct reply *r)
 {
 	long long v, t;
 	if (json_get_int(m->root, "version", 1, INT32_MAX, &v) < 0) {
@@ -68,7 +82,8 @@ static int op_hello(struct conn *c, struct proto_msg *m, struct reply *r)
 	const char *seed = json_get_str(m->root, "entropy");
 	if (g_opts.pid1 && seed)
 		init_seed_entropy(seed, strlen(seed));
-	conn_set_events(c, json_get_bool(m->root, "events", 0) == 1);
+	if (conn_ops && conn_ops->set_events)
+		conn_ops->set_events(c, json_get_bool(m->root, "events", 0) == 1);
 	json_gen_int(&r->pg, "version", PROTO_VERSION);
 	json_gen_str(&r->pg, "agent", RUNM_VERSION);
 	json_gen_int(&r->pg, "pid", getpid());
@@ -89,7 +104,7 @@ static int mkdir_p(char *path)
 	return mkdir(path, 0755) < 0 && errno != EEXIST ? -1 : 0;
 }
 
-static int op_mount(struct conn *c, struct proto_msg *m, struct reply *r)
+static int op_mount(void *c, struct proto_msg *m, struct reply *r)
 {
 	const char *src = json_get_str(m->root, "source"), *tgt = json_get_str(m->root, "target");
 	const char *fs = json_get_str(m->root, "fstype"), *data = json_get_str(m->root, "options");
@@ -111,7 +126,7 @@ static int op_mount(struct conn *c, struct proto_msg *m, struct reply *r)
 	return 0;
 }
 
-static int op_create(struct conn *c, struct proto_msg *m, struct reply *r)
+static int op_create(void *c, struct proto_msg *m, struct reply *r)
 {
 	const char *id = json_get_str(m->root, "process"), *cfg = json_get_str(m->root, "config");
 	const char *bundle = json_get_str(m->root, "bundle");
@@ -122,8 +137,7 @@ static int op_create(struct conn *c, struct proto_msg *m, struct reply *r)
 	struct stdio_req io;
 	get_stdio(m->root, &io);
 	char err[900];
-	struct proc *p = proc_create_container(id, bundle, cfg, json_get_bool(m->root, "no_pivot", 0) == 1, &io,
-					       err, sizeof(err));
+	struct proc *p = ctr_create(id, bundle, cfg, json_get_bool(m->root, "no_pivot", 0) == 1, &io, err, sizeof(err));
 	if (!p) {
 		snprintf(r->err, sizeof(r->err), "create %s: %s", id, err);
 		return -1;
@@ -132,7 +146,7 @@ static int op_create(struct conn *c, struct proto_msg *m, struct reply *r)
 	return 0;
 }
 
-static int op_start(struct conn *c, struct proto_msg *m, struct reply *r)
+static int op_start(void *c, struct proto_msg *m, struct reply *r)
 {
 	struct proc *p = need_proc(m, r);
 	char err[900];
@@ -145,7 +159,7 @@ static int op_start(struct conn *c, struct proto_msg *m, struct reply *r)
 	return 0;
 }
 
-static int op_exec(struct conn *c, struct proto_msg *m, struct reply *r)
+static int op_exec(void *c, struct proto_msg *m, struct reply *r)
 {
 	const char *id = json_get_str(m->root, "process"), *spec = json_get_str(m->root, "spec");
 	if (!id || !spec) {
@@ -168,7 +182,7 @@ static int op_exec(struct conn *c, struct proto_msg *m, struct reply *r)
 }
 
 /* createContainer / startContainer hooks, in the container (hooks.c) */
-static int op_hooks(struct conn *c, struct proto_msg *m, struct reply *r)
+static int op_hooks(void *c, struct proto_msg *m, struct reply *r)
 {
 	struct proc *p = need_proc(m, r);
 	const char *kind = json_get_str(m->root, "kind"), *state = json_get_str(m->root, "state");
@@ -193,7 +207,7 @@ static int op_hooks(struct conn *c, struct proto_msg *m, struct reply *r)
 	return rc;
 }
 
-static int op_signal(struct conn *c, struct proto_msg *m, struct reply *r)
+static int op_signal(void *c, struct proto_msg *m, struct reply *r)
 {
 	struct proc *p = need_proc(m, r);
 	long long sig;
@@ -212,7 +226,7 @@ static int op_signal(struct conn *c, struct proto_msg *m, struct reply *r)
 	return 0;
 }
 
-static int op_resize(struct conn *c, struct proto_msg *m, struct reply *r)
+static int op_resize(void *c, struct proto_msg *m, struct reply *r)
 {
 	struct proc *p = need_proc(m, r);
 	long long rows, cols;
@@ -222,7 +236,7 @@ static int op_resize(struct conn *c, struct proto_msg *m, struct reply *r)
 		snprintf(r->err, sizeof(r->err), "resize: \"rows\" and \"cols\" must be in [0, 65535]");
 		return -1;
 	}
-	if (proc_resize(p, (unsigned)rows, (unsigned)cols) < 0) {
+	if (streams_resize(p, (unsigned)rows, (unsigned)cols) < 0) {
 		snprintf(r->err, sizeof(r->err), "resize %s: %s", p->id, strerror(errno));
 		return -1;
 	}
@@ -255,7 +269,7 @@ static int gen_stats(struct proto_msg *m, struct reply *r)
 	return 0;
 }
 
-static int op_ps(struct conn *c, struct proto_msg *m, struct reply *r)
+static int op_ps(void *c, struct proto_msg *m, struct reply *r)
 {
 	struct proto_ps_entry *e;
 	size_t n;
@@ -269,7 +283,7 @@ static int op_ps(struct conn *c, struct proto_msg *m, struct reply *r)
 
 /* pause / resume: the cgroup v2 freezer on the container's cgroup (SIGKILL still kills). */
 #define FREEZE_TIMEOUT_MS 10000
-static int op_freeze(struct conn *c, struct proto_msg *m, struct reply *r, bool freeze)
+static int op_freeze(void *c, struct proto_msg *m, struct reply *r, bool freeze)
 {
 	struct container *ctr = ctr_of_request(m->root, m->op, r->err, sizeof(r->err));
 	if (!ctr)
@@ -288,7 +302,7 @@ static int op_freeze(struct conn *c, struct proto_msg *m, struct reply *r, bool 
 }
 
 /* update: new limits for the container's cgroup (the VM's RAM and vCPUs stay as created). */
-static int op_update(struct conn *c, struct proto_msg *m, struct reply *r)
+static int op_update(void *c, struct proto_msg *m, struct reply *r)
 {
 	struct container *ctr = ctr_of_request(m->root, "update", r->err, sizeof(r->err));
 	if (!ctr)
@@ -315,7 +329,7 @@ static int op_update(struct conn *c, struct proto_msg *m, struct reply *r)
 
 /* network: the interfaces, routes and neighbours the host found in the container's netns, made
  * again in the netns of the container's init (which exists from create on). */
-static int op_network(struct conn *c, struct proto_msg *m, struct reply *r)
+static int op_network(void *c, struct proto_msg *m, struct reply *r)
 {
 	static struct proto_net n; /* ~13 KiB */
 	const char *id = json_get_str(m->root, "container");
@@ -350,7 +364,7 @@ static int op_network(struct conn *c, struct proto_msg *m, struct reply *r)
 	return rc;
 }
 
-int ops_dispatch(struct conn *c, struct proto_msg *m)
+int ops_dispatch(void *c, struct proto_msg *m)
 {
 	struct reply r;
 	r.err[0] = '\0';
@@ -388,7 +402,7 @@ int ops_dispatch(struct conn *c, struct proto_msg *m)
 		struct proc *p = need_proc(m, &r);
 		if (p) {
 			json_gen_free(&r.pg);
-			if (proc_add_waiter(p, c, m->id) < 0) {
+			if (exit_wait(p, c, m->id) < 0) {
 				json_gen_begin(&r.pg);
 				json_gen_int(&r.pg, "id", (long long)m->id);
 				snprintf(r.err, sizeof(r.err), "wait: out of memory");
@@ -411,10 +425,10 @@ int ops_dispatch(struct conn *c, struct proto_msg *m)
 		json_gen_str(&r.pg, "error", r.err[0] ? r.err : "failed");
 		log_debug("%s", r.err);
 	}
-	if (json_gen_end(&r.pg, &json, &len) == 0)
-		conn_send(c, json, len);
+	if (json_gen_end(&r.pg, &json, &len) == 0 && conn_ops && conn_ops->send)
+		conn_ops->send(c, json, len);
 	json_gen_free(&r.pg);
-	if (quit)
-		server_quit();
+	if (quit && conn_ops && conn_ops->quit)
+		conn_ops->quit();
 	return 0;
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Processes: the container init (created, held, started) and exec'd processes; their exit. */
-#include "agent.h"
+#include "proc.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -11,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/mount.h>
@@ -21,7 +21,14 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "base.h"
+#include "cgroups.h"
+#include "ctr.h"
 #include "log.h"
+#include "oom.h"
+#include "setup.h"
+#include "streams.h"
+#include "waiters.h"
 
 #define ERR(...) agent_errf(err, errlen, __VA_ARGS__)
 #define SETUP_TIMEOUT_MS 30000
@@ -38,20 +45,6 @@ struct proc *proc_find(const char *id)
 }
 
 /* ---- what the child runs ---- */
-struct child_args {
-	const struct spec *s;   /* container init only */
-	const struct spec_process *proc;
-	yajl_val seccomp;
-	int sync;
-	int io[3];              /* fds for 0, 1, 2 (-1: /dev/null) */
-	bool terminal;          /* make a pty inside the container, send the master back */
-	bool console;           /* bind the pty slave onto /dev/console (container init) */
-	bool no_pivot;
-	int nsfd[NS_COUNT];     /* exec: namespaces of the container to join (-1: none);
-				 * create: those of other containers (spec ns_ctr) */
-	bool wait_cgroup;
-};
-
 static void child_report(int sync, const struct setup_err *e)
 {
 	ssize_t r = send(sync, e, sizeof(*e), MSG_NOSIGNAL);
@@ -261,59 +254,19 @@ fail:
 }
 
 /* ---- agent side ---- */
-static void stream_free(struct stream *st)
-{
-	if (!st)
-		return;
-	if (st->pfd >= 0) {
-		loop_del(st->pfd);
-		close(st->pfd);
-	}
-	if (st->sock >= 0) {
-		loop_del(st->sock);
-		close(st->sock);
-	}
-	free(st->to_host);
-	free(st->to_proc);
-	free(st);
-}
-
 void proc_free(struct proc *p)
 {
-	if (p->oom_fd >= 0) {
-		loop_del(p->oom_fd);
-		close(p->oom_fd);
-	}
-	free(p->oom_watch);
+	oom_unwatch(p);
 	for (int i = 0; i < PROTO_NSTREAMS; i++)
 		stream_free(p->streams[i]);
 	if (p->sync_fd >= 0)
 		close(p->sync_fd);
-	while (p->waiters) {
-		struct waiter *w = p->waiters;
-		p->waiters = w->next;
-		free(w);
-	}
+	waiters_forget_proc(p);
 	free(p);
 }
 
-static struct stream *stream_new(struct proc *p, int kind, int pfd)
-{
-	struct stream *st = calloc(1, sizeof(*st));
-	if (!st)
-		return NULL;
-	st->p = p;
-	st->kind = kind;
-	st->pfd = pfd;
-	st->sock = -1;
-	st->splice_ok = kind != PROTO_TTY;
-	p->streams[kind] = st;
-	return st;
-}
-
-/* Make the process-side fds: pipes (or a pty) and the agent's stream ends. */
-static int setup_io(struct proc *p, const struct stdio_req *io, bool terminal, struct child_args *a, char *err,
-		    size_t errlen)
+int proc_setup_io(struct proc *p, const struct stdio_req *io, bool terminal, struct child_args *a, char *err,
+		  size_t errlen)
 {
 	a->io[0] = a->io[1] = a->io[2] = -1;
 	if (terminal) {
@@ -342,15 +295,14 @@ static int setup_io(struct proc *p, const struct stdio_req *io, bool terminal, s
 	return 0;
 }
 
-static void close_child_io(struct child_args *a)
+void proc_close_child_io(struct child_args *a)
 {
 	for (int i = 0; i < 3; i++)
 		if (a->io[i] >= 0)
 			close(a->io[i]);
 }
 
-/* Wait for the child's 'R' (created) or its setup error. */
-static int wait_ready(struct proc *p, char *err, size_t errlen)
+int proc_wait_ready(struct proc *p, char *err, size_t errlen)
 {
 	struct setup_err e;
 	struct pollfd pfd = {.fd = p->sync_fd, .events = POLLIN};
@@ -388,7 +340,7 @@ static int wait_ready(struct proc *p, char *err, size_t errlen)
 	return ERR("container setup: process %d exited before it was ready", p->pid);
 }
 
-static struct proc *proc_new(const char *id, char *err, size_t errlen)
+struct proc *proc_new(const char *id, char *err, size_t errlen)
 {
 	size_t n = 0;
 	for (struct proc *q = g_procs; q; q = q->next)
@@ -417,7 +369,7 @@ static struct proc *proc_new(const char *id, char *err, size_t errlen)
 	return p;
 }
 
-static int spawn(struct proc *p, struct child_args *a, int flags, char *err, size_t errlen)
+int proc_spawn(struct proc *p, struct child_args *a, int flags, char *err, size_t errlen)
 {
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
@@ -434,7 +386,7 @@ static int spawn(struct proc *p, struct child_args *a, int flags, char *err, siz
 	int e = errno;
 	free(stack);
 	close(sv[1]);
-	close_child_io(a);
+	proc_close_child_io(a);
 	if (pid < 0) {
 		close(sv[0]);
 		return ERR("clone (namespaces 0x%x): %s", (unsigned)flags, strerror(e));
@@ -444,7 +396,7 @@ static int spawn(struct proc *p, struct child_args *a, int flags, char *err, siz
 	return 0;
 }
 
-static void link_proc(struct proc *p)
+void proc_link(struct proc *p)
 {
 	p->next = g_procs;
 	g_procs = p;
@@ -459,121 +411,13 @@ void unlink_proc(struct proc *p)
 		}
 }
 
-/* The child failed or was abandoned: make sure it is gone and reaped. */
-static void abandon(struct proc *p)
+void proc_abandon(struct proc *p)
 {
 	if (p->pid > 0) {
 		kill(p->pid, SIGKILL);
 		waitpid(p->pid, NULL, 0);
 	}
 	proc_free(p);
-}
-
-
-
-static void close_fds(int *fds)
-{
-	for (int i = 0; i < NS_COUNT; i++)
-		if (fds[i] >= 0) {
-			close(fds[i]);
-			fds[i] = -1;
-		}
-}
-
-struct proc *proc_create_container(const char *id, const char *bundle, const char *config, bool no_pivot,
-				   const struct stdio_req *io, char *err, size_t errlen)
-{
-	ctr_gc(); /* members that are over leave room (and their ids) */
-	if (!id || !*id || strlen(id) > PROTO_MAX_ID) {
-		ERR("process id missing or longer than %d bytes", PROTO_MAX_ID);
-		return NULL;
-	}
-	struct container *ctr = ctr_new(id, err, errlen);
-	if (!ctr)
-		return NULL;
-	struct spec *sp = &ctr->spec;
-	struct proc *p = proc_new(id, err, errlen);
-	if (!p) {
-		ctr_free(ctr);
-		return NULL;
-	}
-	if (spec_parse(config, bundle, sp, err, errlen) < 0) {
-		free(p);
-		ctr_free(ctr);
-		return NULL;
-	}
-	if (ctr->first && (sp->ns_ctr[NS_NET] || sp->ns_ctr[NS_IPC] || sp->ns_ctr[NS_UTS])) {
-		ERR("the first container of a VM cannot join another container's namespaces (none exists)");
-		free(p);
-		ctr_free(ctr);
-		return NULL;
-	}
-	p->is_init = true;
-	p->ctr = ctr;
-	struct child_args a = {.s = sp, .proc = &sp->proc, .seccomp = sp->seccomp, .no_pivot = no_pivot,
-			       .console = true};
-	if (ctr_join_fds(sp, a.nsfd, err, errlen) < 0) {
-		free(p);
-		ctr_free(ctr);
-		return NULL;
-	}
-	if (setup_io(p, io, sp->proc.terminal, &a, err, errlen) < 0) {
-		close_child_io(&a);
-		goto fail;
-	}
-	if (g_opts.pid1 && cgroup_create(sp, id, p->cgroup, sizeof(p->cgroup), err, errlen) < 0) {
-		close_child_io(&a);
-		goto fail;
-	}
-	a.wait_cgroup = true;
-	int flags = 0;
-	for (int ns = 0; ns < NS_COUNT; ns++)
-		if (sp->ns_new[ns] && ns != NS_CGROUP)
-			flags |= ns_clone_flag(ns);
-	if (spawn(p, &a, flags, err, errlen) < 0)
-		goto fail;
-	close_fds(a.nsfd);
-	struct setup_err ce = {0};
-	if (p->cgroup[0] && cgroup_enter(p->cgroup, p->pid, &ce) < 0) {
-		ERR("%s %s: %s", ce.step, ce.target, strerror(ce.err));
-		goto fail;
-	}
-	char c = 'C';
-	if (send(p->sync_fd, &c, 1, MSG_NOSIGNAL) != 1) {
-		ERR("container setup: process %d exited early", p->pid);
-		goto fail;
-	}
-	if (wait_ready(p, err, errlen) < 0 || streams_register(p) < 0)
-		goto fail;
-	p->state = PROC_CREATED;
-	link_proc(p);
-	ctr->init = p;
-	ctr->next = g_ctrs;
-	g_ctrs = ctr;
-	if (p->cgroup[0] && (p->oom_fd = cgroup_watch_oom(p->cgroup)) >= 0) {
-		p->oom_watch = calloc(1, sizeof(*p->oom_watch));
-		if (p->oom_watch)
-			*p->oom_watch = (struct watch){.kind = W_OOM, .obj = p, .fd = p->oom_fd};
-		p->oom_kills = cgroup_oom_kills(p->cgroup);
-		if (!p->oom_watch || loop_add(p->oom_fd, EPOLLIN, p->oom_watch) < 0) {
-			close(p->oom_fd);
-			p->oom_fd = -1;
-		}
-	}
-	return p;
-fail:
-	close_fds(a.nsfd);
-	if (g_opts.pid1 && p->cgroup[0]) {
-		if (p->pid > 0) {
-			kill(p->pid, SIGKILL);
-			waitpid(p->pid, NULL, 0);
-			p->pid = -1;
-		}
-		cgroup_remove(p->cgroup);
-	}
-	abandon(p);
-	ctr_free(ctr);
-	return NULL;
 }
 
 int ns_open_of(pid_t pid, const char *name, int *fd)
@@ -623,8 +467,8 @@ struct proc *proc_exec(struct container *ctr, const char *id, const char *proces
 			goto fail_ns;
 		}
 	}
-	if (setup_io(p, io, sp.terminal, &a, err, errlen) < 0) {
-		close_child_io(&a);
+	if (proc_setup_io(p, io, sp.terminal, &a, err, errlen) < 0) {
+		proc_close_child_io(&a);
 		goto fail_ns;
 	}
 	/* The new pid namespace applies to our next child only; restore ours right after. */
@@ -632,11 +476,11 @@ struct proc *proc_exec(struct container *ctr, const char *id, const char *proces
 		self_pidns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
 		if (self_pidns < 0 || setns(pidns, CLONE_NEWPID) < 0) {
 			ERR("join pid namespace of process %d: %s", init->pid, strerror(errno));
-			close_child_io(&a);
+			proc_close_child_io(&a);
 			goto fail_ns;
 		}
 	}
-	int r = spawn(p, &a, 0, err, errlen);
+	int r = proc_spawn(p, &a, 0, err, errlen);
 	if (pidns >= 0 && setns(self_pidns, CLONE_NEWPID) < 0)
 		log_errno(errno, "restore pid namespace");
 	if (r < 0)
@@ -647,7 +491,7 @@ struct proc *proc_exec(struct container *ctr, const char *id, const char *proces
 		ERR("%s %s: %s", ce.step, ce.target, strerror(ce.err));
 		goto fail_ns;
 	}
-	if (wait_ready(p, err, errlen) < 0 || streams_register(p) < 0)
+	if (proc_wait_ready(p, err, errlen) < 0 || streams_register(p) < 0)
 		goto fail_ns;
 	for (int i = 0; i < NS_COUNT; i++)
 		if (a.nsfd[i] >= 0)
@@ -657,13 +501,13 @@ struct proc *proc_exec(struct container *ctr, const char *id, const char *proces
 	if (self_pidns >= 0)
 		close(self_pidns);
 	p->state = PROC_CREATED;
-	link_proc(p);
+	proc_link(p);
 	r = proc_start(p, err, errlen);
 	spec_process_free(&sp);
 	yajl_tree_free(tree);
 	if (r < 0) {
 		unlink_proc(p);
-		abandon(p);
+		proc_abandon(p);
 		return NULL;
 	}
 	return p;
@@ -677,7 +521,7 @@ fail_ns:
 		close(self_pidns);
 	spec_process_free(&sp);
 	yajl_tree_free(tree);
-	abandon(p);
+	proc_abandon(p);
 	return NULL;
 }
 
@@ -706,4 +550,71 @@ int proc_start(struct proc *p, char *err, size_t errlen)
 	if (n != 0)
 		return ERR("start %s: no answer from process %d", p->id, p->pid);
 	return 0;
+}
+
+/* Every process of the pid namespace of PID (other than PID itself, already gone). */
+static void kill_pidns_of(ino_t ns_ino, int sig)
+{
+	DIR *d = opendir("/proc");
+	if (!d)
+		return;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+		if (*end || pid <= 1 || pid == getpid())
+			continue;
+		char path[64];
+		struct stat st;
+		snprintf(path, sizeof(path), "/proc/%ld/ns/pid", pid);
+		if (stat(path, &st) == 0 && st.st_ino == ns_ino)
+			kill((pid_t)pid, sig);
+	}
+	closedir(d);
+}
+
+static ino_t pidns_ino(pid_t pid)
+{
+	char path[64];
+	struct stat st;
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", pid);
+	return stat(path, &st) == 0 ? st.st_ino : 0;
+}
+
+int proc_signal(struct proc *p, int sig, bool all)
+{
+	if (p->state == PROC_EXITED) {
+		errno = ESRCH;
+		return -1;
+	}
+	if (all) {
+		ino_t ns = pidns_ino(p->pid), self = pidns_ino(getpid());
+		if (ns && ns != self) {
+			kill_pidns_of(ns, sig);
+			return kill(p->pid, sig) < 0 && errno != ESRCH ? -1 : 0;
+		}
+		/* No pid namespace of its own: every process we started for the container. */
+		for (struct proc *q = g_procs; q; q = q->next)
+			if (q->ctr == p->ctr && q->state != PROC_EXITED)
+				kill(q->pid, sig);
+		return 0;
+	}
+	return kill(p->pid, sig);
+}
+
+void proc_kill_all(void)
+{
+	for (struct proc *q = g_procs; q; q = q->next)
+		if (q->state != PROC_EXITED)
+			kill(q->pid, SIGKILL);
+	if (g_opts.pid1)
+		kill(-1, SIGKILL);
+}
+
+bool proc_all_reported(void)
+{
+	for (struct proc *q = g_procs; q; q = q->next)
+		if (!q->reported)
+			return false;
+	return true;
 }

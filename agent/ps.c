@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* op "ps": the container's processes as the guest sees them: pid, command line, and what
  * `ps -ef` shows (ppid, effective uid, C, start time, tty, CPU time) from the guest's /proc. */
-#include "agent.h"
+#include "ps.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -14,6 +14,10 @@
 #include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "base.h"
+#include "ctr.h"
+#include "proc.h"
 
 #define ERR(...) agent_errf(err, errlen, __VA_ARGS__)
 #define CG_MAX_DEPTH 8

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* linux.seccomp → a libseccomp filter loaded just before exec. */
-#include "agent.h"
+#include "setup.h"
 
 #include <errno.h>
 #include <seccomp.h>

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Event loop: listeners (AF_VSOCK in the guest, AF_UNIX with the hybrid CONNECT handshake in
- * host mode), control connections, stream attachment, SIGCHLD. */
-#include "agent.h"
+/* The server: the event loop (common/evloop.h) and what is registered on it at this level —
+ * listeners (AF_VSOCK in the guest, AF_UNIX with the hybrid CONNECT handshake in host mode),
+ * control connections, stream attachment, SIGTERM/SIGINT in host mode.  Lower layers register
+ * their own fds (streams, the SIGCHLD reaper, OOM watches) and report back through the hooks
+ * registered here. */
+#include "server.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -9,16 +12,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 #include <linux/vm_sockets.h>
 
+#include "base.h"
+#include "ctr.h"
+#include "evloop.h"
+#include "exit.h"
+#include "io.h"
 #include "log.h"
+#include "oom.h"
+#include "ops.h"
+#include "proc.h"
+#include "proto/proto.h"
+#include "streams.h"
+#include "waiters.h"
 
 enum conn_state { C_HANDSHAKE, C_CONTROL, C_STREAM_HDR };
 struct conn {
@@ -29,91 +41,20 @@ struct conn {
 	struct proto_rx rx;
 	bool events;
 	bool dead; /* a send failed: closed on the next event */
-	struct watch w;
 	struct conn *next;
 };
 
-static int epfd = -1;
+static struct evloop *loop;
 static struct conn *conns;
 static bool g_quit;
 static unsigned ok_port = 1u << 30;
-int ops_dispatch(struct conn *c, struct proto_msg *m);
-
-void set_nonblock(int fd, bool on)
-{
-	int fl = fcntl(fd, F_GETFL);
-	if (fl >= 0)
-		fcntl(fd, F_SETFL, on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK);
-}
-
-int loop_add(int fd, uint32_t events, struct watch *w)
-{
-	struct epoll_event ev = {.events = events, .data.ptr = w};
-	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
-}
-
-int loop_mod(int fd, uint32_t events, struct watch *w)
-{
-	struct epoll_event ev = {.events = events, .data.ptr = w};
-	return epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev);
-}
-
-/* Stream watches are heap objects owned by their registration: track them to free them. */
-struct wlist {
-	int fd;
-	struct watch *w;
-	struct wlist *next;
-};
-static struct wlist *stream_watches, *graveyard;
-
-/* Watches are freed after the current batch of events (a later event of the batch may still
- * point at one). */
-void loop_del(int fd)
-{
-	epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
-	for (struct wlist **wp = &stream_watches; *wp; wp = &(*wp)->next)
-		if ((*wp)->fd == fd) {
-			struct wlist *x = *wp;
-			*wp = x->next;
-			x->w->kind = W_SIGNAL + 1; /* dead: ignored */
-			x->next = graveyard;
-			graveyard = x;
-			return;
-		}
-}
-
-static void bury(void)
-{
-	while (graveyard) {
-		struct wlist *x = graveyard;
-		graveyard = x->next;
-		free(x->w);
-		free(x);
-	}
-}
-
-int loop_add_stream(int fd, uint32_t events, struct watch *w)
-{
-	struct wlist *x = calloc(1, sizeof(*x));
-	if (!x)
-		return -1;
-	if (loop_add(fd, events, w) < 0) {
-		free(x);
-		return -1;
-	}
-	x->fd = fd;
-	x->w = w;
-	x->next = stream_watches;
-	stream_watches = x;
-	return 0;
-}
 
 static void conn_release(struct conn *c, bool close_fd)
 {
-	epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	evloop_del(loop, c->fd);
 	if (close_fd)
 		close(c->fd);
-	proc_forget_conn(c);
+	waiters_forget_owner(c);
 	proto_rx_free(&c->rx);
 	for (struct conn **cp = &conns; *cp; cp = &(*cp)->next)
 		if (*cp == c) {
@@ -131,7 +72,7 @@ static void conn_close(struct conn *c)
 /* A host that stops reading its control connection must not stall the agent: after
  * SEND_TIMEOUT_MS of a full socket the connection is shut down (and closed on its next event). */
 #define SEND_TIMEOUT_MS 5000
-int conn_send(struct conn *c, const char *json, size_t len)
+static int conn_send(struct conn *c, const char *json, size_t len)
 {
 	if (c->dead)
 		return -1;
@@ -144,7 +85,7 @@ int conn_send(struct conn *c, const char *json, size_t len)
 	return 0;
 }
 
-static void gen_exit(struct json_gen *pg, struct proc *p)
+static void gen_exit(struct json_gen *pg, const struct proc *p)
 {
 	json_gen_str(pg, "process", p->id);
 	json_gen_int(pg, "pid", p->pid);
@@ -154,12 +95,13 @@ static void gen_exit(struct json_gen *pg, struct proc *p)
 		json_gen_int(pg, "signal", WTERMSIG(p->wstatus));
 }
 
-int conn_reply_exit(struct conn *c, uint64_t id, struct proc *p)
+static int conn_reply_exit(void *conn, uint64_t id, const struct proc *p)
 {
 	struct json_gen pg;
 	const char *json;
 	size_t len;
 	int rc = -1;
+	struct conn *c = conn;
 	json_gen_begin(&pg);
 	json_gen_int(&pg, "id", (long long)id);
 	json_gen_bool(&pg, "ok", 1);
@@ -170,7 +112,7 @@ int conn_reply_exit(struct conn *c, uint64_t id, struct proc *p)
 	return rc;
 }
 
-int server_broadcast_exit(struct proc *p)
+static int server_broadcast_exit(const struct proc *p)
 {
 	struct json_gen pg;
 	const char *json;
@@ -193,14 +135,7 @@ int server_broadcast_exit(struct proc *p)
 #define EXEC_GRACE_MS 10000
 static long long grace_deadline;
 
-static long long mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void server_broadcast_oom(const char *process, long long kills)
+static void server_broadcast_oom(const char *process, long long kills)
 {
 	struct json_gen pg;
 	const char *json;
@@ -216,24 +151,31 @@ void server_broadcast_oom(const char *process, long long kills)
 	json_gen_free(&pg);
 }
 
-void server_check_done(void)
-{
-	if (!proc_init_reported())
-		return;
-	if (proc_all_reported())
-		g_quit = true;
-	else if (!grace_deadline)
-		grace_deadline = mono_ms() + EXEC_GRACE_MS;
-}
-
-void server_quit(void)
+static void server_quit(void)
 {
 	g_quit = true;
+	evloop_break(loop);
 }
 
-void conn_set_events(struct conn *c, bool on)
+static void server_check_done(void)
 {
+	if (!ctr_first_init_reported())
+		return;
+	if (proc_all_reported())
+		server_quit();
+	else if (!grace_deadline)
+		grace_deadline = io_now_ms() + EXEC_GRACE_MS;
+}
+
+static void conn_set_events(void *conn, bool on)
+{
+	struct conn *c = conn;
 	c->events = on;
+}
+
+static int conn_send_cb(void *conn, const char *json, size_t len)
+{
+	return conn_send(conn, json, len);
 }
 
 static void reply_error(struct conn *c, uint64_t id, const char *msg)
@@ -296,7 +238,7 @@ static void handle_stream_hdr(struct conn *c, char *buf, size_t len)
 	conn_release(c, false);
 	set_nonblock(fd, false);
 	stream_reply(fd, NULL);
-	if (proc_attach(p, kind, fd, err, sizeof(err)) < 0) {
+	if (streams_attach(p, kind, fd, err, sizeof(err)) < 0) {
 		log_debug("attach: %s", err);
 		close(fd);
 	}
@@ -326,8 +268,9 @@ static int handle_handshake(struct conn *c)
 	return 1;
 }
 
-static void conn_event(struct conn *c)
+static void conn_event(void *opaque, uint32_t events)
 {
+	struct conn *c = opaque;
 	if (c->dead) {
 		conn_close(c);
 		return;
@@ -387,9 +330,8 @@ static int add_conn(int fd, enum conn_state st)
 	}
 	c->fd = fd;
 	c->state = st;
-	c->w = (struct watch){.kind = W_CONN, .obj = c, .fd = fd};
 	set_nonblock(fd, true);
-	if (loop_add(fd, EPOLLIN | EPOLLRDHUP, &c->w) < 0) {
+	if (evloop_add(loop, fd, EPOLLIN | EPOLLRDHUP, conn_event, c) < 0) {
 		close(fd);
 		free(c);
 		return -1;
@@ -402,7 +344,6 @@ static int add_conn(int fd, enum conn_state st)
 struct listener {
 	int fd;
 	enum conn_state first;
-	struct watch w;
 };
 static struct listener listeners[2];
 static int nlisteners;
@@ -445,52 +386,97 @@ static int listen_vsock(unsigned port)
 	return fd;
 }
 
+static void on_accept(void *opaque, uint32_t events)
+{
+	struct listener *l = opaque;
+	int fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd >= 0)
+		add_conn(fd, l->first);
+}
+
 static int add_listener(int fd, enum conn_state first)
 {
 	struct listener *l = &listeners[nlisteners++];
 	l->fd = fd;
 	l->first = first;
-	l->w = (struct watch){.kind = W_LISTEN, .obj = l, .fd = fd};
-	return loop_add(fd, EPOLLIN, &l->w);
+	return evloop_add(loop, fd, EPOLLIN, on_accept, l);
+}
+
+/* host mode: SIGTERM / SIGINT end the agent */
+static int sig_fd = -1;
+static void on_signal(void *opaque, uint32_t events)
+{
+	struct signalfd_siginfo si;
+	while (read(sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+		server_quit();
+}
+
+static const struct exit_hooks exit_hooks = {
+	.reply = conn_reply_exit,
+	.broadcast = server_broadcast_exit,
+	.reported = server_check_done,
+};
+static const struct ops_conn_ops conn_ops = {
+	.send = conn_send_cb,
+	.set_events = conn_set_events,
+	.quit = server_quit,
+};
+
+/* The loop, each layer's registrations on it, the hooks they report through. */
+static int setup_layers(void)
+{
+	loop = evloop_new();
+	if (!loop) {
+		log_errno(errno, "event loop");
+		return -1;
+	}
+	streams_init(loop);
+	oom_init(loop, server_broadcast_oom);
+	exit_set_hooks(&exit_hooks);
+	ops_set_conn_ops(&conn_ops);
+	if (exit_init(loop) < 0) {
+		log_errno(errno, "signalfd for SIGCHLD");
+		return -1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if (g_opts.pid1)
+		return 0;
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sig_fd < 0 || evloop_add(loop, sig_fd, EPOLLIN, on_signal, NULL) < 0) {
+		log_errno(errno, "signalfd");
+		return -1;
+	}
+	return 0;
+}
+
+static int listen_all(void)
+{
+	if (g_opts.listen_unix) {
+		int fd = listen_unix(g_opts.listen_unix);
+		if (fd < 0 || add_listener(fd, C_HANDSHAKE) < 0)
+			return -1;
+	} else {
+		int c = listen_vsock(PROTO_PORT_CONTROL), s = listen_vsock(PROTO_PORT_STREAM);
+		if (c < 0 || s < 0 || add_listener(c, C_CONTROL) < 0 || add_listener(s, C_STREAM_HDR) < 0)
+			return -1;
+	}
+	return 0;
 }
 
 int server_run(void)
 {
-	epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (epfd < 0) {
-		log_errno(errno, "epoll_create1");
+	if (setup_layers() < 0 || listen_all() < 0)
 		return 1;
-	}
-	sigset_t mask;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGCHLD);
-	if (!g_opts.pid1) {
-		sigaddset(&mask, SIGTERM);
-		sigaddset(&mask, SIGINT);
-	}
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	static struct watch sw = {.kind = W_SIGNAL};
-	if (sfd < 0 || loop_add(sfd, EPOLLIN, &sw) < 0) {
-		log_errno(errno, "signalfd");
-		return 1;
-	}
-	if (g_opts.listen_unix) {
-		int fd = listen_unix(g_opts.listen_unix);
-		if (fd < 0 || add_listener(fd, C_HANDSHAKE) < 0)
-			return 1;
-	} else {
-		int c = listen_vsock(PROTO_PORT_CONTROL), s = listen_vsock(PROTO_PORT_STREAM);
-		if (c < 0 || s < 0 || add_listener(c, C_CONTROL) < 0 || add_listener(s, C_STREAM_HDR) < 0)
-			return 1;
-	}
 	log_debug("listening");
 	while (!g_quit) {
-		struct epoll_event evs[32];
 		int wait = -1;
 		if (grace_deadline) {
-			long long left = grace_deadline - mono_ms();
+			long long left = grace_deadline - io_now_ms();
 			if (left <= 0) {
 				log_warn("exit statuses of exec'd processes not collected in %d ms: shutting down",
 					 EXEC_GRACE_MS);
@@ -498,49 +484,11 @@ int server_run(void)
 			}
 			wait = (int)left;
 		}
-		int n = epoll_wait(epfd, evs, 32, wait);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			log_errno(errno, "epoll_wait");
+		int r = evloop_run_once(loop, wait);
+		if (r < 0) {
+			log_errno(-r, "epoll_wait");
 			return 1;
 		}
-		for (int i = 0; i < n && !g_quit; i++) {
-			struct watch *w = evs[i].data.ptr;
-			switch (w->kind) {
-			case W_LISTEN: {
-				struct listener *l = w->obj;
-				int fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
-				if (fd >= 0)
-					add_conn(fd, l->first);
-				break;
-			}
-			case W_CONN:
-				conn_event(w->obj);
-				/* the conn may be gone: later events in this batch for it are stale, but
-				 * epoll only reports each fd once per wait. */
-				break;
-			case W_STREAM:
-				stream_event(w->obj, w->fd, evs[i].events);
-				break;
-			case W_OOM:
-				proc_oom_event(w->obj);
-				break;
-			default:
-				break;
-			case W_SIGNAL: {
-				struct signalfd_siginfo si;
-				while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-					if (si.ssi_signo == SIGCHLD)
-						proc_reap();
-					else
-						g_quit = true;
-				}
-				break;
-			}
-			}
-		}
-		bury();
 	}
 	proc_kill_all();
 	if (g_opts.listen_unix)

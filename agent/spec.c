@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Parse the OCI runtime config (config.json / process.json) into struct spec. */
-#include "agent.h"
+#include "spec.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -2,42 +2,95 @@
 /* Stream relays between a process's pipes (or pty) and host connections, with back-pressure:
  * data only moves when the destination can take it (splice for pipes, bounded buffers for the
  * pty), so nothing is buffered without bound. */
-#include "agent.h"
+#include "streams.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <termios.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "base.h"
+#include "evloop.h"
+#include "proc.h"
 
 #define ERR(...) agent_errf(err, errlen, __VA_ARGS__)
 #define SPLICE_CHUNK (1 << 20)
 #define TTY_BUF      (64 * 1024)
 
-static struct watch *watch_new(struct stream *st, int fd)
+static struct evloop *loop;
+static void (*on_done)(struct proc *p);
+
+void streams_init(struct evloop *l)
 {
-	struct watch *w = calloc(1, sizeof(*w));
-	if (w) {
-		w->kind = W_STREAM;
-		w->obj = st;
-		w->fd = fd;
-	}
-	return w;
+	loop = l;
 }
 
-/* The watches are owned by the loop registration; freed in loop_del. */
+void streams_on_done(void (*fn)(struct proc *p))
+{
+	on_done = fn;
+}
+
+void set_nonblock(int fd, bool on)
+{
+	int fl = fcntl(fd, F_GETFL);
+	if (fl >= 0)
+		fcntl(fd, F_SETFL, on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK);
+}
+
+static void unwatch(int fd)
+{
+	if (loop)
+		evloop_del(loop, fd);
+}
+
+struct stream *stream_new(struct proc *p, int kind, int pfd)
+{
+	struct stream *st = calloc(1, sizeof(*st));
+	if (!st)
+		return NULL;
+	st->p = p;
+	st->kind = kind;
+	st->pfd = pfd;
+	st->sock = -1;
+	st->splice_ok = kind != PROTO_TTY;
+	p->streams[kind] = st;
+	return st;
+}
+
+void stream_free(struct stream *st)
+{
+	if (!st)
+		return;
+	if (st->pfd >= 0) {
+		unwatch(st->pfd);
+		close(st->pfd);
+	}
+	if (st->sock >= 0) {
+		unwatch(st->sock);
+		close(st->sock);
+	}
+	free(st->to_host);
+	free(st->to_proc);
+	free(st);
+}
+
+static void pump(struct stream *st);
+
+static void stream_cb(void *opaque, uint32_t events)
+{
+	pump(opaque);
+}
+
 static int watch_fd(struct stream *st, int fd)
 {
-	struct watch *w = watch_new(st, fd);
-	if (!w)
-		return -1;
-	if (loop_add_stream(fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, w) < 0) {
-		free(w);
+	int r = loop ? evloop_add(loop, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, stream_cb, st) : -EINVAL;
+	if (r < 0) {
+		errno = -r;
 		return -1;
 	}
 	return 0;
@@ -57,17 +110,18 @@ static void stream_finish(struct stream *st)
 		return;
 	st->done = true;
 	if (st->pfd >= 0) {
-		loop_del(st->pfd);
+		unwatch(st->pfd);
 		close(st->pfd);
 		st->pfd = -1;
 	}
 	if (st->sock >= 0) {
-		loop_del(st->sock);
+		unwatch(st->sock);
 		shutdown(st->sock, SHUT_WR);
 		close(st->sock);
 		st->sock = -1;
 	}
-	proc_check_complete(st->p);
+	if (on_done)
+		on_done(st->p);
 }
 
 /* One direction between two fds, at least one a pipe: splice until it would block. */
@@ -159,14 +213,7 @@ static void pump(struct stream *st)
 	}
 }
 
-void stream_event(struct stream *st, int fd, uint32_t events)
-{
-	(void)fd;
-	(void)events;
-	pump(st);
-}
-
-int proc_attach(struct proc *p, int kind, int sock, char *err, size_t errlen)
+int streams_attach(struct proc *p, int kind, int sock, char *err, size_t errlen)
 {
 	struct stream *st = p->streams[kind];
 	if (!st)
@@ -184,6 +231,25 @@ int proc_attach(struct proc *p, int kind, int sock, char *err, size_t errlen)
 	}
 	pump(st);
 	return 0;
+}
+
+bool streams_output_done(const struct proc *p)
+{
+	for (int i = PROTO_STDOUT; i < PROTO_NSTREAMS; i++)
+		if (p->streams[i] && !p->streams[i]->done)
+			return false;
+	return true;
+}
+
+int streams_resize(struct proc *p, unsigned rows, unsigned cols)
+{
+	struct stream *st = p->streams[PROTO_TTY];
+	if (!st || st->pfd < 0) {
+		errno = ENOTTY;
+		return -1;
+	}
+	struct winsize ws = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
+	return ioctl(st->pfd, TIOCSWINSZ, &ws);
 }
 
 /* The process exited: its stdin is useless now; close it so the host sees EPIPE/EOF. */

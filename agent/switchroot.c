@@ -6,7 +6,7 @@
  * every file of the initramfs onto a tmpfs, move that tmpfs onto "/", chroot, and exec /init
  * again.  From then on the root is an ordinary mount and each container gets a real pivot_root
  * that leaves nothing of the agent behind. */
-#include "agent.h"
+#include "init.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base.h"
 #include "log.h"
 
 #define NEWROOT "/.runm-root"

@@ -7,6 +7,12 @@ test_log_SRCS := tests/unit/test_log.c common/log.c
 UNIT_TESTS += test_io
 test_io_SRCS := tests/unit/test_io.c common/io.c
 
+# epoll event loop: the device library's and runm-vmm's, and the agent's server.
+EVLOOP_SRCS := common/evloop.c
+UNIT_TESTS += test_evloop
+test_evloop_SRCS := tests/unit/test_evloop.c $(EVLOOP_SRCS)
+test_evloop_LIBS := -lpthread
+
 # Netlink (libnl-route-3): the shim's network discovery and tc set-up, the agent's network op.
 NL_CFLAGS := $(shell pkg-config --cflags libnl-route-3.0 2>/dev/null || echo -I/usr/include/libnl3)
 NL_LIBS := -lnl-route-3 -lnl-3 -lpthread

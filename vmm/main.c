@@ -17,7 +17,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "devices/evloop.h"
+#include "evloop.h"
 #include "log.h"
 #include "legacy/legacy.h"
 #include "sandbox.h"

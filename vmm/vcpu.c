@@ -12,7 +12,7 @@
 #include <sys/mman.h>
 #include <time.h>
 
-#include "devices/evloop.h"
+#include "evloop.h"
 #include "log.h"
 #include "sandbox.h"
 #include "vm.h"

@@ -19,7 +19,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "devices/evloop.h"
+#include "evloop.h"
 #include "log.h"
 #include "virtio_mmio.h"
 #include "vm.h"

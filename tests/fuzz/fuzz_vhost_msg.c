@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "vmm/devices/evloop.h"
+#include "common/evloop.h"
 #include "vmm/devices/virtio.h"
 #include "vmm/vhost_user/proto.h"
 #include "vmm/vhost_user/vu_backend.h"

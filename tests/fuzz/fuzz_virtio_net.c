@@ -18,7 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "vmm/devices/evloop.h"
+#include "common/evloop.h"
 #include "vmm/devices/virtio.h"
 
 #define GPA   0x10000

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmm/devices/evloop.h"
+#include "common/evloop.h"
 #include "vmm/vm.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "vmm/devices/evloop.h"
+#include "common/evloop.h"
 #include "vmm/devices/virtio.h"
 
 #define GPA	0x100000ull

@@ -20,7 +20,8 @@
 
 #include <cmocka.h>
 
-#include "agent/agent.h"
+#include "agent/net.h"
+#include "agent/setup.h"
 #include "proto/proto_net.h"
 
 /* agent/mounts.c's, which this test does not link */

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "agent/agent.h"
+#include "agent/spec.h"
 
 static const char *runc_cfg =
 	"{\"ociVersion\":\"1.0.2\",\"process\":{\"terminal\":true,\"consoleSize\":{\"height\":24,\"width\":80},"

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "vmm/devices/evloop.h"
+#include "common/evloop.h"
 
 struct ctx {
 	struct evloop *l;
@@ -120,6 +120,37 @@ static void test_del_self_and_readd(void **state)
 	teardown_ctx(&c);
 }
 
+static int break_hits;
+static void cb_break(void *opaque, uint32_t ev)
+{
+	break_hits++;
+	evloop_break(opaque);
+}
+
+/* evloop_break from a callback: nothing more of the round runs, evloop_run returns */
+static void test_break(void **state)
+{
+	struct ctx c;
+	setup_ctx(&c);
+	evloop_del(c.l, c.fds[0][0]);
+	evloop_del(c.l, c.fds[1][0]);
+	assert_int_equal(evloop_add(c.l, c.fds[0][0], EPOLLIN, cb_break, c.l), 0);
+	assert_int_equal(evloop_add(c.l, c.fds[1][0], EPOLLIN, cb_break, c.l), 0);
+	assert_int_equal(write(c.fds[0][1], "x", 1), 1);
+	assert_int_equal(write(c.fds[1][1], "x", 1), 1);
+	break_hits = 0;
+	assert_int_equal(evloop_run_once(c.l, 1000), 1);
+	assert_int_equal(break_hits, 1);
+	/* the flag is per round: the next one dispatches again (both fds are still readable) */
+	assert_int_equal(evloop_run_once(c.l, 1000), 1);
+	assert_int_equal(break_hits, 2);
+	/* evloop_run: the stop flag left by the breaks returns at once; then a break ends it */
+	assert_int_equal(evloop_run(c.l), 0);
+	assert_int_equal(evloop_run(c.l), 0);
+	assert_int_equal(break_hits, 3);
+	teardown_ctx(&c);
+}
+
 static void *stopper(void *arg)
 {
 	usleep(20000);
@@ -150,6 +181,7 @@ int main(void)
 	    cmocka_unit_test(test_del_other_inside_callback),
 	    cmocka_unit_test(test_del_self_and_readd),
 	    cmocka_unit_test(test_stop_from_thread),
+	    cmocka_unit_test(test_break),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,7 +22,7 @@
 #include <cmocka.h>
 
 #include "log.h"
-#include "vmm/devices/evloop.h"
+#include "common/evloop.h"
 #include "vmm/devices/virtio.h"
 #include "vmm/vhost_user/proto.h"
 #include "vmm/vhost_user/vu_backend.h"

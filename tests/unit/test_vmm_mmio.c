@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "vmm/devices/evloop.h"
+#include "common/evloop.h"
 #include "vmm/virtio_mmio.h"
 #include "vmm/vm.h"
 

@@ -20,7 +20,7 @@
 
 #include <cmocka.h>
 
-#include "vmm/devices/evloop.h"
+#include "common/evloop.h"
 #include "vmm/devices/virtio.h"
 #include "vmm/devices/vsock_conn.h"
 

@@ -1,14 +1,13 @@
-# The virtio device library: guest memory, split virtqueues, event loop,
+# The virtio device library: guest memory, split virtqueues, the event loop (common/evloop.c),
 # device registry and the devices themselves. Linked by runm-vmm and the
 # vhost-user backend: `x_SRCS = ... $(DEVLIB_SRCS)`.
-DEVLIB_SRCS = vmm/devices/gmem.c vmm/devices/virtq.c vmm/devices/virtio_dev.c vmm/devices/evloop.c \
+DEVLIB_SRCS = vmm/devices/gmem.c vmm/devices/virtq.c vmm/devices/virtio_dev.c $(EVLOOP_SRCS) \
 	vmm/devices/registry.c vmm/devices/rng.c vmm/devices/vsock_conn.c vmm/devices/vsock.c vmm/devices/vsock_uds.c \
 	vmm/devices/net.c vmm/devices/net_tap.c \
 	$(DEVLIB_EXTRA_SRCS)
 
-UNIT_TESTS += test_virtq test_evloop test_virtq_devs test_vsock_conn test_vsock_dev test_virtio_net test_virtio_net_tap
+UNIT_TESTS += test_virtq test_virtq_devs test_vsock_conn test_vsock_dev test_virtio_net test_virtio_net_tap
 test_virtq_SRCS = tests/unit/test_virtq.c $(DEVLIB_SRCS) $(COMMON_SRCS)
-test_evloop_SRCS = tests/unit/test_evloop.c $(DEVLIB_SRCS) $(COMMON_SRCS)
 test_virtq_devs_SRCS = tests/unit/test_virtq_devs.c $(DEVLIB_SRCS) $(COMMON_SRCS)
 test_vsock_conn_SRCS = tests/unit/test_vsock_conn.c vmm/devices/vsock_conn.c
 test_vsock_dev_SRCS = tests/unit/test_vsock_dev.c $(DEVLIB_SRCS) $(COMMON_SRCS)

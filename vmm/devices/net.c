@@ -27,7 +27,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "vmm/devices/evloop.h"
+#include "common/evloop.h"
 #include "vmm/devices/net_tap.h"
 #include "vmm/devices/virtio.h"
 

@@ -13,7 +13,7 @@
  * per-connection buffer of buf_alloc bytes, which the guest's credit bounds.
  */
 #include "vmm/devices/vsock_priv.h"
-#include "vmm/devices/evloop.h"
+#include "common/evloop.h"
 
 #include <errno.h>
 #include <fcntl.h>

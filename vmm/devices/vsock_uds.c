@@ -5,7 +5,7 @@
  * and the periodic tick that times out clients and unanswered REQUESTs.
  */
 #include "vmm/devices/vsock_priv.h"
-#include "vmm/devices/evloop.h"
+#include "common/evloop.h"
 
 #include <errno.h>
 #include <stdio.h>

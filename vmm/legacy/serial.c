@@ -16,7 +16,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "vmm/devices/evloop.h"
+#include "evloop.h"
 #include "log.h"
 #include "vmm/legacy/legacy.h"
 #include "vmm/vm.h"

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "vmm/devices/evloop.h"
+#include "common/evloop.h"
 #include "vmm/devices/virtio.h"
 #include "vmm/vhost_user/vu_backend.h"
 #include "vmm/sandbox.h"

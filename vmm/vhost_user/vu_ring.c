@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "vmm/devices/evloop.h"
+#include "common/evloop.h"
 #include "vmm/vhost_user/vu_internal.h"
 
 static struct vu_ring *ring_of(struct vu_backend *b, uint32_t idx, const char *what)

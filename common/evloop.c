@@ -6,7 +6,7 @@
  * a callback never touches freed memory nor runs a stale callback. The table is
  * guarded by a mutex because transports may add/remove fds from vCPU threads.
  */
-#include "vmm/devices/evloop.h"
+#include "common/evloop.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -27,6 +27,7 @@ struct evloop {
 	int epfd;
 	int stopfd;
 	int stop;
+	bool brk; /* evloop_break(): the loop thread's own flag */
 	pthread_mutex_t lock;
 	struct ev **tab; /* indexed by fd */
 	size_t ntab;
@@ -171,7 +172,7 @@ int evloop_run_once(struct evloop *l, int timeout_ms)
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
 	int ran = 0;
-	for (int i = 0; i < n; i++) {
+	for (int i = 0; i < n && !l->brk; i++) {
 		struct ev *e = evs[i].data.ptr;
 		if (!e) {
 			uint64_t v;
@@ -192,6 +193,7 @@ int evloop_run_once(struct evloop *l, int timeout_ms)
 	pthread_mutex_lock(&l->lock);
 	free_dead(l);
 	pthread_mutex_unlock(&l->lock);
+	l->brk = false;
 	return ran;
 }
 
@@ -215,4 +217,10 @@ void evloop_stop(struct evloop *l)
 	uint64_t one = 1;
 	ssize_t r = write(l->stopfd, &one, sizeof(one));
 	(void)r; /* EAGAIN: a wake-up is already pending */
+}
+
+void evloop_break(struct evloop *l)
+{
+	__atomic_store_n(&l->stop, 1, __ATOMIC_RELEASE);
+	l->brk = true;
 }

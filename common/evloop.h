@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * A small single-threaded event loop (epoll) that devices and transports share.
- * Every callback runs on the thread that calls evloop_run().
+ * A small single-threaded event loop (epoll) shared by the device library, runm-vmm and the
+ * guest agent. Every callback runs on the thread that calls evloop_run().
  */
 #ifndef RUNM_EVLOOP_H
 #define RUNM_EVLOOP_H
@@ -29,5 +29,8 @@ int evloop_run(struct evloop *l);
 int evloop_run_once(struct evloop *l, int timeout_ms);
 /* Ask evloop_run() to return; callable from any thread (uses an eventfd). */
 void evloop_stop(struct evloop *l);
+/* From inside a callback: dispatch nothing more of this round (the rest of its events are
+ * dropped; edge-triggered ones are not reported again) and make evloop_run() return. */
+void evloop_break(struct evloop *l);
 
 #endif
