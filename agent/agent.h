@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "proto/proto.h"
+#include "userns.h"
 
 /* ---- agent-wide state (main.c) ---- */
 struct agent_opts {
@@ -102,6 +103,7 @@ struct spec {
 	yajl_val seccomp;   /* linux.seccomp or NULL */
 	yajl_val resources; /* linux.resources or NULL */
 	const char *cgroups_path;
+	struct userns_maps userns; /* linux.uidMappings / gidMappings (userns.c) */
 };
 int ns_clone_flag(int ns);
 const char *ns_name(int ns);

@@ -164,6 +164,12 @@ static int child_run(void *arg)
 			goto fail;
 		}
 	}
+	/* a new user namespace: the agent wrote its maps before the byte above (userns.c) */
+	const char *ustep;
+	if (a->s && a->s->ns_new[NS_USER] && userns_become_root(&ustep) < 0) {
+		setup_fail(&e, ustep, "", errno);
+		goto fail;
+	}
 	if (a->s) {
 		const struct spec *s = a->s;
 		for (int ns = 0; ns < NS_COUNT; ns++) {
@@ -211,7 +217,7 @@ static int child_run(void *arg)
 		}
 	} else {
 		/* exec: join the container; the mount namespace last (it changes / and cwd). */
-		static const int order[] = {NS_CGROUP, NS_IPC, NS_UTS, NS_NET, NS_MNT};
+		static const int order[] = {NS_USER, NS_CGROUP, NS_IPC, NS_UTS, NS_NET, NS_MNT};
 		for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
 			int ns = order[i];
 			if (a->nsfd[ns] >= 0 && setns(a->nsfd[ns], ns_clone_flag(ns)) < 0) {
@@ -530,7 +536,15 @@ struct proc *proc_create_container(const char *id, const char *bundle, const cha
 	for (int ns = 0; ns < NS_COUNT; ns++)
 		if (sp->ns_new[ns] && ns != NS_CGROUP)
 			flags |= ns_clone_flag(ns);
-	if (spawn(p, &a, flags, err, errlen) < 0)
+	int saved[NS_COUNT];
+	if (sp->ns_new[NS_USER] && userns_join_before_clone(a.nsfd, saved, err, errlen) < 0) {
+		close_child_io(&a);
+		goto fail;
+	}
+	int sr = spawn(p, &a, flags, err, errlen);
+	if (sp->ns_new[NS_USER])
+		userns_restore_after_clone(saved);
+	if (sr < 0)
 		goto fail;
 	close_fds(a.nsfd);
 	struct setup_err ce = {0};
@@ -538,6 +552,8 @@ struct proc *proc_create_container(const char *id, const char *bundle, const cha
 		ERR("%s %s: %s", ce.step, ce.target, strerror(ce.err));
 		goto fail;
 	}
+	if (sp->ns_new[NS_USER] && userns_write_maps(p->pid, &sp->userns, err, errlen) < 0)
+		goto fail;
 	char c = 'C';
 	if (send(p->sync_fd, &c, 1, MSG_NOSIGNAL) != 1) {
 		ERR("container setup: process %d exited early", p->pid);
@@ -615,7 +631,7 @@ struct proc *proc_exec(struct container *ctr, const char *id, const char *proces
 	for (int i = 0; i < NS_COUNT; i++)
 		a.nsfd[i] = -1;
 	for (int i = 0; i < NS_COUNT; i++) {
-		if (i == NS_USER || i == NS_TIME)
+		if (i == NS_TIME)
 			continue;
 		int *dst = i == NS_PID ? &pidns : &a.nsfd[i];
 		if (ns_open_of(init->pid, names[i], dst) < 0) {

@@ -94,8 +94,12 @@ static void rejects_bad_configs(void **state)
 		{"{\"process\":{\"args\":[\"a\"],\"oomScoreAdj\":5000},\"root\":{\"path\":\"/r\"}}", NULL, "oomScoreAdj"},
 		{"{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"/r\"},\"linux\":{\"namespaces\":[{\"type\":\"x\"}]}}",
 		 NULL, "unknown type x"},
-		{"{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"/r\"},\"linux\":{\"namespaces\":[{\"type\":\"user\"}]}}",
+		{"{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"/r\"},\"linux\":{\"namespaces\":[{\"type\":\"time\"}]}}",
 		 NULL, "not supported"},
+		{"{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"/r\"},\"linux\":{\"namespaces\":[{\"type\":\"user\"}]}}",
+		 NULL, "no uid mappings found"},
+		{"{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"/r\"},\"linux\":{\"namespaces\":[{\"type\":\"user\","
+		 "\"path\":\"/proc/9/ns/user\"}]}}", NULL, "joining a user namespace by path is not supported"},
 		{"{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"/r\"},\"mounts\":[{\"destination\":\"rel\"}]}", NULL,
 		 "mounts[0]"},
 		{"{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"/r\"},\"linux\":{\"sysctl\":{\"../x\":\"1\"}}}", NULL,

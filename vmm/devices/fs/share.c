@@ -74,7 +74,7 @@ static int prepare(const char *share_dir, const char *bundle_rootfs, bool rootfs
 {
 	char path[PATH_MAX];
 	int rc;
-	if (mkdir(share_dir, 0700) < 0)
+	if (mkdir(share_dir, 0711) < 0) /* searchable: the root of a user namespace maps no host id */
 		return fail(err, errlen, errno, "mkdir", share_dir);
 	/* A mount of its own, in a peer group of its own: nothing below propagates anywhere on the
 	 * host, but what is mounted below later (a pod member's rootfs and volumes, docs/pods.md)

@@ -1,0 +1,91 @@
+"""User namespaces as runc creates them (issue 15): linux.namespaces "user" with
+linux.uidMappings / gidMappings. The container's init runs in a new user namespace whose maps
+the agent writes before it goes on; container root is uid 0 inside (host/guest 100000); exec'd
+processes join the same user namespace; files owned by unmapped ids (the rootfs is root's)
+cannot be written, as with runc. Runs in both modes (lifecycle_util.MODES)."""
+import json
+import os
+import stat
+
+from conftest import make_bundle
+
+INIT_USERNS = "user:[4026531837]"  # the kernel's initial user namespace (PROC_USER_INIT_INO)
+
+
+def reachable(path):
+    """With the agent on the host the rootfs is the bundle's own: its directories must be
+    searchable by the container's root (host uid 100000), as with runc (pytest's are 0700)."""
+    for d in [path] + list(path.parents):
+        m = os.stat(d).st_mode
+        if not m & stat.S_IXOTH:
+            os.chmod(d, stat.S_IMODE(m) | stat.S_IXOTH)
+
+
+def userns_bundle(tmp_path, args=("sleep", "1000"), mutate=None):
+    b = make_bundle(tmp_path / "bundle", list(args))
+    reachable(b)
+    cfg = json.loads((b / "config.json").read_text())
+    cfg["linux"]["namespaces"].append({"type": "user"})
+    cfg["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    cfg["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    if mutate:
+        mutate(cfg)
+    (b / "config.json").write_text(json.dumps(cfg))
+    return b
+
+
+def run_in(rt, cid, *args):
+    r = rt("exec", cid, *args)
+    assert r.returncode == 0, f"exec {args}: {r.stderr}"
+    return r.stdout
+
+
+def test_init_and_exec_run_in_a_new_mapped_user_namespace(rt, tmp_path):
+    b = userns_bundle(tmp_path)
+    rc, err = rt.create("-b", b, "c1", out=tmp_path / "create.out")
+    assert rc == 0, err
+    assert rt("start", "c1").returncode == 0
+    want = "0 100000 65536"
+    # the init's maps (pid 1 of the container) and the exec'd process's own
+    assert run_in(rt, "c1", "cat", "/proc/1/uid_map").split() == want.split()
+    assert run_in(rt, "c1", "cat", "/proc/1/gid_map").split() == want.split()
+    assert run_in(rt, "c1", "cat", "/proc/self/uid_map").split() == want.split()
+    assert run_in(rt, "c1", "cat", "/proc/self/gid_map").split() == want.split()
+    assert run_in(rt, "c1", "id", "-u").strip() == "0"
+    assert run_in(rt, "c1", "id", "-g").strip() == "0"
+    init_ns = run_in(rt, "c1", "readlink", "/proc/1/ns/user").strip()
+    exec_ns = run_in(rt, "c1", "readlink", "/proc/self/ns/user").strip()
+    assert init_ns.startswith("user:[") and init_ns != INIT_USERNS
+    assert exec_ns == init_ns
+    # setgroups stays allowed (runc as root does not deny it)
+    assert run_in(rt, "c1", "cat", "/proc/self/setgroups").strip() == "allow"
+
+
+def test_files_of_unmapped_ids_are_not_writable(rt, tmp_path):
+    b = userns_bundle(tmp_path)
+    rc, err = rt.create("-b", b, "c1", out=tmp_path / "create.out")
+    assert rc == 0, err
+    assert rt("start", "c1").returncode == 0
+    # /etc/passwd belongs to (host) root, which the container does not map: the overflow id
+    assert run_in(rt, "c1", "stat", "-c", "%u %g", "/etc/passwd").split() == ["65534", "65534"]
+    r = rt("exec", "c1", "sh", "-c", "echo x >> /etc/passwd")
+    assert r.returncode != 0
+    assert "Permission denied" in r.stderr or "Operation not permitted" in r.stderr, r.stderr
+
+
+def test_mappings_without_root_fail_as_runc(rt, tmp_path):
+    def no_root(cfg):
+        cfg["linux"]["uidMappings"] = [{"containerID": 1, "hostID": 100001, "size": 10}]
+    b = userns_bundle(tmp_path, mutate=no_root)
+    rc, err = rt.create("-b", b, "c1", out=tmp_path / "create.out")
+    assert rc != 0
+    assert "User namespaces enabled, but no user mapping found." in err
+
+
+def test_mappings_without_a_user_namespace_fail_as_runc(rt, tmp_path):
+    def no_ns(cfg):
+        cfg["linux"]["namespaces"] = [n for n in cfg["linux"]["namespaces"] if n["type"] != "user"]
+    b = userns_bundle(tmp_path, mutate=no_ns)
+    rc, err = rt.create("-b", b, "c1", out=tmp_path / "create.out")
+    assert rc != 0
+    assert "User namespace mappings specified, but USER namespace isn't enabled in the config" in err
