@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* config.json as the guest sees it: root.path and the source of every bind mount (directories
  * and files alike) point into the container's one virtio-fs share (GUEST_SHARE_MNT/rootfs,
- * GUEST_SHARE_MNT/mounts/<i>, laid out by fs_share_prepare); a /dev/shm bind becomes a guest
+ * GUEST_SHARE_MNT/<entry>: named after the source, e.g. …/share/tmp/x/data, else
+ * …/share/mounts/<i>; laid out by fs_share_prepare); a /dev/shm bind becomes a guest
  * tmpfs of the size of the host tmpfs it replaces (podman/Docker --shm-size). A relative bind source is relative to the bundle directory, as in runc. */
 #include "guest_config.h"
 #include "json.h"
@@ -58,6 +59,7 @@ static bool has_opt(yajl_val m, const char *opt)
 
 void guest_shares_free(struct guest_shares *sh)
 {
+	fs_share_free_names(sh->binds, sh->nbinds);
 	free(sh->binds);
 	sh->binds = NULL;
 	sh->nbinds = 0;
@@ -278,8 +280,11 @@ int guest_config_member(const struct spec *s, const char *dir, bool on_host, con
 			}
 			sh->binds = nb;
 			nb[sh->nbinds] = (struct fs_share_bind){.source = src, .dest = dst, .readonly = has_opt(m, "ro")};
-			char gpath[192];
-			snprintf(gpath, sizeof(gpath), "%s/mounts/%zu", gbase, sh->nbinds++);
+			/* named after the source, so that the guest's mountinfo shows runc's root */
+			if (fs_share_name_bind(nb, sh->nbinds, err, errlen) < 0)
+				goto fail;
+			char gpath[PATH_MAX];
+			snprintf(gpath, sizeof(gpath), "%s%s", gbase, nb[sh->nbinds++].entry);
 			gen_mount(g, m, gpath, NULL);
 		}
 		yajl_gen_array_close(g);
