@@ -50,6 +50,7 @@ struct child_args {
 	int nsfd[NS_COUNT];     /* exec: namespaces of the container to join (-1: none);
 				 * create: those of other containers (spec ns_ctr) */
 	bool wait_cgroup;
+	bool clone_in_userns;   /* create: cloned inside nsfd[NS_USER], another container's (userns.c) */
 };
 
 static void child_report(int sync, const struct setup_err *e)
@@ -166,7 +167,9 @@ static int child_run(void *arg)
 	}
 	/* a new user namespace: the agent wrote its maps before the byte above (userns.c) */
 	const char *ustep;
-	if (a->s && a->s->ns_new[NS_USER] && userns_become_root(&ustep) < 0) {
+	if (a->clone_in_userns)
+		a->nsfd[NS_USER] = -1; /* we are in it */
+	if (a->s && (a->s->ns_new[NS_USER] || a->clone_in_userns) && userns_become_root(&ustep) < 0) {
 		setup_fail(&e, ustep, "", errno);
 		goto fail;
 	}
@@ -436,7 +439,8 @@ static int spawn(struct proc *p, struct child_args *a, int flags, char *err, siz
 		close(sv[1]);
 		return ERR("out of memory");
 	}
-	pid_t pid = clone(child_run, stack + stack_sz, flags | SIGCHLD, a);
+	pid_t pid = a->clone_in_userns ? userns_clone_in(a->nsfd[NS_USER], child_run, a, flags | SIGCHLD)
+				       : clone(child_run, stack + stack_sz, flags | SIGCHLD, a);
 	int e = errno;
 	free(stack);
 	close(sv[1]);
@@ -541,6 +545,7 @@ struct proc *proc_create_container(const char *id, const char *bundle, const cha
 		close_child_io(&a);
 		goto fail;
 	}
+	a.clone_in_userns = userns_join_target(a.nsfd) > 0;
 	int sr = spawn(p, &a, flags, err, errlen);
 	if (sp->ns_new[NS_USER])
 		userns_restore_after_clone(saved);

@@ -487,8 +487,8 @@ int spec_parse(const char *json, const char *bundle, struct spec *s, char *err, 
 		const char *ctr = json_get_str(nss->u.array.values[i], "container");
 		if (ctr) {
 			/* a pod member: the namespace of another container of this VM (docs/pods.md) */
-			if (k != NS_NET && k != NS_IPC && k != NS_UTS) {
-				ERR("linux.namespaces[%zu]: only network, ipc and uts namespaces can be shared "
+			if (k != NS_NET && k != NS_IPC && k != NS_UTS && k != NS_USER) {
+				ERR("linux.namespaces[%zu]: only network, ipc, uts and user namespaces can be shared "
 				    "with another container",
 				    i);
 				goto fail;
@@ -511,7 +511,7 @@ int spec_parse(const char *json, const char *bundle, struct spec *s, char *err, 
 		else
 			s->ns_new[k] = true;
 	}
-	if (userns_parse(lnx, s->ns_new[NS_USER], false, &s->userns, err, errlen) < 0)
+	if (userns_parse(lnx, s->ns_new[NS_USER], s->ns_ctr[NS_USER] != NULL, &s->userns, err, errlen) < 0)
 		goto fail;
 	if (str_list(json_get(lnx, "maskedPaths", yajl_t_any), &s->masked, &s->nmasked, "linux.maskedPaths",
 		     err, errlen) < 0 ||

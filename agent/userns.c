@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -183,4 +185,64 @@ void userns_restore_after_clone(int *saved)
 		close(saved[ns]);
 		saved[ns] = -1;
 	}
+}
+
+/* Whether FD names the user namespace we are in. */
+static bool is_own_userns(int fd)
+{
+	struct stat a, b;
+	return fstat(fd, &a) == 0 && stat("/proc/self/ns/user", &b) == 0 && a.st_ino == b.st_ino &&
+	       a.st_dev == b.st_dev;
+}
+
+int userns_join_target(int *fds)
+{
+	if (fds[NS_USER] < 0)
+		return 0;
+	if (is_own_userns(fds[NS_USER])) {
+		close(fds[NS_USER]);
+		fds[NS_USER] = -1;
+		return 0;
+	}
+	return 1;
+}
+
+pid_t userns_clone_in(int userns, int (*fn)(void *), void *arg, int flags)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	pid_t h = fork();
+	if (h < 0) {
+		int e = errno;
+		close(p[0]);
+		close(p[1]);
+		errno = e;
+		return -1;
+	}
+	if (h == 0) {
+		size_t sz = 256 * 1024;
+		char *stack = malloc(sz);
+		long r = -ENOMEM;
+		if (stack && setns(userns, CLONE_NEWUSER) < 0)
+			r = -errno;
+		else if (stack) {
+			pid_t c = clone(fn, stack + sz, (flags & ~CLONE_NEWUSER) | CLONE_PARENT, arg);
+			r = c < 0 ? -errno : c;
+		}
+		ssize_t w = write(p[1], &r, sizeof(r));
+		_exit(w == (ssize_t)sizeof(r) ? 0 : 1);
+	}
+	close(p[1]);
+	long r = -EPIPE;
+	ssize_t n = read(p[0], &r, sizeof(r));
+	close(p[0]);
+	waitpid(h, NULL, 0);
+	if (n != (ssize_t)sizeof(r))
+		r = -EPIPE;
+	if (r < 0) {
+		errno = (int)-r;
+		return -1;
+	}
+	return (pid_t)r;
 }

@@ -53,4 +53,14 @@ int userns_join_before_clone(int *fds, int *saved, char *err, size_t errlen);
 /* Back into SAVED (closed and set to -1); logs what could not be restored. */
 void userns_restore_after_clone(int *saved);
 
+/* Create side, for an init that joins another container's user namespace FDS[NS_USER] (spec
+ * ns_ctr): 1 when it is to be made with userns_clone_in; 0 when there is none or it is the
+ * agent's own (the fd then closed and set to -1). */
+int userns_join_target(int *fds);
+/* Clone FN(ARG) with FLAGS (CLONE_NEW*) from a forked helper that joined the user namespace
+ * USERNS — so that the new namespaces, its pid namespace too, are owned by that one, as runc
+ * makes them after joining a user namespace path — as the caller's child (CLONE_PARENT: its
+ * exit is ours to reap).  Its pid, or -1 with errno. */
+pid_t userns_clone_in(int userns, int (*fn)(void *), void *arg, int flags);
+
 #endif

@@ -108,7 +108,8 @@ static void gen_ns(yajl_gen g, const char *type, const char *ctr)
 }
 
 /* A pod member (M): network always, ipc/uts where M->join_* says (their paths named the
- * sandbox's), are the sandbox container's in the guest; every other namespace its own. */
+ * sandbox's), user where it has a path (pod_ns_paths let only the sandbox's pass), are the
+ * sandbox container's in the guest; every other namespace its own. */
 static void gen_linux(yajl_gen g, yajl_val lnx, const struct guest_member *m)
 {
 	yajl_gen_map_open(g);
@@ -125,8 +126,10 @@ static void gen_linux(yajl_gen g, yajl_val lnx, const struct guest_member *m)
 			yajl_val e = v->u.array.values[j];
 			const char *type = YAJL_IS_OBJECT(e) ? str_of(e, "type") : NULL;
 			if (m && type) {
+				/* a user namespace path passed pod_ns_paths: it names the sandbox's */
+				const char *upath = !strcmp(type, "user") ? str_of(e, "path") : NULL;
 				bool join = !strcmp(type, "network") || (!strcmp(type, "ipc") && m->join_ipc) ||
-					    (!strcmp(type, "uts") && m->join_uts);
+					    (!strcmp(type, "uts") && m->join_uts) || (upath && *upath);
 				gen_ns(g, type, join ? m->sandbox : NULL);
 				continue;
 			}

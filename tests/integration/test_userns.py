@@ -89,3 +89,59 @@ def test_mappings_without_a_user_namespace_fail_as_runc(rt, tmp_path):
     rc, err = rt.create("-b", b, "c1", out=tmp_path / "create.out")
     assert rc != 0
     assert "User namespace mappings specified, but USER namespace isn't enabled in the config" in err
+
+
+MAPS = {"uidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}],
+        "gidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}]}
+
+
+def test_pod_with_user_namespaces(build_dir, tmp_path):
+    """A CRI pod whose containers have user namespaces: the sandbox's is new; a member names
+    the sandbox's user namespace by path and joins its network, ipc and uts namespaces: in the
+    guest it joins the sandbox's user namespace (first, as runc joins paths) and its own pid and
+    mount namespaces are owned by it."""
+    from lifecycle_util import Runm, vm_skip_reason
+    from net_util import Netns
+    import test_pods as pods
+    why = vm_skip_reason(build_dir, tmp_path / "probe")
+    if why:
+        import pytest
+        pytest.skip(why)
+    rt = Runm(build_dir, tmp_path / "root", "vm")
+    net = Netns()
+    try:
+        net.veth("eth0", "peer0", pods.POD_V4)
+        sb = pods.bundle(tmp_path, "sb", ["sleep", "100000"], {pods.CRI_TYPE: "sandbox", pods.CRI_SANDBOX: "sb"},
+                         [{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "user"},
+                          {"type": "network", "path": net.path}])
+        cfg = json.loads((sb / "config.json").read_text())
+        cfg["linux"].update(MAPS)
+        cfg["hostname"] = "podhost"
+        (sb / "config.json").write_text(json.dumps(cfg))
+        reachable(sb)
+        spid = pods.create(rt, tmp_path, "sb", sb)
+        assert rt("start", "sb").returncode == 0
+        ns = [{"type": "pid"}, {"type": "mount"}, {"type": "network", "path": f"/proc/{spid}/ns/net"},
+              {"type": "ipc", "path": f"/proc/{spid}/ns/ipc"}, {"type": "uts", "path": f"/proc/{spid}/ns/uts"},
+              {"type": "user", "path": f"/proc/{spid}/ns/user"}]
+        m = pods.bundle(tmp_path, "m1", ["sleep", "100000"], {pods.CRI_TYPE: "container", pods.CRI_SANDBOX: "sb"}, ns)
+        reachable(m)
+        pods.create(rt, tmp_path, "m1", m)
+        r = rt("start", "m1")
+        assert r.returncode == 0, r.stderr
+        for cid in ("sb", "m1"):
+            assert run_in(rt, cid, "cat", "/proc/self/uid_map").split() == "0 100000 65536".split()
+            assert run_in(rt, cid, "id", "-u").strip() == "0"
+        assert run_in(rt, "m1", "hostname").strip() == "podhost"
+        user = run_in(rt, "sb", "readlink", "/proc/self/ns/user").strip()
+        assert user != INIT_USERNS
+        assert run_in(rt, "m1", "readlink", "/proc/self/ns/user").strip() == user
+        assert run_in(rt, "m1", "readlink", "/proc/1/ns/user").strip() == user
+        # its own pid namespace (its init is pid 1 there), the sandbox's network
+        assert run_in(rt, "m1", "readlink", "/proc/self/ns/pid") != run_in(rt, "sb", "readlink", "/proc/self/ns/pid")
+        assert run_in(rt, "m1", "cat", "/proc/1/cmdline").startswith("sleep")
+        assert run_in(rt, "m1", "readlink", "/proc/self/ns/net") == run_in(rt, "sb", "readlink", "/proc/self/ns/net")
+    finally:
+        for cid in ("m1", "sb"):
+            rt("delete", "-f", cid)
+        net.close()

@@ -8,7 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -164,6 +168,64 @@ static void writes_maps_into_a_child(void **state)
 	close(ready[1]);
 }
 
+/* The child userns_clone_in makes: in the target user namespace, our child. */
+static int in_target(void *arg)
+{
+	const struct stat *want = arg;
+	struct stat st;
+	return stat("/proc/self/ns/user", &st) == 0 && st.st_ino == want->st_ino && getppid() > 0 ? 0 : 9;
+}
+
+static void clones_into_another_user_namespace(void **state)
+{
+	if (geteuid() != 0)
+		skip();
+	int fds[NS_COUNT];
+	for (int i = 0; i < NS_COUNT; i++)
+		fds[i] = -1;
+	/* our own: nothing to join */
+	fds[NS_USER] = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
+	assert_true(fds[NS_USER] >= 0);
+	assert_int_equal(userns_join_target(fds), 0);
+	assert_int_equal(fds[NS_USER], -1);
+	/* another: a process in a new user namespace of its own */
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	pid_t holder = fork();
+	assert_true(holder >= 0);
+	if (holder == 0) {
+		char c = unshare(CLONE_NEWUSER) == 0 ? 'k' : 'e';
+		if (write(p[1], &c, 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	char c;
+	assert_int_equal(read(p[0], &c, 1), 1);
+	assert_int_equal(c, 'k');
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)holder);
+	fds[NS_USER] = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(fds[NS_USER] >= 0);
+	assert_int_equal(userns_join_target(fds), 1);
+	struct stat want;
+	assert_int_equal(fstat(fds[NS_USER], &want), 0);
+	pid_t kid = userns_clone_in(fds[NS_USER], in_target, &want, SIGCHLD);
+	assert_true(kid > 0);
+	int st;
+	assert_int_equal(waitpid(kid, &st, 0), kid); /* CLONE_PARENT: ours */
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	/* a bad fd: the helper's errno */
+	assert_int_equal(userns_clone_in(p[0], in_target, &want, SIGCHLD), -1);
+	assert_int_equal(errno, EINVAL);
+	kill(holder, SIGKILL);
+	waitpid(holder, NULL, 0);
+	close(fds[NS_USER]);
+	close(p[0]);
+	close(p[1]);
+}
+
 static void joins_nothing_without_fds(void **state)
 {
 	int fds[NS_COUNT], saved[NS_COUNT];
@@ -186,6 +248,7 @@ int main(void)
 		cmocka_unit_test(parses_mappings),
 		cmocka_unit_test(refuses_as_runc),
 		cmocka_unit_test(writes_maps_into_a_child),
+		cmocka_unit_test(clones_into_another_user_namespace),
 		cmocka_unit_test(joins_nothing_without_fds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
