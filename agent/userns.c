@@ -39,9 +39,11 @@ static int parse_one(yajl_val arr, const char *what, struct userns_idmap **out, 
 		if (!YAJL_IS_OBJECT(e) || json_get_int(e, "containerID", 0, UINT32_MAX - 1, &c) < 0 ||
 		    json_get_int(e, "hostID", 0, UINT32_MAX - 1, &h) < 0 ||
 		    json_get_int(e, "size", 1, UINT32_MAX, &sz) < 0)
-			return ERR("linux.%s[%zu]: want containerID and hostID below 2^32-1 and a size ≥ 1", what, i);
+			return ERR("linux.%s[%zu]: want containerID and hostID below 2^32-1 and a size ≥ 1",
+				   what, i);
 		if (c + sz > (long long)UINT32_MAX || h + sz > (long long)UINT32_MAX)
-			return ERR("linux.%s[%zu]: the range %lld+%lld or %lld+%lld passes 2^32-1", what, i, c, sz, h, sz);
+			return ERR("linux.%s[%zu]: the range %lld+%lld or %lld+%lld passes 2^32-1", what, i,
+				   c, sz, h, sz);
 		(*out)[(*n)++] = (struct userns_idmap){(uint32_t)c, (uint32_t)h, (uint32_t)sz};
 	}
 	return 0;
@@ -55,7 +57,8 @@ static bool maps_id(const struct userns_idmap *m, size_t n, uint32_t id)
 	return false;
 }
 
-int userns_parse(yajl_val lnx, bool new_userns, bool join_userns, struct userns_maps *m, char *err, size_t errlen)
+int userns_parse(yajl_val lnx, bool new_userns, bool join_userns, struct userns_maps *m, char *err,
+		 size_t errlen)
 {
 	memset(m, 0, sizeof(*m));
 	yajl_val u = json_get(lnx, "uidMappings", yajl_t_any), g = json_get(lnx, "gidMappings", yajl_t_any);
@@ -64,7 +67,8 @@ int userns_parse(yajl_val lnx, bool new_userns, bool join_userns, struct userns_
 		goto fail;
 	if (!new_userns && !join_userns) {
 		if (m->nuid || m->ngid) { /* runc's words */
-			ERR("User namespace mappings specified, but USER namespace isn't enabled in the config");
+			ERR("User namespace mappings specified, but USER namespace isn't enabled in the "
+			    "config");
 			goto fail;
 		}
 		return 0;
@@ -77,7 +81,8 @@ int userns_parse(yajl_val lnx, bool new_userns, bool join_userns, struct userns_
 		goto fail;
 	}
 	if (!maps_id(m->uid, m->nuid, 0) || !maps_id(m->gid, m->ngid, 0)) {
-		ERR("User namespaces enabled, but no %s mapping found.", !maps_id(m->uid, m->nuid, 0) ? "user" : "group");
+		ERR("User namespaces enabled, but no %s mapping found.",
+		    !maps_id(m->uid, m->nuid, 0) ? "user" : "group");
 		goto fail;
 	}
 	return 0;
@@ -99,7 +104,8 @@ int userns_map_text(const struct userns_idmap *map, size_t n, char *buf, size_t 
 	if (len)
 		buf[0] = '\0';
 	for (size_t i = 0; i < n; i++) {
-		int w = snprintf(buf + off, len - off, "%u %u %u\n", map[i].inside, map[i].outside, map[i].count);
+		int w =
+		    snprintf(buf + off, len - off, "%u %u %u\n", map[i].inside, map[i].outside, map[i].count);
 		if (w < 0 || (size_t)w >= len - off)
 			return -1;
 		off += (size_t)w;
@@ -157,9 +163,10 @@ int userns_join_before_clone(int *fds, int *saved, char *err, size_t errlen)
 			continue;
 		if (!names[ns]) {
 			userns_restore_after_clone(saved);
-			return ERR("join the %s namespace of another container from a new user namespace: not "
-				   "supported",
-				   ns_name(ns));
+			return ERR(
+			    "join the %s namespace of another container from a new user namespace: not "
+			    "supported",
+			    ns_name(ns));
 		}
 		char self[32];
 		snprintf(self, sizeof(self), "/proc/thread-self/ns/%s", names[ns]);
@@ -167,7 +174,8 @@ int userns_join_before_clone(int *fds, int *saved, char *err, size_t errlen)
 		if (saved[ns] < 0 || setns(fds[ns], ns_clone_flag(ns)) < 0) {
 			int e = errno;
 			userns_restore_after_clone(saved);
-			return ERR("join the %s namespace of another container: %s", ns_name(ns), strerror(e));
+			return ERR("join the %s namespace of another container: %s", ns_name(ns),
+				   strerror(e));
 		}
 		close(fds[ns]);
 		fds[ns] = -1;

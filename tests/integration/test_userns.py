@@ -145,3 +145,14 @@ def test_pod_with_user_namespaces(build_dir, tmp_path):
         for cid in ("m1", "sb"):
             rt("delete", "-f", cid)
         net.close()
+
+
+def test_a_user_namespace_path_not_of_the_pod_is_a_clear_error(rt, tmp_path):
+    def with_path(cfg):
+        for n in cfg["linux"]["namespaces"]:
+            if n["type"] == "user":
+                n["path"] = "/proc/1/ns/user"
+    b = userns_bundle(tmp_path, mutate=with_path)
+    rc, err = rt.create("-b", b, "c1", out=tmp_path / "create.out")
+    assert rc != 0
+    assert "user namespace /proc/1/ns/user: a namespace on the host cannot be joined" in err, err

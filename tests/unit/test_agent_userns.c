@@ -69,22 +69,24 @@ static void refuses_as_runc(void **state)
 		bool new_ns;
 		const char *want;
 	} cases[] = {
-		{"{\"uidMappings\":[{\"containerID\":0,\"hostID\":1,\"size\":1}]}", false,
-		 "User namespace mappings specified, but USER namespace isn't enabled in the config"},
-		{"{}", true, "User namespaces enabled, but no uid mappings found."},
-		{"{\"uidMappings\":[{\"containerID\":0,\"hostID\":1,\"size\":1}]}", true,
-		 "User namespaces enabled, but no gid mappings found."},
-		{"{\"uidMappings\":[{\"containerID\":1,\"hostID\":1,\"size\":1}],"
-		 "\"gidMappings\":[{\"containerID\":0,\"hostID\":1,\"size\":1}]}", true,
-		 "User namespaces enabled, but no user mapping found."},
-		{"{\"uidMappings\":[{\"containerID\":0,\"hostID\":1,\"size\":1}],"
-		 "\"gidMappings\":[{\"containerID\":5,\"hostID\":1,\"size\":1}]}", true,
-		 "User namespaces enabled, but no group mapping found."},
-		{"{\"uidMappings\":{}}", true, "linux.uidMappings: not an array"},
-		{"{\"uidMappings\":[{\"containerID\":0,\"hostID\":1,\"size\":0}]}", true, "linux.uidMappings[0]"},
-		{"{\"uidMappings\":[{\"containerID\":0,\"hostID\":-1,\"size\":1}]}", true, "linux.uidMappings[0]"},
-		{"{\"uidMappings\":[{\"containerID\":0,\"hostID\":1,\"size\":4294967295}]}", true, "passes 2^32-1"},
-		{"{\"gidMappings\":[7]}", true, "linux.gidMappings[0]"},
+	    {"{\"uidMappings\":[{\"containerID\":0,\"hostID\":1,\"size\":1}]}", false,
+	     "User namespace mappings specified, but USER namespace isn't enabled in the config"},
+	    {"{}", true, "User namespaces enabled, but no uid mappings found."},
+	    {"{\"uidMappings\":[{\"containerID\":0,\"hostID\":1,\"size\":1}]}", true,
+	     "User namespaces enabled, but no gid mappings found."},
+	    {"{\"uidMappings\":[{\"containerID\":1,\"hostID\":1,\"size\":1}],"
+	     "\"gidMappings\":[{\"containerID\":0,\"hostID\":1,\"size\":1}]}",
+	     true, "User namespaces enabled, but no user mapping found."},
+	    {"{\"uidMappings\":[{\"containerID\":0,\"hostID\":1,\"size\":1}],"
+	     "\"gidMappings\":[{\"containerID\":5,\"hostID\":1,\"size\":1}]}",
+	     true, "User namespaces enabled, but no group mapping found."},
+	    {"{\"uidMappings\":{}}", true, "linux.uidMappings: not an array"},
+	    {"{\"uidMappings\":[{\"containerID\":0,\"hostID\":1,\"size\":0}]}", true, "linux.uidMappings[0]"},
+	    {"{\"uidMappings\":[{\"containerID\":0,\"hostID\":-1,\"size\":1}]}", true,
+	     "linux.uidMappings[0]"},
+	    {"{\"uidMappings\":[{\"containerID\":0,\"hostID\":1,\"size\":4294967295}]}", true,
+	     "passes 2^32-1"},
+	    {"{\"gidMappings\":[7]}", true, "linux.gidMappings[0]"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		yajl_val t = linux_of(cases[i].json);
@@ -102,7 +104,8 @@ static void refuses_as_runc(void **state)
 	assert_non_null(big);
 	size_t off = (size_t)sprintf(big, "{\"uidMappings\":[");
 	for (int i = 0; i < 341; i++)
-		off += (size_t)sprintf(big + off, "%s{\"containerID\":%d,\"hostID\":%d,\"size\":1}", i ? "," : "", i, i);
+		off += (size_t)sprintf(big + off, "%s{\"containerID\":%d,\"hostID\":%d,\"size\":1}",
+				       i ? "," : "", i, i);
 	sprintf(big + off, "]}");
 	yajl_val t = linux_of(big);
 	struct userns_maps m;
@@ -140,8 +143,8 @@ static void writes_maps_into_a_child(void **state)
 		unsigned a, b, n;
 		_exit(getuid() == 0 && getgid() == 0 && sscanf(buf, "%u %u %u", &a, &b, &n) == 3 && a == 0 &&
 			      b == 100000 && n == 65536
-			      ? 0
-			      : 6);
+			  ? 0
+			  : 6);
 	}
 	char c;
 	assert_int_equal(read(ready[0], &c, 1), 1);
@@ -245,11 +248,9 @@ static void joins_nothing_without_fds(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(parses_mappings),
-		cmocka_unit_test(refuses_as_runc),
-		cmocka_unit_test(writes_maps_into_a_child),
-		cmocka_unit_test(clones_into_another_user_namespace),
-		cmocka_unit_test(joins_nothing_without_fds),
+	    cmocka_unit_test(parses_mappings),		 cmocka_unit_test(refuses_as_runc),
+	    cmocka_unit_test(writes_maps_into_a_child),	 cmocka_unit_test(clones_into_another_user_namespace),
+	    cmocka_unit_test(joins_nothing_without_fds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

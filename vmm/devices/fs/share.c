@@ -148,6 +148,7 @@ int fs_share_name_bind(struct fs_share_bind *b, size_t i, char *err, size_t errl
 	char *name = malloc(PATH_MAX);
 	if (!name)
 		return fail(err, errlen, ENOMEM, "name bind source", b[i].source);
+	name[0] = '\0';
 	int r = fs_share_source_root(NULL, b[i].source, name, PATH_MAX);
 	if (r == -ENOENT || r == -EACCES || r == -ENOTDIR || r == -ELOOP) {
 		free(name);
