@@ -50,7 +50,7 @@ struct child_args {
 	int nsfd[NS_COUNT];     /* exec: namespaces of the container to join (-1: none);
 				 * create: those of other containers (spec ns_ctr) */
 	bool wait_cgroup;
-	bool clone_in_userns;   /* create: cloned inside nsfd[NS_USER], another container's (userns.c) */
+	bool clone_in_userns; /* create: cloned inside nsfd[NS_USER], another container's (userns.c) */
 };
 
 static void child_report(int sync, const struct setup_err *e)

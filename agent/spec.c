@@ -488,8 +488,8 @@ int spec_parse(const char *json, const char *bundle, struct spec *s, char *err, 
 		if (ctr) {
 			/* a pod member: the namespace of another container of this VM (docs/pods.md) */
 			if (k != NS_NET && k != NS_IPC && k != NS_UTS && k != NS_USER) {
-				ERR("linux.namespaces[%zu]: only network, ipc, uts and user namespaces can be shared "
-				    "with another container",
+				ERR("linux.namespaces[%zu]: only network, ipc, uts and user namespaces can be "
+				    "shared with another container",
 				    i);
 				goto fail;
 			}
@@ -503,7 +503,8 @@ int spec_parse(const char *json, const char *bundle, struct spec *s, char *err, 
 			continue;
 		}
 		if (path && *path && (k == NS_PID || k == NS_USER)) {
-			ERR("linux.namespaces[%zu]: joining a %s namespace by path is not supported", i, type);
+			ERR("linux.namespaces[%zu]: joining a %s namespace by path is not supported", i,
+			    type);
 			goto fail;
 		}
 		if (path && *path)

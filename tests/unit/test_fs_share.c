@@ -357,8 +357,10 @@ static void test_entry_names(void **state)
 	snprintf(mi, sizeof(mi), "%s/mountinfo", dir);
 	FILE *f = fopen(mi, "w");
 	assert_non_null(f);
-	fprintf(f, "1 0 8:1 / / rw - ext4 /dev/other rw\n%llu 1 8:2 /sub\\040dir / rw shared:1 - ext4 /dev/x rw\n",
-		(unsigned long long)sx.stx_mnt_id);
+	fprintf(
+	    f,
+	    "1 0 8:1 / / rw - ext4 /dev/other rw\n%llu 1 8:2 /sub\\040dir / rw shared:1 - ext4 /dev/x rw\n",
+	    (unsigned long long)sx.stx_mnt_id);
 	fclose(f);
 	assert_int_equal(fs_share_source_root(mi, dir, out, sizeof(out)), 0);
 	char want[PATH_MAX + 16];
@@ -374,7 +376,8 @@ static void test_entry_names(void **state)
 	unlink(mi);
 	rmdir(dir);
 
-	struct fs_share_bind prev[] = {{.entry = "/srv/a", .readonly = false}, {.entry = "/mounts/1", .readonly = true}};
+	struct fs_share_bind prev[] = {{.entry = "/srv/a", .readonly = false},
+				       {.entry = "/mounts/1", .readonly = true}};
 	assert_true(fs_share_entry_ok("/srv/b", false, prev, 2));
 	assert_true(fs_share_entry_ok("/srv/a b\nc", false, prev, 2)); /* any byte but '/' and NUL */
 	assert_true(fs_share_entry_ok("/srv/a", false, prev, 2));      /* the same, alike: shared */
@@ -382,8 +385,9 @@ static void test_entry_names(void **state)
 	assert_false(fs_share_entry_ok("/srv/a/x", false, prev, 2));   /* below another */
 	assert_false(fs_share_entry_ok("/srv", false, prev, 2));       /* above another */
 	assert_true(fs_share_entry_ok("/srv/ab", false, prev, 2));     /* a prefix, not a parent */
-	static const char *const bad[] = {"/", "", "rel", "/rootfs", "/rootfs/x", "/mounts/3", "/members/m",
-					  "/a//b", "/a/./b", "/a/../b", "/a/", "/a/.", "/a/.."};
+	static const char *const bad[] = {"/",	       "",	     "rel",   "/rootfs", "/rootfs/x",
+					  "/mounts/3", "/members/m", "/a//b", "/a/./b",	 "/a/../b",
+					  "/a/",       "/a/.",	     "/a/.."};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		if (fs_share_entry_ok(bad[i], false, NULL, 0))
 			fail_msg("\"%s\" accepted", bad[i]);
@@ -408,8 +412,11 @@ static void test_entries_in_the_share(void **state)
 	assert_int_equal(mkdir(odd, 0755), 0);
 	snprintf(inner, sizeof(inner), "%s/in", srcdir);
 	assert_int_equal(mkdir(inner, 0755), 0);
-	struct fs_share_bind b[] = {{.source = odd}, {.source = srcdir, .readonly = true}, {.source = odd},
-				    {.source = inner}, {.source = srcfile}};
+	struct fs_share_bind b[] = {{.source = odd},
+				    {.source = srcdir, .readonly = true},
+				    {.source = odd},
+				    {.source = inner},
+				    {.source = srcfile}};
 	for (size_t i = 0; i < 5; i++)
 		assert_int_equal(fs_share_name_bind(b, i, err, sizeof(err)), 0);
 	char eo[PATH_MAX];

@@ -125,9 +125,9 @@ bool fs_share_entry_ok(const char *name, bool readonly, const struct fs_share_bi
 {
 	static const char *const reserved[] = {"/rootfs", "/mounts", "/members"};
 	size_t len = strlen(name);
-	if (name[0] != '/' || len < 2 || len > FS_SHARE_ENTRY_MAX || name[len - 1] == '/' || strstr(name, "//") ||
-	    strstr(name, "/./") || strstr(name, "/../") || !strcmp(name + len - 2, "/.") ||
-	    (len >= 3 && !strcmp(name + len - 3, "/..")))
+	if (name[0] != '/' || len < 2 || len > FS_SHARE_ENTRY_MAX || name[len - 1] == '/' ||
+	    strstr(name, "//") || strstr(name, "/./") || strstr(name, "/../") ||
+	    !strcmp(name + len - 2, "/.") || (len >= 3 && !strcmp(name + len - 3, "/..")))
 		return false;
 	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
 		if (at_or_below(name, reserved[i]))
@@ -226,13 +226,15 @@ static int named(const struct fs_share_bind *binds, size_t nbinds, struct fs_sha
 }
 
 static int prepare_named(const char *share_dir, const char *bundle_rootfs, bool rootfs_readonly,
-			 const struct fs_share_bind *binds, size_t nbinds, bool nested, char *err, size_t errlen)
+			 const struct fs_share_bind *binds, size_t nbinds, bool nested, char *err,
+			 size_t errlen)
 {
 	struct fs_share_bind *copy;
 	int rc = named(binds, nbinds, &copy, err, errlen);
 	if (rc < 0)
 		return rc;
-	rc = prepare(share_dir, bundle_rootfs, rootfs_readonly, copy ? copy : binds, nbinds, nested, err, errlen);
+	rc = prepare(share_dir, bundle_rootfs, rootfs_readonly, copy ? copy : binds, nbinds, nested, err,
+		     errlen);
 	fs_share_free_names(copy, copy ? nbinds : 0);
 	free(copy);
 	return rc;
@@ -304,18 +306,20 @@ undo:;
 
 /* Remove what prepare made below SHARE: directories and empty files, in the mount of SHARE
  * only (mount ids compared); anything else stays and fails the cleanup. */
-static int rm_skel(int pfd, const char *name, const struct statx *parent, const char *shown, int depth, char *err,
-		   size_t n)
+static int rm_skel(int pfd, const char *name, const struct statx *parent, const char *shown, int depth,
+		   char *err, size_t n)
 {
 	struct statx sx;
-	if (statx(pfd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_TYPE | STATX_SIZE | STATX_MNT_ID, &sx) < 0)
+	if (statx(pfd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_TYPE | STATX_SIZE | STATX_MNT_ID,
+		  &sx) < 0)
 		return errno == ENOENT ? 0 : fail(err, n, errno, "stat", shown);
 	if (!(sx.stx_mask & STATX_MNT_ID) || sx.stx_mnt_id != parent->stx_mnt_id)
 		return fail(err, n, EBUSY, "not removing a mount point", shown);
 	if (!S_ISDIR(sx.stx_mode)) {
 		if (!S_ISREG(sx.stx_mode) || sx.stx_size)
 			return fail(err, n, ENOTEMPTY, "not removing what runm did not make", shown);
-		return unlinkat(pfd, name, 0) < 0 && errno != ENOENT ? fail(err, n, errno, "remove", shown) : 0;
+		return unlinkat(pfd, name, 0) < 0 && errno != ENOENT ? fail(err, n, errno, "remove", shown)
+								     : 0;
 	}
 	if (depth > 256)
 		return fail(err, n, ELOOP, "remove", shown);
@@ -351,7 +355,8 @@ static int remove_skeleton(const char *share_dir, char *err, size_t n)
 {
 	char parent[PATH_MAX];
 	const char *slash = strrchr(share_dir, '/'), *base = slash ? slash + 1 : share_dir;
-	snprintf(parent, sizeof(parent), "%.*s", slash ? (int)(slash - share_dir) : 1, slash ? share_dir : ".");
+	snprintf(parent, sizeof(parent), "%.*s", slash ? (int)(slash - share_dir) : 1,
+		 slash ? share_dir : ".");
 	if (!parent[0])
 		snprintf(parent, sizeof(parent), "/");
 	int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
