@@ -219,7 +219,10 @@ static int child_run(void *arg)
 			goto fail;
 		}
 	} else {
-		/* exec: join the container; the mount namespace last (it changes / and cwd). */
+		/* exec: join the container; the mount namespace last (it changes / and cwd). Limits
+		 * first: its user namespace could not raise them (runc sets them from outside). */
+		if (a->nsfd[NS_USER] >= 0 && process_prepare(a->proc, &e) < 0)
+			goto fail;
 		static const int order[] = {NS_USER, NS_CGROUP, NS_IPC, NS_UTS, NS_NET, NS_MNT};
 		for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
 			int ns = order[i];
@@ -557,7 +560,8 @@ struct proc *proc_create_container(const char *id, const char *bundle, const cha
 		ERR("%s %s: %s", ce.step, ce.target, strerror(ce.err));
 		goto fail;
 	}
-	if (sp->ns_new[NS_USER] && userns_write_maps(p->pid, &sp->userns, err, errlen) < 0)
+	if ((sp->ns_new[NS_USER] && userns_write_maps(p->pid, &sp->userns, err, errlen) < 0) ||
+	    ((sp->ns_new[NS_USER] || a.clone_in_userns) && userns_apply_limits(p->pid, &sp->proc, err, errlen) < 0))
 		goto fail;
 	char c = 'C';
 	if (send(p->sync_fd, &c, 1, MSG_NOSIGNAL) != 1) {

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -149,6 +150,12 @@ int userns_become_root(const char **step)
 	*step = "setresuid to 0 in the user namespace";
 	if (setresuid(0, 0, 0) < 0)
 		return -1;
+	/* the credential change made us non-dumpable: our /proc/self would belong to the initial
+	 * namespace's root, unmapped here (oom_score_adj, setgroups…); dumpable as runc makes its
+	 * init for the setup (execve decides again) */
+	*step = "prctl PR_SET_DUMPABLE";
+	if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+		return -1;
 	*step = "prctl PR_SET_PDEATHSIG";
 	return prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 }
@@ -253,4 +260,28 @@ pid_t userns_clone_in(int userns, int (*fn)(void *), void *arg, int flags)
 		return -1;
 	}
 	return (pid_t)r;
+}
+
+int userns_apply_limits(pid_t pid, const struct spec_process *p, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < p->nrlimits; i++) {
+		struct rlimit rl = {.rlim_cur = p->rlimits[i].soft, .rlim_max = p->rlimits[i].hard};
+		if (prlimit(pid, (enum __rlimit_resource)p->rlimits[i].resource, &rl, NULL) < 0)
+			return ERR("prlimit resource %d of process %d: %s", p->rlimits[i].resource, (int)pid,
+				   strerror(errno));
+	}
+	if (!p->has_oom)
+		return 0;
+	char path[64], buf[16];
+	snprintf(path, sizeof(path), "/proc/%d/oom_score_adj", (int)pid);
+	int n = snprintf(buf, sizeof(buf), "%d", p->oom_score_adj);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, buf, (size_t)n) != n) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		return ERR("write %s: %s", path, strerror(e));
+	}
+	close(fd);
+	return 0;
 }

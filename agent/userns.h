@@ -39,7 +39,7 @@ int userns_map_text(const struct userns_idmap *map, size_t n, char *buf, size_t 
  * root does not deny it).  0, or -1 with ERR naming the file and why. */
 int userns_write_maps(pid_t pid, const struct userns_maps *m, char *err, size_t errlen);
 /* Child side, once the maps are written: become root of the new user namespace (and keep
- * the parent-death signal, which the credential change clears).  0, or -1 with errno;
+ * the parent-death signal and dumpable flag, which the credential change clears).  0, or -1 with errno;
  * *STEP names what failed. */
 int userns_become_root(const char **step);
 
@@ -52,6 +52,13 @@ int userns_become_root(const char **step);
 int userns_join_before_clone(int *fds, int *saved, char *err, size_t errlen);
 /* Back into SAVED (closed and set to -1); logs what could not be restored. */
 void userns_restore_after_clone(int *saved);
+
+struct spec_process;
+/* Agent side, for an init already in its user namespace (before it goes on): P's rlimits
+ * (prlimit) and oom_score_adj set from here, as runc does, because inside the user namespace
+ * the init may not raise a limit or lower its score (CAP_SYS_RESOURCE of the initial one); its
+ * own setrlimit of the same values later changes nothing.  0, or -1 with ERR. */
+int userns_apply_limits(pid_t pid, const struct spec_process *p, char *err, size_t errlen);
 
 /* Create side, for an init that joins another container's user namespace FDS[NS_USER] (spec
  * ns_ctr): 1 when it is to be made with userns_clone_in; 0 when there is none or it is the

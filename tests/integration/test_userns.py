@@ -156,3 +156,27 @@ def test_a_user_namespace_path_not_of_the_pod_is_a_clear_error(rt, tmp_path):
     rc, err = rt.create("-b", b, "c1", out=tmp_path / "create.out")
     assert rc != 0
     assert "user namespace /proc/1/ns/user: a namespace on the host cannot be joined" in err, err
+
+
+def test_limits_and_oom_score_are_set_from_outside(rt, tmp_path):
+    """As runc: rlimits and oomScoreAdj are applied before the user namespace could refuse them
+    (raising a hard limit, lowering the score need CAP_SYS_RESOURCE of the initial one). The
+    values stay within what this host lets the host-agent harness (maybe without
+    CAP_SYS_RESOURCE) set; in the VM they pass the guest's defaults and the score is lowered."""
+    oom = "-500" if rt.mode == "vm" else "100"
+
+    def limits(cfg):
+        cfg["process"]["rlimits"] = [{"type": "RLIMIT_NPROC", "hard": 50000, "soft": 50000},
+                                     {"type": "RLIMIT_NOFILE", "hard": 8192, "soft": 4096}]
+        cfg["process"]["oomScoreAdj"] = int(oom)
+    b = userns_bundle(tmp_path, mutate=limits)
+    rc, err = rt.create("-b", b, "c1", out=tmp_path / "create.out")
+    assert rc == 0, err
+    assert rt("start", "c1").returncode == 0
+    for pid in ("1", "self"):
+        lim = run_in(rt, "c1", "cat", f"/proc/{pid}/limits")
+        procs = [ln for ln in lim.splitlines() if ln.startswith("Max processes")][0].split()
+        files = [ln for ln in lim.splitlines() if ln.startswith("Max open files")][0].split()
+        assert procs[2:4] == ["50000", "50000"], lim
+        assert files[3:5] == ["4096", "8192"], lim
+        assert run_in(rt, "c1", "cat", f"/proc/{pid}/oom_score_adj").strip() == oom
