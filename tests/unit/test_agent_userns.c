@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -229,6 +230,39 @@ static void clones_into_another_user_namespace(void **state)
 	close(p[1]);
 }
 
+/* As root: limits and oom_score_adj of another process, set from outside. */
+static void applies_limits_from_outside(void **state)
+{
+	if (geteuid() != 0)
+		skip();
+	pid_t kid = fork();
+	assert_true(kid >= 0);
+	if (kid == 0) {
+		pause();
+		_exit(0);
+	}
+	struct spec_rlimit rl[] = {{.resource = RLIMIT_NOFILE, .soft = 100, .hard = 200}};
+	struct spec_process p = {.rlimits = rl, .nrlimits = 1, .has_oom = true, .oom_score_adj = 123};
+	char err[256];
+	assert_int_equal(userns_apply_limits(kid, &p, err, sizeof(err)), 0);
+	struct rlimit got;
+	assert_int_equal(prlimit(kid, RLIMIT_NOFILE, NULL, &got), 0);
+	assert_int_equal(got.rlim_cur, 100);
+	assert_int_equal(got.rlim_max, 200);
+	char path[64], buf[16] = "";
+	snprintf(path, sizeof(path), "/proc/%d/oom_score_adj", (int)kid);
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	assert_string_equal(buf, "123\n");
+	kill(kid, SIGKILL);
+	waitpid(kid, NULL, 0);
+	/* a process that is gone: the error names it */
+	assert_int_equal(userns_apply_limits(kid, &p, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "prlimit resource 7"));
+}
+
 static void joins_nothing_without_fds(void **state)
 {
 	int fds[NS_COUNT], saved[NS_COUNT];
@@ -250,6 +284,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(parses_mappings),		 cmocka_unit_test(refuses_as_runc),
 	    cmocka_unit_test(writes_maps_into_a_child),	 cmocka_unit_test(clones_into_another_user_namespace),
+	    cmocka_unit_test(applies_limits_from_outside),
 	    cmocka_unit_test(joins_nothing_without_fds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
