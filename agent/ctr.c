@@ -21,6 +21,7 @@
 #include "proc.h"
 #include "setup.h"
 #include "streams.h"
+#include "userns.h"
 
 #define ERR(...) agent_errf(err, errlen, __VA_ARGS__)
 #define MAX_CONTAINERS 64
@@ -214,7 +215,16 @@ struct proc *ctr_create(const char *id, const char *bundle, const char *config, 
 	for (int ns = 0; ns < NS_COUNT; ns++)
 		if (sp->ns_new[ns] && ns != NS_CGROUP)
 			flags |= ns_clone_flag(ns);
-	if (proc_spawn(p, &a, flags, err, errlen) < 0)
+	int saved[NS_COUNT];
+	if (sp->ns_new[NS_USER] && userns_join_before_clone(a.nsfd, saved, err, errlen) < 0) {
+		proc_close_child_io(&a);
+		goto fail;
+	}
+	a.clone_in_userns = userns_join_target(a.nsfd) > 0;
+	int sr = proc_spawn(p, &a, flags, err, errlen);
+	if (sp->ns_new[NS_USER])
+		userns_restore_after_clone(saved);
+	if (sr < 0)
 		goto fail;
 	close_fds(a.nsfd);
 	struct setup_err ce = {0};
@@ -222,6 +232,9 @@ struct proc *ctr_create(const char *id, const char *bundle, const char *config, 
 		ERR("%s %s: %s", ce.step, ce.target, strerror(ce.err));
 		goto fail;
 	}
+	if ((sp->ns_new[NS_USER] && userns_write_maps(p->pid, &sp->userns, err, errlen) < 0) ||
+	    ((sp->ns_new[NS_USER] || a.clone_in_userns) && userns_apply_limits(p->pid, &sp->proc, err, errlen) < 0))
+		goto fail;
 	char c = 'C';
 	if (send(p->sync_fd, &c, 1, MSG_NOSIGNAL) != 1) {
 		ERR("container setup: process %d exited early", p->pid);

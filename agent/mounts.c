@@ -183,7 +183,11 @@ static int mount_one(const struct spec *s, int rootfd, const struct spec_mount *
 		}
 	} else if (strcmp(m->type, "cgroup") == 0 || strcmp(m->type, "cgroup2") == 0) {
 		/* Unified hierarchy only (the guest mounts cgroup2). */
-		if (mount("cgroup2", dest, "cgroup2", flags, NULL) < 0) {
+		if (mount("cgroup2", dest, "cgroup2", flags, NULL) < 0 &&
+		    /* as runc: a user namespace without a cgroup namespace of its own cannot mount
+		     * cgroup2; the guest's hierarchy is bound instead (flags by the remount below) */
+		    ((errno != EPERM && errno != EBUSY) || (!s->ns_new[NS_USER] && !s->ns_ctr[NS_USER]) ||
+		     mount("/sys/fs/cgroup", dest, NULL, MS_BIND | MS_REC, NULL) < 0)) {
 			setup_fail(e, "mount cgroup2", shown, errno);
 			goto out;
 		}

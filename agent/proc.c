@@ -157,6 +157,14 @@ static int child_run(void *arg)
 			goto fail;
 		}
 	}
+	/* a new user namespace: the agent wrote its maps before the byte above (userns.c) */
+	const char *ustep;
+	if (a->clone_in_userns)
+		a->nsfd[NS_USER] = -1; /* we are in it */
+	if (a->s && (a->s->ns_new[NS_USER] || a->clone_in_userns) && userns_become_root(&ustep) < 0) {
+		setup_fail(&e, ustep, "", errno);
+		goto fail;
+	}
 	if (a->s) {
 		const struct spec *s = a->s;
 		for (int ns = 0; ns < NS_COUNT; ns++) {
@@ -203,8 +211,11 @@ static int child_run(void *arg)
 			goto fail;
 		}
 	} else {
-		/* exec: join the container; the mount namespace last (it changes / and cwd). */
-		static const int order[] = {NS_CGROUP, NS_IPC, NS_UTS, NS_NET, NS_MNT};
+		/* exec: join the container; the mount namespace last (it changes / and cwd). Limits
+		 * first: its user namespace could not raise them (runc sets them from outside). */
+		if (a->nsfd[NS_USER] >= 0 && process_prepare(a->proc, &e) < 0)
+			goto fail;
+		static const int order[] = {NS_USER, NS_CGROUP, NS_IPC, NS_UTS, NS_NET, NS_MNT};
 		for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
 			int ns = order[i];
 			if (a->nsfd[ns] >= 0 && setns(a->nsfd[ns], ns_clone_flag(ns)) < 0) {
@@ -382,7 +393,8 @@ int proc_spawn(struct proc *p, struct child_args *a, int flags, char *err, size_
 		close(sv[1]);
 		return ERR("out of memory");
 	}
-	pid_t pid = clone(child_run, stack + stack_sz, flags | SIGCHLD, a);
+	pid_t pid = a->clone_in_userns ? userns_clone_in(a->nsfd[NS_USER], child_run, a, flags | SIGCHLD)
+				       : clone(child_run, stack + stack_sz, flags | SIGCHLD, a);
 	int e = errno;
 	free(stack);
 	close(sv[1]);
@@ -459,7 +471,7 @@ struct proc *proc_exec(struct container *ctr, const char *id, const char *proces
 	for (int i = 0; i < NS_COUNT; i++)
 		a.nsfd[i] = -1;
 	for (int i = 0; i < NS_COUNT; i++) {
-		if (i == NS_USER || i == NS_TIME)
+		if (i == NS_TIME)
 			continue;
 		int *dst = i == NS_PID ? &pidns : &a.nsfd[i];
 		if (ns_open_of(init->pid, names[i], dst) < 0) {

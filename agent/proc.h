@@ -48,6 +48,7 @@ struct child_args {
 	int nsfd[NS_COUNT]; /* exec: namespaces of the container to join (-1: none);
 			     * create: those of other containers (spec ns_ctr) */
 	bool wait_cgroup;
+	bool clone_in_userns; /* create: cloned inside nsfd[NS_USER], another container's (userns.c) */
 };
 /* A new process ID (not yet in the table); NULL + ERR (too many, bad or duplicate id). */
 struct proc *proc_new(const char *id, char *err, size_t errlen);

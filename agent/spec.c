@@ -479,7 +479,7 @@ int spec_parse(const char *json, const char *bundle, struct spec *s, char *err, 
 			ERR("linux.namespaces[%zu]: unknown type %s", i, type ? type : "(none)");
 			goto fail;
 		}
-		if (k == NS_USER || k == NS_TIME) {
+		if (k == NS_TIME) {
 			ERR("linux.namespaces[%zu]: %s namespaces are not supported by runm", i, type);
 			goto fail;
 		}
@@ -487,9 +487,9 @@ int spec_parse(const char *json, const char *bundle, struct spec *s, char *err, 
 		const char *ctr = json_get_str(nss->u.array.values[i], "container");
 		if (ctr) {
 			/* a pod member: the namespace of another container of this VM (docs/pods.md) */
-			if (k != NS_NET && k != NS_IPC && k != NS_UTS) {
-				ERR("linux.namespaces[%zu]: only network, ipc and uts namespaces can be shared "
-				    "with another container",
+			if (k != NS_NET && k != NS_IPC && k != NS_UTS && k != NS_USER) {
+				ERR("linux.namespaces[%zu]: only network, ipc, uts and user namespaces can be "
+				    "shared with another container",
 				    i);
 				goto fail;
 			}
@@ -502,8 +502,9 @@ int spec_parse(const char *json, const char *bundle, struct spec *s, char *err, 
 			s->ns_ctr[k] = ctr;
 			continue;
 		}
-		if (path && *path && k == NS_PID) {
-			ERR("linux.namespaces[%zu]: joining a pid namespace by path is not supported", i);
+		if (path && *path && (k == NS_PID || k == NS_USER)) {
+			ERR("linux.namespaces[%zu]: joining a %s namespace by path is not supported", i,
+			    type);
 			goto fail;
 		}
 		if (path && *path)
@@ -511,6 +512,8 @@ int spec_parse(const char *json, const char *bundle, struct spec *s, char *err, 
 		else
 			s->ns_new[k] = true;
 	}
+	if (userns_parse(lnx, s->ns_new[NS_USER], s->ns_ctr[NS_USER] != NULL, &s->userns, err, errlen) < 0)
+		goto fail;
 	if (str_list(json_get(lnx, "maskedPaths", yajl_t_any), &s->masked, &s->nmasked, "linux.maskedPaths",
 		     err, errlen) < 0 ||
 	    str_list(json_get(lnx, "readonlyPaths", yajl_t_any), &s->readonly, &s->nreadonly,
@@ -609,6 +612,7 @@ void spec_free(struct spec *s)
 	free(s->readonly);
 	free(s->sysctl);
 	free(s->devices);
+	userns_free(&s->userns);
 	free(s->root_path);
 	if (s->root)
 		yajl_tree_free(s->root);

@@ -11,6 +11,7 @@
 
 #include "base.h"
 #include "proto/proto.h"
+#include "userns.h"
 
 #define SPEC_CAP_SETS 5 /* bounding, effective, inheritable, permitted, ambient */
 struct spec_rlimit {
@@ -78,6 +79,7 @@ struct spec {
 	yajl_val seccomp;	     /* linux.seccomp or NULL */
 	yajl_val resources;	     /* linux.resources or NULL */
 	const char *cgroups_path;
+	struct userns_maps userns; /* linux.uidMappings / gidMappings (userns.c) */
 };
 int ns_clone_flag(int ns);
 const char *ns_name(int ns);

@@ -322,7 +322,8 @@ int guest_join(const char *id, const char *dir, const struct spec *s, const stru
 		/* the member's rootfs and binds, live in the sandbox VM's share (served as they appear) */
 		char members[PATH_MAX + 16];
 		snprintf(members, sizeof(members), "%s/members", g->sandbox_share);
-		if (mkdir(members, 0700) < 0 && errno != EEXIST) {
+		/* searchable: a member's root in a user namespace maps no host id */
+		if (mkdir(members, 0711) < 0 && errno != EEXIST) {
 			snprintf(err, errlen, "mkdir %s: %s", members, strerror(errno));
 			guest_destroy(g);
 			return -1;

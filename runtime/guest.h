@@ -73,7 +73,7 @@ int guest_next_exit(struct guest *g, struct guest_exit *ex);
 long long guest_oom_kills(const struct guest *g);
 /* The agent-on-host test harness (RUNM_TEST_AGENT_ON_HOST=1): no VM, no share. */
 bool guest_agent_on_host(const struct guest *g);
-/* The host directory of the container's share (its rootfs and mounts/N): DIR/share, or a pod
+/* The host directory of the container's share (its rootfs and bind entries): DIR/share, or a pod
  * member's directory in its sandbox's share; NULL with the agent on the host. */
 const char *guest_share_dir(const struct guest *g);
 /* From now on the hybrid vsock socket (our own, or a pod sandbox's) is reached by its name

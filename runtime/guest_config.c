@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* config.json as the guest sees it: root.path and the source of every bind mount (directories
  * and files alike) point into the container's one virtio-fs share (GUEST_SHARE_MNT/rootfs,
- * GUEST_SHARE_MNT/mounts/<i>, laid out by fs_share_prepare); a /dev/shm bind becomes a guest
- * tmpfs of the size of the host tmpfs it replaces (podman/Docker --shm-size), or for a pod member
- * that shares the pod's IPC a bind of the VM's /dev/shm (the pod's, shared by its members). A
- * relative bind source is relative to the bundle directory, as in runc. */
+ * GUEST_SHARE_MNT/<entry>: named after the source, e.g. …/share/tmp/x/data, else
+ * …/share/mounts/<i>; laid out by fs_share_prepare); a /dev/shm bind becomes a guest tmpfs of
+ * the size of the host tmpfs it replaces (podman/Docker --shm-size), or for a pod member that
+ * shares the pod's IPC a bind of the VM's /dev/shm (the pod's, shared by its members). A relative
+ * bind source is relative to the bundle directory, as in runc. */
 #include "guest_config.h"
 #include "json.h"
 
@@ -63,6 +64,7 @@ static bool has_opt(yajl_val m, const char *opt)
 
 void guest_shares_free(struct guest_shares *sh)
 {
+	fs_share_free_names(sh->binds, sh->nbinds);
 	free(sh->binds);
 	sh->binds = NULL;
 	sh->nbinds = 0;
@@ -111,7 +113,8 @@ static void gen_ns(yajl_gen g, const char *type, const char *ctr)
 }
 
 /* A pod member (M): network always, ipc/uts where M->join_* says (their paths named the
- * sandbox's), are the sandbox container's in the guest; every other namespace its own. */
+ * sandbox's), user where it has a path (pod_ns_paths let only the sandbox's pass), are the
+ * sandbox container's in the guest; every other namespace its own. */
 static void gen_linux(yajl_gen g, yajl_val lnx, const struct guest_member *m)
 {
 	yajl_gen_map_open(g);
@@ -128,8 +131,10 @@ static void gen_linux(yajl_gen g, yajl_val lnx, const struct guest_member *m)
 			yajl_val e = v->u.array.values[j];
 			const char *type = YAJL_IS_OBJECT(e) ? str_of(e, "type") : NULL;
 			if (m && type) {
+				/* a user namespace path passed pod_ns_paths: it names the sandbox's */
+				const char *upath = !strcmp(type, "user") ? str_of(e, "path") : NULL;
 				bool join = !strcmp(type, "network") || (!strcmp(type, "ipc") && m->join_ipc) ||
-					    (!strcmp(type, "uts") && m->join_uts);
+					    (!strcmp(type, "uts") && m->join_uts) || (upath && *upath);
 				gen_ns(g, type, join ? m->sandbox : NULL);
 				continue;
 			}
@@ -289,8 +294,11 @@ int guest_config_member(const struct spec *s, const char *dir, bool on_host, con
 			}
 			sh->binds = nb;
 			nb[sh->nbinds] = (struct fs_share_bind){.source = src, .dest = dst, .readonly = has_opt(m, "ro")};
-			char gpath[192];
-			snprintf(gpath, sizeof(gpath), "%s/mounts/%zu", gbase, sh->nbinds++);
+			/* named after the source, so that the guest's mountinfo shows runc's root */
+			if (fs_share_name_bind(nb, sh->nbinds, err, errlen) < 0)
+				goto fail;
+			char gpath[PATH_MAX];
+			snprintf(gpath, sizeof(gpath), "%s%s", gbase, nb[sh->nbinds++].entry);
 			gen_mount(g, m, gpath, NULL);
 		}
 		yajl_gen_array_close(g);

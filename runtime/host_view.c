@@ -87,7 +87,7 @@ static void mount_all(int rootfd, const struct spec *s, const struct guest_share
 			if (!share)
 				snprintf(src, sizeof(src), "%s", sh->binds[k].source);
 			else
-				snprintf(src, sizeof(src), "%s/mounts/%zu", share, k);
+				snprintf(src, sizeof(src), "%s%s", share, sh->binds[k].entry);
 			/* the share's binds are read-only already when the spec says so */
 			mount_at(rootfd, dest, src, !share && sh->binds[k].readonly);
 			k++;

@@ -29,7 +29,7 @@ struct host_view {
 #define HOST_VIEW_INIT {.host_mntns = -1, .dir_fd = -1, .inside = false}
 
 /* Build the view of S (state directory DIR; SHARE: the host directory of its virtio-fs share,
- * rootfs and mounts/N; NULL for the agent-on-host harness, where the rootfs and bind sources
+ * rootfs and bind entries; NULL for the agent-on-host harness, where the rootfs and bind sources
  * are used as they are) and make it this process's mount namespace and root; cwd becomes DIR.
  * 0, or -1 with ERR (the process may then be half-way: the caller fails the container). */
 int host_view_enter(struct host_view *hv, const struct spec *s, const char *dir, const char *share, char *err,

@@ -134,7 +134,7 @@ def test_member_killed_with_sandbox_and_errors(agent, bundle):
     cfg = cfg_for(bundle, ["true"])
     cfg["linux"]["namespaces"] = [{"type": "pid", "container": "sb"}]
     r = agent.create(bundle, process="m", config=cfg)
-    assert not r["ok"] and "only network, ipc and uts namespaces can be shared" in r["error"], r
+    assert not r["ok"] and "only network, ipc, uts and user namespaces can be shared" in r["error"], r
     r = agent.create(bundle, process="sb", config=cfg_for(bundle, ["true"], join="sb"))
     assert not r["ok"] and "already exists" in r["error"], r
     m = start(agent, bundle, "m", cfg_for(bundle, ["sleep", "1000"], join="sb"))

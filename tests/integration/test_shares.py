@@ -9,6 +9,7 @@ import pytest
 
 from conftest import make_bundle
 from lifecycle_util import Runm, vm_skip_reason
+from test_mountinfo import fs_root_path
 
 
 @pytest.fixture
@@ -74,11 +75,13 @@ def test_five_binds_one_share(rt, tmp_path):
     share = os.path.realpath(str(rt.root / "c1" / "share"))
     m = {ln[4]: ln for ln in mounts_under(rt.root)}
     assert share + "/rootfs" in m
-    for i in range(5):
-        assert f"{share}/mounts/{i}" in m, sorted(m)
-    assert "ro" in m[share + "/mounts/1"][5].split(",")
-    assert "ro" in m[share + "/mounts/4"][5].split(",")
-    assert "rw" in m[share + "/mounts/0"][5].split(",")
+    # each at its source's path (so the guest's mountinfo shows runc's root: test_mountinfo.py)
+    entry = {n: share + fs_root_path(p) for n, p in list(dirs.items()) + [("rwfile", rwfile), ("rofile", rofile)]}
+    for e in entry.values():
+        assert e in m, sorted(m)
+    assert "ro" in m[entry["ro1"]][5].split(",")
+    assert "ro" in m[entry["rofile"]][5].split(",")
+    assert "rw" in m[entry["rw1"]][5].split(",")
     # the 2-share limit is gone: exactly one virtio-fs device
     assert rt("start", "c1").returncode == 0
     deadline = time.monotonic() + 120

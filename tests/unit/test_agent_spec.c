@@ -94,8 +94,12 @@ static void rejects_bad_configs(void **state)
 		{"{\"process\":{\"args\":[\"a\"],\"oomScoreAdj\":5000},\"root\":{\"path\":\"/r\"}}", NULL, "oomScoreAdj"},
 		{"{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"/r\"},\"linux\":{\"namespaces\":[{\"type\":\"x\"}]}}",
 		 NULL, "unknown type x"},
-		{"{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"/r\"},\"linux\":{\"namespaces\":[{\"type\":\"user\"}]}}",
+		{"{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"/r\"},\"linux\":{\"namespaces\":[{\"type\":\"time\"}]}}",
 		 NULL, "not supported"},
+		{"{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"/r\"},\"linux\":{\"namespaces\":[{\"type\":\"user\"}]}}",
+		 NULL, "no uid mappings found"},
+		{"{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"/r\"},\"linux\":{\"namespaces\":[{\"type\":\"user\","
+		 "\"path\":\"/proc/9/ns/user\"}]}}", NULL, "joining a user namespace by path is not supported"},
 		{"{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"/r\"},\"mounts\":[{\"destination\":\"rel\"}]}", NULL,
 		 "mounts[0]"},
 		{"{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"/r\"},\"linux\":{\"sysctl\":{\"../x\":\"1\"}}}", NULL,
@@ -120,6 +124,28 @@ static void rejects_bad_configs(void **state)
 	}
 }
 
+/* A user namespace: new with mappings, or another container's (a pod member's) without. */
+static void user_namespaces(void **state)
+{
+	struct spec s;
+	char err[512];
+	const char *fresh = "{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"/r\"},\"linux\":{\"namespaces\":["
+			    "{\"type\":\"user\"},{\"type\":\"pid\"}],\"uidMappings\":[{\"containerID\":0,\"hostID\":1000,"
+			    "\"size\":10}],\"gidMappings\":[{\"containerID\":0,\"hostID\":2000,\"size\":10}]}}";
+	assert_int_equal(spec_parse(fresh, NULL, &s, err, sizeof(err)), 0);
+	assert_true(s.ns_new[NS_USER]);
+	assert_int_equal(s.userns.nuid, 1);
+	assert_int_equal(s.userns.gid[0].outside, 2000);
+	spec_free(&s);
+	const char *member = "{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"/r\"},\"linux\":{\"namespaces\":["
+			     "{\"type\":\"user\",\"container\":\"sb\"}]}}";
+	assert_int_equal(spec_parse(member, NULL, &s, err, sizeof(err)), 0);
+	assert_false(s.ns_new[NS_USER]);
+	assert_string_equal(s.ns_ctr[NS_USER], "sb");
+	assert_int_equal(s.userns.nuid, 0);
+	spec_free(&s);
+}
+
 static void exec_process_json(void **state)
 {
 	yajl_val tree;
@@ -142,6 +168,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(parses_runc_config),
 		cmocka_unit_test(rejects_bad_configs),
+		cmocka_unit_test(user_namespaces),
 		cmocka_unit_test(exec_process_json),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -144,21 +144,25 @@ static void test_prepare_and_cleanup(void **state)
 {
 	if (geteuid() != 0)
 		skip();
-	char err[512], p[256], buf[64];
+	char err[512], p[PATH_MAX + 256], buf[64];
 	struct fs_share_bind b[] = {{.source = srcdir, .readonly = true}, {.source = srcfile, .readonly = false}};
 	assert_int_equal(fs_share_prepare(share, rootfs, false, b, 2, err, sizeof(err)), 0);
 	snprintf(p, sizeof(p), "%s/rootfs/etc-hostname", share);
 	assert_string_equal(read_file(p, buf, sizeof(buf)), "box\n");
-	snprintf(p, sizeof(p), "%s/mounts/0/ro.txt", share);
+	/* each bind at its source's path (from its file system's root) in the share */
+	char e0[PATH_MAX], e1[PATH_MAX];
+	assert_int_equal(fs_share_source_root(NULL, srcdir, e0, sizeof(e0)), 0);
+	assert_int_equal(fs_share_source_root(NULL, srcfile, e1, sizeof(e1)), 0);
+	snprintf(p, sizeof(p), "%s%s/ro.txt", share, e0);
 	assert_string_equal(read_file(p, buf, sizeof(buf)), "read only\n");
 	/* read-only bind refuses writes on the host side */
 	assert_int_equal(open(p, O_WRONLY), -1);
 	assert_int_equal(errno, EROFS);
-	snprintf(p, sizeof(p), "%s/mounts/0/new", share);
+	snprintf(p, sizeof(p), "%s%s/new", share, e0);
 	assert_int_equal(open(p, O_CREAT | O_WRONLY, 0644), -1);
 	assert_int_equal(errno, EROFS);
 	/* the read-write file bind writes through to its source */
-	snprintf(p, sizeof(p), "%s/mounts/1", share);
+	snprintf(p, sizeof(p), "%s%s", share, e1);
 	write_file(p, "changed\n");
 	assert_string_equal(read_file(srcfile, buf, sizeof(buf)), "changed\n");
 	/* rootfs writable */
@@ -171,7 +175,7 @@ static void test_prepare_and_cleanup(void **state)
 	assert_int_equal(peers(share), 1);
 	snprintf(p, sizeof(p), "%s/rootfs", share);
 	assert_true(is_shared(p) == 0 || peers(p) == 1);
-	snprintf(p, sizeof(p), "%s/mounts/0", share);
+	snprintf(p, sizeof(p), "%s%s", share, e0);
 	assert_true(is_shared(p) == 0 || peers(p) == 1);
 	/* host side: nosuid, nodev; ro only where asked */
 	assert_true(has_opt(p, "nosuid") && has_opt(p, "nodev") && has_opt(p, "ro"));
@@ -221,6 +225,17 @@ static uint64_t lookup(struct fs_server *s, uint64_t parent, const char *name)
 	return ((struct fuse_entry_out *)(rep + 16))->nodeid;
 }
 
+/* The node of an entry's absolute path below the share's root. */
+static uint64_t lookup_path(struct fs_server *s, const char *path)
+{
+	char copy[PATH_MAX], *save = NULL;
+	snprintf(copy, sizeof(copy), "%s", path);
+	uint64_t node = FUSE_ROOT_ID;
+	for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save))
+		node = lookup(s, node, c);
+	return node;
+}
+
 /* The share as the guest sees it: the server crosses into the binds, and a
  * read-only bind stays read-only even for guest root. */
 static void test_served_by_the_fuse_server(void **state)
@@ -241,14 +256,16 @@ static void test_served_by_the_fuse_server(void **state)
 	struct fuse_read_in rd = {.fh = ((struct fuse_open_out *)(rep + 16))->fh, .size = 64};
 	assert_int_equal(req(s, FUSE_READ, host, &rd, sizeof(rd), NULL, 0), 0);
 	assert_memory_equal(rep + 16, "box\n", 4);
-	uint64_t m = lookup(s, FUSE_ROOT_ID, "mounts");
-	uint64_t ro = lookup(s, m, "0");
+	char e0[PATH_MAX], e1[PATH_MAX];
+	assert_int_equal(fs_share_source_root(NULL, srcdir, e0, sizeof(e0)), 0);
+	assert_int_equal(fs_share_source_root(NULL, srcfile, e1, sizeof(e1)), 0);
+	uint64_t ro = lookup_path(s, e0);
 	struct fuse_create_in c = {.flags = O_RDWR, .mode = 0644};
 	assert_int_equal(req(s, FUSE_CREATE, ro, &c, sizeof(c), "x", 2), -EROFS);
 	uint64_t rofile = lookup(s, ro, "ro.txt");
 	o.flags = O_RDWR;
 	assert_int_equal(req(s, FUSE_OPEN, rofile, &o, sizeof(o), NULL, 0), -EROFS);
-	uint64_t f = lookup(s, m, "1");
+	uint64_t f = lookup_path(s, e1);
 	o.flags = O_RDWR | O_TRUNC;
 	assert_int_equal(req(s, FUSE_OPEN, f, &o, sizeof(o), NULL, 0), 0);
 	struct fuse_write_in w = {.fh = ((struct fuse_open_out *)(rep + 16))->fh, .size = 4};
@@ -327,6 +344,112 @@ static void test_cleanup_never_deletes_through_mounts(void **state)
 	rmdir(share);
 }
 
+/* Entry names: the source's root from mountinfo (decoded, joined with the path below the
+ * mount point), and the rules that send a bind to mounts/<i> instead. */
+static void test_entry_names(void **state)
+{
+	char dir[] = "/tmp/runm-test-names.XXXXXX", mi[PATH_MAX], out[PATH_MAX], real[PATH_MAX];
+	assert_non_null(mkdtemp(dir));
+	assert_non_null(realpath(dir, real));
+	struct statx sx;
+	assert_int_equal(statx(AT_FDCWD, real, 0, STATX_MNT_ID, &sx), 0);
+	/* the mount holding DIR seen as a bind of "/sub dir" of its file system, mounted on "/" */
+	snprintf(mi, sizeof(mi), "%s/mountinfo", dir);
+	FILE *f = fopen(mi, "w");
+	assert_non_null(f);
+	fprintf(
+	    f,
+	    "1 0 8:1 / / rw - ext4 /dev/other rw\n%llu 1 8:2 /sub\\040dir / rw shared:1 - ext4 /dev/x rw\n",
+	    (unsigned long long)sx.stx_mnt_id);
+	fclose(f);
+	assert_int_equal(fs_share_source_root(mi, dir, out, sizeof(out)), 0);
+	char want[PATH_MAX + 16];
+	snprintf(want, sizeof(want), "/sub dir%s", real);
+	assert_string_equal(out, want);
+	assert_int_equal(fs_share_source_root(mi, dir, out, 8), -ENAMETOOLONG);
+	char missing[PATH_MAX];
+	snprintf(missing, sizeof(missing), "%s/none", dir);
+	assert_int_equal(fs_share_source_root(mi, missing, out, sizeof(out)), -ENOENT);
+	/* the real one: this process's mountinfo */
+	assert_int_equal(fs_share_source_root(NULL, dir, out, sizeof(out)), 0);
+	assert_int_equal(out[0], '/');
+	unlink(mi);
+	rmdir(dir);
+
+	struct fs_share_bind prev[] = {{.entry = "/srv/a", .readonly = false},
+				       {.entry = "/mounts/1", .readonly = true}};
+	assert_true(fs_share_entry_ok("/srv/b", false, prev, 2));
+	assert_true(fs_share_entry_ok("/srv/a b\nc", false, prev, 2)); /* any byte but '/' and NUL */
+	assert_true(fs_share_entry_ok("/srv/a", false, prev, 2));      /* the same, alike: shared */
+	assert_false(fs_share_entry_ok("/srv/a", true, prev, 2));      /* the same, not alike */
+	assert_false(fs_share_entry_ok("/srv/a/x", false, prev, 2));   /* below another */
+	assert_false(fs_share_entry_ok("/srv", false, prev, 2));       /* above another */
+	assert_true(fs_share_entry_ok("/srv/ab", false, prev, 2));     /* a prefix, not a parent */
+	static const char *const bad[] = {"/",	       "",	     "rel",   "/rootfs", "/rootfs/x",
+					  "/mounts/3", "/members/m", "/a//b", "/a/./b",	 "/a/../b",
+					  "/a/",       "/a/.",	     "/a/.."};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (fs_share_entry_ok(bad[i], false, NULL, 0))
+			fail_msg("\"%s\" accepted", bad[i]);
+	assert_true(fs_share_entry_ok("/rootfsx", false, NULL, 0));
+	char *longname = malloc(FS_SHARE_ENTRY_MAX + 2);
+	assert_non_null(longname);
+	memset(longname, 'a', FS_SHARE_ENTRY_MAX + 1);
+	longname[0] = '/';
+	longname[FS_SHARE_ENTRY_MAX + 1] = '\0';
+	assert_false(fs_share_entry_ok(longname, false, NULL, 0));
+	free(longname);
+}
+
+/* Sources with unusual names, twice the same one, one below another: each reachable at its
+ * entry; cleanup leaves nothing. */
+static void test_entries_in_the_share(void **state)
+{
+	if (geteuid() != 0)
+		skip();
+	char err[512], odd[200], inner[220], p[PATH_MAX], buf[64];
+	snprintf(odd, sizeof(odd), "%s/we ird\n\\name", base);
+	assert_int_equal(mkdir(odd, 0755), 0);
+	snprintf(inner, sizeof(inner), "%s/in", srcdir);
+	assert_int_equal(mkdir(inner, 0755), 0);
+	struct fs_share_bind b[] = {{.source = odd},
+				    {.source = srcdir, .readonly = true},
+				    {.source = odd},
+				    {.source = inner},
+				    {.source = srcfile}};
+	for (size_t i = 0; i < 5; i++)
+		assert_int_equal(fs_share_name_bind(b, i, err, sizeof(err)), 0);
+	char eo[PATH_MAX];
+	assert_int_equal(fs_share_source_root(NULL, odd, eo, sizeof(eo)), 0);
+	assert_string_equal(b[0].entry, eo);
+	assert_string_equal(b[2].entry, eo);
+	assert_string_equal(b[3].entry, "/mounts/3");
+	assert_int_equal(fs_share_prepare(share, rootfs, false, b, 5, err, sizeof(err)), 0);
+	snprintf(p, sizeof(p), "%s%s/ro.txt", share, b[1].entry);
+	assert_string_equal(read_file(p, buf, sizeof(buf)), "read only\n");
+	snprintf(p, sizeof(p), "%s%s", share, b[4].entry);
+	assert_string_equal(read_file(p, buf, sizeof(buf)), "conf\n");
+	snprintf(p, sizeof(p), "%s/mounts/3", share);
+	struct stat st, sti;
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(stat(inner, &sti), 0);
+	assert_int_equal(st.st_ino, sti.st_ino);
+	/* rootfs, the odd name once, data, mounts/3, the file; and the share's own self-bind */
+	assert_int_equal(count_mounts_under(share), 5 + 1);
+	/* directories above an entry are searchable by anyone (a user namespace's root) */
+	assert_int_equal(stat(share, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0711);
+	fs_share_free_names(b, 5);
+	assert_null(b[0].entry);
+	assert_int_equal(fs_share_cleanup(share, err, sizeof(err)), 0);
+	assert_int_equal(count_mounts_under(share), 0);
+	assert_int_not_equal(access(share, F_OK), 0);
+	snprintf(p, sizeof(p), "%s/ro.txt", srcdir);
+	assert_string_equal(read_file(p, buf, sizeof(buf)), "read only\n");
+	assert_int_equal(access(odd, F_OK), 0);
+	assert_int_equal(rmdir(inner), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -335,6 +458,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_served_by_the_fuse_server, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_source_leaves_nothing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cleanup_never_deletes_through_mounts, setup, teardown),
+	    cmocka_unit_test(test_entry_names),
+	    cmocka_unit_test_setup_teardown(test_entries_in_the_share, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

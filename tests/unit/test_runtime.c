@@ -382,10 +382,19 @@ static void test_guest_config(void **st)
 	assert_non_null(strstr(out, "\"path\":\"/run/runm/share/rootfs\""));
 	assert_non_null(strstr(out, "\"readonly\":true"));
 	assert_null(strstr(out, "hooks"));
-	assert_non_null(strstr(out, "\"source\":\"/run/runm/share/mounts/0\""));
-	assert_non_null(strstr(out, "\"source\":\"/run/runm/share/mounts/1\""));
+	/* each named after its source's path on its file system (what runc's mountinfo shows) */
+	char froot[PATH_MAX], droot[PATH_MAX], wsrc[PATH_MAX + 64];
+	assert_int_equal(fs_share_source_root(NULL, host_file, froot, sizeof(froot)), 0);
+	assert_int_equal(fs_share_source_root(NULL, host_dir, droot, sizeof(droot)), 0);
+	assert_string_equal(sh.binds[0].entry, froot);
+	assert_string_equal(sh.binds[1].entry, droot);
+	snprintf(wsrc, sizeof(wsrc), "\"source\":\"/run/runm/share%s\"", froot);
+	assert_non_null(strstr(out, wsrc));
+	snprintf(wsrc, sizeof(wsrc), "\"source\":\"/run/runm/share%s\"", droot);
+	assert_non_null(strstr(out, wsrc));
+	assert_null(strstr(out, "/run/runm/share/mounts/"));
 	assert_non_null(strstr(out, "\"type\":\"tmpfs\""));
-	assert_null(strstr(out, host_file));
+	assert_null(strstr(out, "\"source\":\"/tmp"));
 	free(out);
 	guest_shares_free(&sh);
 	/* many bind mounts: no share limit */
@@ -402,7 +411,10 @@ static void test_guest_config(void **st)
 	assert_int_equal(spec_parse(big, "/bundle", &s2, err, sizeof(err)), 0);
 	assert_int_equal(guest_config(&s2, dir, false, &sh, &out, err, sizeof(err)), 0);
 	assert_int_equal(sh.nbinds, 12);
-	assert_non_null(strstr(out, "\"source\":\"/run/runm/share/mounts/11\""));
+	/* the same two sources again and again, alike: their two entries */
+	assert_string_equal(sh.binds[11].entry, droot);
+	assert_string_equal(sh.binds[10].entry, froot);
+	assert_null(strstr(out, "/run/runm/share/mounts/"));
 	free(out);
 	guest_shares_free(&sh);
 	spec_free(&s2);
@@ -428,7 +440,12 @@ static void test_guest_config(void **st)
 	assert_string_equal(sh.binds[0].source, rel_dot);
 	assert_string_equal(sh.binds[1].source, rel_data);
 	assert_true(sh.binds[1].readonly);
-	assert_non_null(strstr(out, "\"source\":\"/run/runm/share/mounts/0\""));
+	/* the bundle directory itself, then a directory below it: that one by its index */
+	char broot[PATH_MAX];
+	assert_int_equal(fs_share_source_root(NULL, dir, broot, sizeof(broot)), 0);
+	assert_string_equal(sh.binds[0].entry, broot);
+	assert_string_equal(sh.binds[1].entry, "/mounts/1");
+	assert_non_null(strstr(out, "\"source\":\"/run/runm/share/mounts/1\""));
 	assert_null(strstr(out, "\"source\":\".\""));
 	free(out);
 	guest_shares_free(&sh);
