@@ -21,7 +21,7 @@ int cmd_features(int argc, char **argv)
 	       "\"nostrictatime\", \"private\", \"rbind\", \"relatime\", \"remount\", \"ro\", \"rprivate\", "
 	       "\"rshared\", \"rslave\", \"rw\", \"shared\", \"slave\", \"strictatime\", \"suid\", \"sync\"],\n"
 	       "  \"linux\": {\n"
-	       "    \"namespaces\": [\"cgroup\", \"ipc\", \"mount\", \"network\", \"pid\", \"uts\"],\n"
+	       "    \"namespaces\": [\"cgroup\", \"ipc\", \"mount\", \"network\", \"pid\", \"user\", \"uts\"],\n"
 	       "    \"capabilities\": [\"CAP_CHOWN\", \"CAP_DAC_OVERRIDE\", \"CAP_DAC_READ_SEARCH\", \"CAP_FOWNER\", "
 	       "\"CAP_FSETID\", \"CAP_KILL\", \"CAP_SETGID\", \"CAP_SETUID\", \"CAP_SETPCAP\", \"CAP_LINUX_IMMUTABLE\", "
 	       "\"CAP_NET_BIND_SERVICE\", \"CAP_NET_BROADCAST\", \"CAP_NET_ADMIN\", \"CAP_NET_RAW\", \"CAP_IPC_LOCK\", "

@@ -125,6 +125,7 @@ def test_features(build_dir, root):
     f = json.loads(r.stdout)
     assert f["ociVersionMin"].startswith("1.") and f["ociVersionMax"].startswith("1.")
     assert "poststop" in f["hooks"] and "pid" in f["linux"]["namespaces"]
+    assert "user" in f["linux"]["namespaces"]  # in the guest (test_userns.py)
 
 
 def test_spec(build_dir, root, tmp_path):
