@@ -8,7 +8,7 @@
 #include <yajl/yajl_gen.h>
 
 #include "spec.h"
-#include "vmm/devices/fs/share.h"
+#include "runtime/share.h"
 
 #define GUEST_SHARE_BASE "/run/runm"
 #define GUEST_SHARE_TAG "runm"

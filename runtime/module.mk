@@ -1,5 +1,10 @@
 # runm: the runc-compatible CLI and the per-container shim.
 PROGRAMS += runm
+# The container's share directory on the host (rootfs + bind sources), exported to the guest as
+# one virtio-fs tag: runtime code, not the device library's (the fs server only serves it).
+FS_SHARE_SRCS = runtime/share.c $(MOUNTS_SRCS)
+UNIT_TESTS += test_fs_share
+test_fs_share_SRCS = tests/unit/test_fs_share.c $(FS_SHARE_SRCS) $(FS_SRCS) $(COMMON_SRCS)
 RUNTIME_CORE_SRCS := runtime/args.c runtime/state.c runtime/spec.c runtime/hooks.c runtime/ctl.c \
 	runtime/artifacts.c runtime/backend_choice.c runtime/relay.c runtime/cmd_util.c runtime/sockdir.c runtime/pod.c \
 	runtime/run_tty.c runtime/ctl_proto.c

@@ -16,7 +16,7 @@
 #include "pod.h"
 #include "runm.h"
 #include "sockdir.h"
-#include "vmm/devices/fs/share.h"
+#include "runtime/share.h"
 
 int pod_member_paths(const char *sandbox, const char *id, struct pod_paths *pp, char *err, size_t errlen)
 {

@@ -18,7 +18,7 @@
 #include <cmocka.h>
 
 #include "vmm/devices/fs/fs.h"
-#include "vmm/devices/fs/share.h"
+#include "runtime/share.h"
 
 #include <linux/fuse.h>
 

@@ -25,10 +25,6 @@ DEVLIB_EXTRA_SRCS += vmm/devices/virtio_fs.c $(FS_SRCS)
 UNIT_TESTS += test_fs_virtio
 test_fs_virtio_SRCS = tests/unit/test_fs_virtio.c $(DEVLIB_SRCS) $(COMMON_SRCS)
 
-# Host-side share builder for the runm CLI (runtime links $(FS_SHARE_SRCS)).
-FS_SHARE_SRCS = vmm/devices/fs/share.c $(MOUNTS_SRCS)
-UNIT_TESTS += test_fs_share
-test_fs_share_SRCS = tests/unit/test_fs_share.c $(FS_SHARE_SRCS) $(FS_SRCS) $(COMMON_SRCS)
 
 # bench/fs_ops: the server's per-op cost vs native syscalls (bench/fs_ops.sh).
 FS_BENCH_SRCS = bench/fs_ops.c $(FS_SRCS) $(COMMON_SRCS)

@@ -15,8 +15,8 @@
  * The agent mounts the tag and assembles the container root and its bind
  * mounts from these paths. Needs CAP_SYS_ADMIN in the host mount namespace.
  */
-#ifndef RUNM_FS_SHARE_H
-#define RUNM_FS_SHARE_H
+#ifndef RUNM_RUNTIME_SHARE_H
+#define RUNM_RUNTIME_SHARE_H
 
 #include <limits.h>
 #include <stdbool.h>
