@@ -264,3 +264,20 @@ ssize_t io_recv_fds(int sock, void *buf, size_t cap, int *fds, size_t maxfds, si
 	}
 	return n;
 }
+
+bool io_find_in_path(const char *name, char *out, size_t cap)
+{
+	if (strchr(name, '/'))
+		return (size_t)snprintf(out, cap, "%s", name) < cap && access(out, X_OK) == 0;
+	const char *path = getenv("PATH");
+	if (!path || !*path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	while (*path) {
+		const char *c = strchr(path, ':');
+		size_t l = c ? (size_t)(c - path) : strlen(path);
+		if (l && (size_t)snprintf(out, cap, "%.*s/%s", (int)l, path, name) < cap && access(out, X_OK) == 0)
+			return true;
+		path += l + (c ? 1 : 0);
+	}
+	return false;
+}

@@ -61,4 +61,8 @@ int io_send_fds(int sock, const void *buf, size_t len, const int *fds, size_t nf
  * with -EMSGSIZE: a hostile peer cannot leave fds behind in this process. */
 ssize_t io_recv_fds(int sock, void *buf, size_t cap, int *fds, size_t maxfds, size_t *nfds);
 
+/* The first executable NAME in $PATH (unset: /usr/local/bin:/usr/bin:/bin), its path in OUT.
+ * NAME with a '/' is taken as it is. false when there is none or it does not fit. */
+bool io_find_in_path(const char *name, char *out, size_t cap);
+
 #endif

@@ -229,3 +229,24 @@ const char *json_at_str(yajl_val v, ...)
 	va_end(ap);
 	return r ? r->u.string : NULL;
 }
+
+char *json_gen_take(yajl_gen g)
+{
+	if (!g)
+		return NULL;
+	const unsigned char *b;
+	size_t len;
+	char *out = NULL;
+	if (yajl_gen_get_buf(g, &b, &len) == yajl_gen_status_ok)
+		out = strndup((const char *)b, len);
+	yajl_gen_free(g);
+	return out;
+}
+
+char *json_to_text(yajl_val v)
+{
+	yajl_gen g = yajl_gen_alloc(NULL);
+	if (g)
+		json_gen_value(g, v);
+	return json_gen_take(g);
+}

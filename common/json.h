@@ -50,5 +50,10 @@ void json_gen_free(struct json_gen *pg);
 
 /* Emit V (any JSON value) into G as it is. */
 void json_gen_value(yajl_gen g, yajl_val v);
+/* What G generated, as a malloc'd NUL-terminated string; G is freed either way. NULL on a
+ * generator error or out of memory (G NULL: NULL). */
+char *json_gen_take(yajl_gen g);
+/* V as compact JSON text (malloc'd), or NULL when out of memory. */
+char *json_to_text(yajl_val v);
 
 #endif

@@ -26,21 +26,6 @@ int self_dir(char *out, size_t cap)
 	return 0;
 }
 
-bool find_in_path(const char *name, char *out, size_t cap)
-{
-	const char *path = getenv("PATH");
-	if (!path)
-		path = "/usr/local/bin:/usr/bin:/bin";
-	while (*path) {
-		const char *c = strchr(path, ':');
-		size_t l = c ? (size_t)(c - path) : strlen(path);
-		if (l && (size_t)snprintf(out, cap, "%.*s/%s", (int)l, path, name) < cap && access(out, X_OK) == 0)
-			return true;
-		path += l + (c ? 1 : 0);
-	}
-	return false;
-}
-
 bool find_guest_file(const char *name, char *out, size_t cap)
 {
 	char dir[PATH_MAX];

@@ -22,8 +22,6 @@ struct vm_plan {
 	int mem_mib;
 };
 
-/* Absolute path of an executable NAME in $PATH, or false. */
-bool find_in_path(const char *name, char *out, size_t cap);
 /* Guest artifact NAME next to the binary (DIR/guest, DIR/../guest) or in
  * DIR/../share/runm. */
 bool find_guest_file(const char *name, char *out, size_t cap);

@@ -5,6 +5,7 @@
 #include <sys/utsname.h>
 
 #include "artifacts.h"
+#include "io.h"
 #include "backend/jail.h"
 #include "backend_choice.h"
 #include "runm.h"
@@ -23,7 +24,7 @@ int cmd_check(int argc, char **argv)
 	struct backend_plan plan;
 	bool chosen = backend_choose(NULL, G.backend, &h, &plan, berr, sizeof(berr)) == 0;
 	backend_host_explain(&h, hwhy, sizeof(hwhy));
-	bool q = find_in_path("qemu-system-x86_64", qemu, sizeof(qemu));
+	bool q = io_find_in_path("qemu-system-x86_64", qemu, sizeof(qemu));
 	bool hk = find_guest_file("vmlinux", k, sizeof(k));
 	bool hb = find_guest_file("bzImage", bz, sizeof(bz));
 	bool hi = find_guest_file("initramfs.cpio", i, sizeof(i));

@@ -95,14 +95,7 @@ static int resources_json(const struct proto_resources *r, char **out)
 	yajl_val o = json_get(v, "r", yajl_t_object);
 	struct proto_resources chk;
 	if (o && proto_parse_resources(o, &chk, err, sizeof(err)) == 0) {
-		yajl_gen g = yajl_gen_alloc(NULL);
-		const unsigned char *b;
-		if (g)
-			json_gen_value(g, o);
-		if (g && yajl_gen_get_buf(g, &b, &len) == yajl_gen_status_ok)
-			*out = strndup((const char *)b, len);
-		if (g)
-			yajl_gen_free(g);
+		*out = json_to_text(o);
 		rc = *out ? 0 : -1;
 	}
 	if (v)

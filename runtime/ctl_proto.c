@@ -295,18 +295,10 @@ static int want_nested(yajl_val v, const char *what, const char *key, char **out
 			 json_get(v, key, yajl_t_any) ? "is wrong" : "is missing");
 		return -1;
 	}
-	yajl_gen g = yajl_gen_alloc(NULL);
-	const unsigned char *b;
-	size_t n;
-	if (g)
-		json_gen_value(g, o);
-	if (!g || yajl_gen_get_buf(g, &b, &n) != yajl_gen_status_ok || !(*out = strndup((const char *)b, n))) {
+	if (!(*out = json_to_text(o))) {
 		snprintf(err, errlen, "%s: out of memory", what);
-		if (g)
-			yajl_gen_free(g);
 		return -1;
 	}
-	yajl_gen_free(g);
 	return 0;
 }
 

@@ -183,11 +183,5 @@ char *exec_process_json(yajl_val proc, const struct exec_overrides *x)
 		yajl_gen_map_close(g);
 	}
 	yajl_gen_map_close(g);
-	const unsigned char *buf;
-	size_t len;
-	char *out = NULL;
-	if (yajl_gen_get_buf(g, &buf, &len) == yajl_gen_status_ok)
-		out = strndup((const char *)buf, len);
-	yajl_gen_free(g);
-	return out;
+	return json_gen_take(g);
 }

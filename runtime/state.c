@@ -291,13 +291,7 @@ char *state_to_json(const struct cstate *st, bool pretty, bool truth)
 		yajl_gen_integer(g, st->exit_status);
 	}
 	yajl_gen_map_close(g);
-	const unsigned char *buf;
-	size_t len;
-	char *out = NULL;
-	if (yajl_gen_get_buf(g, &buf, &len) == yajl_gen_status_ok)
-		out = strndup((const char *)buf, len);
-	yajl_gen_free(g);
-	return out;
+	return json_gen_take(g);
 }
 
 int state_save(const char *dir, const struct cstate *st)

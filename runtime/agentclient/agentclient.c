@@ -452,11 +452,7 @@ int ac_stats(struct agentclient *ac, char **json)
 			yajl_gen_bool(g, YAJL_IS_TRUE(v));
 	}
 	yajl_gen_map_close(g);
-	const unsigned char *b;
-	size_t len;
-	yajl_gen_get_buf(g, &b, &len);
-	*json = strndup((const char *)b, len);
-	yajl_gen_free(g);
+	*json = json_gen_take(g);
 	proto_msg_free(&m);
 	return *json ? 0 : -1;
 }

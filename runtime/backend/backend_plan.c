@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "io.h"
+
 /* "vmx" or "svm" when /proc/cpuinfo's flags list one, else "". */
 static void cpu_virt_flag(char out[4])
 {
@@ -30,20 +32,8 @@ static void cpu_virt_flag(char out[4])
 
 static bool qemu_in_path(void)
 {
-	const char *path = getenv("PATH");
-	if (!path)
-		path = "/usr/local/bin:/usr/bin:/bin";
-	while (*path) {
-		const char *c = strchr(path, ':');
-		size_t l = c ? (size_t)(c - path) : strlen(path);
-		char p[PATH_MAX];
-		if (l &&
-		    (size_t)snprintf(p, sizeof(p), "%.*s/qemu-system-x86_64", (int)l, path) < sizeof(p) &&
-		    access(p, X_OK) == 0)
-			return true;
-		path += l + (c ? 1 : 0);
-	}
-	return false;
+	char p[PATH_MAX];
+	return io_find_in_path("qemu-system-x86_64", p, sizeof(p));
 }
 
 void backend_host_probe(struct host_probe *h)

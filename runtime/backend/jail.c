@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "log.h"
 
 static bool jail_off;
@@ -114,20 +115,11 @@ static int add_system_dir(struct jail *j, const char *path, const char *what)
 
 static int resolve_exe(const char *exe, char *out, size_t len)
 {
-	if (strchr(exe, '/'))
-		return realpath(exe, out) ? 0 : -errno;
-	const char *path = getenv("PATH");
-	char *dup = strdup(path && *path ? path : "/usr/local/bin:/usr/bin:/bin");
-	int r = -ENOENT;
-	for (char *save, *d = dup ? strtok_r(dup, ":", &save) : NULL; d && r < 0; d = strtok_r(NULL, ":", &save)) {
-		char p[PATH_MAX];
-		if (snprintf(p, sizeof(p), "%s/%s", d, exe) < (int)sizeof(p) && access(p, X_OK) == 0 &&
-		    realpath(p, out))
-			r = 0;
-	}
-	free(dup);
+	char p[PATH_MAX];
+	if (!io_find_in_path(exe, p, sizeof(p)))
+		return strchr(exe, '/') ? -errno : -ENOENT;
 	(void)len;
-	return r;
+	return realpath(p, out) ? 0 : -errno;
 }
 
 int jail_init(struct jail *j, const char *run_dir, const char *what, const char *exe)

@@ -165,6 +165,33 @@ static void test_write_file_atomic(void **st)
 	assert_int_equal(io_write_file_atomic("/nonexistent/dir/f", "x", 1, 0600, false), -ENOENT);
 }
 
+static void test_find_in_path(void **st)
+{
+	(void)st;
+	char dir[] = "/tmp/runm-path-XXXXXX", exe[64], out[128], path[256];
+	assert_non_null(mkdtemp(dir));
+	snprintf(exe, sizeof(exe), "%s/prog", dir);
+	int fd = open(exe, O_WRONLY | O_CREAT, 0755);
+	assert_true(fd >= 0);
+	close(fd);
+	const char *old = getenv("PATH");
+	char *saved = old ? strdup(old) : NULL;
+	snprintf(path, sizeof(path), "/nonexistent::%s", dir); /* empty entries are skipped */
+	setenv("PATH", path, 1);
+	assert_true(io_find_in_path("prog", out, sizeof(out)));
+	assert_string_equal(out, exe);
+	assert_false(io_find_in_path("no-such-prog", out, sizeof(out)));
+	assert_false(io_find_in_path("prog", out, 8)); /* does not fit */
+	assert_true(io_find_in_path(exe, out, sizeof(out))); /* with a '/': as it is */
+	chmod(exe, 0644);
+	assert_false(io_find_in_path("prog", out, sizeof(out))); /* not executable */
+	if (saved)
+		setenv("PATH", saved, 1);
+	free(saved);
+	unlink(exe);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -172,6 +199,7 @@ int main(void)
 		cmocka_unit_test(test_read_fd_pipe_in_pieces), cmocka_unit_test(test_write_all_nonblocking_times_out),
 		cmocka_unit_test(test_read_line),		cmocka_unit_test(test_fd_passing),
 		cmocka_unit_test(test_write_file_atomic),
+		cmocka_unit_test(test_find_in_path),
 	};
 	return cmocka_run_group_tests_name("common/io", tests, NULL, NULL);
 }
