@@ -39,7 +39,9 @@ int process_caps(const struct spec_process *p, struct setup_err *e)
 	static const struct {
 		int set;
 		cap_flag_t flag;
-	} map[] = {{SET_EFFECTIVE, CAP_EFFECTIVE}, {SET_PERMITTED, CAP_PERMITTED}, {SET_INHERITABLE, CAP_INHERITABLE}};
+	} map[] = {{SET_EFFECTIVE, CAP_EFFECTIVE},
+		   {SET_PERMITTED, CAP_PERMITTED},
+		   {SET_INHERITABLE, CAP_INHERITABLE}};
 	for (size_t m = 0; m < 3; m++)
 		for (cap_value_t v = 0; v <= last && v < 64; v++)
 			if (c[map[m].set] & (1ULL << v))

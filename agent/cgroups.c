@@ -17,7 +17,7 @@
 #include "base.h"
 #include "io.h"
 
-#define CG_ROOT "/sys/fs/cgroup/runm"
+#define CG_ROOT	 "/sys/fs/cgroup/runm"
 #define ERR(...) agent_errf(err, errlen, __VA_ARGS__)
 
 static int write_file(const char *dir, const char *file, const char *val)
@@ -232,7 +232,8 @@ int cgroup_freeze(const char *path, bool freeze, int timeout_ms, char *err, size
 		if (waited >= timeout_ms) {
 			if (freeze)
 				write_file(path, "cgroup.freeze", "0");
-			return ERR("cgroup %s: still %sfrozen after %d ms", path, freeze ? "not " : "", timeout_ms);
+			return ERR("cgroup %s: still %sfrozen after %d ms", path, freeze ? "not " : "",
+				   timeout_ms);
 		}
 		usleep(10000);
 	}

@@ -25,7 +25,8 @@ static int copy_file(int sdir, int ddir, const char *name, const struct stat *st
 	int in = openat(sdir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (in < 0)
 		return FAIL("open %s", name);
-	int out = openat(ddir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, st->st_mode & 07777);
+	int out =
+	    openat(ddir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, st->st_mode & 07777);
 	if (out < 0) {
 		int e = errno;
 		snprintf(what, wl, "create %s", name);

@@ -23,7 +23,7 @@
 #include "streams.h"
 #include "userns.h"
 
-#define ERR(...) agent_errf(err, errlen, __VA_ARGS__)
+#define ERR(...)       agent_errf(err, errlen, __VA_ARGS__)
 #define MAX_CONTAINERS 64
 
 struct container *g_ctrs;
@@ -120,7 +120,8 @@ void ctr_gc(void)
 
 int ctr_join_fds(const struct spec *s, int *fds, char *err, size_t errlen)
 {
-	static const char *const names[NS_COUNT] = {"pid", "net", "ipc", "uts", "mnt", "cgroup", "user", "time"};
+	static const char *const names[NS_COUNT] = {"pid", "net",    "ipc",  "uts",
+						    "mnt", "cgroup", "user", "time"};
 	for (int i = 0; i < NS_COUNT; i++)
 		fds[i] = -1;
 	for (int i = 0; i < NS_COUNT; i++) {
@@ -135,8 +136,8 @@ int ctr_join_fds(const struct spec *s, int *fds, char *err, size_t errlen)
 		char path[64];
 		snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)o->init->pid, names[i]);
 		if ((fds[i] = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-			ERR("join the %s namespace of container %s: open %s: %s", ns_name(i), s->ns_ctr[i], path,
-			    strerror(errno));
+			ERR("join the %s namespace of container %s: open %s: %s", ns_name(i), s->ns_ctr[i],
+			    path, strerror(errno));
 			goto fail;
 		}
 	}
@@ -195,8 +196,8 @@ struct proc *ctr_create(const char *id, const char *bundle, const char *config, 
 	}
 	p->is_init = true;
 	p->ctr = ctr;
-	struct child_args a = {.s = sp, .proc = &sp->proc, .seccomp = sp->seccomp, .no_pivot = no_pivot,
-			       .console = true};
+	struct child_args a = {
+	    .s = sp, .proc = &sp->proc, .seccomp = sp->seccomp, .no_pivot = no_pivot, .console = true};
 	if (ctr_join_fds(sp, a.nsfd, err, errlen) < 0) {
 		free(p);
 		ctr_free(ctr);
@@ -233,7 +234,8 @@ struct proc *ctr_create(const char *id, const char *bundle, const char *config, 
 		goto fail;
 	}
 	if ((sp->ns_new[NS_USER] && userns_write_maps(p->pid, &sp->userns, err, errlen) < 0) ||
-	    ((sp->ns_new[NS_USER] || a.clone_in_userns) && userns_apply_limits(p->pid, &sp->proc, err, errlen) < 0))
+	    ((sp->ns_new[NS_USER] || a.clone_in_userns) &&
+	     userns_apply_limits(p->pid, &sp->proc, err, errlen) < 0))
 		goto fail;
 	char c = 'C';
 	if (send(p->sync_fd, &c, 1, MSG_NOSIGNAL) != 1) {

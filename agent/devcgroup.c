@@ -17,29 +17,29 @@
 
 #include "base.h"
 
-#define ERR(...) agent_errf(err, errlen, __VA_ARGS__)
+#define ERR(...)  agent_errf(err, errlen, __VA_ARGS__)
 #define MAX_RULES 512
 #define MAX_INSNS (8 + MAX_RULES * 8)
-#define ACC_ALL (BPF_DEVCG_ACC_MKNOD | BPF_DEVCG_ACC_READ | BPF_DEVCG_ACC_WRITE)
+#define ACC_ALL	  (BPF_DEVCG_ACC_MKNOD | BPF_DEVCG_ACC_READ | BPF_DEVCG_ACC_WRITE)
 
 struct devrule {
 	bool allow;
-	int type;	  /* 0 any, BPF_DEVCG_DEV_BLOCK, BPF_DEVCG_DEV_CHAR */
+	int type;		/* 0 any, BPF_DEVCG_DEV_BLOCK, BPF_DEVCG_DEV_CHAR */
 	long long major, minor; /* -1: any */
-	int access;	  /* BPF_DEVCG_ACC_* */
+	int access;		/* BPF_DEVCG_ACC_* */
 };
 
 static const struct devrule defaults[] = {
-	{true, BPF_DEVCG_DEV_CHAR, -1, -1, BPF_DEVCG_ACC_MKNOD},
-	{true, BPF_DEVCG_DEV_BLOCK, -1, -1, BPF_DEVCG_ACC_MKNOD},
-	{true, BPF_DEVCG_DEV_CHAR, 1, 3, ACC_ALL},   /* null */
-	{true, BPF_DEVCG_DEV_CHAR, 1, 5, ACC_ALL},   /* zero */
-	{true, BPF_DEVCG_DEV_CHAR, 1, 7, ACC_ALL},   /* full */
-	{true, BPF_DEVCG_DEV_CHAR, 1, 8, ACC_ALL},   /* random */
-	{true, BPF_DEVCG_DEV_CHAR, 1, 9, ACC_ALL},   /* urandom */
-	{true, BPF_DEVCG_DEV_CHAR, 5, 0, ACC_ALL},   /* tty */
-	{true, BPF_DEVCG_DEV_CHAR, 5, 2, ACC_ALL},   /* ptmx */
-	{true, BPF_DEVCG_DEV_CHAR, 136, -1, ACC_ALL}, /* pts */
+    {true, BPF_DEVCG_DEV_CHAR, -1, -1, BPF_DEVCG_ACC_MKNOD},
+    {true, BPF_DEVCG_DEV_BLOCK, -1, -1, BPF_DEVCG_ACC_MKNOD},
+    {true, BPF_DEVCG_DEV_CHAR, 1, 3, ACC_ALL},	  /* null */
+    {true, BPF_DEVCG_DEV_CHAR, 1, 5, ACC_ALL},	  /* zero */
+    {true, BPF_DEVCG_DEV_CHAR, 1, 7, ACC_ALL},	  /* full */
+    {true, BPF_DEVCG_DEV_CHAR, 1, 8, ACC_ALL},	  /* random */
+    {true, BPF_DEVCG_DEV_CHAR, 1, 9, ACC_ALL},	  /* urandom */
+    {true, BPF_DEVCG_DEV_CHAR, 5, 0, ACC_ALL},	  /* tty */
+    {true, BPF_DEVCG_DEV_CHAR, 5, 2, ACC_ALL},	  /* ptmx */
+    {true, BPF_DEVCG_DEV_CHAR, 136, -1, ACC_ALL}, /* pts */
 };
 
 static int parse_rule(yajl_val v, size_t i, struct devrule *r, char *err, size_t errlen)
@@ -81,7 +81,8 @@ static int parse_rule(yajl_val v, size_t i, struct devrule *r, char *err, size_t
 	return 0;
 }
 
-#define INSN(c, d, s, o, i) ((struct bpf_insn){.code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i)})
+#define INSN(c, d, s, o, i)                                                                                  \
+	((struct bpf_insn){.code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i)})
 
 /* One rule's block: jumps past it when the rule does not match; else returns its verdict. */
 static size_t emit_rule(const struct devrule *r, struct bpf_insn *p)
@@ -115,7 +116,8 @@ static size_t emit_rule(const struct devrule *r, struct bpf_insn *p)
 	return n;
 }
 
-int devcg_program(yajl_val resources, struct bpf_insn *prog, size_t max, size_t *len, char *err, size_t errlen)
+int devcg_program(yajl_val resources, struct bpf_insn *prog, size_t max, size_t *len, char *err,
+		  size_t errlen)
 {
 	yajl_val devs = resources ? json_get(resources, "devices", yajl_t_any) : NULL;
 	if (devs && !YAJL_IS_ARRAY(devs))
@@ -128,11 +130,11 @@ int devcg_program(yajl_val resources, struct bpf_insn *prog, size_t max, size_t 
 		return ERR("device program: no room for %zu rules", nspec + ndef);
 	size_t n = 0;
 	prog[n++] = INSN(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_2, BPF_REG_1, 0, 0); /* access_type */
-	prog[n++] = INSN(BPF_ALU | BPF_AND | BPF_K, BPF_REG_2, 0, 0, 0xffff);    /* type */
+	prog[n++] = INSN(BPF_ALU | BPF_AND | BPF_K, BPF_REG_2, 0, 0, 0xffff);	 /* type */
 	prog[n++] = INSN(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_3, BPF_REG_1, 0, 0);
-	prog[n++] = INSN(BPF_ALU | BPF_RSH | BPF_K, BPF_REG_3, 0, 0, 16);         /* access */
-	prog[n++] = INSN(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_4, BPF_REG_1, 4, 0);  /* major */
-	prog[n++] = INSN(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_5, BPF_REG_1, 8, 0);  /* minor */
+	prog[n++] = INSN(BPF_ALU | BPF_RSH | BPF_K, BPF_REG_3, 0, 0, 16);	 /* access */
+	prog[n++] = INSN(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_4, BPF_REG_1, 4, 0); /* major */
+	prog[n++] = INSN(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_5, BPF_REG_1, 8, 0); /* minor */
 	/* last rule first: the defaults (they come after the spec's, as in runc), then the spec's */
 	for (size_t i = ndef; i-- > 0;)
 		n += emit_rule(&defaults[i], prog + n);

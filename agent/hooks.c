@@ -32,7 +32,7 @@
 #include "proc.h"
 #include "proto/proto_hooks.h"
 
-#define ERR(...) agent_errf(err, errlen, __VA_ARGS__)
+#define ERR(...)	agent_errf(err, errlen, __VA_ARGS__)
 #define HOOK_OUTPUT_MAX 384 /* bytes of stdout and of stderr kept for the error */
 
 /* Namespaces joined in the child, the mount namespace last (it changes / and cwd). */
@@ -160,7 +160,8 @@ static int supervise(pid_t pid, const struct proto_hook *h, int in, struct captu
 			if (w > 0)
 				off += (size_t)w;
 			if ((w < 0 && errno != EAGAIN && errno != EINTR) || off >= len) {
-				close(in); /* EOF on the hook's stdin; a hook that does not read it gets EPIPE */
+				close(in); /* EOF on the hook's stdin; a hook that does not read it gets EPIPE
+					    */
 				in = -1;
 			}
 		}
@@ -274,8 +275,8 @@ static int root_remount(const struct hook_target *t, bool make_rw, bool *changed
 		return ERR("remount the container's root: fork: %s", strerror(errno));
 	if (pid == 0) {
 		struct statvfs sv;
-		if ((t->nsfd[NS_MNT] >= 0 && setns(t->nsfd[NS_MNT], CLONE_NEWNS) < 0) || fchdir(t->rootfd) < 0 ||
-		    chroot(".") < 0 || statvfs("/", &sv) < 0)
+		if ((t->nsfd[NS_MNT] >= 0 && setns(t->nsfd[NS_MNT], CLONE_NEWNS) < 0) ||
+		    fchdir(t->rootfd) < 0 || chroot(".") < 0 || statvfs("/", &sv) < 0)
 			_exit(2);
 		if (make_rw && !(sv.f_flag & ST_RDONLY))
 			_exit(0);
@@ -291,12 +292,13 @@ static int root_remount(const struct hook_target *t, bool make_rw, bool *changed
 	return 0;
 }
 
-int hooks_run(const struct proc *init, const char *kind, const struct proto_hook *h, size_t n, const char *state,
-	      char *err, size_t errlen)
+int hooks_run(const struct proc *init, const char *kind, const struct proto_hook *h, size_t n,
+	      const char *state, char *err, size_t errlen)
 {
 	if (init->state != PROC_CREATED && init->state != PROC_RUNNING)
 		return ERR("container not running");
-	static const char *const names[NS_COUNT] = {"pid", "net", "ipc", "uts", "mnt", "cgroup", "user", "time"};
+	static const char *const names[NS_COUNT] = {"pid", "net",    "ipc",  "uts",
+						    "mnt", "cgroup", "user", "time"};
 	struct hook_target t = {.pid = init->pid, .cgroup = init->cgroup, .pidns = -1, .rootfd = -1};
 	for (int i = 0; i < NS_COUNT; i++)
 		t.nsfd[i] = -1;

@@ -25,14 +25,14 @@ int init_mount_basics(void)
 		const char *src, *dst, *type, *data;
 		unsigned long flags;
 	} m[] = {
-		{"proc", "/proc", "proc", NULL, MS_NOSUID | MS_NODEV | MS_NOEXEC},
-		{"sysfs", "/sys", "sysfs", NULL, MS_NOSUID | MS_NODEV | MS_NOEXEC},
-		{"devtmpfs", "/dev", "devtmpfs", "mode=0755", MS_NOSUID},
-		{"devpts", "/dev/pts", "devpts", "mode=0620,ptmxmode=0666,gid=5", MS_NOSUID | MS_NOEXEC},
-		{"shm", "/dev/shm", "tmpfs", "mode=1777", MS_NOSUID | MS_NODEV},
-		{"run", "/run", "tmpfs", "mode=0755", MS_NOSUID | MS_NODEV},
-		{"tmp", "/tmp", "tmpfs", "mode=1777", MS_NOSUID | MS_NODEV},
-		{"cgroup2", "/sys/fs/cgroup", "cgroup2", NULL, MS_NOSUID | MS_NODEV | MS_NOEXEC},
+	    {"proc", "/proc", "proc", NULL, MS_NOSUID | MS_NODEV | MS_NOEXEC},
+	    {"sysfs", "/sys", "sysfs", NULL, MS_NOSUID | MS_NODEV | MS_NOEXEC},
+	    {"devtmpfs", "/dev", "devtmpfs", "mode=0755", MS_NOSUID},
+	    {"devpts", "/dev/pts", "devpts", "mode=0620,ptmxmode=0666,gid=5", MS_NOSUID | MS_NOEXEC},
+	    {"shm", "/dev/shm", "tmpfs", "mode=1777", MS_NOSUID | MS_NODEV},
+	    {"run", "/run", "tmpfs", "mode=0755", MS_NOSUID | MS_NODEV},
+	    {"tmp", "/tmp", "tmpfs", "mode=1777", MS_NOSUID | MS_NODEV},
+	    {"cgroup2", "/sys/fs/cgroup", "cgroup2", NULL, MS_NOSUID | MS_NODEV | MS_NOEXEC},
 	};
 	int rc = 0;
 	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {

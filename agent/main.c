@@ -18,10 +18,11 @@ struct agent_opts g_opts;
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: runm-agent [--listen-unix PATH] [--debug] [--version] [--help]\n"
-		   "  As PID 1 (the guest's /init) it listens on vsock ports %d (control) and %d (streams).\n"
-		   "  --listen-unix PATH  host test mode: listen on PATH and answer the hybrid vsock\n"
-		   "                      \"CONNECT <port>\" handshake; PID-1-only steps are skipped.\n",
+	fprintf(f,
+		"usage: runm-agent [--listen-unix PATH] [--debug] [--version] [--help]\n"
+		"  As PID 1 (the guest's /init) it listens on vsock ports %d (control) and %d (streams).\n"
+		"  --listen-unix PATH  host test mode: listen on PATH and answer the hybrid vsock\n"
+		"                      \"CONNECT <port>\" handshake; PID-1-only steps are skipped.\n",
 		PROTO_PORT_CONTROL, PROTO_PORT_STREAM);
 }
 

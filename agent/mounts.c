@@ -43,7 +43,8 @@ static bool path_escapes(const char *p)
  * Returns an O_PATH fd, or -1 with errno. */
 static int open_in_root(int rootfd, const char *rel, bool file)
 {
-	struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+	struct open_how how = {.flags = O_PATH | O_CLOEXEC,
+			       .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
 	int fd = (int)syscall(SYS_openat2, rootfd, rel, &how, sizeof(how));
 	if (fd >= 0 || errno != ENOENT)
 		return fd;
@@ -79,7 +80,9 @@ static int open_in_root(int rootfd, const char *rel, bool file)
 					return -1;
 				int r;
 				if (last && file) {
-					r = openat(parent, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+					r = openat(parent, name,
+						   O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC,
+						   0644);
 					if (r >= 0)
 						close(r);
 				} else {
@@ -106,7 +109,8 @@ static int open_in_root(int rootfd, const char *rel, bool file)
 
 /* tmpcopyup: COVERED (O_PATH) still names the directory under the new tmpfs; copy its contents
  * into the tmpfs, reached by resolving the destination again. */
-static int tmpcopyup(int rootfd, int covered, const struct spec_mount *m, const char *shown, struct setup_err *e)
+static int tmpcopyup(int rootfd, int covered, const struct spec_mount *m, const char *shown,
+		     struct setup_err *e)
 {
 	int src = openat(covered, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (src < 0)
@@ -141,8 +145,8 @@ int container_dev_readonly(const struct spec *s, struct setup_err *e)
 		const struct spec_mount *m = &s->mounts[i];
 		if (m->bind || strcmp(m->dest, "/dev") || !(m->flags & MS_RDONLY))
 			continue;
-		unsigned long keep = m->flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME |
-						  MS_RELATIME | MS_STRICTATIME);
+		unsigned long keep = m->flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME |
+						 MS_NODIRATIME | MS_RELATIME | MS_STRICTATIME);
 		if (mount(NULL, "/dev", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | keep, NULL) < 0)
 			return setup_fail(e, "remount /dev read-only", "/dev", errno);
 	}
@@ -167,7 +171,8 @@ static int mount_one(const struct spec *s, int rootfd, const struct spec_mount *
 			return setup_fail(e, "bind mount source", m->source, errno);
 		file = !S_ISDIR(st.st_mode);
 	}
-	struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+	struct open_how how = {.flags = O_PATH | O_CLOEXEC,
+			       .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
 	int fd = (int)syscall(SYS_openat2, rootfd, m->dest, &how, sizeof(how));
 	bool existed = fd >= 0;
 	if (fd < 0)
@@ -198,8 +203,8 @@ static int mount_one(const struct spec *s, int rootfd, const struct spec_mount *
 		struct stat cst;
 		if (tmpfs && existed && fstat(fd, &cst) == 0 && S_ISDIR(cst.st_mode)) {
 			/* as runc: without mode= the tmpfs keeps the mode of the directory it covers */
-			if (asprintf(&tdata, "mode=%04o%s%s", (unsigned)(cst.st_mode & 07777), data ? "," : "",
-				     data ? data : "") < 0) {
+			if (asprintf(&tdata, "mode=%04o%s%s", (unsigned)(cst.st_mode & 07777),
+				     data ? "," : "", data ? data : "") < 0) {
 				setup_fail(e, "mount", shown, ENOMEM);
 				goto out;
 			}
@@ -332,7 +337,8 @@ int container_setup_dev(const struct spec *s, struct setup_err *e)
 				errno = EEXIST;
 		}
 		if (r < 0 && errno == EPERM) {
-			int fd = openat(pfd, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+			int fd =
+			    openat(pfd, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
 			if (fd >= 0) {
 				close(fd);
 				int nfd = openat(pfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
@@ -352,9 +358,9 @@ int container_setup_dev(const struct spec *s, struct setup_err *e)
 			goto out;
 		}
 	}
-	static const char *const links[][2] = {{"/proc/self/fd", "fd"},   {"/proc/self/fd/0", "stdin"},
+	static const char *const links[][2] = {{"/proc/self/fd", "fd"},	      {"/proc/self/fd/0", "stdin"},
 					       {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"},
-					       {"pts/ptmx", "ptmx"},        {"/proc/kcore", "core"}};
+					       {"pts/ptmx", "ptmx"},	      {"/proc/kcore", "core"}};
 	for (size_t i = 0; dev_mounted && i < sizeof(links) / sizeof(links[0]); i++) {
 		if (symlinkat(links[i][0], devfd, links[i][1]) < 0 && errno != EEXIST) {
 			setup_fail(e, "create /dev symlink", links[i][1], errno);
@@ -426,7 +432,8 @@ int container_finish_rootfs(const struct spec *s, struct setup_err *e)
 				continue;
 			return setup_fail(e, "bind readonly path", p, errno);
 		}
-		if (mount(NULL, p, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0 &&
+		if (mount(NULL, p, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+			  NULL) < 0 &&
 		    mount(NULL, p, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
 			return setup_fail(e, "remount readonly path", p, errno);
 	}

@@ -71,8 +71,8 @@ static int op_hello(void *c, struct proto_msg *m, struct reply *r)
 		return -1;
 	}
 	if (v != PROTO_VERSION) {
-		snprintf(r->err, sizeof(r->err), "hello: protocol version %lld not supported (agent speaks %d)", v,
-			 PROTO_VERSION);
+		snprintf(r->err, sizeof(r->err),
+			 "hello: protocol version %lld not supported (agent speaks %d)", v, PROTO_VERSION);
 		return -1;
 	}
 	if (g_opts.pid1 && json_get_int(m->root, "time_ns", 1, INT64_MAX, &t) == 0 && init_set_clock(t) < 0) {
@@ -137,7 +137,8 @@ static int op_create(void *c, struct proto_msg *m, struct reply *r)
 	struct stdio_req io;
 	get_stdio(m->root, &io);
 	char err[900];
-	struct proc *p = ctr_create(id, bundle, cfg, json_get_bool(m->root, "no_pivot", 0) == 1, &io, err, sizeof(err));
+	struct proc *p =
+	    ctr_create(id, bundle, cfg, json_get_bool(m->root, "no_pivot", 0) == 1, &io, err, sizeof(err));
 	if (!p) {
 		snprintf(r->err, sizeof(r->err), "create %s: %s", id, err);
 		return -1;
@@ -232,7 +233,8 @@ static int op_resize(void *c, struct proto_msg *m, struct reply *r)
 	long long rows, cols;
 	if (!p)
 		return -1;
-	if (json_get_int(m->root, "rows", 0, 65535, &rows) < 0 || json_get_int(m->root, "cols", 0, 65535, &cols) < 0) {
+	if (json_get_int(m->root, "rows", 0, 65535, &rows) < 0 ||
+	    json_get_int(m->root, "cols", 0, 65535, &cols) < 0) {
 		snprintf(r->err, sizeof(r->err), "resize: \"rows\" and \"cols\" must be in [0, 65535]");
 		return -1;
 	}

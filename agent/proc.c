@@ -30,9 +30,9 @@
 #include "streams.h"
 #include "waiters.h"
 
-#define ERR(...) agent_errf(err, errlen, __VA_ARGS__)
+#define ERR(...)	 agent_errf(err, errlen, __VA_ARGS__)
 #define SETUP_TIMEOUT_MS 30000
-#define MAX_PROCS 1024
+#define MAX_PROCS	 1024
 
 struct proc *g_procs;
 
@@ -292,7 +292,8 @@ int proc_setup_io(struct proc *p, const struct stdio_req *io, bool terminal, str
 			continue;
 		int fds[2];
 		if (pipe2(fds, O_CLOEXEC) < 0)
-			return ERR("pipe for %s: %s", proto_stream_name((enum proto_stream)i), strerror(errno));
+			return ERR("pipe for %s: %s", proto_stream_name((enum proto_stream)i),
+				   strerror(errno));
 		int mine = i == 0 ? fds[1] : fds[0], theirs = i == 0 ? fds[0] : fds[1];
 		fcntl(mine, F_SETPIPE_SZ, 1 << 20);
 		set_nonblock(mine, true);
@@ -325,11 +326,13 @@ int proc_wait_ready(struct proc *p, char *err, size_t errlen)
 		struct cmsghdr h;
 		char buf[CMSG_SPACE(sizeof(int))];
 	} u;
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
+	struct msghdr msg = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
 	ssize_t n = recvmsg(p->sync_fd, &msg, MSG_CMSG_CLOEXEC);
 	int fd = -1;
 	struct cmsghdr *cm = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL;
-	if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS && cm->cmsg_len == CMSG_LEN(sizeof(int)))
+	if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+	    cm->cmsg_len == CMSG_LEN(sizeof(int)))
 		memcpy(&fd, CMSG_DATA(cm), sizeof(int));
 	struct stream *tty = p->streams[PROTO_TTY];
 	if (n == 1 && ((char *)&e)[0] == 'R' && (fd >= 0) == (tty != NULL)) {
@@ -447,8 +450,8 @@ int ns_open_of(pid_t pid, const char *name, int *fd)
 	return *fd < 0 ? -1 : 0;
 }
 
-struct proc *proc_exec(struct container *ctr, const char *id, const char *process_json, const struct stdio_req *io,
-		       char *err, size_t errlen)
+struct proc *proc_exec(struct container *ctr, const char *id, const char *process_json,
+		       const struct stdio_req *io, char *err, size_t errlen)
 {
 	struct proc *init = ctr->init;
 	if (!init || (init->state != PROC_RUNNING && init->state != PROC_CREATED)) {
@@ -466,7 +469,8 @@ struct proc *proc_exec(struct container *ctr, const char *id, const char *proces
 	}
 	struct child_args a = {.proc = &sp, .seccomp = ctr->spec.seccomp};
 	p->ctr = ctr;
-	static const char *const names[NS_COUNT] = {"pid", "net", "ipc", "uts", "mnt", "cgroup", "user", "time"};
+	static const char *const names[NS_COUNT] = {"pid", "net",    "ipc",  "uts",
+						    "mnt", "cgroup", "user", "time"};
 	int pidns = -1, self_pidns = -1;
 	for (int i = 0; i < NS_COUNT; i++)
 		a.nsfd[i] = -1;

@@ -19,7 +19,7 @@
 #include "ctr.h"
 #include "proc.h"
 
-#define ERR(...) agent_errf(err, errlen, __VA_ARGS__)
+#define ERR(...)     agent_errf(err, errlen, __VA_ARGS__)
 #define CG_MAX_DEPTH 8
 
 struct pidset {
@@ -213,8 +213,11 @@ static void read_stat(struct proto_ps_entry *e, long long btime, double uptime, 
 	unsigned long long tty, ut, st, start;
 	/* after "pid (comm)": state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt
 	 * cmajflt utime stime cutime cstime priority nice threads itrealvalue starttime */
-	if (rp && sscanf(rp + 1, " %*c %d %*d %*d %llu %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d %llu",
-			 &ppid, &tty, &ut, &st, &start) == 5 && hz > 0) {
+	if (rp &&
+	    sscanf(rp + 1,
+		   " %*c %d %*d %*d %llu %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d %llu",
+		   &ppid, &tty, &ut, &st, &start) == 5 &&
+	    hz > 0) {
 		e->ppid = ppid;
 		tty_name(tty, e->tty, sizeof(e->tty));
 		e->time = (long long)((ut + st) / (unsigned long long)hz);
@@ -223,7 +226,8 @@ static void read_stat(struct proto_ps_entry *e, long long btime, double uptime, 
 		double life = uptime - (double)start / (double)hz;
 		if (uptime >= 0) {
 			/* as procps: CPU time over elapsed time, percent, at most 99 */
-			long long c = life > 0 ? (long long)((double)(ut + st) / (double)hz * 100.0 / life) : 0;
+			long long c =
+			    life > 0 ? (long long)((double)(ut + st) / (double)hz * 100.0 / life) : 0;
 			e->c = c > 99 ? 99 : (int)c;
 		}
 	}

@@ -38,8 +38,12 @@ static int parse_op(const char *op, enum scmp_compare *out)
 	static const struct {
 		const char *n;
 		enum scmp_compare c;
-	} ops[] = {{"SCMP_CMP_NE", SCMP_CMP_NE}, {"SCMP_CMP_LT", SCMP_CMP_LT}, {"SCMP_CMP_LE", SCMP_CMP_LE},
-		   {"SCMP_CMP_EQ", SCMP_CMP_EQ}, {"SCMP_CMP_GE", SCMP_CMP_GE}, {"SCMP_CMP_GT", SCMP_CMP_GT},
+	} ops[] = {{"SCMP_CMP_NE", SCMP_CMP_NE},
+		   {"SCMP_CMP_LT", SCMP_CMP_LT},
+		   {"SCMP_CMP_LE", SCMP_CMP_LE},
+		   {"SCMP_CMP_EQ", SCMP_CMP_EQ},
+		   {"SCMP_CMP_GE", SCMP_CMP_GE},
+		   {"SCMP_CMP_GT", SCMP_CMP_GT},
 		   {"SCMP_CMP_MASKED_EQ", SCMP_CMP_MASKED_EQ}};
 	for (size_t i = 0; op && i < sizeof(ops) / sizeof(ops[0]); i++)
 		if (!strcmp(ops[i].n, op)) {
@@ -81,7 +85,8 @@ int process_seccomp(yajl_val sc, struct setup_err *e)
 			lower[k++] = (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
 		lower[k] = '\0';
 		uint32_t tok = seccomp_arch_resolve_name(lower);
-		if (tok && tok != seccomp_arch_native() && (r = seccomp_arch_add(ctx, tok)) < 0 && r != -EEXIST) {
+		if (tok && tok != seccomp_arch_native() && (r = seccomp_arch_add(ctx, tok)) < 0 &&
+		    r != -EEXIST) {
 			seccomp_release(ctx);
 			return setup_fail(e, "seccomp_arch_add", a->u.string, -r);
 		}
@@ -103,12 +108,15 @@ int process_seccomp(yajl_val sc, struct setup_err *e)
 			yajl_val a = args->u.array.values[j];
 			long long idx;
 			enum scmp_compare op;
-			if (json_get_int(a, "index", 0, 5, &idx) < 0 || parse_op(json_get_str(a, "op"), &op) < 0) {
+			if (json_get_int(a, "index", 0, 5, &idx) < 0 ||
+			    parse_op(json_get_str(a, "op"), &op) < 0) {
 				seccomp_release(ctx);
 				return setup_fail(e, "seccomp", "syscalls[].args", EINVAL);
 			}
-			cmp[ncmp++] = (struct scmp_arg_cmp){.arg = (unsigned)idx, .op = op,
-							    .datum_a = u64(a, "value"), .datum_b = u64(a, "valueTwo")};
+			cmp[ncmp++] = (struct scmp_arg_cmp){.arg = (unsigned)idx,
+							    .op = op,
+							    .datum_a = u64(a, "value"),
+							    .datum_b = u64(a, "valueTwo")};
 		}
 		yajl_val names = json_get(rule, "names", yajl_t_array);
 		for (size_t j = 0; names && j < names->u.array.len; j++) {

@@ -217,7 +217,8 @@ static void handle_stream_hdr(struct conn *c, char *buf, size_t len)
 	if (!t)
 		;
 	else if (!pid || kind < 0)
-		snprintf(err, sizeof(err), "stream header needs \"process\" and \"stream\" (stdin|stdout|stderr|tty)");
+		snprintf(err, sizeof(err),
+			 "stream header needs \"process\" and \"stream\" (stdin|stdout|stderr|tty)");
 	else if (!p)
 		snprintf(err, sizeof(err), "process %s does not exist", pid);
 	else if (!p->streams[kind])
@@ -412,14 +413,14 @@ static void on_signal(void *opaque, uint32_t events)
 }
 
 static const struct exit_hooks exit_hooks = {
-	.reply = conn_reply_exit,
-	.broadcast = server_broadcast_exit,
-	.reported = server_check_done,
+    .reply = conn_reply_exit,
+    .broadcast = server_broadcast_exit,
+    .reported = server_check_done,
 };
 static const struct ops_conn_ops conn_ops = {
-	.send = conn_send_cb,
-	.set_events = conn_set_events,
-	.quit = server_quit,
+    .send = conn_send_cb,
+    .set_events = conn_set_events,
+    .quit = server_quit,
 };
 
 /* The loop, each layer's registrations on it, the hooks they report through. */
@@ -478,8 +479,9 @@ int server_run(void)
 		if (grace_deadline) {
 			long long left = grace_deadline - io_now_ms();
 			if (left <= 0) {
-				log_warn("exit statuses of exec'd processes not collected in %d ms: shutting down",
-					 EXEC_GRACE_MS);
+				log_warn(
+				    "exit statuses of exec'd processes not collected in %d ms: shutting down",
+				    EXEC_GRACE_MS);
 				break;
 			}
 			wait = (int)left;

@@ -15,9 +15,11 @@
 
 #define ERR(...) agent_errf(err, errlen, __VA_ARGS__)
 
-static const char *const ns_names[NS_COUNT] = {"pid", "network", "ipc", "uts", "mount", "cgroup", "user", "time"};
-static const int ns_flags[NS_COUNT] = {CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWIPC, CLONE_NEWUTS,
-				       CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUSER, 0x80 /* CLONE_NEWTIME */};
+static const char *const ns_names[NS_COUNT] = {"pid",	"network", "ipc",  "uts",
+					       "mount", "cgroup",  "user", "time"};
+static const int ns_flags[NS_COUNT] = {CLONE_NEWPID,  CLONE_NEWNET, CLONE_NEWIPC,
+				       CLONE_NEWUTS,  CLONE_NEWNS,  CLONE_NEWCGROUP,
+				       CLONE_NEWUSER, 0x80 /* CLONE_NEWTIME */};
 
 int agent_errf(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -39,14 +41,47 @@ const char *ns_name(int ns)
 }
 
 static const char *const cap_names[] = {
-	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
-	"CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
-	"CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER",
-	"CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT",
-	"CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME",
-	"CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL",
-	"CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM",
-	"CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
 };
 
 int spec_cap_from_name(const char *name)
@@ -61,14 +96,14 @@ static const struct {
 	const char *name;
 	int res;
 } rlimit_names[] = {
-	{"RLIMIT_CPU", RLIMIT_CPU},         {"RLIMIT_FSIZE", RLIMIT_FSIZE},
-	{"RLIMIT_DATA", RLIMIT_DATA},       {"RLIMIT_STACK", RLIMIT_STACK},
-	{"RLIMIT_CORE", RLIMIT_CORE},       {"RLIMIT_RSS", RLIMIT_RSS},
-	{"RLIMIT_NPROC", RLIMIT_NPROC},     {"RLIMIT_NOFILE", RLIMIT_NOFILE},
-	{"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK}, {"RLIMIT_AS", RLIMIT_AS},
-	{"RLIMIT_LOCKS", RLIMIT_LOCKS},     {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING},
-	{"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE}, {"RLIMIT_NICE", RLIMIT_NICE},
-	{"RLIMIT_RTPRIO", RLIMIT_RTPRIO},   {"RLIMIT_RTTIME", RLIMIT_RTTIME},
+    {"RLIMIT_CPU", RLIMIT_CPU},		  {"RLIMIT_FSIZE", RLIMIT_FSIZE},
+    {"RLIMIT_DATA", RLIMIT_DATA},	  {"RLIMIT_STACK", RLIMIT_STACK},
+    {"RLIMIT_CORE", RLIMIT_CORE},	  {"RLIMIT_RSS", RLIMIT_RSS},
+    {"RLIMIT_NPROC", RLIMIT_NPROC},	  {"RLIMIT_NOFILE", RLIMIT_NOFILE},
+    {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK},	  {"RLIMIT_AS", RLIMIT_AS},
+    {"RLIMIT_LOCKS", RLIMIT_LOCKS},	  {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING},
+    {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE}, {"RLIMIT_NICE", RLIMIT_NICE},
+    {"RLIMIT_RTPRIO", RLIMIT_RTPRIO},	  {"RLIMIT_RTTIME", RLIMIT_RTTIME},
 };
 
 /* NULL-terminated array of the strings of an array value (pointers into the tree). */
@@ -156,12 +191,14 @@ int spec_process_parse(yajl_val proc, struct spec_process *p, char *err, size_t 
 	}
 	yajl_val user = json_get(proc, "user", yajl_t_object);
 	if (user) {
-		if (json_get(user, "uid", yajl_t_any) && json_get_int(user, "uid", 0, UINT32_MAX - 1, &v) < 0) {
+		if (json_get(user, "uid", yajl_t_any) &&
+		    json_get_int(user, "uid", 0, UINT32_MAX - 1, &v) < 0) {
 			ERR("process.user.uid: not a valid uid");
 			goto fail;
 		}
 		p->uid = json_get(user, "uid", yajl_t_any) ? (uid_t)v : 0;
-		if (json_get(user, "gid", yajl_t_any) && json_get_int(user, "gid", 0, UINT32_MAX - 1, &v) < 0) {
+		if (json_get(user, "gid", yajl_t_any) &&
+		    json_get_int(user, "gid", 0, UINT32_MAX - 1, &v) < 0) {
 			ERR("process.user.gid: not a valid gid");
 			goto fail;
 		}
@@ -205,7 +242,8 @@ int spec_process_parse(yajl_val proc, struct spec_process *p, char *err, size_t 
 		static const char *const sets[SPEC_CAP_SETS] = {"bounding", "effective", "inheritable",
 								"permitted", "ambient"};
 		for (int i = 0; i < SPEC_CAP_SETS; i++)
-			if (caps_set(json_get(caps, sets[i], yajl_t_any), &p->caps[i], sets[i], err, errlen) < 0)
+			if (caps_set(json_get(caps, sets[i], yajl_t_any), &p->caps[i], sets[i], err, errlen) <
+			    0)
 				goto fail;
 		p->has_caps = true;
 	}
@@ -223,7 +261,8 @@ int spec_process_parse(yajl_val proc, struct spec_process *p, char *err, size_t 
 		for (size_t i = 0; i < rl->u.array.len; i++) {
 			yajl_val e = rl->u.array.values[i];
 			const char *type = json_get_str(e, "type");
-			yajl_val soft = json_get(e, "soft", yajl_t_number), hard = json_get(e, "hard", yajl_t_number);
+			yajl_val soft = json_get(e, "soft", yajl_t_number),
+				 hard = json_get(e, "hard", yajl_t_number);
 			int res = -1;
 			for (size_t k = 0; type && k < sizeof(rlimit_names) / sizeof(rlimit_names[0]); k++)
 				if (strcmp(rlimit_names[k].name, type) == 0)
@@ -239,10 +278,12 @@ int spec_process_parse(yajl_val proc, struct spec_process *p, char *err, size_t 
 			}
 			struct spec_rlimit *r = &p->rlimits[p->nrlimits++];
 			r->resource = res;
-			r->soft = YAJL_IS_INTEGER(soft) && YAJL_GET_INTEGER(soft) >= 0 ? (rlim_t)YAJL_GET_INTEGER(soft)
-										 : RLIM_INFINITY;
-			r->hard = YAJL_IS_INTEGER(hard) && YAJL_GET_INTEGER(hard) >= 0 ? (rlim_t)YAJL_GET_INTEGER(hard)
-										 : RLIM_INFINITY;
+			r->soft = YAJL_IS_INTEGER(soft) && YAJL_GET_INTEGER(soft) >= 0
+				      ? (rlim_t)YAJL_GET_INTEGER(soft)
+				      : RLIM_INFINITY;
+			r->hard = YAJL_IS_INTEGER(hard) && YAJL_GET_INTEGER(hard) >= 0
+				      ? (rlim_t)YAJL_GET_INTEGER(hard)
+				      : RLIM_INFINITY;
 		}
 	}
 	int nnp = json_get_bool(proc, "noNewPrivileges", 0);
@@ -309,23 +350,40 @@ static const struct {
 	bool clear;
 	unsigned long flag;
 } mount_opts[] = {
-	{"defaults", false, 0},      {"ro", false, MS_RDONLY},           {"rw", true, MS_RDONLY},
-	{"suid", true, MS_NOSUID},   {"nosuid", false, MS_NOSUID},       {"dev", true, MS_NODEV},
-	{"nodev", false, MS_NODEV},  {"exec", true, MS_NOEXEC},          {"noexec", false, MS_NOEXEC},
-	{"sync", false, MS_SYNCHRONOUS}, {"async", true, MS_SYNCHRONOUS}, {"dirsync", false, MS_DIRSYNC},
-	{"remount", false, MS_REMOUNT}, {"mand", false, MS_MANDLOCK},    {"nomand", true, MS_MANDLOCK},
-	{"atime", true, MS_NOATIME}, {"noatime", false, MS_NOATIME},     {"diratime", true, MS_NODIRATIME},
-	{"nodiratime", false, MS_NODIRATIME}, {"relatime", false, MS_RELATIME},
-	{"norelatime", true, MS_RELATIME}, {"strictatime", false, MS_STRICTATIME},
-	{"nostrictatime", true, MS_STRICTATIME}, {"bind", false, MS_BIND}, {"rbind", false, MS_BIND | MS_REC},
+    {"defaults", false, 0},
+    {"ro", false, MS_RDONLY},
+    {"rw", true, MS_RDONLY},
+    {"suid", true, MS_NOSUID},
+    {"nosuid", false, MS_NOSUID},
+    {"dev", true, MS_NODEV},
+    {"nodev", false, MS_NODEV},
+    {"exec", true, MS_NOEXEC},
+    {"noexec", false, MS_NOEXEC},
+    {"sync", false, MS_SYNCHRONOUS},
+    {"async", true, MS_SYNCHRONOUS},
+    {"dirsync", false, MS_DIRSYNC},
+    {"remount", false, MS_REMOUNT},
+    {"mand", false, MS_MANDLOCK},
+    {"nomand", true, MS_MANDLOCK},
+    {"atime", true, MS_NOATIME},
+    {"noatime", false, MS_NOATIME},
+    {"diratime", true, MS_NODIRATIME},
+    {"nodiratime", false, MS_NODIRATIME},
+    {"relatime", false, MS_RELATIME},
+    {"norelatime", true, MS_RELATIME},
+    {"strictatime", false, MS_STRICTATIME},
+    {"nostrictatime", true, MS_STRICTATIME},
+    {"bind", false, MS_BIND},
+    {"rbind", false, MS_BIND | MS_REC},
 };
 static const struct {
 	const char *name;
 	unsigned long flag;
 } prop_opts[] = {
-	{"private", MS_PRIVATE}, {"rprivate", MS_PRIVATE | MS_REC}, {"shared", MS_SHARED},
-	{"rshared", MS_SHARED | MS_REC}, {"slave", MS_SLAVE}, {"rslave", MS_SLAVE | MS_REC},
-	{"unbindable", MS_UNBINDABLE}, {"runbindable", MS_UNBINDABLE | MS_REC},
+    {"private", MS_PRIVATE},	   {"rprivate", MS_PRIVATE | MS_REC},
+    {"shared", MS_SHARED},	   {"rshared", MS_SHARED | MS_REC},
+    {"slave", MS_SLAVE},	   {"rslave", MS_SLAVE | MS_REC},
+    {"unbindable", MS_UNBINDABLE}, {"runbindable", MS_UNBINDABLE | MS_REC},
 };
 
 static unsigned long prop_flag(const char *name)
@@ -488,13 +546,15 @@ int spec_parse(const char *json, const char *bundle, struct spec *s, char *err, 
 		if (ctr) {
 			/* a pod member: the namespace of another container of this VM (docs/pods.md) */
 			if (k != NS_NET && k != NS_IPC && k != NS_UTS && k != NS_USER) {
-				ERR("linux.namespaces[%zu]: only network, ipc, uts and user namespaces can be "
+				ERR("linux.namespaces[%zu]: only network, ipc, uts and user namespaces can "
+				    "be "
 				    "shared with another container",
 				    i);
 				goto fail;
 			}
 			if (!*ctr || strlen(ctr) > PROTO_MAX_ID || (path && *path)) {
-				ERR("linux.namespaces[%zu]: \"container\" must be a container id (1-%d bytes) and "
+				ERR("linux.namespaces[%zu]: \"container\" must be a container id (1-%d "
+				    "bytes) and "
 				    "exclude \"path\"",
 				    i, PROTO_MAX_ID);
 				goto fail;
@@ -562,7 +622,8 @@ int spec_parse(const char *json, const char *bundle, struct spec *s, char *err, 
 				ERR("linux.devices[%zu]: path must be under /dev/", i);
 				goto fail;
 			}
-			if (!type || (strcmp(type, "c") && strcmp(type, "u") && strcmp(type, "b") && strcmp(type, "p"))) {
+			if (!type || (strcmp(type, "c") && strcmp(type, "u") && strcmp(type, "b") &&
+				      strcmp(type, "p"))) {
 				ERR("linux.devices[%zu] %s: type must be c, u, b or p", i, o->path);
 				goto fail;
 			}
@@ -571,7 +632,8 @@ int spec_parse(const char *json, const char *bundle, struct spec *s, char *err, 
 				long long mj, mn;
 				if (json_get_int(d, "major", 0, 0xfff, &mj) < 0 ||
 				    json_get_int(d, "minor", 0, 0xfffff, &mn) < 0) {
-					ERR("linux.devices[%zu] %s: major/minor missing or out of range", i, o->path);
+					ERR("linux.devices[%zu] %s: major/minor missing or out of range", i,
+					    o->path);
 					goto fail;
 				}
 				o->major = (unsigned)mj;

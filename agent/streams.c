@@ -18,9 +18,9 @@
 #include "evloop.h"
 #include "proc.h"
 
-#define ERR(...) agent_errf(err, errlen, __VA_ARGS__)
+#define ERR(...)     agent_errf(err, errlen, __VA_ARGS__)
 #define SPLICE_CHUNK (1 << 20)
-#define TTY_BUF      (64 * 1024)
+#define TTY_BUF	     (64 * 1024)
 
 static struct evloop *loop;
 static void (*on_done)(struct proc *p);
@@ -88,7 +88,8 @@ static void stream_cb(void *opaque, uint32_t events)
 
 static int watch_fd(struct stream *st, int fd)
 {
-	int r = loop ? evloop_add(loop, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, stream_cb, st) : -EINVAL;
+	int r =
+	    loop ? evloop_add(loop, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, stream_cb, st) : -EINVAL;
 	if (r < 0) {
 		errno = -r;
 		return -1;
@@ -189,20 +190,23 @@ static void pump(struct stream *st)
 	case PROTO_STDERR:
 		r = st->splice_ok ? pump_splice(st, st->pfd, st->sock) : 2;
 		if (r == 2)
-			r = pump_copy(st->pfd, st->sock, &st->to_host, &st->th_len, &st->th_off, &st->pfd_eof);
+			r = pump_copy(st->pfd, st->sock, &st->to_host, &st->th_len, &st->th_off,
+				      &st->pfd_eof);
 		if (r != 0)
 			stream_finish(st); /* EOF (all output delivered) or the host went away */
 		break;
 	case PROTO_STDIN:
 		r = st->splice_ok ? pump_splice(st, st->sock, st->pfd) : 2;
 		if (r == 2)
-			r = pump_copy(st->sock, st->pfd, &st->to_proc, &st->tp_len, &st->tp_off, &st->sock_eof);
+			r = pump_copy(st->sock, st->pfd, &st->to_proc, &st->tp_len, &st->tp_off,
+				      &st->sock_eof);
 		if (r != 0)
 			stream_finish(st); /* host closed stdin (or process closed its end) */
 		break;
 	case PROTO_TTY:
 		if (!st->sock_eof) {
-			r = pump_copy(st->sock, st->pfd, &st->to_proc, &st->tp_len, &st->tp_off, &st->sock_eof);
+			r = pump_copy(st->sock, st->pfd, &st->to_proc, &st->tp_len, &st->tp_off,
+				      &st->sock_eof);
 			if (r < 0)
 				st->sock_eof = true;
 		}
@@ -219,8 +223,8 @@ int streams_attach(struct proc *p, int kind, int sock, char *err, size_t errlen)
 	if (!st)
 		return ERR("process %s has no %s stream", p->id, proto_stream_name((enum proto_stream)kind));
 	if (st->attached)
-		return ERR("stream %s of process %s is already attached", proto_stream_name((enum proto_stream)kind),
-			   p->id);
+		return ERR("stream %s of process %s is already attached",
+			   proto_stream_name((enum proto_stream)kind), p->id);
 	set_nonblock(sock, true);
 	st->sock = sock;
 	st->attached = true;

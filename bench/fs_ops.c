@@ -206,9 +206,10 @@ int main(int argc, char **argv)
 	       "\"ops\": {",
 	       n);
 	for (int op = 0; op < NOPS; op++)
-		printf("%s\"%s\": {\"server_ns\": %.0f, \"native_ns\": %.0f, \"ratio\": %.2f}", op ? ", " : "",
-		       op_names[op], srv_ns[op], nat_ns[op], srv_ns[op] / nat_ns[op]);
-	printf("}, \"note\": \"best of 15 alternating chunks; lookup includes the matching FORGET; native lookup is fstatat\"}\n");
+		printf("%s\"%s\": {\"server_ns\": %.0f, \"native_ns\": %.0f, \"ratio\": %.2f}",
+		       op ? ", " : "", op_names[op], srv_ns[op], nat_ns[op], srv_ns[op] / nat_ns[op]);
+	printf("}, \"note\": \"best of 15 alternating chunks; lookup includes the matching FORGET; native "
+	       "lookup is fstatat\"}\n");
 	fs_server_free(srv);
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);

@@ -233,7 +233,8 @@ ssize_t io_recv_fds(int sock, void *buf, size_t cap, int *fds, size_t maxfds, si
 		char b[CMSG_SPACE(sizeof(int) * IO_MAX_FDS)];
 	} u;
 	struct iovec iov = {.iov_base = buf, .iov_len = cap};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b, .msg_controllen = sizeof(u.b)};
+	struct msghdr mh = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b, .msg_controllen = sizeof(u.b)};
 	*nfds = 0;
 	ssize_t n;
 	while ((n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC)) < 0) {
@@ -275,7 +276,8 @@ bool io_find_in_path(const char *name, char *out, size_t cap)
 	while (*path) {
 		const char *c = strchr(path, ':');
 		size_t l = c ? (size_t)(c - path) : strlen(path);
-		if (l && (size_t)snprintf(out, cap, "%.*s/%s", (int)l, path, name) < cap && access(out, X_OK) == 0)
+		if (l && (size_t)snprintf(out, cap, "%.*s/%s", (int)l, path, name) < cap &&
+		    access(out, X_OK) == 0)
 			return true;
 		path += l + (c ? 1 : 0);
 	}

@@ -207,7 +207,8 @@ static yajl_val json_vat(yajl_val v, yajl_type type, va_list ap)
 	const char *key;
 	while (v && (key = va_arg(ap, const char *)))
 		v = json_get(v, key, yajl_t_any);
-	if (!v || (type != yajl_t_any && v->type != type && !(type == yajl_t_true && v->type == yajl_t_false)))
+	if (!v ||
+	    (type != yajl_t_any && v->type != type && !(type == yajl_t_true && v->type == yajl_t_false)))
 		return NULL;
 	return v;
 }

@@ -13,15 +13,27 @@ static int sink_fd = -1;
 static int sink_json;
 static int debug_on;
 
-void log_set_prog(const char *p) { prog = p; }
-const char *log_prog(void) { return prog; }
+void log_set_prog(const char *p)
+{
+	prog = p;
+}
+const char *log_prog(void)
+{
+	return prog;
+}
 void log_set_sink(int fd, int json)
 {
 	sink_fd = fd;
 	sink_json = json;
 }
-void log_set_debug(int on) { debug_on = on; }
-int log_debug_enabled(void) { return debug_on; }
+void log_set_debug(int on)
+{
+	debug_on = on;
+}
+int log_debug_enabled(void)
+{
+	return debug_on;
+}
 
 /* Append S to OUT as a JSON string body (without quotes). */
 static size_t json_escape(char *out, size_t cap, const char *s)
@@ -99,7 +111,8 @@ void log_verror(const char *level, int err, const char *fmt, va_list ap)
 	json_escape(esc, sizeof(esc), msg);
 	/* runc's (logrus') lines: JSON, or time="…" level=… msg="…" */
 	if (sink_json)
-		n = snprintf(line, sizeof(line) - 1, "{\"level\":\"%s\",\"msg\":\"%s\",\"time\":\"%s\"}", level, esc, ts);
+		n = snprintf(line, sizeof(line) - 1, "{\"level\":\"%s\",\"msg\":\"%s\",\"time\":\"%s\"}",
+			     level, esc, ts);
 	else
 		n = snprintf(line, sizeof(line) - 1, "time=\"%s\" level=%s msg=\"%s\"", ts, level, esc);
 	write_line(sink_fd, line, sizeof(line), n);

@@ -21,6 +21,7 @@ void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_errno(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void log_verror(const char *level, int err, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
+void log_verror(const char *level, int err, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 #endif

@@ -229,7 +229,8 @@ static int rm_fail(struct rm_ctx *c, int e, const char *what)
 
 static int xstat(int dfd, const char *name, int flags, struct statx *sx)
 {
-	if (statx(dfd, name, flags | AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_TYPE | STATX_INO | STATX_MNT_ID, sx) < 0)
+	if (statx(dfd, name, flags | AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT,
+		  STATX_TYPE | STATX_INO | STATX_MNT_ID, sx) < 0)
 		return -errno;
 	if (!(sx->stx_mask & STATX_MNT_ID))
 		return -ENOSYS; /* Linux < 5.8: no way to tell a bind mount of the same filesystem */

@@ -111,14 +111,16 @@ int vm_size(long long mem_limit, long long quota, long long period, const char *
 	}
 	if (ann_vcpus) {
 		if (parse_pos_int(ann_vcpus, 1, VM_MAX_VCPUS, &v) < 0) {
-			snprintf(err, errlen, "annotation io.runm.vcpus=\"%s\": want 1..%d", ann_vcpus, VM_MAX_VCPUS);
+			snprintf(err, errlen, "annotation io.runm.vcpus=\"%s\": want 1..%d", ann_vcpus,
+				 VM_MAX_VCPUS);
 			return -1;
 		}
 		*vcpus = (int)v;
 	}
 	if (ann_mem) {
 		if (parse_pos_int(ann_mem, 32, 1 << 20, &v) < 0) {
-			snprintf(err, errlen, "annotation io.runm.memory_mib=\"%s\": want 32..1048576", ann_mem);
+			snprintf(err, errlen, "annotation io.runm.memory_mib=\"%s\": want 32..1048576",
+				 ann_mem);
 			return -1;
 		}
 		*mem_mib = (int)v;
@@ -152,16 +154,19 @@ int vm_plan(const struct spec *s, const char *flag_backend, struct vm_plan *p, c
 		}
 		snprintf(p->initrd, sizeof(p->initrd), "%s", i);
 	}
-	if (backend_choose(spec_annotation(s, "io.runm.backend"), flag_backend, NULL, &p->backend, err, errlen) < 0)
+	if (backend_choose(spec_annotation(s, "io.runm.backend"), flag_backend, NULL, &p->backend, err,
+			   errlen) < 0)
 		return -1;
 	/* runm-vmm boots the ELF vmlinux; QEMU's pc machine boots it through PVH too */
 	if (!p->kernel[0] && !find_guest_file("vmlinux", p->kernel, sizeof(p->kernel))) {
-		snprintf(err, errlen, "guest kernel vmlinux not found next to runm (guest/) or in share/runm: "
+		snprintf(err, errlen,
+			 "guest kernel vmlinux not found next to runm (guest/) or in share/runm: "
 			 "run `make guest` or `make install`");
 		return -1;
 	}
 	if (!p->initrd[0] && !find_guest_file("initramfs.cpio", p->initrd, sizeof(p->initrd))) {
-		snprintf(err, errlen, "guest initramfs.cpio not found next to runm (guest/) or in share/runm: "
+		snprintf(err, errlen,
+			 "guest initramfs.cpio not found next to runm (guest/) or in share/runm: "
 			 "run `make guest` or `make install`");
 		return -1;
 	}

@@ -10,9 +10,9 @@
 #include "backend/backend_plan.h"
 #include "spec.h"
 
-#define VM_BASE_MEM_MIB 128 /* guest kernel + agent overhead added to a memory limit */
+#define VM_BASE_MEM_MIB	   128 /* guest kernel + agent overhead added to a memory limit */
 #define VM_DEFAULT_MEM_MIB 256
-#define VM_MAX_VCPUS 16
+#define VM_MAX_VCPUS	   16
 
 struct vm_plan {
 	char kernel[PATH_MAX];

@@ -31,7 +31,8 @@ int backend_config_read(const char *path, bool must_exist, struct runm_config *c
 	if (!buf && errno == ENOENT && !must_exist)
 		return 0;
 	if (!buf) {
-		snprintf(err, errlen, "config %s: %s", path, errno == EFBIG ? "larger than 64 KiB" : strerror(errno));
+		snprintf(err, errlen, "config %s: %s", path,
+			 errno == EFBIG ? "larger than 64 KiB" : strerror(errno));
 		return -1;
 	}
 	int rc = backend_config_parse(buf, path, c, err, errlen);
@@ -48,13 +49,15 @@ static int parse_jail(yajl_val v, const char *path, struct runm_config *c, char 
 	for (size_t i = 0; i < v->u.object.len; i++) {
 		const char *k = v->u.object.keys[i];
 		if (strcmp(k, "id_base") && strcmp(k, "id_count")) {
-			snprintf(err, errlen, "config %s: jail: unknown key \"%s\" (known: id_base, id_count)", path, k);
+			snprintf(err, errlen,
+				 "config %s: jail: unknown key \"%s\" (known: id_base, id_count)", path, k);
 			return -1;
 		}
 	}
 	long long base, count;
 	if (json_get_int(v, "id_base", 1, UINT32_MAX - 1, &base) < 0 ||
-	    json_get_int(v, "id_count", 1, UINT32_MAX - 1, &count) < 0 || base + count > (long long)UINT32_MAX) {
+	    json_get_int(v, "id_count", 1, UINT32_MAX - 1, &count) < 0 ||
+	    base + count > (long long)UINT32_MAX) {
 		snprintf(err, errlen,
 			 "config %s: jail: id_base and id_count must be integers with 1 <= id_base and "
 			 "id_base + id_count <= 4294967295 (not root, not (uid_t)-1)",
@@ -73,7 +76,10 @@ int backend_config_parse(const char *json, const char *path, struct runm_config 
 	yajl_val root = json_parse(json, strlen(json), perr, sizeof(perr));
 	int rc = -1;
 	if (!YAJL_IS_OBJECT(root)) {
-		snprintf(err, errlen, "config %s: %s", path, root ? "not a JSON object" : perr[0] ? perr : "invalid JSON");
+		snprintf(err, errlen, "config %s: %s", path,
+			 root	   ? "not a JSON object"
+			 : perr[0] ? perr
+				   : "invalid JSON");
 		goto out;
 	}
 	for (size_t i = 0; i < root->u.object.len; i++) {
@@ -85,7 +91,8 @@ int backend_config_parse(const char *json, const char *path, struct runm_config 
 			continue;
 		}
 		if (strcmp(k, "backend")) {
-			snprintf(err, errlen, "config %s: unknown key \"%s\" (known: backend, jail)", path, k);
+			snprintf(err, errlen, "config %s: unknown key \"%s\" (known: backend, jail)", path,
+				 k);
 			goto out;
 		}
 		if (!YAJL_IS_STRING(v) || !backend_name_valid(YAJL_GET_STRING(v))) {

@@ -27,7 +27,7 @@ bool backend_name_valid(const char *name);
  *    "jail": {"id_base": N, "id_count": N}}   the uids/gids of the VM processes (1 ≤ base, base +
  *                                             count ≤ 2^32 - 1; default jail.h's range) */
 struct runm_config {
-	char backend[16];		/* "" when not set */
+	char backend[16];		      /* "" when not set */
 	unsigned jail_id_base, jail_id_count; /* 0 when not set */
 };
 

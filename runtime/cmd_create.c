@@ -19,18 +19,20 @@
 
 /* create's options, run's too (struct create_opts in cmd_util.h) */
 const struct optdef create_opts[] = {
-	OPT_VALUE(struct create_opts, bundle, "bundle", 'b',
-		  "path to the root of the bundle directory (default: current directory)"),
-	OPT_VALUE(struct create_opts, console_socket, "console-socket", 0, "AF_UNIX socket that receives the pty master"),
-	OPT_VALUE(struct create_opts, pid_file, "pid-file", 0, "file to write the container's host pid (the shim) to"),
-	OPT_NOOP("no-pivot", false, "accepted; the guest always pivots"),
-	OPT_NOOP("no-new-keyring", false, "accepted; keyrings are per VM"),
-	OPT_VALUE(struct create_opts, preserve_fds, "preserve-fds", 0,
-		  "pass N additional fds (not supported across a VM: must be 0)"),
-	OPT_FLAG(struct create_opts, detach, "detach", 'd', "(run) detach from the container's process"),
-	OPT_FLAG(struct create_opts, keep, "keep", 0, "(run) do not delete the container after it exits"),
-	OPT_NOOP("no-subreaper", false, "(run) accepted"),
-	OPT_END,
+    OPT_VALUE(struct create_opts, bundle, "bundle", 'b',
+	      "path to the root of the bundle directory (default: current directory)"),
+    OPT_VALUE(struct create_opts, console_socket, "console-socket", 0,
+	      "AF_UNIX socket that receives the pty master"),
+    OPT_VALUE(struct create_opts, pid_file, "pid-file", 0,
+	      "file to write the container's host pid (the shim) to"),
+    OPT_NOOP("no-pivot", false, "accepted; the guest always pivots"),
+    OPT_NOOP("no-new-keyring", false, "accepted; keyrings are per VM"),
+    OPT_VALUE(struct create_opts, preserve_fds, "preserve-fds", 0,
+	      "pass N additional fds (not supported across a VM: must be 0)"),
+    OPT_FLAG(struct create_opts, detach, "detach", 'd', "(run) detach from the container's process"),
+    OPT_FLAG(struct create_opts, keep, "keep", 0, "(run) do not delete the container after it exits"),
+    OPT_NOOP("no-subreaper", false, "(run) accepted"),
+    OPT_END,
 };
 
 pid_t create_container(const char *id, const struct create_opts *o, const char *console)
@@ -44,7 +46,8 @@ pid_t create_container(const char *id, const struct create_opts *o, const char *
 		return -1;
 	}
 	if (pfd && strcmp(pfd, "0")) {
-		log_error("--preserve-fds %s: passing extra file descriptors into a microVM is not supported", pfd);
+		log_error("--preserve-fds %s: passing extra file descriptors into a microVM is not supported",
+			  pfd);
 		return -1;
 	}
 	if (cs && !(cs = abs_arg("--console-socket", cs, csock)))

@@ -84,8 +84,8 @@ struct delete_opts {
 };
 
 const struct optdef delete_opts[] = {
-	OPT_FLAG(struct delete_opts, force, "force", 'f', "kill the container if it runs"),
-	OPT_END,
+    OPT_FLAG(struct delete_opts, force, "force", 'f', "kill the container if it runs"),
+    OPT_END,
 };
 
 int cmd_delete(int argc, char **argv)

@@ -92,9 +92,9 @@ struct events_opts {
 };
 
 const struct optdef events_opts[] = {
-	OPT_FLAG(struct events_opts, stats, "stats", 0, "display the stats once"),
-	OPT_VALUE(struct events_opts, interval, "interval", 0, "stats interval (default 5s)"),
-	OPT_END,
+    OPT_FLAG(struct events_opts, stats, "stats", 0, "display the stats once"),
+    OPT_VALUE(struct events_opts, interval, "interval", 0, "stats interval (default 5s)"),
+    OPT_END,
 };
 
 int cmd_events(int argc, char **argv)

@@ -28,30 +28,31 @@
 #include "spec.h"
 
 struct exec_opts {
-	const char *console_socket, *cwd, *user, *process, *pid_file, *process_label, *apparmor, *preserve_fds;
+	const char *console_socket, *cwd, *user, *process, *pid_file, *process_label, *apparmor,
+	    *preserve_fds;
 	struct optlist env, gids, caps;
 	bool tty, detach, no_new_privs;
 };
 
 #define X_(kind, m, name, s, help) OPT_##kind(struct exec_opts, m, name, s, help)
 const struct optdef exec_opts[] = {
-	X_(VALUE, console_socket, "console-socket", 0, "AF_UNIX socket that receives the pty master"),
-	X_(VALUE, cwd, "cwd", 0, "working directory"),
-	X_(LIST, env, "env", 'e', "set an environment variable"),
-	X_(FLAG, tty, "tty", 't', "allocate a pseudo-TTY"),
-	X_(VALUE, user, "user", 'u', "UID[:GID]"),
-	X_(LIST, gids, "additional-gids", 'g', "additional gids"),
-	X_(VALUE, process, "process", 'p', "path to process.json"),
-	X_(FLAG, detach, "detach", 'd', "detach from the process"),
-	X_(VALUE, pid_file, "pid-file", 0, "file to write the exec shim's pid to"),
-	X_(VALUE, process_label, "process-label", 0, "accepted"),
-	X_(VALUE, apparmor, "apparmor", 0, "accepted"),
-	X_(FLAG, no_new_privs, "no-new-privs", 0, "set no_new_privs"),
-	X_(LIST, caps, "cap", 'c', "add a capability"),
-	X_(VALUE, preserve_fds, "preserve-fds", 0, "pass N additional fds (must be 0)"),
-	OPT_NOOP("cgroup", true, "accepted"),
-	OPT_NOOP("ignore-paused", false, "accepted"),
-	OPT_END,
+    X_(VALUE, console_socket, "console-socket", 0, "AF_UNIX socket that receives the pty master"),
+    X_(VALUE, cwd, "cwd", 0, "working directory"),
+    X_(LIST, env, "env", 'e', "set an environment variable"),
+    X_(FLAG, tty, "tty", 't', "allocate a pseudo-TTY"),
+    X_(VALUE, user, "user", 'u', "UID[:GID]"),
+    X_(LIST, gids, "additional-gids", 'g', "additional gids"),
+    X_(VALUE, process, "process", 'p', "path to process.json"),
+    X_(FLAG, detach, "detach", 'd', "detach from the process"),
+    X_(VALUE, pid_file, "pid-file", 0, "file to write the exec shim's pid to"),
+    X_(VALUE, process_label, "process-label", 0, "accepted"),
+    X_(VALUE, apparmor, "apparmor", 0, "accepted"),
+    X_(FLAG, no_new_privs, "no-new-privs", 0, "set no_new_privs"),
+    X_(LIST, caps, "cap", 'c', "add a capability"),
+    X_(VALUE, preserve_fds, "preserve-fds", 0, "pass N additional fds (must be 0)"),
+    OPT_NOOP("cgroup", true, "accepted"),
+    OPT_NOOP("ignore-paused", false, "accepted"),
+    OPT_END,
 };
 #undef X_
 
@@ -98,7 +99,8 @@ static void send_winsize(const char *dir, const char *exec_id, int winfd)
 	char err[256];
 	if (winfd < 0 || ioctl(winfd, TIOCGWINSZ, &ws) < 0 || !ws.ws_row || !ws.ws_col)
 		return;
-	struct ctl_req q = {.op = CTL_OP_RESIZE, .resize = {.process = exec_id, .rows = ws.ws_row, .cols = ws.ws_col}};
+	struct ctl_req q = {.op = CTL_OP_RESIZE,
+			    .resize = {.process = exec_id, .rows = ws.ws_row, .cols = ws.ws_col}};
 	if (ctl_call(dir, &q, NULL, 0, CTL_CALL_TIMEOUT_MS, &rep, NULL, err, sizeof(err)) == 0)
 		ctl_reply_free(&rep);
 }
@@ -144,8 +146,8 @@ static int wait_exec(const char *dir, const char *exec_id, int conn, int winfd)
 			char err[256];
 			int r = ctl_read_reply(conn, &rep, err, sizeof(err));
 			if (r < 0) {
-				log_error("exec %s: lost the container's shim%s%s", exec_id, r == -EBADMSG ? ": " : "",
-					  r == -EBADMSG ? err : "");
+				log_error("exec %s: lost the container's shim%s%s", exec_id,
+					  r == -EBADMSG ? ": " : "", r == -EBADMSG ? err : "");
 				return 255;
 			}
 			int code = rep.has_exit ? rep.exit & 0xff : 255;
@@ -174,7 +176,8 @@ static int start_exec(const char *dir, const struct ctl_req *q, const int *fds, 
 	if (r == -ENOENT || r == -ECONNREFUSED)
 		log_error("container not running");
 	else if (r == -EMSGSIZE)
-		log_error("exec: the process%s%s: %s", procf ? " from --process " : " spec", procf ? procf : "", err);
+		log_error("exec: the process%s%s: %s", procf ? " from --process " : " spec",
+			  procf ? procf : "", err);
 	else if (r == -EINVAL || r == -EBADMSG)
 		log_error("exec: %s", err);
 	else if (r == -ECONNRESET)
@@ -226,7 +229,8 @@ int cmd_exec(int argc, char **argv)
 		goto out0;
 	}
 	if (pfd && strcmp(pfd, "0")) {
-		log_error("--preserve-fds %s: passing extra file descriptors into a microVM is not supported", pfd);
+		log_error("--preserve-fds %s: passing extra file descriptors into a microVM is not supported",
+			  pfd);
 		goto out0;
 	}
 	if (load_container(p.pos[0], &st, dir) < 0)
@@ -295,11 +299,12 @@ int cmd_exec(int argc, char **argv)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	snprintf(exec_id, sizeof(exec_id), "exec-%d-%lx", (int)getpid(), (unsigned long)ts.tv_nsec);
 	/* the process object goes inside the request as a JSON value (ctl_proto.h) */
-	struct ctl_req q = {.op = CTL_OP_EXEC, .exec = {.id = exec_id, .tty = tty, .want_stdin = true, .process = proc}};
+	struct ctl_req q = {.op = CTL_OP_EXEC,
+			    .exec = {.id = exec_id, .tty = tty, .want_stdin = true, .process = proc}};
 	if (start_exec(dir, &q, fds, nfds, procf, &conn) < 0)
 		goto out;
-	log_debug("exec %s: process %s started in the guest (%s%s)", p.pos[0], exec_id,
-		  tty ? "tty" : "stdio", detach ? ", detached" : "");
+	log_debug("exec %s: process %s started in the guest (%s%s)", p.pos[0], exec_id, tty ? "tty" : "stdio",
+		  detach ? ", detached" : "");
 	if (detach) {
 		pid_t pid = fork();
 		if (pid < 0) {

@@ -12,8 +12,8 @@ struct kill_opts {
 };
 
 const struct optdef kill_opts[] = {
-	OPT_FLAG(struct kill_opts, all, "all", 'a', "send the signal to all processes"),
-	OPT_END,
+    OPT_FLAG(struct kill_opts, all, "all", 'a', "send the signal to all processes"),
+    OPT_END,
 };
 
 struct kill_check {

@@ -82,9 +82,9 @@ struct list_opts {
 };
 
 const struct optdef list_opts[] = {
-	OPT_VALUE(struct list_opts, format, "format", 'f', "table or json"),
-	OPT_FLAG(struct list_opts, quiet, "quiet", 'q', "display only ids"),
-	OPT_END,
+    OPT_VALUE(struct list_opts, format, "format", 'f', "table or json"),
+    OPT_FLAG(struct list_opts, quiet, "quiet", 'q', "display only ids"),
+    OPT_END,
 };
 
 int cmd_list(int argc, char **argv)
@@ -142,7 +142,8 @@ int cmd_list(int argc, char **argv)
 			char pid[16], owner[64];
 			snprintf(pid, sizeof(pid), "%d", state_pid(&st));
 			table_row(&t, (const char *[]){st.id, pid, state_status(&st), st.bundle, st.created,
-						       st.owner[0] ? st.owner : dir_owner(st.id, owner, sizeof(owner))});
+						       st.owner[0] ? st.owner
+								   : dir_owner(st.id, owner, sizeof(owner))});
 		} else {
 			char *js = state_to_json(&st, false, true);
 			if (js)

@@ -19,9 +19,9 @@ static const struct {
 	const char *name, *head;
 	int width; /* > 0 right-aligned, < 0 left-aligned, 0 last (unpadded) */
 } COLS[C_N] = {
-    [C_UID] = {"uid", "UID", -8},    [C_USER] = {"user", "USER", -8}, [C_PID] = {"pid", "PID", 5},
-    [C_PPID] = {"ppid", "PPID", 5},  [C_C] = {"c", "C", 2},           [C_STIME] = {"stime", "STIME", 5},
-    [C_TTY] = {"tty", "TTY", -8},    [C_TIME] = {"time", "TIME", 8},  [C_CMD] = {"cmd", "CMD", 0},
+    [C_UID] = {"uid", "UID", -8},      [C_USER] = {"user", "USER", -8}, [C_PID] = {"pid", "PID", 5},
+    [C_PPID] = {"ppid", "PPID", 5},    [C_C] = {"c", "C", 2},		[C_STIME] = {"stime", "STIME", 5},
+    [C_TTY] = {"tty", "TTY", -8},      [C_TIME] = {"time", "TIME", 8},	[C_CMD] = {"cmd", "CMD", 0},
     [C_COMM] = {"comm", "COMMAND", 0},
 };
 #define MAX_COLS 16
@@ -32,8 +32,9 @@ static int col_by_name(const char *n)
 	static const struct {
 		const char *alias;
 		enum col c;
-	} al[] = {{"args", C_CMD}, {"command", C_CMD}, {"euid", C_UID}, {"euser", C_USER}, {"start_time", C_STIME},
-		  {"tname", C_TTY}, {"tt", C_TTY}, {"cputime", C_TIME}, {"ucmd", C_COMM}, {"ucomm", C_COMM}};
+	} al[] = {{"args", C_CMD},	   {"command", C_CMD}, {"euid", C_UID}, {"euser", C_USER},
+		  {"start_time", C_STIME}, {"tname", C_TTY},   {"tt", C_TTY},	{"cputime", C_TIME},
+		  {"ucmd", C_COMM},	   {"ucomm", C_COMM}};
 	for (int i = 0; i < C_N; i++)
 		if (!strcmp(n, COLS[i].name))
 			return i;
@@ -50,8 +51,9 @@ static int add_cols(const char *list, int *cols, int *n)
 	for (char *t = dup ? strtok_r(dup, ", ", &save) : NULL; t; t = strtok_r(NULL, ", ", &save)) {
 		int c = col_by_name(t);
 		if (c < 0 || *n >= MAX_COLS) {
-			log_error("ps -o %s: %s (the guest reports uid, user, pid, ppid, c, stime, tty, time, cmd, comm)", t,
-				  c < 0 ? "unknown or unsupported column" : "too many columns");
+			log_error("ps -o %s: %s (the guest reports uid, user, pid, ppid, c, stime, tty, "
+				  "time, cmd, comm)",
+				  t, c < 0 ? "unknown or unsupported column" : "too many columns");
 			rc = -1;
 			break;
 		}
@@ -70,13 +72,16 @@ static int parse_ps_opts(const char *const *args, int nargs, int *cols, int *nco
 		if (!strcmp(a, "--"))
 			continue;
 		if (a[0] != '-' || !a[1]) {
-			log_error("ps option %s is not supported: the container's processes run in its microVM "
-				  "(supported: -e -A -a -x -f -o LIST)", a);
+			log_error(
+			    "ps option %s is not supported: the container's processes run in its microVM "
+			    "(supported: -e -A -a -x -f -o LIST)",
+			    a);
 			return -1;
 		}
 		for (const char *c = a + 1; *c; c++) {
 			if (strchr("eAaxf", *c))
-				continue; /* selection (the container's processes) and full format: as we print */
+				continue; /* selection (the container's processes) and full format: as we
+					     print */
 			if (*c == 'o') {
 				const char *list = c[1] ? c + 1 : (i + 1 < nargs ? args[++i] : NULL);
 				if (!list) {
@@ -87,8 +92,10 @@ static int parse_ps_opts(const char *const *args, int nargs, int *cols, int *nco
 					return -1;
 				break;
 			}
-			log_error("ps option -%c (in %s) is not supported: the container's processes run in its microVM "
-				  "(supported: -e -A -a -x -f -o LIST)", *c, a);
+			log_error("ps option -%c (in %s) is not supported: the container's processes run in "
+				  "its microVM "
+				  "(supported: -e -A -a -x -f -o LIST)",
+				  *c, a);
 			return -1;
 		}
 	}
@@ -147,7 +154,8 @@ static void fmt_time(long long s, char *out, size_t len)
 	if (s < 0)
 		snprintf(out, len, "?");
 	else if (s >= 86400)
-		snprintf(out, len, "%lld-%02lld:%02lld:%02lld", s / 86400, s / 3600 % 24, s / 60 % 60, s % 60);
+		snprintf(out, len, "%lld-%02lld:%02lld:%02lld", s / 86400, s / 3600 % 24, s / 60 % 60,
+			 s % 60);
 	else
 		snprintf(out, len, "%02lld:%02lld:%02lld", s / 3600, s / 60 % 60, s % 60);
 }
@@ -164,7 +172,8 @@ static void print_cell(const char *v, int width, bool last)
 		printf("%*s ", width, v);
 }
 
-static void print_table(const struct proto_ps_entry *e, size_t n, const int *cols, int ncols, const char *rootfs)
+static void print_table(const struct proto_ps_entry *e, size_t n, const int *cols, int ncols,
+			const char *rootfs)
 {
 	for (int k = 0; k < ncols; k++)
 		print_cell(COLS[cols[k]].head, COLS[cols[k]].width, k == ncols - 1);
@@ -217,8 +226,8 @@ struct ps_opts {
 };
 
 const struct optdef ps_opts[] = {
-	OPT_VALUE(struct ps_opts, format, "format", 'f', "table or json"),
-	OPT_END,
+    OPT_VALUE(struct ps_opts, format, "format", 'f', "table or json"),
+    OPT_END,
 };
 
 int cmd_ps(int argc, char **argv)

@@ -15,12 +15,12 @@ struct shim_opts {
 };
 
 const struct optdef shim_opts[] = {
-	OPT_VALUE(struct shim_opts, bundle, "bundle", 0, NULL),
-	OPT_VALUE(struct shim_opts, console_socket, "console-socket", 0, NULL),
-	OPT_VALUE(struct shim_opts, pid_file, "pid-file", 0, NULL),
-	OPT_VALUE(struct shim_opts, sync_fd, "sync-fd", 0, NULL),
-	OPT_FLAG(struct shim_opts, foreground, "foreground", 0, NULL),
-	OPT_END,
+    OPT_VALUE(struct shim_opts, bundle, "bundle", 0, NULL),
+    OPT_VALUE(struct shim_opts, console_socket, "console-socket", 0, NULL),
+    OPT_VALUE(struct shim_opts, pid_file, "pid-file", 0, NULL),
+    OPT_VALUE(struct shim_opts, sync_fd, "sync-fd", 0, NULL),
+    OPT_FLAG(struct shim_opts, foreground, "foreground", 0, NULL),
+    OPT_END,
 };
 
 int cmd_shim(int argc, char **argv)

@@ -14,23 +14,24 @@
 #include "proto/proto.h"
 
 struct update_opts {
-	const char *resources, *memory, *memory_reservation, *memory_swap, *cpu_quota, *cpu_period, *cpu_shares,
-	    *cpuset_cpus, *cpuset_mems, *pids_limit;
+	const char *resources, *memory, *memory_reservation, *memory_swap, *cpu_quota, *cpu_period,
+	    *cpu_shares, *cpuset_cpus, *cpuset_mems, *pids_limit;
 };
 
 #define U_(m, name, help) OPT_VALUE(struct update_opts, m, name, 0, help)
 const struct optdef update_opts[] = {
-	OPT_VALUE(struct update_opts, resources, "resources", 'r', "path to a resources JSON file, or - for stdin"),
-	U_(memory, "memory", "memory limit in bytes (-1: none); bounded by the VM's RAM"),
-	U_(memory_reservation, "memory-reservation", "memory soft limit in bytes (memory.low)"),
-	U_(memory_swap, "memory-swap", "memory plus swap limit in bytes (-1: none)"),
-	U_(cpu_quota, "cpu-quota", "CPU quota"),
-	U_(cpu_period, "cpu-period", "CPU period"),
-	U_(cpu_shares, "cpu-shares", "CPU shares"),
-	U_(cpuset_cpus, "cpuset-cpus", "guest CPUs to use (0-3, 0,1)"),
-	U_(cpuset_mems, "cpuset-mems", "guest memory nodes to use"),
-	U_(pids_limit, "pids-limit", "pids limit"),
-	OPT_END,
+    OPT_VALUE(struct update_opts, resources, "resources", 'r',
+	      "path to a resources JSON file, or - for stdin"),
+    U_(memory, "memory", "memory limit in bytes (-1: none); bounded by the VM's RAM"),
+    U_(memory_reservation, "memory-reservation", "memory soft limit in bytes (memory.low)"),
+    U_(memory_swap, "memory-swap", "memory plus swap limit in bytes (-1: none)"),
+    U_(cpu_quota, "cpu-quota", "CPU quota"),
+    U_(cpu_period, "cpu-period", "CPU period"),
+    U_(cpu_shares, "cpu-shares", "CPU shares"),
+    U_(cpuset_cpus, "cpuset-cpus", "guest CPUs to use (0-3, 0,1)"),
+    U_(cpuset_mems, "cpuset-mems", "guest memory nodes to use"),
+    U_(pids_limit, "pids-limit", "pids limit"),
+    OPT_END,
 };
 #undef U_
 
@@ -160,7 +161,8 @@ int cmd_update(int argc, char **argv)
 	struct proto_resources r;
 	memset(&r, 0, sizeof(r));
 	/* the same bounds as a --resources file: the object through the one decoder */
-	if ((res && read_resources(res, &r) < 0) || flag_resources(&o, &r) < 0 || resources_json(&r, &req) < 0)
+	if ((res && read_resources(res, &r) < 0) || flag_resources(&o, &r) < 0 ||
+	    resources_json(&r, &req) < 0)
 		goto out;
 	rc = shim_request(p.pos[0], false, check_not_stopped, NULL,
 			  &(struct ctl_req){.op = CTL_OP_UPDATE, .update = {.resources = req}});

@@ -14,7 +14,7 @@
 int parse_verb(const char *verb, int argc, char **argv, int min, int max, int stop_after, struct parsed *p);
 int parse_verb_opts(const char *verb, int argc, char **argv, int min, int max, int stop_after, void *opts,
 		    size_t opts_size, struct parsed *p);
-#define PARSE_VERB(verb, argc, argv, min, max, stop_after, opts, p)                                        \
+#define PARSE_VERB(verb, argc, argv, min, max, stop_after, opts, p)                                          \
 	parse_verb_opts(verb, argc, argv, min, max, stop_after, opts, sizeof(*(opts)), p)
 /* Load container ID into ST/DIR; prints "container does not exist" (and returns -1) if absent. */
 int load_container(const char *id, struct cstate *st, char dir[PATH_MAX]);

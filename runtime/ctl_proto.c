@@ -10,8 +10,8 @@
 #include "json.h"
 
 static const char *const OP_NAMES[CTL_OP_COUNT] = {
-    [CTL_OP_START] = "start", [CTL_OP_KILL] = "kill",   [CTL_OP_RESIZE] = "resize", [CTL_OP_PAUSE] = "pause",
-    [CTL_OP_RESUME] = "resume", [CTL_OP_OOM] = "oom",   [CTL_OP_PS] = "ps",         [CTL_OP_STATS] = "stats",
+    [CTL_OP_START] = "start",	[CTL_OP_KILL] = "kill", [CTL_OP_RESIZE] = "resize", [CTL_OP_PAUSE] = "pause",
+    [CTL_OP_RESUME] = "resume", [CTL_OP_OOM] = "oom",	[CTL_OP_PS] = "ps",	    [CTL_OP_STATS] = "stats",
     [CTL_OP_UPDATE] = "update", [CTL_OP_EXEC] = "exec",
 };
 
@@ -48,7 +48,9 @@ static int gen_nested(struct json_gen *pg, const char *what, const char *key, co
 	yajl_val v = js ? json_parse(js, strlen(js), perr, sizeof(perr)) : NULL;
 	if (!v || !YAJL_IS_OBJECT(v)) {
 		snprintf(err, errlen, "%s request: %s: %s", what, key,
-			 !js ? "missing" : v ? "not a JSON object" : perr);
+			 !js ? "missing"
+			 : v ? "not a JSON object"
+			     : perr);
 		if (v)
 			yajl_tree_free(v);
 		errno = EINVAL;
@@ -76,7 +78,8 @@ static int gen_req_fields(struct json_gen *pg, const struct ctl_req *r, char *er
 		return 0;
 	case CTL_OP_RESIZE:
 		if (!r->resize.rows || !r->resize.cols || r->resize.rows > 65535 || r->resize.cols > 65535) {
-			snprintf(err, errlen, "resize request: %ux%u: not in 1..65535", r->resize.rows, r->resize.cols);
+			snprintf(err, errlen, "resize request: %ux%u: not in 1..65535", r->resize.rows,
+				 r->resize.cols);
 			return -1;
 		}
 		if (r->resize.process)
@@ -101,7 +104,8 @@ static int gen_req_fields(struct json_gen *pg, const struct ctl_req *r, char *er
 }
 
 /* The finished object of PG into *OUT / *LEN, at most CTL_MAX_LINE bytes. */
-static int gen_finish(struct json_gen *pg, const char *what, char **out, size_t *len, char *err, size_t errlen)
+static int gen_finish(struct json_gen *pg, const char *what, char **out, size_t *len, char *err,
+		      size_t errlen)
 {
 	const char *js;
 	size_t n;
@@ -112,8 +116,8 @@ static int gen_finish(struct json_gen *pg, const char *what, char **out, size_t 
 		return -1;
 	}
 	if (n > CTL_MAX_LINE) {
-		snprintf(err, errlen, "the %s is %zu bytes: over the shim's limit of %d bytes (1 MiB)", what, n,
-			 CTL_MAX_LINE);
+		snprintf(err, errlen, "the %s is %zu bytes: over the shim's limit of %d bytes (1 MiB)", what,
+			 n, CTL_MAX_LINE);
 		errno = EMSGSIZE;
 		return -1;
 	}
@@ -203,7 +207,8 @@ static yajl_val parse_msg(const char *what, const char *line, size_t len, char *
 	for (size_t i = 0; i < n; i++)
 		for (size_t j = i + 1; j < n && n <= MAX_FIELDS; j++)
 			if (!strcmp(v->u.object.keys[i], v->u.object.keys[j])) {
-				snprintf(err, errlen, "%s: field \"%.64s\" given twice", what, v->u.object.keys[i]);
+				snprintf(err, errlen, "%s: field \"%.64s\" given twice", what,
+					 v->u.object.keys[i]);
 				goto bad;
 			}
 	if (n > MAX_FIELDS) {
@@ -212,16 +217,20 @@ static yajl_val parse_msg(const char *what, const char *line, size_t len, char *
 	}
 	yajl_val ver = json_get(v, "v", yajl_t_any);
 	if (!ver) {
-		snprintf(err, errlen, "%s without a protocol version (runm and the shim are from different builds: "
-				      "this one speaks v%d)", what, CTL_PROTO_VERSION);
+		snprintf(err, errlen,
+			 "%s without a protocol version (runm and the shim are from different builds: "
+			 "this one speaks v%d)",
+			 what, CTL_PROTO_VERSION);
 		goto bad;
 	}
 	if (!YAJL_IS_INTEGER(ver) || YAJL_GET_INTEGER(ver) != CTL_PROTO_VERSION) {
 		char got[32] = "not an integer";
 		if (YAJL_IS_INTEGER(ver))
 			snprintf(got, sizeof(got), "v%lld", YAJL_GET_INTEGER(ver));
-		snprintf(err, errlen, "%s is control protocol %s, this side speaks v%d (runm and the shim are from "
-				      "different builds)", what, got, CTL_PROTO_VERSION);
+		snprintf(err, errlen,
+			 "%s is control protocol %s, this side speaks v%d (runm and the shim are from "
+			 "different builds)",
+			 what, got, CTL_PROTO_VERSION);
 		goto bad;
 	}
 	return v;
@@ -239,7 +248,8 @@ static int known_fields(yajl_val v, const char *what, const char *extra, const c
 		const char *k = v->u.object.keys[i];
 		char pat[80];
 		snprintf(pat, sizeof(pat), " %.64s ", k);
-		if (strcmp(k, "v") && strcmp(k, extra) && !(fields && strstr(fields, pat) && !strchr(k, ' '))) {
+		if (strcmp(k, "v") && strcmp(k, extra) &&
+		    !(fields && strstr(fields, pat) && !strchr(k, ' '))) {
 			snprintf(err, errlen, "%s: unknown field \"%.64s\"", what, k);
 			return -1;
 		}
@@ -351,7 +361,8 @@ int ctl_req_decode(const char *line, size_t len, struct ctl_req *req, char *err,
 		if (op)
 			snprintf(err, errlen, "unknown request \"%.64s\"", op);
 		else
-			snprintf(err, errlen, "request: field \"op\" is %s: want a string", json_get(v, "op", yajl_t_any) ? "wrong" : "missing");
+			snprintf(err, errlen, "request: field \"op\" is %s: want a string",
+				 json_get(v, "op", yajl_t_any) ? "wrong" : "missing");
 		yajl_tree_free(v);
 		return -1;
 	}
@@ -359,7 +370,8 @@ int ctl_req_decode(const char *line, size_t len, struct ctl_req *req, char *err,
 	snprintf(what, sizeof(what), "%s request", OP_NAMES[i]);
 	req->op = (enum ctl_op)i;
 	req->tree_ = v;
-	if (known_fields(v, what, "op", OP_FIELDS[i], err, errlen) < 0 || decode_fields(v, req, err, errlen) < 0) {
+	if (known_fields(v, what, "op", OP_FIELDS[i], err, errlen) < 0 ||
+	    decode_fields(v, req, err, errlen) < 0) {
 		ctl_req_free(req);
 		return -1;
 	}
@@ -385,7 +397,8 @@ static int decode_reply_ok(yajl_val v, struct ctl_reply *rep, char *err, size_t 
 		return -1;
 	rep->exit = (int)n;
 	rep->has_oom = json_get(v, "oom_kills", yajl_t_any) != NULL;
-	if (want_int(v, what, "oom_kills", 0, (long long)(~0ULL >> 1), false, &rep->oom_kills, err, errlen) < 0)
+	if (want_int(v, what, "oom_kills", 0, (long long)(~0ULL >> 1), false, &rep->oom_kills, err, errlen) <
+	    0)
 		return -1;
 	yajl_val d = json_get(v, "data", yajl_t_any);
 	if (d && !YAJL_IS_OBJECT(d)) {

@@ -19,7 +19,7 @@
 
 #define CTL_PROTO_VERSION 1
 /* A line (request or reply) is at most CTL_MAX_MSG bytes with its '\n'. */
-#define CTL_MAX_MSG (1 << 20)
+#define CTL_MAX_MSG  (1 << 20)
 #define CTL_MAX_LINE (CTL_MAX_MSG - 2)
 /* Descriptors a request may carry (exec: stdin, stdout, stderr). */
 #define CTL_MAX_FDS 3
@@ -45,7 +45,7 @@ const char *ctl_op_name(enum ctl_op op);
 
 struct ctl_kill {
 	const char *process; /* NULL: the container's init */
-	int signal;          /* 0..64 */
+	int signal;	     /* 0..64 */
 	bool all;
 };
 
@@ -56,7 +56,7 @@ struct ctl_resize {
 
 struct ctl_exec {
 	const char *id; /* the process's id in the guest, 1..CTL_EXEC_ID_MAX bytes */
-	bool tty;       /* fds: a pty slave, or the input and output; else stdin, stdout, stderr */
+	bool tty;	/* fds: a pty slave, or the input and output; else stdin, stdout, stderr */
 	bool want_stdin;
 	const char *process; /* the runtime-spec process object, as JSON text */
 };
@@ -80,8 +80,8 @@ struct ctl_req {
 
 struct ctl_reply {
 	const char *error; /* NULL: {"ok":true} */
-	bool started;      /* exec: the process runs */
-	bool has_exit;     /* exec: it ended with status EXIT */
+	bool started;	   /* exec: the process runs */
+	bool has_exit;	   /* exec: it ended with status EXIT */
 	int exit;
 	bool has_oom; /* oom: the count of OOM kills */
 	long long oom_kills;

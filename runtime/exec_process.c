@@ -116,8 +116,8 @@ static void gen_user(yajl_gen g, yajl_val user, const struct exec_overrides *x)
 
 char *exec_process_json(yajl_val proc, const struct exec_overrides *x)
 {
-	static const char *const replaced[] = {"args", "terminal", "env", "cwd", "user", "capabilities",
-					       "consoleSize", "commandLine"};
+	static const char *const replaced[] = {"args", "terminal",     "env",	      "cwd",
+					       "user", "capabilities", "consoleSize", "commandLine"};
 	yajl_gen g = yajl_gen_alloc(NULL);
 	if (!g)
 		return NULL;

@@ -14,9 +14,9 @@ struct exec_overrides {
 	const char **env; /* -e, appended */
 	int nenv;
 	const char *cwd, *user; /* NULL: the container's */
-	const char **gids;            /* -g, appended */
+	const char **gids;	/* -g, appended */
 	int ngids;
-	const char **caps;            /* --cap, added to every set */
+	const char **caps; /* --cap, added to every set */
 	int ncaps;
 	bool no_new_privs;
 	const char *apparmor, *label;

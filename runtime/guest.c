@@ -31,15 +31,15 @@ struct guest {
 	struct vm *vm; /* what the backend runs: a VM, or the test harness's host agent */
 	bool on_host;  /* the backend's agent_on_host (backend.h): no share, no network op */
 	struct agentclient *ctl, *ev;
-	bool vm_ended; /* seen by vm_running while waiting for the agent */
+	bool vm_ended;	     /* seen by vm_running while waiting for the agent */
 	long long oom_kills; /* the agent's latest "oom" event */
 	int vm_status;
-	char uds[PATH_MAX];   /* hybrid vsock socket, in the socket directory (sockdir.h) */
-	int uds_dirfd;       /* +1: O_PATH of its directory once the shim left the host's view */
-	char dir[PATH_MAX];   /* the state directory */
+	char uds[PATH_MAX]; /* hybrid vsock socket, in the socket directory (sockdir.h) */
+	int uds_dirfd;	    /* +1: O_PATH of its directory once the shim left the host's view */
+	char dir[PATH_MAX]; /* the state directory */
 	struct guest_shares sh;
 	char init_id[PROTO_MAX_ID + 1]; /* the container init's process id: "init", or a member's id */
-	bool member;                    /* a pod member: the VM is the sandbox's (docs/pods.md) */
+	bool member;			/* a pod member: the VM is the sandbox's (docs/pods.md) */
 	char sandbox[256], sandbox_share[PATH_MAX], sub[320];
 	bool join_ipc, join_uts;
 };
@@ -269,8 +269,11 @@ int guest_create(struct guest *g, const struct spec *s, bool want_stdin, struct 
 	char *cfg = NULL;
 	const char *dir = g->dir;
 	/* the VM's own container (the sandbox) is "init" in its agent */
-	struct guest_member gm = {.sandbox = "init", .sandbox_share = g->sandbox_share, .sub = g->sub,
-				  .join_ipc = g->join_ipc, .join_uts = g->join_uts};
+	struct guest_member gm = {.sandbox = "init",
+				  .sandbox_share = g->sandbox_share,
+				  .sub = g->sub,
+				  .join_ipc = g->join_ipc,
+				  .join_uts = g->join_uts};
 	if (guest_config_member(s, dir, g->on_host, g->member ? &gm : NULL, &sh, &cfg, err, errlen) < 0)
 		return -1;
 	struct ac_stdio want = {.in = want_stdin, .out = true, .err = true};
@@ -295,9 +298,10 @@ int guest_join(const char *id, const char *dir, const struct spec *s, const stru
 	struct guest *g = calloc(1, sizeof(*g));
 	if (!g || strlen(id) > PROTO_MAX_ID) {
 		free(g);
-		snprintf(err, errlen, g ? "container id %s: longer than %d bytes (a pod member's id names its "
-					  "process in the agent)"
-					: "out of memory",
+		snprintf(err, errlen,
+			 g ? "container id %s: longer than %d bytes (a pod member's id names its "
+			     "process in the agent)"
+			   : "out of memory",
 			 id, PROTO_MAX_ID);
 		return -1;
 	}
@@ -328,7 +332,8 @@ int guest_join(const char *id, const char *dir, const struct spec *s, const stru
 			guest_destroy(g);
 			return -1;
 		}
-		if (fs_share_prepare_nested(g->sh.host, s->rootfs, false, g->sh.binds, g->sh.nbinds, err, errlen) < 0) {
+		if (fs_share_prepare_nested(g->sh.host, s->rootfs, false, g->sh.binds, g->sh.nbinds, err,
+					    errlen) < 0) {
 			g->sh.n = 0; /* nothing left behind by a failed prepare */
 			guest_destroy(g);
 			return -1;
@@ -382,7 +387,7 @@ int guest_network(struct guest *g, const char *id, const struct proto_net *n, ch
 {
 	if (g->on_host || g->member)
 		return 0; /* the harness agent runs in the host's netns; a member's NICs are the sandbox's */
-	(void)id; /* the agent knows the VM's own container by its init process, "init" */
+	(void)id;	  /* the agent knows the VM's own container by its init process, "init" */
 	return ac_network(g->ctl, "init", n) < 0 ? fail_ac(g->ctl, err, errlen) : 0;
 }
 

@@ -23,7 +23,7 @@ struct guest_stdio {
 
 struct guest_exit {
 	char process[72]; /* "init" or an exec id */
-	int status;       /* code, or 128+signal */
+	int status;	  /* code, or 128+signal */
 };
 
 /* Boot the VM for container ID with state directory DIR (VMM sockets go there). */

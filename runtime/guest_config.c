@@ -43,7 +43,8 @@ static bool is_bind(yajl_val m)
 	const char *po[] = {"options", NULL};
 	yajl_val o = yajl_tree_get(m, po, yajl_t_array);
 	for (size_t i = 0; o && i < o->u.array.len; i++) {
-		const char *s = YAJL_IS_STRING(o->u.array.values[i]) ? YAJL_GET_STRING(o->u.array.values[i]) : NULL;
+		const char *s =
+		    YAJL_IS_STRING(o->u.array.values[i]) ? YAJL_GET_STRING(o->u.array.values[i]) : NULL;
 		if (s && (!strcmp(s, "bind") || !strcmp(s, "rbind")))
 			return true;
 	}
@@ -55,7 +56,8 @@ static bool has_opt(yajl_val m, const char *opt)
 	const char *po[] = {"options", NULL};
 	yajl_val o = yajl_tree_get(m, po, yajl_t_array);
 	for (size_t i = 0; o && i < o->u.array.len; i++) {
-		const char *s = YAJL_IS_STRING(o->u.array.values[i]) ? YAJL_GET_STRING(o->u.array.values[i]) : NULL;
+		const char *s =
+		    YAJL_IS_STRING(o->u.array.values[i]) ? YAJL_GET_STRING(o->u.array.values[i]) : NULL;
 		if (s && !strcmp(s, opt))
 			return true;
 	}
@@ -133,7 +135,8 @@ static void gen_linux(yajl_gen g, yajl_val lnx, const struct guest_member *m)
 			if (m && type) {
 				/* a user namespace path passed pod_ns_paths: it names the sandbox's */
 				const char *upath = !strcmp(type, "user") ? str_of(e, "path") : NULL;
-				bool join = !strcmp(type, "network") || (!strcmp(type, "ipc") && m->join_ipc) ||
+				bool join = !strcmp(type, "network") ||
+					    (!strcmp(type, "ipc") && m->join_ipc) ||
 					    (!strcmp(type, "uts") && m->join_uts) || (upath && *upath);
 				gen_ns(g, type, join ? m->sandbox : NULL);
 				continue;
@@ -223,8 +226,9 @@ int guest_config_member(const struct spec *s, const char *dir, bool on_host, con
 				/* relative to the bundle, as in runc (the guest would take it relative to
 				 * its own root) */
 				if (!s->bundle[0] || s->bundle[0] != '/') {
-					snprintf(err, errlen, "bind mount %s → %s: relative source and no absolute bundle", src,
-						 dst);
+					snprintf(err, errlen,
+						 "bind mount %s → %s: relative source and no absolute bundle",
+						 src, dst);
 					goto fail;
 				}
 				char *abs = NULL;
@@ -236,7 +240,8 @@ int guest_config_member(const struct spec *s, const char *dir, bool on_host, con
 					char **na = realloc(sh->abs, (sh->nabs + 8) * sizeof(*na));
 					if (!na) {
 						free(abs);
-						snprintf(err, errlen, "bind mount %s → %s: out of memory", src, dst);
+						snprintf(err, errlen, "bind mount %s → %s: out of memory",
+							 src, dst);
 						goto fail;
 					}
 					sh->abs = na;
@@ -259,7 +264,8 @@ int guest_config_member(const struct spec *s, const char *dir, bool on_host, con
 				continue;
 			}
 			if (!strcmp(dst, "/dev/shm") && S_ISDIR(sb.st_mode)) {
-				/* the engine's shm lives on the host; a guest tmpfs is the honest equivalent */
+				/* the engine's shm lives on the host; a guest tmpfs is the honest equivalent
+				 */
 				yajl_gen_map_open(g);
 				gs(g, "destination");
 				gs(g, "/dev/shm");
@@ -278,7 +284,8 @@ int guest_config_member(const struct spec *s, const char *dir, bool on_host, con
 				if (statfs(src, &fs) == 0 && fs.f_type == TMPFS_MAGIC) {
 					char size[48];
 					snprintf(size, sizeof(size), "size=%lluk",
-						 (unsigned long long)fs.f_blocks * (unsigned long long)fs.f_bsize / 1024);
+						 (unsigned long long)fs.f_blocks *
+						     (unsigned long long)fs.f_bsize / 1024);
 					gs(g, size);
 				}
 				yajl_gen_array_close(g);
@@ -293,7 +300,8 @@ int guest_config_member(const struct spec *s, const char *dir, bool on_host, con
 				goto fail;
 			}
 			sh->binds = nb;
-			nb[sh->nbinds] = (struct fs_share_bind){.source = src, .dest = dst, .readonly = has_opt(m, "ro")};
+			nb[sh->nbinds] =
+			    (struct fs_share_bind){.source = src, .dest = dst, .readonly = has_opt(m, "ro")};
 			/* named after the source, so that the guest's mountinfo shows runc's root */
 			if (fs_share_name_bind(nb, sh->nbinds, err, errlen) < 0)
 				goto fail;

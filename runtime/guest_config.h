@@ -11,9 +11,9 @@
 #include "runtime/share.h"
 
 #define GUEST_SHARE_BASE "/run/runm"
-#define GUEST_SHARE_TAG "runm"
-#define GUEST_SHARE_MNT GUEST_SHARE_BASE "/share" /* where the agent mounts the tag */
-#define GUEST_SHARE_DIR "share"			   /* DIR/share on the host (vmm/devices/fs/share.h) */
+#define GUEST_SHARE_TAG	 "runm"
+#define GUEST_SHARE_MNT	 GUEST_SHARE_BASE "/share" /* where the agent mounts the tag */
+#define GUEST_SHARE_DIR	 "share"		   /* DIR/share on the host (vmm/devices/fs/share.h) */
 
 /* The one virtio-fs share of a container (issue 5): DIR/share holds the rootfs and every bind
  * source (fs_share_prepare); the guest mounts it at GUEST_SHARE_MNT. */
@@ -39,9 +39,9 @@ void guest_shares_free(struct guest_shares *sh);
  * its IPC/UTS ones where JOIN_*, are the sandbox container's ({"type":…,"container":"init"});
  * the others are its own (a path there names a host namespace). */
 struct guest_member {
-	const char *sandbox;       /* the sandbox's container in the agent: "init", the VM's own */
+	const char *sandbox;	   /* the sandbox's container in the agent: "init", the VM's own */
 	const char *sandbox_share; /* <sandbox state dir>/share */
-	const char *sub;           /* "members/<id>" */
+	const char *sub;	   /* "members/<id>" */
 	bool join_ipc, join_uts;
 };
 int guest_config_member(const struct spec *s, const char *dir, bool on_host, const struct guest_member *m,

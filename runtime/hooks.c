@@ -48,8 +48,8 @@ static int run_one(const struct hook *h, const char *kind, const char *state_jso
 	if (pid == 0) {
 		/* hooks are the runtime's: the host's files, whatever view the shim has */
 		if (host_mntns >= 0 && setns(host_mntns, CLONE_NEWNS) < 0) {
-			dprintf(STDERR_FILENO, "%s: %s hook %s: enter the host's mount namespace: %s\n", log_prog(), kind,
-				h->path, strerror(errno));
+			dprintf(STDERR_FILENO, "%s: %s hook %s: enter the host's mount namespace: %s\n",
+				log_prog(), kind, h->path, strerror(errno));
 			_exit(127);
 		}
 		dup2(in[0], STDIN_FILENO);
@@ -62,7 +62,8 @@ static int run_one(const struct hook *h, const char *kind, const char *state_jso
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		execve(h->path, (char *const *)(h->args && h->args[0] ? h->args : defargv),
 		       (char *const *)(h->env ? h->env : empty));
-		dprintf(STDERR_FILENO, "%s: %s hook %s: exec: %s\n", log_prog(), kind, h->path, strerror(errno));
+		dprintf(STDERR_FILENO, "%s: %s hook %s: exec: %s\n", log_prog(), kind, h->path,
+			strerror(errno));
 		_exit(127);
 	}
 	close(in[0]);

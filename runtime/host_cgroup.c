@@ -46,7 +46,8 @@ static int hierarchies(struct hier *h, int max)
 	if (!mi)
 		return -errno;
 	int n = 0;
-	for (char *save = NULL, *line = strtok_r(mi, "\n", &save); line && n < max; line = strtok_r(NULL, "\n", &save)) {
+	for (char *save = NULL, *line = strtok_r(mi, "\n", &save); line && n < max;
+	     line = strtok_r(NULL, "\n", &save)) {
 		/* id parent maj:min root mountpoint opts [optional…] - fstype source superopts */
 		char *sep = strstr(line, " - ");
 		if (!sep)
@@ -83,8 +84,8 @@ static uint32_t root_hash(const char *root)
 	return h;
 }
 
-int host_cgroup_path(const struct spec *s, const char *id, const char *root, char *out, size_t outlen, char *err,
-		     size_t errlen)
+int host_cgroup_path(const struct spec *s, const char *id, const char *root, char *out, size_t outlen,
+		     char *err, size_t errlen)
 {
 	const char *p = json_at_str(s->root, "linux", "cgroupsPath", JSON_END);
 	int r;
@@ -104,17 +105,20 @@ int host_cgroup_path(const struct spec *s, const char *id, const char *root, cha
 		if (strcmp(slice, "-.slice")) {
 			size_t sl = strlen(slice);
 			if (sl < 7 || strcmp(slice + sl - 6, ".slice")) {
-				snprintf(err, errlen, "cgroupsPath \"%.200s\": %.200s is not a slice", p, slice);
+				snprintf(err, errlen, "cgroupsPath \"%.200s\": %.200s is not a slice", p,
+					 slice);
 				return -1;
 			}
 			for (char *d = slice; (d = strchr(d, '-')); d++) {
 				size_t o = strlen(spath);
-				snprintf(spath + o, sizeof(spath) - o, "/%.*s.slice", (int)(d - slice), slice);
+				snprintf(spath + o, sizeof(spath) - o, "/%.*s.slice", (int)(d - slice),
+					 slice);
 			}
 			size_t o = strlen(spath);
 			snprintf(spath + o, sizeof(spath) - o, "/%s", slice);
 			if (strlen(spath) >= sizeof(spath) - 1) {
-				snprintf(err, errlen, "cgroupsPath too long (slice %.200s nests too deep)", slice);
+				snprintf(err, errlen, "cgroupsPath too long (slice %.200s nests too deep)",
+					 slice);
 				return -1;
 			}
 		}
@@ -123,11 +127,14 @@ int host_cgroup_path(const struct spec *s, const char *id, const char *root, cha
 		r = snprintf(out, outlen, "%s%s", p[0] == '/' ? "" : "/", p);
 	}
 	if (r < 0 || (size_t)r >= outlen) {
-		snprintf(err, errlen, "cgroupsPath too long (%zu bytes, at most %zu)", strlen(p ? p : id), outlen - 1);
+		snprintf(err, errlen, "cgroupsPath too long (%zu bytes, at most %zu)", strlen(p ? p : id),
+			 outlen - 1);
 		return -1;
 	}
-	if (strstr(out, "/../") || (strlen(out) >= 3 && !strcmp(out + strlen(out) - 3, "/..")) || strstr(out, "//")) {
-		snprintf(err, errlen, "cgroupsPath \"%.200s\": must not contain \"..\" or empty components", p ? p : out);
+	if (strstr(out, "/../") || (strlen(out) >= 3 && !strcmp(out + strlen(out) - 3, "/..")) ||
+	    strstr(out, "//")) {
+		snprintf(err, errlen, "cgroupsPath \"%.200s\": must not contain \"..\" or empty components",
+			 p ? p : out);
 		return -1;
 	}
 	return 0;
@@ -241,7 +248,8 @@ static void apply_cpu(const struct spec *s, const struct hier *h, const char *di
 	char v[64];
 	if (h->v2) {
 		if (s->cpu_quota > 0) {
-			snprintf(v, sizeof(v), "%lld %lld", s->cpu_quota, s->cpu_period > 0 ? s->cpu_period : 100000);
+			snprintf(v, sizeof(v), "%lld %lld", s->cpu_quota,
+				 s->cpu_period > 0 ? s->cpu_period : 100000);
 			if (write_at(dir, "cpu.max", v) < 0)
 				log_warn("cgroup %s: cpu.max %s: %s", dir, v, strerror(errno));
 		}
@@ -261,7 +269,8 @@ static void apply_cpu(const struct spec *s, const struct hier *h, const char *di
 		if (!r)
 			r = write_at(dir, "cpu.cfs_quota_us", v);
 		if (r < 0)
-			log_warn("cgroup %s: CPU quota %lld/%lld µs: %s", dir, s->cpu_quota, s->cpu_period, strerror(-r));
+			log_warn("cgroup %s: CPU quota %lld/%lld µs: %s", dir, s->cpu_quota, s->cpu_period,
+				 strerror(-r));
 	}
 	if (shares) {
 		snprintf(v, sizeof(v), "%lld", shares);
@@ -304,11 +313,12 @@ static int check_memory(const struct hier *h, int n, const char *path, unsigned 
 		unsigned long long lim = limit_above(&h[i], path);
 		unsigned long long need = ((unsigned long long)vm_mib + HOST_CGROUP_VMM_OVERHEAD_MIB) << 20;
 		if (lim && lim < need) {
-			snprintf(err, errlen,
-				 "host cgroup %s: a memory limit of %llu MiB holds it (%s), less than the microVM "
-				 "needs: %u MiB of guest RAM + %u MiB for the VMM; raise that limit or lower the "
-				 "container's memory (docs/usage.md, Host cgroups)",
-				 path, lim >> 20, h[i].mnt, vm_mib, HOST_CGROUP_VMM_OVERHEAD_MIB);
+			snprintf(
+			    err, errlen,
+			    "host cgroup %s: a memory limit of %llu MiB holds it (%s), less than the microVM "
+			    "needs: %u MiB of guest RAM + %u MiB for the VMM; raise that limit or lower the "
+			    "container's memory (docs/usage.md, Host cgroups)",
+			    path, lim >> 20, h[i].mnt, vm_mib, HOST_CGROUP_VMM_OVERHEAD_MIB);
 			return -1;
 		}
 	}
@@ -348,7 +358,8 @@ int host_cgroup_enter(const struct spec *s, const char *path, unsigned vm_mib, i
 	}
 	if (i == n) {
 		if (dirfd >= 0) {
-			int fd = openat(dirfd, HOST_CGROUP_RECORD, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+			int fd =
+			    openat(dirfd, HOST_CGROUP_RECORD, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 			if (fd >= 0) {
 				io_write_str(fd, path);
 				close(fd);

@@ -28,8 +28,8 @@
  * "/runm/<id>-<8 hex digits of a hash of ROOT>": the same id under two roots (test suites, two
  * engines) must not share a group, since delete kills what is left in it. 0, or -1 with ERR for
  * a malformed path. */
-int host_cgroup_path(const struct spec *s, const char *id, const char *root, char *out, size_t outlen, char *err,
-		     size_t errlen);
+int host_cgroup_path(const struct spec *s, const char *id, const char *root, char *out, size_t outlen,
+		     char *err, size_t errlen);
 
 /* What the VMM itself needs on the host beyond the guest's RAM (QEMU's code and TCG translation
  * cache, the device servers), for the check against a memory limit above PATH. */

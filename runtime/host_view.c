@@ -33,7 +33,8 @@ static int resolve_in(int rootfd, const char *dest)
 		dest++;
 	if (!*dest)
 		return -1; /* the root itself is never a mount target here */
-	struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+	struct open_how how = {.flags = O_PATH | O_CLOEXEC,
+			       .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
 	return (int)syscall(SYS_openat2, rootfd, dest, &how, sizeof(how));
 }
 
@@ -44,7 +45,8 @@ static void mount_at(int rootfd, const char *dest, const char *src, bool ro)
 	int fd = resolve_in(rootfd, dest);
 	if (fd < 0) {
 		if (errno != ENOENT)
-			log_warn("container view: resolve %s: %s (not shown to host tools)", dest, strerror(errno));
+			log_warn("container view: resolve %s: %s (not shown to host tools)", dest,
+				 strerror(errno));
 		return;
 	}
 	char at[64];
@@ -53,7 +55,8 @@ static void mount_at(int rootfd, const char *dest, const char *src, bool ro)
 	if (src) {
 		r = mount(src, at, NULL, MS_BIND | MS_REC, NULL);
 		if (r == 0 && ro)
-			r = mount(NULL, at, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL);
+			r = mount(NULL, at, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV,
+				  NULL);
 	} else {
 		/* proc, sysfs, tmpfs, devpts… live in the guest only: nothing to read, and a write
 		 * fails rather than landing in the rootfs under the guest's mount */
@@ -61,8 +64,8 @@ static void mount_at(int rootfd, const char *dest, const char *src, bool ro)
 			  "size=4k,mode=0755");
 	}
 	if (r < 0)
-		log_warn("container view: mount %s on %s: %s (not shown to host tools)", src ? src : "tmpfs", dest,
-			 strerror(errno));
+		log_warn("container view: mount %s on %s: %s (not shown to host tools)", src ? src : "tmpfs",
+			 dest, strerror(errno));
 	close(fd);
 }
 

@@ -26,7 +26,10 @@ struct host_view {
 	bool inside;
 };
 
-#define HOST_VIEW_INIT {.host_mntns = -1, .dir_fd = -1, .inside = false}
+#define HOST_VIEW_INIT                                                                                       \
+	{                                                                                                    \
+		.host_mntns = -1, .dir_fd = -1, .inside = false                                              \
+	}
 
 /* Build the view of S (state directory DIR; SHARE: the host directory of its virtio-fs share,
  * rootfs and bind entries; NULL for the agent-on-host harness, where the rootfs and bind sources

@@ -19,29 +19,31 @@
 struct globals G = {.root = RUNM_DEFAULT_ROOT, .log_format = "text"};
 
 const struct verb VERBS[] = {
-	{"create", cmd_create, "<container-id>", "create a container (boots its microVM)", create_opts, false},
-	{"start", cmd_start, "<container-id>", "start the user process of a created container", no_opts, false},
-	{"run", cmd_run, "<container-id>", "create and start a container", create_opts, false},
-	{"state", cmd_state, "<container-id>", "output the state of a container", no_opts, false},
-	{"kill", cmd_kill, "<container-id> [signal]", "send a signal (default SIGTERM) to the container's init",
-	 kill_opts, false},
-	{"delete", cmd_delete, "<container-id>", "delete a container and everything it holds", delete_opts, false},
-	{"exec", cmd_exec, "<container-id> <command> [command options]", "run a process in a container", exec_opts,
-	 false},
-	{"ps", cmd_ps, "<container-id> [ps options]", "processes running inside a container", ps_opts, false},
-	{"list", cmd_list, "", "list containers started by runm with the given root", list_opts, false},
-	{"pause", cmd_pause, "<container-id>", "pause all processes of the container (the guest cgroup freezer)", no_opts,
-	 false},
-	{"resume", cmd_resume, "<container-id>", "resume a paused container", no_opts, false},
-	{"events", cmd_events, "<container-id>", "container events and stats", events_opts, false},
-	{"update", cmd_update, "<container-id>", "update container resource constraints", update_opts, false},
-	{"spec", cmd_spec, "", "create a new specification file", spec_opts, false},
-	{"features", cmd_features, "", "show the enabled features", no_opts, false},
-	{"checkpoint", cmd_checkpoint, "<container-id>", "not supported by runm", no_opts, false},
-	{"restore", cmd_restore, "<container-id>", "not supported by runm", no_opts, false},
-	{"check", cmd_check, "", "check the host: virtualization, QEMU, guest artifacts, backend", no_opts, false},
-	{"shim", cmd_shim, "<container-id>", "internal: the per-container host process", shim_opts, true},
-	{NULL, NULL, NULL, NULL, NULL, false}};
+    {"create", cmd_create, "<container-id>", "create a container (boots its microVM)", create_opts, false},
+    {"start", cmd_start, "<container-id>", "start the user process of a created container", no_opts, false},
+    {"run", cmd_run, "<container-id>", "create and start a container", create_opts, false},
+    {"state", cmd_state, "<container-id>", "output the state of a container", no_opts, false},
+    {"kill", cmd_kill, "<container-id> [signal]", "send a signal (default SIGTERM) to the container's init",
+     kill_opts, false},
+    {"delete", cmd_delete, "<container-id>", "delete a container and everything it holds", delete_opts,
+     false},
+    {"exec", cmd_exec, "<container-id> <command> [command options]", "run a process in a container",
+     exec_opts, false},
+    {"ps", cmd_ps, "<container-id> [ps options]", "processes running inside a container", ps_opts, false},
+    {"list", cmd_list, "", "list containers started by runm with the given root", list_opts, false},
+    {"pause", cmd_pause, "<container-id>", "pause all processes of the container (the guest cgroup freezer)",
+     no_opts, false},
+    {"resume", cmd_resume, "<container-id>", "resume a paused container", no_opts, false},
+    {"events", cmd_events, "<container-id>", "container events and stats", events_opts, false},
+    {"update", cmd_update, "<container-id>", "update container resource constraints", update_opts, false},
+    {"spec", cmd_spec, "", "create a new specification file", spec_opts, false},
+    {"features", cmd_features, "", "show the enabled features", no_opts, false},
+    {"checkpoint", cmd_checkpoint, "<container-id>", "not supported by runm", no_opts, false},
+    {"restore", cmd_restore, "<container-id>", "not supported by runm", no_opts, false},
+    {"check", cmd_check, "", "check the host: virtualization, QEMU, guest artifacts, backend", no_opts,
+     false},
+    {"shim", cmd_shim, "<container-id>", "internal: the per-container host process", shim_opts, true},
+    {NULL, NULL, NULL, NULL, NULL, false}};
 
 const struct verb *find_verb(const char *name)
 {
@@ -53,15 +55,16 @@ const struct verb *find_verb(const char *name)
 
 void print_verb_help(const struct verb *v, int fd)
 {
-	dprintf(fd, "NAME:\n   runm %s - %s\n\nUSAGE:\n   runm %s [command options] %s\n", v->name, v->summary,
-		v->name, v->usage);
+	dprintf(fd, "NAME:\n   runm %s - %s\n\nUSAGE:\n   runm %s [command options] %s\n", v->name,
+		v->summary, v->name, v->usage);
 	if (v->opts && v->opts[0].lname) {
 		dprintf(fd, "\nOPTIONS:\n");
 		for (const struct optdef *o = v->opts; o->lname; o++) {
 			char left[64];
 			bool val = opt_takes_value(o);
-			snprintf(left, sizeof(left), "--%s%s%s%s%s", o->lname, val ? " value" : "", o->sname ? ", -" : "",
-				 o->sname ? (char[]){o->sname, 0} : "", o->sname && val ? " value" : "");
+			snprintf(left, sizeof(left), "--%s%s%s%s%s", o->lname, val ? " value" : "",
+				 o->sname ? ", -" : "", o->sname ? (char[]){o->sname, 0} : "",
+				 o->sname && val ? " value" : "");
 			dprintf(fd, "   %-32s %s\n", left, o->help ? o->help : "");
 		}
 	}
@@ -85,25 +88,29 @@ int usage_error(const char *verb, const char *fmt, ...)
 
 static void print_usage(int fd)
 {
-	dprintf(fd, "NAME:\n   runm - OCI runtime that runs each container in its own KVM microVM\n\n"
-		    "USAGE:\n   runm [global options] command [command options] [arguments...]\n\n"
-		    "VERSION:\n   %s\n\nCOMMANDS:\n",
+	dprintf(fd,
+		"NAME:\n   runm - OCI runtime that runs each container in its own KVM microVM\n\n"
+		"USAGE:\n   runm [global options] command [command options] [arguments...]\n\n"
+		"VERSION:\n   %s\n\nCOMMANDS:\n",
 		RUNM_VERSION);
 	for (const struct verb *v = VERBS; v->name; v++)
 		if (!v->hidden)
 			dprintf(fd, "   %-11s %s\n", v->name, v->summary);
-	dprintf(fd, "\nGLOBAL OPTIONS:\n"
-		    "   --root value         state directory (default: " RUNM_DEFAULT_ROOT ")\n"
-		    "   --log value          also write errors to this file\n"
-		    "   --log-format value   text or json (default: text)\n"
-		    "   --debug              debug output\n"
-		    "   --backend value      VMM backend: auto, runm-vmm or qemu (default: auto; see runm check)\n"
-		    "   --no-jail            debugging only: run the VMM processes without their jail\n"
-		    "   --systemd-cgroup     accepted: cgroups live in the guest; the VMM stays in the caller's cgroup\n"
-		    "   --rootless value     true, false or auto (accepted)\n"
-		    "   --criu value         accepted and ignored (checkpoint is not supported)\n"
-		    "   --help, -h           show help\n"
-		    "   --version, -v        print the version\n");
+	dprintf(
+	    fd,
+	    "\nGLOBAL OPTIONS:\n"
+	    "   --root value         state directory (default: " RUNM_DEFAULT_ROOT ")\n"
+	    "   --log value          also write errors to this file\n"
+	    "   --log-format value   text or json (default: text)\n"
+	    "   --debug              debug output\n"
+	    "   --backend value      VMM backend: auto, runm-vmm or qemu (default: auto; see runm check)\n"
+	    "   --no-jail            debugging only: run the VMM processes without their jail\n"
+	    "   --systemd-cgroup     accepted: cgroups live in the guest; the VMM stays in the caller's "
+	    "cgroup\n"
+	    "   --rootless value     true, false or auto (accepted)\n"
+	    "   --criu value         accepted and ignored (checkpoint is not supported)\n"
+	    "   --help, -h           show help\n"
+	    "   --version, -v        print the version\n");
 }
 
 static void print_version(void)
@@ -163,15 +170,15 @@ int main(int argc, char **argv)
 		size_t nl = eq ? (size_t)(eq - name) : strlen(name);
 		const char *val = eq ? eq + 1 : NULL;
 #define IS(n) (nl == strlen(n) && !strncmp(name, n, nl))
-#define NEEDVAL()                                                                                  \
-	do {                                                                                       \
-		if (!val) {                                                                        \
-			if (i + 1 >= argc) {                                                       \
-				log_error("flag needs an argument: %s", a);                        \
-				return 1;                                                          \
-			}                                                                          \
-			val = argv[++i];                                                           \
-		}                                                                                  \
+#define NEEDVAL()                                                                                            \
+	do {                                                                                                 \
+		if (!val) {                                                                                  \
+			if (i + 1 >= argc) {                                                                 \
+				log_error("flag needs an argument: %s", a);                                  \
+				return 1;                                                                    \
+			}                                                                                    \
+			val = argv[++i];                                                                     \
+		}                                                                                            \
 	} while (0)
 		if (IS("version") || IS("v")) {
 			print_version();
@@ -193,7 +200,8 @@ int main(int argc, char **argv)
 		} else if (IS("rootless")) {
 			/* urfave: --rootless takes a value (true|false|auto); accept the bare form too */
 			if (!val && i + 1 < argc &&
-			    (!strcmp(argv[i + 1], "true") || !strcmp(argv[i + 1], "false") || !strcmp(argv[i + 1], "auto")))
+			    (!strcmp(argv[i + 1], "true") || !strcmp(argv[i + 1], "false") ||
+			     !strcmp(argv[i + 1], "auto")))
 				val = argv[++i];
 			G.rootless = val ? val : "true";
 		} else if (IS("backend")) {
@@ -226,7 +234,8 @@ int main(int argc, char **argv)
 		/* runc makes --root absolute; do the same so the shim and hooks agree */
 		static char absroot[4096];
 		char cwd[2048];
-		if (!getcwd(cwd, sizeof(cwd)) || (size_t)snprintf(absroot, sizeof(absroot), "%s/%s", cwd, G.root) >= sizeof(absroot)) {
+		if (!getcwd(cwd, sizeof(cwd)) ||
+		    (size_t)snprintf(absroot, sizeof(absroot), "%s/%s", cwd, G.root) >= sizeof(absroot)) {
 			log_error("--root %s: cannot make it absolute", G.root);
 			return 1;
 		}

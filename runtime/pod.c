@@ -11,9 +11,9 @@
 #include "json.h"
 #include "runm.h"
 
-#define A_CRI_TYPE    "io.kubernetes.cri.container-type"
-#define A_CRI_SANDBOX "io.kubernetes.cri.sandbox-id"
-#define A_CRIO_TYPE   "io.kubernetes.cri-o.ContainerType"
+#define A_CRI_TYPE     "io.kubernetes.cri.container-type"
+#define A_CRI_SANDBOX  "io.kubernetes.cri.sandbox-id"
+#define A_CRIO_TYPE    "io.kubernetes.cri-o.ContainerType"
 #define A_CRIO_SANDBOX "io.kubernetes.cri-o.SandboxID"
 
 const char *pod_role_name(enum pod_role r)
@@ -59,8 +59,10 @@ int pod_classify(const struct spec *s, const char *id, struct pod_info *pi, char
 		if (!strcmp(role, "sandbox"))
 			return set(pi, POD_SANDBOX, id, POD_ANN_ROLE, err, errlen);
 		if (!strcmp(role, "member"))
-			return set(pi, POD_MEMBER, sb, POD_ANN_ROLE "=member with " POD_ANN_SANDBOX, err, errlen);
-		snprintf(err, errlen, "annotation " POD_ANN_ROLE "=\"%s\": want sandbox, member or none", role);
+			return set(pi, POD_MEMBER, sb, POD_ANN_ROLE "=member with " POD_ANN_SANDBOX, err,
+				   errlen);
+		snprintf(err, errlen, "annotation " POD_ANN_ROLE "=\"%s\": want sandbox, member or none",
+			 role);
 		return -1;
 	}
 	static const char *const pairs[][2] = {{A_CRI_TYPE, A_CRI_SANDBOX}, {A_CRIO_TYPE, A_CRIO_SANDBOX}};
@@ -70,22 +72,25 @@ int pod_classify(const struct spec *s, const char *id, struct pod_info *pi, char
 			continue;
 		int r = cri_role(t);
 		if (r < 0) {
-			snprintf(err, errlen, "annotation %s=\"%s\": want sandbox or container", pairs[i][0], t);
+			snprintf(err, errlen, "annotation %s=\"%s\": want sandbox or container", pairs[i][0],
+				 t);
 			return -1;
 		}
 		char why[128];
 		snprintf(why, sizeof(why), "%s=%s with %s", pairs[i][0], t, pairs[i][1]);
-		return set(pi, (enum pod_role)r, r == POD_SANDBOX ? id : spec_annotation(s, pairs[i][1]), why, err,
-			   errlen);
+		return set(pi, (enum pod_role)r, r == POD_SANDBOX ? id : spec_annotation(s, pairs[i][1]), why,
+			   err, errlen);
 	}
 	/* podman pods: only the infra container's id; the infra container names itself */
 	const char *crio = spec_annotation(s, A_CRIO_SANDBOX);
 	if (crio && *crio)
-		return set(pi, strcmp(crio, id) ? POD_MEMBER : POD_SANDBOX, crio, A_CRIO_SANDBOX, err, errlen);
+		return set(pi, strcmp(crio, id) ? POD_MEMBER : POD_SANDBOX, crio, A_CRIO_SANDBOX, err,
+			   errlen);
 	return 0;
 }
 
-static int ann_ll(const struct spec *s, const char *key, long long min, long long *out, char *err, size_t errlen)
+static int ann_ll(const struct spec *s, const char *key, long long min, long long *out, char *err,
+		  size_t errlen)
 {
 	const char *v = spec_annotation(s, key);
 	if (!v)
@@ -135,8 +140,9 @@ static bool names_ns_of(const char *path, int pid, const char *nsname)
 /* /proc/<pid>/ns/ names of the spec's namespace types */
 static const char *proc_ns_name(const char *type)
 {
-	static const char *const map[][2] = {{"network", "net"}, {"mount", "mnt"}, {"pid", "pid"}, {"ipc", "ipc"},
-					     {"uts", "uts"},	     {"user", "user"}, {"cgroup", "cgroup"}, {"time", "time"}};
+	static const char *const map[][2] = {{"network", "net"},   {"mount", "mnt"}, {"pid", "pid"},
+					     {"ipc", "ipc"},	   {"uts", "uts"},   {"user", "user"},
+					     {"cgroup", "cgroup"}, {"time", "time"}};
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
 		if (!strcmp(type, map[i][0]))
 			return map[i][1];
@@ -160,10 +166,11 @@ int pod_ns_paths(const struct spec *s, int sandbox_pid, bool *ipc, bool *uts, ch
 			*uts |= !strcmp(ts, "uts");
 			continue;
 		}
-		snprintf(err, errlen,
-			 "%s namespace %s: a namespace on the host cannot be joined from inside a microVM (runm "
-			 "shares namespaces only between the containers of one pod: docs/pods.md)",
-			 ts, ps);
+		snprintf(
+		    err, errlen,
+		    "%s namespace %s: a namespace on the host cannot be joined from inside a microVM (runm "
+		    "shares namespaces only between the containers of one pod: docs/pods.md)",
+		    ts, ps);
 		return -1;
 	}
 	return 0;

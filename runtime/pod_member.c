@@ -21,7 +21,8 @@
 int pod_member_paths(const char *sandbox, const char *id, struct pod_paths *pp, char *err, size_t errlen)
 {
 	memset(pp, 0, sizeof(*pp));
-	if (!valid_id(sandbox) || !valid_id(id) || state_dir(sandbox, pp->sandbox_dir, sizeof(pp->sandbox_dir)) < 0) {
+	if (!valid_id(sandbox) || !valid_id(id) ||
+	    state_dir(sandbox, pp->sandbox_dir, sizeof(pp->sandbox_dir)) < 0) {
 		snprintf(err, errlen, "pod sandbox %s: invalid id or state path too long", sandbox);
 		return -1;
 	}
@@ -41,9 +42,10 @@ int pod_sandbox_find(const char *sandbox, struct cstate *st, char *err, size_t e
 	int r = state_load(sandbox, st);
 	if (r < 0) {
 		snprintf(err, errlen, "pod sandbox %s: %s", sandbox,
-			 r == -ENOENT ? "no such container (the sandbox must be created by runm first, "
-					"with the same --root; CRI-O needs drop_infra_ctr = false: docs/pods.md)"
-				      : "unreadable state");
+			 r == -ENOENT
+			     ? "no such container (the sandbox must be created by runm first, "
+			       "with the same --root; CRI-O needs drop_infra_ctr = false: docs/pods.md)"
+			     : "unreadable state");
 		return -1;
 	}
 	const char *s = state_status(st);
@@ -89,7 +91,8 @@ void pod_member_release(const struct cstate *st)
 	const char *role = ann(st, POD_ANN_ROLE), *sandbox = ann(st, POD_ANN_SANDBOX);
 	char err[512];
 	struct pod_paths pp;
-	if (!role || strcmp(role, "member") || !sandbox || pod_member_paths(sandbox, st->id, &pp, err, sizeof(err)) < 0)
+	if (!role || strcmp(role, "member") || !sandbox ||
+	    pod_member_paths(sandbox, st->id, &pp, err, sizeof(err)) < 0)
 		return;
 	/* its container may still run in the sandbox's VM (its shim was killed): kill it there */
 	struct cstate sst;
@@ -98,7 +101,8 @@ void pod_member_release(const struct cstate *st)
 		if (pod_sandbox_uds(pp.sandbox_dir, uds, sizeof(uds), err, sizeof(err)) == 0) {
 			struct agentclient *ac = ac_connect(uds, 2000, err, sizeof(err));
 			if (ac && ac_hello(ac, false) == 0 && ac_signal(ac, st->id, SIGKILL, true) < 0)
-				log_debug("pod member %s: kill in the sandbox's VM: %s", st->id, ac_error(ac));
+				log_debug("pod member %s: kill in the sandbox's VM: %s", st->id,
+					  ac_error(ac));
 			if (ac)
 				ac_close(ac);
 		}

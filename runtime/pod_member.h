@@ -10,8 +10,8 @@
 
 struct pod_paths {
 	char sandbox_dir[PATH_MAX];  /* <root>/<sandbox> */
-	char share[PATH_MAX];        /* <root>/<sandbox>/share: the pod VM's virtio-fs share */
-	char sub[320];               /* members/<id> */
+	char share[PATH_MAX];	     /* <root>/<sandbox>/share: the pod VM's virtio-fs share */
+	char sub[320];		     /* members/<id> */
 	char member_share[PATH_MAX]; /* share/members/<id>: the member's rootfs and binds */
 };
 int pod_member_paths(const char *sandbox, const char *id, struct pod_paths *pp, char *err, size_t errlen);

@@ -27,8 +27,13 @@ int relay_add(struct relays *rs, int from, int to, int owner, bool close_from, b
 		if (!buf)
 			return -1;
 		struct stat sb;
-		rs->r[i] = (struct relay){.from = from, .to = to, .owner = owner, .close_from = close_from,
-					  .close_to = close_to, .active = true, .buf = buf};
+		rs->r[i] = (struct relay){.from = from,
+					  .to = to,
+					  .owner = owner,
+					  .close_from = close_from,
+					  .close_to = close_to,
+					  .active = true,
+					  .buf = buf};
 		if (fstat(to, &sb) == 0) {
 			rs->r[i].shut_to = S_ISSOCK(sb.st_mode);
 			rs->r[i].to_fifo = S_ISFIFO(sb.st_mode);

@@ -11,25 +11,25 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define RELAY_MAX_EXECS	   128 /* exec'd processes a shim relays at once */
-#define RELAY_PER_PROCESS  3   /* stdin, stdout, stderr (a tty takes 2) */
-#define RELAY_MAX	   (RELAY_PER_PROCESS * (RELAY_MAX_EXECS + 1)) /* + the init */
-#define RELAY_MAX_POLLFDS  (2 * RELAY_MAX) /* each relay polls its source and its sink */
-#define RELAY_BUF	   65536
-#define RELAY_XSTR(x)	   #x
-#define RELAY_STR(x)	   RELAY_XSTR(x)
+#define RELAY_MAX_EXECS	  128 /* exec'd processes a shim relays at once */
+#define RELAY_PER_PROCESS 3   /* stdin, stdout, stderr (a tty takes 2) */
+#define RELAY_MAX	  (RELAY_PER_PROCESS * (RELAY_MAX_EXECS + 1)) /* + the init */
+#define RELAY_MAX_POLLFDS (2 * RELAY_MAX) /* each relay polls its source and its sink */
+#define RELAY_BUF	  65536
+#define RELAY_XSTR(x)	  #x
+#define RELAY_STR(x)	  RELAY_XSTR(x)
 
 struct relay {
 	int from, to;
-	int owner;        /* index of the process it belongs to (0 = init) */
-	bool close_from;  /* close FROM when done */
-	bool close_to;    /* close TO on EOF (propagates EOF: guest stdin, host pipes) */
-	bool shut_to;     /* TO is a socket: shutdown(SHUT_WR) instead of close on EOF */
+	int owner;	       /* index of the process it belongs to (0 = init) */
+	bool close_from;       /* close FROM when done */
+	bool close_to;	       /* close TO on EOF (propagates EOF: guest stdin, host pipes) */
+	bool shut_to;	       /* TO is a socket: shutdown(SHUT_WR) instead of close on EOF */
 	bool to_fifo, to_file; /* TO is a pipe (its free space is known) / a file (never blocks) */
-	bool output;      /* guest → host: the process's output (drained before exit) */
+	bool output;	       /* guest → host: the process's output (drained before exit) */
 	bool active;
-	bool eof;         /* FROM ended: flush what is buffered, then finish */
-	char *buf;        /* RELAY_BUF bytes: [off, len) still to write */
+	bool eof;  /* FROM ended: flush what is buffered, then finish */
+	char *buf; /* RELAY_BUF bytes: [off, len) still to write */
 	size_t off, len;
 };
 

@@ -57,7 +57,8 @@ int console_listen(struct console_rx *rx)
 	}
 	strcpy(sa.sun_path, rx->path);
 	rx->lsock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (rx->lsock < 0 || bind(rx->lsock, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(rx->lsock, 1) < 0) {
+	if (rx->lsock < 0 || bind(rx->lsock, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(rx->lsock, 1) < 0) {
 		log_errno(errno, "listen on console socket %s", rx->path);
 		console_rx_close(rx);
 		return -1;
@@ -121,7 +122,10 @@ int tty_raw(int fd, struct termios *saved)
 	return tcsetattr(fd, TCSANOW, &t);
 }
 
-static int status_of(int st) { return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st); }
+static int status_of(int st)
+{
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
 
 int tty_relay_wait(int master, int console, pid_t shim)
 {

@@ -24,10 +24,10 @@ extern struct globals G;
  * declares `struct X_opts` and its table with the macros below, which check at compile time
  * that the member has the option's type (a misspelled member does not compile). */
 enum opt_kind {
-	OPT_FLAG,       /* bool */
-	OPT_VALUE,      /* const char *: the last value */
-	OPT_LIST,       /* struct optlist: every value (repeatable) */
-	OPT_NOOP_FLAG,  /* accepted, nothing stored */
+	OPT_FLAG,	/* bool */
+	OPT_VALUE,	/* const char *: the last value */
+	OPT_LIST,	/* struct optlist: every value (repeatable) */
+	OPT_NOOP_FLAG,	/* accepted, nothing stored */
 	OPT_NOOP_VALUE, /* accepted with a value (repeatable), nothing stored */
 };
 struct optlist {
@@ -41,12 +41,27 @@ struct optdef {
 	size_t off; /* of the member in the verb's options struct */
 	const char *help;
 };
-#define OPT_MEMBER_(T, m, type) _Generic(((T *)0)->m, type: offsetof(T, m))
-#define OPT_FLAG(T, m, lname, sname, help) {lname, sname, OPT_FLAG, OPT_MEMBER_(T, m, bool), help}
-#define OPT_VALUE(T, m, lname, sname, help) {lname, sname, OPT_VALUE, OPT_MEMBER_(T, m, const char *), help}
-#define OPT_LIST(T, m, lname, sname, help) {lname, sname, OPT_LIST, OPT_MEMBER_(T, m, struct optlist), help}
-#define OPT_NOOP(lname, takes_value, help) {lname, 0, (takes_value) ? OPT_NOOP_VALUE : OPT_NOOP_FLAG, 0, help}
-#define OPT_END {NULL, 0, OPT_FLAG, 0, NULL}
+#define OPT_MEMBER_(T, m, type) _Generic(((T *)0)->m, type : offsetof(T, m))
+#define OPT_FLAG(T, m, lname, sname, help)                                                                   \
+	{                                                                                                    \
+		lname, sname, OPT_FLAG, OPT_MEMBER_(T, m, bool), help                                        \
+	}
+#define OPT_VALUE(T, m, lname, sname, help)                                                                  \
+	{                                                                                                    \
+		lname, sname, OPT_VALUE, OPT_MEMBER_(T, m, const char *), help                               \
+	}
+#define OPT_LIST(T, m, lname, sname, help)                                                                   \
+	{                                                                                                    \
+		lname, sname, OPT_LIST, OPT_MEMBER_(T, m, struct optlist), help                              \
+	}
+#define OPT_NOOP(lname, takes_value, help)                                                                   \
+	{                                                                                                    \
+		lname, 0, (takes_value) ? OPT_NOOP_VALUE : OPT_NOOP_FLAG, 0, help                            \
+	}
+#define OPT_END                                                                                              \
+	{                                                                                                    \
+		NULL, 0, OPT_FLAG, 0, NULL                                                                   \
+	}
 /* The table of a verb without options. */
 extern const struct optdef no_opts[];
 
@@ -74,7 +89,7 @@ void parsed_free(struct parsed *p);
 struct verb {
 	const char *name;
 	int (*fn)(int argc, char **argv);
-	const char *usage;   /* "<container-id> [signal]" */
+	const char *usage; /* "<container-id> [signal]" */
 	const char *summary;
 	const struct optdef *opts;
 	bool hidden;

@@ -34,7 +34,8 @@ static int bind_one(const char *src, const char *dst, bool ro, char *err, size_t
 	 * can be used through the share by the host. */
 	unsigned long fl = MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | (ro ? MS_RDONLY : 0);
 	if (mount(NULL, dst, NULL, fl, NULL) < 0)
-		return fail(err, n, errno, ro ? "remount read-only, nosuid, nodev" : "remount nosuid, nodev", dst);
+		return fail(err, n, errno, ro ? "remount read-only, nosuid, nodev" : "remount nosuid, nodev",
+			    dst);
 	return 0;
 }
 
@@ -268,8 +269,8 @@ static int prepare(const char *share_dir, const char *bundle_rootfs, bool rootfs
 		return rc;
 	}
 	/* nested: already shared with the VM's share (and so with the fs server's copy) */
-	if (!nested &&
-	    (mount(NULL, share_dir, NULL, MS_PRIVATE, NULL) < 0 || mount(NULL, share_dir, NULL, MS_SHARED, NULL) < 0)) {
+	if (!nested && (mount(NULL, share_dir, NULL, MS_PRIVATE, NULL) < 0 ||
+			mount(NULL, share_dir, NULL, MS_SHARED, NULL) < 0)) {
 		rc = fail(err, errlen, errno, "make mount a peer group of its own", share_dir);
 		goto undo;
 	}

@@ -26,8 +26,8 @@ struct fs_share_bind {
 	const char *source; /* host path (a directory or any other file) */
 	const char *dest;   /* its path in the container (runtime/host_view.c); not used here */
 	bool readonly;
-	char *entry;        /* its path in SHARE ("/tmp/x/data"), malloc'd by fs_share_name_bind;
-			     * NULL: fs_share_prepare names it */
+	char *entry; /* its path in SHARE ("/tmp/x/data"), malloc'd by fs_share_name_bind;
+		      * NULL: fs_share_prepare names it */
 };
 
 /* Longest entry name (SHARE and the guest's mount point of the share must fit in front). */

@@ -193,7 +193,8 @@ static int join_pod(struct shim *s, const char *id, char *err, size_t errlen)
 	state_free(&sst);
 	if (pod_sandbox_uds(pp.sandbox_dir, uds, sizeof(uds), err, errlen) < 0)
 		return -1;
-	struct guest_pod gp = {.sandbox = s->pod.sandbox, .uds = uds, .sandbox_share = pp.share, .sub = pp.sub};
+	struct guest_pod gp = {
+	    .sandbox = s->pod.sandbox, .uds = uds, .sandbox_share = pp.share, .sub = pp.sub};
 	if (pod_ns_paths(&s->spec, spid, &gp.join_ipc, &gp.join_uts, err, errlen) < 0)
 		return -1;
 	return guest_join(id, s->dir, &s->spec, &gp, &s->g, err, errlen);
@@ -259,9 +260,10 @@ int shim_main(const struct shim_args *a)
 		log_error("create %s: %s", a->id, err);
 		goto fail;
 	}
-	log_debug("create %s: network: %u link(s) wired in %.2f ms CPU (netns %.2f ms), %lld ms wall with hooks",
-		  a->id, s->net.n, (double)(cpu_us() - wire_cpu + net_cpu) / 1000.0, (double)net_cpu / 1000.0,
-		  io_now_ms() - net_wall);
+	log_debug(
+	    "create %s: network: %u link(s) wired in %.2f ms CPU (netns %.2f ms), %lld ms wall with hooks",
+	    a->id, s->net.n, (double)(cpu_us() - wire_cpu + net_cpu) / 1000.0, (double)net_cpu / 1000.0,
+	    io_now_ms() - net_wall);
 	if (!member && (wr = net_record(&s->net, s->dir)) < 0) {
 		log_errno(-wr, "create %s: record the network in %s", a->id, s->dir);
 		goto fail;
@@ -288,10 +290,12 @@ int shim_main(const struct shim_args *a)
 	}
 	if (s->spec.terminal) {
 		if (!a->console_socket) {
-			log_error("create %s: process.terminal is true but --console-socket was not given", a->id);
+			log_error("create %s: process.terminal is true but --console-socket was not given",
+				  a->id);
 			goto fail;
 		}
-		if (open_host_pty(&master, &s->tty_slave, true) < 0 || console_send(a->console_socket, master) < 0)
+		if (open_host_pty(&master, &s->tty_slave, true) < 0 ||
+		    console_send(a->console_socket, master) < 0)
 			goto fail;
 		close(master);
 		master = -1;
@@ -391,7 +395,8 @@ int shim_main(const struct shim_args *a)
 				if (si.ssi_signo == SIGWINCH)
 					shim_forward_winsize(s);
 				else if (!s->init_exited)
-					guest_signal(s->g, guest_init_id(s->g), (int)si.ssi_signo, false, err, sizeof(err));
+					guest_signal(s->g, guest_init_id(s->g), (int)si.ssi_signo, false, err,
+						     sizeof(err));
 			}
 		}
 		if (pfd[2].revents) {

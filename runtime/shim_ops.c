@@ -248,7 +248,8 @@ static enum op_result exec_start(struct op_call *c)
 		return fail(c, "cannot exec in a stopped container");
 	int slot = new_exec_slot(s);
 	if (slot < 0 || relay_room(&s->rs) < RELAY_PER_PROCESS)
-		return fail(c, "exec: too many exec processes (at most " RELAY_STR(RELAY_MAX_EXECS) " at once)");
+		return fail(c,
+			    "exec: too many exec processes (at most " RELAY_STR(RELAY_MAX_EXECS) " at once)");
 	/* tty: one fd both ways (a pty slave), or input and output fds (runm exec -t's stdin, stdout) */
 	if (x->tty ? c->nfds < 1 || c->nfds > 2 : c->nfds != 3)
 		return fail(c, "exec: malformed request");
@@ -287,10 +288,11 @@ static const struct {
 	enum op_result (*fn)(struct op_call *c);
 	bool takes_fds; /* else the request's fds are closed before the handler runs */
 } OPS[CTL_OP_COUNT] = {
-    [CTL_OP_START] = {op_start, false}, [CTL_OP_KILL] = {op_kill, false},   [CTL_OP_RESIZE] = {op_resize, false},
-    [CTL_OP_PAUSE] = {op_pause, false}, [CTL_OP_RESUME] = {op_resume, false}, [CTL_OP_OOM] = {op_oom, false},
-    [CTL_OP_PS] = {op_ps, false},       [CTL_OP_STATS] = {op_stats, false}, [CTL_OP_UPDATE] = {op_update, false},
-    [CTL_OP_EXEC] = {op_exec, true},
+    [CTL_OP_START] = {op_start, false},	  [CTL_OP_KILL] = {op_kill, false},
+    [CTL_OP_RESIZE] = {op_resize, false}, [CTL_OP_PAUSE] = {op_pause, false},
+    [CTL_OP_RESUME] = {op_resume, false}, [CTL_OP_OOM] = {op_oom, false},
+    [CTL_OP_PS] = {op_ps, false},	  [CTL_OP_STATS] = {op_stats, false},
+    [CTL_OP_UPDATE] = {op_update, false}, [CTL_OP_EXEC] = {op_exec, true},
 };
 
 void shim_serve(struct shim *s, int conn)

@@ -41,7 +41,7 @@ struct shim {
 	char before_pause[16]; /* the status resume returns to (created stays created) */
 	struct net_state net;
 	struct pod_info pod;
-	struct host_view hv; /* the container's view as our mount namespace, once created */
+	struct host_view hv;   /* the container's view as our mount namespace, once created */
 	char cgroup[PATH_MAX]; /* our cgroup on the host (host_cgroup.h), "" when not joined */
 };
 

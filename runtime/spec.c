@@ -13,7 +13,7 @@
 #include "log.h"
 #include "proto/proto.h"
 
-const char *const HOOK_NAMES[HOOK_KINDS] = {"prestart",        "createRuntime", "createContainer",
+const char *const HOOK_NAMES[HOOK_KINDS] = {"prestart",	      "createRuntime", "createContainer",
 					    "startContainer", "poststart",     "poststop"};
 
 static const char **str_array(yajl_val v, const char *what, char *err, size_t errlen, int *bad)
@@ -73,7 +73,8 @@ static int parse_hooks(struct spec *s, char *err, size_t errlen)
 			yajl_val path = YAJL_IS_OBJECT(h) ? json_get(h, "path", yajl_t_string) : NULL;
 			const char *pathstr = path ? YAJL_GET_STRING(path) : NULL;
 			if (!pathstr || pathstr[0] != '/') {
-				snprintf(err, errlen, "hooks.%s[%zu].path must be an absolute path", HOOK_NAMES[k], i);
+				snprintf(err, errlen, "hooks.%s[%zu].path must be an absolute path",
+					 HOOK_NAMES[k], i);
 				return -1;
 			}
 			hk->path = YAJL_GET_STRING(path);
@@ -89,8 +90,10 @@ static int parse_hooks(struct spec *s, char *err, size_t errlen)
 				return -1;
 			yajl_val t = json_get(h, "timeout", yajl_t_any);
 			if (t) {
-				if (!YAJL_IS_INTEGER(t) || YAJL_GET_INTEGER(t) <= 0 || YAJL_GET_INTEGER(t) > 86400) {
-					snprintf(err, errlen, "hooks.%s[%zu].timeout must be a positive integer",
+				if (!YAJL_IS_INTEGER(t) || YAJL_GET_INTEGER(t) <= 0 ||
+				    YAJL_GET_INTEGER(t) > 86400) {
+					snprintf(err, errlen,
+						 "hooks.%s[%zu].timeout must be a positive integer",
 						 HOOK_NAMES[k], i);
 					return -1;
 				}
@@ -174,7 +177,8 @@ int spec_parse(const char *json, const char *bundle, struct spec *s, char *err, 
 		}
 		for (size_t i = 0; i < an->u.object.len; i++) {
 			if (!YAJL_IS_STRING(an->u.object.values[i])) {
-				snprintf(err, errlen, "annotations.%s must be a string", an->u.object.keys[i]);
+				snprintf(err, errlen, "annotations.%s must be a string",
+					 an->u.object.keys[i]);
 				return -1;
 			}
 			if (s->nann < 64) {

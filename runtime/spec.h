@@ -23,7 +23,7 @@ struct hook {
 	const char *path;
 	const char **args; /* NULL-terminated; empty → {path} */
 	const char **env;  /* NULL-terminated */
-	int timeout;       /* seconds, 0 = none */
+	int timeout;	   /* seconds, 0 = none */
 };
 
 struct spec {

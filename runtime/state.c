@@ -396,14 +396,15 @@ int state_dir_remove(const char *dir)
 	}
 	if (!S_ISDIR(st.st_mode)) {
 		close(rfd);
-		log_error("refusing to remove %s: %s", dir, S_ISLNK(st.st_mode) ? "a symbolic link" : "not a directory");
+		log_error("refusing to remove %s: %s", dir,
+			  S_ISLNK(st.st_mode) ? "a symbolic link" : "not a directory");
 		return -EPERM;
 	}
 	/* mountinfo lists real paths: the root canonical, the id (not a symlink) as it is */
 	int r = -1;
 	errno = 0;
-	if (!realpath(G.root, root) ||
-	    (size_t)snprintf(canon, sizeof(canon), "%s/%s", strcmp(root, "/") ? root : "", id) >= sizeof(canon)) {
+	if (!realpath(G.root, root) || (size_t)snprintf(canon, sizeof(canon), "%s/%s",
+							strcmp(root, "/") ? root : "", id) >= sizeof(canon)) {
 		log_errno(errno ? errno : ENAMETOOLONG, "resolve state root %s", G.root);
 		goto out;
 	}

@@ -16,10 +16,10 @@ struct cstate {
 	char rootfs[PATH_MAX];
 	char created[64]; /* RFC 3339 with nanoseconds */
 	char owner[64];
-	char status[16];  /* as last recorded by the shim: creating/created/running/paused/stopped */
-	int pid;          /* the shim's pid */
+	char status[16]; /* as last recorded by the shim: creating/created/running/paused/stopped */
+	int pid;	 /* the shim's pid */
 	unsigned long long start_time; /* /proc/<pid>/stat field 22 */
-	int exit_status;  /* -1 unknown */
+	int exit_status;	       /* -1 unknown */
 	int nann;
 	char *ann_key[MAX_ANNOTATIONS];
 	char *ann_val[MAX_ANNOTATIONS];

@@ -265,8 +265,9 @@ static int install(const int *a, size_t na, const int *b, size_t nb, const char 
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, a[i], 0);
 	for (size_t i = 0; i < nb && r == 0; i++)
 		/* socket(2): unix sockets only (vsock's host side); an inet socket traps */
-		r = b[i] == SCMP_SYS(socket) ? seccomp_rule_add(ctx, SCMP_ACT_ALLOW, b[i], 1, SCMP_A0(SCMP_CMP_EQ, AF_UNIX, 0))
-					     : seccomp_rule_add(ctx, SCMP_ACT_ALLOW, b[i], 0);
+		r = b[i] == SCMP_SYS(socket)
+			? seccomp_rule_add(ctx, SCMP_ACT_ALLOW, b[i], 1, SCMP_A0(SCMP_CMP_EQ, AF_UNIX, 0))
+			: seccomp_rule_add(ctx, SCMP_ACT_ALLOW, b[i], 0);
 #if defined(__SANITIZE_ADDRESS__)
 	for (size_t i = 0; i < sizeof(sanitizer_calls) / sizeof(int) && r == 0; i++)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, sanitizer_calls[i], 0);

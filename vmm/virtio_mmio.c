@@ -42,7 +42,7 @@ struct mmio_dev {
 	/* one pending call into the device, run by the loop thread */
 	enum call_kind call;
 	uint64_t call_seq, done_seq; /* tickets: issued, completed */
-	bool result_pending;         /* done, but its caller has not read the result yet */
+	bool result_pending;	     /* done, but its caller has not read the result yet */
 	int call_result;
 	uint32_t cw_off, cw_len;
 	uint8_t cw_buf[8];

@@ -13,7 +13,6 @@
 #include <time.h>
 #include <unistd.h>
 
-
 static const char *const stream_names[PROTO_NSTREAMS] = {"stdin", "stdout", "stderr", "tty"};
 
 const char *proto_stream_name(enum proto_stream s)
@@ -339,13 +338,14 @@ static int ps_optional(yajl_val o, struct proto_ps_entry *e, char *err, size_t e
 	static const struct {
 		const char *key;
 		long long max;
-	} f[] = {{"ppid", INT32_MAX}, {"uid", UINT32_MAX}, {"c", 99}, {"start", INT64_MAX}, {"time", INT64_MAX}};
+	} f[] = {
+	    {"ppid", INT32_MAX}, {"uid", UINT32_MAX}, {"c", 99}, {"start", INT64_MAX}, {"time", INT64_MAX}};
 	long long v[5];
 	for (size_t k = 0; k < 5; k++) {
 		v[k] = -1;
 		if (json_get(o, f[k].key, yajl_t_any) && json_get_int(o, f[k].key, 0, f[k].max, &v[k]) < 0) {
-			snprintf(err, errlen, "ps: process %d: \"%s\" must be an integer in [0, %lld]", e->pid, f[k].key,
-				 f[k].max);
+			snprintf(err, errlen, "ps: process %d: \"%s\" must be an integer in [0, %lld]",
+				 e->pid, f[k].key, f[k].max);
 			return -1;
 		}
 	}
@@ -389,7 +389,8 @@ int proto_parse_ps(yajl_val root, struct proto_ps_entry **out, size_t *n, char *
 		long long pid;
 		const char *cmd = json_get_str(o, "cmd");
 		if (!YAJL_IS_OBJECT(o) || json_get_int(o, "pid", 1, INT32_MAX, &pid) < 0 || !cmd) {
-			snprintf(err, errlen, "ps: process %zu: needs \"pid\" in [1, %d] and \"cmd\"", i, INT32_MAX);
+			snprintf(err, errlen, "ps: process %zu: needs \"pid\" in [1, %d] and \"cmd\"", i,
+				 INT32_MAX);
 			free(e);
 			return -1;
 		}

@@ -25,12 +25,12 @@
 
 #include "json.h"
 
-#define PROTO_VERSION       1
+#define PROTO_VERSION	    1
 #define PROTO_PORT_CONTROL  1024
 #define PROTO_PORT_STREAM   1025
-#define PROTO_MAX_MSG       (4u << 20) /* biggest frame either side accepts */
-#define PROTO_MAX_ID        64         /* process id length limit (bytes, without NUL) */
-#define PROTO_HANDSHAKE_MAX 32         /* "CONNECT 4294967295\n" fits */
+#define PROTO_MAX_MSG	    (4u << 20) /* biggest frame either side accepts */
+#define PROTO_MAX_ID	    64	       /* process id length limit (bytes, without NUL) */
+#define PROTO_HANDSHAKE_MAX 32	       /* "CONNECT 4294967295\n" fits */
 
 enum proto_stream { PROTO_STDIN = 0, PROTO_STDOUT, PROTO_STDERR, PROTO_TTY, PROTO_NSTREAMS };
 const char *proto_stream_name(enum proto_stream s);
@@ -74,11 +74,11 @@ enum proto_kind { PROTO_REQUEST = 1, PROTO_RESPONSE, PROTO_EVENT };
 
 struct proto_msg {
 	enum proto_kind kind;
-	uint64_t id;      /* request / response */
-	const char *op;   /* request: op name; event: event name */
-	int ok;           /* response */
-	const char *error;/* response when !ok */
-	yajl_val root;    /* the whole object (owned; proto_msg_free) */
+	uint64_t id;	   /* request / response */
+	const char *op;	   /* request: op name; event: event name */
+	int ok;		   /* response */
+	const char *error; /* response when !ok */
+	yajl_val root;	   /* the whole object (owned; proto_msg_free) */
 };
 /* Parse one frame. 0 on success; -1 with a reason in ERR on malformed input. */
 int proto_msg_parse(const char *buf, size_t len, struct proto_msg *m, char *err, size_t errlen);
@@ -87,17 +87,17 @@ void proto_msg_free(struct proto_msg *m);
 /* Response of op "ps": {"id":N,"ok":true,"processes":[{"pid":7,"cmd":"sleep 1000","ppid":1,
  * "uid":0,"c":0,"start":1700000000,"time":3,"tty":"pts/0"},...]}. pid and cmd are required; the
  * others (added within version 1) are optional: -1 (tty "") when unknown or absent. */
-#define PROTO_PS_MAX     4096 /* processes in one response; more is a protocol error */
+#define PROTO_PS_MAX	 4096 /* processes in one response; more is a protocol error */
 #define PROTO_PS_CMD_MAX 256  /* command line bytes kept per process (with NUL) */
 #define PROTO_PS_TTY_MAX 16   /* tty name bytes (with NUL), "pts/0"; "?" for none */
 struct proto_ps_entry {
 	int pid;
 	char cmd[PROTO_PS_CMD_MAX];
-	int ppid;            /* parent's guest pid */
-	long long uid;       /* effective uid */
-	int c;               /* ps' C: CPU use in percent over the process's life (0-99) */
-	long long start;     /* start time, seconds since the epoch (the guest's clock) */
-	long long time;      /* CPU time (user + system), seconds */
+	int ppid;	 /* parent's guest pid */
+	long long uid;	 /* effective uid */
+	int c;		 /* ps' C: CPU use in percent over the process's life (0-99) */
+	long long start; /* start time, seconds since the epoch (the guest's clock) */
+	long long time;	 /* CPU time (user + system), seconds */
 	char tty[PROTO_PS_TTY_MAX];
 };
 /* Emit "processes": the N entries. */

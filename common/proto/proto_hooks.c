@@ -102,7 +102,8 @@ int proto_parse_hooks(yajl_val arr, struct proto_hook **out, size_t *n, char *er
 		yajl_val t = json_get(o, "timeout", yajl_t_any);
 		long long to = 0;
 		if (t && !YAJL_IS_NULL(t) && json_get_int(o, "timeout", 0, INT32_MAX, &to) < 0) {
-			snprintf(err, errlen, "hooks[%zu].timeout must be an integer in [0, %d]", i, INT32_MAX);
+			snprintf(err, errlen, "hooks[%zu].timeout must be an integer in [0, %d]", i,
+				 INT32_MAX);
 			goto fail;
 		}
 		h[i].timeout = (int)to;

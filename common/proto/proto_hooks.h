@@ -13,14 +13,14 @@
 
 #include "proto/proto.h"
 
-#define PROTO_HOOKS_MAX     64   /* hooks in one request */
+#define PROTO_HOOKS_MAX	    64	 /* hooks in one request */
 #define PROTO_HOOK_ARGS_MAX 4096 /* args or env entries of one hook */
 
 struct proto_hook {
 	const char *path;  /* absolute, a path inside the container */
 	const char **args; /* NULL-terminated; NULL or empty: {path} */
 	const char **env;  /* NULL-terminated; NULL: empty */
-	int timeout;       /* seconds, 0 = none */
+	int timeout;	   /* seconds, 0 = none */
 };
 
 /* "createContainer" and "startContainer" are the kinds that run in the container. */

@@ -41,7 +41,7 @@
 enum proto_net_scope { PROTO_NET_SCOPE_UNIVERSE = 0, PROTO_NET_SCOPE_LINK, PROTO_NET_SCOPE_HOST };
 
 struct proto_net_addr {
-	int family;       /* AF_INET or AF_INET6 */
+	int family;	  /* AF_INET or AF_INET6 */
 	uint8_t addr[16]; /* network byte order; 4 bytes used for AF_INET */
 	unsigned prefix;  /* 0..32 / 0..128 */
 };

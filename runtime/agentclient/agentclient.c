@@ -323,8 +323,8 @@ int ac_start(struct agentclient *ac, const char *pid_id)
 	return simple(ac, &pg, id);
 }
 
-int ac_hooks(struct agentclient *ac, const char *pid_id, const char *kind, const struct proto_hook *h, size_t n,
-	     const char *state)
+int ac_hooks(struct agentclient *ac, const char *pid_id, const char *kind, const struct proto_hook *h,
+	     size_t n, const char *state)
 {
 	struct json_gen pg;
 	uint64_t id = begin(ac, &pg, "hooks");

@@ -99,8 +99,8 @@ static int attach_and_wait(struct agentclient *ac, const char *id, bool tty, boo
 			if (fds[k] < 0)
 				goto fail;
 			if (k == 0)
-				pipes[n++] = (struct ac_pipe){.from = STDIN_FILENO, .to = fds[0], .close_to = true,
-							      .optional = true};
+				pipes[n++] = (struct ac_pipe){
+				    .from = STDIN_FILENO, .to = fds[0], .close_to = true, .optional = true};
 			else
 				pipes[n++] = (struct ac_pipe){.from = fds[k], .to = k};
 		}
@@ -169,7 +169,8 @@ int main(int argc, char **argv)
 			break;
 	}
 	if (!uds || i >= argc) {
-		fprintf(stderr, "usage: runm-agentctl --uds PATH [--timeout MS] run|exec|kill|wait|stats|shutdown|hello ...\n");
+		fprintf(stderr, "usage: runm-agentctl --uds PATH [--timeout MS] "
+				"run|exec|kill|wait|stats|shutdown|hello ...\n");
 		return 2;
 	}
 	const char *cmd = argv[i++];

@@ -35,18 +35,18 @@ struct net_link {
 	char veth[PROTO_NET_IFNAMSIZ]; /* the engine's interface ("" for an unwired spare) */
 	char tap[PROTO_NET_IFNAMSIZ];
 	int veth_index, tap_index;
-	int tap_fd;             /* IFF_TAP|IFF_NO_PI|IFF_VNET_HDR, handed to the VMM */
-	uint8_t boot_mac[6];    /* the guest NIC's MAC at boot (how the agent finds it) */
+	int tap_fd;	     /* IFF_TAP|IFF_NO_PI|IFF_VNET_HDR, handed to the VMM */
+	uint8_t boot_mac[6]; /* the guest NIC's MAC at boot (how the agent finds it) */
 	unsigned mtu;
-	bool wired;             /* tc redirects in place */
+	bool wired; /* tc redirects in place */
 };
 
 struct net_state {
 	enum net_mode mode;
-	char path[PATH_MAX];    /* NET_PATH: the netns path */
+	char path[PATH_MAX]; /* NET_PATH: the netns path */
 	unsigned n;
 	struct net_link link[PROTO_NET_MAX_IFACES];
-	struct proto_net cfg;   /* what the guest must be told (ifaces in link order) */
+	struct proto_net cfg; /* what the guest must be told (ifaces in link order) */
 };
 
 /* Which netns the spec asks for; 0 or -1 with ERR (a path that does not exist or is not a

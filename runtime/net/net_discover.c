@@ -50,8 +50,8 @@ static void on_link(struct nl_object *o, void *arg)
 		return;
 	}
 	if (sc->cfg->nifaces >= PROTO_NET_MAX_IFACES) {
-		snprintf(sc->err, sc->errlen, "network: more than %d interfaces (at %s)", PROTO_NET_MAX_IFACES,
-			 name);
+		snprintf(sc->err, sc->errlen, "network: more than %d interfaces (at %s)",
+			 PROTO_NET_MAX_IFACES, name);
 		sc->failed = 1;
 		return;
 	}
@@ -75,7 +75,8 @@ static int copy_addr(const struct nl_addr *a, struct proto_net_addr *out)
 {
 	unsigned len = nl_addr_get_len(a);
 	int fam = nl_addr_get_family(a);
-	if ((fam == AF_INET && len != 4) || (fam == AF_INET6 && len != 16) || (fam != AF_INET && fam != AF_INET6))
+	if ((fam == AF_INET && len != 4) || (fam == AF_INET6 && len != 16) ||
+	    (fam != AF_INET && fam != AF_INET6))
 		return -1;
 	memset(out, 0, sizeof(*out));
 	out->family = fam;
@@ -94,7 +95,8 @@ static void on_addr(struct nl_object *o, void *arg)
 		return; /* the guest makes its own link-local address from the same MAC */
 	struct proto_net_iface *f = &sc->cfg->ifaces[i];
 	if (f->naddrs >= PROTO_NET_MAX_ADDRS) {
-		log_warn("network: %s: more than %d addresses: the rest is skipped", f->name, PROTO_NET_MAX_ADDRS);
+		log_warn("network: %s: more than %d addresses: the rest is skipped", f->name,
+			 PROTO_NET_MAX_ADDRS);
 		return;
 	}
 	if (copy_addr(local, &f->addrs[f->naddrs]) < 0)
@@ -147,7 +149,7 @@ static void on_route(struct nl_object *o, void *arg)
 	snprintf(rt->dev, sizeof(rt->dev), "%s", sc->cfg->ifaces[i].name);
 	rt->metric = rtnl_route_get_priority(r);
 	uint8_t scope = rtnl_route_get_scope(r);
-	rt->scope = scope == RT_SCOPE_LINK ? PROTO_NET_SCOPE_LINK
+	rt->scope = scope == RT_SCOPE_LINK   ? PROTO_NET_SCOPE_LINK
 		    : scope == RT_SCOPE_HOST ? PROTO_NET_SCOPE_HOST
 					     : PROTO_NET_SCOPE_UNIVERSE;
 	sc->cfg->nroutes++;
@@ -157,7 +159,8 @@ static bool is_gateway(const struct proto_net *cfg, int family, const uint8_t *i
 {
 	size_t len = family == AF_INET ? 4 : 16;
 	for (unsigned i = 0; i < cfg->nroutes; i++)
-		if (cfg->routes[i].has_gw && cfg->routes[i].family == family && !memcmp(cfg->routes[i].gw, ip, len))
+		if (cfg->routes[i].has_gw && cfg->routes[i].family == family &&
+		    !memcmp(cfg->routes[i].gw, ip, len))
 			return true;
 	return false;
 }
@@ -210,7 +213,8 @@ int net_discover(struct proto_net *cfg, int *index, char *err, size_t errlen)
 		nl_cache_foreach(links, on_link, &sc);
 	if (r == 0 && !sc.failed && (what = "addresses", r = rtnl_addr_alloc_cache(sk, &addrs)) == 0)
 		nl_cache_foreach(addrs, on_addr, &sc);
-	if (r == 0 && !sc.failed && (what = "routes", r = rtnl_route_alloc_cache(sk, AF_UNSPEC, 0, &routes)) == 0)
+	if (r == 0 && !sc.failed &&
+	    (what = "routes", r = rtnl_route_alloc_cache(sk, AF_UNSPEC, 0, &routes)) == 0)
 		nl_cache_foreach(routes, on_route, &sc);
 	if (r == 0 && !sc.failed && (what = "neighbours", r = rtnl_neigh_alloc_cache(sk, &neigh)) == 0)
 		nl_cache_foreach(neigh, on_neigh, &sc);

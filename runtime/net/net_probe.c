@@ -29,7 +29,8 @@ bool net_probe(char *why, size_t cap)
 		int idx = 0;
 		if (unshare(CLONE_NEWNET) < 0)
 			snprintf(err, sizeof(err), "new network namespace: %s", strerror(errno));
-		else if (net_tap_open("probe_runm", 0, &idx, err, sizeof(err)) >= 0) /* the netns goes with us */
+		else if (net_tap_open("probe_runm", 0, &idx, err, sizeof(err)) >=
+			 0) /* the netns goes with us */
 			net_redirect(idx, idx, "probe_runm", "probe_runm", err, sizeof(err));
 		ssize_t w = write(p[1], err, strlen(err));
 		(void)w;

@@ -16,8 +16,8 @@ static void check_req(const struct ctl_req *q)
 		abort();
 	if (q->op == CTL_OP_KILL && (q->kill.signal < 0 || q->kill.signal > 64))
 		abort();
-	if (q->op == CTL_OP_RESIZE && (!q->resize.rows || q->resize.rows > 65535 || !q->resize.cols ||
-				       q->resize.cols > 65535))
+	if (q->op == CTL_OP_RESIZE &&
+	    (!q->resize.rows || q->resize.rows > 65535 || !q->resize.cols || q->resize.cols > 65535))
 		abort();
 	if (q->op == CTL_OP_EXEC && (!q->exec.id || strlen(q->exec.id) > CTL_EXEC_ID_MAX || !q->exec.process))
 		abort();

@@ -52,8 +52,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				if (proto_parse_ps(m.root, &ps, &nps, err, sizeof(err)) == 0) {
 					for (size_t i = 0; i < nps; i++)
 						if (ps[i].pid <= 0 || strlen(ps[i].cmd) >= PROTO_PS_CMD_MAX ||
-						    strlen(ps[i].tty) >= PROTO_PS_TTY_MAX || ps[i].c < -1 || ps[i].c > 99 ||
-						    ps[i].ppid < -1 || ps[i].uid < -1 || ps[i].start < -1 || ps[i].time < -1)
+						    strlen(ps[i].tty) >= PROTO_PS_TTY_MAX || ps[i].c < -1 ||
+						    ps[i].c > 99 || ps[i].ppid < -1 || ps[i].uid < -1 ||
+						    ps[i].start < -1 || ps[i].time < -1)
 							abort();
 					free(ps);
 				}

@@ -87,7 +87,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	snprintf(spec, sizeof(spec), "vsock,uds=%s,cid=3", uds);
 	if (vsock)
 		unlink(uds);
-	struct virtio_dev *dev = loop ? virtio_dev_create(vsock ? spec : "rng", loop, err, sizeof(err)) : NULL;
+	struct virtio_dev *dev =
+	    loop ? virtio_dev_create(vsock ? spec : "rng", loop, err, sizeof(err)) : NULL;
 	struct vu_backend *b = dev ? vu_backend_new(dev, loop, sv[1]) : NULL;
 
 	while (b && size >= 1 + sizeof(struct vu_hdr)) {

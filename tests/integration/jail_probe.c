@@ -27,7 +27,8 @@ int main(void)
 	char pids[256] = "";
 	DIR *d = opendir("/proc");
 	for (struct dirent *e; d && (e = readdir(d));)
-		if (e->d_name[0] >= '0' && e->d_name[0] <= '9' && strlen(pids) + strlen(e->d_name) + 2 < sizeof(pids)) {
+		if (e->d_name[0] >= '0' && e->d_name[0] <= '9' &&
+		    strlen(pids) + strlen(e->d_name) + 2 < sizeof(pids)) {
 			strcat(pids, e->d_name);
 			strcat(pids, " ");
 		}
@@ -47,10 +48,11 @@ int main(void)
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	const char *con = s < 0 ? sock : TRY(connect(s, (struct sockaddr *)&a, sizeof(a)));
 	const char *kvm = TRY(open("/dev/kvm", O_RDWR));
-	fprintf(stderr,
-		"JAIL-PROBE {\"uid\": %u, \"pids\": \"%s\", \"open_passwd\": \"%s\", \"open_work\": \"%s\", "
-		"\"create_in_usr\": \"%s\", \"execve\": \"%s\", \"ptrace\": \"%s\", \"mount\": \"%s\", "
-		"\"setuid0\": \"%s\", \"inet_socket\": \"%s\", \"inet_connect\": \"%s\", \"open_kvm\": \"%s\"}\n",
-		getuid(), pids, passwd, work, usr, ex, pt, mnt, su, sock, con, kvm);
+	fprintf(
+	    stderr,
+	    "JAIL-PROBE {\"uid\": %u, \"pids\": \"%s\", \"open_passwd\": \"%s\", \"open_work\": \"%s\", "
+	    "\"create_in_usr\": \"%s\", \"execve\": \"%s\", \"ptrace\": \"%s\", \"mount\": \"%s\", "
+	    "\"setuid0\": \"%s\", \"inet_socket\": \"%s\", \"inet_connect\": \"%s\", \"open_kvm\": \"%s\"}\n",
+	    getuid(), pids, passwd, work, usr, ex, pt, mnt, su, sock, con, kvm);
 	return 3;
 }

@@ -42,7 +42,9 @@ int main(int argc, char **argv)
 	if (!strcmp(c, "xchg") && argc == 4)
 		return renameat2(AT_FDCWD, argv[2], AT_FDCWD, argv[3], RENAME_EXCHANGE) < 0 ? die("xchg") : 0;
 	if (!strcmp(c, "noreplace") && argc == 4)
-		return renameat2(AT_FDCWD, argv[2], AT_FDCWD, argv[3], RENAME_NOREPLACE) < 0 ? die("noreplace") : 0;
+		return renameat2(AT_FDCWD, argv[2], AT_FDCWD, argv[3], RENAME_NOREPLACE) < 0
+			   ? die("noreplace")
+			   : 0;
 	if (!strcmp(c, "ren") && argc == 4)
 		return rename(argv[2], argv[3]) < 0 ? die("ren") : 0;
 	if (!strcmp(c, "setx") && argc == 5)
@@ -81,7 +83,8 @@ int main(int argc, char **argv)
 		fstat(fd, &st);
 		if (w && st.st_size < off + (long)len && ftruncate(fd, off + (long)len) < 0)
 			return die("ftruncate");
-		uint8_t *m = mmap(NULL, (size_t)off + len, w ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd, 0);
+		uint8_t *m =
+		    mmap(NULL, (size_t)off + len, w ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd, 0);
 		if (m == MAP_FAILED)
 			return die("mmap");
 		if (w) {

@@ -15,18 +15,25 @@
 #include "agent/spec.h"
 
 static const char *runc_cfg =
-	"{\"ociVersion\":\"1.0.2\",\"process\":{\"terminal\":true,\"consoleSize\":{\"height\":24,\"width\":80},"
-	"\"user\":{\"uid\":1000,\"gid\":100,\"additionalGids\":[5,6]},\"args\":[\"sh\",\"-c\",\"x\"],"
-	"\"env\":[\"PATH=/bin\",\"A=b\"],\"cwd\":\"/work\",\"capabilities\":{\"bounding\":[\"CAP_KILL\",\"CAP_NET_RAW\"],"
-	"\"effective\":[\"CAP_KILL\"],\"ambient\":[\"CAP_FUTURE_THING\"]},\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\","
-	"\"hard\":2048,\"soft\":1024}],\"noNewPrivileges\":true,\"oomScoreAdj\":-17},"
-	"\"root\":{\"path\":\"rootfs\",\"readonly\":true},\"hostname\":\"h\","
-	"\"mounts\":[{\"destination\":\"/proc\",\"type\":\"proc\",\"source\":\"proc\"},"
-	"{\"destination\":\"/dev\",\"type\":\"tmpfs\",\"source\":\"tmpfs\",\"options\":[\"nosuid\",\"strictatime\","
-	"\"mode=755\",\"size=65536k\"]},{\"destination\":\"/data\",\"source\":\"/srv\",\"options\":[\"rbind\",\"ro\","
-	"\"rprivate\"]}],\"linux\":{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"mount\"},{\"type\":\"network\","
-	"\"path\":\"/proc/1/ns/net\"}],\"maskedPaths\":[\"/proc/kcore\"],\"readonlyPaths\":[\"/proc/sys\",\"/proc/bus\"],"
-	"\"sysctl\":{\"net.ipv4.ip_forward\":\"1\"},\"rootfsPropagation\":\"rshared\",\"resources\":{\"pids\":{\"limit\":5}}}}";
+    "{\"ociVersion\":\"1.0.2\",\"process\":{\"terminal\":true,\"consoleSize\":{\"height\":24,\"width\":80},"
+    "\"user\":{\"uid\":1000,\"gid\":100,\"additionalGids\":[5,6]},\"args\":[\"sh\",\"-c\",\"x\"],"
+    "\"env\":[\"PATH=/bin\",\"A=b\"],\"cwd\":\"/"
+    "work\",\"capabilities\":{\"bounding\":[\"CAP_KILL\",\"CAP_NET_RAW\"],"
+    "\"effective\":[\"CAP_KILL\"],\"ambient\":[\"CAP_FUTURE_THING\"]},\"rlimits\":[{\"type\":\"RLIMIT_"
+    "NOFILE\","
+    "\"hard\":2048,\"soft\":1024}],\"noNewPrivileges\":true,\"oomScoreAdj\":-17},"
+    "\"root\":{\"path\":\"rootfs\",\"readonly\":true},\"hostname\":\"h\","
+    "\"mounts\":[{\"destination\":\"/proc\",\"type\":\"proc\",\"source\":\"proc\"},"
+    "{\"destination\":\"/"
+    "dev\",\"type\":\"tmpfs\",\"source\":\"tmpfs\",\"options\":[\"nosuid\",\"strictatime\","
+    "\"mode=755\",\"size=65536k\"]},{\"destination\":\"/data\",\"source\":\"/"
+    "srv\",\"options\":[\"rbind\",\"ro\","
+    "\"rprivate\"]}],\"linux\":{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"mount\"},{\"type\":"
+    "\"network\","
+    "\"path\":\"/proc/1/ns/net\"}],\"maskedPaths\":[\"/proc/kcore\"],\"readonlyPaths\":[\"/proc/sys\",\"/"
+    "proc/bus\"],"
+    "\"sysctl\":{\"net.ipv4.ip_forward\":\"1\"},\"rootfsPropagation\":\"rshared\",\"resources\":{\"pids\":{"
+    "\"limit\":5}}}}";
 
 static void parses_runc_config(void **state)
 {
@@ -80,39 +87,58 @@ static void rejects_bad_configs(void **state)
 	static const struct {
 		const char *json, *bundle, *want;
 	} cases[] = {
-		{"{", "/b", "invalid JSON"},
-		{"[]", "/b", "not a JSON object"},
-		{"{\"root\":{\"path\":\"r\"}}", "/b", "process"},
-		{"{\"process\":{\"args\":[]},\"root\":{\"path\":\"r\"}}", "/b", "process.args"},
-		{"{\"process\":{\"args\":[1]},\"root\":{\"path\":\"r\"}}", "/b", "process.args[0]"},
-		{"{\"process\":{\"args\":[\"a\"],\"cwd\":\"rel\"},\"root\":{\"path\":\"r\"}}", "/b", "cwd"},
-		{"{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"r\"}}", NULL, "relative"},
-		{"{\"process\":{\"args\":[\"a\"]}}", "/b", "root.path"},
-		{"{\"process\":{\"args\":[\"a\"],\"rlimits\":[{\"type\":\"RLIMIT_BOGUS\",\"soft\":1,\"hard\":1}]},"
-		 "\"root\":{\"path\":\"/r\"}}", NULL, "RLIMIT_BOGUS"},
-		{"{\"process\":{\"args\":[\"a\"],\"user\":{\"uid\":-1}},\"root\":{\"path\":\"/r\"}}", NULL, "uid"},
-		{"{\"process\":{\"args\":[\"a\"],\"oomScoreAdj\":5000},\"root\":{\"path\":\"/r\"}}", NULL, "oomScoreAdj"},
-		{"{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"/r\"},\"linux\":{\"namespaces\":[{\"type\":\"x\"}]}}",
-		 NULL, "unknown type x"},
-		{"{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"/r\"},\"linux\":{\"namespaces\":[{\"type\":\"time\"}]}}",
-		 NULL, "not supported"},
-		{"{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"/r\"},\"linux\":{\"namespaces\":[{\"type\":\"user\"}]}}",
-		 NULL, "no uid mappings found"},
-		{"{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"/r\"},\"linux\":{\"namespaces\":[{\"type\":\"user\","
-		 "\"path\":\"/proc/9/ns/user\"}]}}", NULL, "joining a user namespace by path is not supported"},
-		{"{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"/r\"},\"mounts\":[{\"destination\":\"rel\"}]}", NULL,
-		 "mounts[0]"},
-		{"{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"/r\"},\"linux\":{\"sysctl\":{\"../x\":\"1\"}}}", NULL,
-		 "sysctl"},
-		{"{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"/r\"},\"linux\":{\"rootfsPropagation\":\"weird\"}}",
-		 NULL, "rootfsPropagation"},
-		{"{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"/r\"},\"linux\":{\"devices\":[{\"path\":\"/etc/x\","
-		 "\"type\":\"c\",\"major\":1,\"minor\":3}]}}", NULL, "must be under /dev/"},
-		{"{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"/r\"},\"linux\":{\"devices\":[{\"path\":\"/dev/x\","
-		 "\"type\":\"c\",\"major\":1}]}}", NULL, "major/minor"},
-		{"{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"/r\"},\"linux\":{\"devices\":[{\"path\":\"/dev/x\","
-		 "\"type\":\"z\"}]}}", NULL, "type must be"},
-		{"{\"process\":{\"args\":[\"a\"],\"user\":{\"umask\":4096}},\"root\":{\"path\":\"/r\"}}", NULL, "umask"},
+	    {"{", "/b", "invalid JSON"},
+	    {"[]", "/b", "not a JSON object"},
+	    {"{\"root\":{\"path\":\"r\"}}", "/b", "process"},
+	    {"{\"process\":{\"args\":[]},\"root\":{\"path\":\"r\"}}", "/b", "process.args"},
+	    {"{\"process\":{\"args\":[1]},\"root\":{\"path\":\"r\"}}", "/b", "process.args[0]"},
+	    {"{\"process\":{\"args\":[\"a\"],\"cwd\":\"rel\"},\"root\":{\"path\":\"r\"}}", "/b", "cwd"},
+	    {"{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"r\"}}", NULL, "relative"},
+	    {"{\"process\":{\"args\":[\"a\"]}}", "/b", "root.path"},
+	    {"{\"process\":{\"args\":[\"a\"],\"rlimits\":[{\"type\":\"RLIMIT_BOGUS\",\"soft\":1,\"hard\":1}]}"
+	     ","
+	     "\"root\":{\"path\":\"/r\"}}",
+	     NULL, "RLIMIT_BOGUS"},
+	    {"{\"process\":{\"args\":[\"a\"],\"user\":{\"uid\":-1}},\"root\":{\"path\":\"/r\"}}", NULL,
+	     "uid"},
+	    {"{\"process\":{\"args\":[\"a\"],\"oomScoreAdj\":5000},\"root\":{\"path\":\"/r\"}}", NULL,
+	     "oomScoreAdj"},
+	    {"{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"/"
+	     "r\"},\"linux\":{\"namespaces\":[{\"type\":\"x\"}]}}",
+	     NULL, "unknown type x"},
+	    {"{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"/"
+	     "r\"},\"linux\":{\"namespaces\":[{\"type\":\"time\"}]}}",
+	     NULL, "not supported"},
+	    {"{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"/"
+	     "r\"},\"linux\":{\"namespaces\":[{\"type\":\"user\"}]}}",
+	     NULL, "no uid mappings found"},
+	    {"{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"/"
+	     "r\"},\"linux\":{\"namespaces\":[{\"type\":\"user\","
+	     "\"path\":\"/proc/9/ns/user\"}]}}",
+	     NULL, "joining a user namespace by path is not supported"},
+	    {"{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"/"
+	     "r\"},\"mounts\":[{\"destination\":\"rel\"}]}",
+	     NULL, "mounts[0]"},
+	    {"{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"/r\"},\"linux\":{\"sysctl\":{\"../"
+	     "x\":\"1\"}}}",
+	     NULL, "sysctl"},
+	    {"{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"/"
+	     "r\"},\"linux\":{\"rootfsPropagation\":\"weird\"}}",
+	     NULL, "rootfsPropagation"},
+	    {"{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"/"
+	     "r\"},\"linux\":{\"devices\":[{\"path\":\"/etc/x\","
+	     "\"type\":\"c\",\"major\":1,\"minor\":3}]}}",
+	     NULL, "must be under /dev/"},
+	    {"{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"/"
+	     "r\"},\"linux\":{\"devices\":[{\"path\":\"/dev/x\","
+	     "\"type\":\"c\",\"major\":1}]}}",
+	     NULL, "major/minor"},
+	    {"{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"/"
+	     "r\"},\"linux\":{\"devices\":[{\"path\":\"/dev/x\","
+	     "\"type\":\"z\"}]}}",
+	     NULL, "type must be"},
+	    {"{\"process\":{\"args\":[\"a\"],\"user\":{\"umask\":4096}},\"root\":{\"path\":\"/r\"}}", NULL,
+	     "umask"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct spec s;
@@ -129,16 +155,18 @@ static void user_namespaces(void **state)
 {
 	struct spec s;
 	char err[512];
-	const char *fresh = "{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"/r\"},\"linux\":{\"namespaces\":["
-			    "{\"type\":\"user\"},{\"type\":\"pid\"}],\"uidMappings\":[{\"containerID\":0,\"hostID\":1000,"
-			    "\"size\":10}],\"gidMappings\":[{\"containerID\":0,\"hostID\":2000,\"size\":10}]}}";
+	const char *fresh =
+	    "{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"/r\"},\"linux\":{\"namespaces\":["
+	    "{\"type\":\"user\"},{\"type\":\"pid\"}],\"uidMappings\":[{\"containerID\":0,\"hostID\":1000,"
+	    "\"size\":10}],\"gidMappings\":[{\"containerID\":0,\"hostID\":2000,\"size\":10}]}}";
 	assert_int_equal(spec_parse(fresh, NULL, &s, err, sizeof(err)), 0);
 	assert_true(s.ns_new[NS_USER]);
 	assert_int_equal(s.userns.nuid, 1);
 	assert_int_equal(s.userns.gid[0].outside, 2000);
 	spec_free(&s);
-	const char *member = "{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"/r\"},\"linux\":{\"namespaces\":["
-			     "{\"type\":\"user\",\"container\":\"sb\"}]}}";
+	const char *member =
+	    "{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"/r\"},\"linux\":{\"namespaces\":["
+	    "{\"type\":\"user\",\"container\":\"sb\"}]}}";
 	assert_int_equal(spec_parse(member, NULL, &s, err, sizeof(err)), 0);
 	assert_false(s.ns_new[NS_USER]);
 	assert_string_equal(s.ns_ctr[NS_USER], "sb");
@@ -151,14 +179,18 @@ static void exec_process_json(void **state)
 	yajl_val tree;
 	struct spec_process p;
 	char err[256];
-	assert_int_equal(spec_process_parse_json("{\"args\":[\"ls\"],\"terminal\":false}", &tree, &p, err, sizeof(err)), 0);
+	assert_int_equal(
+	    spec_process_parse_json("{\"args\":[\"ls\"],\"terminal\":false}", &tree, &p, err, sizeof(err)),
+	    0);
 	assert_string_equal(p.cwd, "/");
 	assert_non_null(p.env);
 	assert_null(p.env[0]);
 	assert_false(p.has_caps);
 	spec_process_free(&p);
 	yajl_tree_free(tree);
-	assert_int_equal(spec_process_parse_json("{\"args\":[\"ls\"],\"terminal\":\"yes\"}", &tree, &p, err, sizeof(err)), -1);
+	assert_int_equal(
+	    spec_process_parse_json("{\"args\":[\"ls\"],\"terminal\":\"yes\"}", &tree, &p, err, sizeof(err)),
+	    -1);
 	assert_null(tree);
 	assert_int_equal(spec_process_parse_json("{\"args\":\"ls\"}", &tree, &p, err, sizeof(err)), -1);
 }
@@ -166,10 +198,10 @@ static void exec_process_json(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(parses_runc_config),
-		cmocka_unit_test(rejects_bad_configs),
-		cmocka_unit_test(user_namespaces),
-		cmocka_unit_test(exec_process_json),
+	    cmocka_unit_test(parses_runc_config),
+	    cmocka_unit_test(rejects_bad_configs),
+	    cmocka_unit_test(user_namespaces),
+	    cmocka_unit_test(exec_process_json),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -282,8 +282,10 @@ static void joins_nothing_without_fds(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(parses_mappings),		 cmocka_unit_test(refuses_as_runc),
-	    cmocka_unit_test(writes_maps_into_a_child),	 cmocka_unit_test(clones_into_another_user_namespace),
+	    cmocka_unit_test(parses_mappings),
+	    cmocka_unit_test(refuses_as_runc),
+	    cmocka_unit_test(writes_maps_into_a_child),
+	    cmocka_unit_test(clones_into_another_user_namespace),
 	    cmocka_unit_test(applies_limits_from_outside),
 	    cmocka_unit_test(joins_nothing_without_fds),
 	};

@@ -85,21 +85,28 @@ static void test_round_trip_kill_resize(void **st)
 static void test_round_trip_nested(void **st)
 {
 	(void)st;
-	const char *proc = "{\"args\":[\"sh\",\"-c\",\"echo \\\"}\\\"\"],\n \"terminal\":false,\"user\":{\"uid\":0}}";
-	struct ctl_req q = {.op = CTL_OP_EXEC, .exec = {.id = "exec-9", .tty = true, .want_stdin = true, .process = proc}}, d;
+	const char *proc =
+	    "{\"args\":[\"sh\",\"-c\",\"echo \\\"}\\\"\"],\n \"terminal\":false,\"user\":{\"uid\":0}}";
+	struct ctl_req q = {.op = CTL_OP_EXEC,
+			    .exec = {.id = "exec-9", .tty = true, .want_stdin = true, .process = proc}},
+		       d;
 	round_trip(&q, &d);
 	assert_string_equal(d.exec.id, "exec-9");
 	assert_true(d.exec.tty);
 	assert_true(d.exec.want_stdin);
-	assert_string_equal(d.exec.process, "{\"args\":[\"sh\",\"-c\",\"echo \\\"}\\\"\"],\"terminal\":false,\"user\":{\"uid\":0}}");
+	assert_string_equal(
+	    d.exec.process,
+	    "{\"args\":[\"sh\",\"-c\",\"echo \\\"}\\\"\"],\"terminal\":false,\"user\":{\"uid\":0}}");
 	ctl_req_free(&d);
 	/* the process is a value, not the text's tail: a field after it is still read */
-	const char *late = "{\"v\":1,\"op\":\"exec\",\"process\":{\"args\":[\"true\"]},\"id\":\"e\",\"tty\":false}";
+	const char *late =
+	    "{\"v\":1,\"op\":\"exec\",\"process\":{\"args\":[\"true\"]},\"id\":\"e\",\"tty\":false}";
 	assert_int_equal(ctl_req_decode(late, strlen(late), &d, err, sizeof(err)), 0);
 	assert_string_equal(d.exec.id, "e");
 	assert_false(d.exec.want_stdin);
 	ctl_req_free(&d);
-	q = (struct ctl_req){.op = CTL_OP_UPDATE, .update = {.resources = "{\"memory\":{\"limit\":1048576}}"}};
+	q = (struct ctl_req){.op = CTL_OP_UPDATE,
+			     .update = {.resources = "{\"memory\":{\"limit\":1048576}}"}};
 	round_trip(&q, &d);
 	assert_string_equal(d.update.resources, "{\"memory\":{\"limit\":1048576}}");
 	ctl_req_free(&d);
@@ -171,9 +178,11 @@ static void test_bad_requests(void **st)
 	expect_bad("{\"v\":1,\"op\":\"update\",\"resources\":\"{}\"}", "field \"resources\" is wrong");
 	expect_bad("{\"v\":1,\"op\":\"exec\",\"id\":\"e\"}", "field \"process\" is missing");
 	expect_bad("{\"v\":1,\"op\":\"exec\",\"process\":{}}", "field \"id\" is missing");
-	expect_bad("{\"v\":1,\"op\":\"exec\",\"id\":\"e\",\"tty\":\"yes\",\"process\":{}}", "want true or false");
+	expect_bad("{\"v\":1,\"op\":\"exec\",\"id\":\"e\",\"tty\":\"yes\",\"process\":{}}",
+		   "want true or false");
 	expect_bad("{\"v\":1,\"op\":\"exec\",\"id\":\"e\",\"process\":[]}", "field \"process\" is wrong");
-	expect_bad("{\"v\":1,\"op\":\"exec\",\"id\":\"e\",\"process\":{},\"cwd\":\"/\"}", "unknown field \"cwd\"");
+	expect_bad("{\"v\":1,\"op\":\"exec\",\"id\":\"e\",\"process\":{},\"cwd\":\"/\"}",
+		   "unknown field \"cwd\"");
 	expect_bad("[1]", "not a JSON object");
 	expect_bad("{\"v\":1,", "invalid JSON");
 	expect_bad("", "invalid JSON");
@@ -320,7 +329,8 @@ static void serve_one(int ls, bool exec)
 		close(c);
 		return;
 	}
-	if (q.op != CTL_OP_EXEC || nfds != 3 || strcmp(q.exec.id, "e1") || !strstr(q.exec.process, "\"args\""))
+	if (q.op != CTL_OP_EXEC || nfds != 3 || strcmp(q.exec.id, "e1") ||
+	    !strstr(q.exec.process, "\"args\""))
 		_exit(13);
 	if (write(fds[1], "out", 3) != 3)
 		_exit(14);
@@ -380,8 +390,9 @@ static void test_transport(void **st)
 	char sock[64];
 	snprintf(sock, sizeof(sock), "%s/%s", dir, CTL_SOCK);
 	unlink(sock);
-	assert_int_equal(ctl_call(dir, &(struct ctl_req){.op = CTL_OP_PS}, NULL, 0, 1000, &rep, NULL, err, sizeof(err)),
-			 -ENOENT);
+	assert_int_equal(
+	    ctl_call(dir, &(struct ctl_req){.op = CTL_OP_PS}, NULL, 0, 1000, &rep, NULL, err, sizeof(err)),
+	    -ENOENT);
 	close(p[0]);
 	close(p[1]);
 	rmdir(dir);
@@ -391,15 +402,15 @@ static void test_transport(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_round_trip_simple_ops),
-		cmocka_unit_test(test_round_trip_kill_resize),
-		cmocka_unit_test(test_round_trip_nested),
-		cmocka_unit_test(test_version),
-		cmocka_unit_test(test_bad_requests),
-		cmocka_unit_test(test_oversize),
-		cmocka_unit_test(test_replies),
-		cmocka_unit_test(test_bad_replies),
-		cmocka_unit_test(test_transport),
+	    cmocka_unit_test(test_round_trip_simple_ops),
+	    cmocka_unit_test(test_round_trip_kill_resize),
+	    cmocka_unit_test(test_round_trip_nested),
+	    cmocka_unit_test(test_version),
+	    cmocka_unit_test(test_bad_requests),
+	    cmocka_unit_test(test_oversize),
+	    cmocka_unit_test(test_replies),
+	    cmocka_unit_test(test_bad_replies),
+	    cmocka_unit_test(test_transport),
 	};
 	return cmocka_run_group_tests_name("runtime/ctl_proto", tests, NULL, NULL);
 }

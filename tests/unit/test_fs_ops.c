@@ -112,7 +112,8 @@ static void test_unknown_opcode(void **state)
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(tfs_call(t, FUSE_GETLK, FUSE_ROOT_ID, NULL, 0, NULL, 0, NULL, 0), -ENOSYS);
 		assert_int_equal(tfs_call(t, FUSE_SETLKW, FUSE_ROOT_ID, NULL, 0, NULL, 0, NULL, 0), -ENOSYS);
-		assert_int_equal(tfs_call(t, 9999 + (uint32_t)i, FUSE_ROOT_ID, NULL, 0, NULL, 0, NULL, 0), -ENOSYS);
+		assert_int_equal(tfs_call(t, 9999 + (uint32_t)i, FUSE_ROOT_ID, NULL, 0, NULL, 0, NULL, 0),
+				 -ENOSYS);
 	}
 	log_set_sink(-1, 0);
 	char logbuf[4096];

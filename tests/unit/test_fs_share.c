@@ -145,7 +145,8 @@ static void test_prepare_and_cleanup(void **state)
 	if (geteuid() != 0)
 		skip();
 	char err[512], p[PATH_MAX + 256], buf[64];
-	struct fs_share_bind b[] = {{.source = srcdir, .readonly = true}, {.source = srcfile, .readonly = false}};
+	struct fs_share_bind b[] = {{.source = srcdir, .readonly = true},
+				    {.source = srcfile, .readonly = false}};
 	assert_int_equal(fs_share_prepare(share, rootfs, false, b, 2, err, sizeof(err)), 0);
 	snprintf(p, sizeof(p), "%s/rootfs/etc-hostname", share);
 	assert_string_equal(read_file(p, buf, sizeof(buf)), "box\n");
@@ -243,7 +244,8 @@ static void test_served_by_the_fuse_server(void **state)
 	if (geteuid() != 0)
 		skip();
 	char err[512];
-	struct fs_share_bind b[] = {{.source = srcdir, .readonly = true}, {.source = srcfile, .readonly = false}};
+	struct fs_share_bind b[] = {{.source = srcdir, .readonly = true},
+				    {.source = srcfile, .readonly = false}};
 	assert_int_equal(fs_share_prepare(share, rootfs, false, b, 2, err, sizeof(err)), 0);
 	struct fs_server *s = fs_server_new(share, FS_CACHE_AUTO, err, sizeof(err));
 	assert_non_null(s);
@@ -295,7 +297,8 @@ static void test_bad_source_leaves_nothing(void **state)
 		skip();
 	char err[512], missing[200];
 	snprintf(missing, sizeof(missing), "%s/does-not-exist", base);
-	struct fs_share_bind b[] = {{.source = srcdir, .readonly = true}, {.source = missing, .readonly = false}};
+	struct fs_share_bind b[] = {{.source = srcdir, .readonly = true},
+				    {.source = missing, .readonly = false}};
 	assert_int_equal(fs_share_prepare(share, rootfs, false, b, 2, err, sizeof(err)), -ENOENT);
 	assert_non_null(strstr(err, "fs share: stat bind source: "));
 	assert_non_null(strstr(err, missing));

@@ -78,7 +78,8 @@ static void test_systemd_form(void **st)
 {
 	(void)st;
 	expect("system.slice:docker:abc", "/system.slice/docker-abc.scope");
-	expect("machine-libpod_pod_1.slice:libpod:abc", "/machine.slice/machine-libpod_pod_1.slice/libpod-abc.scope");
+	expect("machine-libpod_pod_1.slice:libpod:abc",
+	       "/machine.slice/machine-libpod_pod_1.slice/libpod-abc.scope");
 	expect("a-b-c.slice:p:n", "/a.slice/a-b.slice/a-b-c.slice/p-n.scope");
 	expect("-.slice:p:n", "/p-n.scope");
 	refuse("system:docker:abc", "is not a slice");
@@ -103,10 +104,10 @@ static void test_hostile_paths(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_engines_paths),
-		cmocka_unit_test(test_default_path_per_root),
-		cmocka_unit_test(test_systemd_form),
-		cmocka_unit_test(test_hostile_paths),
+	    cmocka_unit_test(test_engines_paths),
+	    cmocka_unit_test(test_default_path_per_root),
+	    cmocka_unit_test(test_systemd_form),
+	    cmocka_unit_test(test_hostile_paths),
 	};
 	return cmocka_run_group_tests_name("runtime/host_cgroup", tests, NULL, NULL);
 }

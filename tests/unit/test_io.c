@@ -181,7 +181,7 @@ static void test_find_in_path(void **st)
 	assert_true(io_find_in_path("prog", out, sizeof(out)));
 	assert_string_equal(out, exe);
 	assert_false(io_find_in_path("no-such-prog", out, sizeof(out)));
-	assert_false(io_find_in_path("prog", out, 8)); /* does not fit */
+	assert_false(io_find_in_path("prog", out, 8));	     /* does not fit */
 	assert_true(io_find_in_path(exe, out, sizeof(out))); /* with a '/': as it is */
 	chmod(exe, 0644);
 	assert_false(io_find_in_path("prog", out, sizeof(out))); /* not executable */
@@ -195,11 +195,14 @@ static void test_find_in_path(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_clock_moves_forward),	cmocka_unit_test(test_read_file_limits),
-		cmocka_unit_test(test_read_fd_pipe_in_pieces), cmocka_unit_test(test_write_all_nonblocking_times_out),
-		cmocka_unit_test(test_read_line),		cmocka_unit_test(test_fd_passing),
-		cmocka_unit_test(test_write_file_atomic),
-		cmocka_unit_test(test_find_in_path),
+	    cmocka_unit_test(test_clock_moves_forward),
+	    cmocka_unit_test(test_read_file_limits),
+	    cmocka_unit_test(test_read_fd_pipe_in_pieces),
+	    cmocka_unit_test(test_write_all_nonblocking_times_out),
+	    cmocka_unit_test(test_read_line),
+	    cmocka_unit_test(test_fd_passing),
+	    cmocka_unit_test(test_write_file_atomic),
+	    cmocka_unit_test(test_find_in_path),
 	};
 	return cmocka_run_group_tests_name("common/io", tests, NULL, NULL);
 }

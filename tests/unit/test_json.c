@@ -36,8 +36,9 @@ static void test_typed_access(void **st)
 {
 	(void)st;
 	char err[128];
-	const char *s = "{\"s\":\"x\",\"n\":7,\"big\":99999999999,\"t\":true,\"f\":false,\"o\":{\"p\":{\"q\":\"deep\"}},"
-			"\"a\":[1]}";
+	const char *s =
+	    "{\"s\":\"x\",\"n\":7,\"big\":99999999999,\"t\":true,\"f\":false,\"o\":{\"p\":{\"q\":\"deep\"}},"
+	    "\"a\":[1]}";
 	yajl_val v = json_parse(s, strlen(s), err, sizeof(err));
 	assert_non_null(v);
 	assert_string_equal(json_get_str(v, "s"), "x");
@@ -53,8 +54,8 @@ static void test_typed_access(void **st)
 	assert_int_equal(json_get_bool(v, "s", 0), -1);
 	assert_non_null(json_get(v, "f", yajl_t_true)); /* "boolean" */
 	assert_string_equal(json_at_str(v, "o", "p", "q", JSON_END), "deep");
-	assert_null(json_at_str(v, "o", "p", JSON_END));		  /* an object, not a string */
-	assert_null(json_at_str(v, "o", "x", "q", JSON_END));	  /* a missing step */
+	assert_null(json_at_str(v, "o", "p", JSON_END));	    /* an object, not a string */
+	assert_null(json_at_str(v, "o", "x", "q", JSON_END));	    /* a missing step */
 	assert_null(json_at(v, yajl_t_object, "s", "x", JSON_END)); /* through a string */
 	assert_non_null(json_at(v, yajl_t_array, "a", JSON_END));
 	assert_true(json_at(v, yajl_t_any, JSON_END) == v);
@@ -79,7 +80,8 @@ static void test_build_and_copy(void **st)
 	const char *out;
 	size_t len;
 	assert_int_equal(json_gen_end(&g, &out, &len), 0);
-	assert_string_equal(out, "{\"s\":\"a\\\"b\",\"n\":-3,\"b\":true,\"p\":\"xy\",\"copy\":{\"k\":[1,2.5,null,{\"z\":false}]}}");
+	assert_string_equal(out, "{\"s\":\"a\\\"b\",\"n\":-3,\"b\":true,\"p\":\"xy\",\"copy\":{\"k\":[1,2.5,"
+				 "null,{\"z\":false}]}}");
 	yajl_tree_free(v);
 	json_gen_free(&g);
 }
@@ -87,9 +89,9 @@ static void test_build_and_copy(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_limits),
-		cmocka_unit_test(test_typed_access),
-		cmocka_unit_test(test_build_and_copy),
+	    cmocka_unit_test(test_parse_limits),
+	    cmocka_unit_test(test_typed_access),
+	    cmocka_unit_test(test_build_and_copy),
 	};
 	return cmocka_run_group_tests_name("common/json", tests, NULL, NULL);
 }

@@ -51,9 +51,11 @@ static void test_errno_text(void **state)
 	char sink[512], err[512];
 	log_set_prog("runm");
 	capture(0, emit_errno, sink, sizeof(sink), err, sizeof(err));
-	assert_string_equal(err, "runm: create foo: open /run/runm/foo/state.json: No such file or directory\n");
+	assert_string_equal(err,
+			    "runm: create foo: open /run/runm/foo/state.json: No such file or directory\n");
 	/* runc's (logrus') text line */
-	const char *want = "level=error msg=\"create foo: open /run/runm/foo/state.json: No such file or directory\"\n";
+	const char *want =
+	    "level=error msg=\"create foo: open /run/runm/foo/state.json: No such file or directory\"\n";
 	assert_memory_equal(sink, "time=\"", 6);
 	assert_int_equal(strlen(sink), strlen("time=\"2026-11-22T03:27:30Z\" ") + strlen(want));
 	assert_string_equal(sink + strlen("time=\"2026-11-22T03:27:30Z\" "), want);
@@ -71,8 +73,9 @@ static void test_json_line(void **state)
 {
 	char sink[512], err[512];
 	capture(1, emit_errno, sink, sizeof(sink), err, sizeof(err));
-	const char *want = "{\"level\":\"error\",\"msg\":\"create foo: open /run/runm/foo/state.json: No such file or "
-			   "directory\",\"time\":\"";
+	const char *want =
+	    "{\"level\":\"error\",\"msg\":\"create foo: open /run/runm/foo/state.json: No such file or "
+	    "directory\",\"time\":\"";
 	assert_memory_equal(sink, want, strlen(want));
 	/* time is RFC 3339 UTC: 2026-11-22T03:27:30Z */
 	const char *t = sink + strlen(want);
@@ -150,10 +153,13 @@ static void test_long_message_truncated(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_errno_text),     cmocka_unit_test(test_json_line),
-		cmocka_unit_test(test_json_escapes),   cmocka_unit_test(test_debug_gate),
-		cmocka_unit_test(test_long_message_truncated), cmocka_unit_test(test_text_escapes_stay_one_line),
-		cmocka_unit_test(test_debug_to_stderr_without_a_sink),
+	    cmocka_unit_test(test_errno_text),
+	    cmocka_unit_test(test_json_line),
+	    cmocka_unit_test(test_json_escapes),
+	    cmocka_unit_test(test_debug_gate),
+	    cmocka_unit_test(test_long_message_truncated),
+	    cmocka_unit_test(test_text_escapes_stay_one_line),
+	    cmocka_unit_test(test_debug_to_stderr_without_a_sink),
 	};
 	return cmocka_run_group_tests_name("common/log", tests, NULL, NULL);
 }

@@ -52,8 +52,10 @@ static void test_parse(void **state)
 {
 	(void)state;
 	struct mountinfo_ent e;
-	assert_int_equal(mountinfo_parse("36 35 98:0 /mnt1 /r\\040x/s\\012y rw,noatime master:1 - ext3 /dev/root rw\n", &e),
-			 0);
+	assert_int_equal(
+	    mountinfo_parse("36 35 98:0 /mnt1 /r\\040x/s\\012y rw,noatime master:1 - ext3 /dev/root rw\n",
+			    &e),
+	    0);
 	assert_int_equal(e.id, 36);
 	assert_int_equal(e.parent, 35);
 	assert_int_equal(e.major, 98);

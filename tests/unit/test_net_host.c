@@ -44,10 +44,12 @@ static int setup(void **state)
 {
 	if (unshare(CLONE_NEWNET) < 0)
 		return -1;
-	shell("ip link set lo up && ip link add c0 mtu 1400 address 02:11:22:33:44:55 type veth peer name p0 && "
+	shell("ip link set lo up && ip link add c0 mtu 1400 address 02:11:22:33:44:55 type veth peer name p0 "
+	      "&& "
 	      "ip addr add 10.99.0.2/24 dev c0 && ip addr add fd00:99::2/64 dev c0 nodad && "
 	      "ip link set c0 up && ip link set p0 up && ip route add default via 10.99.0.1 && "
-	      "ip -6 route add default via fd00:99::1 && ip neigh add 10.99.0.1 lladdr 02:aa:bb:cc:dd:ee dev c0 nud permanent");
+	      "ip -6 route add default via fd00:99::1 && ip neigh add 10.99.0.1 lladdr 02:aa:bb:cc:dd:ee dev "
+	      "c0 nud permanent");
 	return 0;
 }
 
@@ -88,7 +90,8 @@ static void test_discover(void **state)
 static void test_non_ethernet_links_and_taps_are_skipped(void **state)
 {
 	/* an L3 tun (no MAC: not Ethernet) is skipped with a warning, a tap silently */
-	shell("ip tuntap add dev l3tun mode tun && ip link set l3tun up && ip tuntap add dev sometap mode tap");
+	shell(
+	    "ip tuntap add dev l3tun mode tun && ip link set l3tun up && ip tuntap add dev sometap mode tap");
 	struct proto_net cfg;
 	int index[PROTO_NET_MAX_IFACES];
 	char err[256];
@@ -163,13 +166,14 @@ static void test_spare_nic_in_an_empty_new_netns(void **state)
 	assert_int_equal(net_wire(&ns, err, sizeof(err)), 0);
 	assert_int_equal(ns.n, 1);
 	assert_false(ns.link[0].wired);
-	assert_int_equal(ns.cfg.nifaces, 0); /* the guest is told nothing yet */
+	assert_int_equal(ns.cfg.nifaces, 0);		/* the guest is told nothing yet */
 	assert_true((ns.link[0].boot_mac[0] & 3) == 2); /* locally administered unicast */
 	bool changed = true;
 	assert_int_equal(net_late(&ns, &changed, err, sizeof(err)), 0);
 	assert_false(changed); /* nothing appeared */
 	shell("ip link add late0 type veth peer name late1 && ip addr add 10.98.0.2/24 dev late0 && "
-	      "ip link set late0 up && ip netns add runm-unit-late-$PPID && ip link set late1 netns runm-unit-late-$PPID");
+	      "ip link set late0 up && ip netns add runm-unit-late-$PPID && ip link set late1 netns "
+	      "runm-unit-late-$PPID");
 	assert_int_equal(net_late(&ns, &changed, err, sizeof(err)), 0);
 	assert_true(changed);
 	assert_int_equal(ns.cfg.nifaces, 1);
@@ -192,7 +196,8 @@ static int load(struct spec *s, const char *ns_json)
 {
 	char json[512], err[256];
 	snprintf(json, sizeof(json),
-		 "{\"ociVersion\":\"1.0.2\",\"process\":{\"args\":[\"sh\"],\"cwd\":\"/\"},\"root\":{\"path\":\"rootfs\"},"
+		 "{\"ociVersion\":\"1.0.2\",\"process\":{\"args\":[\"sh\"],\"cwd\":\"/"
+		 "\"},\"root\":{\"path\":\"rootfs\"},"
 		 "\"linux\":{\"namespaces\":[%s]}}",
 		 ns_json);
 	return spec_parse(json, "/tmp", s, err, sizeof(err));

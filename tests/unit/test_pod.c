@@ -24,7 +24,8 @@ static void load(struct spec *s, const char *annotations, const char *namespaces
 {
 	char json[4096], err[256];
 	snprintf(json, sizeof(json),
-		 "{\"ociVersion\":\"1.0.2\",\"process\":{\"args\":[\"sh\"],\"cwd\":\"/\"},\"root\":{\"path\":\"rootfs\"},"
+		 "{\"ociVersion\":\"1.0.2\",\"process\":{\"args\":[\"sh\"],\"cwd\":\"/"
+		 "\"},\"root\":{\"path\":\"rootfs\"},"
 		 "\"annotations\":{%s},\"linux\":{\"namespaces\":[%s]}}",
 		 annotations, namespaces ? namespaces : "");
 	int r = spec_parse(json, "/b", s, err, sizeof(err));
@@ -48,25 +49,37 @@ static void test_roles(void **st)
 	assert_int_equal(classify("", "c1", &pi, err), 0);
 	assert_int_equal(pi.role, POD_NONE);
 	/* containerd */
-	assert_int_equal(classify("\"io.kubernetes.cri.container-type\":\"sandbox\",\"io.kubernetes.cri.sandbox-id\":\"sb\"",
-				  "sb", &pi, err), 0);
+	assert_int_equal(
+	    classify(
+		"\"io.kubernetes.cri.container-type\":\"sandbox\",\"io.kubernetes.cri.sandbox-id\":\"sb\"",
+		"sb", &pi, err),
+	    0);
 	assert_int_equal(pi.role, POD_SANDBOX);
 	assert_string_equal(pi.sandbox, "sb");
-	assert_int_equal(classify("\"io.kubernetes.cri.container-type\":\"container\",\"io.kubernetes.cri.sandbox-id\":\"sb\"",
-				  "c1", &pi, err), 0);
+	assert_int_equal(
+	    classify(
+		"\"io.kubernetes.cri.container-type\":\"container\",\"io.kubernetes.cri.sandbox-id\":\"sb\"",
+		"c1", &pi, err),
+	    0);
 	assert_int_equal(pi.role, POD_MEMBER);
 	assert_string_equal(pi.sandbox, "sb");
 	assert_int_equal(classify("\"io.kubernetes.cri.container-type\":\"container\"", "c1", &pi, err), -1);
 	assert_non_null(strstr(err, "gives no sandbox id"));
 	assert_int_equal(classify("\"io.kubernetes.cri.container-type\":\"pod\"", "c1", &pi, err), -1);
-	assert_string_equal(err, "annotation io.kubernetes.cri.container-type=\"pod\": want sandbox or container");
+	assert_string_equal(err,
+			    "annotation io.kubernetes.cri.container-type=\"pod\": want sandbox or container");
 	/* CRI-O */
-	assert_int_equal(classify("\"io.kubernetes.cri-o.ContainerType\":\"container\",\"io.kubernetes.cri-o.SandboxID\":\"s2\"",
-				  "c2", &pi, err), 0);
+	assert_int_equal(classify("\"io.kubernetes.cri-o.ContainerType\":\"container\",\"io.kubernetes.cri-o."
+				  "SandboxID\":\"s2\"",
+				  "c2", &pi, err),
+			 0);
 	assert_int_equal(pi.role, POD_MEMBER);
 	assert_string_equal(pi.sandbox, "s2");
-	assert_int_equal(classify("\"io.kubernetes.cri-o.ContainerType\":\"sandbox\",\"io.kubernetes.cri-o.SandboxID\":\"s2\"",
-				  "s2", &pi, err), 0);
+	assert_int_equal(
+	    classify(
+		"\"io.kubernetes.cri-o.ContainerType\":\"sandbox\",\"io.kubernetes.cri-o.SandboxID\":\"s2\"",
+		"s2", &pi, err),
+	    0);
 	assert_int_equal(pi.role, POD_SANDBOX);
 	/* podman: SandboxID alone; the infra container names itself */
 	assert_int_equal(classify("\"io.kubernetes.cri-o.SandboxID\":\"infra1\"", "infra1", &pi, err), 0);
@@ -75,17 +88,21 @@ static void test_roles(void **st)
 	assert_int_equal(pi.role, POD_MEMBER);
 	assert_string_equal(pi.sandbox, "infra1");
 	/* override first */
-	assert_int_equal(classify("\"io.runm.pod.role\":\"none\",\"io.kubernetes.cri.container-type\":\"container\"",
-				  "c1", &pi, err), 0);
+	assert_int_equal(
+	    classify("\"io.runm.pod.role\":\"none\",\"io.kubernetes.cri.container-type\":\"container\"", "c1",
+		     &pi, err),
+	    0);
 	assert_int_equal(pi.role, POD_NONE);
-	assert_int_equal(classify("\"io.runm.pod.role\":\"member\",\"io.runm.pod.sandbox\":\"x\"", "c1", &pi, err), 0);
+	assert_int_equal(
+	    classify("\"io.runm.pod.role\":\"member\",\"io.runm.pod.sandbox\":\"x\"", "c1", &pi, err), 0);
 	assert_int_equal(pi.role, POD_MEMBER);
 	assert_string_equal(pi.sandbox, "x");
 	assert_int_equal(classify("\"io.runm.pod.role\":\"sandbox\"", "me", &pi, err), 0);
 	assert_int_equal(pi.role, POD_SANDBOX);
 	assert_string_equal(pi.sandbox, "me");
 	assert_int_equal(classify("\"io.runm.pod.role\":\"boss\"", "c1", &pi, err), -1);
-	assert_int_equal(classify("\"io.runm.pod.role\":\"member\",\"io.runm.pod.sandbox\":\"../x\"", "c1", &pi, err), -1);
+	assert_int_equal(
+	    classify("\"io.runm.pod.role\":\"member\",\"io.runm.pod.sandbox\":\"../x\"", "c1", &pi, err), -1);
 	assert_non_null(strstr(err, "is not a valid container id"));
 	assert_string_equal(pod_role_name(POD_MEMBER), "member");
 }
@@ -95,8 +112,11 @@ static void test_sandbox_size(void **st)
 	struct spec s;
 	char err[256];
 	long long mem = 0, q = 0, p = 100000;
-	load(&s, "\"io.kubernetes.cri.sandbox-memory\":\"536870912\",\"io.kubernetes.cri.sandbox-cpu-quota\":\"150000\","
-		 "\"io.kubernetes.cri.sandbox-cpu-period\":\"50000\"", NULL);
+	load(&s,
+	     "\"io.kubernetes.cri.sandbox-memory\":\"536870912\",\"io.kubernetes.cri.sandbox-cpu-quota\":"
+	     "\"150000\","
+	     "\"io.kubernetes.cri.sandbox-cpu-period\":\"50000\"",
+	     NULL);
 	assert_int_equal(pod_sandbox_size(&s, &mem, &q, &p, err, sizeof(err)), 0);
 	assert_int_equal(mem, 536870912);
 	assert_int_equal(q, 150000);
@@ -120,8 +140,10 @@ static void test_member_joins(void **st)
 	bool ipc, uts;
 	char ns[512], err[512];
 	int me = getpid();
-	snprintf(ns, sizeof(ns), "{\"type\":\"ipc\",\"path\":\"/proc/%d/ns/ipc\"},{\"type\":\"uts\"},"
-				 "{\"type\":\"network\",\"path\":\"/proc/%d/ns/net\"}", me, me);
+	snprintf(ns, sizeof(ns),
+		 "{\"type\":\"ipc\",\"path\":\"/proc/%d/ns/ipc\"},{\"type\":\"uts\"},"
+		 "{\"type\":\"network\",\"path\":\"/proc/%d/ns/net\"}",
+		 me, me);
 	load(&s, "", ns);
 	assert_int_equal(pod_ns_paths(&s, me, &ipc, &uts, err, sizeof(err)), 0);
 	assert_true(ipc);
@@ -129,7 +151,10 @@ static void test_member_joins(void **st)
 	spec_free(&s);
 	/* the same namespace by another name (inode match); the sandbox's pid namespace is fine
 	 * (the member's own in the guest) */
-	snprintf(ns, sizeof(ns), "{\"type\":\"uts\",\"path\":\"/proc/self/ns/uts\"},{\"type\":\"pid\",\"path\":\"/proc/%d/ns/pid\"}", me);
+	snprintf(ns, sizeof(ns),
+		 "{\"type\":\"uts\",\"path\":\"/proc/self/ns/uts\"},{\"type\":\"pid\",\"path\":\"/proc/%d/ns/"
+		 "pid\"}",
+		 me);
 	load(&s, "", ns);
 	assert_int_equal(pod_ns_paths(&s, me, &ipc, &uts, err, sizeof(err)), 0);
 	assert_true(uts);
@@ -161,6 +186,7 @@ static void test_standalone_ns_paths(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {cmocka_unit_test(test_roles), cmocka_unit_test(test_sandbox_size),
-					   cmocka_unit_test(test_member_joins), cmocka_unit_test(test_standalone_ns_paths)};
+					   cmocka_unit_test(test_member_joins),
+					   cmocka_unit_test(test_standalone_ns_paths)};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

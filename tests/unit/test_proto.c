@@ -152,8 +152,16 @@ static void messages(void **state)
 	assert_string_equal(m.op, "exit");
 	proto_msg_free(&m);
 
-	const char *bad[] = {"", "[]", "1", "{", "{\"op\":\"x\"}", "{\"id\":-1,\"op\":\"x\"}", "{\"id\":1.5,\"op\":\"x\"}",
-			     "{\"id\":1,\"ok\":false}", "{\"id\":1,\"op\":\"\"}", "{\"id\":\"1\",\"op\":\"x\"}",
+	const char *bad[] = {"",
+			     "[]",
+			     "1",
+			     "{",
+			     "{\"op\":\"x\"}",
+			     "{\"id\":-1,\"op\":\"x\"}",
+			     "{\"id\":1.5,\"op\":\"x\"}",
+			     "{\"id\":1,\"ok\":false}",
+			     "{\"id\":1,\"op\":\"\"}",
+			     "{\"id\":\"1\",\"op\":\"x\"}",
 			     "{\"id\":1,\"op\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(parse(bad[i], &m), -1);
@@ -197,7 +205,8 @@ static void encode(void **state)
 
 static void ps_roundtrip_and_rejects(void **state)
 {
-	struct proto_ps_entry in[3] = {{.pid = 1, .cmd = "sh -c loop"}, {.pid = 7, .cmd = "sleep 1000"}, {.pid = INT32_MAX}};
+	struct proto_ps_entry in[3] = {
+	    {.pid = 1, .cmd = "sh -c loop"}, {.pid = 7, .cmd = "sleep 1000"}, {.pid = INT32_MAX}};
 	memset(in[2].cmd, 'x', sizeof(in[2].cmd) - 1);
 	struct json_gen pg;
 	const char *json;
@@ -227,10 +236,16 @@ static void ps_roundtrip_and_rejects(void **state)
 	free(copy);
 
 	/* the optional ps -ef members: round trip, absent → -1 / "" */
-	struct proto_ps_entry full = {.pid = 5, .cmd = "sh", .ppid = 1, .uid = 1000, .c = 99, .start = 1700000000,
-				      .time = 90061, .tty = "pts/3"};
-	struct proto_ps_entry bare = {.pid = 6, .cmd = "old agent", .ppid = -1, .uid = -1, .c = -1, .start = -1,
-				      .time = -1};
+	struct proto_ps_entry full = {.pid = 5,
+				      .cmd = "sh",
+				      .ppid = 1,
+				      .uid = 1000,
+				      .c = 99,
+				      .start = 1700000000,
+				      .time = 90061,
+				      .tty = "pts/3"};
+	struct proto_ps_entry bare = {
+	    .pid = 6, .cmd = "old agent", .ppid = -1, .uid = -1, .c = -1, .start = -1, .time = -1};
 	struct proto_ps_entry two[2] = {full, bare};
 	assert_int_equal(json_gen_begin(&pg), 0);
 	json_gen_int(&pg, "id", 5);
@@ -268,7 +283,8 @@ static void ps_roundtrip_and_rejects(void **state)
 
 	/* an over-long cmd is truncated, NUL-terminated */
 	char longcmd[1200];
-	int k = snprintf(longcmd, sizeof(longcmd), "{\"id\":1,\"ok\":true,\"processes\":[{\"pid\":3,\"cmd\":\"");
+	int k =
+	    snprintf(longcmd, sizeof(longcmd), "{\"id\":1,\"ok\":true,\"processes\":[{\"pid\":3,\"cmd\":\"");
 	memset(longcmd + k, 'y', 1000);
 	snprintf(longcmd + k + 1000, sizeof(longcmd) - k - 1000, "\"}]}");
 	assert_int_equal(parse(longcmd, &m), 0);
@@ -279,21 +295,21 @@ static void ps_roundtrip_and_rejects(void **state)
 	proto_msg_free(&m);
 
 	const char *bad[] = {
-		"{\"id\":1,\"ok\":true}",
-		"{\"id\":1,\"ok\":true,\"processes\":{}}",
-		"{\"id\":1,\"ok\":true,\"processes\":[1,7]}",
-		"{\"id\":1,\"ok\":true,\"processes\":[{\"pid\":0,\"cmd\":\"x\"}]}",
-		"{\"id\":1,\"ok\":true,\"processes\":[{\"pid\":-4,\"cmd\":\"x\"}]}",
-		"{\"id\":1,\"ok\":true,\"processes\":[{\"pid\":2147483648,\"cmd\":\"x\"}]}",
-		"{\"id\":1,\"ok\":true,\"processes\":[{\"pid\":1.5,\"cmd\":\"x\"}]}",
-		"{\"id\":1,\"ok\":true,\"processes\":[{\"pid\":2}]}",
-		"{\"id\":1,\"ok\":true,\"processes\":[{\"pid\":2,\"cmd\":5}]}",
-		"{\"id\":1,\"ok\":true,\"processes\":[{\"pid\":2,\"cmd\":\"a\"},null]}",
-		"{\"id\":1,\"ok\":true,\"processes\":[{\"pid\":2,\"cmd\":\"a\",\"c\":100}]}",
-		"{\"id\":1,\"ok\":true,\"processes\":[{\"pid\":2,\"cmd\":\"a\",\"ppid\":-1}]}",
-		"{\"id\":1,\"ok\":true,\"processes\":[{\"pid\":2,\"cmd\":\"a\",\"uid\":4294967296}]}",
-		"{\"id\":1,\"ok\":true,\"processes\":[{\"pid\":2,\"cmd\":\"a\",\"time\":\"1\"}]}",
-		"{\"id\":1,\"ok\":true,\"processes\":[{\"pid\":2,\"cmd\":\"a\",\"tty\":5}]}",
+	    "{\"id\":1,\"ok\":true}",
+	    "{\"id\":1,\"ok\":true,\"processes\":{}}",
+	    "{\"id\":1,\"ok\":true,\"processes\":[1,7]}",
+	    "{\"id\":1,\"ok\":true,\"processes\":[{\"pid\":0,\"cmd\":\"x\"}]}",
+	    "{\"id\":1,\"ok\":true,\"processes\":[{\"pid\":-4,\"cmd\":\"x\"}]}",
+	    "{\"id\":1,\"ok\":true,\"processes\":[{\"pid\":2147483648,\"cmd\":\"x\"}]}",
+	    "{\"id\":1,\"ok\":true,\"processes\":[{\"pid\":1.5,\"cmd\":\"x\"}]}",
+	    "{\"id\":1,\"ok\":true,\"processes\":[{\"pid\":2}]}",
+	    "{\"id\":1,\"ok\":true,\"processes\":[{\"pid\":2,\"cmd\":5}]}",
+	    "{\"id\":1,\"ok\":true,\"processes\":[{\"pid\":2,\"cmd\":\"a\"},null]}",
+	    "{\"id\":1,\"ok\":true,\"processes\":[{\"pid\":2,\"cmd\":\"a\",\"c\":100}]}",
+	    "{\"id\":1,\"ok\":true,\"processes\":[{\"pid\":2,\"cmd\":\"a\",\"ppid\":-1}]}",
+	    "{\"id\":1,\"ok\":true,\"processes\":[{\"pid\":2,\"cmd\":\"a\",\"uid\":4294967296}]}",
+	    "{\"id\":1,\"ok\":true,\"processes\":[{\"pid\":2,\"cmd\":\"a\",\"time\":\"1\"}]}",
+	    "{\"id\":1,\"ok\":true,\"processes\":[{\"pid\":2,\"cmd\":\"a\",\"tty\":5}]}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(parse(bad[i], &m), 0);

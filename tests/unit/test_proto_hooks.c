@@ -60,7 +60,8 @@ static void rejects(void **state)
 	    {"{\"hooks\":{}}", "hooks must be an array"},
 	    {"{\"hooks\":[1]}", "hooks[0].path must be an absolute path"},
 	    {"{\"hooks\":[{\"path\":\"rel/h\"}]}", "hooks[0].path must be an absolute path"},
-	    {"{\"hooks\":[{\"path\":\"/h\"},{\"path\":\"/h\",\"args\":\"x\"}]}", "hooks[1].args must be an array"},
+	    {"{\"hooks\":[{\"path\":\"/h\"},{\"path\":\"/h\",\"args\":\"x\"}]}",
+	     "hooks[1].args must be an array"},
 	    {"{\"hooks\":[{\"path\":\"/h\",\"env\":[\"A\",2]}]}", "hooks[0].env[1] must be a string"},
 	    {"{\"hooks\":[{\"path\":\"/h\",\"timeout\":-1}]}", "hooks[0].timeout must be an integer"},
 	    {"{\"hooks\":[{\"path\":\"/h\",\"timeout\":1.5}]}", "hooks[0].timeout must be an integer"},
@@ -70,7 +71,8 @@ static void rejects(void **state)
 		struct proto_hook *h = (struct proto_hook *)1;
 		size_t n = 7;
 		char err[256] = "";
-		assert_int_equal(proto_parse_hooks(json_get(t, "hooks", yajl_t_any), &h, &n, err, sizeof(err)), -1);
+		assert_int_equal(
+		    proto_parse_hooks(json_get(t, "hooks", yajl_t_any), &h, &n, err, sizeof(err)), -1);
 		if (!strstr(err, bad[i].why))
 			fail_msg("%s: got \"%s\", want \"%s\"", bad[i].json, err, bad[i].why);
 		assert_null(h);

@@ -40,10 +40,14 @@ struct t_opts {
 };
 
 static const struct optdef OPTS[] = {
-	OPT_VALUE(struct t_opts, bundle, "bundle", 'b', NULL), OPT_FLAG(struct t_opts, detach, "detach", 'd', NULL),
-	OPT_FLAG(struct t_opts, tty, "tty", 't', NULL),        OPT_LIST(struct t_opts, env, "env", 'e', NULL),
-	OPT_VALUE(struct t_opts, pid_file, "pid-file", 0, NULL), OPT_NOOP("no-pivot", false, NULL),
-	OPT_NOOP("cgroup", true, NULL),                        OPT_END,
+    OPT_VALUE(struct t_opts, bundle, "bundle", 'b', NULL),
+    OPT_FLAG(struct t_opts, detach, "detach", 'd', NULL),
+    OPT_FLAG(struct t_opts, tty, "tty", 't', NULL),
+    OPT_LIST(struct t_opts, env, "env", 'e', NULL),
+    OPT_VALUE(struct t_opts, pid_file, "pid-file", 0, NULL),
+    OPT_NOOP("no-pivot", false, NULL),
+    OPT_NOOP("cgroup", true, NULL),
+    OPT_END,
 };
 
 static void test_args_forms(void **st)
@@ -427,10 +431,11 @@ static void test_guest_config(void **st)
 	free(out);
 	spec_free(&s);
 	/* a relative bind source is relative to the bundle (as in runc), in the guest and on the host */
-	snprintf(json, sizeof(json),
-		 "{\"ociVersion\":\"1\",\"process\":{\"args\":[\"sh\"]},\"root\":{\"path\":\"r\"},\"mounts\":["
-		 "{\"destination\":\"/b\",\"type\":\"bind\",\"source\":\".\"},"
-		 "{\"destination\":\"/d\",\"source\":\"data\",\"options\":[\"rbind\",\"ro\"]}]}");
+	snprintf(
+	    json, sizeof(json),
+	    "{\"ociVersion\":\"1\",\"process\":{\"args\":[\"sh\"]},\"root\":{\"path\":\"r\"},\"mounts\":["
+	    "{\"destination\":\"/b\",\"type\":\"bind\",\"source\":\".\"},"
+	    "{\"destination\":\"/d\",\"source\":\"data\",\"options\":[\"rbind\",\"ro\"]}]}");
 	assert_int_equal(spec_parse(json, dir, &s, err, sizeof(err)), 0);
 	assert_int_equal(guest_config(&s, dir, false, &sh, &out, err, sizeof(err)), 0);
 	char rel_dot[80], rel_data[80];
@@ -544,7 +549,7 @@ static void test_guest_config_shm_size(void **st)
 	char dir[] = "/tmp/runm-gcs-XXXXXX";
 	assert_non_null(mkdtemp(dir));
 #define SHM_SPEC                                                                                             \
-	"{\"ociVersion\":\"1.0.2\",\"process\":{\"args\":[\"sh\"]},\"root\":{\"path\":\"r\"},\"mounts\":["             \
+	"{\"ociVersion\":\"1.0.2\",\"process\":{\"args\":[\"sh\"]},\"root\":{\"path\":\"r\"},\"mounts\":["   \
 	"{\"destination\":\"/dev/shm\",\"type\":\"bind\",\"source\":\"%s\"}]}"
 	snprintf(json, sizeof(json), SHM_SPEC, "/dev/shm");
 	struct spec s;

@@ -128,7 +128,7 @@ static void test_killed_vmm_is_a_failure(void **state)
 	assert_int_equal(eff, 0);
 	assert_int_equal(bnd, 0);
 	assert_int_equal(nnp, 1);
-	kill(v->proc[1].pid, SIGKILL);           /* a device server dies */
+	kill(v->proc[1].pid, SIGKILL); /* a device server dies */
 	assert_int_equal(vm_wait(v, 5000, &st), 1);
 	assert_int_equal(st, 1);
 	/* Every process is gone and reaped. */
@@ -166,11 +166,11 @@ int main(void)
 {
 	log_set_prog("test_vhost_backend");
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse),
-		cmocka_unit_test(test_fd_above_stdio),
-		cmocka_unit_test(test_spawn_reap_and_exec_failure),
-		cmocka_unit_test(test_killed_vmm_is_a_failure),
-		cmocka_unit_test(test_start_validates_before_starting),
+	    cmocka_unit_test(test_parse),
+	    cmocka_unit_test(test_fd_above_stdio),
+	    cmocka_unit_test(test_spawn_reap_and_exec_failure),
+	    cmocka_unit_test(test_killed_vmm_is_a_failure),
+	    cmocka_unit_test(test_start_validates_before_starting),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -31,16 +31,16 @@
 #define MEM_SIZE  0x100000ull
 #define GPA_BASE  0x40000000ull
 #define UVA_BASE  0x7f1200000000ull /* where the "frontend" has guest memory mapped */
-#define QNUM      16
+#define QNUM	  16
 #define DESC_OFF  0x1000
 #define AVAIL_OFF 0x2000
 #define USED_OFF  0x3000
-#define BUF_OFF   0x10000
+#define BUF_OFF	  0x10000
 
 struct env {
-	int fe, be;          /* frontend / backend ends */
+	int fe, be; /* frontend / backend ends */
 	int memfd;
-	uint8_t *mem;        /* our view of guest memory */
+	uint8_t *mem; /* our view of guest memory */
 	struct evloop *loop;
 	struct virtio_dev *dev;
 	struct vu_backend *b;
@@ -209,8 +209,10 @@ static void negotiate(struct env *e, bool proto)
 static struct vu_mem_table one_region(void)
 {
 	struct vu_mem_table t = {.nregions = 1};
-	t.regions[0] = (struct vu_mem_region){.guest_phys_addr = GPA_BASE, .memory_size = MEM_SIZE,
-					      .userspace_addr = UVA_BASE, .mmap_offset = 0};
+	t.regions[0] = (struct vu_mem_region){.guest_phys_addr = GPA_BASE,
+					      .memory_size = MEM_SIZE,
+					      .userspace_addr = UVA_BASE,
+					      .mmap_offset = 0};
 	return t;
 }
 
@@ -254,8 +256,8 @@ static void driver_offer(struct env *e, uint16_t slot, uint32_t len)
 		uint64_t addr;
 		uint32_t len;
 		uint16_t flags, next;
-	} __attribute__((packed)) desc = {.addr = GPA_BASE + BUF_OFF, .len = len,
-					  .flags = 2 /* VRING_DESC_F_WRITE */};
+	} __attribute__((packed))
+	desc = {.addr = GPA_BASE + BUF_OFF, .len = len, .flags = 2 /* VRING_DESC_F_WRITE */};
 	memcpy(e->mem + DESC_OFF + 16 * slot, &desc, sizeof(desc));
 	uint16_t idx;
 	memcpy(&idx, e->mem + AVAIL_OFF + 2, 2);
@@ -660,8 +662,8 @@ static void test_vsock_runs_on_rx_tx_and_reports_cid(void **state)
 	/* The range check GET_CONFIG and SET_CONFIG share, at the edges of the
 	 * 8-byte space: crossing its end or wrapping around is refused (an empty
 	 * reply), an empty read at its end is valid. */
-	const struct vu_config edges[] = {{.offset = 4, .size = 8}, {.offset = 9, .size = 0},
-					  {.offset = UINT32_MAX, .size = 8}};
+	const struct vu_config edges[] = {
+	    {.offset = 4, .size = 8}, {.offset = 9, .size = 0}, {.offset = UINT32_MAX, .size = 8}};
 	for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++) {
 		c = edges[i];
 		fe_send(e, VU_GET_CONFIG, 0, &c, VU_CONFIG_HDR_SIZE + c.size, NULL, 0);
@@ -724,17 +726,17 @@ int main(void)
 {
 	log_set_prog("test_vhost_user");
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_full_session_serves_rng, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_without_protocol_features_ring_starts_on_kick, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_bad_mem_tables, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rings_outside_memory, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_ring_messages, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_config_space, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_queue_num_and_reset, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_framing_errors, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_vsock_runs_on_rx_tx_and_reports_cid, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_malformed_chain_signals_error_fd, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_full_session_serves_rng, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_without_protocol_features_ring_starts_on_kick, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_mem_tables, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rings_outside_memory, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_ring_messages, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_config_space, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_queue_num_and_reset, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_framing_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_vsock_runs_on_rx_tx_and_reports_cid, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_malformed_chain_signals_error_fd, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

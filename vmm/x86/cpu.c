@@ -178,7 +178,6 @@ static int setup_boot_regs(struct vm *vm, struct vcpu *v)
 	return 0;
 }
 
-
 int x86_vcpu_setup(struct vm *vm, struct vcpu *v, const struct kvm_cpuid2 *base)
 {
 	size_t csz = sizeof(*base) + base->nent * sizeof(struct kvm_cpuid_entry2);
