@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -188,7 +189,7 @@ struct proc *ctr_create(const char *id, const char *bundle, const char *config, 
 		ctr_free(ctr);
 		return NULL;
 	}
-	if (ctr->first && (sp->ns_ctr[NS_NET] || sp->ns_ctr[NS_IPC] || sp->ns_ctr[NS_UTS])) {
+	if (ctr->first && (sp->ns_ctr[NS_NET] || sp->ns_ctr[NS_IPC] || sp->ns_ctr[NS_UTS] || sp->ns_ctr[NS_PID])) {
 		ERR("the first container of a VM cannot join another container's namespaces (none exists)");
 		free(p);
 		ctr_free(ctr);
@@ -222,7 +223,29 @@ struct proc *ctr_create(const char *id, const char *bundle, const char *config, 
 		goto fail;
 	}
 	a.clone_in_userns = userns_join_target(a.nsfd) > 0;
+	/* another container's pid namespace (a pod's shared one): the agent's children are born
+	 * there while pid_for_children names it; the agent itself stays where it is */
+	int own_pid = -1;
+	if (a.nsfd[NS_PID] >= 0) {
+		own_pid = open("/proc/thread-self/ns/pid", O_RDONLY | O_CLOEXEC);
+		if (own_pid < 0 || setns(a.nsfd[NS_PID], CLONE_NEWPID) < 0) {
+			ERR("join the pid namespace of container %s: %s", sp->ns_ctr[NS_PID], strerror(errno));
+			if (own_pid >= 0)
+				close(own_pid);
+			if (sp->ns_new[NS_USER])
+				userns_restore_after_clone(saved);
+			proc_close_child_io(&a);
+			goto fail;
+		}
+		close(a.nsfd[NS_PID]);
+		a.nsfd[NS_PID] = -1;
+	}
 	int sr = proc_spawn(p, &a, flags, err, errlen);
+	if (own_pid >= 0) {
+		if (setns(own_pid, CLONE_NEWPID) < 0)
+			log_errno(errno, "container %s: back to the agent's pid namespace", id);
+		close(own_pid);
+	}
 	if (sp->ns_new[NS_USER])
 		userns_restore_after_clone(saved);
 	if (sr < 0)

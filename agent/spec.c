@@ -545,10 +545,9 @@ int spec_parse(const char *json, const char *bundle, struct spec *s, char *err, 
 		const char *ctr = json_get_str(nss->u.array.values[i], "container");
 		if (ctr) {
 			/* a pod member: the namespace of another container of this VM (docs/pods.md) */
-			if (k != NS_NET && k != NS_IPC && k != NS_UTS && k != NS_USER) {
-				ERR("linux.namespaces[%zu]: only network, ipc, uts and user namespaces can "
-				    "be "
-				    "shared with another container",
+			if (k != NS_NET && k != NS_IPC && k != NS_UTS && k != NS_USER && k != NS_PID) {
+				ERR("linux.namespaces[%zu]: only network, ipc, uts, user and pid namespaces "
+				    "can be shared with another container",
 				    i);
 				goto fail;
 			}

@@ -115,8 +115,8 @@ static void gen_ns(yajl_gen g, const char *type, const char *ctr)
 }
 
 /* A pod member (M): network always, ipc/uts where M->join_* says (their paths named the
- * sandbox's), user where it has a path (pod_ns_paths let only the sandbox's pass), are the
- * sandbox container's in the guest; every other namespace its own. */
+ * sandbox's), user and pid where they have a path (pod_ns_paths let only the sandbox's pass),
+ * are the sandbox container's in the guest; every other namespace its own. */
 static void gen_linux(yajl_gen g, yajl_val lnx, const struct guest_member *m)
 {
 	yajl_gen_map_open(g);
@@ -133,8 +133,11 @@ static void gen_linux(yajl_gen g, yajl_val lnx, const struct guest_member *m)
 			yajl_val e = v->u.array.values[j];
 			const char *type = YAJL_IS_OBJECT(e) ? str_of(e, "type") : NULL;
 			if (m && type) {
-				/* a user namespace path passed pod_ns_paths: it names the sandbox's */
-				const char *upath = !strcmp(type, "user") ? str_of(e, "path") : NULL;
+				/* a user or pid namespace path passed pod_ns_paths: it names the
+				 * sandbox's (a pid one: the pod shares its processes, as Kubernetes'
+				 * shareProcessNamespace asks) */
+				const char *upath =
+				    !strcmp(type, "user") || !strcmp(type, "pid") ? str_of(e, "path") : NULL;
 				bool join = !strcmp(type, "network") ||
 					    (!strcmp(type, "ipc") && m->join_ipc) ||
 					    (!strcmp(type, "uts") && m->join_uts) || (upath && *upath);

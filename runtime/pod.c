@@ -160,8 +160,9 @@ int pod_ns_paths(const struct spec *s, int sandbox_pid, bool *ipc, bool *uts, ch
 			continue; /* a network namespace path is the host's, and the shim joins it */
 		const char *nsname = proc_ns_name(ts);
 		if (nsname && sandbox_pid > 0 && names_ns_of(ps, sandbox_pid, nsname)) {
-			/* the pod sandbox's: ipc and uts are shared in the guest; the others
-			 * (pid, mount, cgroup) are the member's own there (docs/pods.md) */
+			/* the pod sandbox's: ipc, uts, user and pid are shared in the guest (the
+			 * guest config names the sandbox's), mount and cgroup stay the member's
+			 * own there (docs/pods.md) */
 			*ipc |= !strcmp(ts, "ipc");
 			*uts |= !strcmp(ts, "uts");
 			continue;

@@ -132,9 +132,9 @@ def test_member_killed_with_sandbox_and_errors(agent, bundle):
     r = agent.create(bundle, process="m", config=cfg_for(bundle, ["true"], join="ghost"))
     assert not r["ok"] and "join the network namespace of container ghost: no such container" in r["error"], r
     cfg = cfg_for(bundle, ["true"])
-    cfg["linux"]["namespaces"] = [{"type": "pid", "container": "sb"}]
+    cfg["linux"]["namespaces"] = [{"type": "mount", "container": "sb"}]
     r = agent.create(bundle, process="m", config=cfg)
-    assert not r["ok"] and "only network, ipc, uts and user namespaces can be shared" in r["error"], r
+    assert not r["ok"] and "only network, ipc, uts, user and pid namespaces can be shared" in r["error"], r
     r = agent.create(bundle, process="sb", config=cfg_for(bundle, ["true"], join="sb"))
     assert not r["ok"] and "already exists" in r["error"], r
     m = start(agent, bundle, "m", cfg_for(bundle, ["sleep", "1000"], join="sb"))

@@ -286,3 +286,34 @@ def test_member_hooks_run_in_the_member(rt, tmp_path, net):
         st = json.loads((b / "rootfs" / f"hook-{k}.state").read_text())
         assert st["id"] == "m1", st
         assert not (tmp_path / "sb" / "rootfs" / f"hook-{k}.state").exists(), "ran in the sandbox's container"
+
+
+def test_member_shares_the_pods_pid_namespace_when_its_path_says_so(rt, tmp_path, net):
+    """Kubernetes' shareProcessNamespace (CRI pid mode POD): the member's pid namespace path names
+    the sandbox's, and in the guest the member's processes live in the sandbox container's pid
+    namespace: each sees the other's processes (runc joins that path alike)."""
+    make_pod(rt, tmp_path, net, members=())
+    spid = int((tmp_path / "sb.pid").read_text())
+    ns = [{"type": "pid", "path": f"/proc/{spid}/ns/pid"}, {"type": "mount"},
+          {"type": "network", "path": f"/proc/{spid}/ns/net"},
+          {"type": "ipc", "path": f"/proc/{spid}/ns/ipc"}, {"type": "uts", "path": f"/proc/{spid}/ns/uts"}]
+    b = bundle(tmp_path, "m1", ["sleep", "424242"], {CRI_TYPE: "container", CRI_SANDBOX: "sb"}, ns)
+    create(rt, tmp_path, "m1", b)
+    assert rt("start", "m1").returncode == 0
+    rc, m_ns, e = ex(rt, "m1", "readlink /proc/self/ns/pid")
+    assert rc == 0, e
+    rc, s_ns, e = ex(rt, "sb", "readlink /proc/self/ns/pid")
+    assert rc == 0, e
+    assert m_ns == s_ns, (m_ns, s_ns)
+    rc, out, e = ex(rt, "sb", "cat /proc/[0-9]*/cmdline | tr '\\0' ' '")
+    assert rc == 0 and "sleep 424242" in out, (out, e)  # the sandbox sees the member's process
+    rc, out, e = ex(rt, "m1", "cat /proc/1/cmdline | tr '\\0' ' '")
+    assert rc == 0 and out.startswith("sleep 100000"), (out, e)  # PID 1 is the sandbox's
+    # the member's own exit and kill still work as for a member of its own pid namespace
+    assert rt("kill", "m1", "KILL").returncode == 0
+    deadline = time.monotonic() + 30
+    while status(rt, "m1")["status"] != "stopped" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert status(rt, "m1")["status"] == "stopped"
+    assert rt("delete", "m1").returncode == 0
+    assert status(rt, "sb")["status"] == "running"
