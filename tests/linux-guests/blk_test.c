@@ -10,6 +10,10 @@
  *   runm_test=blkro   print /sys/block/vda/ro ("BLKRO SYSFS-RO 1"), write 4 KiB at 0 and
  *                     fsync ("BLKRO WRITE <errno name or ok>"), read the first 4 KiB with
  *                     O_DIRECT ("BLKRO READ <hex of its first 8 bytes>")
+ *   runm_test=blkbench with O_DIRECT on /dev/vda: sequential write then read of the whole disk
+ *                     in 1 MiB requests (fdatasync after the writes), then as many 4 KiB random
+ *                     writes and reads as fit in blk_bench_ms (default 3000) milliseconds each;
+ *                     prints "BENCH <name> <bytes> <ns>" per phase and "BENCH DONE"
  *   runm_test=blkkill write 64 KiB blocks of the pattern one after the other, fsync after
  *                     each and print "BLKKILL FLUSHED <n>" (n blocks durable), until an
  *                     error ("BLKKILL ERROR <errno>")
@@ -18,6 +22,7 @@
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +30,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -164,5 +170,72 @@ int do_blkkill(void)
 		say("BLKKILL FLUSHED %llu\n", (unsigned long long)(n + 1));
 	}
 	say("BLKKILL END\n");
+	return 0;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+static int bench_seq(int fd, uint64_t size, bool wr)
+{
+	uint64_t t0 = now_ns();
+	for (uint64_t off = 0; off + MIB <= size; off += MIB) {
+		ssize_t n = wr ? pwrite(fd, buf, MIB, (off_t)off) : pread(fd, back, MIB, (off_t)off);
+		if (n != (ssize_t)MIB) {
+			say("BENCH ERROR seq %s at %llu: %s\n", wr ? "write" : "read", (unsigned long long)off,
+			    strerror(errno));
+			return -1;
+		}
+	}
+	if (wr)
+		fdatasync(fd);
+	say("BENCH seq%s %llu %llu\n", wr ? "write" : "read", (unsigned long long)(size / MIB * MIB),
+	    (unsigned long long)(now_ns() - t0));
+	return 0;
+}
+
+static int bench_rand(int fd, uint64_t size, bool wr, uint64_t budget_ns)
+{
+	uint64_t x = 88172645463325252ull, t0 = now_ns(), n = 0, blocks = size / 4096;
+	while (now_ns() - t0 < budget_ns) {
+		for (int k = 0; k < 64; k++, n++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			off_t off = (off_t)((x % blocks) * 4096);
+			ssize_t r = wr ? pwrite(fd, buf, 4096, off) : pread(fd, back, 4096, off);
+			if (r != 4096) {
+				say("BENCH ERROR rand %s: %s\n", wr ? "write" : "read", strerror(errno));
+				return -1;
+			}
+		}
+	}
+	if (wr)
+		fdatasync(fd);
+	say("BENCH rand%s %llu %llu\n", wr ? "write" : "read", (unsigned long long)(n * 4096),
+	    (unsigned long long)(now_ns() - t0));
+	return 0;
+}
+
+int do_blkbench(void)
+{
+	dev_up();
+	const char *ms = getenv("blk_bench_ms");
+	uint64_t budget = (ms ? strtoull(ms, NULL, 10) : 3000) * 1000000ull;
+	int fd = open("/dev/vda", O_RDWR | O_DIRECT);
+	uint64_t size = 0;
+	if (fd < 0 || ioctl(fd, BLKGETSIZE64, &size) < 0) {
+		say("BENCH ERROR open: %s\n", strerror(errno));
+		return 1;
+	}
+	pattern(buf, MIB, 0);
+	say("BENCH START %llu\n", (unsigned long long)size);
+	if (bench_seq(fd, size, true) || bench_seq(fd, size, false) || bench_rand(fd, size, true, budget) ||
+	    bench_rand(fd, size, false, budget))
+		return 1;
+	say("BENCH DONE\n");
+	close(fd);
 	return 0;
 }
