@@ -38,9 +38,10 @@
 #define BLK_FEATURES                                                                                         \
 	(BIT(BLK_F_SIZE_MAX) | BIT(BLK_F_SEG_MAX) | BIT(BLK_F_BLK_SIZE) | BIT(BLK_F_FLUSH) |                 \
 	 BIT(BLK_F_DISCARD) | BIT(BLK_F_WRITE_ZEROES))
-#define BLK_QUEUE_MAX	  256
-#define BLK_DEFAULT_DEPTH 64
-#define BLK_MAX_DEPTH	  256
+#define BLK_QUEUE_MAX	    256
+#define BLK_DEFAULT_DEPTH   64
+#define BLK_MAX_DEPTH	    256
+#define BLK_DRAIN_TIMEOUT_S 30 /* reset, quiesce, destroy: the longest wait for requests in flight */
 
 /* struct virtio_blk_config, up to the secure-erase fields (72 bytes). */
 struct blk_config {
@@ -108,6 +109,8 @@ static void blk_submit_all(struct blk_dev *b)
 	}
 }
 
+static void slot_free(struct blk_dev *b, unsigned idx);
+
 static void blk_prep(struct blk_dev *b, unsigned idx)
 {
 	struct blk_slot *s = &b->slots[idx];
@@ -119,6 +122,7 @@ static void blk_prep(struct blk_dev *b, unsigned idx)
 	}
 	if (!sqe) {
 		log_error("blk: %s: io_uring submission queue full", b->label);
+		slot_free(b, idx);
 		virtio_dev_broken(&b->dev, "submission queue full");
 		return;
 	}
@@ -129,6 +133,9 @@ static void blk_prep(struct blk_dev *b, unsigned idx)
 		break;
 	case BLK_OP_WRITE:
 		io_uring_prep_writev(sqe, 0, r->data, r->ndata, r->offset);
+		/* A driver without FLUSH expects completed writes to be durable. */
+		if (!(b->dev.features_acked & BIT(BLK_F_FLUSH)))
+			sqe->rw_flags = RWF_DSYNC;
 		break;
 	case BLK_OP_FLUSH:
 		io_uring_prep_fsync(sqe, 0, IORING_FSYNC_DATASYNC);
@@ -239,11 +246,16 @@ static void blk_drain(struct blk_dev *b)
 	while (b->busy) {
 		blk_submit_all(b);
 		struct io_uring_cqe *cqe;
-		int r = io_uring_wait_cqe(&b->ring, &cqe);
+		struct __kernel_timespec ts = {.tv_sec = BLK_DRAIN_TIMEOUT_S};
+		int r = io_uring_wait_cqe_timeout(&b->ring, &cqe, &ts);
 		if (r == -EINTR)
 			continue;
 		if (r < 0) {
-			log_errno(-r, "blk: %s: waiting for %u requests in flight", b->label, b->busy);
+			/* Never hang the loop (a submit that keeps failing): give them up. */
+			log_errno(-r,
+				  "blk: %s: waiting for %u requests in flight (%u unsubmitted); giving up "
+				  "on them",
+				  b->label, b->busy, b->unsubmitted);
 			return;
 		}
 		blk_reap(b, pushed);
