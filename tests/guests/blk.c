@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* blk: drive one virtio-blk request of each type through the virtio-mmio rings
- * of device 0 (runm-vmm --drive) and print what came back: config space,
+ * of the first virtio-blk device (runm-vmm --drive) and print what came back: config space,
  * GET_ID, WRITE, FLUSH, READ, WRITE_ZEROES, DISCARD, an out-of-range READ and
  * an unknown type; then a chain with a short header must get the device
  * DEVICE_NEEDS_RESET, and after a reset the device must work again.
@@ -107,7 +107,10 @@ int guest_main(void)
 	idt_init();
 	pic_mask_all();
 	lapic_init();
-	if (!guest_virtio_mmio(0, &base, &irq) || vdev_probe(&d, base) < 0 || d.device_id != 2)
+	bool found = false; /* the first virtio-blk device (others may come first) */
+	for (unsigned i = 0; i < 8 && !found; i++)
+		found = guest_virtio_mmio(i, &base, &irq) && vdev_probe(&d, base) == 0 && d.device_id == 2;
+	if (!found)
 		guest_fail("no virtio-blk device");
 	irq_set_handler(VEC_VIRTIO, on_irq);
 	ioapic_route(irq, VEC_VIRTIO, lapic_id(), false);

@@ -89,3 +89,27 @@ def test_bad_drive_options_fail_before_the_vm_runs(tmp_path):
         assert r.returncode == 1, r.stdout
         assert "blk" in r.stderr and why in r.stderr, r.stderr
         assert "capacity=" not in r.stdout
+
+
+def test_jailed_runm_vmm_gets_the_image_by_fd(tmp_path):
+    """Through the backend library (runm-vmctl, the shim's code): runm-vmm runs jailed, the image
+    path is not in its jail, the backend opens it and passes --drive fd=N."""
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        import pytest
+        pytest.skip("/dev/kvm is not accessible")
+    img = make_image(tmp_path / "jail.img", b"\x42")
+    run = tmp_path / "run"
+    (run / "share").mkdir(parents=True)
+    vmctl = vmm(asan=False).parent / "runm-vmctl"
+    # No share needed, unless /dev/kvm is root-only here (0600): then only the fs device's kept
+    # DAC capability opens it in the jail (test_jail.py's runm-vmm has a share too).
+    share = [] if os.stat("/dev/kvm").st_mode & 0o066 else ["--fs", f"share={run / 'share'}"]
+    p = subprocess.run([str(vmctl), "--backend", "runm-vmm", "--kernel", str(guest("blk")), *share,
+                        "--drive", f"path={img},id=jailed", "--console", str(run / "console.log"),
+                        "--run-dir", str(run), "--timeout", "60"], capture_output=True, text=True, timeout=90)
+    console = (run / "console.log").read_text(errors="replace").replace("\r\n", "\n")
+    assert p.returncode == 0, p.stderr + console
+    assert "get_id status=0 len=21 id=jailed" in console, console
+    assert "read status=0 len=1025 match=1" in console
+    assert "after_reset read status=0 match=1" in console
+    assert img.read_bytes()[1024:1536] == expected_data()[512:]
