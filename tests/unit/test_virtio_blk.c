@@ -442,6 +442,26 @@ static void test_reset_waits_for_inflight(void **state)
 	virtio_dev_destroy(d);
 }
 
+static void test_second_queue(void **state)
+{
+	/* queues=2: requests on queue 1 complete there (the rings of queue 0 moved to queue 1) */
+	struct virtio_dev *d = make_dev(",queues=2,iodepth=1");
+	d->vq[1] = d->vq[0];
+	d->vq[0].ready = false;
+	request(0, BLK_T_IN, 0, 512, true);
+	request(1, BLK_T_IN, 1, 512, true);
+	d->ops->queue_notify(d, 0); /* not ready: nothing taken */
+	assert_int_equal(d->vq[1].last_avail, 0);
+	d->ops->queue_notify(d, 1);
+	assert_int_equal(d->vq[1].last_avail, 1); /* depth 1: the second waits */
+	d->ops->queue_notify(d, 7);		  /* no such queue: ignored */
+	wait_used(2);
+	assert_int_equal(status_of(0), BLK_S_OK);
+	assert_int_equal(status_of(1), BLK_S_OK);
+	assert_false(d->broken);
+	virtio_dev_destroy(d);
+}
+
 static void test_options(void **state)
 {
 	static const char *const bad[] = {
@@ -495,6 +515,7 @@ int main(void)
 	    cmocka_unit_test(test_hostile_chains),
 	    cmocka_unit_test(test_queue_depth_backpressure),
 	    cmocka_unit_test(test_reset_waits_for_inflight),
+	    cmocka_unit_test(test_second_queue),
 	    cmocka_unit_test(test_options),
 	};
 	int r = cmocka_run_group_tests(tests, setup, teardown);
