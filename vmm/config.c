@@ -34,6 +34,8 @@ static const char usage[] =
     "  --rng                virtio-rng\n"
     "  --net OPTS           virtio-net on a tap (repeatable): tapfd=N (an open tap, IFF_TAP|\n"
     "                       IFF_NO_PI|IFF_VNET_HDR) or tap=NAME, then [,mac=MAC][,mtu=N]\n"
+    "  --drive OPTS         virtio-blk on a raw image (repeatable): path=FILE or fd=N, then\n"
+    "                       [,ro=on][,id=SERIAL][,direct=on][,queues=N][,iodepth=N]\n"
     "  --console MODE       stdio (default), off, or a FILE to append output to\n"
     "  --control PATH       control socket (JSON lines: pause, resume, stop, status)\n"
     "  --config FILE.json   read options from a JSON object with the same keys\n"
@@ -148,6 +150,23 @@ static int apply(struct vm_config *c, const char *key, const char *val)
 		c->n_net++;
 		return 0;
 	}
+	if (!strcmp(key, "drive")) {
+		/* the device checks the options (and opens the image) before the VM runs */
+		if (!*val || *val == ',' || strstr(val, ",,")) {
+			log_error("--drive '%s': expected path=FILE or fd=N, then [,ro=on][,id=SERIAL]...",
+				  val);
+			return -1;
+		}
+		if (c->n_drive == VMM_MAX_DRIVES) {
+			log_error("--drive %s: at most %d drives", val, VMM_MAX_DRIVES);
+			return -1;
+		}
+		c->drive[c->n_drive] = NULL;
+		if (set_str(&c->drive[c->n_drive], val) < 0)
+			return -1;
+		c->n_drive++;
+		return 0;
+	}
 	if (!strcmp(key, "console")) {
 		free(c->console_path);
 		c->console_path = NULL;
@@ -234,11 +253,13 @@ int vm_config_load_json(struct vm_config *c, const char *path)
 			log_error("config %s: \"%s\": unknown boolean option", path, k);
 			goto out;
 		}
-		if ((!strcmp(k, "fs") || !strcmp(k, "net")) && YAJL_IS_ARRAY(v)) {
+		if ((!strcmp(k, "fs") || !strcmp(k, "net") || !strcmp(k, "drive")) && YAJL_IS_ARRAY(v)) {
 			for (size_t j = 0; j < v->u.array.len; j++) {
 				if (!YAJL_IS_STRING(v->u.array.values[j])) {
 					log_error("config %s: \"%s\": expected strings \"%s\"", path, k,
-						  k[0] == 'f' ? "TAG=DIR" : "tapfd=N,...");
+						  k[0] == 'f'   ? "TAG=DIR"
+						  : k[0] == 'd' ? "path=FILE,..."
+								: "tapfd=N,...");
 					goto out;
 				}
 				if (apply(c, k, YAJL_GET_STRING(v->u.array.values[j])) < 0)
@@ -278,6 +299,7 @@ int vm_config_parse(struct vm_config *c, int argc, char **argv)
 					     {"vsock-listen-fd", required_argument, 0, 0},
 					     {"fs", required_argument, 0, 0},
 					     {"net", required_argument, 0, 0},
+					     {"drive", required_argument, 0, 0},
 					     {"console", required_argument, 0, 0},
 					     {"control", required_argument, 0, 0},
 					     {"config", required_argument, 0, 0},
@@ -335,7 +357,7 @@ int vm_config_parse(struct vm_config *c, int argc, char **argv)
 		return -1;
 	}
 	if (vm_planned_devices(c) > VMM_MAX_DEVICES) {
-		log_error("%u virtio devices asked for (vsock, --fs, --rng, --net): at most %d",
+		log_error("%u virtio devices asked for (vsock, --fs, --rng, --net, --drive): at most %d",
 			  vm_planned_devices(c), VMM_MAX_DEVICES);
 		return -1;
 	}
@@ -352,6 +374,8 @@ void vm_config_free(struct vm_config *c)
 		free(c->fs[i]);
 	for (unsigned i = 0; i < c->n_net; i++)
 		free(c->net[i]);
+	for (unsigned i = 0; i < c->n_drive; i++)
+		free(c->drive[i]);
 	free(c->console_path);
 	free(c->control);
 	memset(c, 0, sizeof(*c));
@@ -359,5 +383,5 @@ void vm_config_free(struct vm_config *c)
 
 unsigned vm_planned_devices(const struct vm_config *c)
 {
-	return (c->vsock_uds ? 1u : 0u) + c->n_fs + (c->rng ? 1u : 0u) + c->n_net;
+	return (c->vsock_uds ? 1u : 0u) + c->n_fs + (c->rng ? 1u : 0u) + c->n_net + c->n_drive;
 }

@@ -84,7 +84,7 @@ static int create_devices(struct vm *vm)
 	char spec[PATH_MAX + 64], err[512];
 	unsigned n = vm_planned_devices(c);
 	for (unsigned i = 0; i < n; i++) {
-		/* in vm_planned_devices' order: vsock, fs shares, rng, NICs */
+		/* in vm_planned_devices' order: vsock, fs shares, rng, NICs, drives */
 		unsigned k = i - (c->vsock_uds ? 1 : 0);
 		if (c->vsock_uds && i == 0) {
 			int o = snprintf(spec, sizeof(spec), "vsock,uds=%s,cid=%u", c->vsock_uds, c->vsock_cid);
@@ -96,8 +96,11 @@ static int create_devices(struct vm *vm)
 				 eq + 1);
 		} else if (c->rng && k == c->n_fs) {
 			snprintf(spec, sizeof(spec), "rng");
-		} else {
+		} else if (k - c->n_fs - (c->rng ? 1 : 0) < c->n_net) {
 			snprintf(spec, sizeof(spec), "net,%s", c->net[k - c->n_fs - (c->rng ? 1 : 0)]);
+		} else {
+			snprintf(spec, sizeof(spec), "blk,%s",
+				 c->drive[k - c->n_fs - (c->rng ? 1 : 0) - c->n_net]);
 		}
 		struct virtio_dev *d = virtio_dev_create(spec, vm->loop, err, sizeof(err));
 		if (!d) {

@@ -3,8 +3,8 @@
 PROGRAMS += runm-vmm
 VMM_SRCS = vmm/config.c vmm/control.c vmm/io.c vmm/kvm.c vmm/memory.c vmm/sandbox.c vmm/vcpu.c vmm/virtio_mmio.c \
 	vmm/legacy/serial.c vmm/legacy/i8042.c vmm/x86/cpu.c vmm/x86/loader.c vmm/x86/mptable.c
-runm-vmm_SRCS = vmm/main.c $(VMM_SRCS) $(DEVLIB_SRCS) $(VHOST_USER_SRCS) $(COMMON_SRCS)
-runm-vmm_LIBS = -lpthread -lyajl -lseccomp -lcap $(VHOST_USER_LIBS)
+runm-vmm_SRCS = vmm/main.c $(VMM_SRCS) $(DEVLIB_SRCS) $(BLK_SRCS) $(VHOST_USER_SRCS) $(COMMON_SRCS)
+runm-vmm_LIBS = -lpthread -lyajl -lseccomp -lcap $(VHOST_USER_LIBS) $(BLK_LIBS)
 
 # Unit tests (cmocka, ASan+UBSan) and fuzzers of runm-vmm's parsers.
 VMM_TEST_SRCS = $(VMM_SRCS) $(DEVLIB_SRCS) $(COMMON_SRCS)

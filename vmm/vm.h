@@ -14,6 +14,7 @@
 #define VMM_MAX_CPUS	32
 #define VMM_MAX_FS	8
 #define VMM_MAX_NET	8
+#define VMM_MAX_DRIVES	4
 #define VMM_MAX_DEVICES 16
 
 /* Guest-physical layout (docs/vmm.md, Guest-physical layout). */
@@ -50,6 +51,8 @@ struct vm_config {
 	bool rng;
 	char *net[VMM_MAX_NET]; /* device options: "tapfd=N,mac=..,mtu=.." or "tap=NAME,..." */
 	unsigned n_net;
+	char *drive[VMM_MAX_DRIVES]; /* blk device options: "path=FILE|fd=N[,ro=on][,id=..]..." */
+	unsigned n_drive;
 	enum console_mode console;
 	char *console_path;
 	char *control;
@@ -63,7 +66,7 @@ struct vm_config {
 int vm_config_parse(struct vm_config *c, int argc, char **argv);
 int vm_config_load_json(struct vm_config *c, const char *path);
 void vm_config_free(struct vm_config *c);
-/* Number of virtio devices the configuration asks for (vsock, fs..., rng, net...). */
+/* Number of virtio devices the configuration asks for (vsock, fs..., rng, net..., drives...). */
 unsigned vm_planned_devices(const struct vm_config *c);
 
 enum vm_state { VM_RUNNING, VM_PAUSED, VM_STOPPING };

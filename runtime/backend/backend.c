@@ -584,6 +584,23 @@ static int check_vm_config(const struct vm_config *c)
 			return -EINVAL;
 		}
 	}
+	if (c->n_disk > VM_MAX_DISKS) {
+		log_error("start VM: %u drives (at most %d)", c->n_disk, VM_MAX_DISKS);
+		return -EINVAL;
+	}
+	for (unsigned i = 0; i < c->n_disk; i++) {
+		const struct vm_disk *d = &c->disk[i];
+		const char *sn = d->serial ? d->serial : "";
+		if (strlen(sn) > 20 || strchr(sn, ',') || (d->path && strchr(d->path, ','))) {
+			log_error("start VM: drive %u: serial '%s' (at most 20 bytes) or path with a comma",
+				  i, sn);
+			return -EINVAL;
+		}
+		if (!d->path && (d->fd < 0 || fcntl(d->fd, F_GETFD) < 0)) {
+			log_error("start VM: drive %u: image fd %d is not open", i, d->fd);
+			return -EBADF;
+		}
+	}
 	if (access(c->kernel, R_OK) < 0) {
 		int e = errno;
 		log_errno(e, "start VM: kernel %s", c->kernel);
@@ -708,4 +725,26 @@ int vm_net_dup(const struct vm_net *n)
 {
 	int fd = fcntl(n->tap_fd, F_DUPFD_CLOEXEC, 3);
 	return fd < 0 ? -errno : fd;
+}
+
+int vm_disk_open(const struct vm_disk *d, unsigned i)
+{
+	int fd = d->path ? open(d->path, (d->ro ? O_RDONLY : O_RDWR) | O_CLOEXEC)
+			 : fcntl(d->fd, F_DUPFD_CLOEXEC, 3);
+	if (fd < 0) {
+		int e = errno;
+		if (d->path)
+			log_errno(e, "start VM: drive %u: open %s%s", i, d->path, d->ro ? " read-only" : "");
+		else
+			log_errno(e, "start VM: drive %u: duplicate image fd %d", i, d->fd);
+		return -e;
+	}
+	return vm_fd_above_stdio(fd);
+}
+
+int vm_disk_options(const struct vm_disk *d, int fd, char *opts, size_t len)
+{
+	int w = snprintf(opts, len, "fd=%d%s%s%s", fd, d->ro ? ",ro=on" : "", d->serial ? ",id=" : "",
+			 d->serial ? d->serial : "");
+	return w < 0 || (size_t)w >= len ? -ENOSPC : 0;
 }

@@ -45,6 +45,19 @@ struct vm_net {
 	unsigned mtu;	/* 0: none advertised; else 68..65535 (VIRTIO_NET_F_MTU) */
 };
 
+#define VM_MAX_DISKS 4
+
+/* One virtio-blk drive on a raw image. With path, the backend opens the image
+ * itself and hands the VMM (or its device server) the open fd: no path needs
+ * to exist in the jail. With path NULL, fd is the caller's open image
+ * (O_RDWR, or O_RDONLY with ro): duplicated for the child, never closed. */
+struct vm_disk {
+	const char *path;
+	int fd;
+	bool ro;
+	const char *serial; /* VIRTIO_BLK_T_GET_ID answer, up to 20 bytes, no commas; NULL: none */
+};
+
 struct vm_config {
 	enum vm_backend_kind backend; /* AUTO: decided by backend_plan_host (backend_plan.h) */
 	enum vm_accel accel;          /* qemu only; AUTO: the same decision's */
@@ -62,6 +75,8 @@ struct vm_config {
 	bool rng;                     /* a virtio-rng device (guest entropy) */
 	struct vm_net net[VM_MAX_NET];  /* NICs, in guest order (eth0 first) */
 	unsigned n_net;
+	struct vm_disk disk[VM_MAX_DISKS]; /* drives, in guest order (vda first) */
+	unsigned n_disk;
 	const char *console_log;      /* guest serial console → this file; NULL: discarded */
 	const char *run_dir;          /* vmm.log; NULL: dirname(vsock_uds) (required without vsock) */
 	const char *runm_vmm;         /* NULL: runm-vmm next to this executable, else $PATH */
@@ -103,7 +118,7 @@ int vm_accel_parse(const char *s, enum vm_accel *a);
 int vm_machine_parse(const char *s, enum vm_machine *m);
 
 /* ---- shared by the backends (backend.c) ---- */
-#define VM_MAX_PROCS (1 + 2 + VM_MAX_FS + VM_MAX_NET) /* VMM, vsock, rng, fs shares, NICs */
+#define VM_MAX_PROCS (1 + 2 + VM_MAX_FS + VM_MAX_NET + VM_MAX_DISKS) /* VMM, vsock, rng, fs, NICs, drives */
 
 struct vm_proc {
 	pid_t pid;
@@ -185,5 +200,9 @@ char *vm_sibling_path(const char *name);
 int vm_net_options(const struct vm_net *n, int fd, char *opts, size_t len, char mac[18]);
 /* A close-on-exec duplicate of the caller's tap fd above stdio, for a child. */
 int vm_net_dup(const struct vm_net *n);
+/* The image of drive d open (close-on-exec, above stdio) for a child, or -errno after logging. */
+int vm_disk_open(const struct vm_disk *d, unsigned i);
+/* The blk device options of drive d on fd: "fd=FD[,ro=on][,id=SERIAL]". 0 or -ENOSPC. */
+int vm_disk_options(const struct vm_disk *d, int fd, char *opts, size_t len);
 
 #endif

@@ -375,6 +375,34 @@ static int start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 		    c->fs[i].tag);
 	}
 
+	/* Drives: vhost-user-blk-pci on a blk server that gets the image open (fd=N: no path in
+	 * its jail). One queue: QEMU's auto num-queues would follow the vCPUs. */
+	for (unsigned i = 0; i < c->n_disk; i++) {
+		/* a literal: vm_spawn keeps the pointer for the process's end report */
+		const char *what = "vhost-user blk server";
+		char opts[96];
+		int ifd = vm_disk_open(&c->disk[i], i);
+		if (ifd < 0) {
+			r = ifd;
+			goto out;
+		}
+		r = vm_disk_options(&c->disk[i], ifd, opts, sizeof(opts));
+		if (r == 0) {
+			snprintf(spec, sizeof(spec), "blk,%s", opts);
+			r = start_device_server(v, c, spec, what, log_fd, &fe[nfe], ifd, NULL, NULL, 0);
+		}
+		close(ifd); /* the server has its copy */
+		if (r < 0)
+			goto out;
+		char id[16];
+		snprintf(id, sizeof(id), "blk%u", i);
+		add(&a, "-chardev");
+		add_chardev(&a, id, fe[nfe++]);
+		add(&a, "-device");
+		add(&a, "%s,chardev=blk%u,num-queues=1",
+		    mach == VM_MACHINE_MICROVM ? "vhost-user-blk" : "vhost-user-blk-pci", i);
+	}
+
 	/* NICs: virtio-net-pci (or -device) on a vhost-user netdev; the server
 	 * gets a duplicate of the caller's tap fd. QEMU owns the config space
 	 * (mac, link status, host_mtu); the server offers MTU only when given. */

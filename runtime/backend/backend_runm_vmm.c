@@ -44,7 +44,7 @@ static int start_runm_vmm(struct vm *v, const struct vm_config *c, int log_fd)
 {
 	char *argv[64];
 	char *own[64];
-	int keep[VM_MAX_NET + 1];
+	int keep[VM_MAX_NET + VM_MAX_DISKS + 1];
 	unsigned n = 0, nown = 0, nkeep = 0;
 	int r = -ENOMEM;
 	char *bin = c->runm_vmm ? strdup(c->runm_vmm) : vm_sibling_path("runm-vmm");
@@ -122,6 +122,22 @@ static int start_runm_vmm(struct vm *v, const struct vm_config *c, int log_fd)
 		if ((r = vm_net_options(&c->net[i], fd, s, 96, mac)) < 0)
 			goto out;
 		argv[n++] = "--net";
+		argv[n++] = s;
+	}
+	/* Drives: runm-vmm gets each image open (fd=N), so its jail needs no path */
+	for (unsigned i = 0; i < c->n_disk; i++) {
+		char *s = malloc(96);
+		int fd = s ? vm_disk_open(&c->disk[i], i) : -ENOMEM;
+		if (fd < 0) {
+			free(s);
+			r = fd;
+			goto out;
+		}
+		keep[nkeep++] = fd;
+		own[nown++] = s;
+		if ((r = vm_disk_options(&c->disk[i], fd, s, 96)) < 0)
+			goto out;
+		argv[n++] = "--drive";
 		argv[n++] = s;
 	}
 	argv[n++] = "--console";

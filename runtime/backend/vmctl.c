@@ -7,6 +7,7 @@
  *              [--machine auto|pc|microvm] --kernel K [--initrd I] [--cmdline S]
  *              [--cpus N] [--mem MiB] [--vsock-uds PATH] [--cid N] [--fs TAG=DIR]... [--rng]
  *              [--net tapfd=N[,mac=MAC][,mtu=N]]...
+ *              [--drive {path=FILE|fd=N}[,ro=on][,id=SERIAL]]...
  *              [--console FILE] [--run-dir DIR] [--runm-vmm BIN] [--qemu BIN]
  *              [--timeout SEC] [--debug]
  *   runm-vmctl --explain [--backend ...] [--accel ...]
@@ -52,6 +53,32 @@ static int parse_net(const char *v, struct vm_net *n)
 	}
 	free(dup);
 	return bad || n->tap_fd < 0 ? -1 : 0;
+}
+
+/* "{path=FILE|fd=N}[,ro=on][,id=SERIAL]" (strings stay in argv; an fd stays ours) */
+static int parse_drive(char *v, struct vm_disk *d)
+{
+	char *save = NULL;
+	int bad = 0;
+	d->fd = -1;
+	for (char *t = strtok_r(v, ",", &save); t && !bad; t = strtok_r(NULL, ",", &save)) {
+		char *end;
+		if (!strncmp(t, "path=", 5)) {
+			d->path = t + 5;
+			bad = !t[5];
+		} else if (!strncmp(t, "fd=", 3)) {
+			long fd = strtol(t + 3, &end, 10);
+			bad = !t[3] || *end || fd < 0 || fd > 65535;
+			d->fd = (int)fd;
+		} else if (!strcmp(t, "ro=on") || !strcmp(t, "ro")) {
+			d->ro = true;
+		} else if (!strncmp(t, "id=", 3)) {
+			d->serial = t + 3;
+		} else {
+			bad = 1;
+		}
+	}
+	return bad || (!d->path) == (d->fd < 0) ? -1 : 0;
 }
 
 static void json_str(const char *s)
@@ -145,6 +172,14 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			c.n_net++;
+		} else if (!strcmp(o, "--drive")) {
+			if (c.n_disk == VM_MAX_DISKS || parse_drive(argv[i], &c.disk[c.n_disk]) < 0) {
+				log_error(
+				    "--drive: {path=FILE|fd=N}[,ro=on][,id=SERIAL] expected (at most %d)",
+				    VM_MAX_DISKS);
+				return 2;
+			}
+			c.n_disk++;
 		} else {
 			log_error("unknown option %s", o);
 			return 2;

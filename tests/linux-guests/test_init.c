@@ -12,6 +12,7 @@
  *   runm_test=vsockbw listen on vsock port 1234; each connection sends one line
  *                     "recv N" (the guest reads N bytes, then answers "ok N\n") or
  *                     "send N" (the guest writes N bytes); for bench/qemu_vsock.sh
+ *   runm_test=blk, blkro, blkkill, blkbench   /dev/vda (blk_test.c)
  *   runm_test=idle    print "RUNM-TEST-INIT READY" and wait forever
  *   runm_test=boot    print "RUNM-TEST-INIT READY" and power off
  *   runm_test=vsock   listen on vsock port 1234: for each of two connections
@@ -40,8 +41,9 @@
 #include <time.h>
 #include <unistd.h>
 
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
+void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int do_blk(void), do_blkro(void), do_blkkill(void), do_blkbench(void); /* blk_test.c */
+void say(const char *fmt, ...)
 {
 	char buf[512];
 	va_list ap;
@@ -272,6 +274,14 @@ int main(void)
 		r = do_vsockbw();
 	else if (!strcmp(what, "vsock"))
 		r = do_vsock();
+	else if (!strcmp(what, "blk"))
+		r = do_blk();
+	else if (!strcmp(what, "blkro"))
+		r = do_blkro();
+	else if (!strcmp(what, "blkkill"))
+		r = do_blkkill();
+	else if (!strcmp(what, "blkbench"))
+		r = do_blkbench();
 	else if (!strcmp(what, "idle")) {
 		say("RUNM-TEST-INIT READY\n");
 		for (;;)

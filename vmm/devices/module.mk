@@ -20,3 +20,16 @@ fuzz_vsock_SRCS = tests/fuzz/fuzz_vsock.c vmm/devices/vsock_conn.c
 fuzz_vsock_dev_SRCS = tests/fuzz/fuzz_vsock_dev.c $(DEVLIB_SRCS) $(COMMON_SRCS)
 fuzz_virtio_net_SRCS = tests/fuzz/fuzz_virtio_net.c $(DEVLIB_SRCS) $(COMMON_SRCS)
 fuzz_net_opts_SRCS = tests/fuzz/fuzz_net_opts.c $(DEVLIB_SRCS) $(COMMON_SRCS)
+
+# virtio-blk on io_uring: its own list, so only programs that serve block
+# devices link liburing (`x_SRCS += $(BLK_SRCS)`, `x_LIBS += $(BLK_LIBS)`).
+# Without it the registry simply does not offer "blk" (weak constructor).
+BLK_SRCS = vmm/devices/blk.c vmm/devices/blk_req.c
+BLK_LIBS = -luring
+
+UNIT_TESTS += test_virtio_blk
+test_virtio_blk_SRCS = tests/unit/test_virtio_blk.c $(BLK_SRCS) $(DEVLIB_SRCS) $(COMMON_SRCS)
+test_virtio_blk_LIBS = $(BLK_LIBS)
+
+FUZZERS += fuzz_virtio_blk
+fuzz_virtio_blk_SRCS = tests/fuzz/fuzz_virtio_blk.c vmm/devices/blk_req.c $(DEVLIB_SRCS) $(COMMON_SRCS)

@@ -165,6 +165,10 @@ struct virtio_dev_ops {
 	int (*activate)(struct virtio_dev *d);
 	/* The driver kicked queue q. */
 	void (*queue_notify)(struct virtio_dev *d, unsigned q);
+	/* Optional: finish the requests in flight that touch guest memory
+	 * (publishing them in the rings) before the transport changes or unmaps
+	 * that memory. Devices that work synchronously leave it NULL. */
+	void (*quiesce)(struct virtio_dev *d);
 	/* Device reset by the driver (status 0) or the transport: drop all
 	 * in-flight state; the device may be activated again later. */
 	void (*reset)(struct virtio_dev *d);
@@ -201,7 +205,8 @@ void virtio_dev_reset(struct virtio_dev *d);
 /* ------------------------------------------------------ device registry */
 
 /* Create a device from a spec string such as "vsock,uds=/run/x/vsock.sock,cid=3",
- * "rng", "fs,tag=rootfs,dir=/srv" or "net,tapfd=5,mac=02:00:00:00:00:01". On failure returns NULL and writes a
+ * "rng", "fs,tag=rootfs,dir=/srv", "net,tapfd=5,mac=02:00:00:00:00:01" or
+ * "blk,path=/img,ro=on". On failure returns NULL and writes a
  * one-line reason into err. Known kinds are listed by virtio_dev_kinds(). */
 struct virtio_dev *virtio_dev_create(const char *spec, struct evloop *loop, char *err, size_t errlen);
 const char *virtio_dev_kinds(void);
@@ -218,6 +223,7 @@ struct virtio_dev *virtio_rng_create(const char *opts, struct evloop *loop, char
 struct virtio_dev *virtio_vsock_create(const char *opts, struct evloop *loop, char *err, size_t errlen);
 struct virtio_dev *virtio_fs_create(const char *opts, struct evloop *loop, char *err, size_t errlen);
 struct virtio_dev *virtio_net_create(const char *opts, struct evloop *loop, char *err, size_t errlen);
+struct virtio_dev *virtio_blk_create(const char *opts, struct evloop *loop, char *err, size_t errlen);
 
 /* ops->destroy: frees the device's state, its config space and `d` itself. */
 void virtio_dev_destroy(struct virtio_dev *d);

@@ -274,6 +274,9 @@ struct vu_backend *vu_backend_new(struct virtio_dev *d, struct evloop *loop, int
 	/* QEMU's vhost-user-vsock keeps the event queue (2) in the frontend:
 	 * only rx and tx reach the backend. */
 	b->required = d->ops->device_id == VIRTIO_ID_VSOCK && b->nq > 2 ? 2 : b->nq;
+	/* vhost-user-blk may use fewer queues than we serve (its num-queues). */
+	if (d->ops->device_id == VIRTIO_ID_BLOCK)
+		b->required = 1;
 	b->offered = (d->ops->features | (1ull << VIRTIO_F_VERSION_1) |
 		      (1ull << VIRTIO_F_EVENT_IDX) | (1ull << VIRTIO_F_INDIRECT_DESC) |
 		      (1ull << VU_F_PROTOCOL_FEATURES)) &

@@ -111,6 +111,9 @@ int vu_set_mem_table(struct vu_backend *b, struct vu_msg *m)
 	mem.n = t->nregions;
 	/* The mappings stay valid without the fds. */
 	vu_msg_close_fds(m);
+	/* Requests in flight read or write the old mappings. */
+	if (b->d->ops->quiesce)
+		b->d->ops->quiesce(b->d);
 	vu_unmap_all(b->map, b->mem.n);
 	memcpy(b->map, map, sizeof(map));
 	b->mem = mem;
