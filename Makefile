@@ -8,7 +8,7 @@
 #   make fuzz-long  the fuzzing campaign: every target to 10 M runs or FUZZ_LONG_SECONDS, JSON
 #   make guest      guest kernel (cached in ~/.cache/runm) and initramfs
 #   make install    PREFIX=/usr/local DESTDIR=
-#   make lint       cppcheck + clang-tidy;  make format  clang-format -i
+#   make lint       clang-format check, cppcheck, clang-tidy;  make format  clang-format -i
 .DEFAULT_GOAL := all
 .SUFFIXES:
 .DELETE_ON_ERROR:
@@ -111,13 +111,15 @@ clean:
 # --- code hygiene ---------------------------------------------------------------
 C_SOURCES = $(sort $(ALL_SRCS))
 lint:
+	@# the code is what .clang-format says (make format fixes it)
+	clang-format --dry-run -Werror $(C_SOURCES) $(wildcard */*.h */*/*.h */*/*/*.h)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --inline-suppr --suppress=missingIncludeSystem -D__x86_64__ -I. -Icommon $(C_SOURCES)
 	@# The analyzer does not know cmocka's failing asserts end the test: tests get cppcheck only.
 	clang-tidy --quiet $(filter-out tests/%,$(C_SOURCES)) -- $(filter-out -MMD -MP,$(BASE_CFLAGS)) $(NL_CFLAGS)
 
 format:
-	clang-format -i $(C_SOURCES) $(wildcard */*.h */*/*.h)
+	clang-format -i $(C_SOURCES) $(wildcard */*.h */*/*.h */*/*/*.h)
 
 -include $(patsubst %.c,$(B)/obj/%.d,$(ALL_SRCS)) $(patsubst %.c,$(BA)/obj/%.d,$(ALL_SRCS)) \
 	$(patsubst %.c,$(BF)/obj/%.d,$(ALL_SRCS))

@@ -189,7 +189,8 @@ struct proc *ctr_create(const char *id, const char *bundle, const char *config, 
 		ctr_free(ctr);
 		return NULL;
 	}
-	if (ctr->first && (sp->ns_ctr[NS_NET] || sp->ns_ctr[NS_IPC] || sp->ns_ctr[NS_UTS] || sp->ns_ctr[NS_PID])) {
+	if (ctr->first &&
+	    (sp->ns_ctr[NS_NET] || sp->ns_ctr[NS_IPC] || sp->ns_ctr[NS_UTS] || sp->ns_ctr[NS_PID])) {
 		ERR("the first container of a VM cannot join another container's namespaces (none exists)");
 		free(p);
 		ctr_free(ctr);
@@ -229,7 +230,8 @@ struct proc *ctr_create(const char *id, const char *bundle, const char *config, 
 	if (a.nsfd[NS_PID] >= 0) {
 		own_pid = open("/proc/thread-self/ns/pid", O_RDONLY | O_CLOEXEC);
 		if (own_pid < 0 || setns(a.nsfd[NS_PID], CLONE_NEWPID) < 0) {
-			ERR("join the pid namespace of container %s: %s", sp->ns_ctr[NS_PID], strerror(errno));
+			ERR("join the pid namespace of container %s: %s", sp->ns_ctr[NS_PID],
+			    strerror(errno));
 			if (own_pid >= 0)
 				close(own_pid);
 			if (sp->ns_new[NS_USER])

@@ -257,7 +257,7 @@ int vm_config_load_json(struct vm_config *c, const char *path)
 			for (size_t j = 0; j < v->u.array.len; j++) {
 				if (!YAJL_IS_STRING(v->u.array.values[j])) {
 					log_error("config %s: \"%s\": expected strings \"%s\"", path, k,
-						  k[0] == 'f'   ? "TAG=DIR"
+						  k[0] == 'f'	? "TAG=DIR"
 						  : k[0] == 'd' ? "path=FILE,..."
 								: "tapfd=N,...");
 					goto out;

@@ -87,9 +87,11 @@ static int create_devices(struct vm *vm)
 		/* in vm_planned_devices' order: vsock, fs shares, rng, NICs, drives */
 		unsigned k = i - (c->vsock_uds ? 1 : 0);
 		if (c->vsock_uds && i == 0) {
-			int o = snprintf(spec, sizeof(spec), "vsock,uds=%s,cid=%u", c->vsock_uds, c->vsock_cid);
+			int o =
+			    snprintf(spec, sizeof(spec), "vsock,uds=%s,cid=%u", c->vsock_uds, c->vsock_cid);
 			if (c->vsock_listen_fd >= 0 && o > 0 && (size_t)o < sizeof(spec))
-				snprintf(spec + o, sizeof(spec) - (size_t)o, ",listenfd=%d", c->vsock_listen_fd);
+				snprintf(spec + o, sizeof(spec) - (size_t)o, ",listenfd=%d",
+					 c->vsock_listen_fd);
 		} else if (k < c->n_fs) {
 			const char *eq = strchr(c->fs[k], '=');
 			snprintf(spec, sizeof(spec), "fs,tag=%.*s,dir=%s", (int)(eq - c->fs[k]), c->fs[k],

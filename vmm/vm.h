@@ -151,7 +151,6 @@ void vcpu_report(struct vcpu *v, const char *why);
 void vm_pio(struct vm *vm, uint16_t port, bool write, uint8_t *data, unsigned size);
 void vm_mmio(struct vm *vm, uint64_t addr, bool write, uint8_t *data, unsigned size);
 
-
 /* virtio_mmio.c */
 struct mmio_dev *mmio_dev_new(struct vm *vm, struct virtio_dev *d, unsigned index, char *err, size_t errlen);
 void mmio_dev_access(struct mmio_dev *m, uint64_t off, bool is_write, uint8_t *data, unsigned size);
@@ -164,7 +163,6 @@ int control_open(struct vm *vm, const char *path);
 void control_close(struct vm *vm);
 /* One request line -> response line in out; returns 1 when the VM must stop. */
 int control_handle(struct vm *vm, const char *line, char *out, size_t outlen);
-
 
 uint64_t now_ns(void);
 uint64_t cpu_ns(void);

@@ -32,16 +32,16 @@
 
 /* Names of each choice, indexed by its enum value (0 is AUTO in all three). */
 static const char *const backend_names[] = {[VM_BACKEND_AUTO] = "auto",
-					     [VM_BACKEND_RUNM_VMM] = "runm-vmm",
-					     [VM_BACKEND_QEMU] = "qemu",
-					     [VM_BACKEND_HOST_AGENT] = "host-agent"};
+					    [VM_BACKEND_RUNM_VMM] = "runm-vmm",
+					    [VM_BACKEND_QEMU] = "qemu",
+					    [VM_BACKEND_HOST_AGENT] = "host-agent"};
 static const struct vm_backend_ops *const backend_ops[] = {[VM_BACKEND_RUNM_VMM] = &vm_backend_runm_vmm,
 							   [VM_BACKEND_QEMU] = &vm_backend_qemu,
 							   [VM_BACKEND_HOST_AGENT] = &vm_backend_host_agent};
 static const char *const accel_names[] = {
-	[VM_ACCEL_AUTO] = "auto", [VM_ACCEL_KVM] = "kvm", [VM_ACCEL_TCG] = "tcg"};
+    [VM_ACCEL_AUTO] = "auto", [VM_ACCEL_KVM] = "kvm", [VM_ACCEL_TCG] = "tcg"};
 static const char *const machine_names[] = {
-	[VM_MACHINE_AUTO] = "auto", [VM_MACHINE_PC] = "pc", [VM_MACHINE_MICROVM] = "microvm"};
+    [VM_MACHINE_AUTO] = "auto", [VM_MACHINE_PC] = "pc", [VM_MACHINE_MICROVM] = "microvm"};
 
 #define N_NAMES(t) (sizeof(t) / sizeof((t)[0]))
 
@@ -220,8 +220,8 @@ static void child_run(struct vm *v, char *const argv[], int log_fd, const int *k
 	child_fail(ep, errno, "exec");
 }
 
-int vm_spawn(struct vm *v, const char *what, char *const argv[], int log_fd, const int *keep,
-	     unsigned nkeep, unsigned flags, const struct jail *j)
+int vm_spawn(struct vm *v, const char *what, char *const argv[], int log_fd, const int *keep, unsigned nkeep,
+	     unsigned flags, const struct jail *j)
 {
 	if (v->nproc >= VM_MAX_PROCS)
 		return -ENOSPC;
@@ -256,9 +256,8 @@ int vm_spawn(struct vm *v, const char *what, char *const argv[], int log_fd, con
 		uint64_t fl = jail_clone_flags() | CLONE_PIDFD;
 		if (v->netns_fd1)
 			fl &= ~(uint64_t)CLONE_NEWNET;
-		struct clone_args ca = {.flags = fl,
-					.pidfd = (uint64_t)(uintptr_t)&pfd,
-					.exit_signal = SIGCHLD};
+		struct clone_args ca = {
+		    .flags = fl, .pidfd = (uint64_t)(uintptr_t)&pfd, .exit_signal = SIGCHLD};
 		pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
 	} else {
 		pid = fork();
@@ -331,7 +330,9 @@ int vm_spawn(struct vm *v, const char *what, char *const argv[], int log_fd, con
 		if (nfd >= 0)
 			v->netns_fd1 = nfd + 1; /* else the next process makes its own */
 	}
-	v->proc[v->nproc++] = (struct vm_proc){.pid = pid, .pidfd = pfd, .what = what};
+	struct vm_proc *np = &v->proc[v->nproc++];
+	*np = (struct vm_proc){.pid = pid, .pidfd = pfd};
+	snprintf(np->what, sizeof(np->what), "%s", what);
 	return 0;
 }
 

@@ -60,27 +60,27 @@ struct vm_disk {
 
 struct vm_config {
 	enum vm_backend_kind backend; /* AUTO: decided by backend_plan_host (backend_plan.h) */
-	enum vm_accel accel;          /* qemu only; AUTO: the same decision's */
-	const char *reason;           /* the plan's reason when the caller decided (logged) */
+	enum vm_accel accel;	      /* qemu only; AUTO: the same decision's */
+	const char *reason;	      /* the plan's reason when the caller decided (logged) */
 	enum vm_machine machine;      /* qemu only; AUTO: pc (measured faster, docs/backends.md) */
-	const char *kernel;           /* vmlinux (PVH ELF) or bzImage */
-	const char *initrd;           /* may be NULL */
-	const char *cmdline;          /* base command line; backends add device words */
-	unsigned vcpus;               /* 0 → 1 */
-	unsigned mem_mib;             /* 0 → 256 */
-	const char *vsock_uds;        /* hybrid vsock socket; NULL: no vsock device */
-	uint32_t guest_cid;           /* 0 → 3 */
+	const char *kernel;	      /* vmlinux (PVH ELF) or bzImage */
+	const char *initrd;	      /* may be NULL */
+	const char *cmdline;	      /* base command line; backends add device words */
+	unsigned vcpus;		      /* 0 → 1 */
+	unsigned mem_mib;	      /* 0 → 256 */
+	const char *vsock_uds;	      /* hybrid vsock socket; NULL: no vsock device */
+	uint32_t guest_cid;	      /* 0 → 3 */
 	struct vm_fs_share fs[VM_MAX_FS];
 	unsigned n_fs;
-	bool rng;                     /* a virtio-rng device (guest entropy) */
-	struct vm_net net[VM_MAX_NET];  /* NICs, in guest order (eth0 first) */
+	bool rng;		       /* a virtio-rng device (guest entropy) */
+	struct vm_net net[VM_MAX_NET]; /* NICs, in guest order (eth0 first) */
 	unsigned n_net;
 	struct vm_disk disk[VM_MAX_DISKS]; /* drives, in guest order (vda first) */
 	unsigned n_disk;
-	const char *console_log;      /* guest serial console → this file; NULL: discarded */
-	const char *run_dir;          /* vmm.log; NULL: dirname(vsock_uds) (required without vsock) */
-	const char *runm_vmm;         /* NULL: runm-vmm next to this executable, else $PATH */
-	const char *qemu;             /* NULL: qemu-system-x86_64 from $PATH */
+	const char *console_log; /* guest serial console → this file; NULL: discarded */
+	const char *run_dir;	 /* vmm.log; NULL: dirname(vsock_uds) (required without vsock) */
+	const char *runm_vmm;	 /* NULL: runm-vmm next to this executable, else $PATH */
+	const char *qemu;	 /* NULL: qemu-system-x86_64 from $PATH */
 };
 
 struct vm;
@@ -124,8 +124,8 @@ struct vm_proc {
 	pid_t pid;
 	int pidfd;
 	bool reaped;
-	int status; /* wait status once reaped */
-	const char *what;
+	int status;    /* wait status once reaped */
+	char what[64]; /* a copy: callers name processes from buffers of their own */
 };
 
 struct vm;
@@ -139,9 +139,9 @@ struct vm_backend_ops {
 	/* Spawn the processes into v (vm_spawn). 0 or -errno after logging. */
 	int (*start)(struct vm *v, const struct vm_config *c, int log_fd);
 	int (*wait)(struct vm *v, int timeout_ms, int *status); /* as vm_wait */
-	int (*kill)(struct vm *v, int sig);                     /* as vm_kill */
-	int (*stop)(struct vm *v, int grace_ms);                /* as vm_stop */
-	int (*pidfds)(const struct vm *v, int *fds, int max);   /* as vm_pidfds */
+	int (*kill)(struct vm *v, int sig);			/* as vm_kill */
+	int (*stop)(struct vm *v, int grace_ms);		/* as vm_stop */
+	int (*pidfds)(const struct vm *v, int *fds, int max);	/* as vm_pidfds */
 };
 extern const struct vm_backend_ops vm_backend_qemu, vm_backend_runm_vmm, vm_backend_host_agent;
 /* The ops of a decided kind (AUTO: NULL). */
@@ -157,14 +157,14 @@ struct vm {
 	enum vm_backend_kind kind;
 	const struct vm_backend_ops *ops;
 	struct vm_proc proc[VM_MAX_PROCS];
-	unsigned nproc;       /* proc[0] is the VMM */
+	unsigned nproc; /* proc[0] is the VMM */
 	pid_t pgid;
 	char *cleanup[VM_MAX_PROCS + 1]; /* socket paths to remove at the end */
 	unsigned ncleanup;
-	char *log_path;       /* vmm.log: stderr of every VM process */
+	char *log_path; /* vmm.log: stderr of every VM process */
 	bool ended;
-	bool stopping;        /* vm_stop asked for the end: no failure report */
-	int netns_fd1;        /* 1 + fd of the VM's empty network namespace (jail), 0: none yet */
+	bool stopping; /* vm_stop asked for the end: no failure report */
+	int netns_fd1; /* 1 + fd of the VM's empty network namespace (jail), 0: none yet */
 	int status;
 };
 
@@ -174,8 +174,8 @@ struct vm {
 #define VM_SPAWN_NO_CAPS 1u /* empty bounding set + no_new_privs: no capability even as root */
 struct jail;
 /* j (runtime/backend/jail.h): start the child in its jail (NULL: none, as with --no-jail). */
-int vm_spawn(struct vm *v, const char *what, char *const argv[], int log_fd, const int *keep,
-	     unsigned nkeep, unsigned flags, const struct jail *j);
+int vm_spawn(struct vm *v, const char *what, char *const argv[], int log_fd, const int *keep, unsigned nkeep,
+	     unsigned flags, const struct jail *j);
 int vm_add_cleanup(struct vm *v, const char *path);
 
 /* backend_jail.c. A jail for a process of v running exe (NULL with --no-jail, or *err < 0

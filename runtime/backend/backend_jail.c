@@ -52,7 +52,8 @@ int vm_listen_at(const char *path, uid_t uid, gid_t gid, const char *what)
 {
 	struct sockaddr_un a = {.sun_family = AF_UNIX};
 	if (strlen(path) >= sizeof(a.sun_path)) {
-		log_error("start %s: socket path %s: longer than %zu bytes", what, path, sizeof(a.sun_path) - 1);
+		log_error("start %s: socket path %s: longer than %zu bytes", what, path,
+			  sizeof(a.sun_path) - 1);
 		return -ENAMETOOLONG;
 	}
 	strcpy(a.sun_path, path);

@@ -151,8 +151,8 @@ static int via_dir_fd(const char *path, int *dfd, unsigned *n, char *out, size_t
  * only a path one is marked as able to pass fds. The server removes the file
  * when QEMU has connected. extra_fd (>= 0) is inherited too (a tap). */
 static int start_device_server(struct vm *v, const struct vm_config *c, const char *spec, const char *what,
-			       int log_fd, int *fe_fd, int extra_fd, const char *sock_path, const char *bind_path,
-			       unsigned bind_flags)
+			       int log_fd, int *fe_fd, int extra_fd, const char *sock_path,
+			       const char *bind_path, unsigned bind_flags)
 {
 	int pfd[2] = {-1, -1}, sv[2] = {-1, -1}, r;
 	struct jail *j = NULL;
@@ -203,7 +203,9 @@ static int start_device_server(struct vm *v, const struct vm_config *c, const ch
 	/* runm --debug reaches the device servers too (their log is the VM's log). */
 	char *argv[] = {bin,
 			"vhost-user",
-			lfd >= 0 ? "--listen-fd" : sock_path ? "--socket" : "--fd",
+			lfd >= 0    ? "--listen-fd"
+			: sock_path ? "--socket"
+				    : "--fd",
 			sock_path && lfd < 0 ? (char *)sock_path : fdarg,
 			"--device",
 			(char *)spec,
@@ -288,7 +290,8 @@ static int start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 		add(&a, "-M");
 		/* acpi=off: QEMU then appends virtio_mmio.device= words for the guest;
 		 * the PIT gives it a clock reference for TSC calibration. */
-		add(&a, "microvm,x-option-roms=off,acpi=off,pit=on,pic=on,rtc=off,isa-serial=on,memory-backend=mem");
+		add(&a, "microvm,x-option-roms=off,acpi=off,pit=on,pic=on,rtc=off,isa-serial=on,memory-"
+			"backend=mem");
 	} else {
 		add(&a, "-M");
 		add(&a, "pc,memory-backend=mem");
@@ -316,7 +319,9 @@ static int start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 		unlink(c->vsock_uds);
 		vm_add_cleanup(v, c->vsock_uds);
 		/* Jailed, the server cannot create the socket: it gets it bound and listening. */
-		int lfd = vm_jail_disabled() ? -1 : vm_listen_at(c->vsock_uds, (uid_t)-1, (gid_t)-1, "vhost-user vsock server");
+		int lfd = vm_jail_disabled()
+			      ? -1
+			      : vm_listen_at(c->vsock_uds, (uid_t)-1, (gid_t)-1, "vhost-user vsock server");
 		if (!vm_jail_disabled() && lfd < 0) {
 			r = lfd;
 			goto out;
@@ -342,13 +347,15 @@ static int start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 		    mach == VM_MACHINE_MICROVM ? "vhost-user-vsock-device" : "vhost-user-vsock-pci");
 	}
 	if (c->rng) {
-		r = start_device_server(v, c, "rng", "vhost-user rng server", log_fd, &fe[nfe], -1, NULL, NULL, 0);
+		r = start_device_server(v, c, "rng", "vhost-user rng server", log_fd, &fe[nfe], -1, NULL,
+					NULL, 0);
 		if (r < 0)
 			goto out;
 		add(&a, "-chardev");
 		add_chardev(&a, "rng0", fe[nfe++]);
 		add(&a, "-device");
-		add(&a, "%s,chardev=rng0", mach == VM_MACHINE_MICROVM ? "vhost-user-rng" : "vhost-user-rng-pci");
+		add(&a, "%s,chardev=rng0",
+		    mach == VM_MACHINE_MICROVM ? "vhost-user-rng" : "vhost-user-rng-pci");
 	}
 
 	for (unsigned i = 0; i < c->n_fs; i++) {
@@ -361,8 +368,8 @@ static int start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 			goto out;
 		}
 		snprintf(spec, sizeof(spec), "fs,tag=%s,dir=%s", c->fs[i].tag, c->fs[i].dir);
-		r = start_device_server(v, c, spec, "vhost-user fs server", log_fd, &fe[nfe], -1, NULL, c->fs[i].dir,
-					JAIL_RW | JAIL_REC);
+		r = start_device_server(v, c, spec, "vhost-user fs server", log_fd, &fe[nfe], -1, NULL,
+					c->fs[i].dir, JAIL_RW | JAIL_REC);
 		if (r < 0)
 			goto out;
 		add(&a, "-chardev");

@@ -175,8 +175,8 @@ void jail_keep_fs_caps(struct jail *j)
 	 * everything (DAC_OVERRIDE, FOWNER, FSETID, CHOWN); mknod and security.capability
 	 * (MKNOD, SETFCAP). Not DAC_READ_SEARCH: it would allow open_by_handle_at, which
 	 * reaches any file of the share's filesystem past the mount namespace. */
-	static const int caps[] = {CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_FSETID,
-				   CAP_SETGID, CAP_SETUID, CAP_MKNOD, CAP_SETFCAP};
+	static const int caps[] = {CAP_CHOWN,  CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_FSETID,
+				   CAP_SETGID, CAP_SETUID,	 CAP_MKNOD,  CAP_SETFCAP};
 	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++)
 		j->caps |= 1ull << caps[i];
 	/* an O_PATH fd per inode the guest looks up: as many as the kernel allows */
@@ -220,11 +220,14 @@ void jail_report(FILE *f)
 		fprintf(f, "jail landlock: ABI %d (used: a second fence on each jail's paths)\n", ll);
 	else
 		fprintf(f, "jail landlock: unavailable (%s; not used)\n", strerror(-ll));
-	fprintf(f, "jail close_range: %s\n", has_cr ? "available (used)" : "unavailable (fds closed one by one)");
-	fprintf(f, "jail namespaces: mount, pid, ipc, uts, net (used), pivot_root into a tmpfs per process\n");
-	fprintf(f, "jail cgroups: %s; the shim and every VM process join the container's cgroupsPath "
-		   "(docs/usage.md, Host cgroups)\n",
-		v2 ? "unified hierarchy (cgroup v2)"
-		   : unified ? "hybrid (v1 controllers, v2 without controllers at /sys/fs/cgroup/unified)"
-			     : "cgroup v1");
+	fprintf(f, "jail close_range: %s\n",
+		has_cr ? "available (used)" : "unavailable (fds closed one by one)");
+	fprintf(f,
+		"jail namespaces: mount, pid, ipc, uts, net (used), pivot_root into a tmpfs per process\n");
+	fprintf(f,
+		"jail cgroups: %s; the shim and every VM process join the container's cgroupsPath "
+		"(docs/usage.md, Host cgroups)\n",
+		v2	  ? "unified hierarchy (cgroup v2)"
+		: unified ? "hybrid (v1 controllers, v2 without controllers at /sys/fs/cgroup/unified)"
+			  : "cgroup v1");
 }

@@ -31,15 +31,15 @@
 #include <sys/types.h>
 
 /* Per-VM uids and gids: base + (hash of the VM's run directory mod count); by default these: */
-#define JAIL_ID_BASE 1879048192u /* 0x70000000: above any distribution's or subuid range */
+#define JAIL_ID_BASE  1879048192u /* 0x70000000: above any distribution's or subuid range */
 #define JAIL_ID_COUNT 65536u
 
 #define JAIL_MAX_BINDS 16
 #define JAIL_MAX_LINKS 4
 
-#define JAIL_RW 1u   /* writable (else read-only) */
-#define JAIL_REC 2u  /* with the mounts below it (the fs share) */
-#define JAIL_DEV 4u  /* a device node: no nodev */
+#define JAIL_RW	 1u /* writable (else read-only) */
+#define JAIL_REC 2u /* with the mounts below it (the fs share) */
+#define JAIL_DEV 4u /* a device node: no nodev */
 
 struct jail_bind {
 	char path[PATH_MAX]; /* the same path inside the jail as outside */
@@ -57,7 +57,7 @@ struct jail {
 	gid_t gid;
 	gid_t groups[2]; /* supplementary (the group of /dev/kvm) */
 	unsigned ngroups;
-	uint64_t caps;   /* capabilities kept (the fs server's file capabilities), else 0 */
+	uint64_t caps;	    /* capabilities kept (the fs server's file capabilities), else 0 */
 	char mnt[PATH_MAX]; /* existing directory the tmpfs root is attached at, in the child's namespace */
 	char exe[PATH_MAX]; /* absolute path of the program, valid inside the jail */
 	char interp[PATH_MAX]; /* the ELF interpreter: with exe, all Landlock lets it execute */
@@ -68,7 +68,7 @@ struct jail {
 	unsigned long nofile; /* RLIMIT_NOFILE */
 	unsigned long nproc;  /* RLIMIT_NPROC (per uid: the VM's own) */
 	unsigned long memlock;
-	char *const *envp;    /* environment of the program */
+	char *const *envp; /* environment of the program */
 };
 
 /* The range the per-VM ids come from (runm's config file "jail": {"id_base","id_count"}), instead

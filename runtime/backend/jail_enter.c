@@ -101,7 +101,8 @@ static int mounts(const struct jail *j, const char **stage)
 		}
 	}
 	*stage = "mount the tmpfs root";
-	if (mount("tmpfs", j->mnt, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=256k,nr_inodes=512") < 0) {
+	if (mount("tmpfs", j->mnt, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  "mode=0755,size=256k,nr_inodes=512") < 0) {
 		r = -errno;
 		goto out;
 	}
@@ -116,7 +117,8 @@ static int mounts(const struct jail *j, const char **stage)
 	}
 	for (unsigned i = 0; i < j->nlink; i++) {
 		*stage = j->link[i].path;
-		if ((r = join(t, sizeof(t), j->mnt, j->link[i].path)) < 0 || (r = mkdir_parents(t, strlen(j->mnt))) < 0)
+		if ((r = join(t, sizeof(t), j->mnt, j->link[i].path)) < 0 ||
+		    (r = mkdir_parents(t, strlen(j->mnt))) < 0)
 			goto out;
 		if (symlink(j->link[i].target, t) < 0) {
 			r = -errno;

@@ -2,9 +2,9 @@
 /*
  * Landlock, the jail's second fence (jail.h): after pivot_root, the process may
  * reach only its binds (read-only ones: read; writable ones: everything but
- * execute) and /proc (read), execute only its own program and ELF interpreter, no TCP at all (ABI 4), and neither signal nor
- * reach abstract unix sockets outside its domain (ABI 6). A kernel without
- * Landlock skips it (runm check says so). Child-side: system calls only.
+ * execute) and /proc (read), execute only its own program and ELF interpreter, no TCP at all (ABI 4), and
+ * neither signal nor reach abstract unix sockets outside its domain (ABI 6). A kernel without Landlock skips
+ * it (runm check says so). Child-side: system calls only.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,20 +15,20 @@
 #include "runtime/backend/jail.h"
 
 /* The uapi bits by ABI version (the build host's header may be older than the kernel). */
-#define LL_EXECUTE (1ull << 0)
-#define LL_WRITE_FILE (1ull << 1)
-#define LL_READ_FILE (1ull << 2)
-#define LL_READ_DIR (1ull << 3)
-#define LL_ABI1_ALL ((1ull << 13) - 1)
-#define LL_REFER (1ull << 13)    /* ABI 2 */
-#define LL_TRUNCATE (1ull << 14) /* ABI 3 */
-#define LL_IOCTL_DEV (1ull << 15) /* ABI 5 */
-#define LL_FILE_ONLY (LL_EXECUTE | LL_WRITE_FILE | LL_READ_FILE | LL_TRUNCATE | LL_IOCTL_DEV)
-#define LL_NET_BIND_TCP (1ull << 0)
-#define LL_NET_CONNECT_TCP (1ull << 1)
-#define LL_SCOPE_ABSTRACT_UNIX (1ull << 0)
-#define LL_SCOPE_SIGNAL (1ull << 1)
-#define LL_RULE_PATH_BENEATH 1
+#define LL_EXECUTE		  (1ull << 0)
+#define LL_WRITE_FILE		  (1ull << 1)
+#define LL_READ_FILE		  (1ull << 2)
+#define LL_READ_DIR		  (1ull << 3)
+#define LL_ABI1_ALL		  ((1ull << 13) - 1)
+#define LL_REFER		  (1ull << 13) /* ABI 2 */
+#define LL_TRUNCATE		  (1ull << 14) /* ABI 3 */
+#define LL_IOCTL_DEV		  (1ull << 15) /* ABI 5 */
+#define LL_FILE_ONLY		  (LL_EXECUTE | LL_WRITE_FILE | LL_READ_FILE | LL_TRUNCATE | LL_IOCTL_DEV)
+#define LL_NET_BIND_TCP		  (1ull << 0)
+#define LL_NET_CONNECT_TCP	  (1ull << 1)
+#define LL_SCOPE_ABSTRACT_UNIX	  (1ull << 0)
+#define LL_SCOPE_SIGNAL		  (1ull << 1)
+#define LL_RULE_PATH_BENEATH	  1
 #define LL_CREATE_RULESET_VERSION (1u << 0)
 
 struct ll_ruleset_attr {

@@ -41,7 +41,8 @@ static void on_irq(unsigned vec)
 }
 
 /* One request: header, optional data (device-writable when dev_writes), status. */
-static int request(uint32_t type, uint64_t sector, void *buf, uint32_t len, bool dev_writes, uint32_t *used_len)
+static int request(uint32_t type, uint64_t sector, void *buf, uint32_t len, bool dev_writes,
+		   uint32_t *used_len)
 {
 	struct vring_desc c[3];
 	unsigned n = 0;
@@ -57,7 +58,8 @@ static int request(uint32_t type, uint64_t sector, void *buf, uint32_t len, bool
 	uint32_t id, l;
 	for (unsigned spin = 0; !vq_get_used(&vq, &id, &l); spin++)
 		if (spin > 100000000)
-			guest_fail("request type %u: no completion (status=0x%x)", type, vdev_r(&d, VMMIO_STATUS));
+			guest_fail("request type %u: no completion (status=0x%x)", type,
+				   vdev_r(&d, VMMIO_STATUS));
 	if (used_len)
 		*used_len = l;
 	return status;

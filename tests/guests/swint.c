@@ -6,7 +6,10 @@
 #include "guest.h"
 
 static volatile int delivered;
-static void on_vec(unsigned vec) { delivered = (int)vec; }
+static void on_vec(unsigned vec)
+{
+	delivered = (int)vec;
+}
 
 int guest_main(void)
 {

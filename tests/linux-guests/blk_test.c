@@ -186,8 +186,8 @@ static int bench_seq(int fd, uint64_t size, bool wr)
 	for (uint64_t off = 0; off + MIB <= size; off += MIB) {
 		ssize_t n = wr ? pwrite(fd, buf, MIB, (off_t)off) : pread(fd, back, MIB, (off_t)off);
 		if (n != (ssize_t)MIB) {
-			say("BENCH ERROR seq %s at %llu: %s\n", wr ? "write" : "read", (unsigned long long)off,
-			    strerror(errno));
+			say("BENCH ERROR seq %s at %llu: %s\n", wr ? "write" : "read",
+			    (unsigned long long)off, strerror(errno));
 			return -1;
 		}
 	}

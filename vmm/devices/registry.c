@@ -21,11 +21,8 @@ struct virtio_dev_kind {
 #pragma weak virtio_blk_create
 
 static const struct virtio_dev_kind kinds[] = {
-    {"rng", virtio_rng_create},
-    {"vsock", virtio_vsock_create},
-    {"fs", virtio_fs_create},
-    {"net", virtio_net_create},
-    {"blk", virtio_blk_create},
+    {"rng", virtio_rng_create}, {"vsock", virtio_vsock_create}, {"fs", virtio_fs_create},
+    {"net", virtio_net_create}, {"blk", virtio_blk_create},
 };
 
 const char *virtio_dev_kinds(void)

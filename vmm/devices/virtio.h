@@ -45,9 +45,9 @@ void *gmem_ptr(const struct gmem *m, uint64_t gpa, uint64_t len);
 /* ------------------------------------------------------------ virtqueues */
 
 /* Feature bits the library knows (virtio 1.x). */
-#define VIRTIO_F_INDIRECT_DESC 28
-#define VIRTIO_F_EVENT_IDX     29
-#define VIRTIO_F_VERSION_1     32
+#define VIRTIO_F_INDIRECT_DESC	 28
+#define VIRTIO_F_EVENT_IDX	 29
+#define VIRTIO_F_VERSION_1	 32
 #define VIRTIO_F_ACCESS_PLATFORM 33
 
 /* Largest chain (after indirect expansion) a device will accept. */
@@ -55,14 +55,14 @@ void *gmem_ptr(const struct gmem *m, uint64_t gpa, uint64_t len);
 #define VIRTQ_MAX_SIZE 32768
 
 struct virtq {
-	uint16_t num;                 /* size, power of two; 0 = not configured */
-	bool ready;                   /* QueueReady / vring enabled */
-	bool event_idx;               /* VIRTIO_F_EVENT_IDX negotiated */
-	bool indirect;                /* VIRTIO_F_INDIRECT_DESC negotiated */
-	uint64_t desc, avail, used;   /* guest-physical ring addresses */
-	uint16_t last_avail;          /* next avail entry to take */
-	uint16_t used_idx;            /* next used entry to publish */
-	uint16_t signalled_used;      /* used_idx at the last interrupt */
+	uint16_t num;		    /* size, power of two; 0 = not configured */
+	bool ready;		    /* QueueReady / vring enabled */
+	bool event_idx;		    /* VIRTIO_F_EVENT_IDX negotiated */
+	bool indirect;		    /* VIRTIO_F_INDIRECT_DESC negotiated */
+	uint64_t desc, avail, used; /* guest-physical ring addresses */
+	uint16_t last_avail;	    /* next avail entry to take */
+	uint16_t used_idx;	    /* next used entry to publish */
+	uint16_t signalled_used;    /* used_idx at the last interrupt */
 	bool signalled_used_valid;
 	const struct gmem *mem;
 };
@@ -71,7 +71,7 @@ struct virtq {
 struct virtq_elem {
 	uint16_t head;
 	unsigned n_out, n_in;
-	size_t out_len, in_len;       /* byte totals of each side */
+	size_t out_len, in_len; /* byte totals of each side */
 	struct iovec iov[VIRTQ_MAX_SEGS];
 };
 
@@ -121,20 +121,20 @@ size_t virtq_elem_write(const struct virtq_elem *e, size_t off, const void *buf,
 #define VIRTIO_MAX_QUEUES 8
 
 /* Device status bits (virtio 1.x §2.1). */
-#define VIRTIO_STATUS_ACKNOWLEDGE        1
-#define VIRTIO_STATUS_DRIVER             2
-#define VIRTIO_STATUS_DRIVER_OK          4
-#define VIRTIO_STATUS_FEATURES_OK        8
+#define VIRTIO_STATUS_ACKNOWLEDGE	 1
+#define VIRTIO_STATUS_DRIVER		 2
+#define VIRTIO_STATUS_DRIVER_OK		 4
+#define VIRTIO_STATUS_FEATURES_OK	 8
 #define VIRTIO_STATUS_DEVICE_NEEDS_RESET 64
-#define VIRTIO_STATUS_FAILED             128
+#define VIRTIO_STATUS_FAILED		 128
 
 /* Device ids. */
-#define VIRTIO_ID_NET     1
-#define VIRTIO_ID_BLOCK   2
+#define VIRTIO_ID_NET	  1
+#define VIRTIO_ID_BLOCK	  2
 #define VIRTIO_ID_CONSOLE 3
-#define VIRTIO_ID_RNG     4
-#define VIRTIO_ID_VSOCK   19
-#define VIRTIO_ID_FS      26
+#define VIRTIO_ID_RNG	  4
+#define VIRTIO_ID_VSOCK	  19
+#define VIRTIO_ID_FS	  26
 
 struct virtio_dev;
 
@@ -150,10 +150,10 @@ struct virtio_transport_ops {
 };
 
 struct virtio_dev_ops {
-	const char *name;             /* "vsock", "rng", "fs", ... */
-	uint32_t device_id;           /* VIRTIO_ID_* */
+	const char *name;   /* "vsock", "rng", "fs", ... */
+	uint32_t device_id; /* VIRTIO_ID_* */
 	uint16_t num_queues;
-	uint16_t queue_max;           /* largest queue size the device accepts */
+	uint16_t queue_max; /* largest queue size the device accepts */
 	/* Device features offered (the transport adds VERSION_1, and EVENT_IDX and
 	 * INDIRECT_DESC, which the library implements for every device). */
 	uint64_t features;
@@ -178,17 +178,17 @@ struct virtio_dev_ops {
 
 struct virtio_dev {
 	const struct virtio_dev_ops *ops;
-	void *priv;                   /* the device's own state */
-	uint8_t *config;              /* device config space (owned by the device) */
+	void *priv;	 /* the device's own state */
+	uint8_t *config; /* device config space (owned by the device) */
 	uint32_t config_len;
-	uint64_t features_acked;      /* negotiated features */
+	uint64_t features_acked; /* negotiated features */
 	struct virtq vq[VIRTIO_MAX_QUEUES];
-	const struct gmem *mem;       /* guest memory; set by the transport */
-	struct evloop *loop;          /* event loop the device may add fds to */
+	const struct gmem *mem; /* guest memory; set by the transport */
+	struct evloop *loop;	/* event loop the device may add fds to */
 	const struct virtio_transport_ops *transport;
 	void *transport_priv;
-	bool active;                  /* between activate and reset */
-	bool broken;                  /* met malformed input; waits for reset */
+	bool active; /* between activate and reset */
+	bool broken; /* met malformed input; waits for reset */
 };
 
 /* Mark the device broken: log "<name>: <msg>" once, tell the transport.
@@ -218,7 +218,8 @@ int virtio_parse_opts(const char *opts, int (*fn)(const char *k, const char *v, 
 /* A device constructor: `opts` is the spec after "kind," ("" when none). On
  * failure it returns NULL with a one-line reason in err and leaves nothing
  * behind. The returned device is freed with virtio_dev_destroy(). */
-typedef struct virtio_dev *(*virtio_dev_ctor)(const char *opts, struct evloop *loop, char *err, size_t errlen);
+typedef struct virtio_dev *(*virtio_dev_ctor)(const char *opts, struct evloop *loop, char *err,
+					      size_t errlen);
 struct virtio_dev *virtio_rng_create(const char *opts, struct evloop *loop, char *err, size_t errlen);
 struct virtio_dev *virtio_vsock_create(const char *opts, struct evloop *loop, char *err, size_t errlen);
 struct virtio_dev *virtio_fs_create(const char *opts, struct evloop *loop, char *err, size_t errlen);

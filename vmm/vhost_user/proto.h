@@ -41,9 +41,9 @@ enum vu_request {
 };
 
 /* Header flags. */
-#define VU_VERSION         0x1u
-#define VU_VERSION_MASK    0x3u
-#define VU_FLAG_REPLY      (1u << 2)
+#define VU_VERSION	   0x1u
+#define VU_VERSION_MASK	   0x3u
+#define VU_FLAG_REPLY	   (1u << 2)
 #define VU_FLAG_NEED_REPLY (1u << 3)
 
 /* Virtio feature bit that announces the protocol-feature negotiation. */
@@ -52,20 +52,20 @@ enum vu_request {
 #define VU_F_LOG_ALL 26
 
 /* Protocol feature bits. */
-#define VU_PROTOCOL_F_MQ           0
-#define VU_PROTOCOL_F_LOG_SHMFD    1
-#define VU_PROTOCOL_F_REPLY_ACK    3
-#define VU_PROTOCOL_F_CONFIG       9
+#define VU_PROTOCOL_F_MQ	   0
+#define VU_PROTOCOL_F_LOG_SHMFD	   1
+#define VU_PROTOCOL_F_REPLY_ACK	   3
+#define VU_PROTOCOL_F_CONFIG	   9
 #define VU_PROTOCOL_F_RESET_DEVICE 13
 
 /* u64 payload of SET_VRING_KICK/CALL/ERR. */
 #define VU_VRING_IDX_MASK  0xffu
 #define VU_VRING_NOFD_MASK (1u << 8)
 
-#define VU_MAX_FDS         8    /* fds one message may carry */
-#define VU_MAX_REGIONS     8
+#define VU_MAX_FDS	   8 /* fds one message may carry */
+#define VU_MAX_REGIONS	   8
 #define VU_MAX_CONFIG_SIZE 256
-#define VU_MAX_PAYLOAD     4096 /* larger than any message we accept */
+#define VU_MAX_PAYLOAD	   4096 /* larger than any message we accept */
 
 struct vu_hdr {
 	uint32_t request;

@@ -25,11 +25,11 @@
 struct vu_slot {
 	const char *path; /* socket path, or "fd N" for --fd */
 	char label[24];
-	int given_fd;     /* --fd: a connected socket from the caller, else -1 */
+	int given_fd;	   /* --fd: a connected socket from the caller, else -1 */
 	bool listen_given; /* --listen-fd: lfd is the caller's listening socket (its file, too) */
 	const char *spec;
-	int lfd;  /* listening socket */
-	int cfd;  /* the frontend's connection */
+	int lfd; /* listening socket */
+	int cfd; /* the frontend's connection */
 	bool bound;
 	struct virtio_dev *dev;
 	struct vu_backend *be;
@@ -46,13 +46,14 @@ struct vu_server {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: runm-vmm vhost-user {--socket PATH | --fd N | --listen-fd N} --device SPEC "
-		   "[{--socket PATH | --fd N} --device SPEC]... [--ready-fd FD] [--no-seccomp] [--debug]\n"
-		   "  --socket PATH  listen there for the frontend; --fd N  a connected socket to serve\n"
-		   "  --listen-fd N  a listening socket the caller bound (and removes)\n"
-		   "  SPEC: vsock,uds=PATH,cid=N | fs,tag=TAG,dir=DIR | rng |\n"
-		   "        net,{tapfd=N|tap=NAME}[,mac=MAC][,mtu=N]   (kinds here: %s)\n",
-		   virtio_dev_kinds());
+	fprintf(f,
+		"usage: runm-vmm vhost-user {--socket PATH | --fd N | --listen-fd N} --device SPEC "
+		"[{--socket PATH | --fd N} --device SPEC]... [--ready-fd FD] [--no-seccomp] [--debug]\n"
+		"  --socket PATH  listen there for the frontend; --fd N  a connected socket to serve\n"
+		"  --listen-fd N  a listening socket the caller bound (and removes)\n"
+		"  SPEC: vsock,uds=PATH,cid=N | fs,tag=TAG,dir=DIR | rng |\n"
+		"        net,{tapfd=N|tap=NAME}[,mac=MAC][,mtu=N]   (kinds here: %s)\n",
+		virtio_dev_kinds());
 }
 
 static void unlisten(struct vu_server *s, struct vu_slot *sl)
@@ -100,8 +101,8 @@ static void on_conn(void *opaque, uint32_t events)
 		finish(ref->s, 1);
 		return;
 	}
-	log_debug("vhost-user: %s: %s size %u fds %u", sl->spec, vu_request_name(m.hdr.request),
-		  m.hdr.size, m.nfds);
+	log_debug("vhost-user: %s: %s size %u fds %u", sl->spec, vu_request_name(m.hdr.request), m.hdr.size,
+		  m.nfds);
 	if (vu_backend_handle(sl->be, &m) == -EPROTO) {
 		log_error("vhost-user: %s: dropping the frontend after a protocol error", sl->path);
 		finish(ref->s, 1);
@@ -229,9 +230,9 @@ static int parse_args(struct vu_server *s, int argc, char **argv, int *ready_fd)
 			long fd = strtol(v, &end, 10);
 			if (*v == '\0' || *end || fd < 3 || fd > 65535 || path || s->n == VU_MAX_DEVICES) {
 				log_error("vhost-user: --listen-fd %s: %s", v,
-					  path ? "the previous socket has no --device"
-					       : s->n == VU_MAX_DEVICES ? "too many devices"
-									: "not a file descriptor number above 2");
+					  path			   ? "the previous socket has no --device"
+					  : s->n == VU_MAX_DEVICES ? "too many devices"
+								   : "not a file descriptor number above 2");
 				return -1;
 			}
 			pending_fd = (int)fd;
@@ -277,11 +278,11 @@ static int parse_args(struct vu_server *s, int argc, char **argv, int *ready_fd)
 				return -1;
 			}
 			struct vu_slot *sl = &s->slot[s->n++];
-			*sl = (struct vu_slot){.path = path, .spec = v, .lfd = -1, .cfd = -1,
-					       .given_fd = pending_fd};
+			*sl = (struct vu_slot){
+			    .path = path, .spec = v, .lfd = -1, .cfd = -1, .given_fd = pending_fd};
 			if (pending_fd >= 0) {
-				snprintf(sl->label, sizeof(sl->label), "%sfd %d", pending_listen ? "listening " : "",
-					 pending_fd);
+				snprintf(sl->label, sizeof(sl->label), "%sfd %d",
+					 pending_listen ? "listening " : "", pending_fd);
 				sl->path = sl->label;
 			}
 			if (pending_listen) {

@@ -17,14 +17,13 @@
 #include "log.h"
 #include "vmm/vhost_user/vu_internal.h"
 
-#define VU_PROTOCOL_FEATURES                                                                     \
-	((1ull << VU_PROTOCOL_F_MQ) | (1ull << VU_PROTOCOL_F_REPLY_ACK) |                        \
-	 (1ull << VU_PROTOCOL_F_CONFIG) | (1ull << VU_PROTOCOL_F_RESET_DEVICE))
+#define VU_PROTOCOL_FEATURES                                                                                 \
+	((1ull << VU_PROTOCOL_F_MQ) | (1ull << VU_PROTOCOL_F_REPLY_ACK) | (1ull << VU_PROTOCOL_F_CONFIG) |   \
+	 (1ull << VU_PROTOCOL_F_RESET_DEVICE))
 
 /* ------------------------------------------------------------ replies */
 
-int vu_send_reply(struct vu_backend *b, const struct vu_msg *req, const void *payload,
-		  uint32_t size)
+int vu_send_reply(struct vu_backend *b, const struct vu_msg *req, const void *payload, uint32_t size)
 {
 	struct {
 		struct vu_hdr h;
@@ -69,8 +68,9 @@ static bool config_range_ok(const struct vu_backend *b, const struct vu_msg *m)
 	    c->size <= d->config_len - c->offset)
 		return true;
 	log_error("vhost-user: %s: offset %u size %u (payload %u bytes) outside the %u-byte config "
-		  "space of %s", vu_request_name(m->hdr.request), c->offset, c->size, m->hdr.size,
-		  d->config_len, d->ops->name);
+		  "space of %s",
+		  vu_request_name(m->hdr.request), c->offset, c->size, m->hdr.size, d->config_len,
+		  d->ops->name);
 	return false;
 }
 
@@ -134,9 +134,9 @@ static void tp_needs_reset(struct virtio_dev *d)
 }
 
 static const struct virtio_transport_ops vu_transport = {
-	.notify_queue = tp_notify_queue,
-	.notify_config = tp_notify_config,
-	.needs_reset = tp_needs_reset,
+    .notify_queue = tp_notify_queue,
+    .notify_config = tp_notify_config,
+    .needs_reset = tp_needs_reset,
 };
 
 /* ------------------------------------------------------------ dispatch */
@@ -145,8 +145,8 @@ static int expect_size(const struct vu_msg *m, uint32_t size)
 {
 	if (m->hdr.size == size)
 		return 0;
-	log_error("vhost-user: %s: payload of %u bytes (%u expected)",
-		  vu_request_name(m->hdr.request), m->hdr.size, size);
+	log_error("vhost-user: %s: payload of %u bytes (%u expected)", vu_request_name(m->hdr.request),
+		  m->hdr.size, size);
 	return -EINVAL;
 }
 
@@ -277,9 +277,8 @@ struct vu_backend *vu_backend_new(struct virtio_dev *d, struct evloop *loop, int
 	/* vhost-user-blk may use fewer queues than we serve (its num-queues). */
 	if (d->ops->device_id == VIRTIO_ID_BLOCK)
 		b->required = 1;
-	b->offered = (d->ops->features | (1ull << VIRTIO_F_VERSION_1) |
-		      (1ull << VIRTIO_F_EVENT_IDX) | (1ull << VIRTIO_F_INDIRECT_DESC) |
-		      (1ull << VU_F_PROTOCOL_FEATURES)) &
+	b->offered = (d->ops->features | (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_EVENT_IDX) |
+		      (1ull << VIRTIO_F_INDIRECT_DESC) | (1ull << VU_F_PROTOCOL_FEATURES)) &
 		     ~(1ull << VIRTIO_F_ACCESS_PLATFORM) & ~(1ull << VU_F_LOG_ALL);
 	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++) {
 		b->ring[q] = (struct vu_ring){.kick_fd = -1, .call_fd = -1, .err_fd = -1};

@@ -22,8 +22,8 @@ struct vu_ring {
 	bool started; /* a kick fd (or "no fd" polling) was given */
 	bool enabled;
 	uint16_t num;
-	uint16_t base;                /* last_avail to start from / saved at stop */
-	uint64_t desc, avail, used;   /* guest-physical */
+	uint16_t base;		    /* last_avail to start from / saved at stop */
+	uint64_t desc, avail, used; /* guest-physical */
 };
 
 struct vu_backend;
@@ -43,7 +43,7 @@ struct vu_backend {
 	struct virtio_dev *d;
 	struct evloop *loop;
 	int sock;
-	unsigned nq;       /* queues the device has */
+	unsigned nq;	   /* queues the device has */
 	unsigned required; /* queues that must run before the device is activated */
 	uint64_t offered;
 	uint64_t acked;
@@ -57,8 +57,7 @@ struct vu_backend {
 };
 
 /* vu_backend.c: send a reply of `size` payload bytes to request `req`. */
-int vu_send_reply(struct vu_backend *b, const struct vu_msg *req, const void *payload,
-		  uint32_t size);
+int vu_send_reply(struct vu_backend *b, const struct vu_msg *req, const void *payload, uint32_t size);
 
 /* vu_mem.c */
 void vu_unmap_all(struct vu_map *map, unsigned n);

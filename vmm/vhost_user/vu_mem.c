@@ -54,7 +54,8 @@ int vu_set_mem_table(struct vu_backend *b, struct vu_msg *m)
 	if (m->hdr.size < 8 || t->nregions == 0 || t->nregions > VU_MAX_REGIONS ||
 	    m->hdr.size != 8 + t->nregions * sizeof(struct vu_mem_region)) {
 		log_error("vhost-user: SET_MEM_TABLE: %u regions in a %u-byte payload (1..%d regions of "
-			  "32 bytes expected)", t->nregions, m->hdr.size, VU_MAX_REGIONS);
+			  "32 bytes expected)",
+			  t->nregions, m->hdr.size, VU_MAX_REGIONS);
 		return -EINVAL;
 	}
 	if (m->nfds != t->nregions) {
@@ -68,8 +69,8 @@ int vu_set_mem_table(struct vu_backend *b, struct vu_msg *m)
 		    r->userspace_addr + r->memory_size < r->userspace_addr ||
 		    r->mmap_offset + r->memory_size < r->mmap_offset || r->memory_size > SIZE_MAX / 2) {
 			log_error("vhost-user: SET_MEM_TABLE: region %u (gpa 0x%llx size 0x%llx offset "
-				  "0x%llx) is empty or wraps around", i,
-				  (unsigned long long)r->guest_phys_addr,
+				  "0x%llx) is empty or wraps around",
+				  i, (unsigned long long)r->guest_phys_addr,
 				  (unsigned long long)r->memory_size, (unsigned long long)r->mmap_offset);
 			goto fail;
 		}
@@ -84,29 +85,28 @@ int vu_set_mem_table(struct vu_backend *b, struct vu_msg *m)
 			}
 		}
 		if (fstat(m->fds[i], &st) < 0) {
-			log_errno(errno, "vhost-user: SET_MEM_TABLE: region %u: fstat fd %d", i,
-				  m->fds[i]);
+			log_errno(errno, "vhost-user: SET_MEM_TABLE: region %u: fstat fd %d", i, m->fds[i]);
 			goto fail;
 		}
 		/* A mapping past the end of the file would SIGBUS us on access. */
 		if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size < r->mmap_offset + r->memory_size) {
 			uint64_t need = r->mmap_offset + r->memory_size;
 			log_error("vhost-user: SET_MEM_TABLE: region %u: fd is not a file of at least "
-				  "%" PRIu64 " bytes", i, need);
+				  "%" PRIu64 " bytes",
+				  i, need);
 			goto fail;
 		}
 		uint64_t delta = r->mmap_offset % (uint64_t)page;
 		size_t len = (size_t)(r->memory_size + delta);
-		void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
-			       m->fds[i], (off_t)(r->mmap_offset - delta));
+		void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, m->fds[i],
+			       (off_t)(r->mmap_offset - delta));
 		if (p == MAP_FAILED) {
-			log_errno(errno, "vhost-user: SET_MEM_TABLE: mmap region %u (%zu bytes)", i,
-				  len);
+			log_errno(errno, "vhost-user: SET_MEM_TABLE: mmap region %u (%zu bytes)", i, len);
 			goto fail;
 		}
 		map[i] = (struct vu_map){.addr = p, .len = len, .uva = r->userspace_addr};
-		mem.r[i] = (struct gmem_region){.gpa = r->guest_phys_addr, .size = r->memory_size,
-						.hva = (uint8_t *)p + delta};
+		mem.r[i] = (struct gmem_region){
+		    .gpa = r->guest_phys_addr, .size = r->memory_size, .hva = (uint8_t *)p + delta};
 	}
 	mem.n = t->nregions;
 	/* The mappings stay valid without the fds. */

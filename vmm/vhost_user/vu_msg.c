@@ -11,35 +11,35 @@
 const char *vu_request_name(uint32_t req)
 {
 	static const char *const names[] = {
-		[VU_GET_FEATURES] = "GET_FEATURES",
-		[VU_SET_FEATURES] = "SET_FEATURES",
-		[VU_SET_OWNER] = "SET_OWNER",
-		[VU_RESET_OWNER] = "RESET_OWNER",
-		[VU_SET_MEM_TABLE] = "SET_MEM_TABLE",
-		[VU_SET_LOG_BASE] = "SET_LOG_BASE",
-		[VU_SET_LOG_FD] = "SET_LOG_FD",
-		[VU_SET_VRING_NUM] = "SET_VRING_NUM",
-		[VU_SET_VRING_ADDR] = "SET_VRING_ADDR",
-		[VU_SET_VRING_BASE] = "SET_VRING_BASE",
-		[VU_GET_VRING_BASE] = "GET_VRING_BASE",
-		[VU_SET_VRING_KICK] = "SET_VRING_KICK",
-		[VU_SET_VRING_CALL] = "SET_VRING_CALL",
-		[VU_SET_VRING_ERR] = "SET_VRING_ERR",
-		[VU_GET_PROTOCOL_FEATURES] = "GET_PROTOCOL_FEATURES",
-		[VU_SET_PROTOCOL_FEATURES] = "SET_PROTOCOL_FEATURES",
-		[VU_GET_QUEUE_NUM] = "GET_QUEUE_NUM",
-		[VU_SET_VRING_ENABLE] = "SET_VRING_ENABLE",
-		[VU_SEND_RARP] = "SEND_RARP",
-		[VU_NET_SET_MTU] = "NET_SET_MTU",
-		[VU_SET_SLAVE_REQ_FD] = "SET_SLAVE_REQ_FD",
-		[VU_IOTLB_MSG] = "IOTLB_MSG",
-		[VU_SET_VRING_ENDIAN] = "SET_VRING_ENDIAN",
-		[VU_GET_CONFIG] = "GET_CONFIG",
-		[VU_SET_CONFIG] = "SET_CONFIG",
-		[VU_RESET_DEVICE] = "RESET_DEVICE",
-		[VU_GET_MAX_MEM_SLOTS] = "GET_MAX_MEM_SLOTS",
-		[VU_SET_STATUS] = "SET_STATUS",
-		[VU_GET_STATUS] = "GET_STATUS",
+	    [VU_GET_FEATURES] = "GET_FEATURES",
+	    [VU_SET_FEATURES] = "SET_FEATURES",
+	    [VU_SET_OWNER] = "SET_OWNER",
+	    [VU_RESET_OWNER] = "RESET_OWNER",
+	    [VU_SET_MEM_TABLE] = "SET_MEM_TABLE",
+	    [VU_SET_LOG_BASE] = "SET_LOG_BASE",
+	    [VU_SET_LOG_FD] = "SET_LOG_FD",
+	    [VU_SET_VRING_NUM] = "SET_VRING_NUM",
+	    [VU_SET_VRING_ADDR] = "SET_VRING_ADDR",
+	    [VU_SET_VRING_BASE] = "SET_VRING_BASE",
+	    [VU_GET_VRING_BASE] = "GET_VRING_BASE",
+	    [VU_SET_VRING_KICK] = "SET_VRING_KICK",
+	    [VU_SET_VRING_CALL] = "SET_VRING_CALL",
+	    [VU_SET_VRING_ERR] = "SET_VRING_ERR",
+	    [VU_GET_PROTOCOL_FEATURES] = "GET_PROTOCOL_FEATURES",
+	    [VU_SET_PROTOCOL_FEATURES] = "SET_PROTOCOL_FEATURES",
+	    [VU_GET_QUEUE_NUM] = "GET_QUEUE_NUM",
+	    [VU_SET_VRING_ENABLE] = "SET_VRING_ENABLE",
+	    [VU_SEND_RARP] = "SEND_RARP",
+	    [VU_NET_SET_MTU] = "NET_SET_MTU",
+	    [VU_SET_SLAVE_REQ_FD] = "SET_SLAVE_REQ_FD",
+	    [VU_IOTLB_MSG] = "IOTLB_MSG",
+	    [VU_SET_VRING_ENDIAN] = "SET_VRING_ENDIAN",
+	    [VU_GET_CONFIG] = "GET_CONFIG",
+	    [VU_SET_CONFIG] = "SET_CONFIG",
+	    [VU_RESET_DEVICE] = "RESET_DEVICE",
+	    [VU_GET_MAX_MEM_SLOTS] = "GET_MAX_MEM_SLOTS",
+	    [VU_SET_STATUS] = "SET_STATUS",
+	    [VU_GET_STATUS] = "GET_STATUS",
 	};
 	if (req < sizeof(names) / sizeof(names[0]) && names[req])
 		return names[req];
@@ -81,8 +81,8 @@ int vu_msg_recv(int sock, struct vu_msg *m)
 		struct cmsghdr align;
 	} ctl;
 	struct iovec iov = {.iov_base = &m->hdr, .iov_len = sizeof(m->hdr)};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
-			    .msg_controllen = sizeof(ctl.buf)};
+	struct msghdr mh = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf)};
 	ssize_t n;
 
 	m->nfds = 0;
@@ -123,8 +123,8 @@ int vu_msg_recv(int sock, struct vu_msg *m)
 		}
 	}
 	if ((m->hdr.flags & VU_VERSION_MASK) != VU_VERSION) {
-		log_error("vhost-user: %s: unsupported protocol version %u",
-			  vu_request_name(m->hdr.request), m->hdr.flags & VU_VERSION_MASK);
+		log_error("vhost-user: %s: unsupported protocol version %u", vu_request_name(m->hdr.request),
+			  m->hdr.flags & VU_VERSION_MASK);
 		vu_msg_close_fds(m);
 		return -EBADMSG;
 	}
@@ -138,8 +138,8 @@ int vu_msg_recv(int sock, struct vu_msg *m)
 	if (m->hdr.size) {
 		int r = read_full(sock, &m->p, m->hdr.size);
 		if (r < 0) {
-			log_errno(-r, "vhost-user: %s: read %u-byte payload",
-				  vu_request_name(m->hdr.request), m->hdr.size);
+			log_errno(-r, "vhost-user: %s: read %u-byte payload", vu_request_name(m->hdr.request),
+				  m->hdr.size);
 			vu_msg_close_fds(m);
 			return -EBADMSG;
 		}

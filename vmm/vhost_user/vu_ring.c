@@ -132,7 +132,8 @@ static void kick_cb(void *opaque, uint32_t events)
 		return;
 	if (n != (ssize_t)sizeof(v)) {
 		log_error("vhost-user: %s: ring %u: kick fd is not an eventfd (read returned %zd); "
-			  "ignoring it", b->d->ops->name, ref->q, n);
+			  "ignoring it",
+			  b->d->ops->name, ref->q, n);
 		stop_kick(b, r);
 		return;
 	}
@@ -144,8 +145,8 @@ static void kick_cb(void *opaque, uint32_t events)
 static int take_ring_fd(struct vu_backend *b, struct vu_msg *m, struct vu_ring **rp, int *fd)
 {
 	if (m->hdr.size != sizeof(uint64_t)) {
-		log_error("vhost-user: %s: payload of %u bytes (8 expected)",
-			  vu_request_name(m->hdr.request), m->hdr.size);
+		log_error("vhost-user: %s: payload of %u bytes (8 expected)", vu_request_name(m->hdr.request),
+			  m->hdr.size);
 		return -EINVAL;
 	}
 	uint64_t v = m->p.u64;
@@ -222,8 +223,8 @@ int vu_set_vring_fd(struct vu_backend *b, struct vu_msg *m, bool call)
 static int check_state(struct vu_backend *b, struct vu_msg *m, struct vu_ring **rp)
 {
 	if (m->hdr.size != sizeof(struct vu_vring_state)) {
-		log_error("vhost-user: %s: payload of %u bytes (8 expected)",
-			  vu_request_name(m->hdr.request), m->hdr.size);
+		log_error("vhost-user: %s: payload of %u bytes (8 expected)", vu_request_name(m->hdr.request),
+			  m->hdr.size);
 		return -EINVAL;
 	}
 	*rp = ring_of(b, m->p.state.index, vu_request_name(m->hdr.request));
@@ -234,8 +235,7 @@ static bool ring_running(struct vu_backend *b, struct vu_ring *r, const char *wh
 {
 	unsigned q = (unsigned)(r - b->ring);
 	if (b->d->active && b->d->vq[q].ready) {
-		log_error("vhost-user: %s: ring %u is running (stop it with GET_VRING_BASE first)",
-			  what, q);
+		log_error("vhost-user: %s: ring %u is running (stop it with GET_VRING_BASE first)", what, q);
 		return true;
 	}
 	return false;
@@ -251,7 +251,8 @@ int vu_set_vring_num(struct vu_backend *b, struct vu_msg *m)
 	unsigned max = b->d->ops->queue_max ? b->d->ops->queue_max : VIRTQ_MAX_SIZE;
 	if (num == 0 || num > max || num > VIRTQ_MAX_SIZE || (num & (num - 1))) {
 		log_error("vhost-user: SET_VRING_NUM: ring %u: size %u (%s takes a power of two from 1 "
-			  "to %u)", m->p.state.index, num, b->d->ops->name, max);
+			  "to %u)",
+			  m->p.state.index, num, b->d->ops->name, max);
 		return -EINVAL;
 	}
 	r->num = (uint16_t)num;
@@ -288,7 +289,8 @@ int vu_set_vring_addr(struct vu_backend *b, struct vu_msg *m)
 		return -EINVAL;
 	if (a->flags) {
 		log_error("vhost-user: SET_VRING_ADDR: ring %u: flags 0x%x (dirty logging is not "
-			  "supported)", a->index, a->flags);
+			  "supported)",
+			  a->index, a->flags);
 		return -EINVAL;
 	}
 	if (!r->num_set) {

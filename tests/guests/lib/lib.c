@@ -273,11 +273,13 @@ struct isr_frame {
 	uint64_t vec, err, rip, cs, rflags, rsp, ss;
 };
 
-#define STUBS(X)                                                                                             \
-	X(0)                                                                                                 \
-	X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15) X(16) X(17) X(18)   \
-	    X(19) X(32) X(33) X(34) X(35) X(36) X(37) X(38) X(39) X(40) X(41) X(42) X(43) X(44) X(45) X(46)  \
-		X(47)
+/* clang-format reflows this list differently on every run */
+// clang-format off
+#define STUBS(X)                                                                                   \
+	X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15)      \
+	X(16) X(17) X(18) X(19) X(32) X(33) X(34) X(35) X(36) X(37) X(38) X(39) X(40) X(41) X(42)  \
+	X(43) X(44) X(45) X(46) X(47)
+// clang-format on
 #define DECL(n) extern char isr_stub_##n[];
 STUBS(DECL)
 #undef DECL

@@ -117,7 +117,7 @@ int64_t fs_op_read(struct fs_req *r)
 	struct iovec seg[FS_MAX_SEGS];
 	unsigned n = fs_iov_slice(r->rep, r->nrep, hdr, len, seg, FS_MAX_SEGS);
 	/* One segment is the common case (and pread is cheaper than preadv). */
-	ssize_t got = n == 1   ? pread(h->fd, seg[0].iov_base, seg[0].iov_len, (off_t)in->offset)
+	ssize_t got = n == 1  ? pread(h->fd, seg[0].iov_base, seg[0].iov_len, (off_t)in->offset)
 		      : n > 1 ? preadv(h->fd, seg, (int)n, (off_t)in->offset)
 			      : 0;
 	if (got < 0)
@@ -139,7 +139,7 @@ int64_t fs_op_write(struct fs_req *r)
 		return -EINVAL;
 	struct iovec seg[FS_MAX_SEGS];
 	unsigned n = fs_iov_slice(r->req, r->nreq, r->data_off, in->size, seg, FS_MAX_SEGS);
-	ssize_t put = n == 1   ? pwrite(h->fd, seg[0].iov_base, seg[0].iov_len, (off_t)in->offset)
+	ssize_t put = n == 1  ? pwrite(h->fd, seg[0].iov_base, seg[0].iov_len, (off_t)in->offset)
 		      : n > 1 ? pwritev(h->fd, seg, (int)n, (off_t)in->offset)
 			      : 0;
 	if (put < 0)

@@ -25,7 +25,9 @@ int fs_itable_init(struct fs_itable *t)
 	t->nbuckets = 64;
 	t->count = 0;
 	t->next_nodeid = FUSE_ROOT_ID;
-	t->by_key = calloc(t->nbuckets, sizeof(*t->by_key)); /* NOLINT(bugprone-sizeof-expression): bucket heads are pointers */
+	t->by_key =
+	    calloc(t->nbuckets,
+		   sizeof(*t->by_key)); /* NOLINT(bugprone-sizeof-expression): bucket heads are pointers */
 	t->by_id = calloc(t->nbuckets, sizeof(*t->by_id)); /* NOLINT(bugprone-sizeof-expression) */
 	if (!t->by_key || !t->by_id) {
 		free(t->by_key);

@@ -40,7 +40,7 @@ void fs_inode_unref(struct fs_itable *t, struct fs_inode *in, uint64_t n);
 /* ----------------------------------------------------------- handles */
 
 struct fs_handle {
-	int fd; /* -1 when the slot is free */
+	int fd;		 /* -1 when the slot is free */
 	uint64_t nodeid; /* the inode it was opened from (READDIRPLUS parent) */
 	bool dir;
 	uint32_t gen;
@@ -79,8 +79,8 @@ struct fs_server {
 	gid_t cur_gid;
 	uint64_t requests;
 	uint64_t enosys_logged[3]; /* opcodes 0..127 one bit each; bit 191: any larger one */
-	uint8_t *reqbuf;	/* FS_REQ_MAX */
-	uint8_t *repbuf;	/* FS_REPLY_MAX */
+	uint8_t *reqbuf;	   /* FS_REQ_MAX */
+	uint8_t *repbuf;	   /* FS_REPLY_MAX */
 };
 
 /* One request being served. */

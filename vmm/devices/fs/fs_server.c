@@ -428,9 +428,10 @@ static void enosys_once(struct fs_server *s, uint32_t opcode)
 	if (opcode < 128)
 		log_warn("fs: FUSE opcode %u not implemented: answering ENOSYS", opcode);
 	else
-		log_warn("fs: FUSE opcode %u not implemented: answering ENOSYS (further unknown opcodes above 127 "
-			 "are not logged)",
-			 opcode);
+		log_warn(
+		    "fs: FUSE opcode %u not implemented: answering ENOSYS (further unknown opcodes above 127 "
+		    "are not logged)",
+		    opcode);
 }
 
 /* FUSE does not carry the requester's supplementary groups, so the serving
