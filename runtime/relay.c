@@ -184,6 +184,16 @@ int relay_count(const struct relays *rs, int owner)
 	return c;
 }
 
+int relay_backlog(const struct relays *rs, int owner)
+{
+	int c = 0;
+	for (int i = 0; i < rs->n; i++)
+		if (rs->r[i].active && rs->r[i].owner == owner && rs->r[i].output &&
+		    rs->r[i].len > rs->r[i].off)
+			c++;
+	return c;
+}
+
 void relay_close_owner(struct relays *rs, int owner)
 {
 	for (int i = 0; i < rs->n; i++)

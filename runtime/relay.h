@@ -50,6 +50,8 @@ int relay_pollfds(struct relays *rs, struct pollfd *pfd, int *idx, int max);
 int relay_pump(struct relays *rs, int idx);
 /* Active relays of OWNER that read from the guest (output streams). */
 int relay_count(const struct relays *rs, int owner);
+/* Of those, the ones holding bytes their sink has not taken yet (a slow reader, not the guest). */
+int relay_backlog(const struct relays *rs, int owner);
 void relay_close_owner(struct relays *rs, int owner);
 
 #endif

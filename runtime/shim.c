@@ -200,65 +200,67 @@ static int join_pod(struct shim *s, const char *id, char *err, size_t errlen)
 	return guest_join(id, s->dir, &s->spec, &gp, &s->g, err, errlen);
 }
 
-int shim_main(const struct shim_args *a)
+/* The spec, the pod role, the VM plan, the control socket. 0, or -1 after logging. */
+static int shim_prepare(struct shim *s, const struct shim_args *a, struct vm_plan *plan)
 {
-	struct shim S = {.id = a->id, .lsock = -1, .sfd = -1, .tty_slave = -1, .hv = HOST_VIEW_INIT};
-	struct shim *s = &S;
 	char err[1024];
-	int rc = 1, master = -1, wr;
-	sigset_t fwd;
-	forwarded_set(&fwd);
-	sigprocmask(SIG_BLOCK, &fwd, NULL);
-	signal(SIGPIPE, SIG_IGN);
 	state_dir(a->id, s->dir, sizeof(s->dir));
 	if (spec_load(a->bundle, &s->spec) < 0)
-		goto fail;
+		return -1;
 	if (pod_classify(&s->spec, a->id, &s->pod, err, sizeof(err)) < 0) {
 		log_error("create %s: %s", a->id, err);
-		goto fail;
+		return -1;
 	}
 	bool member = s->pod.role == POD_MEMBER, nsi, nsu;
 	if (!member && pod_ns_paths(&s->spec, -1, &nsi, &nsu, err, sizeof(err)) < 0) {
 		log_error("create %s: %s", a->id, err);
-		goto fail;
+		return -1;
 	}
 	/* a sandbox's VM is the pod's: sized by the pod's annotations where the spec says nothing */
-	struct vm_plan plan = {0}; /* a member boots nothing: the VM is the sandbox's */
 	if (s->pod.role == POD_SANDBOX && pod_sandbox_size(&s->spec, &s->spec.mem_limit, &s->spec.cpu_quota,
 							   &s->spec.cpu_period, err, sizeof(err)) < 0) {
 		log_error("create %s: %s", a->id, err);
-		goto fail;
+		return -1;
 	}
-	if (!member && vm_plan(&s->spec, G.backend, &plan, err, sizeof(err)) < 0) {
+	if (!member && vm_plan(&s->spec, G.backend, plan, err, sizeof(err)) < 0) {
 		log_error("create %s: %s", a->id, err);
-		goto fail;
+		return -1;
 	}
 	s->lsock = ctl_listen(s->dir);
 	if (s->lsock < 0) {
 		log_errno(errno, "listen on %s/%s", s->dir, CTL_SOCK);
-		goto fail;
+		return -1;
 	}
+	return 0;
+}
+
+/* The container's network namespace, the hooks that configure it, the taps wired to it and
+ * their record (a member's is the sandbox's: nothing to do). 0, or -1 after logging. */
+static int shim_network(struct shim *s, const struct shim_args *a, bool member)
+{
+	char err[1024];
+	int wr;
 	/* The netns first: prestart/createRuntime hooks (Docker's libnetwork-setkey, CNI run by
 	 * nerdctl) configure /proc/<our pid>/ns/net, and their interfaces must reach the VM. */
 	long long net_cpu = cpu_us(), net_wall = io_now_ms();
 	/* a member's network is the sandbox's, wired by the sandbox's shim: nothing to do */
 	if (!member && net_enter(&s->spec, &s->net, err, sizeof(err)) < 0) {
 		log_error("create %s: %s", a->id, err);
-		goto fail;
+		return -1;
 	}
 	fill_state(s, a);
 	char *js = state_to_json(&s->st, false, false);
 	if (!js || run_hooks(&s->spec, HOOK_PRESTART, js, true) < 0 ||
 	    run_hooks(&s->spec, HOOK_CREATE_RUNTIME, js, true) < 0) {
 		free(js);
-		goto fail;
+		return -1;
 	}
 	free(js);
 	net_cpu = cpu_us() - net_cpu; /* the hooks ran in children: not counted */
 	long long wire_cpu = cpu_us();
 	if (!member && net_wire(&s->net, err, sizeof(err)) < 0) {
 		log_error("create %s: %s", a->id, err);
-		goto fail;
+		return -1;
 	}
 	log_debug(
 	    "create %s: network: %u link(s) wired in %.2f ms CPU (netns %.2f ms), %lld ms wall with hooks",
@@ -266,66 +268,93 @@ int shim_main(const struct shim_args *a)
 	    io_now_ms() - net_wall);
 	if (!member && (wr = net_record(&s->net, s->dir)) < 0) {
 		log_errno(-wr, "create %s: record the network in %s", a->id, s->dir);
-		goto fail;
+		return -1;
 	}
+	return 0;
+}
+
+/* The host cgroup, then the VM booted (or the sandbox's joined), the container created in it
+ * and its NICs configured. 0, or -1 after logging. */
+static int shim_boot(struct shim *s, const struct shim_args *a, bool member, const struct vm_plan *plan,
+		     struct guest_stdio *io)
+{
+	char err[1024];
 	/* the VM's processes are born in the container's host cgroup: engines' stats are the VM's */
-	if (enter_host_cgroup(s, a->id, member ? 0 : (unsigned)plan.mem_mib) < 0)
-		goto fail;
+	if (enter_host_cgroup(s, a->id, member ? 0 : (unsigned)plan->mem_mib) < 0)
+		return -1;
 	if (member && join_pod(s, a->id, err, sizeof(err)) < 0) {
 		log_error("create %s: join pod sandbox %s: %s", a->id, s->pod.sandbox, err);
-		goto fail;
+		return -1;
 	}
-	if (!member && guest_boot(a->id, s->dir, &s->spec, &plan, &s->net, &s->g, err, sizeof(err)) < 0) {
-		log_error("create %s: boot microVM (%s): %s", a->id, vm_backend_name(plan.backend.vmm), err);
-		goto fail;
+	if (!member && guest_boot(a->id, s->dir, &s->spec, plan, &s->net, &s->g, err, sizeof(err)) < 0) {
+		log_error("create %s: boot microVM (%s): %s", a->id, vm_backend_name(plan->backend.vmm), err);
+		return -1;
 	}
-	struct guest_stdio io = {-1, -1, -1, -1};
-	if (guest_create(s->g, &s->spec, true, &io, err, sizeof(err)) < 0) {
+	if (guest_create(s->g, &s->spec, true, io, err, sizeof(err)) < 0) {
 		log_error("create %s: %s", a->id, err);
-		goto fail;
+		return -1;
 	}
 	if (s->net.cfg.nifaces && guest_network(s->g, a->id, &s->net.cfg, err, sizeof(err)) < 0) {
 		log_error("create %s: %s", a->id, err);
-		goto fail;
+		return -1;
 	}
+	return 0;
+}
+
+/* The container's stdio: a pty whose master goes to --console-socket, or our own 0/1/2,
+ * relayed to the guest's streams. 0, or -1 after logging. */
+static int shim_stdio(struct shim *s, const struct shim_args *a, const struct guest_stdio *io)
+{
 	if (s->spec.terminal) {
 		if (!a->console_socket) {
 			log_error("create %s: process.terminal is true but --console-socket was not given",
 				  a->id);
-			goto fail;
+			return -1;
 		}
+		int master = -1;
 		if (open_host_pty(&master, &s->tty_slave, true) < 0 ||
-		    console_send(a->console_socket, master) < 0)
-			goto fail;
+		    console_send(a->console_socket, master) < 0) {
+			if (master >= 0)
+				close(master);
+			return -1;
+		}
 		close(master);
-		master = -1;
-		relay_add(&s->rs, s->tty_slave, io.tty, 0, false, false);
-		int k = relay_add(&s->rs, io.tty, s->tty_slave, 0, true, false);
+		relay_add(&s->rs, s->tty_slave, io->tty, 0, false, false);
+		int k = relay_add(&s->rs, io->tty, s->tty_slave, 0, true, false);
 		if (k >= 0)
 			s->rs.r[k].output = true;
 	} else {
-		relay_add(&s->rs, STDIN_FILENO, io.in, 0, false, true);
-		int k = relay_add(&s->rs, io.out, STDOUT_FILENO, 0, true, false);
+		relay_add(&s->rs, STDIN_FILENO, io->in, 0, false, true);
+		int k = relay_add(&s->rs, io->out, STDOUT_FILENO, 0, true, false);
 		if (k >= 0)
 			s->rs.r[k].output = true;
-		k = relay_add(&s->rs, io.err, STDERR_FILENO, 0, true, false);
+		k = relay_add(&s->rs, io->err, STDERR_FILENO, 0, true, false);
 		if (k >= 0)
 			s->rs.r[k].output = true;
 	}
+	return 0;
+}
+
+/* "created": the state, the createContainer hooks, the pid file, our view of the container's
+ * files, and `runm create` told (its stdio let go unless it is the container's). 0, or -1 after
+ * logging. */
+static int shim_created(struct shim *s, const struct shim_args *a, const sigset_t *fwd)
+{
+	char err[1024];
 	shim_save_state(s, "created");
-	js = state_to_json(&s->st, false, false);
+	char *js = state_to_json(&s->st, false, false);
 	/* createContainer hooks run in the container, in the guest (agent/hooks.c) */
 	if (!js || guest_hooks(s->g, &s->spec, HOOK_CREATE_CONTAINER, js, err, sizeof(err)) < 0) {
 		if (js)
 			log_error("create %s: %s", a->id, err);
 		free(js);
-		goto fail;
+		return -1;
 	}
 	free(js);
 	if (a->pid_file && write_pid_file(a->pid_file, getpid()) < 0)
-		goto fail;
+		return -1;
 	shim_forward_winsize(s);
-	s->sfd = signalfd(-1, &fwd, SFD_CLOEXEC | SFD_NONBLOCK);
+	s->sfd = signalfd(-1, fwd, SFD_CLOEXEC | SFD_NONBLOCK);
 	int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
 	/* before any engine learns that the container exists: tools entering our mount namespace
 	 * or /proc/<pid>/root must find the container's files, never the host's */
@@ -334,7 +363,7 @@ int shim_main(const struct shim_args *a)
 		log_error("create %s: %s", a->id, err);
 		if (nul >= 0)
 			close(nul);
-		goto fail;
+		return -1;
 	}
 	snprintf(s->dir, sizeof(s->dir), "."); /* our working directory (host_view.h) */
 	/* created: tell `runm create` and let go of its stdio unless it is the container's */
@@ -353,7 +382,15 @@ int shim_main(const struct shim_args *a)
 	}
 	if (nul >= 0)
 		close(nul);
-	/* --- event loop ------------------------------------------------------------------------- */
+	return 0;
+}
+
+/* Serve until the container's init exited and its output drained (until it stops moving for
+ * 5 s), or the VM ended: requests on the control socket, forwarded signals, the agent's exit reports, the
+ * relays, and every VM process. */
+static void shim_loop(struct shim *s, const struct shim_args *a)
+{
+	char err[1024];
 	long long exit_deadline = 0;
 	for (;;) {
 		struct pollfd pfd[RELAY_MAX_POLLFDS + 4 + GUEST_MAX_VM_FDS];
@@ -370,9 +407,13 @@ int shim_main(const struct shim_args *a)
 			pfd[n + nr + k] = (struct pollfd){.fd = vfd[k], .events = POLLIN};
 		int timeout = -1;
 		if (s->init_exited) {
-			if (relay_count(&s->rs, 0) == 0 || io_now_ms() >= exit_deadline)
+			/* the output drains whole: a reader that is slow (its pipe full) is waited for,
+			 * as the container would wait under runc; only a guest stream that stays silent
+			 * without ending for 5 s is given up */
+			bool backlog = relay_backlog(&s->rs, 0) > 0;
+			if (relay_count(&s->rs, 0) == 0 || (!backlog && io_now_ms() >= exit_deadline))
 				break;
-			timeout = (int)(exit_deadline - io_now_ms());
+			timeout = backlog ? -1 : (int)(exit_deadline - io_now_ms());
 		}
 		int pr = poll(pfd, (nfds_t)n + (nfds_t)nr + (nfds_t)nv, timeout);
 		if (pr < 0 && errno != EINTR) {
@@ -381,9 +422,16 @@ int shim_main(const struct shim_args *a)
 		}
 		if (pr <= 0)
 			continue;
+		bool moved = false;
 		for (int k = 0; k < nr; k++)
-			if (pfd[n + k].revents)
+			if (pfd[n + k].revents) {
 				relay_pump(&s->rs, idx[k]);
+				moved = true;
+			}
+		/* after the init's exit its output drains as long as it moves (a loaded host's VM
+		 * may take more than 5 s for a megabyte); 5 s without progress end it */
+		if (moved && s->init_exited && exit_deadline > 0)
+			exit_deadline = io_now_ms() + 5000;
 		if (pfd[0].revents & POLLIN) {
 			int c = accept4(s->lsock, NULL, NULL, SOCK_CLOEXEC);
 			if (c >= 0)
@@ -436,6 +484,26 @@ int shim_main(const struct shim_args *a)
 			if (s->ex[i].used && s->ex[i].exited && relay_count(&s->rs, i) == 0)
 				shim_finish_exec(s, i);
 	}
+}
+
+int shim_main(const struct shim_args *a)
+{
+	struct shim S = {.id = a->id, .lsock = -1, .sfd = -1, .tty_slave = -1, .hv = HOST_VIEW_INIT};
+	struct shim *s = &S;
+	int rc = 1;
+	sigset_t fwd;
+	forwarded_set(&fwd);
+	sigprocmask(SIG_BLOCK, &fwd, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	struct vm_plan plan = {0}; /* a member boots nothing: the VM is the sandbox's */
+	struct guest_stdio io = {-1, -1, -1, -1};
+	if (shim_prepare(s, a, &plan) < 0)
+		goto fail;
+	bool member = s->pod.role == POD_MEMBER;
+	if (shim_network(s, a, member) < 0 || shim_boot(s, a, member, &plan, &io) < 0 ||
+	    shim_stdio(s, a, &io) < 0 || shim_created(s, a, &fwd) < 0)
+		goto fail;
+	shim_loop(s, a);
 	for (int i = 1; i <= MAX_EXECS; i++)
 		if (s->ex[i].used) {
 			if (!s->ex[i].exited)
@@ -450,8 +518,6 @@ int shim_main(const struct shim_args *a)
 	s->g = NULL;
 	goto out;
 fail:
-	if (master >= 0)
-		close(master);
 	host_view_leave(&s->hv);
 	if (s->g)
 		guest_destroy(s->g);

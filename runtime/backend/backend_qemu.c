@@ -251,70 +251,81 @@ fail:
 	return r;
 }
 
-static int start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
-{
-	enum vm_accel accel = c->accel; /* decided by vm_start (backend_plan.h) */
-	enum vm_machine mach = c->machine == VM_MACHINE_AUTO ? VM_MACHINE_PC : c->machine;
-	unsigned mem = c->mem_mib ? c->mem_mib : 256, cpus = c->vcpus ? c->vcpus : 1;
-	uint32_t cid = c->guest_cid ? c->guest_cid : 3;
-	struct argv a = {0};
-	int fe[VM_MAX_PROCS] = {0}; /* our ends of the device servers' socket pairs */
-	unsigned nfe = 0;
+/* A QEMU command line being built, and the fds it is given (closed after the spawn). */
+struct qemu_cmd {
+	struct vm *v;
+	const struct vm_config *c;
+	int log_fd;
+	enum vm_accel accel;
+	enum vm_machine mach;
+	struct argv a;
+	int fe[VM_MAX_PROCS]; /* our ends of the device servers' socket pairs */
+	unsigned nfe;
 	int dfd[VM_MAX_NET + 1]; /* directories QEMU reaches files through (via_dir_fd) */
-	unsigned ndfd = 0;
-	char qpath[PATH_MAX];
-	int r;
-
-	if (c->vsock_uds && strchr(c->vsock_uds, ',')) {
-		log_error("start VM: vsock socket path %s: commas are not supported", c->vsock_uds);
-		return -EINVAL;
-	}
-
-	/* Device servers first: QEMU talks to them from its start. */
+	unsigned ndfd;
 	char spec[4096];
+	char qpath[PATH_MAX];
+};
+
+/* The machine: QEMU itself, its sandbox, machine type, accelerator, CPU model, RAM, vCPUs. */
+static int qemu_base_args(struct qemu_cmd *q)
+{
+	const struct vm_config *c = q->c;
+	unsigned mem = c->mem_mib ? c->mem_mib : 256, cpus = c->vcpus ? c->vcpus : 1;
+	int r = 0;
 	char *bin = c->qemu ? strdup(c->qemu) : strdup("qemu-system-x86_64");
-	add(&a, "%s", bin ? bin : "qemu-system-x86_64");
+	add(&q->a, "%s", bin ? bin : "qemu-system-x86_64");
 	free(bin);
-	add(&a, "-name");
-	add(&a, "runm");
-	add(&a, "-nodefaults");
-	add(&a, "-no-user-config");
-	add(&a, "-display");
-	add(&a, "none");
-	add(&a, "-no-reboot");
+	add(&q->a, "-name");
+	add(&q->a, "runm");
+	add(&q->a, "-nodefaults");
+	add(&q->a, "-no-user-config");
+	add(&q->a, "-display");
+	add(&q->a, "none");
+	add(&q->a, "-no-reboot");
 	/* QEMU's own seccomp filter: no obsolete calls, no privilege changes, no
 	 * fork/exec, no scheduler/affinity games. */
-	add(&a, "-sandbox");
-	add(&a, "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
-	if (mach == VM_MACHINE_MICROVM) {
-		add(&a, "-M");
+	add(&q->a, "-sandbox");
+	add(&q->a, "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
+	if (q->mach == VM_MACHINE_MICROVM) {
+		add(&q->a, "-M");
 		/* acpi=off: QEMU then appends virtio_mmio.device= words for the guest;
 		 * the PIT gives it a clock reference for TSC calibration. */
-		add(&a, "microvm,x-option-roms=off,acpi=off,pit=on,pic=on,rtc=off,isa-serial=on,memory-"
-			"backend=mem");
+		add(&q->a, "microvm,x-option-roms=off,acpi=off,pit=on,pic=on,rtc=off,isa-serial=on,memory-"
+			   "backend=mem");
 	} else {
-		add(&a, "-M");
-		add(&a, "pc,memory-backend=mem");
+		add(&q->a, "-M");
+		add(&q->a, "pc,memory-backend=mem");
 		/* Not qboot (~0.3 s faster to the kernel): it writes no PCI interrupt
 		 * routing into the MP table, and without ACPI or PCI_MSI the guest
 		 * then finds no IRQ for virtio-pci (docs/backends.md). */
 	}
-	add(&a, "-accel");
-	add(&a, "%s", accel == VM_ACCEL_KVM ? "kvm" : "tcg");
-	add(&a, "-cpu");
+	add(&q->a, "-accel");
+	add(&q->a, "%s", q->accel == VM_ACCEL_KVM ? "kvm" : "tcg");
+	add(&q->a, "-cpu");
 	/* TCG: every feature QEMU emulates but AVX/AVX2, new in QEMU 7.2's TCG and wrong often
 	 * enough that glibc's AVX2 string functions crashed guest programs (busybox segfaults: 4 runs
 	 * in 12 of one test with "max", 0 in 12 with "max,-avx,-avx2") */
-	add(&a, "%s", accel == VM_ACCEL_KVM ? "host" : "max,-avx,-avx2");
-	add(&a, "-m");
-	add(&a, "%uM", mem);
+	add(&q->a, "%s", q->accel == VM_ACCEL_KVM ? "host" : "max,-avx,-avx2");
+	add(&q->a, "-m");
+	add(&q->a, "%uM", mem);
 	/* One socket per vCPU: QEMU ≥ 6.2 makes "-smp N" N cores of one socket, and SeaBIOS lists
 	 * only the first logical CPU of each package in its MP table, the only CPU list our ACPI-less
 	 * guest reads; with N sockets the guest sees all N. */
-	add(&a, "-smp");
-	add(&a, "%u,sockets=%u,cores=1,threads=1", cpus, cpus);
-	add(&a, "-object");
-	add(&a, "memory-backend-memfd,id=mem,size=%uM,share=on", mem);
+	add(&q->a, "-smp");
+	add(&q->a, "%u,sockets=%u,cores=1,threads=1", cpus, cpus);
+	add(&q->a, "-object");
+	add(&q->a, "memory-backend-memfd,id=mem,size=%uM,share=on", mem);
+	return r;
+}
+
+/* virtio-vsock on a vhost-user vsock server (jailed: the socket bound here and passed). */
+static int qemu_add_vsock(struct qemu_cmd *q)
+{
+	struct vm *v = q->v;
+	const struct vm_config *c = q->c;
+	uint32_t cid = c->guest_cid ? c->guest_cid : 3;
+	int r = 0;
 	if (c->vsock_uds) {
 		unlink(c->vsock_uds);
 		vm_add_cleanup(v, c->vsock_uds);
@@ -324,40 +335,57 @@ static int start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 			      : vm_listen_at(c->vsock_uds, (uid_t)-1, (gid_t)-1, "vhost-user vsock server");
 		if (!vm_jail_disabled() && lfd < 0) {
 			r = lfd;
-			goto out;
+			return r;
 		}
 		char lopt[32] = "";
 		if (lfd >= 0)
 			snprintf(lopt, sizeof(lopt), ",listenfd=%d", lfd);
-		snprintf(spec, sizeof(spec), "vsock,uds=%s,cid=%u%s", c->vsock_uds, cid, lopt);
+		snprintf(q->spec, sizeof(q->spec), "vsock,uds=%s,cid=%u%s", c->vsock_uds, cid, lopt);
 		char sdir[PATH_MAX];
 		snprintf(sdir, sizeof(sdir), "%s", c->vsock_uds);
 		/* the socket directory, read-only and without the mounts below it (the share):
 		 * guest->host connects reach <uds>_PORT there */
-		r = start_device_server(v, c, spec, "vhost-user vsock server", log_fd, &fe[nfe], lfd, NULL,
-					dirname(sdir), 0);
+		r = start_device_server(v, c, q->spec, "vhost-user vsock server", q->log_fd, &q->fe[q->nfe],
+					lfd, NULL, dirname(sdir), 0);
 		if (lfd >= 0)
 			close(lfd);
 		if (r < 0)
-			goto out;
-		add(&a, "-chardev");
-		add_chardev(&a, "vsock0", fe[nfe++]);
-		add(&a, "-device");
-		add(&a, "%s,chardev=vsock0",
-		    mach == VM_MACHINE_MICROVM ? "vhost-user-vsock-device" : "vhost-user-vsock-pci");
+			return r;
+		add(&q->a, "-chardev");
+		add_chardev(&q->a, "vsock0", q->fe[q->nfe++]);
+		add(&q->a, "-device");
+		add(&q->a, "%s,chardev=vsock0",
+		    q->mach == VM_MACHINE_MICROVM ? "vhost-user-vsock-device" : "vhost-user-vsock-pci");
 	}
-	if (c->rng) {
-		r = start_device_server(v, c, "rng", "vhost-user rng server", log_fd, &fe[nfe], -1, NULL,
-					NULL, 0);
-		if (r < 0)
-			goto out;
-		add(&a, "-chardev");
-		add_chardev(&a, "rng0", fe[nfe++]);
-		add(&a, "-device");
-		add(&a, "%s,chardev=rng0",
-		    mach == VM_MACHINE_MICROVM ? "vhost-user-rng" : "vhost-user-rng-pci");
-	}
+	return r;
+}
 
+/* virtio-rng on a vhost-user rng server. */
+static int qemu_add_rng(struct qemu_cmd *q)
+{
+	struct vm *v = q->v;
+	const struct vm_config *c = q->c;
+	int r = 0;
+	if (c->rng) {
+		r = start_device_server(v, c, "rng", "vhost-user rng server", q->log_fd, &q->fe[q->nfe], -1,
+					NULL, NULL, 0);
+		if (r < 0)
+			return r;
+		add(&q->a, "-chardev");
+		add_chardev(&q->a, "rng0", q->fe[q->nfe++]);
+		add(&q->a, "-device");
+		add(&q->a, "%s,chardev=rng0",
+		    q->mach == VM_MACHINE_MICROVM ? "vhost-user-rng" : "vhost-user-rng-pci");
+	}
+	return r;
+}
+
+/* One vhost-user fs server per share. */
+static int qemu_add_fs(struct qemu_cmd *q)
+{
+	struct vm *v = q->v;
+	const struct vm_config *c = q->c;
+	int r = 0;
 	for (unsigned i = 0; i < c->n_fs; i++) {
 		char what[64];
 		snprintf(what, sizeof(what), "vhost-user fs server %u", i);
@@ -365,23 +393,31 @@ static int start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 			log_error("start VM: fs share %s=%s: commas are not supported", c->fs[i].tag,
 				  c->fs[i].dir);
 			r = -EINVAL;
-			goto out;
+			return r;
 		}
-		snprintf(spec, sizeof(spec), "fs,tag=%s,dir=%s", c->fs[i].tag, c->fs[i].dir);
-		r = start_device_server(v, c, spec, "vhost-user fs server", log_fd, &fe[nfe], -1, NULL,
-					c->fs[i].dir, JAIL_RW | JAIL_REC);
+		snprintf(q->spec, sizeof(q->spec), "fs,tag=%s,dir=%s", c->fs[i].tag, c->fs[i].dir);
+		r = start_device_server(v, c, q->spec, "vhost-user fs server", q->log_fd, &q->fe[q->nfe], -1,
+					NULL, c->fs[i].dir, JAIL_RW | JAIL_REC);
 		if (r < 0)
-			goto out;
-		add(&a, "-chardev");
+			return r;
+		add(&q->a, "-chardev");
 		char id[16];
 		snprintf(id, sizeof(id), "fs%u", i);
-		add_chardev(&a, id, fe[nfe++]);
-		add(&a, "-device");
-		add(&a, "%s,chardev=fs%u,tag=%s",
-		    mach == VM_MACHINE_MICROVM ? "vhost-user-fs-device" : "vhost-user-fs-pci", i,
+		add_chardev(&q->a, id, q->fe[q->nfe++]);
+		add(&q->a, "-device");
+		add(&q->a, "%s,chardev=fs%u,tag=%s",
+		    q->mach == VM_MACHINE_MICROVM ? "vhost-user-fs-device" : "vhost-user-fs-pci", i,
 		    c->fs[i].tag);
 	}
+	return r;
+}
 
+/* One vhost-user blk server per drive. */
+static int qemu_add_disks(struct qemu_cmd *q)
+{
+	struct vm *v = q->v;
+	const struct vm_config *c = q->c;
+	int r = 0;
 	/* Drives: vhost-user-blk-pci on a blk server that gets the image open (fd=N: no path in
 	 * its jail). One queue: QEMU's auto num-queues would follow the vCPUs. */
 	for (unsigned i = 0; i < c->n_disk; i++) {
@@ -391,25 +427,34 @@ static int start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 		int ifd = vm_disk_open(&c->disk[i], i);
 		if (ifd < 0) {
 			r = ifd;
-			goto out;
+			return r;
 		}
 		r = vm_disk_options(&c->disk[i], ifd, opts, sizeof(opts));
 		if (r == 0) {
-			snprintf(spec, sizeof(spec), "blk,%s", opts);
-			r = start_device_server(v, c, spec, what, log_fd, &fe[nfe], ifd, NULL, NULL, 0);
+			snprintf(q->spec, sizeof(q->spec), "blk,%s", opts);
+			r = start_device_server(v, c, q->spec, what, q->log_fd, &q->fe[q->nfe], ifd, NULL,
+						NULL, 0);
 		}
 		close(ifd); /* the server has its copy */
 		if (r < 0)
-			goto out;
+			return r;
 		char id[16];
 		snprintf(id, sizeof(id), "blk%u", i);
-		add(&a, "-chardev");
-		add_chardev(&a, id, fe[nfe++]);
-		add(&a, "-device");
-		add(&a, "%s,chardev=blk%u,num-queues=1",
-		    mach == VM_MACHINE_MICROVM ? "vhost-user-blk" : "vhost-user-blk-pci", i);
+		add(&q->a, "-chardev");
+		add_chardev(&q->a, id, q->fe[q->nfe++]);
+		add(&q->a, "-device");
+		add(&q->a, "%s,chardev=blk%u,num-queues=1",
+		    q->mach == VM_MACHINE_MICROVM ? "vhost-user-blk" : "vhost-user-blk-pci", i);
 	}
+	return r;
+}
 
+/* One vhost-user net server per NIC. */
+static int qemu_add_nets(struct qemu_cmd *q)
+{
+	struct vm *v = q->v;
+	const struct vm_config *c = q->c;
+	int r = 0;
 	/* NICs: virtio-net-pci (or -device) on a vhost-user netdev; the server
 	 * gets a duplicate of the caller's tap fd. QEMU owns the config space
 	 * (mac, link status, host_mtu); the server offers MTU only when given. */
@@ -420,7 +465,7 @@ static int start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 		if (tfd < 0) {
 			r = tfd;
 			log_errno(-r, "start %s: duplicate tap fd %d", what, c->net[i].tap_fd);
-			goto out;
+			return r;
 		}
 		/* the socket goes next to the vsock socket (its directory was chosen to fit sun_path:
 		 * runtime/sockdir.h), else next to vmm.log (the run directory) */
@@ -435,55 +480,72 @@ static int start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 		if (r == 0)
 			r = vm_net_options(&c->net[i], tfd, opts, sizeof(opts), mac);
 		if (r == 0) {
-			snprintf(spec, sizeof(spec), "net,%s", opts);
+			snprintf(q->spec, sizeof(q->spec), "net,%s", opts);
 			unlink(sock);
 			vm_add_cleanup(v, sock);
-			r = start_device_server(v, c, spec, what, log_fd, &fe[nfe], tfd, sock, NULL, 0);
+			r = start_device_server(v, c, q->spec, what, q->log_fd, &q->fe[q->nfe], tfd, sock,
+						NULL, 0);
 		}
 		close(tfd); /* the server has its copy */
 		if (r < 0)
-			goto out;
-		if ((r = via_dir_fd(sock, dfd, &ndfd, qpath, sizeof(qpath))) < 0)
-			goto out;
-		add(&a, "-chardev");
-		add(&a, "socket,id=netc%u,path=%s", i, qpath);
-		add(&a, "-netdev");
-		add(&a, "vhost-user,id=net%u,chardev=netc%u", i, i);
-		add(&a, "-device");
-		const char *model = mach == VM_MACHINE_MICROVM ? "virtio-net-device" : "virtio-net-pci";
+			return r;
+		if ((r = via_dir_fd(sock, q->dfd, &q->ndfd, q->qpath, sizeof(q->qpath))) < 0)
+			return r;
+		add(&q->a, "-chardev");
+		add(&q->a, "socket,id=netc%u,path=%s", i, q->qpath);
+		add(&q->a, "-netdev");
+		add(&q->a, "vhost-user,id=net%u,chardev=netc%u", i, i);
+		add(&q->a, "-device");
+		const char *model = q->mach == VM_MACHINE_MICROVM ? "virtio-net-device" : "virtio-net-pci";
 		char mtu[24] = "";
 		if (c->net[i].mtu)
 			snprintf(mtu, sizeof(mtu), ",host_mtu=%u", c->net[i].mtu);
-		add(&a, "%s,netdev=net%u,mac=%s%s", model, i, mac, mtu);
+		add(&q->a, "%s,netdev=net%u,mac=%s%s", model, i, mac, mtu);
 	}
+	return r;
+}
 
+/* The console (a file chardev through the run directory's fd), kernel, initrd, command line. */
+static int qemu_add_console_kernel(struct qemu_cmd *q)
+{
+	const struct vm_config *c = q->c;
+	int r = 0;
 	if (c->console_log) {
 		/* A file chardev, reached through the run directory's fd (via_dir_fd: no ",," escapes
 		 * either). */
-		if ((r = via_dir_fd(c->console_log, dfd, &ndfd, qpath, sizeof(qpath))) < 0)
-			goto out;
-		add(&a, "-chardev");
-		add(&a, "file,id=con0,path=%s", qpath);
-		add(&a, "-serial");
-		add(&a, "chardev:con0");
+		if ((r = via_dir_fd(c->console_log, q->dfd, &q->ndfd, q->qpath, sizeof(q->qpath))) < 0)
+			return r;
+		add(&q->a, "-chardev");
+		add(&q->a, "file,id=con0,path=%s", q->qpath);
+		add(&q->a, "-serial");
+		add(&q->a, "chardev:con0");
 	} else {
-		add(&a, "-serial");
-		add(&a, "null");
+		add(&q->a, "-serial");
+		add(&q->a, "null");
 	}
-	add(&a, "-kernel");
-	add(&a, "%s", c->kernel);
+	add(&q->a, "-kernel");
+	add(&q->a, "%s", c->kernel);
 	if (c->initrd) {
-		add(&a, "-initrd");
-		add(&a, "%s", c->initrd);
+		add(&q->a, "-initrd");
+		add(&q->a, "%s", c->initrd);
 	}
-	char *cl = cmdline_for(c->cmdline ? c->cmdline : "console=ttyS0 reboot=k panic=-1 quiet", mach);
-	add(&a, "-append");
-	add(&a, "%s", cl ? cl : "");
+	char *cl = cmdline_for(c->cmdline ? c->cmdline : "console=ttyS0 reboot=k panic=-1 quiet", q->mach);
+	add(&q->a, "-append");
+	add(&q->a, "%s", cl ? cl : "");
 	free(cl);
-	if (a.oom) {
+	if (q->a.oom) {
 		r = -ENOMEM;
-		goto out;
+		return r;
 	}
+	return r;
+}
+
+/* QEMU itself, jailed, first in v->proc (the device servers behind it). */
+static int qemu_spawn(struct qemu_cmd *q)
+{
+	struct vm *v = q->v;
+	const struct vm_config *c = q->c;
+	int r = 0;
 	/* The VMM goes first in proc[]: move the device servers behind it. */
 	struct vm_proc servers[VM_MAX_PROCS];
 	unsigned ns = v->nproc;
@@ -493,7 +555,7 @@ static int start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 	 * kernel, the initrd, the console log (created here, owned by its uid), the socket
 	 * directory when it connects to NICs' sockets, /dev/kvm with kvm, and the system's
 	 * /usr (its libraries, BIOS and option ROMs). */
-	struct jail *j = vm_jail_for(v, "qemu", a.a[0], &r);
+	struct jail *j = vm_jail_for(v, "qemu", q->a.a[0], &r);
 	if (j) {
 		r = jail_bind(j, c->kernel, 0, "qemu");
 		if (r == 0 && c->initrd)
@@ -502,32 +564,65 @@ static int start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
 			r = vm_jail_file(j, c->console_log, "qemu");
 		if (r == 0 && c->n_net)
 			r = vm_jail_bind_dir_of(j, c->vsock_uds ? c->vsock_uds : v->log_path, 0, "qemu");
-		if (r == 0 && accel == VM_ACCEL_KVM) {
+		if (r == 0 && q->accel == VM_ACCEL_KVM) {
 			jail_add_group_of(j, "/dev/kvm");
 			r = jail_bind(j, "/dev/kvm", JAIL_RW | JAIL_DEV, "qemu");
 		}
 	}
 	int keep[VM_MAX_PROCS + VM_MAX_NET + 1];
-	memcpy(keep, fe, nfe * sizeof(fe[0]));
-	memcpy(keep + nfe, dfd, ndfd * sizeof(dfd[0]));
+	memcpy(keep, q->fe, q->nfe * sizeof(q->fe[0]));
+	memcpy(keep + q->nfe, q->dfd, q->ndfd * sizeof(q->dfd[0]));
 	if (r == 0)
-		r = vm_spawn(v, "qemu", a.a, log_fd, keep, nfe + ndfd, VM_SPAWN_NO_CAPS, j);
+		r = vm_spawn(v, "qemu", q->a.a, q->log_fd, keep, q->nfe + q->ndfd, VM_SPAWN_NO_CAPS, j);
 	free(j);
 	if (r == 0) {
-		struct vm_proc q = v->proc[0];
+		struct vm_proc qemu = v->proc[0];
 		memcpy(&v->proc[1], servers, sizeof(servers[0]) * ns);
-		v->proc[0] = q;
+		v->proc[0] = qemu;
 		v->nproc = ns + 1;
 	} else {
 		memcpy(v->proc, servers, sizeof(servers[0]) * ns);
 		v->nproc = ns;
 	}
-out:
-	for (unsigned i = 0; i < nfe; i++)
-		close(fe[i]); /* QEMU has its copies */
-	for (unsigned i = 0; i < ndfd; i++)
-		close(dfd[i]);
-	argv_free(&a);
+	return r;
+}
+
+static int start_qemu(struct vm *v, const struct vm_config *c, int log_fd)
+{
+	if (c->vsock_uds && strchr(c->vsock_uds, ',')) {
+		log_error("start VM: vsock socket path %s: commas are not supported", c->vsock_uds);
+		return -EINVAL;
+	}
+	struct qemu_cmd *q = calloc(1, sizeof(*q));
+	if (!q)
+		return -ENOMEM;
+	*q = (struct qemu_cmd){.v = v,
+			       .c = c,
+			       .log_fd = log_fd,
+			       .accel = c->accel, /* vm_start decided it */
+			       .mach = c->machine == VM_MACHINE_AUTO ? VM_MACHINE_PC : c->machine};
+	/* Device servers first: QEMU talks to them from its start. */
+	int r = qemu_base_args(q);
+	if (r == 0 && c->vsock_uds)
+		r = qemu_add_vsock(q);
+	if (r == 0 && c->rng)
+		r = qemu_add_rng(q);
+	if (r == 0)
+		r = qemu_add_fs(q);
+	if (r == 0)
+		r = qemu_add_disks(q);
+	if (r == 0)
+		r = qemu_add_nets(q);
+	if (r == 0)
+		r = qemu_add_console_kernel(q);
+	if (r == 0)
+		r = qemu_spawn(q);
+	for (unsigned i = 0; i < q->nfe; i++)
+		close(q->fe[i]); /* QEMU has its copies */
+	for (unsigned i = 0; i < q->ndfd; i++)
+		close(q->dfd[i]);
+	argv_free(&q->a);
+	free(q);
 	return r;
 }
 
