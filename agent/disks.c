@@ -88,6 +88,12 @@ int disks_find(const char *sysblock, const char *serial, char *name, size_t len,
 	return rc;
 }
 
+/* What a failed ext4 mount says: EINVAL is the kernel's answer to a file system it cannot read. */
+static const char *mount_why(int e)
+{
+	return e == EINVAL ? "Invalid argument (not an ext4 file system?)" : strerror(e);
+}
+
 static int mkdir_p(const char *path)
 {
 	char p[PATH_MAX];
@@ -136,7 +142,7 @@ static int mount_overlay(const char *base, const char *dev, char *err, size_t er
 		return -1;
 	}
 	if (mount(dev, lower, "ext4", MS_RDONLY, NULL) < 0) {
-		ERR("root drive %s: mount ext4 read-only on %s: %s", dev, lower, strerror(errno));
+		ERR("root drive %s: mount ext4 read-only on %s: %s", dev, lower, mount_why(errno));
 		return -1;
 	}
 	if (mount("tmpfs", tmp, "tmpfs", 0, "mode=0755") < 0 || mkdir(up, 0755) < 0 ||
@@ -173,7 +179,7 @@ int disks_mount_root(const char *id, char **root_path, char *err, size_t errlen)
 	} else if (mkdir(root, 0755) < 0 ||
 		   mount(dev, root, "ext4", mode == DISK_RO ? MS_RDONLY : 0, NULL) < 0) {
 		ERR("root drive %s: mount ext4%s on %s: %s", dev, mode == DISK_RO ? " read-only" : "", root,
-		    strerror(errno));
+		    mount_why(errno));
 		r = -1;
 	}
 	char *np = r == 0 ? strdup(root) : NULL;

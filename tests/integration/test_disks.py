@@ -82,6 +82,16 @@ def test_rw_image_root_writes_reach_the_image(vm_runm, bundle, image):
     assert cat.stdout.strip() == "written-in-the-guest", cat.stdout + cat.stderr
 
 
+def test_image_that_is_not_ext4_fails_create_clearly(vm_runm, bundle, tmp_path):
+    img = tmp_path / "zero.img"
+    img.write_bytes(b"\0" * (8 << 20))
+    configure(bundle, ["true"], {"io.runm.rootfs-image": str(img), "io.runm.rootfs-image.mode": "ro"})
+    rc, out = vm_runm.create("--bundle", bundle, "disk-zero")
+    vm_runm.ids.append("disk-zero")
+    assert rc != 0 and "mount ext4 read-only" in out and "not an ext4 file system?" in out, out
+    assert not (vm_runm.root / "disk-zero").exists()
+
+
 @pytest.mark.parametrize("ann,want", [
     ({"io.runm.rootfs-image.mode": "bogus"}, 'io.runm.rootfs-image.mode="bogus": want ro, overlay or rw'),
     ({"io.runm.rootfs-image": "{missing}"}, "No such file or directory"),
