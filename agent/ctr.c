@@ -17,6 +17,7 @@
 
 #include "base.h"
 #include "cgroups.h"
+#include "disks.h"
 #include "log.h"
 #include "oom.h"
 #include "proc.h"
@@ -82,6 +83,8 @@ void ctr_free(struct container *c)
 {
 	if (!c)
 		return;
+	if (c->disk_root)
+		disks_release_root(c->id);
 	if (c->spec.root)
 		spec_free(&c->spec);
 	free(c);
@@ -195,6 +198,14 @@ struct proc *ctr_create(const char *id, const char *bundle, const char *config, 
 		free(p);
 		ctr_free(ctr);
 		return NULL;
+	}
+	if (disks_is_blk_path(sp->root_path)) {
+		if (disks_mount_root(id, &sp->root_path, err, errlen) < 0) {
+			free(p);
+			ctr_free(ctr);
+			return NULL;
+		}
+		ctr->disk_root = true;
 	}
 	p->is_init = true;
 	p->ctr = ctr;

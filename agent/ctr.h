@@ -15,7 +15,8 @@ struct container {
 	char id[PROTO_MAX_ID + 1]; /* = its init's process id ("init" from a standalone shim) */
 	struct spec spec;
 	struct proc *init;
-	bool first; /* the VM's own container (the sandbox): its end ends the VM */
+	bool first;	/* the VM's own container (the sandbox): its end ends the VM */
+	bool disk_root; /* its root is a drive mounted by disks_mount_root (agent/disks.h) */
 	struct container *next;
 };
 extern struct container *g_ctrs;

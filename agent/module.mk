@@ -1,5 +1,5 @@
 # runm-agent: PID 1 of the guest. Static in the normal flavour (it is /init).
-AGENT_SRCS = agent/spec.c agent/mounts.c agent/identity.c agent/caps.c agent/seccomp.c agent/cgroups.c agent/devcgroup.c \
+AGENT_SRCS = agent/spec.c agent/disks.c agent/mounts.c agent/identity.c agent/caps.c agent/seccomp.c agent/cgroups.c agent/devcgroup.c \
 	agent/ps.c agent/proc.c agent/streams.c agent/waiters.c agent/oom.c agent/exit.c agent/server.c agent/ops.c \
 	agent/init.c agent/switchroot.c \
 	agent/copytree.c agent/net.c agent/hooks.c agent/ctr.c agent/userns.c \
@@ -35,3 +35,8 @@ AGENT_PROC_TEST_SRCS = agent/proc.c agent/streams.c agent/waiters.c agent/oom.c 
 UNIT_TESTS += test_agent_proc
 test_agent_proc_SRCS = tests/unit/test_agent_proc.c $(AGENT_PROC_TEST_SRCS)
 test_agent_proc_LIBS := -lyajl -lseccomp -lcap $(NL_LIBS)
+
+# disks.c: the blk: root path, finding a drive by serial (mounting needs a VM: test_disks.py)
+UNIT_TESTS += test_agent_disks
+test_agent_disks_SRCS = tests/unit/test_agent_disks.c agent/disks.c agent/spec.c agent/userns.c $(PROTO_SRCS) $(COMMON_SRCS)
+test_agent_disks_LIBS := -lyajl

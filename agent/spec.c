@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Parse the OCI runtime config (config.json / process.json) into struct spec. */
 #include "spec.h"
+#include "disks.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -486,8 +487,8 @@ int spec_parse(const char *json, const char *bundle, struct spec *s, char *err, 
 		ERR("root.path: missing");
 		goto fail;
 	}
-	if (rp[0] == '/') {
-		s->root_path = strdup(rp);
+	if (rp[0] == '/' || disks_is_blk_path(rp)) {
+		s->root_path = strdup(rp); /* a drive: mounted by ctr_create (agent/disks.h) */
 	} else {
 		if (!bundle || bundle[0] != '/') {
 			ERR("root.path %s is relative and no absolute bundle directory was given", rp);

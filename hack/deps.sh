@@ -11,7 +11,7 @@ PKGS=(
 	# guest kernel
 	linux-source-6.1 bc bison flex libelf-dev libssl-dev dwarves xz-utils cpio kmod
 	# guest userland, VMM, tests
-	busybox-static qemu-system-x86 python3 python3-pytest util-linux iproute2 procps
+	busybox-static qemu-system-x86 python3 python3-pytest util-linux iproute2 procps e2fsprogs
 	# engines used in end-to-end tests
 	podman runc uidmap fuse-overlayfs slirp4netns containernetworking-plugins docker.io containerd curl
 	# the CRI client of tests/integration/test_cri.py (stubs generated at test time)

@@ -54,7 +54,7 @@ int cmd_features(int argc, char **argv)
 	    "virtio-net NIC (veth, tc mirred, tap); IPv4, IPv6, routes, gateway neighbours; no netns: "
 	    "loopback only\",\n"
 	    "    \"io.runm.annotations\": \"io.runm.kernel io.runm.initrd io.runm.backend io.runm.vcpus "
-	    "io.runm.memory_mib\"\n"
+	    "io.runm.memory_mib io.runm.rootfs-image io.runm.rootfs-image.mode\"\n"
 	    "  }\n"
 	    "}\n");
 	return 0;

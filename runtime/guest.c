@@ -17,6 +17,7 @@
 #include "agentclient/agentclient.h"
 #include "backend/backend.h"
 #include "backend/backend_plan.h"
+#include "disks.h"
 #include "guest_config.h"
 #include "log.h"
 #include "net/net.h"
@@ -171,6 +172,18 @@ int guest_boot(const char *id, const char *dir, const struct spec *s, const stru
 			      .rng = true,
 			      .console_log = console,
 			      .run_dir = dir};
+	/* an image root: drive vda, found by the agent by its serial (runtime/disks.h); checked by
+	 * guest_config above */
+	struct disks_root dr;
+	if (disks_root_plan(s, &dr, err, errlen) < 0) {
+		boot_abort(g);
+		return -1;
+	}
+	if (dr.mode != DISKS_NONE) {
+		c.disk[0] = (struct vm_disk){
+		    .path = dr.image, .fd = -1, .ro = disks_root_readonly(&dr), .serial = DISKS_ROOT_SERIAL};
+		c.n_disk = 1;
+	}
 	/* one fs device: the rootfs and every bind source (runtime/guest_config.h) */
 	c.fs[0].tag = GUEST_SHARE_TAG;
 	c.fs[0].dir = g->sh.host;

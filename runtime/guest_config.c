@@ -7,6 +7,7 @@
  * shares the pod's IPC a bind of the VM's /dev/shm (the pod's, shared by its members). A relative
  * bind source is relative to the bundle directory, as in runc. */
 #include "guest_config.h"
+#include "disks.h"
 #include "json.h"
 
 #include <errno.h>
@@ -175,6 +176,20 @@ int guest_config_member(const struct spec *s, const char *dir, bool on_host, con
 		snprintf(sh->host, sizeof(sh->host), "%s/%s", mem->sandbox_share, mem->sub);
 	else
 		snprintf(sh->host, sizeof(sh->host), "%s/" GUEST_SHARE_DIR, dir);
+	/* an ext4 image as the root (runtime/disks.h): root.path names the drive, not the share */
+	struct disks_root dr;
+	char groot[160];
+	if (disks_root_plan(s, &dr, err, errlen) < 0)
+		return -1;
+	if (dr.mode != DISKS_NONE && (mem || on_host)) {
+		snprintf(err, errlen, "annotation " DISKS_ANN_IMAGE ": %s",
+			 mem ? "not supported for a pod member" : "needs a VM (the agent runs on the host)");
+		return -1;
+	}
+	if (dr.mode != DISKS_NONE)
+		disks_root_guest_path(&dr, groot, sizeof(groot));
+	else
+		snprintf(groot, sizeof(groot), "%s/rootfs", gbase);
 	yajl_gen g = yajl_gen_alloc(NULL);
 	if (!g) {
 		snprintf(err, errlen, "out of memory");
@@ -195,8 +210,6 @@ int guest_config_member(const struct spec *s, const char *dir, bool on_host, con
 				json_gen_value(g, v->u.object.values[j]);
 			}
 			gs(g, "path");
-			char groot[160];
-			snprintf(groot, sizeof(groot), "%s/rootfs", gbase);
 			gs(g, on_host ? s->rootfs : groot);
 			yajl_gen_map_close(g);
 			continue;

@@ -9,7 +9,7 @@ RUNTIME_CORE_SRCS := runtime/args.c runtime/state.c runtime/spec.c runtime/hooks
 	runtime/artifacts.c runtime/backend_choice.c runtime/relay.c runtime/cmd_util.c runtime/sockdir.c runtime/pod.c \
 	runtime/run_tty.c runtime/ctl_proto.c
 RUNTIME_CMD_SRCS := $(sort $(wildcard runtime/cmd_*.c))
-runm_SRCS = runtime/main.c $(RUNTIME_CORE_SRCS) $(RUNTIME_CMD_SRCS) runtime/shim.c runtime/shim_ops.c runtime/guest.c runtime/guest_config.c \
+runm_SRCS = runtime/main.c $(RUNTIME_CORE_SRCS) $(RUNTIME_CMD_SRCS) runtime/shim.c runtime/shim_ops.c runtime/guest.c runtime/guest_config.c runtime/disks.c \
 	runtime/host_view.c runtime/host_cgroup.c runtime/exec_process.c runtime/pod_member.c \
 	$(NET_SRCS) $(FS_SHARE_SRCS) $(AGENTCLIENT_SRCS) $(BACKEND_SRCS) $(PROTO_SRCS) $(COMMON_SRCS)
 runm_LIBS = -lyajl $(NL_LIBS)
@@ -17,7 +17,7 @@ runm_LIBS = -lyajl $(NL_LIBS)
 # Unit tests: argument parsing, signals, ids, state files, spec validation, VM sizing.
 UNIT_TESTS += test_runtime
 test_runtime_SRCS = tests/unit/test_runtime.c runtime/args.c runtime/state.c runtime/spec.c \
-	runtime/artifacts.c runtime/backend_choice.c runtime/guest_config.c $(FS_SHARE_SRCS) $(BACKEND_SRCS) \
+	runtime/artifacts.c runtime/backend_choice.c runtime/guest_config.c runtime/disks.c $(FS_SHARE_SRCS) $(BACKEND_SRCS) \
 	$(PROTO_SRCS) $(COMMON_SRCS)
 test_runtime_LIBS := -lyajl
 

@@ -18,6 +18,7 @@
 
 #include "runtime/artifacts.h"
 #include "runtime/backend_choice.h"
+#include "runtime/disks.h"
 #include "runtime/guest_config.h"
 #include "runtime/runm.h"
 #include "runtime/spec.h"
@@ -616,6 +617,100 @@ static void test_guest_config_member_shm(void **st)
 	rmdir(dir);
 }
 
+/* runtime/disks.c: io.runm.rootfs-image[.mode] checked, and root.path naming the drive */
+static void disks_spec(struct spec *s, const char *ann)
+{
+	char json[1024], err[256];
+	snprintf(json, sizeof(json),
+		 "{\"ociVersion\":\"1.0.2\",\"process\":{\"args\":[\"sh\"]},\"root\":{\"path\":\"rootfs\"},"
+		 "\"annotations\":{%s}}",
+		 ann);
+	assert_int_equal(spec_parse(json, "/bundle", s, err, sizeof(err)), 0);
+}
+
+static void test_disks_root_plan(void **st)
+{
+	char dir[] = "/tmp/runm-dk-XXXXXX", img[64], ann[256], err[256], gp[64];
+	assert_non_null(mkdtemp(dir));
+	snprintf(img, sizeof(img), "%s/root.img", dir);
+	FILE *f = fopen(img, "w");
+	assert_non_null(f);
+	fclose(f);
+	char imgdir[80];
+	snprintf(imgdir, sizeof(imgdir), "%s.d", img);
+	assert_int_equal(mkdir(imgdir, 0755), 0);
+	struct spec s;
+	struct disks_root r;
+	disks_spec(&s, "\"x\":\"y\"");
+	assert_int_equal(disks_root_plan(&s, &r, err, sizeof(err)), 0);
+	assert_int_equal(r.mode, DISKS_NONE);
+	spec_free(&s);
+	static const struct {
+		const char *mode;
+		enum disks_mode want;
+		const char *path;
+	} ok[] = {{NULL, DISKS_OVERLAY, "blk:overlay:runm-root"},
+		  {"ro", DISKS_RO, "blk:ro:runm-root"},
+		  {"overlay", DISKS_OVERLAY, "blk:overlay:runm-root"},
+		  {"rw", DISKS_RW, "blk:rw:runm-root"}};
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		if (ok[i].mode)
+			snprintf(ann, sizeof(ann),
+				 "\"" DISKS_ANN_IMAGE "\":\"%s\",\"" DISKS_ANN_MODE "\":\"%s\"", img,
+				 ok[i].mode);
+		else
+			snprintf(ann, sizeof(ann), "\"" DISKS_ANN_IMAGE "\":\"%s\"", img);
+		disks_spec(&s, ann);
+		assert_int_equal(disks_root_plan(&s, &r, err, sizeof(err)), 0);
+		assert_int_equal(r.mode, ok[i].want);
+		assert_string_equal(r.image, img);
+		assert_int_equal(disks_root_readonly(&r), ok[i].want != DISKS_RW);
+		assert_int_equal(disks_root_guest_path(&r, gp, sizeof(gp)), 0);
+		assert_string_equal(gp, ok[i].path);
+		/* the guest config names the drive; on the host (harness) an image root is refused */
+		struct guest_shares sh;
+		char *out = NULL;
+		assert_int_equal(guest_config(&s, dir, false, &sh, &out, err, sizeof(err)), 0);
+		char want[80];
+		snprintf(want, sizeof(want), "\"path\":\"%s\"", ok[i].path);
+		assert_non_null(strstr(out, want));
+		free(out);
+		guest_shares_free(&sh);
+		assert_int_equal(guest_config(&s, dir, true, &sh, &out, err, sizeof(err)), -1);
+		assert_non_null(strstr(err, "needs a VM"));
+		spec_free(&s);
+	}
+	/* image: img + suffix ("" the image itself; NULL: no image annotation; "rel": a relative one) */
+	static const struct {
+		const char *suffix, *mode, *want;
+	} bad[] = {
+	    {"", "bogus", DISKS_ANN_MODE "=\"bogus\": want ro, overlay or rw"},
+	    {NULL, "ro", "no " DISKS_ANN_IMAGE " annotation"},
+	    {".missing", NULL, "No such file or directory"},
+	    {".d", NULL, "not a regular file"}, /* a directory */
+	    {"rel", NULL, "want an absolute path"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char ia[128] = "", ma[64] = "";
+		if (bad[i].suffix && !strcmp(bad[i].suffix, "rel"))
+			snprintf(ia, sizeof(ia), "\"" DISKS_ANN_IMAGE "\":\"rel.img\"");
+		else if (bad[i].suffix)
+			snprintf(ia, sizeof(ia), "\"" DISKS_ANN_IMAGE "\":\"%s%s\"", img, bad[i].suffix);
+		if (bad[i].mode)
+			snprintf(ma, sizeof(ma), "%s\"" DISKS_ANN_MODE "\":\"%s\"", ia[0] ? "," : "",
+				 bad[i].mode);
+		snprintf(ann, sizeof(ann), "%s%s", ia, ma);
+		disks_spec(&s, ann);
+		err[0] = '\0';
+		assert_int_equal(disks_root_plan(&s, &r, err, sizeof(err)), -1);
+		assert_non_null(strstr(err, bad[i].want));
+		spec_free(&s);
+	}
+	unlink(img);
+	rmdir(imgdir);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -635,6 +730,7 @@ int main(void)
 	    cmocka_unit_test(test_guest_config_shm_size),
 	    cmocka_unit_test(test_guest_config_member_shm),
 	    cmocka_unit_test(test_backend_config_file),
+	    cmocka_unit_test(test_disks_root_plan),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
