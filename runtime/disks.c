@@ -10,6 +10,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "json.h"
+
 static const char *const mode_names[] = {[DISKS_RO] = "ro", [DISKS_OVERLAY] = "overlay", [DISKS_RW] = "rw"};
 
 const char *disks_mode_name(enum disks_mode m)
@@ -73,4 +75,33 @@ int disks_root_guest_path(const struct disks_root *r, char *buf, size_t len)
 	const char *m = disks_mode_name(r->mode);
 	int w = m ? snprintf(buf, len, DISKS_ROOT_PREFIX "%s:" DISKS_ROOT_SERIAL, m) : -1;
 	return w < 0 || (size_t)w >= len ? -1 : 0;
+}
+
+int disks_refuse_host_block_devices(const struct spec *s, char *err, size_t errlen)
+{
+	static const char why[] = "host block devices are not passed into the microVM (its own disks would "
+				  "answer to that name; an image root file system: io.runm.rootfs-image, "
+				  "docs/usage.md)";
+	yajl_val devs = s->root ? json_at(s->root, yajl_t_array, "linux", "devices", JSON_END) : NULL;
+	for (size_t i = 0; devs && i < devs->u.array.len; i++) {
+		const char *type = json_get_str(devs->u.array.values[i], "type");
+		if (type && !strcmp(type, "b")) {
+			const char *path = json_get_str(devs->u.array.values[i], "path");
+			snprintf(err, errlen, "linux.devices[%zu] %s: a block device: %s", i,
+				 path ? path : "?", why);
+			return -1;
+		}
+	}
+	yajl_val ms = s->root ? json_get(s->root, "mounts", yajl_t_array) : NULL;
+	for (size_t i = 0; ms && i < ms->u.array.len; i++) {
+		yajl_val m = ms->u.array.values[i];
+		const char *src = json_get_str(m, "source"), *type = json_get_str(m, "type");
+		struct stat st;
+		if (src && src[0] == '/' && (!type || !strcmp(type, "bind") || !strcmp(type, "none")) &&
+		    stat(src, &st) == 0 && S_ISBLK(st.st_mode)) {
+			snprintf(err, errlen, "mounts[%zu] %s: a bind of a block device: %s", i, src, why);
+			return -1;
+		}
+	}
+	return 0;
 }

@@ -28,6 +28,11 @@ struct disks_root {
  * 0 (R->mode DISKS_NONE when there is no image annotation), or -1 with ERR. */
 int disks_root_plan(const struct spec *s, struct disks_root *r, char *err, size_t errlen);
 
+/* Host block devices (linux.devices of type "b", bind mounts whose source is a block device) do
+ * not reach the microVM yet: refused with one error naming the device (in the guest the spec's
+ * major:minor would name one of the VM's own disks). 0, or -1 with ERR. */
+int disks_refuse_host_block_devices(const struct spec *s, char *err, size_t errlen);
+
 /* "ro", "overlay" or "rw" (NULL for DISKS_NONE). */
 const char *disks_mode_name(enum disks_mode m);
 

@@ -179,7 +179,7 @@ int guest_config_member(const struct spec *s, const char *dir, bool on_host, con
 	/* an ext4 image as the root (runtime/disks.h): root.path names the drive, not the share */
 	struct disks_root dr;
 	char groot[160];
-	if (disks_root_plan(s, &dr, err, errlen) < 0)
+	if (disks_root_plan(s, &dr, err, errlen) < 0 || disks_refuse_host_block_devices(s, err, errlen) < 0)
 		return -1;
 	if (dr.mode != DISKS_NONE && (mem || on_host)) {
 		snprintf(err, errlen, "annotation " DISKS_ANN_IMAGE ": %s",
