@@ -6,18 +6,21 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/sysinfo.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "base.h"
 #include "cgroups.h"
 #include "disks.h"
+#include "json.h"
 #include "log.h"
 #include "oom.h"
 #include "proc.h"
@@ -122,6 +125,25 @@ void ctr_gc(void)
 	}
 }
 
+/* A pod member's memory limit must fit the pod's VM (its RAM was sized when the sandbox booted):
+ * a member asking for more would be OOM-killed by the guest kernel long before its limit, so
+ * create fails and says how to size the pod. 0, or -1 with ERR. */
+static int member_memory_fits(const char *id, const struct spec *sp, char *err, size_t errlen)
+{
+	long long lim;
+	yajl_val mem = json_get(sp->resources, "memory", yajl_t_object);
+	struct sysinfo si;
+	if (!mem || json_get_int(mem, "limit", 1, LLONG_MAX, &lim) < 0 || sysinfo(&si) < 0)
+		return 0;
+	unsigned long long total = (unsigned long long)si.totalram * si.mem_unit;
+	if ((unsigned long long)lim <= total)
+		return 0;
+	return ERR(
+	    "container %s: memory limit %lld MiB is more than the pod's microVM has (%llu MiB): size the "
+	    "pod with the sandbox's limits or annotations (docs/pods.md, Sizing and limits)",
+	    id, lim >> 20, total >> 20);
+}
+
 int ctr_join_fds(const struct spec *s, int *fds, char *err, size_t errlen)
 {
 	static const char *const names[NS_COUNT] = {"pid", "net",    "ipc",  "uts",
@@ -195,6 +217,11 @@ struct proc *ctr_create(const char *id, const char *bundle, const char *config, 
 	if (ctr->first &&
 	    (sp->ns_ctr[NS_NET] || sp->ns_ctr[NS_IPC] || sp->ns_ctr[NS_UTS] || sp->ns_ctr[NS_PID])) {
 		ERR("the first container of a VM cannot join another container's namespaces (none exists)");
+		free(p);
+		ctr_free(ctr);
+		return NULL;
+	}
+	if (!ctr->first && g_opts.pid1 && member_memory_fits(id, sp, err, errlen) < 0) {
 		free(p);
 		ctr_free(ctr);
 		return NULL;

@@ -24,6 +24,7 @@
 #include "base.h"
 #include "cgroups.h"
 #include "ctr.h"
+#include "io.h"
 #include "log.h"
 #include "oom.h"
 #include "setup.h"
@@ -115,23 +116,7 @@ static int child_pty(struct child_args *a, struct setup_err *e)
 static int child_send_ready(int sync, int master)
 {
 	char c = 'R';
-	struct iovec iov = {.iov_base = &c, .iov_len = 1};
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} u;
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-	if (master >= 0) {
-		memset(&u, 0, sizeof(u));
-		msg.msg_control = u.buf;
-		msg.msg_controllen = sizeof(u.buf);
-		struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &master, sizeof(int));
-	}
-	return sendmsg(sync, &msg, MSG_NOSIGNAL) == 1 ? 0 : -1;
+	return io_send_fds(sync, &c, 1, master >= 0 ? &master : NULL, master >= 0 ? 1 : 0) == 0 ? 0 : -1;
 }
 
 static int child_run(void *arg)
@@ -321,19 +306,11 @@ int proc_wait_ready(struct proc *p, char *err, size_t errlen)
 	int r = poll(&pfd, 1, SETUP_TIMEOUT_MS);
 	if (r <= 0)
 		return ERR("container setup: no answer from process %d in %d ms", p->pid, SETUP_TIMEOUT_MS);
-	struct iovec iov = {.iov_base = &e, .iov_len = sizeof(e)};
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} u;
-	struct msghdr msg = {
-	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
-	ssize_t n = recvmsg(p->sync_fd, &msg, MSG_CMSG_CLOEXEC);
 	int fd = -1;
-	struct cmsghdr *cm = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL;
-	if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
-	    cm->cmsg_len == CMSG_LEN(sizeof(int)))
-		memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	size_t nfd = 0;
+	ssize_t n = io_recv_fds(p->sync_fd, &e, sizeof(e), &fd, 1, &nfd);
+	if (n < 0 || nfd == 0)
+		fd = -1;
 	struct stream *tty = p->streams[PROTO_TTY];
 	if (n == 1 && ((char *)&e)[0] == 'R' && (fd >= 0) == (tty != NULL)) {
 		if (tty) {

@@ -62,7 +62,6 @@ static char *build_process(const struct cstate *st, const struct exec_opts *o, s
 {
 	struct spec sp;
 	bool have = spec_load(st->bundle, &sp) == 0;
-	const char *pp[] = {"process", NULL};
 	struct exec_overrides x = {
 	    .args = p->pos + 1,
 	    .nargs = p->npos - 1,
@@ -85,7 +84,7 @@ static char *build_process(const struct cstate *st, const struct exec_opts *o, s
 		x.rows = ws.ws_row;
 		x.cols = ws.ws_col;
 	}
-	char *out = exec_process_json(have ? yajl_tree_get(sp.root, pp, yajl_t_object) : NULL, &x);
+	char *out = exec_process_json(have ? json_get(sp.root, "process", yajl_t_object) : NULL, &x);
 	if (have)
 		spec_free(&sp);
 	return out;
@@ -249,7 +248,6 @@ int cmd_exec(int argc, char **argv)
 		char err[256] = "";
 		/* bounded nesting: the shim parses it too */
 		yajl_val v = proc ? json_parse(proc, strlen(proc), err, sizeof(err)) : NULL;
-		const char *pt[] = {"terminal", NULL};
 		if (!proc) {
 			log_errno(errno, "read process file %s", procf);
 			goto out;
@@ -260,7 +258,7 @@ int cmd_exec(int argc, char **argv)
 				yajl_tree_free(v);
 			goto out;
 		}
-		yajl_val t = yajl_tree_get(v, pt, yajl_t_any);
+		yajl_val t = json_get(v, "terminal", yajl_t_any);
 		tty = t && YAJL_IS_TRUE(t);
 		yajl_tree_free(v);
 	} else {

@@ -419,8 +419,7 @@ int guest_exec(struct guest *g, const char *exec_id, const char *process_json, b
 {
 	char perr[128];
 	yajl_val v = yajl_tree_parse(process_json, perr, sizeof(perr));
-	const char *pt[] = {"terminal", NULL};
-	yajl_val t = v ? yajl_tree_get(v, pt, yajl_t_any) : NULL;
+	yajl_val t = v ? json_get(v, "terminal", yajl_t_any) : NULL;
 	bool tty = t && YAJL_IS_TRUE(t);
 	if (v)
 		yajl_tree_free(v);

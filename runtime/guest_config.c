@@ -31,9 +31,7 @@ static void gs(yajl_gen g, const char *s)
 
 static const char *str_of(yajl_val obj, const char *key)
 {
-	const char *p[] = {key, NULL};
-	yajl_val v = yajl_tree_get(obj, p, yajl_t_string);
-	return v ? YAJL_GET_STRING(v) : NULL;
+	return json_get_str(obj, key);
 }
 
 static bool is_bind(yajl_val m)
@@ -41,8 +39,7 @@ static bool is_bind(yajl_val m)
 	const char *t = str_of(m, "type");
 	if (t && !strcmp(t, "bind"))
 		return true;
-	const char *po[] = {"options", NULL};
-	yajl_val o = yajl_tree_get(m, po, yajl_t_array);
+	yajl_val o = json_get(m, "options", yajl_t_array);
 	for (size_t i = 0; o && i < o->u.array.len; i++) {
 		const char *s =
 		    YAJL_IS_STRING(o->u.array.values[i]) ? YAJL_GET_STRING(o->u.array.values[i]) : NULL;
@@ -54,8 +51,7 @@ static bool is_bind(yajl_val m)
 
 static bool has_opt(yajl_val m, const char *opt)
 {
-	const char *po[] = {"options", NULL};
-	yajl_val o = yajl_tree_get(m, po, yajl_t_array);
+	yajl_val o = json_get(m, "options", yajl_t_array);
 	for (size_t i = 0; o && i < o->u.array.len; i++) {
 		const char *s =
 		    YAJL_IS_STRING(o->u.array.values[i]) ? YAJL_GET_STRING(o->u.array.values[i]) : NULL;

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "log.h"
 
 static int host_mntns = -1;
@@ -20,13 +21,6 @@ static int host_mntns = -1;
 void hooks_set_host_mntns(int fd)
 {
 	host_mntns = fd;
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int run_one(const struct hook *h, const char *kind, const char *state_json)
@@ -71,7 +65,7 @@ static int run_one(const struct hook *h, const char *kind, const char *state_jso
 	fcntl(in[1], F_SETFL, O_NONBLOCK);
 	signal(SIGPIPE, SIG_IGN);
 	size_t len = strlen(state_json), off = 0;
-	long long deadline = h->timeout ? now_ms() + h->timeout * 1000LL : 0;
+	long long deadline = h->timeout ? io_now_ms() + h->timeout * 1000LL : 0;
 	int status = 0;
 	for (;;) {
 		if (off < len) {
@@ -88,7 +82,7 @@ static int run_one(const struct hook *h, const char *kind, const char *state_jso
 		pid_t w = waitpid(pid, &status, WNOHANG);
 		if (w == pid)
 			break;
-		if (deadline && now_ms() > deadline) {
+		if (deadline && io_now_ms() > deadline) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
 			if (in[1] >= 0)

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "proto/proto_hooks.h"
 #include "proto/proto_net.h"
 
@@ -36,13 +37,6 @@ static int seterr(char *err, size_t errlen, const char *fmt, ...)
 		vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
 	return -1;
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* One handshake attempt: 0 ok, 1 retryable, -1 fatal. */
@@ -98,12 +92,12 @@ static int try_dial(const char *uds, unsigned port, int *out, int timeout_ms, ch
 int ac_dial_while(const char *uds, unsigned port, int timeout_ms, bool (*alive)(void *), void *opaque,
 		  char *err, size_t errlen)
 {
-	long long deadline = now_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
+	long long deadline = io_now_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
 	for (int delay = 2;; delay = delay < 64 ? delay * 2 : 64) {
 		int fd = -1, r = try_dial(uds, port, &fd, timeout_ms, err, errlen);
 		if (r == 0)
 			return fd;
-		if (r < 0 || now_ms() >= deadline || (alive && !alive(opaque)))
+		if (r < 0 || io_now_ms() >= deadline || (alive && !alive(opaque)))
 			return -1;
 		struct timespec ts = {.tv_nsec = delay * 1000000L};
 		nanosleep(&ts, NULL);

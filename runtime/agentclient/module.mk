@@ -1,6 +1,6 @@
 # Host side of the agent protocol, used by the shim and `runm exec`; runm-agentctl drives an
 # agent from the command line (tests, benchmarks).
-AGENTCLIENT_SRCS = runtime/agentclient/agentclient.c $(PROTO_SRCS)
+AGENTCLIENT_SRCS = runtime/agentclient/agentclient.c $(PROTO_SRCS) common/io.c
 PROGRAMS += runm-agentctl
 runm-agentctl_SRCS = runtime/agentclient/agentctl.c $(AGENTCLIENT_SRCS) $(COMMON_SRCS)
 runm-agentctl_LIBS := -lyajl

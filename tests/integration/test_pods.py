@@ -317,3 +317,20 @@ def test_member_shares_the_pods_pid_namespace_when_its_path_says_so(rt, tmp_path
     assert status(rt, "m1")["status"] == "stopped"
     assert rt("delete", "m1").returncode == 0
     assert status(rt, "sb")["status"] == "running"
+
+
+def test_member_asking_more_memory_than_the_pod_vm_is_a_clear_error(rt, tmp_path, net):
+    """The pod VM is sized when the sandbox boots; a member whose memory limit is more than the VM
+    has fails create, saying so (it would be OOM-killed by the guest long before its limit)."""
+    make_pod(rt, tmp_path, net, members=())
+    spid = int((tmp_path / "sb.pid").read_text())
+    ns = [{"type": "pid"}, {"type": "mount"}, {"type": "network", "path": f"/proc/{spid}/ns/net"},
+          {"type": "ipc", "path": f"/proc/{spid}/ns/ipc"}, {"type": "uts", "path": f"/proc/{spid}/ns/uts"}]
+    b = bundle(tmp_path, "m1", ["true"], {CRI_TYPE: "container", CRI_SANDBOX: "sb"}, ns)
+    cfg = json.loads((b / "config.json").read_text())
+    cfg["linux"].setdefault("resources", {})["memory"] = {"limit": 8 << 30}
+    (b / "config.json").write_text(json.dumps(cfg))
+    rc, err = rt.create("--bundle", b, "m1", out=tmp_path / "m1.out")
+    assert rc != 0 and "memory limit 8192 MiB is more than the pod's microVM has" in err, err
+    assert not (rt.root / "m1").exists()
+    assert status(rt, "sb")["status"] == "running"

@@ -17,16 +17,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "log.h"
 
 /* ------------------------------------------------------------------ timer */
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static bool timer_needed(const struct vsock_dev *v)
 {
@@ -64,7 +58,7 @@ void vsock_timer_cb(void *opaque, uint32_t events)
 	uint64_t ticks;
 	if (read(v->timer_fd, &ticks, sizeof(ticks)) < 0 && errno == EAGAIN)
 		return;
-	uint64_t now = now_ms();
+	uint64_t now = (uint64_t)io_now_ms();
 	for (unsigned i = 0; i < VSOCK_MAX_CLIENTS; i++)
 		if (v->clients[i] && v->clients[i]->deadline <= now)
 			client_close(v, v->clients[i], true);
@@ -143,7 +137,7 @@ static void client_cb(void *opaque, uint32_t events)
 			return;
 		c->fd = fd;
 		c->owner = v;
-		c->deadline = now_ms() + v->timeout_ms;
+		c->deadline = (uint64_t)io_now_ms() + v->timeout_ms;
 		vsock_run(v);
 		timer_update(v);
 		return;
@@ -179,7 +173,7 @@ void vsock_listen_cb(void *opaque, uint32_t events)
 		}
 		cl->v = v;
 		cl->fd = fd;
-		cl->deadline = now_ms() + v->timeout_ms;
+		cl->deadline = (uint64_t)io_now_ms() + v->timeout_ms;
 		if (evloop_add(v->dev.loop, fd, EPOLLIN, client_cb, cl) < 0) {
 			close(fd);
 			free(cl);
