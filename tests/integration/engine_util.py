@@ -1,13 +1,18 @@
 """Helpers for the engine tests (Docker, containerd): a private network namespace, an image
 tar from the test bundle's rootfs, waiting for a daemon, and cleaning up mounts under a
 temporary root."""
+import fcntl
 import hashlib
 import io
 import json
 import os
 import pathlib
+import pty
+import select
+import struct
 import subprocess
 import tarfile
+import termios
 import time
 import uuid
 
@@ -112,3 +117,29 @@ def docker_archive(tmp, rootfs_tar_path, ref, name="image.tar", cmd=("sh",)):
             info.size, info.mode = len(data), 0o644
             t.addfile(info, io.BytesIO(data))
     return out
+
+
+def run_on_pty(cmd, size=None, timeout=240):
+    """Run CMD with a new pty as its stdin/stdout/stderr (of SIZE (rows, cols) when given), as a
+    terminal user would; returns (exit status, everything it printed, decoded)."""
+    m, s = pty.openpty()
+    if size:
+        fcntl.ioctl(s, termios.TIOCSWINSZ, struct.pack("HHHH", size[0], size[1], 0, 0))
+    p = subprocess.Popen(cmd, stdin=s, stdout=s, stderr=s, start_new_session=True)
+    os.close(s)
+    out = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if select.select([m], [], [], 1)[0]:
+            try:
+                chunk = os.read(m, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        elif p.poll() is not None:
+            break
+    rc = p.wait(30)
+    os.close(m)
+    return rc, out.decode(errors="replace")

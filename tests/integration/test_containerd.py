@@ -7,17 +7,14 @@ runc shim's default root (/run/containerd/runc/<namespace>): the state directory
 a socket path, which runtime/sockdir.c handles. Skipped, with the reason, when containerd
 cannot start here."""
 import os
-import pty
-import select
 import shutil
 import subprocess
 import tempfile
-import time
 import uuid
 
 import pytest
 
-from engine_util import docker_archive, rootfs_tar, stop_process, tail, unmount_under, wait_until
+from engine_util import docker_archive, rootfs_tar, run_on_pty, stop_process, tail, unmount_under, wait_until
 from lifecycle_util import vm_skip_reason
 
 REF = "docker.io/library/runm-test:latest"
@@ -131,26 +128,7 @@ def test_run_output_and_exit_code(ctr):
 
 def test_run_tty(ctr):
     i = ctr.new_id()
-    m, s = pty.openpty()
-    p = subprocess.Popen(ctr.cmd(*ctr.run_args("--rm", "-t", REF, i, "sh", "-c", "tty; stty size; exit 4")),
-                         stdin=s, stdout=s, stderr=s, start_new_session=True)
-    os.close(s)
-    out = b""
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        if select.select([m], [], [], 1)[0]:
-            try:
-                chunk = os.read(m, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            out += chunk
-        elif p.poll() is not None:
-            break
-    rc = p.wait(30)
-    os.close(m)
-    text = out.decode(errors="replace")
+    rc, text = run_on_pty(ctr.cmd(*ctr.run_args("--rm", "-t", REF, i, "sh", "-c", "tty; stty size; exit 4")))
     assert rc == 4, text
     assert "/dev/pts/" in text, text
 

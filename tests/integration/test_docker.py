@@ -2,23 +2,18 @@
 docs/usage.md). dockerd runs in a network namespace of its own (its bridge, iptables rules and
 docker-proxy live and die there) with temporary data and exec roots; the image is the test
 bundle's rootfs, `docker import`ed. Skipped, with the reason, when dockerd cannot start here."""
-import fcntl
 import json
 import os
-import pty
-import select
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
-import termios
 import time
 import uuid
 
 import pytest
 
-from engine_util import (netns_add, netns_del, rootfs_tar, stop_process, tail, unmount_under,
+from engine_util import (netns_add, netns_del, rootfs_tar, run_on_pty, stop_process, tail, unmount_under,
                          wait_until)
 from lifecycle_util import vm_skip_reason
 
@@ -197,27 +192,7 @@ def test_stats_describe_the_vm(docker):
 
 def test_run_interactive_tty(docker):
     """docker run -it: the container's pty at the client's window size, exit status passed through."""
-    m, s = pty.openpty()
-    fcntl.ioctl(s, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 101, 0, 0))
-    p = subprocess.Popen(["docker", "-H", "unix://" + docker.sock, "run", "--runtime", "runm", "--rm", "-it",
-                          "--name", docker.name(), IMAGE, "sh", "-c", "tty; stty size; exit 6"],
-                         stdin=s, stdout=s, stderr=s, start_new_session=True)
-    os.close(s)
-    out = b""
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        if select.select([m], [], [], 1)[0]:
-            try:
-                chunk = os.read(m, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            out += chunk
-        elif p.poll() is not None:
-            break
-    rc = p.wait(30)
-    os.close(m)
-    text = out.decode(errors="replace")
+    rc, text = run_on_pty(["docker", "-H", "unix://" + docker.sock, "run", "--runtime", "runm", "--rm", "-it",
+                           "--name", docker.name(), IMAGE, "sh", "-c", "tty; stty size; exit 6"], size=(33, 101))
     assert rc == 6, text
     assert "/dev/pts/" in text and "33 101" in text, text
