@@ -133,7 +133,7 @@ int cgroup_create(const struct spec *s, const char *id, char *path, size_t len, 
 		path[0] = '\0';
 		return -1;
 	}
-	if (devcg_attach(path, s->resources, err, errlen) < 0)
+	if (devcg_attach(path, s->resources, s->devmap, s->ndevmap, err, errlen) < 0)
 		return -1;
 	/* The spec's cpuset names host CPUs; the guest has its own few (runm update can set one). */
 	r.set &= ~(unsigned)(PROTO_RES_CPU_CPUS | PROTO_RES_CPU_MEMS);

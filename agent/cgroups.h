@@ -15,9 +15,14 @@ struct bpf_insn;
 
 int cgroup_create(const struct spec *s, const char *id, char *path, size_t len, char *err, size_t errlen);
 /* devcgroup.c: linux.resources.devices as a cgroup device eBPF program, attached to CGROUP */
-int devcg_program(yajl_val resources, struct bpf_insn *prog, size_t max, size_t *len, char *err,
-		  size_t errlen);
-int devcg_attach(const char *cgroup, yajl_val resources, char *err, size_t errlen);
+/* MAP (N entries): the host block devices that are drives in the guest. A block rule naming one
+ * host device (major and minor) names its drive instead; an allow rule naming any other host
+ * block device is dropped (in the guest those numbers could only be one of the VM's own
+ * drives). */
+int devcg_program(yajl_val resources, const struct spec_devmap *map, size_t n, struct bpf_insn *prog,
+		  size_t max, size_t *len, char *err, size_t errlen);
+int devcg_attach(const char *cgroup, yajl_val resources, const struct spec_devmap *map, size_t n, char *err,
+		 size_t errlen);
 /* Write the limits set in R to the cgroup at PATH (create and the "update" op). */
 int cgroup_apply(const char *path, const struct proto_resources *r, char *err, size_t errlen);
 int cgroup_enter(const char *path, pid_t pid, struct setup_err *e);

@@ -234,6 +234,11 @@ struct proc *ctr_create(const char *id, const char *bundle, const char *config, 
 		}
 		ctr->disk_root = true;
 	}
+	if (disks_resolve_devices(sp, "/sys/block", "/dev", err, errlen) < 0) {
+		free(p);
+		ctr_free(ctr);
+		return NULL;
+	}
 	p->is_init = true;
 	p->ctr = ctr;
 	struct child_args a = {

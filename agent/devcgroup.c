@@ -116,8 +116,22 @@ static size_t emit_rule(const struct devrule *r, struct bpf_insn *p)
 	return n;
 }
 
-int devcg_program(yajl_val resources, struct bpf_insn *prog, size_t max, size_t *len, char *err,
-		  size_t errlen)
+/* Whether rule R stays, with host block device numbers made the guest's (cgroups.h). */
+static bool map_rule(struct devrule *r, const struct spec_devmap *map, size_t n)
+{
+	if (r->type == BPF_DEVCG_DEV_CHAR || r->major < 0 || r->minor < 0)
+		return true;
+	for (size_t i = 0; i < n; i++)
+		if (map[i].host_major == r->major && map[i].host_minor == r->minor) {
+			r->major = map[i].major;
+			r->minor = map[i].minor;
+			return true;
+		}
+	return !(r->type == BPF_DEVCG_DEV_BLOCK && r->allow);
+}
+
+int devcg_program(yajl_val resources, const struct spec_devmap *map, size_t nmap, struct bpf_insn *prog,
+		  size_t max, size_t *len, char *err, size_t errlen)
 {
 	yajl_val devs = resources ? json_get(resources, "devices", yajl_t_any) : NULL;
 	if (devs && !YAJL_IS_ARRAY(devs))
@@ -144,6 +158,8 @@ int devcg_program(yajl_val resources, struct bpf_insn *prog, size_t max, size_t 
 		struct devrule r;
 		if (parse_rule(devs->u.array.values[i], i, &r, err, errlen) < 0)
 			return -1;
+		if (!map_rule(&r, map, nmap))
+			continue;
 		n += emit_rule(&r, prog + n);
 		all = !r.type && r.major < 0 && r.minor < 0 && r.access == ACC_ALL;
 	}
@@ -161,11 +177,12 @@ int devcg_program(yajl_val resources, struct bpf_insn *prog, size_t max, size_t 
 	return 0;
 }
 
-int devcg_attach(const char *cgroup, yajl_val resources, char *err, size_t errlen)
+int devcg_attach(const char *cgroup, yajl_val resources, const struct spec_devmap *map, size_t nmap,
+		 char *err, size_t errlen)
 {
 	static struct bpf_insn prog[MAX_INSNS];
 	size_t n = 0;
-	if (devcg_program(resources, prog, MAX_INSNS, &n, err, errlen) < 0)
+	if (devcg_program(resources, map, nmap, prog, MAX_INSNS, &n, err, errlen) < 0)
 		return -1;
 	union bpf_attr a;
 	memset(&a, 0, sizeof(a));

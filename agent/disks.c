@@ -14,11 +14,13 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "base.h"
 #include "io.h"
 #include "log.h"
+#include "spec.h"
 
 #define ERR(...) agent_errf(err, errlen, __VA_ARGS__)
 
@@ -192,5 +194,80 @@ int disks_mount_root(const char *id, char **root_path, char *err, size_t errlen)
 	log_debug("container %s: root on %s (%s) at %s", id, dev, mode_names[mode], root);
 	free(*root_path);
 	*root_path = np;
+	return 0;
+}
+
+/* The drive named by "blk:dev:<serial>": its node (DEV/vdX) and guest numbers. 0, or -1 with ERR. */
+static int drive_node(const char *what, const char *name, const char *sysblock, const char *dev, char *node,
+		      size_t len, unsigned *maj, unsigned *min, char *err, size_t errlen)
+{
+	const char *serial = name + strlen(DISKS_DEV_PREFIX);
+	char blk[64], p[512];
+	if (!*serial || strlen(serial) > DISKS_SERIAL_MAX || strpbrk(serial, "/:"))
+		return ERR("%s: drive %s: the serial must be 1..%d bytes without '/' or ':'", what, name,
+			   DISKS_SERIAL_MAX);
+	char why[384];
+	if (disks_find(sysblock, serial, blk, sizeof(blk), why, sizeof(why)) < 0)
+		return ERR("%s: %s", what, why);
+	snprintf(p, sizeof(p), "%s/%s/dev", sysblock, blk);
+	size_t n = 0;
+	char *nums = io_read_file(p, 32, &n);
+	bool ok = nums && sscanf(nums, "%u:%u", maj, min) == 2;
+	free(nums);
+	if (!ok)
+		return ERR("%s: drive %s: read %s: %s", what, serial, p,
+			   nums ? "not major:minor" : strerror(errno));
+	snprintf(node, len, "%s/%s", dev, blk);
+	struct stat st;
+	if (stat(node, &st) < 0 && mknod(node, S_IFBLK | 0600, makedev(*maj, *min)) < 0)
+		return ERR("%s: drive %s: create its node %s: %s", what, serial, node, strerror(errno));
+	return 0;
+}
+
+static int add_map(struct spec *s, unsigned hmaj, unsigned hmin, unsigned maj, unsigned min)
+{
+	struct spec_devmap *nm = realloc(s->devmap, (s->ndevmap + 1) * sizeof(*nm));
+	if (!nm)
+		return -1;
+	s->devmap = nm;
+	nm[s->ndevmap++] = (struct spec_devmap){hmaj, hmin, maj, min};
+	return 0;
+}
+
+int disks_resolve_devices(struct spec *s, const char *sysblock, const char *dev, char *err, size_t errlen)
+{
+	char node[PATH_MAX], what[PATH_MAX + 32];
+	unsigned maj = 0, min = 0;
+	for (size_t i = 0; i < s->ndevices; i++) {
+		struct spec_device *d = &s->devices[i];
+		if (!d->drive)
+			continue;
+		snprintf(what, sizeof(what), "linux.devices[%zu] %s", i, d->path);
+		if (strncmp(d->drive, DISKS_DEV_PREFIX, strlen(DISKS_DEV_PREFIX)))
+			return ERR("%s: drive %s: want " DISKS_DEV_PREFIX "<serial>", what, d->drive);
+		if (drive_node(what, d->drive, sysblock, dev, node, sizeof(node), &maj, &min, err, errlen) <
+		    0)
+			return -1;
+		if (add_map(s, d->major, d->minor, maj, min) < 0)
+			return ERR("%s: out of memory", what);
+		d->major = maj;
+		d->minor = min;
+	}
+	for (size_t i = 0; i < s->nmounts; i++) {
+		struct spec_mount *m = &s->mounts[i];
+		if (!m->bind || !m->source || strncmp(m->source, DISKS_DEV_PREFIX, strlen(DISKS_DEV_PREFIX)))
+			continue;
+		snprintf(what, sizeof(what), "mounts[%zu] %s", i, m->dest);
+		if (drive_node(what, m->source, sysblock, dev, node, sizeof(node), &maj, &min, err, errlen) <
+		    0)
+			return -1;
+		char *src = strdup(node);
+		if (!src || (m->host_dev && add_map(s, m->host_major, m->host_minor, maj, min) < 0)) {
+			free(src);
+			return ERR("%s: out of memory", what);
+		}
+		free(m->source_owned);
+		m->source = m->source_owned = src;
+	}
 	return 0;
 }

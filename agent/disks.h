@@ -33,6 +33,14 @@ int disks_find(const char *sysblock, const char *serial, char *name, size_t len,
  * and nothing left mounted. */
 int disks_mount_root(const char *id, char **root_path, char *err, size_t errlen);
 
+/* Host block devices passed as drives (runtime/disks.h): each linux.devices entry with a drive
+ * ("blk:dev:<serial>") gets that drive's guest major:minor, recorded in S->devmap for the device
+ * rules; each bind mount whose source names a drive binds the drive's node (/dev/vdX) instead.
+ * SYSBLOCK: "/sys/block"; DEV: "/dev". 0, or -1 with ERR. */
+struct spec;
+int disks_resolve_devices(struct spec *s, const char *sysblock, const char *dev, char *err, size_t errlen);
+#define DISKS_DEV_PREFIX "blk:dev:"
+
 /* Undo disks_mount_root for ID (lazily: the container's namespaces may still hold it). */
 void disks_release_root(const char *id);
 

@@ -40,3 +40,8 @@ test_agent_proc_LIBS := -lyajl -lseccomp -lcap $(NL_LIBS)
 UNIT_TESTS += test_agent_disks
 test_agent_disks_SRCS = tests/unit/test_agent_disks.c agent/disks.c agent/spec.c agent/userns.c $(PROTO_SRCS) $(COMMON_SRCS)
 test_agent_disks_LIBS := -lyajl
+
+# devcgroup.c: the device program, run by the test's own small eBPF interpreter
+UNIT_TESTS += test_agent_devcg
+test_agent_devcg_SRCS = tests/unit/test_agent_devcg.c agent/devcgroup.c agent/spec.c agent/userns.c $(PROTO_SRCS) $(COMMON_SRCS)
+test_agent_devcg_LIBS := -lyajl

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -469,6 +470,50 @@ static int listen_all(void)
 	return 0;
 }
 
+/* The exit statuses just sent may still sit in the guest kernel's vsock queue (a worker sends
+ * it): a reboot now loses them, and the host reads "Connection reset by peer" instead of the
+ * container's status (seen with `runm run` of a container that ran `sync`, which left the
+ * poweroff's sync nothing to wait for). So each connection is shut down for writing — the host
+ * reads all that was sent before that end — and the VM goes down once the host has acted on it:
+ * every event connection closed, or a request (the shim's shutdown) arrived; LINGER_MS at most. */
+#define LINGER_MS 1000
+static void server_linger(void)
+{
+	struct pollfd pf[64];
+	bool ev[64];
+	nfds_t n = 0;
+	size_t waiting = 0;
+	for (struct conn *c = conns; c && n < 64; c = c->next) {
+		if (c->dead)
+			continue;
+		shutdown(c->fd, SHUT_WR);
+		pf[n] = (struct pollfd){.fd = c->fd, .events = POLLIN};
+		ev[n] = c->events;
+		waiting += c->events;
+		n++;
+	}
+	long long deadline = io_now_ms() + LINGER_MS;
+	while (waiting) {
+		long long left = deadline - io_now_ms();
+		if (left <= 0 || poll(pf, n, (int)left) < 0)
+			break;
+		for (nfds_t i = 0; i < n; i++) {
+			if (pf[i].fd < 0 || !pf[i].revents)
+				continue;
+			char buf[512];
+			ssize_t r = read(pf[i].fd, buf, sizeof(buf));
+			if (r > 0) {
+				log_debug("linger: the host sent a request after the last exit: going down");
+				return;
+			}
+			if (r < 0 && (errno == EAGAIN || errno == EINTR))
+				continue;
+			pf[i].fd = -1;
+			waiting -= ev[i];
+		}
+	}
+}
+
 int server_run(void)
 {
 	if (setup_layers() < 0 || listen_all() < 0)
@@ -495,5 +540,7 @@ int server_run(void)
 	proc_kill_all();
 	if (g_opts.listen_unix)
 		unlink(g_opts.listen_unix);
+	else
+		server_linger();
 	return 0;
 }

@@ -405,6 +405,14 @@ static int parse_mount(yajl_val m, size_t idx, struct spec_mount *out, char *err
 		return ERR("mounts[%zu]: destination missing or not absolute", idx);
 	if (strlen(out->dest) >= PATH_MAX / 2)
 		return ERR("mounts[%zu]: destination too long", idx);
+	const char *hd = json_get_str(m, "runmHostDevice");
+	if (hd) {
+		char tail;
+		if (sscanf(hd, "%u:%u%c", &out->host_major, &out->host_minor, &tail) != 2 ||
+		    out->host_major > 0xfff || out->host_minor > 0xfffff)
+			return ERR("mounts[%zu] %s: runmHostDevice %s: want major:minor", idx, out->dest, hd);
+		out->host_dev = true;
+	}
 	yajl_val opts = json_get(m, "options", yajl_t_any);
 	size_t cap = 1, len = 0;
 	out->data = calloc(1, 1);
@@ -642,6 +650,12 @@ int spec_parse(const char *json, const char *bundle, struct spec *s, char *err, 
 			o->mode = json_get_int(d, "fileMode", 0, 07777, &v) == 0 ? (mode_t)v : 0666;
 			o->uid = json_get_int(d, "uid", 0, UINT32_MAX - 1, &v) == 0 ? (uid_t)v : 0;
 			o->gid = json_get_int(d, "gid", 0, UINT32_MAX - 1, &v) == 0 ? (gid_t)v : 0;
+			o->drive = json_get_str(d, "runmDrive");
+			if (o->drive && o->type != S_IFBLK) {
+				ERR("linux.devices[%zu] %s: a drive for a device that is not a block device",
+				    i, o->path);
+				goto fail;
+			}
 			s->ndevices++;
 		}
 	}
@@ -667,8 +681,11 @@ fail:
 void spec_free(struct spec *s)
 {
 	spec_process_free(&s->proc);
-	for (size_t i = 0; i < s->nmounts; i++)
+	for (size_t i = 0; i < s->nmounts; i++) {
 		free(s->mounts[i].data);
+		free(s->mounts[i].source_owned);
+	}
+	free(s->devmap);
 	free(s->mounts);
 	free(s->masked);
 	free(s->readonly);

@@ -42,6 +42,9 @@ struct spec_mount {
 	unsigned long flags;	   /* MS_* applied at mount time (and remount for bind) */
 	unsigned long propagation; /* MS_SHARED/SLAVE/PRIVATE/UNBINDABLE (+MS_REC) or 0 */
 	char *data;		   /* filesystem options */
+	char *source_owned;	   /* when source was resolved here (a drive's node, agent/disks.c) */
+	bool host_dev;		   /* a drive's bind: the host device's numbers (runmHostDevice) */
+	unsigned host_major, host_minor;
 	bool bind;
 	bool tmpcopyup; /* tmpfs: start with a copy of the directory it covers */
 };
@@ -52,6 +55,12 @@ struct spec_device {
 	mode_t mode;
 	uid_t uid;
 	gid_t gid;
+	const char *drive; /* "blk:dev:<serial>": a host block device passed as that drive, whose
+			    * guest numbers replace major/minor (agent/disks.c) */
+};
+/* A host block device's numbers and its drive's in the guest (the device rules name the host's). */
+struct spec_devmap {
+	unsigned host_major, host_minor, major, minor;
 };
 struct spec_kv {
 	const char *key, *val;
@@ -74,6 +83,8 @@ struct spec {
 	size_t nsysctl;
 	struct spec_device *devices;
 	size_t ndevices;
+	struct spec_devmap *devmap; /* filled by disks_resolve_devices */
+	size_t ndevmap;
 	unsigned long rootfs_propagation;
 	bool rootfs_propagation_set; /* given by the spec: applied to the new root after pivot_root too */
 	yajl_val seccomp;	     /* linux.seccomp or NULL */

@@ -64,14 +64,50 @@ static const char *field(const char *line, int i, size_t *len)
 	return p;
 }
 
+/* Copy field [P, P+LEN) into OUT (CAP bytes), decoded when DECODE. 0 or -errno. */
+static int take(const char *p, size_t len, bool decode, char *out, size_t cap)
+{
+	if (decode) {
+		ssize_t r = mountinfo_unescape(p, len, out, cap);
+		return r < 0 ? (int)r : 0;
+	}
+	if (len >= cap)
+		return -ENAMETOOLONG;
+	memcpy(out, p, len);
+	out[len] = '\0';
+	return 0;
+}
+
 int mountinfo_parse(const char *line, struct mountinfo_ent *e)
 {
-	size_t len;
-	const char *mp = field(line, 4, &len);
-	if (!mp || sscanf(line, "%d %d %u:%u ", &e->id, &e->parent, &e->major, &e->minor) != 4)
+	size_t len = 0, rlen = 0, olen = 0;
+	const char *mp = field(line, 4, &len), *root = field(line, 3, &rlen), *opts = field(line, 5, &olen);
+	if (!mp || !root || !opts ||
+	    sscanf(line, "%d %d %u:%u ", &e->id, &e->parent, &e->major, &e->minor) != 4)
 		return -EINVAL;
-	ssize_t r = mountinfo_unescape(mp, len, e->mount_point, sizeof(e->mount_point));
-	return r < 0 ? (int)r : 0;
+	int r = take(mp, len, true, e->mount_point, sizeof(e->mount_point));
+	if (!r)
+		r = take(root, rlen, true, e->root, sizeof(e->root));
+	if (!r)
+		r = take(opts, olen, false, e->opts, sizeof(e->opts));
+	if (r)
+		return r;
+	/* after the optional fields: " - fstype source super_opts" */
+	e->fstype[0] = e->source[0] = e->super_opts[0] = '\0';
+	const char *sep = strstr(opts + olen, " - ");
+	if (!sep)
+		return 0; /* older or test lines without the tail: the fields above are what is known */
+	const char *t = sep + 3;
+	size_t tlen = 0, slen = 0, solen = 0;
+	const char *ft = field(t, 0, &tlen), *src = field(t, 1, &slen), *so = field(t, 2, &solen);
+	if (!ft)
+		return -EINVAL;
+	r = take(ft, tlen, false, e->fstype, sizeof(e->fstype));
+	if (!r && src)
+		r = take(src, slen, true, e->source, sizeof(e->source));
+	if (!r && so)
+		r = take(so, solen, false, e->super_opts, sizeof(e->super_opts));
+	return r;
 }
 
 static bool at_or_below(const char *path, const char *dir, size_t dl)

@@ -23,11 +23,16 @@ ssize_t mountinfo_unescape(const char *in, size_t len, char *out, size_t cap);
 struct mountinfo_ent {
 	int id, parent;
 	unsigned major, minor;
+	char root[PATH_MAX];	    /* decoded: the path in its file system that is mounted */
 	char mount_point[PATH_MAX]; /* decoded */
+	char opts[256];		    /* the mount's own options ("rw,nosuid,relatime") */
+	char fstype[64];
+	char source[PATH_MAX]; /* decoded ("/dev/loop0", "none") */
+	char super_opts[512];  /* the file system's options ("rw,errors=remount-ro") */
 };
 
-/* Parse one mountinfo line ("36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 ..."),
- * with or without its '\n'. 0, or -EINVAL / -ENAMETOOLONG. */
+/* Parse one mountinfo line ("36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root
+ * rw,errors=continue"), with or without its '\n'. 0, or -EINVAL / -ENAMETOOLONG. */
 int mountinfo_parse(const char *line, struct mountinfo_ent *e);
 
 /* The mount points at or below DIR (absolute and canonical, as mountinfo shows paths) in the

@@ -154,9 +154,11 @@ int vm_plan(const struct spec *s, const char *flag_backend, struct vm_plan *p, c
 		}
 		snprintf(p->initrd, sizeof(p->initrd), "%s", i);
 	}
-	if (backend_choose(spec_annotation(s, "io.runm.backend"), flag_backend, NULL, &p->backend, err,
-			   errlen) < 0)
+	struct runm_config cfg;
+	if (backend_choose_cfg(spec_annotation(s, "io.runm.backend"), flag_backend, NULL, &p->backend, &cfg,
+			       err, errlen) < 0)
 		return -1;
+	p->rootfs_device = cfg.rootfs_device;
 	/* runm-vmm boots the ELF vmlinux; QEMU's pc machine boots it through PVH too */
 	if (!p->kernel[0] && !find_guest_file("vmlinux", p->kernel, sizeof(p->kernel))) {
 		snprintf(err, errlen,

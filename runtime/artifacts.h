@@ -20,6 +20,7 @@ struct vm_plan {
 	struct backend_plan backend; /* what runs the VM, and why (backend_plan.h) */
 	int vcpus;
 	int mem_mib;
+	bool rootfs_device; /* the config file's default for io.runm.rootfs-device (disks.h) */
 };
 
 /* Guest artifact NAME next to the binary (DIR/guest, DIR/../guest) or in

@@ -90,8 +90,18 @@ int backend_config_parse(const char *json, const char *path, struct runm_config 
 				goto out;
 			continue;
 		}
+		if (!strcmp(k, "rootfs_device")) {
+			if (!YAJL_IS_TRUE(v) && !YAJL_IS_FALSE(v)) {
+				snprintf(err, errlen, "config %s: \"rootfs_device\" must be true or false",
+					 path);
+				goto out;
+			}
+			c->rootfs_device = YAJL_IS_TRUE(v);
+			continue;
+		}
 		if (strcmp(k, "backend")) {
-			snprintf(err, errlen, "config %s: unknown key \"%s\" (known: backend, jail)", path,
+			snprintf(err, errlen,
+				 "config %s: unknown key \"%s\" (known: backend, jail, rootfs_device)", path,
 				 k);
 			goto out;
 		}
@@ -111,6 +121,13 @@ out:
 int backend_choose(const char *annotation, const char *flag, struct host_probe *probe, struct backend_plan *p,
 		   char *err, size_t errlen)
 {
+	struct runm_config cfg;
+	return backend_choose_cfg(annotation, flag, probe, p, &cfg, err, errlen);
+}
+
+int backend_choose_cfg(const char *annotation, const char *flag, struct host_probe *probe,
+		       struct backend_plan *p, struct runm_config *cfgp, char *err, size_t errlen)
+{
 	const char *path = getenv("RUNM_CONFIG");
 	bool named = path && *path;
 	struct runm_config cfg;
@@ -126,6 +143,7 @@ int backend_choose(const char *annotation, const char *flag, struct host_probe *
 	}
 	if (cfg.jail_id_count)
 		jail_set_id_range(cfg.jail_id_base, cfg.jail_id_count);
+	*cfgp = cfg;
 	struct backend_request rq = {
 	    .annotation = annotation,
 	    .flag = flag,

@@ -29,6 +29,7 @@ bool backend_name_valid(const char *name);
 struct runm_config {
 	char backend[16];		      /* "" when not set */
 	unsigned jail_id_base, jail_id_count; /* 0 when not set */
+	bool rootfs_device;		      /* the default of io.runm.rootfs-device (runtime/disks.h) */
 };
 
 /* Read the config file into *c. A missing file is fine unless must_exist. 0, or -1 with a
@@ -44,5 +45,9 @@ int backend_config_parse(const char *json, const char *path, struct runm_config 
  * jails this process starts (jail_set_id_range). 0, or -1 with ERR (the plan then as there). */
 int backend_choose(const char *annotation, const char *flag, struct host_probe *probe, struct backend_plan *p,
 		   char *err, size_t errlen);
+
+/* The same, also handing the config file read into *CFG. */
+int backend_choose_cfg(const char *annotation, const char *flag, struct host_probe *probe,
+		       struct backend_plan *p, struct runm_config *cfg, char *err, size_t errlen);
 
 #endif

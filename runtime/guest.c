@@ -43,6 +43,7 @@ struct guest {
 	bool member;			/* a pod member: the VM is the sandbox's (docs/pods.md) */
 	char sandbox[256], sandbox_share[PATH_MAX], sub[320];
 	bool join_ipc, join_uts;
+	struct disks_plan disks; /* the VM's drives, decided once (disks.h) */
 };
 
 static int fail_ac(struct agentclient *ac, char *err, size_t errlen)
@@ -121,6 +122,23 @@ static bool vm_running(void *opaque)
 	return !g->vm_ended;
 }
 
+/* The drives of plan D in guest order (vda first), each found by the agent by its serial
+ * (runtime/disks.h): the root's (an image, or the lent device's claimed fd), then the host
+ * devices'. */
+static void vm_config_disks(const struct disks_plan *d, struct vm_config *c)
+{
+	const struct disks_root *r = &d->root;
+	c->n_disk = 0;
+	if (r->mode != DISKS_NONE)
+		c->disk[c->n_disk++] = (struct vm_disk){.path = r->device ? NULL : r->image,
+							.fd = r->device ? d->root_fd : -1,
+							.ro = disks_root_readonly(r),
+							.serial = DISKS_ROOT_SERIAL};
+	for (unsigned i = 0; i < d->ndev && c->n_disk < VM_MAX_DISKS; i++)
+		c->disk[c->n_disk++] = (struct vm_disk){
+		    .path = d->dev[i].host, .fd = -1, .ro = d->dev[i].ro, .serial = d->dev[i].serial};
+}
+
 int guest_boot(const char *id, const char *dir, const struct spec *s, const struct vm_plan *plan,
 	       const struct net_state *net, struct guest **out, char *err, size_t errlen)
 {
@@ -138,14 +156,19 @@ int guest_boot(const char *id, const char *dir, const struct spec *s, const stru
 		return -1;
 	}
 	g->on_host = ops->agent_on_host;
-	/* the shares are decided here (they are VM devices); guest_create reuses the rewrite */
-	if (guest_config(s, dir, g->on_host, &g->sh, &cfg, err, errlen) < 0) {
+	g->disks.root_fd = -1;
+	/* the drives and the shares are decided here (they are VM devices); guest_create reuses
+	 * both */
+	if (disks_plan(s, plan->rootfs_device, g->on_host ? DISKS_NO_DRIVES_HOST : NULL, &g->disks, err,
+		       errlen) < 0 ||
+	    guest_config(s, dir, g->on_host, &g->disks, &g->sh, &cfg, err, errlen) < 0) {
 		free(g);
 		return -1;
 	}
 	free(cfg);
-	if (g->sh.n &&
-	    fs_share_prepare(g->sh.host, s->rootfs, false, g->sh.binds, g->sh.nbinds, err, errlen) < 0) {
+	/* a root on a drive: the bundle's rootfs is not shared (a device root's is lent to the VM) */
+	if (g->sh.n && fs_share_prepare(g->sh.host, g->sh.root_on_drive ? NULL : s->rootfs, false,
+					g->sh.binds, g->sh.nbinds, err, errlen) < 0) {
 		guest_shares_free(&g->sh);
 		free(g);
 		return -1;
@@ -172,18 +195,11 @@ int guest_boot(const char *id, const char *dir, const struct spec *s, const stru
 			      .rng = true,
 			      .console_log = console,
 			      .run_dir = dir};
-	/* an image root: drive vda, found by the agent by its serial (runtime/disks.h); checked by
-	 * guest_config above */
-	struct disks_root dr;
-	if (disks_root_plan(s, &dr, err, errlen) < 0) {
+	if (disks_claim_root(&g->disks, dir, err, errlen) < 0) {
 		boot_abort(g);
 		return -1;
 	}
-	if (dr.mode != DISKS_NONE) {
-		c.disk[0] = (struct vm_disk){
-		    .path = dr.image, .fd = -1, .ro = disks_root_readonly(&dr), .serial = DISKS_ROOT_SERIAL};
-		c.n_disk = 1;
-	}
+	vm_config_disks(&g->disks, &c);
 	/* one fs device: the rootfs and every bind source (runtime/guest_config.h) */
 	c.fs[0].tag = GUEST_SHARE_TAG;
 	c.fs[0].dir = g->sh.host;
@@ -287,7 +303,8 @@ int guest_create(struct guest *g, const struct spec *s, bool want_stdin, struct 
 				  .sub = g->sub,
 				  .join_ipc = g->join_ipc,
 				  .join_uts = g->join_uts};
-	if (guest_config_member(s, dir, g->on_host, g->member ? &gm : NULL, &sh, &cfg, err, errlen) < 0)
+	if (guest_config_member(s, dir, g->on_host, g->member ? &gm : NULL, &g->disks, &sh, &cfg, err,
+				errlen) < 0)
 		return -1;
 	struct ac_stdio want = {.in = want_stdin, .out = true, .err = true};
 	pid_t pid;
@@ -330,7 +347,9 @@ int guest_join(const char *id, const char *dir, const struct spec *s, const stru
 	g->join_uts = pod->join_uts;
 	struct guest_member gm = {.sandbox = g->sandbox, .sandbox_share = g->sandbox_share, .sub = g->sub};
 	char *cfg = NULL;
-	if (guest_config_member(s, dir, g->on_host, &gm, &g->sh, &cfg, err, errlen) < 0) {
+	g->disks.root_fd = -1;
+	if (disks_plan(s, false, DISKS_NO_DRIVES_MEMBER, &g->disks, err, errlen) < 0 ||
+	    guest_config_member(s, dir, g->on_host, &gm, &g->disks, &g->sh, &cfg, err, errlen) < 0) {
 		free(g);
 		return -1;
 	}
@@ -495,11 +514,11 @@ int guest_event_fd(struct guest *g)
 	return g && g->ev ? ac_fd(g->ev) : -1;
 }
 
-int guest_next_exit(struct guest *g, struct guest_exit *ex)
+int guest_next_exit(struct guest *g, struct guest_exit *ex, char *err, size_t errlen)
 {
 	struct ac_event e;
 	if (ac_next_event_any(g->ev, &e, 2000) < 0)
-		return -1;
+		return fail_ac(g->ev, err, errlen);
 	if (!strcmp(e.name, "oom") && e.oom_kills > g->oom_kills)
 		g->oom_kills = e.oom_kills;
 	if (strcmp(e.name, "exit"))
@@ -550,9 +569,16 @@ void guest_destroy(struct guest *g)
 	if (g->ctl)
 		ac_close(g->ctl);
 	guest_shares_free(&g->sh);
-	if (g->dir[0])
+	if (g->dir[0]) {
+		disks_restore_root(&g->disks, g->dir); /* the VM is gone: a lent rootfs goes back */
 		sock_dir_remove(g->dir);
+	}
 	free(g);
+}
+
+const struct disks_plan *guest_disks(const struct guest *g)
+{
+	return g ? &g->disks : NULL;
 }
 
 bool guest_agent_on_host(const struct guest *g)

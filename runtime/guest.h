@@ -11,6 +11,8 @@
 #include "artifacts.h"
 #include "spec.h"
 
+struct disks_plan;
+
 struct guest;
 struct net_state;
 struct proto_net;
@@ -68,7 +70,7 @@ int guest_event_fd(struct guest *g);
 int guest_vm_fds(struct guest *g, int *fds, int max);
 bool guest_vm_ended(struct guest *g, int *status);
 /* 1 = *ex filled, 0 = nothing yet, -1 = the VM or the agent connection is gone. */
-int guest_next_exit(struct guest *g, struct guest_exit *ex);
+int guest_next_exit(struct guest *g, struct guest_exit *ex, char *err, size_t errlen);
 /* OOM kills in the container's cgroup, as the agent's last "oom" event counted them. */
 long long guest_oom_kills(const struct guest *g);
 /* The agent-on-host test harness (RUNM_TEST_AGENT_ON_HOST=1): no VM, no share. */
@@ -76,6 +78,8 @@ bool guest_agent_on_host(const struct guest *g);
 /* The host directory of the container's share (its rootfs and bind entries): DIR/share, or a pod
  * member's directory in its sandbox's share; NULL with the agent on the host. */
 const char *guest_share_dir(const struct guest *g);
+/* The VM's drives (disks.h), as decided at boot (or join). */
+const struct disks_plan *guest_disks(const struct guest *g);
 /* From now on the hybrid vsock socket (our own, or a pod sandbox's) is reached by its name
  * from its directory, held open by fd: the shim left the host's mount namespace
  * (runtime/host_view.h) and paths outside the container's view no longer resolve. */

@@ -34,33 +34,6 @@ static const char *str_of(yajl_val obj, const char *key)
 	return json_get_str(obj, key);
 }
 
-static bool is_bind(yajl_val m)
-{
-	const char *t = str_of(m, "type");
-	if (t && !strcmp(t, "bind"))
-		return true;
-	yajl_val o = json_get(m, "options", yajl_t_array);
-	for (size_t i = 0; o && i < o->u.array.len; i++) {
-		const char *s =
-		    YAJL_IS_STRING(o->u.array.values[i]) ? YAJL_GET_STRING(o->u.array.values[i]) : NULL;
-		if (s && (!strcmp(s, "bind") || !strcmp(s, "rbind")))
-			return true;
-	}
-	return false;
-}
-
-static bool has_opt(yajl_val m, const char *opt)
-{
-	yajl_val o = json_get(m, "options", yajl_t_array);
-	for (size_t i = 0; o && i < o->u.array.len; i++) {
-		const char *s =
-		    YAJL_IS_STRING(o->u.array.values[i]) ? YAJL_GET_STRING(o->u.array.values[i]) : NULL;
-		if (s && !strcmp(s, opt))
-			return true;
-	}
-	return false;
-}
-
 void guest_shares_free(struct guest_shares *sh)
 {
 	fs_share_free_names(sh->binds, sh->nbinds);
@@ -96,6 +69,27 @@ static void gen_mount(yajl_gen g, yajl_val m, const char *src, const char *type)
 	yajl_gen_map_close(g);
 }
 
+/* A bind of a host block device: the VM's drive of that serial, not the host's node; the host's
+ * numbers go along, for the device rules that name them (agent/disks.c). */
+static void gen_drive_bind(yajl_gen g, yajl_val m, const struct disks_dev *dd)
+{
+	char v[64];
+	yajl_gen_map_open(g);
+	for (size_t i = 0; i < m->u.object.len; i++) {
+		if (strcmp(m->u.object.keys[i], "source")) {
+			gs(g, m->u.object.keys[i]);
+			json_gen_value(g, m->u.object.values[i]);
+		}
+	}
+	snprintf(v, sizeof(v), DISKS_DEV_PREFIX "%s", dd->serial);
+	gs(g, "source");
+	gs(g, v);
+	snprintf(v, sizeof(v), "%u:%u", dd->major, dd->minor);
+	gs(g, "runmHostDevice");
+	gs(g, v);
+	yajl_gen_map_close(g);
+}
+
 /* "linux" for the guest: a network namespace path names the host's netns, which the shim has
  * joined and wired into the VM (runtime/net/); in the guest the container gets a new netns that
  * the agent fills with the VM's NICs. */
@@ -114,13 +108,43 @@ static void gen_ns(yajl_gen g, const char *type, const char *ctr)
 /* A pod member (M): network always, ipc/uts where M->join_* says (their paths named the
  * sandbox's), user and pid where they have a path (pod_ns_paths let only the sandbox's pass),
  * are the sandbox container's in the guest; every other namespace its own. */
-static void gen_linux(yajl_gen g, yajl_val lnx, const struct guest_member *m)
+/* linux.devices for the guest: a block device is the VM's drive of that serial (disks.h), whose
+ * guest numbers the agent puts in place of the host's. */
+static void gen_devices(yajl_gen g, yajl_val devs, const struct disks_plan *dp)
+{
+	yajl_gen_array_open(g);
+	for (size_t j = 0; j < devs->u.array.len; j++) {
+		yajl_val d = devs->u.array.values[j];
+		const struct disks_dev *dd = disks_dev_of(dp, DISKS_DEV_NODE, j);
+		if (!dd || !YAJL_IS_OBJECT(d)) {
+			json_gen_value(g, d);
+			continue;
+		}
+		yajl_gen_map_open(g);
+		for (size_t k = 0; k < d->u.object.len; k++) {
+			gs(g, d->u.object.keys[k]);
+			json_gen_value(g, d->u.object.values[k]);
+		}
+		char src[64];
+		snprintf(src, sizeof(src), DISKS_DEV_PREFIX "%s", dd->serial);
+		gs(g, "runmDrive");
+		gs(g, src);
+		yajl_gen_map_close(g);
+	}
+	yajl_gen_array_close(g);
+}
+
+static void gen_linux(yajl_gen g, yajl_val lnx, const struct guest_member *m, const struct disks_plan *dp)
 {
 	yajl_gen_map_open(g);
 	for (size_t i = 0; i < lnx->u.object.len; i++) {
 		const char *k = lnx->u.object.keys[i];
 		yajl_val v = lnx->u.object.values[i];
 		gs(g, k);
+		if (!strcmp(k, "devices") && YAJL_IS_ARRAY(v) && dp && dp->ndev) {
+			gen_devices(g, v, dp);
+			continue;
+		}
 		if (strcmp(k, "namespaces") || !YAJL_IS_ARRAY(v)) {
 			json_gen_value(g, v);
 			continue;
@@ -152,14 +176,15 @@ static void gen_linux(yajl_gen g, yajl_val lnx, const struct guest_member *m)
 	yajl_gen_map_close(g);
 }
 
-int guest_config(const struct spec *s, const char *dir, bool on_host, struct guest_shares *sh, char **out,
-		 char *err, size_t errlen)
+int guest_config(const struct spec *s, const char *dir, bool on_host, const struct disks_plan *dp,
+		 struct guest_shares *sh, char **out, char *err, size_t errlen)
 {
-	return guest_config_member(s, dir, on_host, NULL, sh, out, err, errlen);
+	return guest_config_member(s, dir, on_host, NULL, dp, sh, out, err, errlen);
 }
 
 int guest_config_member(const struct spec *s, const char *dir, bool on_host, const struct guest_member *mem,
-			struct guest_shares *sh, char **out, char *err, size_t errlen)
+			const struct disks_plan *dp, struct guest_shares *sh, char **out, char *err,
+			size_t errlen)
 {
 	memset(sh, 0, sizeof(*sh));
 	*out = NULL;
@@ -172,18 +197,22 @@ int guest_config_member(const struct spec *s, const char *dir, bool on_host, con
 		snprintf(sh->host, sizeof(sh->host), "%s/%s", mem->sandbox_share, mem->sub);
 	else
 		snprintf(sh->host, sizeof(sh->host), "%s/" GUEST_SHARE_DIR, dir);
-	/* an ext4 image as the root (runtime/disks.h): root.path names the drive, not the share */
-	struct disks_root dr;
-	char groot[160];
-	if (disks_root_plan(s, &dr, err, errlen) < 0 || disks_refuse_host_block_devices(s, err, errlen) < 0)
-		return -1;
-	if (dr.mode != DISKS_NONE && (mem || on_host)) {
-		snprintf(err, errlen, "annotation " DISKS_ANN_IMAGE ": %s",
-			 mem ? "not supported for a pod member" : "needs a VM (the agent runs on the host)");
-		return -1;
+	/* the drives, decided by the caller or here (runtime/disks.h): a root on a drive is named by
+	 * root.path, host block devices by their drives' serials */
+	struct disks_plan own;
+	if (!dp) {
+		if (disks_plan(s, false,
+			       mem	 ? DISKS_NO_DRIVES_MEMBER
+			       : on_host ? DISKS_NO_DRIVES_HOST
+					 : NULL,
+			       &own, err, errlen) < 0)
+			return -1;
+		dp = &own;
 	}
-	if (dr.mode != DISKS_NONE)
-		disks_root_guest_path(&dr, groot, sizeof(groot));
+	sh->root_on_drive = dp->root.mode != DISKS_NONE;
+	char groot[160];
+	if (sh->root_on_drive)
+		disks_root_guest_path(&dp->root, groot, sizeof(groot));
 	else
 		snprintf(groot, sizeof(groot), "%s/rootfs", gbase);
 	yajl_gen g = yajl_gen_alloc(NULL);
@@ -212,7 +241,7 @@ int guest_config_member(const struct spec *s, const char *dir, bool on_host, con
 		}
 		if (!strcmp(k, "linux") && YAJL_IS_OBJECT(v) && (!on_host || mem)) {
 			gs(g, k);
-			gen_linux(g, v, mem);
+			gen_linux(g, v, mem, dp);
 			continue;
 		}
 		if (strcmp(k, "mounts") || !YAJL_IS_ARRAY(v)) {
@@ -230,7 +259,7 @@ int guest_config_member(const struct spec *s, const char *dir, bool on_host, con
 			const char *src = YAJL_IS_OBJECT(m) ? str_of(m, "source") : NULL;
 			const char *dst = YAJL_IS_OBJECT(m) ? str_of(m, "destination") : NULL;
 			struct stat sb;
-			if (!src || !dst || !is_bind(m)) {
+			if (!src || !dst || !spec_mount_is_bind(m)) {
 				json_gen_value(g, m);
 				continue;
 			}
@@ -268,6 +297,11 @@ int guest_config_member(const struct spec *s, const char *dir, bool on_host, con
 			if (stat(src, &sb) < 0) {
 				snprintf(err, errlen, "bind mount %s → %s: %s", src, dst, strerror(errno));
 				goto fail;
+			}
+			const struct disks_dev *dd = disks_dev_of(dp, DISKS_DEV_BIND, j);
+			if (dd) {
+				gen_drive_bind(g, m, dd);
+				continue;
 			}
 			if (!strcmp(dst, "/dev/shm") && S_ISDIR(sb.st_mode) && mem && mem->join_ipc) {
 				/* a pod member sharing the pod's IPC shares its /dev/shm too (CRI binds the
@@ -312,8 +346,8 @@ int guest_config_member(const struct spec *s, const char *dir, bool on_host, con
 				goto fail;
 			}
 			sh->binds = nb;
-			nb[sh->nbinds] =
-			    (struct fs_share_bind){.source = src, .dest = dst, .readonly = has_opt(m, "ro")};
+			nb[sh->nbinds] = (struct fs_share_bind){
+			    .source = src, .dest = dst, .readonly = spec_mount_has_opt(m, "ro")};
 			/* named after the source, so that the guest's mountinfo shows runc's root */
 			if (fs_share_name_bind(nb, sh->nbinds, err, errlen) < 0)
 				goto fail;

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <yajl/yajl_gen.h>
 
+#include "disks.h"
 #include "spec.h"
 #include "runtime/share.h"
 
@@ -24,14 +25,17 @@ struct guest_shares {
 	size_t nbinds;
 	char **abs; /* relative bind sources made absolute (binds[].source may point here) */
 	size_t nabs;
+	bool root_on_drive; /* the root is a drive (disks.h): the share holds no rootfs */
 };
 
 /* Rewrite S's config.json for the guest (see guest_config.c): root.path and the sources of
- * bind mounts point into GUEST_SHARE_MNT; SH lists what fs_share_prepare must share. ON_HOST
+ * bind mounts point into GUEST_SHARE_MNT, or name the VM's drives as DP (the VM's drive plan,
+ * disks.h; NULL: decided here without the host-wide default) says; SH lists what
+ * fs_share_prepare must share. ON_HOST
  * (the agent-on-host test harness): only root.path made absolute and hooks dropped; no share.
  * *OUT malloc'd; guest_shares_free(SH) after. 0, or -1 with ERR (SH then freed). */
-int guest_config(const struct spec *s, const char *dir, bool on_host, struct guest_shares *sh, char **out,
-		 char *err, size_t errlen);
+int guest_config(const struct spec *s, const char *dir, bool on_host, const struct disks_plan *dp,
+		 struct guest_shares *sh, char **out, char *err, size_t errlen);
 void guest_shares_free(struct guest_shares *sh);
 
 /* A pod member's rewrite (docs/pods.md): its share is SANDBOX_SHARE/SUB on the host (the
@@ -45,6 +49,7 @@ struct guest_member {
 	bool join_ipc, join_uts;
 };
 int guest_config_member(const struct spec *s, const char *dir, bool on_host, const struct guest_member *m,
-			struct guest_shares *sh, char **out, char *err, size_t errlen);
+			const struct disks_plan *dp, struct guest_shares *sh, char **out, char *err,
+			size_t errlen);
 
 #endif

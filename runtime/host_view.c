@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <yajl/yajl_tree.h>
 
+#include "disks.h"
 #include "guest_config.h"
 #include "hooks.h"
 #include "json.h"
@@ -77,14 +78,15 @@ static const char *str_of(yajl_val obj, const char *key)
 /* Every mount of the spec, in its order, at its destination in the view ROOTFD. SH lists the
  * binds the guest gets from the share (guest_config): their destination strings are the
  * spec's own, so a mount is one of them exactly when the next one names its destination. */
-static void mount_all(int rootfd, const struct spec *s, const struct guest_shares *sh, const char *share)
+static void mount_all(int rootfd, const struct spec *s, const struct guest_shares *sh, const char *share,
+		      const struct disks_plan *dp)
 {
 	yajl_val ms = json_get(s->root, "mounts", yajl_t_array);
 	size_t k = 0;
 	for (size_t j = 0; ms && j < ms->u.array.len; j++) {
 		const char *dest = str_of(ms->u.array.values[j], "destination");
-		if (!dest)
-			continue;
+		if (!dest || disks_dev_of(dp, DISKS_DEV_BIND, j))
+			continue; /* a block device's bind is the VM's drive: nothing of it on the host */
 		if (k < sh->nbinds && sh->binds[k].dest == dest) {
 			char src[PATH_MAX];
 			if (!share)
@@ -100,8 +102,8 @@ static void mount_all(int rootfd, const struct spec *s, const struct guest_share
 	}
 }
 
-int host_view_enter(struct host_view *hv, const struct spec *s, const char *dir, const char *share, char *err,
-		    size_t errlen)
+int host_view_enter(struct host_view *hv, const struct spec *s, const char *dir, const char *share,
+		    const struct disks_plan *dp, char *err, size_t errlen)
 {
 	char root[PATH_MAX];
 	if (!share)
@@ -110,7 +112,7 @@ int host_view_enter(struct host_view *hv, const struct spec *s, const char *dir,
 		return fail(err, errlen, ENAMETOOLONG, "path", share);
 	struct guest_shares sh;
 	char *cfg = NULL;
-	if (guest_config(s, dir, false, &sh, &cfg, err, errlen) < 0)
+	if (guest_config(s, dir, false, dp, &sh, &cfg, err, errlen) < 0)
 		return -1;
 	free(cfg);
 	int rc = -1, rootfd = -1;
@@ -145,7 +147,7 @@ int host_view_enter(struct host_view *hv, const struct spec *s, const char *dir,
 		fail(err, errlen, errno, "open", root);
 		goto out;
 	}
-	mount_all(rootfd, s, &sh, share);
+	mount_all(rootfd, s, &sh, share, dp);
 	if (s->readonly && mount(NULL, root, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0)
 		log_warn("container view: remount %s read-only: %s", root, strerror(errno));
 	/* the view becomes the root; the host's tree, stacked on it by pivot_root, is detached */

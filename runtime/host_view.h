@@ -26,6 +26,8 @@ struct host_view {
 	bool inside;
 };
 
+struct disks_plan;
+
 #define HOST_VIEW_INIT                                                                                       \
 	{                                                                                                    \
 		.host_mntns = -1, .dir_fd = -1, .inside = false                                              \
@@ -33,10 +35,10 @@ struct host_view {
 
 /* Build the view of S (state directory DIR; SHARE: the host directory of its virtio-fs share,
  * rootfs and bind entries; NULL for the agent-on-host harness, where the rootfs and bind sources
- * are used as they are) and make it this process's mount namespace and root; cwd becomes DIR.
- * 0, or -1 with ERR (the process may then be half-way: the caller fails the container). */
-int host_view_enter(struct host_view *hv, const struct spec *s, const char *dir, const char *share, char *err,
-		    size_t errlen);
+ * are used as they are; DP: the VM's drives, disks.h) and make it this process's mount namespace and root;
+ * cwd becomes DIR. 0, or -1 with ERR (the process may then be half-way: the caller fails the container). */
+int host_view_enter(struct host_view *hv, const struct spec *s, const char *dir, const char *share,
+		    const struct disks_plan *dp, char *err, size_t errlen);
 
 /* Back to the host's mount namespace and root, cwd DIR again (for teardown by absolute
  * paths); then release. Harmless when not inside. */

@@ -282,7 +282,8 @@ static int prepare(const char *share_dir, const char *bundle_rootfs, bool rootfs
 		rc = fail(err, errlen, errno, "mkdir", path);
 		goto undo;
 	}
-	rc = bind_one(bundle_rootfs, path, rootfs_readonly, err, errlen);
+	/* no bundle rootfs: the root is a drive (runtime/disks.h), the directory stays empty */
+	rc = bundle_rootfs ? bind_one(bundle_rootfs, path, rootfs_readonly, err, errlen) : 0;
 	if (rc)
 		goto undo;
 	for (size_t i = 0; i < nbinds; i++) {

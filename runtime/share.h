@@ -49,7 +49,8 @@ int fs_share_name_bind(struct fs_share_bind *b, size_t i, char *err, size_t errl
 /* Free (and clear) the entries of B[0..N). */
 void fs_share_free_names(struct fs_share_bind *b, size_t n);
 
-/* Create SHARE (must not exist; its parent must) and populate it. On failure
+/* Create SHARE (must not exist; its parent must) and populate it (BUNDLE_ROOTFS NULL: SHARE/rootfs
+ * stays an empty directory, the root being a drive). On failure
  * nothing is left behind and err holds "fs share: what: on what: why".
  * Returns 0 or -errno. */
 int fs_share_prepare(const char *share_dir, const char *bundle_rootfs, bool rootfs_readonly,

@@ -359,7 +359,8 @@ static int shim_created(struct shim *s, const struct shim_args *a, const sigset_
 	/* before any engine learns that the container exists: tools entering our mount namespace
 	 * or /proc/<pid>/root must find the container's files, never the host's */
 	guest_sockets_relative(s->g); /* by its directory's fd: opened while the host's paths resolve */
-	if (host_view_enter(&s->hv, &s->spec, s->dir, guest_share_dir(s->g), err, sizeof(err)) < 0) {
+	if (host_view_enter(&s->hv, &s->spec, s->dir, guest_share_dir(s->g), guest_disks(s->g), err,
+			    sizeof(err)) < 0) {
 		log_error("create %s: %s", a->id, err);
 		if (nul >= 0)
 			close(nul);
@@ -450,7 +451,7 @@ static void shim_loop(struct shim *s, const struct shim_args *a)
 		if (pfd[2].revents) {
 			/* one event per wake-up: the connection is blocking */
 			struct guest_exit ge;
-			int r = guest_next_exit(s->g, &ge);
+			int r = guest_next_exit(s->g, &ge, err, sizeof(err));
 			if (r == 1 && !strcmp(ge.process, guest_init_id(s->g))) {
 				s->init_exited = true;
 				s->init_status = ge.status;
@@ -463,7 +464,7 @@ static void shim_loop(struct shim *s, const struct shim_args *a)
 					}
 			}
 			if (r < 0 && !s->init_exited) {
-				log_error("shim %s: the microVM or its agent went away", a->id);
+				log_error("shim %s: the microVM or its agent went away (%s)", a->id, err);
 				s->init_exited = true;
 				s->init_status = 137;
 				exit_deadline = io_now_ms();

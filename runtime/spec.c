@@ -278,3 +278,21 @@ const char *spec_annotation(const struct spec *s, const char *key)
 			return s->ann_val[i];
 	return NULL;
 }
+
+bool spec_mount_has_opt(yajl_val m, const char *opt)
+{
+	yajl_val o = json_get(m, "options", yajl_t_array);
+	for (size_t i = 0; o && i < o->u.array.len; i++) {
+		const char *s =
+		    YAJL_IS_STRING(o->u.array.values[i]) ? YAJL_GET_STRING(o->u.array.values[i]) : NULL;
+		if (s && !strcmp(s, opt))
+			return true;
+	}
+	return false;
+}
+
+bool spec_mount_is_bind(yajl_val m)
+{
+	const char *t = json_get_str(m, "type");
+	return (t && !strcmp(t, "bind")) || spec_mount_has_opt(m, "bind") || spec_mount_has_opt(m, "rbind");
+}

@@ -51,5 +51,9 @@ int spec_load(const char *bundle, struct spec *s);
 void spec_free(struct spec *s);
 /* Annotation value or NULL. */
 const char *spec_annotation(const struct spec *s, const char *key);
+/* Whether mounts[] entry M is a bind (type "bind", or a "bind"/"rbind" option). */
+bool spec_mount_is_bind(yajl_val m);
+/* Whether mounts[] entry M's options include OPT. */
+bool spec_mount_has_opt(yajl_val m, const char *opt);
 
 #endif

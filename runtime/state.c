@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "state.h"
 
+#include "disks.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -408,6 +410,8 @@ int state_dir_remove(const char *dir)
 		log_errno(errno ? errno : ENAMETOOLONG, "resolve state root %s", G.root);
 		goto out;
 	}
+	/* a rootfs lent to a VM whose shim could not give it back (killed) goes back now */
+	disks_restore_root(NULL, dir);
 	if (unmount_tree(canon, err, sizeof(err)) < 0)
 		log_error("container state %s: %s; what is still mounted stays", dir, err);
 	/* whatever stays mounted is left in place, never deleted through */

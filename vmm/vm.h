@@ -14,7 +14,7 @@
 #define VMM_MAX_CPUS	32
 #define VMM_MAX_FS	8
 #define VMM_MAX_NET	8
-#define VMM_MAX_DRIVES	4
+#define VMM_MAX_DRIVES	8
 #define VMM_MAX_DEVICES 16
 
 /* Guest-physical layout (docs/vmm.md, Guest-physical layout). */

@@ -45,7 +45,7 @@ struct vm_net {
 	unsigned mtu;	/* 0: none advertised; else 68..65535 (VIRTIO_NET_F_MTU) */
 };
 
-#define VM_MAX_DISKS 4
+#define VM_MAX_DISKS 8
 
 /* One virtio-blk drive on a raw image. With path, the backend opens the image
  * itself and hands the VMM (or its device server) the open fd: no path needs

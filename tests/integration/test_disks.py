@@ -4,7 +4,6 @@ virtio-blk drive and mounted by the agent, on QEMU TCG with our guest kernel; ba
 values refused with clear errors and nothing left behind."""
 import hashlib
 import json
-import os
 import subprocess
 
 import pytest
@@ -115,37 +114,3 @@ def test_bad_annotations_are_refused_clearly(vm_runm, bundle, image, tmp_path, a
     # nothing left behind: no container, no state directory
     assert vm_runm("state", "disk-bad").returncode != 0
     assert not (vm_runm.root / "disk-bad").exists()
-
-
-def test_host_block_devices_are_a_clear_error(vm_runm, bundle, tmp_path):
-    """A linux.devices entry of type b, or a bind of a block device: refused at create, naming it
-    (in the guest its major:minor would name one of the VM's own disks), nothing left behind."""
-    img = tmp_path / "vol.img"
-    img.write_bytes(b"\0" * (4 << 20))
-    loop = subprocess.run(["losetup", "--find", "--show", str(img)], capture_output=True, text=True)
-    if loop.returncode != 0:
-        pytest.skip(f"losetup: {loop.stderr.strip()}")
-    dev = loop.stdout.strip()
-    try:
-        st = os.stat(dev)
-        major, minor = os.major(st.st_rdev), os.minor(st.st_rdev)
-        for cid, mutate, want in (
-            ("blkdev-a", lambda c: c["linux"].setdefault("devices", []).append(
-                {"path": "/dev/xvol", "type": "b", "major": major, "minor": minor}),
-             "linux.devices[0] /dev/xvol: a block device"),
-            ("blkdev-b", lambda c: c["mounts"].append(
-                {"destination": "/mnt/vol", "type": "bind", "source": dev, "options": ["bind"]}),
-             f"{dev}: a bind of a block device"),
-        ):
-            cfg = json.loads((bundle / "config.json").read_text())
-            saved = json.dumps(cfg)
-            mutate(cfg)
-            cfg["process"]["args"] = ["true"]
-            (bundle / "config.json").write_text(json.dumps(cfg))
-            rc, out = vm_runm.create("--bundle", bundle, cid)
-            vm_runm.ids.append(cid)
-            assert rc != 0 and want in out and "not passed into the microVM" in out, out
-            assert not (vm_runm.root / cid).exists()
-            (bundle / "config.json").write_text(saved)
-    finally:
-        subprocess.run(["losetup", "-d", dev])

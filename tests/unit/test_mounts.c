@@ -61,6 +61,19 @@ static void test_parse(void **state)
 	assert_int_equal(e.major, 98);
 	assert_int_equal(e.minor, 0);
 	assert_string_equal(e.mount_point, "/r x/s\ny");
+	assert_string_equal(e.root, "/mnt1");
+	assert_string_equal(e.opts, "rw,noatime");
+	assert_string_equal(e.fstype, "ext3");
+	assert_string_equal(e.source, "/dev/root");
+	assert_string_equal(e.super_opts, "rw");
+	/* no optional fields; an escaped source */
+	assert_int_equal(
+	    mountinfo_parse("40 1 7:3 / /b ro,relatime - ext4 /dev/a\\040b ro,errors=remount-ro", &e), 0);
+	assert_string_equal(e.root, "/");
+	assert_string_equal(e.opts, "ro,relatime");
+	assert_string_equal(e.fstype, "ext4");
+	assert_string_equal(e.source, "/dev/a b");
+	assert_string_equal(e.super_opts, "ro,errors=remount-ro");
 	assert_int_equal(mountinfo_parse("36 35 98:0 /mnt1", &e), -EINVAL);
 	assert_int_equal(mountinfo_parse("x y z", &e), -EINVAL);
 	assert_int_equal(mountinfo_parse("1 2 3:4 / /bad\\9 rw - tmpfs t rw", &e), -EINVAL);

@@ -373,7 +373,7 @@ static void test_guest_config(void **st)
 	assert_int_equal(spec_parse(json, "/bundle", &s, err, sizeof(err)), 0);
 	struct guest_shares sh;
 	char *out = NULL;
-	assert_int_equal(guest_config(&s, dir, false, &sh, &out, err, sizeof(err)), 0);
+	assert_int_equal(guest_config(&s, dir, false, NULL, &sh, &out, err, sizeof(err)), 0);
 	/* one share, DIR/share: every bind source (file or directory) in it, /dev/shm a tmpfs */
 	char want[128];
 	snprintf(want, sizeof(want), "%s/share", dir);
@@ -414,7 +414,7 @@ static void test_guest_config(void **st)
 	snprintf(big + bl, sizeof(big) - (size_t)bl, "]}");
 	struct spec s2;
 	assert_int_equal(spec_parse(big, "/bundle", &s2, err, sizeof(err)), 0);
-	assert_int_equal(guest_config(&s2, dir, false, &sh, &out, err, sizeof(err)), 0);
+	assert_int_equal(guest_config(&s2, dir, false, NULL, &sh, &out, err, sizeof(err)), 0);
 	assert_int_equal(sh.nbinds, 12);
 	/* the same two sources again and again, alike: their two entries */
 	assert_string_equal(sh.binds[11].entry, droot);
@@ -424,7 +424,7 @@ static void test_guest_config(void **st)
 	guest_shares_free(&sh);
 	spec_free(&s2);
 	/* on the host: no shares, absolute host rootfs, mounts untouched */
-	assert_int_equal(guest_config(&s, dir, true, &sh, &out, err, sizeof(err)), 0);
+	assert_int_equal(guest_config(&s, dir, true, NULL, &sh, &out, err, sizeof(err)), 0);
 	assert_int_equal(sh.n, 0);
 	assert_int_equal(sh.nbinds, 0);
 	assert_non_null(strstr(out, "\"path\":\"/bundle/rootfs\""));
@@ -438,7 +438,7 @@ static void test_guest_config(void **st)
 	    "{\"destination\":\"/b\",\"type\":\"bind\",\"source\":\".\"},"
 	    "{\"destination\":\"/d\",\"source\":\"data\",\"options\":[\"rbind\",\"ro\"]}]}");
 	assert_int_equal(spec_parse(json, dir, &s, err, sizeof(err)), 0);
-	assert_int_equal(guest_config(&s, dir, false, &sh, &out, err, sizeof(err)), 0);
+	assert_int_equal(guest_config(&s, dir, false, NULL, &sh, &out, err, sizeof(err)), 0);
 	char rel_dot[80], rel_data[80];
 	snprintf(rel_dot, sizeof(rel_dot), "%s/.", dir);
 	snprintf(rel_data, sizeof(rel_data), "%s/data", dir);
@@ -455,7 +455,7 @@ static void test_guest_config(void **st)
 	assert_null(strstr(out, "\"source\":\".\""));
 	free(out);
 	guest_shares_free(&sh);
-	assert_int_equal(guest_config(&s, dir, true, &sh, &out, err, sizeof(err)), 0);
+	assert_int_equal(guest_config(&s, dir, true, NULL, &sh, &out, err, sizeof(err)), 0);
 	char want_src[96];
 	snprintf(want_src, sizeof(want_src), "\"source\":\"%s/.\"", dir);
 	assert_non_null(strstr(out, want_src));
@@ -470,7 +470,7 @@ static void test_guest_config(void **st)
 	    "{\"destination\":\"/x\",\"type\":\"bind\",\"source\":\"%s/nope\"}]}",
 	    dir);
 	assert_int_equal(spec_parse(json, "/bundle", &s, err, sizeof(err)), 0);
-	assert_int_equal(guest_config(&s, dir, false, &sh, &out, err, sizeof(err)), -1);
+	assert_int_equal(guest_config(&s, dir, false, NULL, &sh, &out, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "nope"));
 	spec_free(&s);
 	assert_int_equal(rm_rf(dir), 0);
@@ -507,7 +507,15 @@ static void test_backend_config_file(void **st)
 	assert_string_equal(b, "auto");
 	assert_int_equal(c.jail_id_base, 200000);
 	assert_int_equal(c.jail_id_count, 1000);
+	assert_false(c.rootfs_device);
+	write_text(path, "{\"rootfs_device\": true}");
+	assert_int_equal(backend_config_read(path, true, &c, err, sizeof(err)), 0);
+	assert_true(c.rootfs_device);
+	write_text(path, "{\"rootfs_device\": false}");
+	assert_int_equal(backend_config_read(path, true, &c, err, sizeof(err)), 0);
+	assert_false(c.rootfs_device);
 	const char *bad[][2] = {
+	    {"{\"rootfs_device\": \"yes\"}", "\"rootfs_device\" must be true or false"},
 	    {"{\"jail\": {\"id_base\": 0, \"id_count\": 10}}", "1 <= id_base"},
 	    {"{\"jail\": {\"id_base\": 4294967290, \"id_count\": 10}}", "id_base + id_count"},
 	    {"{\"jail\": {\"id_base\": 1000}}", "id_count"},
@@ -556,7 +564,7 @@ static void test_guest_config_shm_size(void **st)
 	struct spec s;
 	struct guest_shares sh;
 	assert_int_equal(spec_parse(json, "/bundle", &s, err, sizeof(err)), 0);
-	assert_int_equal(guest_config(&s, dir, false, &sh, &out, err, sizeof(err)), 0);
+	assert_int_equal(guest_config(&s, dir, false, NULL, &sh, &out, err, sizeof(err)), 0);
 	assert_non_null(strstr(out, "\"type\":\"tmpfs\""));
 	assert_non_null(strstr(out, want));
 	free(out);
@@ -566,7 +574,7 @@ static void test_guest_config_shm_size(void **st)
 	assert_int_equal(statfs(dir, &fs), 0);
 	snprintf(json, sizeof(json), SHM_SPEC, dir);
 	assert_int_equal(spec_parse(json, "/bundle", &s, err, sizeof(err)), 0);
-	assert_int_equal(guest_config(&s, dir, false, &sh, &out, err, sizeof(err)), 0);
+	assert_int_equal(guest_config(&s, dir, false, NULL, &sh, &out, err, sizeof(err)), 0);
 	assert_non_null(strstr(out, "\"type\":\"tmpfs\""));
 	if (fs.f_type == TMPFS_MAGIC) {
 		snprintf(want, sizeof(want), "\"size=%lluk\"",
@@ -598,7 +606,7 @@ static void test_guest_config_member_shm(void **st)
 	assert_int_equal(spec_parse(json, "/bundle", &s, err, sizeof(err)), 0);
 	struct guest_member m = {
 	    .sandbox = "init", .sandbox_share = share, .sub = "members/m1", .join_ipc = true};
-	assert_int_equal(guest_config_member(&s, dir, false, &m, &sh, &out, err, sizeof(err)), 0);
+	assert_int_equal(guest_config_member(&s, dir, false, &m, NULL, &sh, &out, err, sizeof(err)), 0);
 	assert_non_null(strstr(out, "\"destination\":\"/dev/shm\""));
 	assert_non_null(strstr(out, "\"source\":\"/dev/shm\""));
 	assert_non_null(strstr(out, "\"rbind\""));
@@ -608,106 +616,12 @@ static void test_guest_config_member_shm(void **st)
 	free(out);
 	guest_shares_free(&sh);
 	m.join_ipc = false;
-	assert_int_equal(guest_config_member(&s, dir, false, &m, &sh, &out, err, sizeof(err)), 0);
+	assert_int_equal(guest_config_member(&s, dir, false, &m, NULL, &sh, &out, err, sizeof(err)), 0);
 	assert_non_null(strstr(out, "\"type\":\"tmpfs\""));
 	assert_null(strstr(out, "\"source\":\"/dev/shm\""));
 	free(out);
 	guest_shares_free(&sh);
 	spec_free(&s);
-	rmdir(dir);
-}
-
-/* runtime/disks.c: io.runm.rootfs-image[.mode] checked, and root.path naming the drive */
-static void disks_spec(struct spec *s, const char *ann)
-{
-	char json[1024], err[256];
-	snprintf(json, sizeof(json),
-		 "{\"ociVersion\":\"1.0.2\",\"process\":{\"args\":[\"sh\"]},\"root\":{\"path\":\"rootfs\"},"
-		 "\"annotations\":{%s}}",
-		 ann);
-	assert_int_equal(spec_parse(json, "/bundle", s, err, sizeof(err)), 0);
-}
-
-static void test_disks_root_plan(void **st)
-{
-	char dir[] = "/tmp/runm-dk-XXXXXX", img[64], ann[256], err[256], gp[64];
-	assert_non_null(mkdtemp(dir));
-	snprintf(img, sizeof(img), "%s/root.img", dir);
-	FILE *f = fopen(img, "w");
-	assert_non_null(f);
-	fclose(f);
-	char imgdir[80];
-	snprintf(imgdir, sizeof(imgdir), "%s.d", img);
-	assert_int_equal(mkdir(imgdir, 0755), 0);
-	struct spec s;
-	struct disks_root r;
-	disks_spec(&s, "\"x\":\"y\"");
-	assert_int_equal(disks_root_plan(&s, &r, err, sizeof(err)), 0);
-	assert_int_equal(r.mode, DISKS_NONE);
-	spec_free(&s);
-	static const struct {
-		const char *mode;
-		enum disks_mode want;
-		const char *path;
-	} ok[] = {{NULL, DISKS_OVERLAY, "blk:overlay:runm-root"},
-		  {"ro", DISKS_RO, "blk:ro:runm-root"},
-		  {"overlay", DISKS_OVERLAY, "blk:overlay:runm-root"},
-		  {"rw", DISKS_RW, "blk:rw:runm-root"}};
-	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
-		if (ok[i].mode)
-			snprintf(ann, sizeof(ann),
-				 "\"" DISKS_ANN_IMAGE "\":\"%s\",\"" DISKS_ANN_MODE "\":\"%s\"", img,
-				 ok[i].mode);
-		else
-			snprintf(ann, sizeof(ann), "\"" DISKS_ANN_IMAGE "\":\"%s\"", img);
-		disks_spec(&s, ann);
-		assert_int_equal(disks_root_plan(&s, &r, err, sizeof(err)), 0);
-		assert_int_equal(r.mode, ok[i].want);
-		assert_string_equal(r.image, img);
-		assert_int_equal(disks_root_readonly(&r), ok[i].want != DISKS_RW);
-		assert_int_equal(disks_root_guest_path(&r, gp, sizeof(gp)), 0);
-		assert_string_equal(gp, ok[i].path);
-		/* the guest config names the drive; on the host (harness) an image root is refused */
-		struct guest_shares sh;
-		char *out = NULL;
-		assert_int_equal(guest_config(&s, dir, false, &sh, &out, err, sizeof(err)), 0);
-		char want[80];
-		snprintf(want, sizeof(want), "\"path\":\"%s\"", ok[i].path);
-		assert_non_null(strstr(out, want));
-		free(out);
-		guest_shares_free(&sh);
-		assert_int_equal(guest_config(&s, dir, true, &sh, &out, err, sizeof(err)), -1);
-		assert_non_null(strstr(err, "needs a VM"));
-		spec_free(&s);
-	}
-	/* image: img + suffix ("" the image itself; NULL: no image annotation; "rel": a relative one) */
-	static const struct {
-		const char *suffix, *mode, *want;
-	} bad[] = {
-	    {"", "bogus", DISKS_ANN_MODE "=\"bogus\": want ro, overlay or rw"},
-	    {NULL, "ro", "no " DISKS_ANN_IMAGE " annotation"},
-	    {".missing", NULL, "No such file or directory"},
-	    {".d", NULL, "not a regular file"}, /* a directory */
-	    {"rel", NULL, "want an absolute path"},
-	};
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		char ia[128] = "", ma[64] = "";
-		if (bad[i].suffix && !strcmp(bad[i].suffix, "rel"))
-			snprintf(ia, sizeof(ia), "\"" DISKS_ANN_IMAGE "\":\"rel.img\"");
-		else if (bad[i].suffix)
-			snprintf(ia, sizeof(ia), "\"" DISKS_ANN_IMAGE "\":\"%s%s\"", img, bad[i].suffix);
-		if (bad[i].mode)
-			snprintf(ma, sizeof(ma), "%s\"" DISKS_ANN_MODE "\":\"%s\"", ia[0] ? "," : "",
-				 bad[i].mode);
-		snprintf(ann, sizeof(ann), "%s%s", ia, ma);
-		disks_spec(&s, ann);
-		err[0] = '\0';
-		assert_int_equal(disks_root_plan(&s, &r, err, sizeof(err)), -1);
-		assert_non_null(strstr(err, bad[i].want));
-		spec_free(&s);
-	}
-	unlink(img);
-	rmdir(imgdir);
 	rmdir(dir);
 }
 
@@ -730,7 +644,6 @@ int main(void)
 	    cmocka_unit_test(test_guest_config_shm_size),
 	    cmocka_unit_test(test_guest_config_member_shm),
 	    cmocka_unit_test(test_backend_config_file),
-	    cmocka_unit_test(test_disks_root_plan),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
