@@ -13,6 +13,7 @@
  *                     "recv N" (the guest reads N bytes, then answers "ok N\n") or
  *                     "send N" (the guest writes N bytes); for bench/qemu_vsock.sh
  *   runm_test=blk, blkro, blkkill, blkbench   /dev/vda (blk_test.c)
+ *   runm_test=metabench untar + walk on ext4 /dev/vda or virtio-fs (meta_bench.c)
  *   runm_test=idle    print "RUNM-TEST-INIT READY" and wait forever
  *   runm_test=boot    print "RUNM-TEST-INIT READY" and power off
  *   runm_test=vsock   listen on vsock port 1234: for each of two connections
@@ -43,6 +44,7 @@
 
 void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int do_blk(void), do_blkro(void), do_blkkill(void), do_blkbench(void); /* blk_test.c */
+int do_metabench(void);						       /* meta_bench.c */
 void say(const char *fmt, ...)
 {
 	char buf[512];
@@ -282,6 +284,8 @@ int main(void)
 		r = do_blkkill();
 	else if (!strcmp(what, "blkbench"))
 		r = do_blkbench();
+	else if (!strcmp(what, "metabench"))
+		r = do_metabench();
 	else if (!strcmp(what, "idle")) {
 		say("RUNM-TEST-INIT READY\n");
 		for (;;)
