@@ -16,6 +16,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
 
 static int setup(void **state)
@@ -176,6 +177,55 @@ static void test_mkdir_rmdir(void **state)
 	assert_int_equal(tfs_name_op(t, FUSE_RMDIR, FUSE_ROOT_ID, "d"), 0);
 	assert_int_equal(tfs_name_op(t, FUSE_RMDIR, FUSE_ROOT_ID, "d"), -ENOENT);
 	assert_int_equal(stat(tfs_path(t, "d"), &st), -1);
+}
+
+/* cache=auto: an open keeps the guest's page cache of a file unchanged since its last open and
+ * drops it after any change on the host (content, size, metadata: ctime) or through the server */
+static uint32_t open_flags(struct tfs *t, uint64_t ino, uint32_t flags)
+{
+	uint64_t fh;
+	assert_int_equal(tfs_open(t, ino, flags, &fh), 0);
+	uint32_t f = ((struct fuse_open_out *)tfs_out(t))->open_flags;
+	assert_int_equal(tfs_release(t, ino, fh), 0);
+	return f;
+}
+
+static void test_auto_cache_keeps_unchanged_files(void **state)
+{
+	struct tfs *t = *state;
+	uint64_t ino, fh;
+	assert_int_equal(tfs_create(t, FUSE_ROOT_ID, "bin", O_RDWR, 0755, &ino, &fh), 0);
+	assert_int_equal(tfs_write(t, ino, fh, 0, "v1", 2), 2);
+	assert_int_equal(tfs_release(t, ino, fh), 0);
+	assert_int_equal(open_flags(t, ino, O_RDONLY) & FOPEN_KEEP_CACHE, 0); /* written since */
+	assert_true(open_flags(t, ino, O_RDONLY) & FOPEN_KEEP_CACHE);	      /* unchanged */
+	assert_true(open_flags(t, ino, O_RDONLY) & FOPEN_KEEP_CACHE);
+	/* the host rewrites it, same size: mtime and ctime move */
+	struct timespec pause = {0, 20 * 1000 * 1000};
+	nanosleep(&pause, NULL);
+	FILE *f = fopen(tfs_path(t, "bin"), "r+");
+	assert_non_null(f);
+	fputs("v2", f);
+	fclose(f);
+	assert_int_equal(open_flags(t, ino, O_RDONLY) & FOPEN_KEEP_CACHE, 0);
+	assert_true(open_flags(t, ino, O_RDONLY) & FOPEN_KEEP_CACHE);
+	/* the host puts the old times back (touch -r): ctime still moves */
+	nanosleep(&pause, NULL);
+	struct stat st;
+	assert_int_equal(stat(tfs_path(t, "bin"), &st), 0);
+	f = fopen(tfs_path(t, "bin"), "r+");
+	assert_non_null(f);
+	fputs("v3", f);
+	fclose(f);
+	struct timespec old[2] = {st.st_atim, st.st_mtim};
+	assert_int_equal(utimensat(AT_FDCWD, tfs_path(t, "bin"), old, 0), 0);
+	assert_int_equal(open_flags(t, ino, O_RDONLY) & FOPEN_KEEP_CACHE, 0);
+	/* a chmod, and a truncating open */
+	nanosleep(&pause, NULL);
+	assert_int_equal(chmod(tfs_path(t, "bin"), 0700), 0);
+	assert_int_equal(open_flags(t, ino, O_RDONLY) & FOPEN_KEEP_CACHE, 0);
+	nanosleep(&pause, NULL);
+	assert_int_equal(open_flags(t, ino, O_WRONLY | O_TRUNC) & FOPEN_KEEP_CACHE, 0);
 }
 
 static void test_create_write_read(void **state)
@@ -536,6 +586,7 @@ int main(void)
 	    cmocka_unit_test(test_nofile_raised),
 	    cmocka_unit_test_setup_teardown(test_unknown_opcode, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_lookup_getattr, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_auto_cache_keeps_unchanged_files, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_mkdir_rmdir, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_create_write_read, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_setattr, setup, teardown),

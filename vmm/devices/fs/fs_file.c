@@ -12,7 +12,13 @@
 
 #define FS_MAX_SEGS 1024
 
-static uint32_t open_flags_for(const struct fs_server *s)
+/* The open flags of a new handle on INO (open on FD). cache=auto keeps the guest's page cache
+ * of a file when the file has not changed since its last open (mtime, ctime, size: ctime moves
+ * on any change, by anyone), as libfuse's auto_cache does; any change drops it, so an open still
+ * sees what the host wrote before it. Dropping it on every open, as before, made each exec of a
+ * binary read it again, and under QEMU TCG the pages read again into recycled guest memory by
+ * this out-of-process device could run stale translated code (TCG does not see our writes). */
+static uint32_t open_flags_for(const struct fs_server *s, struct fs_inode *ino, int fd)
 {
 	switch (s->cache) {
 	case FS_CACHE_NONE:
@@ -20,8 +26,22 @@ static uint32_t open_flags_for(const struct fs_server *s)
 	case FS_CACHE_ALWAYS:
 		return FOPEN_KEEP_CACHE;
 	default:
+		break;
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		ino->open_stamped = false;
 		return 0;
 	}
+	bool same =
+	    ino->open_stamped && st.st_size == ino->open_size &&
+	    st.st_mtim.tv_sec == ino->open_mtime.tv_sec && st.st_mtim.tv_nsec == ino->open_mtime.tv_nsec &&
+	    st.st_ctim.tv_sec == ino->open_ctime.tv_sec && st.st_ctim.tv_nsec == ino->open_ctime.tv_nsec;
+	ino->open_mtime = st.st_mtim;
+	ino->open_ctime = st.st_ctim;
+	ino->open_size = st.st_size;
+	ino->open_stamped = true;
+	return same ? FOPEN_KEEP_CACHE : 0;
 }
 
 /* Flags the guest may ask for when opening a file on the host. */
@@ -53,7 +73,7 @@ int64_t fs_op_open(struct fs_req *r)
 	struct fuse_open_out *o = (void *)fs_reply_buf(r);
 	memset(o, 0, sizeof(*o));
 	o->fh = fh;
-	o->open_flags = open_flags_for(r->s);
+	o->open_flags = open_flags_for(r->s, ino, fd);
 	return sizeof(*o);
 }
 
@@ -94,7 +114,8 @@ int64_t fs_op_create(struct fs_req *r)
 	struct fuse_open_out *o = (void *)(fs_reply_buf(r) + sizeof(*e));
 	memset(o, 0, sizeof(*o));
 	o->fh = fh;
-	o->open_flags = open_flags_for(r->s);
+	struct fs_inode *ci = fs_req_inode(r, e->nodeid);
+	o->open_flags = ci ? open_flags_for(r->s, ci, fd) : 0;
 	return sizeof(*e) + sizeof(*o);
 }
 

@@ -20,6 +20,11 @@ struct fs_inode {
 	int fd;		  /* O_PATH handle */
 	uint64_t nlookup; /* lookups the kernel holds */
 	struct fs_inode *next_key, *next_id;
+	/* cache=auto: the file as it was at its last open (fs_file.c): the guest may keep the pages
+	 * it cached then as long as none of these changed */
+	struct timespec open_mtime, open_ctime;
+	off_t open_size;
+	bool open_stamped;
 };
 
 struct fs_itable {
