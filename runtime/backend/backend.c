@@ -408,6 +408,11 @@ int vm_group_wait(struct vm *v, int timeout_ms, int *status)
 		*status = v->status;
 		return 1;
 	}
+	if (!v->nproc) { /* nothing was started (a start that failed early): nothing to wait for */
+		v->ended = true;
+		v->status = *status = 1;
+		return 1;
+	}
 	struct pollfd pf[VM_MAX_PROCS];
 	for (unsigned i = 0; i < v->nproc; i++)
 		pf[i] = (struct pollfd){.fd = v->proc[i].pidfd, .events = POLLIN};

@@ -162,6 +162,22 @@ static void test_start_validates_before_starting(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
+/* A start that fails before any process exists (its log cannot be created: the run directory is
+ * gone) returns the error at once; it used to wait forever for no process (poll of nothing). */
+static void test_start_failing_before_any_process_returns(void **state)
+{
+	struct vm *v = NULL;
+	static const enum vm_backend_kind kinds[] = {VM_BACKEND_QEMU, VM_BACKEND_RUNM_VMM};
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		struct vm_config c = {
+		    .kernel = "/proc/self/exe", .run_dir = "/nonexistent/run", .backend = kinds[i]};
+		alarm(10); /* a hang is a failure, not a stuck test run */
+		assert_int_equal(vm_start(&c, &v), -ENOENT);
+		alarm(0);
+		assert_null(v);
+	}
+}
+
 int main(void)
 {
 	log_set_prog("test_vhost_backend");
@@ -171,6 +187,7 @@ int main(void)
 	    cmocka_unit_test(test_spawn_reap_and_exec_failure),
 	    cmocka_unit_test(test_killed_vmm_is_a_failure),
 	    cmocka_unit_test(test_start_validates_before_starting),
+	    cmocka_unit_test(test_start_failing_before_any_process_returns),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
