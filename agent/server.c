@@ -475,8 +475,12 @@ static int listen_all(void)
  * container's status (seen with `runm run` of a container that ran `sync`, which left the
  * poweroff's sync nothing to wait for). So each connection is shut down for writing — the host
  * reads all that was sent before that end — and the VM goes down once the host has acted on it:
- * every event connection closed, or a request (the shim's shutdown) arrived; LINGER_MS at most. */
-#define LINGER_MS 1000
+ * every event connection closed, or a request (the shim's shutdown, sent once it has drained the
+ * container's output) arrived. The output still queued in the guest's vsock transmit path goes
+ * out meanwhile: a loaded host may take seconds to read it (twenty TCG guests on two cores lost
+ * the last 2 KiB of a megabyte with a 1 s limit), and the host stops the VM itself anyway, so
+ * LINGER_MS only bounds a host that never answers. */
+#define LINGER_MS 30000
 static void server_linger(void)
 {
 	struct pollfd pf[64];
