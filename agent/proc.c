@@ -302,13 +302,41 @@ void proc_close_child_io(struct child_args *a)
 			close(a->io[i]);
 }
 
+/* Where process PID is stuck, for an error: its state, kernel wait channel and system call. */
+static void proc_where(pid_t pid, char *out, size_t len)
+{
+	char path[64], wchan[48] = "?", sys[32] = "?", st[256] = "";
+	static const char *const files[] = {"wchan", "syscall", "stat"};
+	char *dst[] = {wchan, sys, st};
+	size_t cap[] = {sizeof(wchan), sizeof(sys), sizeof(st)};
+	for (int i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, files[i]);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		ssize_t n = read(fd, dst[i], cap[i] - 1);
+		close(fd);
+		if (n > 0)
+			dst[i][n] = '\0';
+		dst[i][strcspn(dst[i], "\n")] = '\0';
+	}
+	sys[strcspn(sys, " ")] = '\0'; /* the number; the rest is its arguments */
+	const char *state = strrchr(st, ')');
+	snprintf(out, len, "state %c, waiting in %s, system call %s",
+		 state && state[1] && state[2] ? state[2] : '?', wchan[0] ? wchan : "-", sys);
+}
+
 int proc_wait_ready(struct proc *p, char *err, size_t errlen)
 {
 	struct setup_err e;
 	struct pollfd pfd = {.fd = p->sync_fd, .events = POLLIN};
 	int r = poll(&pfd, 1, SETUP_TIMEOUT_MS);
-	if (r <= 0)
-		return ERR("container setup: no answer from process %d in %d ms", p->pid, SETUP_TIMEOUT_MS);
+	if (r <= 0) {
+		char where[192];
+		proc_where(p->pid, where, sizeof(where));
+		return ERR("container setup: no answer from process %d in %d ms (%s)", p->pid,
+			   SETUP_TIMEOUT_MS, where);
+	}
 	int fd = -1;
 	size_t nfd = 0;
 	ssize_t n = io_recv_fds(p->sync_fd, &e, sizeof(e), &fd, 1, &nfd);
