@@ -229,25 +229,27 @@ def test_device_root_is_lent_to_the_vm_and_given_back(vm_runm, bundle, device_ro
     assert (rootfs / "bin" / "busybox").exists()
 
 
-def test_device_root_output_and_host_default(vm_runm, bundle, device_root, tmp_path):
-    """"rootfs_device": true in the config file does the same without the annotation; the guest's
-    root is the drive (ext4 on /dev/vda), and a rootfs that is no block device mount runs as ever."""
+def run_with_host_default(vm_runm, bundle, tmp_path, cid):
+    """`grep ' / ' /proc/mounts` in a container, with "rootfs_device": true in the config file."""
     cfgfile = tmp_path / "config.json"
     cfgfile.write_text(json.dumps({"rootfs_device": True}))
     vm_runm.env = dict(vm_runm.env, RUNM_CONFIG=str(cfgfile))
     configure(bundle, ["sh", "-c", "grep ' / ' /proc/mounts"])
-    r = run(vm_runm, bundle, "blk-root-cfg")
+    return run(vm_runm, bundle, cid)
+
+
+def test_device_root_output_and_host_default(vm_runm, bundle, device_root, tmp_path):
+    """"rootfs_device": true in the config file does the same without the annotation; the guest's
+    root is the drive (ext4 on /dev/vda)."""
+    r = run_with_host_default(vm_runm, bundle, tmp_path, "blk-root-cfg")
     assert r.returncode == 0, r.stderr
     assert "/dev/vda / ext4 rw" in r.stdout, r.stdout
     assert mountpoint_of(bundle / "rootfs")[0] == device_root
 
 
 def test_host_default_falls_back_to_the_share(vm_runm, bundle, tmp_path):
-    cfgfile = tmp_path / "config.json"
-    cfgfile.write_text(json.dumps({"rootfs_device": True}))
-    vm_runm.env = dict(vm_runm.env, RUNM_CONFIG=str(cfgfile))
-    configure(bundle, ["sh", "-c", "grep ' / ' /proc/mounts"])
-    r = run(vm_runm, bundle, "blk-root-fs")
+    """With only the host-wide default, a rootfs that is no block device mount runs over virtio-fs."""
+    r = run_with_host_default(vm_runm, bundle, tmp_path, "blk-root-fs")
     assert r.returncode == 0, r.stderr
     assert "virtiofs" in r.stdout, r.stdout
 
